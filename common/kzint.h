@@ -1,0 +1,418 @@
+/*
+ * kzint.h: the private interface between kzsearch's source files.
+ *
+ * One section per file, headed "Interface to code in <file>", in the way of
+ * SQLite's fts5Int.h. Code in one file reaches another only through these
+ * sections; everything else is static. The public API is include/kzsearch.h.
+ */
+#ifndef KZINT_H
+#define KZINT_H
+
+#include "kzsearch.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KZ_UNUSED(x) ((void)(x))
+#define KZ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define KZ_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#if defined(__GNUC__)
+#define KZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KZ_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define KZ_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define KZ_LIKELY(x) (x)
+#define KZ_UNLIKELY(x) (x)
+#define KZ_PRINTF(f, a)
+#endif
+
+/**************************************************************************
+** Interface to code in common/error.c
+*/
+
+/* Records a message for kz_last_error() in this thread and returns code. */
+int kz_error_set(int code, const char *fmt, ...) KZ_PRINTF(2, 3);
+/* Same, appending ": strerror(errno_value)". */
+int kz_error_errno(int code, int errno_value, const char *fmt, ...) KZ_PRINTF(3, 4);
+void kz_error_clear(void);
+
+/**************************************************************************
+** Interface to code in common/buf.c
+**
+** kz_buf is a growable byte buffer. Zero-initialised is empty and valid.
+** Functions that grow it return KZ_OK or KZ_ENOMEM (with a message set).
+*/
+typedef struct kz_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} kz_buf;
+
+int kz_buf_reserve(kz_buf *b, size_t extra);
+int kz_buf_append(kz_buf *b, const void *data, size_t len);
+int kz_buf_append_u8(kz_buf *b, uint8_t v);
+int kz_buf_append_u16(kz_buf *b, uint16_t v); /* little-endian */
+int kz_buf_append_u32(kz_buf *b, uint32_t v); /* little-endian */
+int kz_buf_append_u64(kz_buf *b, uint64_t v); /* little-endian */
+int kz_buf_append_varint(kz_buf *b, uint64_t v);
+int kz_buf_append_zeros(kz_buf *b, size_t n);
+int kz_buf_printf(kz_buf *b, const char *fmt, ...) KZ_PRINTF(2, 3);
+/* Appends a NUL without counting it in len, so data is a C string. */
+int kz_buf_terminate(kz_buf *b);
+void kz_buf_free(kz_buf *b);
+
+/* Little-endian loads and stores at any alignment. */
+static inline uint16_t kz_load_u16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t kz_load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t kz_load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline double kz_load_f64(const void *p) { double v; memcpy(&v, p, 8); return v; }
+static inline void kz_store_u16(void *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void kz_store_u32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void kz_store_u64(void *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void kz_store_f64(void *p, double v) { memcpy(p, &v, 8); }
+
+/* LEB128 varint. kz_varint_put writes at most 10 bytes and returns the
+ * number written. kz_varint_get reads from [*p, end): on success advances *p
+ * and returns 0; on a truncated or over-long varint returns -1 and leaves *p. */
+static inline size_t kz_varint_put(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+static inline int kz_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *q = *p;
+    uint64_t v = 0;
+    unsigned shift = 0;
+    while (q < end) {
+        uint8_t byte = *q++;
+        if (shift == 63 && byte > 1)
+            return -1;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *p = q;
+            *out = v;
+            return 0;
+        }
+        shift += 7;
+        if (shift > 63)
+            return -1;
+    }
+    return -1;
+}
+
+/* Fast path for the common one-byte varint; falls back to kz_varint_get. */
+static inline int kz_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    if (KZ_LIKELY(*p < end && **p < 0x80)) {
+        *out = *(*p)++;
+        return 0;
+    }
+    uint64_t v;
+    if (kz_varint_get(p, end, &v) != 0 || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/**************************************************************************
+** Interface to code in common/util.c
+*/
+
+/* Monotonic clock in seconds. */
+double kz_now(void);
+/* Peak resident set size of this process in bytes (0 if unknown). */
+uint64_t kz_peak_rss(void);
+/* Writes all of buf to fd, retrying on EINTR and short writes. */
+int kz_write_all(int fd, const void *buf, size_t len, const char *path);
+/* Parses "512M", "2G", "100k", "1048576" into bytes. Returns 0 or -1. */
+int kz_parse_size(const char *s, uint64_t *out);
+/* Creates dir and its parents (mode 0755). */
+int kz_mkdir_p(const char *dir);
+
+/**************************************************************************
+** Interface to code in indexer/utf8.c
+*/
+
+/* Returns the number of invalid UTF-8 sequences in [s, s+len), 0 if valid.
+ * Overlong forms, surrogates and code points above U+10FFFF are invalid. */
+size_t kz_utf8_count_invalid(const char *s, size_t len);
+
+/* Writes to out a copy of [s, s+len) with every maximal invalid sequence
+ * replaced by U+FFFD (the W3C/Unicode "maximal subpart" rule). Returns the
+ * number of replacements, or (size_t)-1 on ENOMEM. out is reset first. */
+size_t kz_utf8_sanitize(kz_buf *out, const char *s, size_t len);
+
+/**************************************************************************
+** Interface to code in indexer/analyzer.c
+**
+** The analysis that documents and queries share (README "Analysis"):
+** fold (NFKD, full case folding, NFKD, strip M*, NFC), split into maximal
+** runs of L* and N* joined by inner apostrophes, drop tokens longer than
+** 255 code points, stem with Snowball.
+**
+** An analyzer interns every distinct stem it produces and gives it a dense
+** id (0, 1, 2, ...) so that callers can index arrays by it. It is not
+** thread-safe: use one per thread.
+*/
+typedef struct kz_analyzer kz_analyzer;
+
+typedef struct kz_token {
+    uint32_t term;  /* interned stem id, see kz_analyzer_term() */
+    uint32_t start; /* byte offset of the token's first character in the input */
+    uint32_t end;   /* byte offset just past its last character */
+} kz_token;
+
+typedef struct kz_tokvec {
+    kz_token *v;
+    size_t len;
+    size_t cap;
+} kz_tokvec;
+
+void kz_tokvec_free(kz_tokvec *tv);
+
+#define KZ_MAX_TOKEN_CODEPOINTS 255
+#define KZ_ANALYZER_VERSION 1
+
+/* Creates an analyzer for a Snowball language ("english", "russian", ...).
+ * *out is the caller's to free with kz_analyzer_free(). KZ_EINVAL with a
+ * message listing the languages when the language is unknown. */
+int kz_analyzer_new(kz_analyzer **out, const char *language);
+void kz_analyzer_free(kz_analyzer *a);
+
+/* Analyzes [text, text+len), which must be valid UTF-8 (see
+ * kz_utf8_sanitize) and shorter than 4 GiB. Appends one kz_token per kept
+ * token to out, in text order. Returns KZ_OK or KZ_ENOMEM. */
+int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out);
+
+/* The stem bytes of an interned id (not NUL-terminated). The pointer stays
+ * valid until kz_analyzer_reset() or kz_analyzer_free(). */
+const char *kz_analyzer_term(const kz_analyzer *a, uint32_t term, size_t *len);
+/* Number of interned stems: ids are 0 .. count-1. */
+uint32_t kz_analyzer_term_count(const kz_analyzer *a);
+/* Bytes of heap held by the caches and interned stems. */
+size_t kz_analyzer_memory(const kz_analyzer *a);
+/* Forgets every interned stem and cached fold; ids restart at 0. */
+void kz_analyzer_reset(kz_analyzer *a);
+
+/**************************************************************************
+** Interface to code in indexer/jsonl.c
+**
+** Parses one JSON Lines record into a document. Decoded strings live in the
+** parser's scratch space and stay valid until the next kz_jsonl_parse() or
+** kz_jsonl_parser_free().
+*/
+typedef struct kz_jsonl_parser kz_jsonl_parser;
+
+typedef struct kz_meta {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} kz_meta;
+
+typedef struct kz_jsonl_doc {
+    const char *id;
+    size_t id_len;
+    const char *title; /* "" when the record has no title */
+    size_t title_len;
+    const char *text;
+    size_t text_len;
+    const kz_meta *meta; /* other fields, in record order */
+    size_t n_meta;
+    unsigned n_dropped_fields; /* metadata fields of unusable type (null, object, nested array) */
+} kz_jsonl_doc;
+
+int kz_jsonl_parser_new(kz_jsonl_parser **out);
+void kz_jsonl_parser_free(kz_jsonl_parser *p);
+
+/* Parses one line (without its newline). Returns
+ *   KZ_OK        and fills *out;
+ *   KZ_ESYNTAX   the line is not one JSON object (message names the column);
+ *   KZ_EFIELD    id or text missing or of the wrong type (message names it);
+ *   KZ_ENOMEM.
+ * Strings may hold any bytes the line held, invalid UTF-8 included; \u
+ * escapes are decoded, a lone surrogate becoming U+FFFD. */
+int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_doc *out);
+
+/**************************************************************************
+** Interface to code in store/file.c
+**
+** The index file as checksummed sections (FORMAT.md). A kz_fwriter writes
+** one; a kz_file maps one and verifies each 4 KiB chunk on first use.
+*/
+typedef struct kz_section_entry {
+    uint32_t id;
+    uint64_t offset;
+    uint64_t length;
+    uint64_t chunk_first; /* index of its first chunk checksum */
+    uint64_t checksum;    /* XXH3-64 of the whole section */
+} kz_section_entry;
+
+typedef struct kz_fwriter kz_fwriter;
+
+/* Creates (truncates) path. *out is the caller's: kz_fwriter_finish() then
+ * kz_fwriter_abort() to free, or kz_fwriter_abort() alone to give up. */
+int kz_fwriter_open(kz_fwriter **out, const char *path);
+int kz_fwriter_begin(kz_fwriter *w, uint32_t section_id);
+int kz_fwriter_write(kz_fwriter *w, const void *data, size_t len);
+/* Bytes written so far to the open section. */
+uint64_t kz_fwriter_section_size(const kz_fwriter *w);
+int kz_fwriter_end(kz_fwriter *w);
+/* Writes checksums, section table, trailer and header; fsyncs; closes. */
+int kz_fwriter_finish(kz_fwriter *w, uint64_t *file_size);
+/* Frees the writer (closing the file if still open); the file stays. */
+void kz_fwriter_abort(kz_fwriter *w);
+
+typedef struct kz_file kz_file;
+
+/* Maps path and checks header, trailer, section table and chunk checksum
+ * table. KZ_ENOTFOUND, KZ_EIO, KZ_ECORRUPT or KZ_EVERSION with a message. */
+int kz_file_open(kz_file **out, const char *path);
+void kz_file_close(kz_file *f);
+/* Start and length of a section. The bytes are NOT verified: call
+ * kz_file_verify() on a range before reading it. */
+const uint8_t *kz_file_section(const kz_file *f, uint32_t id, uint64_t *len);
+const kz_section_entry *kz_file_entry(const kz_file *f, uint32_t id);
+/* Verifies the chunks covering [off, off+len) of a section (once each, cached).
+ * KZ_ECORRUPT if out of bounds or a checksum does not match. Thread-safe. */
+int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len);
+/* Verifies every section checksum and chunk; reports each fault. */
+int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults);
+uint64_t kz_file_size(const kz_file *f);
+uint64_t kz_file_created(const kz_file *f);
+uint32_t kz_file_version(const kz_file *f);
+const char *kz_section_name(uint32_t id);
+
+/**************************************************************************
+** Interface to code in store/postings.c
+**
+** A term's posting blob (FORMAT.md "Postings"): a CRoaring portable bitmap
+** of docids read in place, tf bytes, a block table with score bounds, and
+** delta-coded positions.
+*/
+typedef struct kz_posting_input {
+    const uint32_t *docids;  /* ascending */
+    const uint32_t *tfs;
+    const uint8_t *pos;      /* concatenated per-posting position deltas */
+    const uint64_t *pos_off; /* start of each posting's positions in pos; df+1 entries */
+    uint32_t df;
+    const uint32_t *doc_lengths; /* dl by docid, for the bounds */
+    double avgdl;
+} kz_posting_input;
+
+/* Appends the blob for one term to out. */
+int kz_postings_encode(kz_buf *out, const kz_posting_input *in);
+
+enum { KZ_CONTAINER_ARRAY = 1, KZ_CONTAINER_BITSET = 2, KZ_CONTAINER_RUN = 3 };
+
+typedef struct kz_container {
+    uint32_t base;     /* key << 16 */
+    uint32_t card;
+    uint32_t ord_base; /* ordinal of its first posting */
+    uint32_t type;     /* KZ_CONTAINER_* */
+    const uint8_t *data; /* array: card u16; bitset: 1024 u64; run: n u16, then pairs */
+} kz_container;
+
+typedef struct kz_plist {
+    uint32_t df;
+    uint64_t cf;
+    uint32_t max_tf;
+    double bound; /* max tf/(tf + k1((1-b) + b dl/avgdl)) at the META k1, b */
+    const uint8_t *bitmap;
+    uint32_t bitmap_len;
+    uint32_t n_blocks;     /* 0 when df <= KZ_POSTING_BLOCK */
+    const uint8_t *blocks;
+    const uint8_t *tf;
+    uint32_t n_exceptions;
+    const uint8_t *exceptions;
+    const uint8_t *pos;
+    uint64_t pos_len;
+    uint32_t n_containers;
+    kz_container *containers; /* owned; freed by kz_plist_close */
+} kz_plist;
+
+/* Parses a blob of [blob, blob+len) for a term of document frequency df.
+ * Checks every bound (never reads outside the blob) and that the bitmap's
+ * cardinality is df: KZ_ECORRUPT otherwise. */
+int kz_plist_open(kz_plist *out, const uint8_t *blob, uint64_t len, uint32_t df);
+void kz_plist_close(kz_plist *pl);
+/* tf of the ordinal-th posting. */
+uint32_t kz_plist_tf(const kz_plist *pl, uint32_t ordinal);
+/* Decodes all docids into out (df entries). KZ_ECORRUPT if a container is
+ * malformed (values not ascending, out of range). */
+int kz_plist_docids(const kz_plist *pl, uint32_t *out);
+/* Decodes the tf positions of the ordinal-th posting. KZ_ECORRUPT if they
+ * run past the data. */
+int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out);
+
+/**************************************************************************
+** Interface to code in indexer/run.c
+*/
+typedef struct kz_run_term {
+    const char *text;
+    size_t len;
+    uint32_t df;
+    const uint8_t *bytes; /* postings, see run.c */
+    size_t n_bytes;
+} kz_run_term;
+
+/* Writes terms (sorted by bytes) as a run file at path. */
+int kz_run_write(const char *path, kz_run_term *terms, size_t n_terms);
+
+typedef struct kz_run_reader kz_run_reader;
+int kz_run_open(kz_run_reader **out, const char *path);
+/* Moves to the next term: 1, or 0 at the end, or a negative error. */
+int kz_run_next(kz_run_reader *r);
+/* The current term and its postings; valid until the next kz_run_next(). */
+const uint8_t *kz_run_current_term(const kz_run_reader *r, size_t *len);
+const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint32_t *df);
+void kz_run_close(kz_run_reader *r);
+
+/**************************************************************************
+** Interface to code in indexer/builder.c (for source.c)
+*/
+
+/* Adds one parsed document; where ("path:line") names it in problem reports.
+ * Dropped documents are reported and counted, and return KZ_OK. */
+int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where);
+void kz_builder_problem(kz_builder *b, kz_problem kind, const char *where, const char *fmt, ...)
+    KZ_PRINTF(4, 5);
+/* Progress accounting: bytes of input consumed, and the total when known. */
+void kz_builder_input_read(kz_builder *b, uint64_t bytes);
+void kz_builder_input_total(kz_builder *b, uint64_t bytes);
+/* The largest document, in bytes, that the build accepts. */
+uint64_t kz_builder_max_doc(const kz_builder *b);
+
+/**************************************************************************
+** Interface to code in indexer/source.c
+*/
+
+/* Reads one source (folder, text file, JSON Lines file, "-") into b. */
+int kz_source_add(kz_builder *b, const char *path);
+
+/**************************************************************************
+** Interface to code in store/index.c
+*/
+
+/* Opens an index file by its path (kz_index_open takes the folder). */
+int kz_index_open_file(kz_index **out, const char *path);
+/* Verifies every section checksum: the check a build runs before renaming. */
+int kz_index_verify_sums(kz_index *ix);
+/* The file, for the query engine and check.c. */
+kz_file *kz_index_file(const kz_index *ix);
+/* A term's posting blob, verified and parsed into *out (kz_plist_close). */
+int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t term_ordinal);
+/* dl of docid (no range check). */
+uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * kzsearch.h: the public interface of libkzsearch.
+ *
+ * Conventions (as in libgit2):
+ *  - functions return KZ_OK (0) or a negative kz_error; kz_last_error() then
+ *    gives a message for a human, kept per thread until the next failure;
+ *  - an object returned through an out-parameter (always the first
+ *    parameter) is the caller's, freed with the matching kz_*_free(), and
+ *    kz_*_free(NULL) does nothing;
+ *  - a pointer returned directly, or through a struct, belongs to the object
+ *    it came from and stays valid as long as that object, unless its doc
+ *    comment says otherwise.
+ */
+#ifndef KZSEARCH_H
+#define KZSEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KZ_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum kz_error {
+    KZ_OK = 0,
+    KZ_ENOMEM = -1,   /* out of memory */
+    KZ_EIO = -2,      /* a read, write, fsync or rename failed */
+    KZ_ECORRUPT = -3, /* an index file is damaged or truncated */
+    KZ_EVERSION = -4, /* an index written by an unsupported format version */
+    KZ_ESYNTAX = -5,  /* malformed input: a JSON line, a query */
+    KZ_EINVAL = -6,   /* an invalid argument or option */
+    KZ_ENOTFOUND = -7,/* no such index, file or term */
+    KZ_EFIELD = -8,   /* a record lacks a required field or has a wrong type */
+    KZ_ELIMIT = -9,   /* a size limit was exceeded */
+    KZ_ELOCKED = -10  /* another process is writing this index */
+} kz_error;
+
+/* A fixed description of an error code ("index is corrupt"). Never NULL. */
+const char *kz_strerror(int code);
+
+/* The message recorded by the last failing call in this thread, or "" if
+ * none. Valid until the next failing call in this thread. */
+const char *kz_last_error(void);
+
+/* ------------------------------------------------------------- building */
+
+typedef struct kz_builder kz_builder;
+
+/* What went wrong with one input item; passed to kz_build_options.on_problem. */
+typedef enum kz_problem {
+    KZ_PROBLEM_UNREADABLE = 0, /* a file or folder could not be opened or read */
+    KZ_PROBLEM_BINARY,         /* a text file holds NUL bytes: skipped */
+    KZ_PROBLEM_INVALID_UTF8,   /* invalid sequences replaced by U+FFFD: kept */
+    KZ_PROBLEM_MALFORMED_JSON, /* a JSON line that does not parse: skipped */
+    KZ_PROBLEM_BAD_FIELD,      /* id/text missing or not a string: skipped */
+    KZ_PROBLEM_DROPPED_FIELD,  /* a metadata field of unusable type: dropped, doc kept */
+    KZ_PROBLEM_DUPLICATE_ID,   /* an id seen before: the later record is skipped */
+    KZ_PROBLEM_EMPTY,          /* no title and no text: skipped */
+    KZ_PROBLEM_TOO_LARGE,      /* a document over the size limit: skipped */
+    KZ_PROBLEM_OTHER_FILE,     /* a file in a folder that is not .txt/.md: skipped */
+    KZ_PROBLEM_COUNT
+} kz_problem;
+
+/* Short name of a problem kind ("binary", "invalid-utf8", ...). */
+const char *kz_problem_name(kz_problem kind);
+
+/* Called for each problem. where is "path" or "path:line"; message says
+ * what happened. Both strings are valid only during the call. */
+typedef void (*kz_problem_fn)(void *ctx, kz_problem kind, const char *where,
+                              const char *message);
+
+typedef struct kz_build_progress {
+    uint64_t docs;
+    uint64_t bytes_read;  /* input bytes consumed so far */
+    uint64_t bytes_total; /* total input size when known, else 0 */
+    double seconds;
+    const char *phase; /* "reading", "merging", "writing" */
+} kz_build_progress;
+
+typedef void (*kz_progress_fn)(void *ctx, const kz_build_progress *p);
+
+#define KZ_BUILD_OPTIONS_VERSION 1
+
+typedef struct kz_build_options {
+    unsigned version;        /* KZ_BUILD_OPTIONS_VERSION */
+    const char *language;    /* Snowball language; NULL = "english" */
+    uint64_t memory_budget;  /* bytes; 0 = default (1 GiB) */
+    unsigned threads;        /* 0 = all cores */
+    uint64_t max_doc_bytes;  /* 0 = default (1 GiB); larger documents are skipped */
+    int store_level;         /* zstd level of the document store; 0 = default */
+    kz_problem_fn on_problem;
+    kz_progress_fn on_progress;
+    void *ctx;               /* passed to both callbacks */
+} kz_build_options;
+
+#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL }
+
+typedef struct kz_build_stats {
+    uint64_t docs;         /* documents indexed */
+    uint64_t terms;        /* distinct terms */
+    uint64_t tokens;       /* total tokens (sum of document lengths) */
+    uint64_t bytes_in;     /* bytes of input read */
+    uint64_t text_bytes;   /* bytes of title and text indexed */
+    uint64_t index_bytes;  /* size of the index file */
+    uint64_t runs;         /* sorted runs spilled to disk */
+    uint64_t peak_rss;     /* bytes, 0 if unknown */
+    double seconds;
+    uint64_t problems[KZ_PROBLEM_COUNT];
+    uint64_t skipped;      /* items skipped (the problems that lose a document) */
+} kz_build_stats;
+
+/* Starts a batch rebuild of the index in index_dir (created if missing).
+ * Nothing is visible to readers until kz_builder_commit() succeeds; the old
+ * index keeps serving meanwhile. opts may be NULL for defaults.
+ * KZ_ELOCKED if another process is building the same index. */
+int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_options *opts);
+
+/* Adds a source: a folder (recursively, .txt and .md files in sorted path
+ * order), a text file, a JSON Lines file (.jsonl/.ndjson, optionally .gz),
+ * or "-" for JSON Lines on standard input. Problems with single items are
+ * reported through on_problem and counted, not returned; an error is
+ * returned only when the build itself cannot go on (KZ_EIO writing, KZ_ENOMEM)
+ * or when the source does not exist (KZ_ENOTFOUND). */
+int kz_builder_add_source(kz_builder *b, const char *path);
+
+/* Adds one document. id must be unique; strings need not be NUL-terminated
+ * and may hold invalid UTF-8 (replaced and counted). meta may be NULL. */
+typedef struct kz_doc_field {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+} kz_doc_field;
+
+int kz_builder_add_document(kz_builder *b,
+                            const char *id, size_t id_len,
+                            const char *title, size_t title_len,
+                            const char *text, size_t text_len,
+                            const kz_doc_field *meta, size_t n_meta);
+
+/* Finishes the index: merges, writes, checks, fsyncs, and renames it into
+ * place. stats may be NULL. After it returns, whatever the result, only
+ * kz_builder_free() may be called. */
+int kz_builder_commit(kz_builder *b, kz_build_stats *stats);
+
+/* Frees the builder. If it was not committed, removes its temporary files
+ * and leaves the old index as it was. */
+void kz_builder_free(kz_builder *b);
+
+/* ------------------------------------------------------------- reading */
+
+typedef struct kz_index kz_index;
+
+/* Opens the index in index_dir, read-only, through mmap. Checks the magic,
+ * the format version and the footer with its checksum: KZ_ENOTFOUND when
+ * there is no index, KZ_EVERSION, KZ_ECORRUPT. Every other byte is checked
+ * against its XXH3 checksum the first time it is used. The index stays
+ * readable, as it was when opened, while a rebuild replaces it.
+ * A kz_index may be used from several threads at once. */
+int kz_index_open(kz_index **out, const char *index_dir);
+void kz_index_free(kz_index *ix);
+
+typedef struct kz_index_info {
+    uint32_t format_version;
+    uint32_t analyzer_version;
+    const char *language;   /* owned by the index */
+    uint64_t docs;          /* N */
+    uint64_t terms;
+    uint64_t tokens;        /* sum of document lengths */
+    double avgdl;           /* tokens / docs */
+    uint64_t file_bytes;
+    uint64_t text_bytes;    /* raw bytes of title and text indexed */
+    uint64_t created_unix;
+} kz_index_info;
+
+void kz_index_get_info(const kz_index *ix, kz_index_info *out);
+
+/* Number of sections and the name and byte length of section i. */
+unsigned kz_index_section_count(const kz_index *ix);
+void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes);
+
+/* Called by kz_index_check() for each fault found. */
+typedef void (*kz_check_fn)(void *ctx, const char *message);
+
+/* Verifies everything: every checksum, every bitmap, every posting, tf and
+ * position, the dictionary order, the document table and the document
+ * store. Returns KZ_OK, or KZ_ECORRUPT after reporting each fault (up to
+ * a limit) through fn. */
+int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx);
+
+/* One document's stored fields; strings point into the index (not
+ * NUL-terminated) and stay valid as long as it is open. */
+typedef struct kz_doc {
+    const char *id;
+    size_t id_len;
+    const char *title;
+    size_t title_len;
+    uint32_t length;       /* dl: tokens in title and text */
+    uint32_t title_tokens; /* the first title_tokens positions are the title */
+    size_t n_meta;
+    uint64_t text_bytes;
+} kz_doc;
+
+/* Reads document docid (0 .. docs-1). meta, if not NULL, receives up to
+ * max_meta fields. KZ_EINVAL if docid is out of range. */
+int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid,
+                 kz_doc_field *meta, size_t max_meta);
+
+/* The document's text, decompressed into *out (malloc'd, NUL-terminated,
+ * the caller frees it). */
+int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid);
+
+/* Term lookup. A kz_term names a dictionary entry; it stays valid as long as
+ * the index. */
+typedef struct kz_term {
+    uint32_t ordinal;   /* position in the sorted dictionary */
+    uint32_t df;
+    uint64_t cf;
+    const char *text;
+    size_t len;
+} kz_term;
+
+/* Exact lookup of an analysed term (a stem). KZ_ENOTFOUND if absent. */
+int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len);
+
+/* Terms in [*first, *first + *count) of the dictionary start with prefix. */
+int kz_index_term_prefix(kz_index *ix, uint32_t *first, uint32_t *count,
+                         const char *prefix, size_t len);
+
+/* The ordinal-th term of the dictionary. */
+int kz_index_term_at(kz_index *ix, kz_term *out, uint32_t ordinal);
+
+/* Reads a term's postings: docids ascending with their tf; positions
+ * (ascending, per document, tf of them) if positions is not NULL.
+ * Arrays are malloc'd, the caller's to free. For tests and tools; the query
+ * engine reads postings in place. */
+int kz_index_postings(kz_index *ix, const kz_term *term,
+                      uint32_t **docids, uint32_t **tfs, uint32_t **positions);
+
+/* ------------------------------------------------------------- analysis */
+
+/* Analyses text as the index does and calls fn for each token with the
+ * stem and the byte span in text. For the CLI's "analyze" command and for
+ * tests. */
+typedef void (*kz_token_fn)(void *ctx, const char *stem, size_t stem_len,
+                            size_t start, size_t end);
+int kz_analyze(const char *language, const char *text, size_t len,
+               kz_token_fn fn, void *ctx);
+
+/* The default index folder: $KZSEARCH_INDEX if set, else
+ * $XDG_DATA_HOME/kzsearch/index, else ~/.local/share/kzsearch/index.
+ * Returns a malloc'd string, the caller's to free, or NULL. */
+char *kz_default_index_dir(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,830 @@
+/*
+ * analyzer.c: the analysis that documents and queries share.
+ *
+ * One pass over the input turns text into tokens:
+ *
+ *   fold      Each input character is folded on its own: NFKD, full case
+ *             folding, NFKD again, then every combining mark (M*) removed.
+ *             Folding character by character equals folding the whole text:
+ *             each step maps single code points, and canonical reordering,
+ *             the one step that looks at neighbours, only moves code points
+ *             with a non-zero combining class, all of which are marks.
+ *   tokenise  Maximal runs of folded L* and N* code points. An apostrophe
+ *             (U+0027 or U+2019) with such a code point on both sides joins
+ *             the two runs and is stored as U+0027.
+ *   compose   NFC of each token. Once marks are gone, the only canonical
+ *             compositions left are those of Hangul jamo (tests/
+ *             test_analyzer.c checks this over all of Unicode), so they are
+ *             done here by the arithmetic of Unicode section 3.12.
+ *   drop      Tokens longer than KZ_MAX_TOKEN_CODEPOINTS after composition.
+ *   stem      Snowball, then each distinct stem is interned as a dense id.
+ *
+ * Where utf8proc 2.8 does not do what the steps above say, this file does
+ * the steps itself:
+ *   - utf8proc_decompose_char() with CASEFOLD|STRIPMARK removes a mark
+ *     before case folding it, so U+0345 (a mark whose case folding is the
+ *     letter U+03B9) would vanish instead of becoming iota. fold_char()
+ *     therefore runs the three steps as separate calls.
+ *   - utf8proc's composition merges an LV syllable with U+11A7, which is not
+ *     a trailing consonant, and loses it; compose_hangul() does not.
+ *
+ * Spans: every folded code point remembers the input character it came
+ * from; a token's span runs from its first character's first byte to its
+ * last character's last byte. Characters that fold to nothing (combining
+ * marks) right after the token's last character are included, so that a
+ * highlight never separates a letter from its accents in decomposed text.
+ *
+ * Speed: ASCII bytes skip utf8proc (folding is lower-casing, token
+ * characters are [A-Za-z0-9]). The fold of other code points is computed
+ * once per analyzer and kept in a table. A hash table maps the folded bytes
+ * of each distinct token (before composition: composition is a function of
+ * them) to its stem id, so a token is composed and stemmed only the first
+ * time it is seen; a second table interns the stems. Both tables use
+ * XXH3 and open addressing with linear probing.
+ */
+#include "kzint.h"
+
+#include <libstemmer.h>
+#include <stdlib.h>
+#include <utf8proc.h>
+/* Inlined: the hash of every token is on the hot path. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* A token is buffered, before composition, up to this many code points.
+ * Composition shortens by a factor of 3 at most (L V T jamo become one
+ * syllable), so a token longer than this is certainly dropped. */
+#define PRE_MAX_CP (3 * KZ_MAX_TOKEN_CODEPOINTS)
+#define TOK_MAX_BYTES (4 * PRE_MAX_CP)
+
+/* Room for the fold of one code point; the longest in Unicode 15 is 18
+ * (U+FDFA), each step's intermediate result is shorter than this. */
+#define FOLD_MAX 64
+
+/* Folded code points are stored with their class in bits 24..25. */
+enum { CLS_OTHER = 0, CLS_WORD = 1, CLS_APOS = 2 };
+#define FOLD_CP(e) ((e) & 0x1FFFFFu)
+#define FOLD_CLS(e) ((e) >> 24)
+
+#define NO_TERM UINT32_MAX
+#define INITIAL_SLOTS 1024
+#define FIRST_BLOCK 4096
+#define MAX_BLOCK (1u << 20)
+
+/* Hangul constants, Unicode section 3.12. */
+#define H_SBASE 0xAC00u
+#define H_LBASE 0x1100u
+#define H_VBASE 0x1161u
+#define H_TBASE 0x11A7u
+#define H_LCOUNT 19u
+#define H_VCOUNT 21u
+#define H_TCOUNT 28u
+#define H_SCOUNT 11172u
+
+/* ASCII folding: the lower-case form of [A-Za-z0-9], 0 for any other byte
+ * (including every byte >= 0x80, so that the ASCII loop stops there). */
+static const uint8_t ascii_fold[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f',
+    ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l',
+    ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r',
+    ['S'] = 's', ['T'] = 't', ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x',
+    ['Y'] = 'y', ['Z'] = 'z',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f',
+    ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l',
+    ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',
+    ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x',
+    ['y'] = 'y', ['z'] = 'z',
+};
+
+/* Token cache slot: folded token bytes -> term, 32 bytes. Keys of up to
+ * INLINE_KEY bytes (nearly all words) are kept in the slot, zero-padded, so
+ * that a lookup touches one cache line; a longer key is kept in cache_keys
+ * and key holds its offset there as a u32. len == 0 marks an empty slot.
+ * hash is the low 32 bits of XXH3. */
+#define INLINE_KEY 22
+typedef struct cache_slot {
+    uint32_t hash;
+    uint32_t term;
+    uint16_t len;
+    uint8_t key[INLINE_KEY];
+} cache_slot;
+_Static_assert(sizeof(cache_slot) == 32, "a cache slot is half a cache line");
+
+/* Intern slot: id + 1 (0 marks an empty slot). */
+typedef struct intern_slot {
+    uint32_t hash;
+    uint32_t idp1;
+} intern_slot;
+
+/* The token being built while scanning. Its bytes are in kz_analyzer.tok. */
+typedef struct scan {
+    int active;    /* inside a token */
+    int apos;      /* an apostrophe followed the token's last code point */
+    int overlong;  /* more than PRE_MAX_CP code points: will be dropped */
+    int nonascii;  /* tok holds a byte >= 0x80 */
+    uint32_t start, end;
+    size_t len;    /* bytes in tok */
+    unsigned ncp;  /* code points in tok */
+} scan;
+
+struct kz_analyzer {
+    struct sb_stemmer *stemmer;
+
+    /* Token cache: folded token bytes -> term. */
+    cache_slot *cache;
+    size_t cache_cap; /* a power of two, or 0 before first use */
+    size_t cache_count;
+    kz_buf cache_keys;
+
+    /* Interned stems. terms[id] points at the stem bytes, which are followed
+     * by a NUL and preceded by their length as a u32. The bytes live in
+     * blocks that never move, so kz_analyzer_term() pointers stay valid. */
+    intern_slot *intern;
+    size_t intern_cap;
+    const uint8_t **terms;
+    size_t terms_cap;
+    uint32_t term_count;
+    uint8_t **blocks;
+    size_t n_blocks, blocks_cap;
+    size_t block_size, block_used, block_bytes;
+
+    /* Folds of non-ASCII code points, filled on first use.
+     * fold_page[c >> 8][c & 0xFF] is 0 until computed, then an index i into
+     * pool where pool[i] is the count n and pool[i+1 .. i+n] the folded code
+     * points with their classes. pool[0] is unused. */
+    uint32_t *fold_page[0x110000 >> 8];
+    size_t n_fold_pages;
+    uint32_t *pool;
+    size_t pool_len, pool_cap;
+
+    /* Scratch for the current token, with room for zero padding. */
+    uint8_t tok[TOK_MAX_BYTES + INLINE_KEY];
+    uint32_t cps[PRE_MAX_CP];
+    uint8_t composed[4 * KZ_MAX_TOKEN_CODEPOINTS];
+};
+
+/* ------------------------------------------------------------------ fold */
+
+static int is_mark(int32_t c)
+{
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC ||
+           k == UTF8PROC_CATEGORY_ME;
+}
+
+static unsigned fold_class(int32_t c)
+{
+    if (c == 0x27 || c == 0x2019)
+        return CLS_APOS;
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return CLS_WORD;
+    default:
+        return CLS_OTHER;
+    }
+}
+
+/* One utf8proc step on one code point, writing at most room code points to
+ * dst; returns how many were written. */
+static size_t map_char(int32_t c, int32_t *dst, size_t room, utf8proc_option_t options)
+{
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(c, dst, (utf8proc_ssize_t)room, options,
+                                                 &boundclass);
+    if (n < 0) { /* only for c outside Unicode, which the decoder never gives */
+        if (room == 0)
+            return 0;
+        dst[0] = c;
+        return 1;
+    }
+    return KZ_MIN((size_t)n, room);
+}
+
+/* Folds one code point (NFKD, case fold, NFKD, strip marks) into out, which
+ * has room for FOLD_MAX; returns the number of code points. */
+static size_t fold_char(int32_t c, int32_t *out)
+{
+    const utf8proc_option_t nfkd = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+    int32_t decomposed[FOLD_MAX], folded[FOLD_MAX], again[FOLD_MAX];
+    size_t n1 = map_char(c, decomposed, FOLD_MAX, nfkd);
+    size_t n2 = 0;
+    for (size_t i = 0; i < n1; i++)
+        n2 += map_char(decomposed[i], folded + n2, FOLD_MAX - n2, UTF8PROC_CASEFOLD);
+    size_t n = 0;
+    for (size_t i = 0; i < n2; i++) {
+        size_t n3 = map_char(folded[i], again, FOLD_MAX, nfkd);
+        for (size_t j = 0; j < n3; j++)
+            if (!is_mark(again[j]) && n < FOLD_MAX)
+                out[n++] = again[j];
+    }
+    return n;
+}
+
+/* Sets *f and *n to the fold of c (c >= 0x80), computing it on first use. */
+static int fold_lookup(kz_analyzer *a, int32_t c, const uint32_t **f, size_t *n)
+{
+    uint32_t **page = &a->fold_page[(uint32_t)c >> 8];
+    if (!*page) {
+        *page = calloc(256, sizeof **page);
+        if (!*page)
+            return kz_error_set(KZ_ENOMEM, "out of memory for the fold table");
+        a->n_fold_pages++;
+    }
+    uint32_t idx = (*page)[c & 0xFF];
+    if (!idx) {
+        int32_t tmp[FOLD_MAX];
+        size_t k = fold_char(c, tmp);
+        if (a->pool_len + k + 1 > a->pool_cap) {
+            size_t cap = a->pool_cap ? a->pool_cap * 2 : 4096;
+            uint32_t *p = realloc(a->pool, cap * sizeof *p);
+            if (!p)
+                return kz_error_set(KZ_ENOMEM, "out of memory for the fold table");
+            a->pool = p;
+            a->pool_cap = cap;
+        }
+        idx = (uint32_t)a->pool_len;
+        a->pool[idx] = (uint32_t)k;
+        for (size_t j = 0; j < k; j++)
+            a->pool[idx + 1 + j] = (uint32_t)tmp[j] | fold_class(tmp[j]) << 24;
+        a->pool_len += k + 1;
+        (*page)[c & 0xFF] = idx;
+    }
+    *n = a->pool[idx];
+    *f = a->pool + idx + 1;
+    return KZ_OK;
+}
+
+/* ------------------------------------------------------------ compose */
+
+/* Canonical composition of Hangul jamo in place; returns the new length. */
+static size_t compose_hangul(uint32_t *c, size_t n)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < n; r++) {
+        uint32_t x = c[r];
+        if (w > 0) {
+            uint32_t last = c[w - 1];
+            if (last - H_LBASE < H_LCOUNT && x - H_VBASE < H_VCOUNT) {
+                c[w - 1] = H_SBASE + ((last - H_LBASE) * H_VCOUNT + (x - H_VBASE)) * H_TCOUNT;
+                continue;
+            }
+            /* T must be strictly above H_TBASE: U+11A7 is a vowel. */
+            if (last - H_SBASE < H_SCOUNT && (last - H_SBASE) % H_TCOUNT == 0 &&
+                x - H_TBASE - 1 < H_TCOUNT - 1) {
+                c[w - 1] = last + (x - H_TBASE);
+                continue;
+            }
+        }
+        c[w++] = x;
+    }
+    return w;
+}
+
+static size_t encode_utf8(uint32_t c, uint8_t *p)
+{
+    if (c < 0x80) {
+        p[0] = (uint8_t)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        p[0] = (uint8_t)(0xC0 | c >> 6);
+        p[1] = (uint8_t)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        p[0] = (uint8_t)(0xE0 | c >> 12);
+        p[1] = (uint8_t)(0x80 | (c >> 6 & 0x3F));
+        p[2] = (uint8_t)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    p[0] = (uint8_t)(0xF0 | c >> 18);
+    p[1] = (uint8_t)(0x80 | (c >> 12 & 0x3F));
+    p[2] = (uint8_t)(0x80 | (c >> 6 & 0x3F));
+    p[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* Composes the non-ASCII token in tok (len bytes) into composed. Returns its
+ * length in code points; *out_len gets its bytes, only set when the token
+ * is short enough to keep. */
+static size_t compose_token(kz_analyzer *a, size_t len, size_t *out_len)
+{
+    size_t n = 0, i = 0;
+    while (i < len && n < PRE_MAX_CP) {
+        int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(a->tok + i, (utf8proc_ssize_t)(len - i), &c);
+        if (k <= 0) /* cannot happen: tok holds what encode_utf8 wrote */
+            break;
+        a->cps[n++] = (uint32_t)c;
+        i += (size_t)k;
+    }
+    n = compose_hangul(a->cps, n);
+    if (n > KZ_MAX_TOKEN_CODEPOINTS)
+        return n;
+    size_t w = 0;
+    for (size_t j = 0; j < n; j++)
+        w += encode_utf8(a->cps[j], a->composed + w);
+    *out_len = w;
+    return n;
+}
+
+/* ------------------------------------------------------------- intern */
+
+static int arena_alloc(kz_analyzer *a, size_t n, uint8_t **out)
+{
+    if (a->n_blocks == 0 || a->block_size - a->block_used < n) {
+        size_t size = a->block_size ? KZ_MIN(a->block_size * 2, MAX_BLOCK) : FIRST_BLOCK;
+        size = KZ_MAX(size, n);
+        if (a->n_blocks == a->blocks_cap) {
+            size_t cap = a->blocks_cap ? a->blocks_cap * 2 : 16;
+            uint8_t **p = realloc(a->blocks, cap * sizeof *p);
+            if (!p)
+                return kz_error_set(KZ_ENOMEM, "out of memory interning terms");
+            a->blocks = p;
+            a->blocks_cap = cap;
+        }
+        uint8_t *block = malloc(size);
+        if (!block)
+            return kz_error_set(KZ_ENOMEM, "out of memory interning terms");
+        a->blocks[a->n_blocks++] = block;
+        a->block_size = size;
+        a->block_used = 0;
+        a->block_bytes += size;
+    }
+    *out = a->blocks[a->n_blocks - 1] + a->block_used;
+    a->block_used += n;
+    return KZ_OK;
+}
+
+static uint32_t term_len(const uint8_t *t) { return kz_load_u32(t - 4); }
+
+static int intern_grow(kz_analyzer *a)
+{
+    size_t cap = a->intern_cap ? a->intern_cap * 2 : INITIAL_SLOTS;
+    intern_slot *t = calloc(cap, sizeof *t);
+    if (!t)
+        return kz_error_set(KZ_ENOMEM, "out of memory growing the term table");
+    for (size_t i = 0; i < a->intern_cap; i++) {
+        intern_slot e = a->intern[i];
+        if (!e.idp1)
+            continue;
+        size_t j = e.hash & (cap - 1);
+        while (t[j].idp1)
+            j = (j + 1) & (cap - 1);
+        t[j] = e;
+    }
+    free(a->intern);
+    a->intern = t;
+    a->intern_cap = cap;
+    return KZ_OK;
+}
+
+/* Sets *term to the id of stem s, adding it if new. s may point into the
+ * stemmer's buffer: nothing here calls the stemmer. */
+static int intern(kz_analyzer *a, const uint8_t *s, size_t len, uint32_t *term)
+{
+    int rc;
+    if (((size_t)a->term_count + 1) * 10 > a->intern_cap * 7 && (rc = intern_grow(a)) != KZ_OK)
+        return rc;
+    uint32_t h = (uint32_t)XXH3_64bits(s, len);
+    size_t mask = a->intern_cap - 1, i = h & mask;
+    for (; a->intern[i].idp1; i = (i + 1) & mask) {
+        if (a->intern[i].hash != h)
+            continue;
+        const uint8_t *t = a->terms[a->intern[i].idp1 - 1];
+        if (term_len(t) == len && memcmp(t, s, len) == 0) {
+            *term = a->intern[i].idp1 - 1;
+            return KZ_OK;
+        }
+    }
+    if (a->term_count >= UINT32_MAX - 1 || len > UINT32_MAX)
+        return kz_error_set(KZ_ENOMEM, "too many distinct terms for one analyzer");
+    if (a->term_count == a->terms_cap) {
+        size_t cap = a->terms_cap ? a->terms_cap * 2 : INITIAL_SLOTS;
+        const uint8_t **p = realloc(a->terms, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory interning terms");
+        a->terms = p;
+        a->terms_cap = cap;
+    }
+    uint8_t *p = NULL;
+    if ((rc = arena_alloc(a, 4 + len + 1, &p)) != KZ_OK)
+        return rc;
+    kz_store_u32(p, (uint32_t)len);
+    memcpy(p + 4, s, len);
+    p[4 + len] = 0;
+    uint32_t id = a->term_count++;
+    a->terms[id] = p + 4;
+    a->intern[i].hash = h;
+    a->intern[i].idp1 = id + 1;
+    *term = id;
+    return KZ_OK;
+}
+
+/* ------------------------------------------------------------- cache */
+
+static void cache_clear(kz_analyzer *a)
+{
+    if (a->cache)
+        memset(a->cache, 0, a->cache_cap * sizeof *a->cache);
+    a->cache_count = 0;
+    a->cache_keys.len = 0;
+}
+
+static int cache_grow(kz_analyzer *a)
+{
+    size_t cap = a->cache_cap ? a->cache_cap * 2 : INITIAL_SLOTS;
+    cache_slot *t = calloc(cap, sizeof *t);
+    if (!t)
+        return kz_error_set(KZ_ENOMEM, "out of memory growing the token cache");
+    for (size_t i = 0; i < a->cache_cap; i++) {
+        cache_slot e = a->cache[i];
+        if (!e.len)
+            continue;
+        size_t j = e.hash & (cap - 1);
+        while (t[j].len)
+            j = (j + 1) & (cap - 1);
+        t[j] = e;
+    }
+    free(a->cache);
+    a->cache = t;
+    a->cache_cap = cap;
+    return KZ_OK;
+}
+
+static int cache_insert(kz_analyzer *a, uint32_t h, const uint8_t *key, size_t len, uint32_t term)
+{
+    int rc;
+    /* Offsets are 32-bit; the cache is only a cache, so start it afresh. */
+    if (a->cache_keys.len + len > UINT32_MAX)
+        cache_clear(a);
+    if ((a->cache_count + 1) * 10 > a->cache_cap * 7 && (rc = cache_grow(a)) != KZ_OK)
+        return rc;
+    cache_slot e = { h, term, (uint16_t)len, { 0 } };
+    if (len <= INLINE_KEY) {
+        memcpy(e.key, key, len);
+    } else {
+        kz_store_u32(e.key, (uint32_t)a->cache_keys.len);
+        if ((rc = kz_buf_append(&a->cache_keys, key, len)) != KZ_OK)
+            return rc;
+    }
+    size_t mask = a->cache_cap - 1, i = h & mask;
+    while (a->cache[i].len)
+        i = (i + 1) & mask;
+    a->cache[i] = e;
+    a->cache_count++;
+    return KZ_OK;
+}
+
+/* Composes, measures and stems a token that missed the cache. *term is
+ * NO_TERM when the token is too long to keep. */
+static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
+{
+    const uint8_t *word = a->tok;
+    size_t word_len = len;
+    *term = NO_TERM;
+    if (nonascii) {
+        if (compose_token(a, len, &word_len) > KZ_MAX_TOKEN_CODEPOINTS)
+            return KZ_OK;
+        word = a->composed;
+    } else if (len > KZ_MAX_TOKEN_CODEPOINTS) {
+        return KZ_OK;
+    }
+    const sb_symbol *stem = sb_stemmer_stem(a->stemmer, word, (int)word_len);
+    if (!stem)
+        return kz_error_set(KZ_ENOMEM, "out of memory stemming a token");
+    return intern(a, stem, (size_t)sb_stemmer_length(a->stemmer), term);
+}
+
+/* Sets *term to the stem id of the folded token in tok, or NO_TERM. */
+static int token_term(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
+{
+    uint8_t *key = a->tok;
+    uint32_t h = (uint32_t)XXH3_64bits(key, len);
+    if (a->cache_cap) {
+        size_t mask = a->cache_cap - 1;
+        if (len <= INLINE_KEY) {
+            /* Padded like the slots, the key compares in fixed size. */
+            memset(key + len, 0, INLINE_KEY);
+            for (size_t i = h & mask; a->cache[i].len; i = (i + 1) & mask) {
+                const cache_slot *e = &a->cache[i];
+                if (e->hash == h && e->len == len && memcmp(e->key, key, INLINE_KEY) == 0) {
+                    *term = e->term;
+                    return KZ_OK;
+                }
+            }
+        } else {
+            for (size_t i = h & mask; a->cache[i].len; i = (i + 1) & mask) {
+                const cache_slot *e = &a->cache[i];
+                if (e->hash == h && e->len == len &&
+                    memcmp(a->cache_keys.data + kz_load_u32(e->key), key, len) == 0) {
+                    *term = e->term;
+                    return KZ_OK;
+                }
+            }
+        }
+    }
+    int rc = stem_token(a, len, nonascii, term);
+    if (rc != KZ_OK || *term == NO_TERM)
+        return rc;
+    return cache_insert(a, h, key, len, *term);
+}
+
+/* ------------------------------------------------------------- scanning */
+
+static int tokvec_push(kz_tokvec *tv, uint32_t term, uint32_t start, uint32_t end)
+{
+    if (KZ_UNLIKELY(tv->len == tv->cap)) {
+        size_t cap = tv->cap ? tv->cap * 2 : 256;
+        if (cap > SIZE_MAX / sizeof *tv->v)
+            return kz_error_set(KZ_ENOMEM, "too many tokens");
+        kz_token *v = realloc(tv->v, cap * sizeof *v);
+        if (!v)
+            return kz_error_set(KZ_ENOMEM, "out of memory for %zu tokens", cap);
+        tv->v = v;
+        tv->cap = cap;
+    }
+    tv->v[tv->len++] = (kz_token){ term, start, end };
+    return KZ_OK;
+}
+
+static int finish_token(kz_analyzer *a, scan *s, kz_tokvec *out)
+{
+    s->active = 0;
+    s->apos = 0;
+    if (s->overlong)
+        return KZ_OK;
+    uint32_t term;
+    int rc = token_term(a, s->len, s->nonascii, &term);
+    if (rc != KZ_OK || term == NO_TERM)
+        return rc;
+    return tokvec_push(out, term, s->start, s->end);
+}
+
+/* A word code point begins at input offset start: opens a token or, after
+ * an apostrophe, joins it to the current one. */
+static inline void word_begin(kz_analyzer *a, scan *s, uint32_t start)
+{
+    if (!s->active) {
+        s->active = 1;
+        s->apos = 0;
+        s->overlong = 0;
+        s->nonascii = 0;
+        s->start = start;
+        s->len = 0;
+        s->ncp = 0;
+    } else if (s->apos) {
+        s->apos = 0;
+        if (s->ncp < PRE_MAX_CP) {
+            a->tok[s->len++] = '\'';
+            s->ncp++;
+        } else {
+            s->overlong = 1;
+        }
+    }
+}
+
+/* Feeds one folded code point (with class) that came from the input
+ * character [start, end). */
+static int feed(kz_analyzer *a, scan *s, uint32_t e, uint32_t start, uint32_t end,
+                kz_tokvec *out)
+{
+    switch (FOLD_CLS(e)) {
+    case CLS_WORD:
+        word_begin(a, s, start);
+        if (s->ncp < PRE_MAX_CP) {
+            uint32_t c = FOLD_CP(e);
+            s->len += encode_utf8(c, a->tok + s->len);
+            s->ncp++;
+            s->nonascii |= c >= 0x80;
+        } else {
+            s->overlong = 1;
+        }
+        s->end = end;
+        return KZ_OK;
+    case CLS_APOS:
+        if (!s->active)
+            return KZ_OK;
+        if (!s->apos) {
+            s->apos = 1;
+            return KZ_OK;
+        }
+        return finish_token(a, s, out); /* two apostrophes: no join */
+    default:
+        return s->active ? finish_token(a, s, out) : KZ_OK;
+    }
+}
+
+/* Besides what kzint.h says: invalid UTF-8 is read safely, each invalid
+ * byte being a non-token character; len > UINT32_MAX gives KZ_EINVAL; after
+ * KZ_ENOMEM, out may hold the tokens found before the failure. */
+int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out)
+{
+    if (len > UINT32_MAX)
+        return kz_error_set(KZ_EINVAL, "text of %zu bytes is too long to analyze", len);
+    const uint8_t *s = (const uint8_t *)text;
+    scan st = { 0 };
+    size_t i = 0;
+    int rc = KZ_OK;
+    while (i < len) {
+        uint8_t b = s[i];
+        if (KZ_LIKELY(b < 0x80)) {
+            if (ascii_fold[b]) {
+                /* A run of ASCII letters and digits: fold it in one loop. */
+                word_begin(a, &st, (uint32_t)i);
+                uint8_t *tok = a->tok;
+                size_t tl = st.len;
+                unsigned ncp = st.ncp;
+                do {
+                    if (KZ_LIKELY(ncp < PRE_MAX_CP)) {
+                        tok[tl++] = ascii_fold[s[i]];
+                        ncp++;
+                    } else {
+                        st.overlong = 1;
+                    }
+                } while (++i < len && ascii_fold[s[i]]);
+                st.len = tl;
+                st.ncp = ncp;
+                st.end = (uint32_t)i;
+                continue;
+            }
+            if (b == '\'')
+                rc = feed(a, &st, (uint32_t)CLS_APOS << 24 | b, (uint32_t)i, (uint32_t)i + 1, out);
+            else if (st.active)
+                rc = finish_token(a, &st, out);
+            if (rc != KZ_OK)
+                goto done;
+            i++;
+            continue;
+        }
+
+        int32_t c;
+        utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c);
+        if (n <= 0) {
+            /* Invalid UTF-8 (callers should have sanitized it): one byte of
+             * a non-token character. */
+            if (st.active && (rc = finish_token(a, &st, out)) != KZ_OK)
+                goto done;
+            i++;
+            continue;
+        }
+        const uint32_t *f = NULL;
+        size_t nf = 0;
+        if ((rc = fold_lookup(a, c, &f, &nf)) != KZ_OK)
+            goto done;
+        uint32_t start = (uint32_t)i, end = (uint32_t)(i + (size_t)n);
+        if (nf == 0 && st.active && !st.apos && st.end == start)
+            st.end = end; /* a mark after the token's last character */
+        for (size_t k = 0; k < nf; k++)
+            if ((rc = feed(a, &st, f[k], start, end, out)) != KZ_OK)
+                goto done;
+        i = end;
+    }
+    if (st.active)
+        rc = finish_token(a, &st, out);
+done:
+    return rc;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int unknown_language(const char *language)
+{
+    kz_buf list = { 0 };
+    const char *sep = "";
+    for (const char **l = sb_stemmer_list(); *l; l++) {
+        if (kz_buf_printf(&list, "%s%s", sep, *l) != KZ_OK)
+            break;
+        sep = ", ";
+    }
+    int rc = kz_error_set(KZ_EINVAL, "unknown language \"%s\"; available: %s", language,
+                          list.data ? (const char *)list.data : "(none)");
+    kz_buf_free(&list);
+    return rc;
+}
+
+/* language NULL means "english", as in kz_build_options. Snowball's
+ * aliases ("en", "ru") are accepted; names are case-sensitive. */
+int kz_analyzer_new(kz_analyzer **out, const char *language)
+{
+    int rc = KZ_OK;
+    *out = NULL;
+    if (!language)
+        language = "english";
+    kz_analyzer *a = calloc(1, sizeof *a);
+    if (!a)
+        return kz_error_set(KZ_ENOMEM, "out of memory creating an analyzer");
+    a->stemmer = sb_stemmer_new(language, "UTF_8");
+    if (!a->stemmer) {
+        rc = unknown_language(language);
+        goto done;
+    }
+    a->pool_len = 1; /* index 0 means "not computed" */
+    *out = a;
+    a = NULL;
+done:
+    kz_analyzer_free(a);
+    return rc;
+}
+
+/* Frees the cache and the interned stems (not the fold table, which does
+ * not depend on the input and is bounded by the size of Unicode). */
+static void free_terms(kz_analyzer *a)
+{
+    free(a->cache);
+    a->cache = NULL;
+    a->cache_cap = a->cache_count = 0;
+    kz_buf_free(&a->cache_keys);
+    free(a->intern);
+    a->intern = NULL;
+    a->intern_cap = 0;
+    free(a->terms);
+    a->terms = NULL;
+    a->terms_cap = 0;
+    a->term_count = 0;
+    for (size_t i = 0; i < a->n_blocks; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    a->blocks = NULL;
+    a->n_blocks = a->blocks_cap = 0;
+    a->block_size = a->block_used = a->block_bytes = 0;
+}
+
+void kz_analyzer_free(kz_analyzer *a)
+{
+    if (!a)
+        return;
+    free_terms(a);
+    for (size_t i = 0; i < sizeof a->fold_page / sizeof a->fold_page[0]; i++)
+        free(a->fold_page[i]);
+    free(a->pool);
+    sb_stemmer_delete(a->stemmer);
+    free(a);
+}
+
+void kz_analyzer_reset(kz_analyzer *a) { free_terms(a); }
+
+const char *kz_analyzer_term(const kz_analyzer *a, uint32_t term, size_t *len)
+{
+    if (term >= a->term_count) {
+        *len = 0;
+        return NULL;
+    }
+    const uint8_t *t = a->terms[term];
+    *len = term_len(t);
+    return (const char *)t;
+}
+
+uint32_t kz_analyzer_term_count(const kz_analyzer *a) { return a->term_count; }
+
+size_t kz_analyzer_memory(const kz_analyzer *a)
+{
+    return sizeof *a + a->cache_cap * sizeof *a->cache + a->cache_keys.cap +
+           a->intern_cap * sizeof *a->intern + a->terms_cap * sizeof *a->terms +
+           a->blocks_cap * sizeof *a->blocks + a->block_bytes +
+           a->n_fold_pages * 256 * sizeof(uint32_t) + a->pool_cap * sizeof *a->pool;
+}
+
+void kz_tokvec_free(kz_tokvec *tv)
+{
+    free(tv->v);
+    tv->v = NULL;
+    tv->len = tv->cap = 0;
+}
+
+/* ------------------------------------------------------------- public */
+
+/* language NULL means "english". Invalid UTF-8 in text is not an error:
+ * each invalid byte is taken as a non-token character. Stems passed to fn
+ * are NUL-terminated (a property of this implementation, not promised by
+ * the API). */
+int kz_analyze(const char *language, const char *text, size_t len, kz_token_fn fn, void *ctx)
+{
+    kz_analyzer *a = NULL;
+    kz_tokvec tv = { 0 };
+    int rc;
+    if (!text && len)
+        return kz_error_set(KZ_EINVAL, "kz_analyze: text is NULL");
+    if ((rc = kz_analyzer_new(&a, language)) != KZ_OK)
+        goto done;
+    if ((rc = kz_analyzer_run(a, text, len, &tv)) != KZ_OK)
+        goto done;
+    for (size_t i = 0; fn && i < tv.len; i++) {
+        size_t n;
+        const char *stem = kz_analyzer_term(a, tv.v[i].term, &n);
+        fn(ctx, stem, n, tv.v[i].start, tv.v[i].end);
+    }
+done:
+    kz_tokvec_free(&tv);
+    kz_analyzer_free(a);
+    return rc;
+}

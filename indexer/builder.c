@@ -1,0 +1,1392 @@
+/*
+ * builder.c: a batch rebuild, from documents to a complete index file.
+ *
+ * The pipeline:
+ *  1. The calling thread reads sources (source.c) and hands documents to
+ *     kz_builder_add(): it drops what must be dropped (duplicate ids, empty
+ *     or oversized documents), counts invalid UTF-8, assigns docids in input
+ *     order and packs documents into batches of about 1 MiB.
+ *  2. Worker threads take batches in order. Each analyses its documents,
+ *     adds their postings to its own in-memory inverter, and compresses their
+ *     text into document-store blocks. When an inverter outgrows its share
+ *     of the memory budget it is written out as a sorted run (run.c).
+ *  3. Finished batches are committed strictly in docid order, by whichever
+ *     worker completes the next one: store blocks go straight into the
+ *     output file's STORE section, document records to temporary files.
+ *  4. kz_builder_commit() flushes the inverters, merges all runs term by
+ *     term into the POSTINGS section, copies the other sections in, writes
+ *     the footer, fsyncs, checks the new file, and renames it over the old
+ *     index. A reader that has the old file open keeps reading it.
+ *
+ * Temporary files live in <dir>/.build-<pid>/ and <dir>/index.kz.tmp-<pid>;
+ * a build holds an flock on <dir>/lock, so it can remove what a killed
+ * build left behind.
+ */
+#include "kzint.h"
+#include "format.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#define BATCH_TEXT_BYTES (1u << 20)
+#define BATCH_MAX_DOCS 4096u
+#define STORE_BLOCK_BYTES (64u << 10)
+#define DEFAULT_BUDGET (1ull << 30)
+#define DEFAULT_MAX_DOC (1ull << 30)
+#define DEFAULT_STORE_LEVEL 3
+#define MIN_INVERTER_SHARE (16ull << 20)
+
+/* ---------------------------------------------------------------- batches */
+
+typedef struct batch_doc {
+    size_t title_off, title_len, text_off, text_len; /* in batch->arena */
+} batch_doc;
+
+typedef struct batch {
+    uint64_t seq;
+    uint32_t first_docid;
+    uint32_t n_docs;
+    batch_doc *docs;
+    size_t docs_cap;
+    kz_buf arena;   /* titles and texts, valid UTF-8 */
+    kz_buf docinfo; /* DOCINFO records, offsets relative to the batch */
+    kz_buf info_off;/* u64 per doc: its record's offset in docinfo */
+    /* Filled by the worker. */
+    kz_buf store;    /* compressed blocks, back to back */
+    kz_buf storeidx; /* per block: u64 offset in store, u32 clen, u32 rlen */
+    kz_buf docs_out; /* DOCS records; block numbers and info offsets relative */
+    uint64_t tokens;
+    uint32_t *dl;
+    struct batch *next;
+} batch;
+
+static void batch_free(batch *bt)
+{
+    if (!bt)
+        return;
+    free(bt->docs);
+    kz_buf_free(&bt->arena);
+    kz_buf_free(&bt->docinfo);
+    kz_buf_free(&bt->info_off);
+    kz_buf_free(&bt->store);
+    kz_buf_free(&bt->storeidx);
+    kz_buf_free(&bt->docs_out);
+    free(bt->dl);
+    free(bt);
+}
+
+/* --------------------------------------------------------------- inverter */
+
+typedef struct acc {
+    uint8_t *data; /* postings as in a run file */
+    uint32_t len, cap;
+    uint32_t df;
+    uint32_t last_doc;
+    uint32_t cur_doc; /* docid+1 of the document being added, 0 none */
+    uint32_t tf;
+    uint32_t last_pos;
+} acc;
+
+typedef struct worker {
+    struct kz_builder *b;
+    pthread_t thread;
+    int started;
+    kz_analyzer *an;
+    kz_tokvec tv;
+    acc *accs;
+    size_t n_accs;
+    uint32_t *touched;
+    size_t touched_cap;
+    uint64_t mem; /* bytes held by postings */
+    ZSTD_CCtx *zc;
+    kz_buf raw; /* a store block being filled */
+} worker;
+
+struct kz_builder {
+    char *dir, *final_path, *tmp_path, *work_dir;
+    int lock_fd;
+    kz_build_options opts;
+    char language[32];
+    uint64_t budget, max_doc;
+    kz_fwriter *fw;
+    FILE *docs_f, *docinfo_f, *storeidx_f;
+    char *docs_path, *docinfo_path, *storeidx_path;
+
+    /* Documents, assigned in input order. */
+    uint64_t *id_hashes; /* open addressing; 0 = empty */
+    size_t id_cap, n_ids;
+    uint32_t *doc_lengths;
+    size_t dl_cap;
+    uint64_t n_docs, tokens, text_bytes, docinfo_bytes, store_bytes, store_blocks;
+    kz_buf scratch; /* sanitised copies */
+    batch *cur;
+    uint64_t next_batch_seq;
+
+    /* Workers. */
+    worker *workers;
+    unsigned n_workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_space;
+    int mu_ready;
+    batch *q_head, *q_tail;
+    unsigned q_len, q_max;
+    batch *done; /* finished, not yet committed, any order */
+    uint64_t next_commit;
+    int closing;
+    int failed; /* first worker error code, sticky */
+    char failed_msg[512];
+
+    /* Runs. */
+    char **runs;
+    size_t n_runs, runs_cap;
+
+    /* Input accounting and progress. */
+    uint64_t bytes_read, bytes_total;
+    double started, last_progress;
+    kz_build_stats stats;
+    int finished;
+};
+
+static const char *problem_names[KZ_PROBLEM_COUNT] = {
+    "unreadable", "binary", "invalid-utf8", "malformed-json", "bad-field",
+    "dropped-field", "duplicate-id", "empty", "too-large", "other-file"
+};
+
+const char *kz_problem_name(kz_problem kind)
+{
+    return (unsigned)kind < KZ_PROBLEM_COUNT ? problem_names[kind] : "?";
+}
+
+/* Problems that cost a document (or a file of them). */
+static int problem_skips(kz_problem kind)
+{
+    return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD &&
+           kind != KZ_PROBLEM_OTHER_FILE;
+}
+
+void kz_builder_problem(kz_builder *b, kz_problem kind, const char *where, const char *fmt, ...)
+{
+    b->stats.problems[kind]++;
+    if (problem_skips(kind))
+        b->stats.skipped++;
+    if (!b->opts.on_problem)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    b->opts.on_problem(b->opts.ctx, kind, where, msg);
+}
+
+static void report_progress(kz_builder *b, const char *phase, int force)
+{
+    if (!b->opts.on_progress)
+        return;
+    double now = kz_now();
+    if (!force && now - b->last_progress < 0.2)
+        return;
+    b->last_progress = now;
+    kz_build_progress p = { b->n_docs, b->bytes_read, b->bytes_total, now - b->started, phase };
+    b->opts.on_progress(b->opts.ctx, &p);
+}
+
+void kz_builder_input_read(kz_builder *b, uint64_t bytes)
+{
+    b->bytes_read += bytes;
+    b->stats.bytes_in += bytes;
+    report_progress(b, "reading", 0);
+}
+
+void kz_builder_input_total(kz_builder *b, uint64_t bytes) { b->bytes_total += bytes; }
+
+uint64_t kz_builder_max_doc(const kz_builder *b) { return b->max_doc; }
+
+/* Records a worker's failure; the first one wins. Called with b->mu held. */
+static void fail_locked(kz_builder *b, int rc)
+{
+    if (!b->failed) {
+        b->failed = rc;
+        snprintf(b->failed_msg, sizeof b->failed_msg, "%s", kz_last_error());
+    }
+    pthread_cond_broadcast(&b->cv_space);
+    pthread_cond_broadcast(&b->cv_work);
+}
+
+/* ---------------------------------------------------------------- inverter */
+
+static int acc_reserve(worker *w, acc *a, size_t extra)
+{
+    if (a->cap - a->len >= extra)
+        return KZ_OK;
+    uint64_t want = (uint64_t)a->len + extra;
+    if (want > UINT32_MAX)
+        return kz_error_set(KZ_ELIMIT, "postings of one term exceed 4 GiB in one run");
+    uint64_t cap = a->cap ? a->cap : 16;
+    while (cap < want)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    uint8_t *p = realloc(a->data, (size_t)cap);
+    if (!p)
+        return kz_error_set(KZ_ENOMEM, "out of memory in the inverter");
+    w->mem += cap - a->cap;
+    a->data = p;
+    a->cap = (uint32_t)cap;
+    return KZ_OK;
+}
+
+static inline int acc_put(worker *w, acc *a, uint32_t v)
+{
+    if (KZ_UNLIKELY(a->cap - a->len < 5)) {
+        int rc = acc_reserve(w, a, 5);
+        if (rc)
+            return rc;
+    }
+    a->len += (uint32_t)kz_varint_put(a->data + a->len, v);
+    return KZ_OK;
+}
+
+static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t n)
+{
+    uint32_t n_terms = kz_analyzer_term_count(w->an);
+    if (n_terms > w->n_accs) {
+        size_t cap = KZ_MAX((size_t)n_terms, w->n_accs * 2);
+        acc *p = realloc(w->accs, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory in the inverter");
+        memset(p + w->n_accs, 0, (cap - w->n_accs) * sizeof *p);
+        w->mem += (cap - w->n_accs) * sizeof *p;
+        w->accs = p;
+        w->n_accs = cap;
+    }
+    if (n > w->touched_cap) {
+        uint32_t *t = realloc(w->touched, n * sizeof *t);
+        if (!t)
+            return kz_error_set(KZ_ENOMEM, "out of memory in the inverter");
+        w->touched = t;
+        w->touched_cap = n;
+    }
+    size_t n_touched = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc *a = &w->accs[toks[i].term];
+        if (a->cur_doc != docid + 1) {
+            a->cur_doc = docid + 1;
+            a->tf = 0;
+            w->touched[n_touched++] = toks[i].term;
+        }
+        a->tf++;
+    }
+    int rc;
+    for (size_t i = 0; i < n_touched; i++) {
+        acc *a = &w->accs[w->touched[i]];
+        if ((rc = acc_put(w, a, a->df ? docid - a->last_doc : docid)) || (rc = acc_put(w, a, a->tf)))
+            return rc;
+        a->last_doc = docid;
+        a->df++;
+        a->last_pos = UINT32_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        acc *a = &w->accs[toks[i].term];
+        uint32_t gap = a->last_pos == UINT32_MAX ? (uint32_t)i : (uint32_t)i - a->last_pos - 1;
+        if ((rc = acc_put(w, a, gap)))
+            return rc;
+        a->last_pos = (uint32_t)i;
+    }
+    return KZ_OK;
+}
+
+static int run_term_cmp(const void *x, const void *y)
+{
+    const kz_run_term *a = x, *b = y;
+    int c = memcmp(a->text, b->text, KZ_MIN(a->len, b->len));
+    if (c)
+        return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* Writes the worker's postings as a run and empties the inverter. */
+static int inverter_flush(worker *w)
+{
+    kz_builder *b = w->b;
+    uint32_t n_terms = KZ_MIN((uint32_t)w->n_accs, kz_analyzer_term_count(w->an));
+    size_t n = 0;
+    int rc = KZ_OK;
+    kz_run_term *terms = malloc((n_terms ? n_terms : 1) * sizeof *terms);
+    char *path = NULL;
+    if (!terms)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (uint32_t t = 0; t < n_terms; t++) {
+        acc *a = &w->accs[t];
+        if (!a->df)
+            continue;
+        kz_run_term *rt = &terms[n++];
+        rt->text = kz_analyzer_term(w->an, t, &rt->len);
+        rt->df = a->df;
+        rt->bytes = a->data;
+        rt->n_bytes = a->len;
+    }
+    if (n > 0) {
+        qsort(terms, n, sizeof *terms, run_term_cmp);
+        pthread_mutex_lock(&b->mu);
+        size_t id = b->n_runs;
+        if (b->n_runs == b->runs_cap) {
+            size_t cap = b->runs_cap ? b->runs_cap * 2 : 16;
+            char **p = realloc(b->runs, cap * sizeof *p);
+            if (p) {
+                b->runs = p;
+                b->runs_cap = cap;
+            }
+        }
+        if (b->n_runs < b->runs_cap && asprintf(&path, "%s/run-%06zu", b->work_dir, id) >= 0)
+            b->runs[b->n_runs++] = path;
+        else
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        pthread_mutex_unlock(&b->mu);
+        if (rc == KZ_OK)
+            rc = kz_run_write(path, terms, n);
+    }
+    free(terms);
+    for (size_t t = 0; t < w->n_accs; t++)
+        free(w->accs[t].data);
+    free(w->accs);
+    w->accs = NULL;
+    w->n_accs = 0;
+    w->mem = 0;
+    kz_analyzer_reset(w->an);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- workers */
+
+static int store_flush_block(worker *w, batch *bt)
+{
+    if (w->raw.len == 0 && bt->storeidx.len > 0)
+        return KZ_OK;
+    size_t bound = ZSTD_compressBound(w->raw.len);
+    int rc = kz_buf_reserve(&bt->store, bound);
+    if (rc)
+        return rc;
+    size_t clen = ZSTD_compressCCtx(w->zc, bt->store.data + bt->store.len, bound, w->raw.data,
+                                    w->raw.len, w->b->opts.store_level);
+    if (ZSTD_isError(clen))
+        return kz_error_set(KZ_ENOMEM, "zstd: %s", ZSTD_getErrorName(clen));
+    if ((rc = kz_buf_append_u64(&bt->storeidx, bt->store.len)) ||
+        (rc = kz_buf_append_u32(&bt->storeidx, (uint32_t)clen)) ||
+        (rc = kz_buf_append_u32(&bt->storeidx, (uint32_t)w->raw.len)))
+        return rc;
+    bt->store.len += clen;
+    w->raw.len = 0;
+    return KZ_OK;
+}
+
+static int process_batch(worker *w, batch *bt)
+{
+    int rc = KZ_OK;
+    bt->dl = malloc((bt->n_docs ? bt->n_docs : 1) * sizeof *bt->dl);
+    if (!bt->dl)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    w->raw.len = 0;
+    for (uint32_t i = 0; i < bt->n_docs; i++) {
+        const batch_doc *d = &bt->docs[i];
+        const char *title = (const char *)bt->arena.data + d->title_off;
+        const char *text = (const char *)bt->arena.data + d->text_off;
+        w->tv.len = 0;
+        if ((rc = kz_analyzer_run(w->an, title, d->title_len, &w->tv)))
+            return rc;
+        size_t title_tokens = w->tv.len;
+        if ((rc = kz_analyzer_run(w->an, text, d->text_len, &w->tv)))
+            return rc;
+        if (w->tv.len > UINT32_MAX)
+            return kz_error_set(KZ_ELIMIT, "document has more than 2^32 tokens");
+        if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)))
+            return rc;
+        bt->dl[i] = (uint32_t)w->tv.len;
+        bt->tokens += w->tv.len;
+
+        /* A document's text goes whole into one block. */
+        if (w->raw.len > 0 && w->raw.len + d->text_len > STORE_BLOCK_BYTES &&
+            (rc = store_flush_block(w, bt)))
+            return rc;
+        uint8_t rec[KZ_DOC_SIZE];
+        kz_store_u64(rec + KZ_DOC_INFO_OFF, kz_load_u64(bt->info_off.data + 8 * (size_t)i));
+        kz_store_u32(rec + KZ_DOC_LENGTH, (uint32_t)w->tv.len);
+        kz_store_u32(rec + KZ_DOC_TITLE_TOKENS, (uint32_t)title_tokens);
+        kz_store_u32(rec + KZ_DOC_BLOCK, (uint32_t)(bt->storeidx.len / KZ_STOREIDX_SIZE));
+        kz_store_u32(rec + KZ_DOC_BLOCK_OFF, (uint32_t)w->raw.len);
+        kz_store_u64(rec + KZ_DOC_TEXT_LEN, d->text_len);
+        if ((rc = kz_buf_append(&bt->docs_out, rec, sizeof rec)) ||
+            (rc = kz_buf_append(&w->raw, text, d->text_len)))
+            return rc;
+        if (w->raw.len >= STORE_BLOCK_BYTES && (rc = store_flush_block(w, bt)))
+            return rc;
+    }
+    if (w->raw.len > 0 && (rc = store_flush_block(w, bt)))
+        return rc;
+    /* The text is in the store now; free it before the batch waits. */
+    kz_buf_free(&bt->arena);
+    return KZ_OK;
+}
+
+static int write_file(FILE *f, const void *data, size_t len, const char *path)
+{
+    if (len && fwrite(data, 1, len, f) != len)
+        return kz_error_errno(KZ_EIO, errno, "cannot write %s", path);
+    return KZ_OK;
+}
+
+/* Appends a finished batch to the output, in docid order. b->mu held. */
+static int commit_batch(kz_builder *b, batch *bt)
+{
+    int rc;
+    /* Rebase block numbers and info offsets. */
+    for (uint32_t i = 0; i < bt->n_docs; i++) {
+        uint8_t *rec = bt->docs_out.data + (size_t)i * KZ_DOC_SIZE;
+        uint64_t block = kz_load_u32(rec + KZ_DOC_BLOCK) + b->store_blocks;
+        if (block > UINT32_MAX)
+            return kz_error_set(KZ_ELIMIT, "more than 2^32 store blocks");
+        kz_store_u32(rec + KZ_DOC_BLOCK, (uint32_t)block);
+        kz_store_u64(rec + KZ_DOC_INFO_OFF, kz_load_u64(rec + KZ_DOC_INFO_OFF) + b->docinfo_bytes);
+        b->doc_lengths[bt->first_docid + i] = bt->dl[i];
+    }
+    size_t n_blocks = bt->storeidx.len / KZ_STOREIDX_SIZE;
+    for (size_t i = 0; i < n_blocks; i++) {
+        uint8_t *e = bt->storeidx.data + i * KZ_STOREIDX_SIZE;
+        kz_store_u64(e, kz_load_u64(e) + b->store_bytes);
+    }
+    if ((rc = kz_fwriter_write(b->fw, bt->store.data, bt->store.len)) ||
+        (rc = write_file(b->storeidx_f, bt->storeidx.data, bt->storeidx.len, b->storeidx_path)) ||
+        (rc = write_file(b->docs_f, bt->docs_out.data, bt->docs_out.len, b->docs_path)) ||
+        (rc = write_file(b->docinfo_f, bt->docinfo.data, bt->docinfo.len, b->docinfo_path)))
+        return rc;
+    b->store_bytes += bt->store.len;
+    b->store_blocks += n_blocks;
+    b->docinfo_bytes += bt->docinfo.len;
+    b->tokens += bt->tokens;
+    return KZ_OK;
+}
+
+/* Commits every finished batch that is next in line. b->mu held. */
+static int commit_ready(kz_builder *b)
+{
+    for (;;) {
+        batch **pp = &b->done;
+        while (*pp && (*pp)->seq != b->next_commit)
+            pp = &(*pp)->next;
+        if (!*pp)
+            return KZ_OK;
+        batch *bt = *pp;
+        *pp = bt->next;
+        int rc = commit_batch(b, bt);
+        batch_free(bt);
+        b->next_commit++;
+        if (rc)
+            return rc;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    kz_builder *b = w->b;
+    uint64_t share = b->budget * 7 / 10 / b->n_workers;
+    if (share < MIN_INVERTER_SHARE)
+        share = MIN_INVERTER_SHARE;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        while (!b->q_head && !b->closing && !b->failed)
+            pthread_cond_wait(&b->cv_work, &b->mu);
+        if (b->failed || (!b->q_head && b->closing)) {
+            pthread_mutex_unlock(&b->mu);
+            break;
+        }
+        batch *bt = b->q_head;
+        b->q_head = bt->next;
+        if (!b->q_head)
+            b->q_tail = NULL;
+        b->q_len--;
+        pthread_cond_signal(&b->cv_space);
+        pthread_mutex_unlock(&b->mu);
+
+        int rc = process_batch(w, bt);
+        if (rc == KZ_OK && w->mem + kz_analyzer_memory(w->an) > share)
+            rc = inverter_flush(w);
+
+        pthread_mutex_lock(&b->mu);
+        if (rc == KZ_OK) {
+            bt->next = b->done;
+            b->done = bt;
+            rc = commit_ready(b);
+        } else {
+            batch_free(bt);
+        }
+        if (rc)
+            fail_locked(b, rc);
+        pthread_cond_broadcast(&b->cv_space);
+        pthread_mutex_unlock(&b->mu);
+    }
+    /* The rest of this worker's postings become its last run. */
+    pthread_mutex_lock(&b->mu);
+    int failed = b->failed;
+    pthread_mutex_unlock(&b->mu);
+    if (!failed) {
+        int rc = inverter_flush(w);
+        if (rc) {
+            pthread_mutex_lock(&b->mu);
+            fail_locked(b, rc);
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+    return NULL;
+}
+
+static int builder_failure(kz_builder *b)
+{
+    pthread_mutex_lock(&b->mu);
+    int rc = b->failed;
+    if (rc)
+        kz_error_set(rc, "%s", b->failed_msg);
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* Hands the current batch to the workers, waiting while the queue is full. */
+static int submit_batch(kz_builder *b)
+{
+    batch *bt = b->cur;
+    if (!bt)
+        return KZ_OK;
+    b->cur = NULL;
+    pthread_mutex_lock(&b->mu);
+    while (b->q_len >= b->q_max && !b->failed)
+        pthread_cond_wait(&b->cv_space, &b->mu);
+    if (b->failed) {
+        pthread_mutex_unlock(&b->mu);
+        batch_free(bt);
+        return builder_failure(b);
+    }
+    if (b->q_tail)
+        b->q_tail->next = bt;
+    else
+        b->q_head = bt;
+    b->q_tail = bt;
+    b->q_len++;
+    pthread_cond_signal(&b->cv_work);
+    pthread_mutex_unlock(&b->mu);
+    return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- adding */
+
+static int id_seen(kz_builder *b, const char *id, size_t len, int *seen)
+{
+    uint64_t h = XXH3_64bits(id, len) | 1;
+    if ((b->n_ids + 1) * 2 > b->id_cap) {
+        size_t cap = b->id_cap ? b->id_cap * 2 : 1024;
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->id_cap; i++) {
+            uint64_t v = b->id_hashes[i];
+            if (!v)
+                continue;
+            size_t j = (size_t)(v >> 7) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = v;
+        }
+        free(b->id_hashes);
+        b->id_hashes = t;
+        b->id_cap = cap;
+    }
+    size_t j = (size_t)(h >> 7) & (b->id_cap - 1);
+    while (b->id_hashes[j]) {
+        if (b->id_hashes[j] == h) {
+            *seen = 1;
+            return KZ_OK;
+        }
+        j = (j + 1) & (b->id_cap - 1);
+    }
+    b->id_hashes[j] = h;
+    b->n_ids++;
+    *seen = 0;
+    return KZ_OK;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v')
+            return 0;
+    }
+    return 1;
+}
+
+/* Appends s as valid UTF-8 to dst, counting replacements in *invalid. */
+static int append_clean(kz_builder *b, kz_buf *dst, const char *s, size_t n, size_t *invalid)
+{
+    size_t bad = kz_utf8_count_invalid(s, n);
+    if (bad == 0)
+        return kz_buf_append(dst, s, n);
+    if (kz_utf8_sanitize(&b->scratch, s, n) == (size_t)-1)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    *invalid += bad;
+    return kz_buf_append(dst, b->scratch.data, b->scratch.len);
+}
+
+static int append_clean_varstr(kz_builder *b, kz_buf *dst, const char *s, size_t n, size_t *invalid)
+{
+    size_t bad = kz_utf8_count_invalid(s, n);
+    if (bad) {
+        if (kz_utf8_sanitize(&b->scratch, s, n) == (size_t)-1)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *invalid += bad;
+        s = (const char *)b->scratch.data;
+        n = b->scratch.len;
+    }
+    int rc = kz_buf_append_varint(dst, n);
+    return rc ? rc : kz_buf_append(dst, s, n);
+}
+
+int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
+{
+    int rc = builder_failure(b);
+    if (rc)
+        return rc;
+    if (b->finished)
+        return kz_error_set(KZ_EINVAL, "builder already committed");
+    uint64_t size = (uint64_t)doc->title_len + doc->text_len;
+    if (size > b->max_doc || doc->text_len > UINT32_MAX) {
+        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where,
+                           "document \"%.*s\" is %llu bytes, over the limit of %llu: skipped",
+                           (int)KZ_MIN(doc->id_len, 200), doc->id, (unsigned long long)size,
+                           (unsigned long long)KZ_MIN(b->max_doc, (uint64_t)UINT32_MAX));
+        return KZ_OK;
+    }
+    if (is_blank(doc->title, doc->title_len) && is_blank(doc->text, doc->text_len)) {
+        kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "document \"%.*s\" is empty: skipped",
+                           (int)KZ_MIN(doc->id_len, 200), doc->id);
+        return KZ_OK;
+    }
+    int seen;
+    if ((rc = id_seen(b, doc->id, doc->id_len, &seen)))
+        return rc;
+    if (seen) {
+        kz_builder_problem(b, KZ_PROBLEM_DUPLICATE_ID, where,
+                           "duplicate id \"%.*s\": the first one is kept, this one skipped",
+                           (int)KZ_MIN(doc->id_len, 200), doc->id);
+        return KZ_OK;
+    }
+    if (b->n_docs >= UINT32_MAX - 1)
+        return kz_error_set(KZ_ELIMIT, "an index holds at most 2^32-2 documents");
+
+    if (!b->cur) {
+        b->cur = calloc(1, sizeof *b->cur);
+        if (!b->cur)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        b->cur->seq = b->next_batch_seq++;
+        b->cur->first_docid = (uint32_t)b->n_docs;
+    }
+    batch *bt = b->cur;
+    if (bt->n_docs == bt->docs_cap) {
+        size_t cap = bt->docs_cap ? bt->docs_cap * 2 : 64;
+        batch_doc *p = realloc(bt->docs, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        bt->docs = p;
+        bt->docs_cap = cap;
+    }
+    if (b->n_docs >= b->dl_cap) {
+        /* Committing workers write into doc_lengths under b->mu. */
+        size_t cap = b->dl_cap ? b->dl_cap * 2 : 4096;
+        pthread_mutex_lock(&b->mu);
+        uint32_t *p = realloc(b->doc_lengths, cap * sizeof *p);
+        if (p) {
+            b->doc_lengths = p;
+            b->dl_cap = cap;
+        }
+        pthread_mutex_unlock(&b->mu);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    size_t invalid = 0;
+    batch_doc *d = &bt->docs[bt->n_docs];
+    d->title_off = bt->arena.len;
+    if ((rc = append_clean(b, &bt->arena, doc->title, doc->title_len, &invalid)))
+        return rc;
+    d->title_len = bt->arena.len - d->title_off;
+    d->text_off = bt->arena.len;
+    if ((rc = append_clean(b, &bt->arena, doc->text, doc->text_len, &invalid)))
+        return rc;
+    d->text_len = bt->arena.len - d->text_off;
+
+    if ((rc = kz_buf_append_u64(&bt->info_off, bt->docinfo.len)) ||
+        (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid)) ||
+        (rc = append_clean_varstr(b, &bt->docinfo, doc->title, doc->title_len, &invalid)) ||
+        (rc = kz_buf_append_varint(&bt->docinfo, doc->n_meta)))
+        return rc;
+    for (size_t i = 0; i < doc->n_meta; i++) {
+        const kz_meta *m = &doc->meta[i];
+        if ((rc = append_clean_varstr(b, &bt->docinfo, m->key, m->key_len, &invalid)) ||
+            (rc = append_clean_varstr(b, &bt->docinfo, m->value, m->value_len, &invalid)))
+            return rc;
+    }
+    if (invalid)
+        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where,
+                           "%zu invalid UTF-8 sequence%s replaced by U+FFFD", invalid,
+                           invalid == 1 ? "" : "s");
+    if (doc->n_dropped_fields)
+        for (unsigned i = 0; i < doc->n_dropped_fields; i++)
+            kz_builder_problem(b, KZ_PROBLEM_DROPPED_FIELD, where,
+                               "a metadata field that is null, an object or a nested array was dropped");
+    bt->n_docs++;
+    b->n_docs++;
+    b->text_bytes += d->title_len + d->text_len;
+    if (bt->arena.len >= BATCH_TEXT_BYTES || bt->n_docs >= BATCH_MAX_DOCS)
+        rc = submit_batch(b);
+    report_progress(b, "reading", 0);
+    return rc;
+}
+
+int kz_builder_add_document(kz_builder *b, const char *id, size_t id_len, const char *title,
+                            size_t title_len, const char *text, size_t text_len,
+                            const kz_doc_field *meta, size_t n_meta)
+{
+    kz_jsonl_doc d = { 0 };
+    d.id = id;
+    d.id_len = id_len;
+    d.title = title ? title : "";
+    d.title_len = title ? title_len : 0;
+    d.text = text ? text : "";
+    d.text_len = text ? text_len : 0;
+    d.meta = (const kz_meta *)meta; /* same layout, by design */
+    d.n_meta = meta ? n_meta : 0;
+    return kz_builder_add(b, &d, "(document)");
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+/* Removes what a killed build left in dir. We hold the lock, so any
+ * temporary file or folder there is stale. */
+static void remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[4096];
+        if (strncmp(e->d_name, KZ_INDEX_FILE ".tmp-", strlen(KZ_INDEX_FILE ".tmp-")) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        } else if (strncmp(e->d_name, ".build-", 7) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            DIR *sub = opendir(path);
+            if (sub) {
+                struct dirent *f;
+                while ((f = readdir(sub))) {
+                    if (f->d_name[0] == '.')
+                        continue;
+                    char fp[4096 + 256];
+                    snprintf(fp, sizeof fp, "%s/%s", path, f->d_name);
+                    unlink(fp);
+                }
+                closedir(sub);
+            }
+            rmdir(path);
+        }
+    }
+    closedir(d);
+}
+
+static int open_temp(FILE **f, char **path, const char *dir, const char *name)
+{
+    if (asprintf(path, "%s/%s", dir, name) < 0) {
+        *path = NULL;
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    *f = fopen(*path, "w+b");
+    if (!*f)
+        return kz_error_errno(KZ_EIO, errno, "cannot create %s", *path);
+    setvbuf(*f, NULL, _IOFBF, 1 << 20);
+    return KZ_OK;
+}
+
+int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_options *opts)
+{
+    int rc = KZ_OK;
+    *out = NULL;
+    kz_builder *b = calloc(1, sizeof *b);
+    if (!b)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    b->lock_fd = -1;
+    kz_build_options defaults = KZ_BUILD_OPTIONS_INIT;
+    b->opts = opts ? *opts : defaults;
+    if (b->opts.version != KZ_BUILD_OPTIONS_VERSION) {
+        unsigned version = b->opts.version;
+        free(b);
+        return kz_error_set(KZ_EINVAL, "kz_build_options version %u, expected %u", version,
+                            KZ_BUILD_OPTIONS_VERSION);
+    }
+    const char *lang = b->opts.language ? b->opts.language : "english";
+    if (strlen(lang) >= sizeof b->language) {
+        free(b);
+        return kz_error_set(KZ_EINVAL, "language name too long: %s", lang);
+    }
+    strcpy(b->language, lang);
+    b->opts.language = b->language;
+    b->budget = b->opts.memory_budget ? b->opts.memory_budget : DEFAULT_BUDGET;
+    b->max_doc = b->opts.max_doc_bytes ? b->opts.max_doc_bytes : DEFAULT_MAX_DOC;
+    if (b->opts.store_level == 0)
+        b->opts.store_level = DEFAULT_STORE_LEVEL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    b->n_workers = b->opts.threads ? b->opts.threads : (unsigned)(cores > 0 ? cores : 1);
+    if (b->n_workers > 64)
+        b->n_workers = 64;
+    b->q_max = b->n_workers + 1;
+    b->started = kz_now();
+
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv_work, NULL);
+    pthread_cond_init(&b->cv_space, NULL);
+    b->mu_ready = 1;
+
+    b->dir = strdup(index_dir);
+    if (!b->dir) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = kz_mkdir_p(index_dir)))
+        goto done;
+    char *lock_path;
+    if (asprintf(&lock_path, "%s/%s", index_dir, KZ_LOCK_FILE) < 0) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    b->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(lock_path);
+    if (b->lock_fd < 0) {
+        rc = kz_error_errno(KZ_EIO, errno, "cannot open the lock file in %s", index_dir);
+        goto done;
+    }
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK
+                 ? kz_error_set(KZ_ELOCKED, "another kzsearch is building the index in %s", index_dir)
+                 : kz_error_errno(KZ_EIO, errno, "cannot lock %s", index_dir);
+        goto done;
+    }
+    remove_stale(index_dir);
+    if (asprintf(&b->final_path, "%s/%s", index_dir, KZ_INDEX_FILE) < 0 ||
+        asprintf(&b->tmp_path, "%s/%s.tmp-%ld", index_dir, KZ_INDEX_FILE, (long)getpid()) < 0 ||
+        asprintf(&b->work_dir, "%s/.build-%ld", index_dir, (long)getpid()) < 0) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (mkdir(b->work_dir, 0700) != 0) {
+        rc = kz_error_errno(KZ_EIO, errno, "cannot create %s", b->work_dir);
+        goto done;
+    }
+    if ((rc = open_temp(&b->docs_f, &b->docs_path, b->work_dir, "docs")) ||
+        (rc = open_temp(&b->docinfo_f, &b->docinfo_path, b->work_dir, "docinfo")) ||
+        (rc = open_temp(&b->storeidx_f, &b->storeidx_path, b->work_dir, "storeidx")))
+        goto done;
+    if ((rc = kz_fwriter_open(&b->fw, b->tmp_path)) || (rc = kz_fwriter_begin(b->fw, KZ_SEC_STORE)))
+        goto done;
+
+    b->workers = calloc(b->n_workers, sizeof *b->workers);
+    if (!b->workers) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (unsigned i = 0; i < b->n_workers; i++) {
+        worker *w = &b->workers[i];
+        w->b = b;
+        if ((rc = kz_analyzer_new(&w->an, b->language)))
+            goto done;
+        w->zc = ZSTD_createCCtx();
+        if (!w->zc) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    for (unsigned i = 0; i < b->n_workers; i++) {
+        if (pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0) {
+            rc = kz_error_set(KZ_ENOMEM, "cannot start a worker thread");
+            goto done;
+        }
+        b->workers[i].started = 1;
+    }
+done:
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", kz_last_error());
+        kz_builder_free(b);
+        return kz_error_set(rc, "%s", msg);
+    }
+    *out = b;
+    return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- merge */
+
+typedef struct merge_src {
+    kz_run_reader *r;
+    const uint8_t *p, *end; /* the current term's postings */
+    uint32_t left;          /* postings not yet taken */
+    uint32_t docid;         /* next posting's docid */
+    int has_term;
+} merge_src;
+
+typedef struct merge_out {
+    kz_buf docids, tfs, pos, pos_off; /* u32, u32, bytes, u64 */
+} merge_out;
+
+static int term_cmp(kz_run_reader *a, kz_run_reader *b)
+{
+    size_t la, lb;
+    const uint8_t *ta = kz_run_current_term(a, &la), *tb = kz_run_current_term(b, &lb);
+    int c = memcmp(ta, tb, KZ_MIN(la, lb));
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+static int bad_run(void) { return kz_error_set(KZ_EIO, "a run file is damaged"); }
+
+/* Reads the docid of src's next posting, if any. */
+static int src_peek(merge_src *s, uint32_t prev_docid, int first)
+{
+    if (s->left == 0)
+        return KZ_OK;
+    uint32_t v;
+    if (kz_varint_get32(&s->p, s->end, &v))
+        return bad_run();
+    s->docid = first ? v : prev_docid + v;
+    return KZ_OK;
+}
+
+/* Moves src's posting (its docid already read) to out. */
+static int src_take(merge_src *s, merge_out *o)
+{
+    uint32_t tf;
+    if (kz_varint_get32(&s->p, s->end, &tf) || tf == 0)
+        return bad_run();
+    const uint8_t *start = s->p;
+    for (uint32_t i = 0; i < tf; i++) {
+        uint32_t g;
+        if (kz_varint_get32(&s->p, s->end, &g))
+            return bad_run();
+    }
+    int rc;
+    if ((rc = kz_buf_append_u32(&o->docids, s->docid)) || (rc = kz_buf_append_u32(&o->tfs, tf)) ||
+        (rc = kz_buf_append(&o->pos, start, (size_t)(s->p - start))) ||
+        (rc = kz_buf_append_u64(&o->pos_off, o->pos.len)))
+        return rc;
+    s->left--;
+    return src_peek(s, s->docid, 0);
+}
+
+static void heap_sift(merge_src **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && term_cmp(h[l]->r, h[m]->r) < 0)
+            m = l;
+        if (l + 1 < n && term_cmp(h[l + 1]->r, h[m]->r) < 0)
+            m = l + 1;
+        if (m == i)
+            return;
+        merge_src *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int copy_file_into(kz_builder *b, FILE *f, const char *path)
+{
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", path);
+    static _Thread_local uint8_t buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        int rc = kz_fwriter_write(b->fw, buf, n);
+        if (rc)
+            return rc;
+    }
+    if (ferror(f))
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", path);
+    return KZ_OK;
+}
+
+static int merge_runs(kz_builder *b, FILE *terms_f, FILE *termstr_f, const char *terms_path,
+                      const char *termstr_path, uint64_t *n_terms)
+{
+    int rc = KZ_OK;
+    size_t n = b->n_runs;
+    merge_src *srcs = calloc(n ? n : 1, sizeof *srcs);
+    merge_src **heap = calloc(n ? n : 1, sizeof *heap);
+    merge_src **cur = calloc(n ? n : 1, sizeof *cur);
+    merge_out o;
+    memset(&o, 0, sizeof o);
+    kz_buf blob = { 0 }, rec = { 0 };
+    uint64_t termstr_len = 0;
+    double avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;
+    if (avgdl <= 0)
+        avgdl = 1.0;
+    size_t hn = 0;
+    if (!srcs || !heap || !cur) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = kz_run_open(&srcs[i].r, b->runs[i])))
+            goto done;
+        int more = kz_run_next(srcs[i].r);
+        if (more < 0) {
+            rc = more;
+            goto done;
+        }
+        if (more)
+            heap[hn++] = &srcs[i];
+    }
+    for (size_t i = hn; i-- > 0;)
+        heap_sift(heap, hn, i);
+
+    while (hn > 0) {
+        /* Gather every run whose current term is the smallest. */
+        size_t nc = 0;
+        cur[nc++] = heap[0];
+        heap[0] = heap[--hn];
+        heap_sift(heap, hn, 0);
+        while (hn > 0 && term_cmp(heap[0]->r, cur[0]->r) == 0) {
+            cur[nc++] = heap[0];
+            heap[0] = heap[--hn];
+            heap_sift(heap, hn, 0);
+        }
+        o.docids.len = o.tfs.len = o.pos.len = o.pos_off.len = 0;
+        if ((rc = kz_buf_append_u64(&o.pos_off, 0)))
+            goto done;
+        uint64_t df_total = 0;
+        for (size_t i = 0; i < nc; i++) {
+            size_t len;
+            uint32_t df;
+            cur[i]->p = kz_run_current_postings(cur[i]->r, &len, &df);
+            cur[i]->end = cur[i]->p + len;
+            cur[i]->left = df;
+            df_total += df;
+            if ((rc = src_peek(cur[i], 0, 1)))
+                goto done;
+        }
+        if (df_total > UINT32_MAX) {
+            rc = kz_error_set(KZ_ELIMIT, "a term in more than 2^32 documents");
+            goto done;
+        }
+        /* Merge by docid: runs from different workers interleave. */
+        for (;;) {
+            merge_src *best = NULL;
+            for (size_t i = 0; i < nc; i++)
+                if (cur[i]->left && (!best || cur[i]->docid < best->docid))
+                    best = cur[i];
+            if (!best)
+                break;
+            if ((rc = src_take(best, &o)))
+                goto done;
+        }
+        uint32_t df = (uint32_t)(o.docids.len / 4);
+        const uint32_t *docids = (const uint32_t *)o.docids.data;
+        for (uint32_t i = 0; i < df; i++) {
+            if (docids[i] >= b->n_docs || (i && docids[i] <= docids[i - 1])) {
+                rc = kz_error_set(KZ_EIO, "internal error: postings out of order while merging");
+                goto done;
+            }
+        }
+        kz_posting_input in = { docids, (const uint32_t *)o.tfs.data, o.pos.data,
+                                (const uint64_t *)o.pos_off.data, df, b->doc_lengths, avgdl };
+        blob.len = 0;
+        uint64_t blob_off = kz_fwriter_section_size(b->fw);
+        if ((rc = kz_postings_encode(&blob, &in)) ||
+            (rc = kz_fwriter_write(b->fw, blob.data, blob.len)))
+            goto done;
+        size_t tlen;
+        const uint8_t *text = kz_run_current_term(cur[0]->r, &tlen);
+        if (termstr_len > UINT32_MAX) {
+            rc = kz_error_set(KZ_ELIMIT, "the term dictionary exceeds 4 GiB");
+            goto done;
+        }
+        rec.len = 0;
+        uint8_t e[KZ_TERM_SIZE];
+        kz_store_u32(e + KZ_TERM_STR_OFF, (uint32_t)termstr_len);
+        kz_store_u32(e + KZ_TERM_DF, df);
+        kz_store_u64(e + KZ_TERM_BLOB_OFF, blob_off);
+        if ((rc = write_file(terms_f, e, sizeof e, terms_path)) ||
+            (rc = kz_buf_append_varint(&rec, tlen)) || (rc = kz_buf_append(&rec, text, tlen)) ||
+            (rc = write_file(termstr_f, rec.data, rec.len, termstr_path)))
+            goto done;
+        termstr_len += rec.len;
+        (*n_terms)++;
+        if ((*n_terms & 4095) == 0)
+            report_progress(b, "merging", 0);
+
+        for (size_t i = 0; i < nc; i++) {
+            int more = kz_run_next(cur[i]->r);
+            if (more < 0) {
+                rc = more;
+                goto done;
+            }
+            if (more) {
+                heap[hn++] = cur[i];
+                for (size_t j = hn - 1; j > 0;) {
+                    size_t parent = (j - 1) / 2;
+                    if (term_cmp(heap[j]->r, heap[parent]->r) >= 0)
+                        break;
+                    merge_src *t = heap[j];
+                    heap[j] = heap[parent];
+                    heap[parent] = t;
+                    j = parent;
+                }
+            }
+        }
+    }
+done:
+    for (size_t i = 0; i < n && srcs; i++)
+        kz_run_close(srcs[i].r);
+    free(srcs);
+    free(heap);
+    free(cur);
+    kz_buf_free(&o.docids);
+    kz_buf_free(&o.tfs);
+    kz_buf_free(&o.pos);
+    kz_buf_free(&o.pos_off);
+    kz_buf_free(&blob);
+    kz_buf_free(&rec);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static int stop_workers(kz_builder *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->closing = 1;
+    pthread_cond_broadcast(&b->cv_work);
+    pthread_mutex_unlock(&b->mu);
+    for (unsigned i = 0; i < b->n_workers; i++) {
+        if (b->workers[i].started) {
+            pthread_join(b->workers[i].thread, NULL);
+            b->workers[i].started = 0;
+        }
+    }
+    return builder_failure(b);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot open %s", dir);
+    int rc = fsync(fd) == 0 ? KZ_OK : kz_error_errno(KZ_EIO, errno, "cannot fsync %s", dir);
+    close(fd);
+    return rc;
+}
+
+static int write_meta(kz_builder *b, uint64_t n_terms)
+{
+    uint8_t m[KZ_META_SIZE] = { 0 };
+    kz_store_u32(m + KZ_META_ANALYZER_VERSION, KZ_ANALYZER_VERSION);
+    kz_store_u64(m + KZ_META_DOCS, b->n_docs);
+    kz_store_u64(m + KZ_META_TERMS, n_terms);
+    kz_store_u64(m + KZ_META_TOKENS, b->tokens);
+    kz_store_u64(m + KZ_META_TEXT_BYTES, b->text_bytes);
+    kz_store_u64(m + KZ_META_STORE_BLOCKS, b->store_blocks);
+    kz_store_u32(m + KZ_META_POSTING_BLOCK, KZ_POSTING_BLOCK);
+    kz_store_f64(m + KZ_META_BOUND_K1, KZ_BM25_K1);
+    kz_store_f64(m + KZ_META_BOUND_B, KZ_BM25_B);
+    memcpy(m + KZ_META_LANGUAGE, b->language, strlen(b->language));
+    int rc;
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_META)) || (rc = kz_fwriter_write(b->fw, m, sizeof m)))
+        return rc;
+    return kz_fwriter_end(b->fw);
+}
+
+int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
+{
+    int rc;
+    FILE *terms_f = NULL, *termstr_f = NULL;
+    char *terms_path = NULL, *termstr_path = NULL;
+    uint64_t n_terms = 0, file_size = 0;
+    if (b->finished)
+        return kz_error_set(KZ_EINVAL, "builder already committed");
+    b->finished = 1;
+    if ((rc = submit_batch(b)) || (rc = stop_workers(b)))
+        goto done;
+    pthread_mutex_lock(&b->mu);
+    rc = commit_ready(b);
+    int pending = b->done != NULL;
+    pthread_mutex_unlock(&b->mu);
+    if (rc)
+        goto done;
+    if (pending) {
+        rc = kz_error_set(KZ_EIO, "internal error: a batch was never committed");
+        goto done;
+    }
+    report_progress(b, "merging", 1);
+    if ((rc = kz_fwriter_end(b->fw)))
+        goto done;
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_STOREIDX)) ||
+        (rc = copy_file_into(b, b->storeidx_f, b->storeidx_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCS)) ||
+        (rc = copy_file_into(b, b->docs_f, b->docs_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCINFO)) ||
+        (rc = copy_file_into(b, b->docinfo_f, b->docinfo_path)) || (rc = kz_fwriter_end(b->fw)))
+        goto done;
+    if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")) ||
+        (rc = open_temp(&termstr_f, &termstr_path, b->work_dir, "termstr")))
+        goto done;
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_POSTINGS)) ||
+        (rc = merge_runs(b, terms_f, termstr_f, terms_path, termstr_path, &n_terms)) ||
+        (rc = kz_fwriter_end(b->fw)))
+        goto done;
+    report_progress(b, "writing", 1);
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMS)) ||
+        (rc = copy_file_into(b, terms_f, terms_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMSTR)) ||
+        (rc = copy_file_into(b, termstr_f, termstr_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = write_meta(b, n_terms)) || (rc = kz_fwriter_finish(b->fw, &file_size)))
+        goto done;
+    kz_fwriter_abort(b->fw); /* frees it; the file is complete */
+    b->fw = NULL;
+
+    /* Check the new index before it replaces the old one. */
+    kz_index *ix;
+    if ((rc = kz_index_open_file(&ix, b->tmp_path)))
+        goto done;
+    rc = kz_index_verify_sums(ix);
+    kz_index_free(ix);
+    if (rc)
+        goto done;
+    if (rename(b->tmp_path, b->final_path) != 0) {
+        rc = kz_error_errno(KZ_EIO, errno, "cannot rename %s to %s", b->tmp_path, b->final_path);
+        goto done;
+    }
+    if ((rc = fsync_dir(b->dir)))
+        goto done;
+
+    b->stats.docs = b->n_docs;
+    b->stats.terms = n_terms;
+    b->stats.tokens = b->tokens;
+    b->stats.text_bytes = b->text_bytes;
+    b->stats.index_bytes = file_size;
+    b->stats.runs = b->n_runs;
+    b->stats.peak_rss = kz_peak_rss();
+    b->stats.seconds = kz_now() - b->started;
+done:
+    if (terms_f)
+        fclose(terms_f);
+    if (termstr_f)
+        fclose(termstr_f);
+    if (terms_path)
+        unlink(terms_path);
+    if (termstr_path)
+        unlink(termstr_path);
+    free(terms_path);
+    free(termstr_path);
+    if (stats)
+        *stats = b->stats;
+    return rc;
+}
+
+void kz_builder_free(kz_builder *b)
+{
+    if (!b)
+        return;
+    if (b->mu_ready && b->workers) {
+        pthread_mutex_lock(&b->mu);
+        b->closing = 1;
+        if (!b->failed)
+            b->failed = KZ_EIO; /* stop workers without flushing */
+        pthread_cond_broadcast(&b->cv_work);
+        pthread_cond_broadcast(&b->cv_space);
+        pthread_mutex_unlock(&b->mu);
+        for (unsigned i = 0; i < b->n_workers; i++)
+            if (b->workers[i].started)
+                pthread_join(b->workers[i].thread, NULL);
+    }
+    for (unsigned i = 0; b->workers && i < b->n_workers; i++) {
+        worker *w = &b->workers[i];
+        for (size_t t = 0; t < w->n_accs; t++)
+            free(w->accs[t].data);
+        free(w->accs);
+        free(w->touched);
+        kz_tokvec_free(&w->tv);
+        kz_analyzer_free(w->an);
+        ZSTD_freeCCtx(w->zc);
+        kz_buf_free(&w->raw);
+    }
+    free(b->workers);
+    batch_free(b->cur);
+    for (batch *bt = b->q_head, *next; bt; bt = next) {
+        next = bt->next;
+        batch_free(bt);
+    }
+    for (batch *bt = b->done, *next; bt; bt = next) {
+        next = bt->next;
+        batch_free(bt);
+    }
+    kz_fwriter_abort(b->fw);
+    FILE *files[3] = { b->docs_f, b->docinfo_f, b->storeidx_f };
+    char *paths[3] = { b->docs_path, b->docinfo_path, b->storeidx_path };
+    for (int i = 0; i < 3; i++) {
+        if (files[i])
+            fclose(files[i]);
+        if (paths[i])
+            unlink(paths[i]);
+        free(paths[i]);
+    }
+    for (size_t i = 0; i < b->n_runs; i++) {
+        unlink(b->runs[i]);
+        free(b->runs[i]);
+    }
+    free(b->runs);
+    if (b->work_dir) {
+        rmdir(b->work_dir);
+        free(b->work_dir);
+    }
+    if (b->tmp_path) {
+        unlink(b->tmp_path); /* a no-op after a successful rename */
+        free(b->tmp_path);
+    }
+    free(b->final_path);
+    free(b->dir);
+    free(b->id_hashes);
+    free(b->doc_lengths);
+    kz_buf_free(&b->scratch);
+    if (b->lock_fd >= 0)
+        close(b->lock_fd); /* releases the flock */
+    if (b->mu_ready) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cv_work);
+        pthread_cond_destroy(&b->cv_space);
+    }
+    free(b);
+}
+
+int kz_builder_add_source(kz_builder *b, const char *path)
+{
+    int rc = builder_failure(b);
+    if (rc)
+        return rc;
+    if (b->finished)
+        return kz_error_set(KZ_EINVAL, "builder already committed");
+    return kz_source_add(b, path);
+}

@@ -1,0 +1,358 @@
+/*
+ * source.c: turns what the user names on the command line into documents.
+ *
+ *  - a folder: every .txt and .md file under it, recursively, in sorted
+ *    path order (byte order of the path relative to the folder); hidden
+ *    entries (".git") are not entered; other files are counted;
+ *  - a text file: title = its first non-blank line, text = the rest,
+ *    id = the path relative to the folder given (or as given);
+ *  - a JSON Lines file (.jsonl, .ndjson, optionally .gz) or "-" for stdin:
+ *    one document per line (jsonl.c); blank lines are ignored.
+ *
+ * Nothing here aborts the build for one bad item: it is reported through
+ * kz_builder_problem() and skipped.
+ */
+#include "kzint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define READ_CHUNK (1u << 20)
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int is_jsonl_name(const char *path)
+{
+    return has_suffix(path, ".jsonl") || has_suffix(path, ".ndjson") ||
+           has_suffix(path, ".jsonl.gz") || has_suffix(path, ".ndjson.gz");
+}
+
+static int is_text_name(const char *path)
+{
+    return has_suffix(path, ".txt") || has_suffix(path, ".md");
+}
+
+/* ---------------------------------------------------------------- text files */
+
+static int read_text_file(kz_builder *b, const char *path, const char *id)
+{
+    int rc = KZ_OK;
+    char *data = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
+        return KZ_OK;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot stat: %s", strerror(errno));
+        goto done;
+    }
+    if ((uint64_t)st.st_size > kz_builder_max_doc(b)) {
+        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, path, "%llu bytes, over the document limit of %llu: skipped",
+                           (unsigned long long)st.st_size, (unsigned long long)kz_builder_max_doc(b));
+        kz_builder_input_read(b, (uint64_t)st.st_size);
+        goto done;
+    }
+    size_t size = (size_t)st.st_size, got = 0;
+    data = malloc(size ? size : 1);
+    if (!data) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory reading %s (%zu bytes)", path, size);
+        goto done;
+    }
+    while (got < size) {
+        ssize_t n = read(fd, data + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot read: %s", strerror(errno));
+            goto done;
+        }
+        if (n == 0)
+            break; /* shrank while we read: take what is there */
+        got += (size_t)n;
+    }
+    kz_builder_input_read(b, got);
+    if (memchr(data, 0, got)) {
+        kz_builder_problem(b, KZ_PROBLEM_BINARY, path, "holds NUL bytes (a binary file?): skipped");
+        goto done;
+    }
+    /* Title: the first line with something other than white space. */
+    size_t at = 0, title_start = 0, title_end = 0;
+    while (at < got) {
+        const char *nl = memchr(data + at, '\n', got - at);
+        size_t end = nl ? (size_t)(nl - data) : got;
+        size_t s = at, e = end;
+        while (s < e && (data[s] == ' ' || data[s] == '\t' || data[s] == '\r' || data[s] == '\f'))
+            s++;
+        while (e > s && (data[e - 1] == ' ' || data[e - 1] == '\t' || data[e - 1] == '\r'))
+            e--;
+        at = nl ? end + 1 : got;
+        if (e > s) {
+            title_start = s;
+            title_end = e;
+            break;
+        }
+    }
+    kz_jsonl_doc doc = { 0 };
+    doc.id = id;
+    doc.id_len = strlen(id);
+    doc.title = data + title_start;
+    doc.title_len = title_end - title_start;
+    doc.text = data + at;
+    doc.text_len = got - at;
+    rc = kz_builder_add(b, &doc, path);
+done:
+    free(data);
+    close(fd);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- folders */
+
+typedef struct path_list {
+    char **v;
+    size_t n, cap;
+} path_list;
+
+static int path_list_add(path_list *l, const char *rel)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **p = realloc(l->v, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n] = strdup(rel);
+    if (!l->v[l->n])
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    l->n++;
+    return KZ_OK;
+}
+
+static int cmp_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects the .txt/.md files under root/rel. depth bounds symlink-free
+ * recursion against absurd trees. */
+static int walk(kz_builder *b, const char *root, const char *rel, path_list *out, int depth)
+{
+    char dir[8192];
+    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
+    if (depth > 256) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, dir, "folder nested too deep: skipped");
+        return KZ_OK;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, dir, "cannot open folder: %s", strerror(errno));
+        return KZ_OK;
+    }
+    int rc = KZ_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) && rc == KZ_OK) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[8192], full[16400];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (lstat(full, &st) != 0) {
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "cannot stat: %s", strerror(errno));
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            /* Follow links to files, never to folders (no cycles). */
+            if (stat(full, &st) != 0 || S_ISDIR(st.st_mode))
+                continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            rc = walk(b, root, sub, out, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
+            if (is_text_name(e->d_name)) {
+                rc = path_list_add(out, sub);
+                kz_builder_input_total(b, (uint64_t)st.st_size);
+            } else {
+                kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full, "not a .txt or .md file: skipped");
+            }
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int read_folder(kz_builder *b, const char *root)
+{
+    path_list files = { 0 };
+    int rc = walk(b, root, "", &files, 0);
+    if (rc == KZ_OK)
+        qsort(files.v, files.n, sizeof *files.v, cmp_paths);
+    for (size_t i = 0; i < files.n && rc == KZ_OK; i++) {
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", root, files.v[i]);
+        rc = read_text_file(b, full, files.v[i]);
+    }
+    for (size_t i = 0; i < files.n; i++)
+        free(files.v[i]);
+    free(files.v);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- JSON Lines */
+
+static int is_blank_line(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static int read_jsonl(kz_builder *b, int fd, const char *name)
+{
+    int rc = KZ_OK;
+    kz_jsonl_parser *parser = NULL;
+    kz_buf buf = { 0 };
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return kz_error_set(KZ_ENOMEM, "out of memory opening %s", name);
+    }
+    gzbuffer(gz, 1u << 18);
+    if ((rc = kz_jsonl_parser_new(&parser)))
+        goto done;
+    uint64_t line_no = 0, reported = 0;
+    size_t start = 0; /* start of the current line in buf */
+    int eof = 0, discarding = 0;
+    /* A line may be twice the document limit (JSON escapes) plus slack. */
+    uint64_t max_line = 2ull * 1024 * 1024 * 1024 + (1u << 20);
+    while (!eof) {
+        if (start > 0) {
+            memmove(buf.data, buf.data + start, buf.len - start);
+            buf.len -= start;
+            start = 0;
+        }
+        if ((rc = kz_buf_reserve(&buf, READ_CHUNK)))
+            goto done;
+        int n = gzread(gz, buf.data + buf.len, READ_CHUNK);
+        if (n < 0) {
+            int err;
+            const char *msg = gzerror(gz, &err);
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, name, "read error after line %llu: %s",
+                               (unsigned long long)line_no, err == Z_ERRNO ? strerror(errno) : msg);
+            goto done;
+        }
+        if (n == 0)
+            eof = 1;
+        size_t scan = buf.len;
+        buf.len += (size_t)n;
+        uint64_t pos = (uint64_t)gzoffset(gz);
+        if (pos > reported) {
+            kz_builder_input_read(b, pos - reported);
+            reported = pos;
+        }
+        for (;;) {
+            const char *nl = memchr(buf.data + scan, '\n', buf.len - scan);
+            size_t end;
+            if (nl)
+                end = (size_t)((const uint8_t *)nl - buf.data);
+            else if (eof && buf.len > start)
+                end = buf.len;
+            else
+                break;
+            line_no++;
+            const char *line = (const char *)buf.data + start;
+            size_t len = end - start;
+            char where[4200];
+            snprintf(where, sizeof where, "%s:%llu", name, (unsigned long long)line_no);
+            if (discarding) {
+                discarding = 0; /* the rest of an over-long line */
+            } else if (!is_blank_line(line, len)) {
+                kz_jsonl_doc doc;
+                int prc = kz_jsonl_parse(parser, line, len, &doc);
+                if (prc == KZ_OK) {
+                    if ((rc = kz_builder_add(b, &doc, where)))
+                        goto done;
+                } else if (prc == KZ_ESYNTAX) {
+                    kz_builder_problem(b, KZ_PROBLEM_MALFORMED_JSON, where, "%s: skipped", kz_last_error());
+                } else if (prc == KZ_EFIELD) {
+                    kz_builder_problem(b, KZ_PROBLEM_BAD_FIELD, where, "%s: skipped", kz_last_error());
+                } else {
+                    rc = prc;
+                    goto done;
+                }
+            }
+            start = end + (nl ? 1 : 0);
+            scan = start;
+            if (!nl)
+                break;
+        }
+        if (!eof && buf.len - start > max_line) {
+            line_no++;
+            char where[4200];
+            snprintf(where, sizeof where, "%s:%llu", name, (unsigned long long)line_no);
+            kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "line longer than %llu bytes: skipped",
+                               (unsigned long long)max_line);
+            line_no--; /* counted again when its end is found */
+            start = buf.len;
+            discarding = 1;
+        }
+    }
+done:
+    kz_jsonl_parser_free(parser);
+    kz_buf_free(&buf);
+    gzclose(gz); /* closes fd */
+    return rc;
+}
+
+/* ---------------------------------------------------------------- entry */
+
+int kz_source_add(kz_builder *b, const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        int fd = dup(0);
+        if (fd < 0)
+            return kz_error_errno(KZ_EIO, errno, "cannot read standard input");
+        return read_jsonl(b, fd, "-");
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return kz_error_set(KZ_ENOTFOUND, "%s: no such file or folder", path);
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot stat: %s", strerror(errno));
+        return KZ_OK;
+    }
+    if (S_ISDIR(st.st_mode))
+        return read_folder(b, path);
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "not a file or folder: skipped");
+        return KZ_OK;
+    }
+    if (is_jsonl_name(path)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
+            return KZ_OK;
+        }
+        if (S_ISREG(st.st_mode))
+            kz_builder_input_total(b, (uint64_t)st.st_size);
+        return read_jsonl(b, fd, path);
+    }
+    if (S_ISREG(st.st_mode))
+        kz_builder_input_total(b, (uint64_t)st.st_size);
+    return read_text_file(b, path, path);
+}

@@ -1,0 +1,267 @@
+/*
+ * check.c: kzsearch check, the offline verifier (like redis-check-rdb).
+ *
+ * Beyond the checksums, it re-derives what the index claims and compares:
+ * the dictionary is sorted and unique; every bitmap parses (ours and
+ * CRoaring's own safe deserializer agree), its cardinality is df, its
+ * docids are in range; tf >= 1, cf = the sum of tf, max_tf and the block
+ * table match; every position is ascending and below its document's
+ * length; for every document, the sum of its tf over all terms is its
+ * length, and the lengths add up to the token count; document info parses;
+ * every store block decompresses to its recorded size and every text lies
+ * inside its block.
+ */
+#include "kzint.h"
+#include "format.h"
+
+#include <roaring/roaring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+#define MAX_FAULTS 100
+
+typedef struct checker {
+    kz_index *ix;
+    kz_check_fn fn;
+    void *ctx;
+    unsigned faults;
+} checker;
+
+static void fault(checker *c, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+static void fault(checker *c, const char *fmt, ...)
+{
+    c->faults++;
+    if (c->faults > MAX_FAULTS || !c->fn)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->fn(c->ctx, msg);
+}
+
+static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
+{
+    kz_index *ix = c->ix;
+    uint64_t len;
+    kz_file_section(kz_index_file(ix), KZ_SEC_STOREIDX, &len);
+    const uint8_t *sidx = kz_file_section(kz_index_file(ix), KZ_SEC_STOREIDX, &len);
+    uint64_t n_blocks = len / KZ_STOREIDX_SIZE;
+    uint64_t store_len;
+    const uint8_t *store = kz_file_section(kz_index_file(ix), KZ_SEC_STORE, &store_len);
+    uint64_t expect_off = 0;
+    void *raw = NULL;
+    size_t raw_cap = 0;
+    for (uint64_t b = 0; b < n_blocks; b++) {
+        const uint8_t *e = sidx + b * KZ_STOREIDX_SIZE;
+        uint64_t off = kz_load_u64(e + KZ_STOREIDX_OFF);
+        uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN), rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+        if (off != expect_off || off > store_len || clen > store_len - off) {
+            fault(c, "store block %llu: offset %llu length %u out of place", (unsigned long long)b,
+                  (unsigned long long)off, clen);
+            expect_off = off + clen;
+            continue;
+        }
+        expect_off = off + clen;
+        if (rlen > raw_cap) {
+            free(raw);
+            raw_cap = rlen;
+            raw = malloc(raw_cap ? raw_cap : 1);
+            if (!raw) {
+                fault(c, "out of memory checking store block %llu", (unsigned long long)b);
+                return;
+            }
+        }
+        size_t got = ZSTD_decompress(raw, rlen, store + off, clen);
+        if (ZSTD_isError(got) || got != rlen)
+            fault(c, "store block %llu does not decompress to %u bytes", (unsigned long long)b, rlen);
+    }
+    free(raw);
+    if (expect_off != store_len)
+        fault(c, "store blocks cover %llu of %llu bytes", (unsigned long long)expect_off,
+              (unsigned long long)store_len);
+
+    uint64_t sum = 0;
+    for (uint64_t d = 0; d < info->docs; d++) {
+        kz_doc doc;
+        if (kz_index_doc(ix, &doc, (uint32_t)d, NULL, 0) != KZ_OK) {
+            fault(c, "document %llu: %s", (unsigned long long)d, kz_last_error());
+            continue;
+        }
+        sum += doc.length;
+        tokens[d] = 0;
+        const uint8_t *docs = kz_file_section(kz_index_file(ix), KZ_SEC_DOCS, &len);
+        const uint8_t *rec = docs + d * KZ_DOC_SIZE;
+        uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
+        uint64_t end = (uint64_t)kz_load_u32(rec + KZ_DOC_BLOCK_OFF) + kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+        if (block >= n_blocks || end > kz_load_u32(sidx + (uint64_t)block * KZ_STOREIDX_SIZE + KZ_STOREIDX_RLEN))
+            fault(c, "document %llu: text outside its store block", (unsigned long long)d);
+    }
+    if (sum != info->tokens)
+        fault(c, "document lengths add up to %llu, META says %llu tokens", (unsigned long long)sum,
+              (unsigned long long)info->tokens);
+}
+
+static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_term *prev,
+                       int have_prev, uint64_t *tokens, uint32_t **docids, uint32_t **pos,
+                       size_t *cap, size_t *pos_cap)
+{
+    kz_index *ix = c->ix;
+    kz_term t;
+    kz_plist pl;
+    if (kz_index_term_at(ix, &t, o) != KZ_OK) {
+        fault(c, "term %u: %s", o, kz_last_error());
+        return;
+    }
+    if (have_prev) {
+        int cmp = memcmp(prev->text, t.text, KZ_MIN(prev->len, t.len));
+        if (cmp > 0 || (cmp == 0 && prev->len >= t.len))
+            fault(c, "term %u \"%.*s\" not after \"%.*s\" in the dictionary", o, (int)t.len, t.text,
+                  (int)prev->len, prev->text);
+    }
+    *prev = t;
+    if (kz_index_plist(ix, &pl, o) != KZ_OK) {
+        fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
+        return;
+    }
+    roaring_bitmap_t *ref = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
+    if (!ref || roaring_bitmap_get_cardinality(ref) != pl.df ||
+        roaring_bitmap_portable_size_in_bytes(ref) != pl.bitmap_len)
+        fault(c, "term \"%.*s\": CRoaring does not read its bitmap as %u docids", (int)t.len, t.text, pl.df);
+    if (pl.df > *cap) {
+        free(*docids);
+        *cap = pl.df;
+        *docids = malloc(*cap * sizeof **docids);
+        if (!*docids) {
+            *cap = 0;
+            fault(c, "out of memory");
+            goto done;
+        }
+    }
+    if (kz_plist_docids(&pl, *docids) != KZ_OK) {
+        fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
+        goto done;
+    }
+    uint64_t cf = 0;
+    uint32_t max_tf = 0;
+    for (uint32_t i = 0; i < pl.df; i++) {
+        uint32_t d = (*docids)[i];
+        if (d >= info->docs || (ref && !roaring_bitmap_contains(ref, d))) {
+            fault(c, "term \"%.*s\": docid %u out of range or not in CRoaring's reading", (int)t.len, t.text, d);
+            goto done;
+        }
+        uint32_t tf = kz_plist_tf(&pl, i);
+        uint32_t dl = kz_index_doc_length(ix, d);
+        if (tf == 0 || tf == KZ_TF_ESCAPE || tf > dl) {
+            if (tf < KZ_TF_ESCAPE || tf > dl) {
+                fault(c, "term \"%.*s\": tf %u in document %u of length %u", (int)t.len, t.text, tf, d, dl);
+                goto done;
+            }
+        }
+        if (tf > *pos_cap) {
+            free(*pos);
+            *pos_cap = tf;
+            *pos = malloc(*pos_cap * sizeof **pos);
+            if (!*pos) {
+                *pos_cap = 0;
+                fault(c, "out of memory");
+                goto done;
+            }
+        }
+        if (kz_plist_positions(&pl, i, tf, *pos) != KZ_OK) {
+            fault(c, "term \"%.*s\" document %u: %s", (int)t.len, t.text, d, kz_last_error());
+            goto done;
+        }
+        for (uint32_t j = 0; j < tf; j++) {
+            if ((*pos)[j] >= dl || (j && (*pos)[j] <= (*pos)[j - 1])) {
+                fault(c, "term \"%.*s\" document %u: position %u out of order or past length %u",
+                      (int)t.len, t.text, d, (*pos)[j], dl);
+                goto done;
+            }
+        }
+        tokens[d] += tf;
+        cf += tf;
+        max_tf = KZ_MAX(max_tf, tf);
+        if (pl.n_blocks && (i % KZ_POSTING_BLOCK == KZ_POSTING_BLOCK - 1 || i + 1 == pl.df)) {
+            const uint8_t *blk = pl.blocks + (size_t)(i / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE;
+            if (kz_load_u32(blk + KZ_BLOCK_LAST_DOC) != d)
+                fault(c, "term \"%.*s\": block %u's last docid is wrong", (int)t.len, t.text, i / KZ_POSTING_BLOCK);
+        }
+    }
+    if (cf != pl.cf || max_tf != pl.max_tf)
+        fault(c, "term \"%.*s\": cf %llu max_tf %u recorded, %llu and %u found", (int)t.len, t.text,
+              (unsigned long long)pl.cf, pl.max_tf, (unsigned long long)cf, max_tf);
+    /* The positions must be used up exactly. */
+    if (pl.df) {
+        uint32_t last = pl.df - 1, tf = kz_plist_tf(&pl, last);
+        uint32_t *p = *pos;
+        if (kz_plist_positions(&pl, last, tf, p) == KZ_OK) {
+            /* Re-walk from the start of the last block to find the end. */
+            const uint8_t *q = pl.pos, *end = pl.pos + pl.pos_len;
+            uint32_t first = 0;
+            if (pl.n_blocks) {
+                first = (last / KZ_POSTING_BLOCK) * KZ_POSTING_BLOCK;
+                q += kz_load_u64(pl.blocks + (size_t)(last / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE);
+            }
+            for (uint32_t i = first; i <= last && q; i++) {
+                uint32_t n = kz_plist_tf(&pl, i);
+                for (uint32_t j = 0; j < n; j++) {
+                    uint32_t g;
+                    if (kz_varint_get32(&q, end, &g)) {
+                        q = NULL;
+                        break;
+                    }
+                }
+            }
+            if (q != end)
+                fault(c, "term \"%.*s\": positions do not end where the blob ends", (int)t.len, t.text);
+        }
+    }
+done:
+    roaring_bitmap_free(ref);
+    kz_plist_close(&pl);
+}
+
+int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
+{
+    checker c = { ix, fn, ctx, 0 };
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    unsigned sum_faults = 0;
+    kz_file_verify_all(kz_index_file(ix), fn, ctx, &sum_faults);
+    c.faults += sum_faults;
+    if (sum_faults)
+        goto done; /* decoding damaged bytes would only repeat the news */
+    uint64_t *tokens = calloc(info.docs ? info.docs : 1, sizeof *tokens);
+    if (!tokens)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    check_docs(&c, &info, tokens);
+    for (uint64_t d = 0; d < info.docs; d++)
+        tokens[d] = 0;
+    uint32_t *docids = NULL, *pos = NULL;
+    size_t cap = 0, pos_cap = 0;
+    kz_term prev = { 0 };
+    for (uint64_t o = 0; o < info.terms && c.faults <= MAX_FAULTS; o++)
+        check_term(&c, &info, (uint32_t)o, &prev, o > 0, tokens, &docids, &pos, &cap, &pos_cap);
+    if (c.faults == 0) {
+        for (uint64_t d = 0; d < info.docs; d++) {
+            if (tokens[d] != kz_index_doc_length(ix, (uint32_t)d)) {
+                fault(&c, "document %llu: its postings hold %llu tokens, its length is %u",
+                      (unsigned long long)d, (unsigned long long)tokens[d],
+                      kz_index_doc_length(ix, (uint32_t)d));
+                break;
+            }
+        }
+    }
+    free(docids);
+    free(pos);
+    free(tokens);
+done:
+    if (c.faults)
+        return kz_error_set(KZ_ECORRUPT, "index is corrupt: %u fault%s found", c.faults,
+                            c.faults == 1 ? "" : "s");
+    return KZ_OK;
+}

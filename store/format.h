@@ -1,0 +1,108 @@
+/*
+ * format.h: the constants of the on-disk index, as FORMAT.md specifies them.
+ *
+ * On-disk codes are never renumbered: a new section or flag gets a new
+ * number, and the format version changes when an old reader could misread
+ * a new file.
+ */
+#ifndef KZ_FORMAT_H
+#define KZ_FORMAT_H
+
+#include <stdint.h>
+
+#define KZ_INDEX_FILE "index.kz"
+#define KZ_LOCK_FILE "lock"
+
+/* 0x89 (not ASCII), "KZI", CR LF, ^Z, LF: catches 7-bit and text-mode
+ * transfers, as PNG's signature does. */
+#define KZ_MAGIC "\x89KZI\r\n\x1a\n"
+#define KZ_END_MAGIC "KZIEND\r\n"
+#define KZ_FORMAT_VERSION 1u
+/* Written as a u64 in the file's byte order (little-endian): a big-endian
+ * reader sees 0x0807060504030201 and knows. */
+#define KZ_BYTE_ORDER_MARK 0x0102030405060708ull
+
+#define KZ_HEADER_SIZE 64u
+#define KZ_TRAILER_SIZE 32u
+#define KZ_SECTION_ENTRY_SIZE 48u
+#define KZ_SECTION_ALIGN 64u
+#define KZ_CHUNK_SHIFT 12u /* checksummed chunks of 4 KiB */
+#define KZ_CHUNK_SIZE (1u << KZ_CHUNK_SHIFT)
+
+/* Header field offsets. */
+#define KZ_HDR_MAGIC 0
+#define KZ_HDR_VERSION 8
+#define KZ_HDR_SIZE 12
+#define KZ_HDR_BOM 16
+#define KZ_HDR_FILE_SIZE 24
+#define KZ_HDR_CREATED 32
+#define KZ_HDR_CHECKSUM 56
+
+/* Section ids. */
+enum {
+    KZ_SEC_META = 1,
+    KZ_SEC_DOCS = 2,
+    KZ_SEC_DOCINFO = 3,
+    KZ_SEC_STORE = 4,
+    KZ_SEC_STOREIDX = 5,
+    KZ_SEC_TERMS = 6,
+    KZ_SEC_TERMSTR = 7,
+    KZ_SEC_POSTINGS = 8,
+    KZ_SEC_CHUNKSUMS = 9,
+    KZ_SEC_MAX = 10
+};
+
+/* META section: one fixed record. */
+#define KZ_META_ANALYZER_VERSION 0  /* u32 */
+#define KZ_META_FLAGS 4             /* u32, 0 */
+#define KZ_META_DOCS 8              /* u64 N */
+#define KZ_META_TERMS 16            /* u64 */
+#define KZ_META_TOKENS 24           /* u64 sum of dl */
+#define KZ_META_TEXT_BYTES 32       /* u64 */
+#define KZ_META_STORE_BLOCKS 40     /* u64 */
+#define KZ_META_POSTING_BLOCK 48    /* u32 postings per block (128) */
+#define KZ_META_RESERVED 52         /* u32, 0 */
+#define KZ_META_BOUND_K1 56         /* f64 k1 the stored bounds assume */
+#define KZ_META_BOUND_B 64          /* f64 b the stored bounds assume */
+#define KZ_META_LANGUAGE 72         /* char[32], NUL-padded */
+#define KZ_META_SIZE 104
+
+/* DOCS section: one record per document, by docid. */
+#define KZ_DOC_INFO_OFF 0      /* u64 into DOCINFO */
+#define KZ_DOC_LENGTH 8        /* u32 dl */
+#define KZ_DOC_TITLE_TOKENS 12 /* u32 */
+#define KZ_DOC_BLOCK 16        /* u32 store block */
+#define KZ_DOC_BLOCK_OFF 20    /* u32 offset of the text in the block */
+#define KZ_DOC_TEXT_LEN 24     /* u64 bytes of text */
+#define KZ_DOC_SIZE 32
+
+/* STOREIDX section: one record per block. */
+#define KZ_STOREIDX_OFF 0      /* u64 into STORE */
+#define KZ_STOREIDX_CLEN 8     /* u32 compressed bytes */
+#define KZ_STOREIDX_RLEN 12    /* u32 raw bytes */
+#define KZ_STOREIDX_SIZE 16
+
+/* TERMS section: one record per term, sorted by term bytes. */
+#define KZ_TERM_STR_OFF 0      /* u32 into TERMSTR: varint length, bytes */
+#define KZ_TERM_DF 4           /* u32 */
+#define KZ_TERM_BLOB_OFF 8     /* u64 into POSTINGS; the blob ends where the next begins */
+#define KZ_TERM_SIZE 16
+
+/* Posting blob: varints cf, max_tf, bitmap_len, n_tf_exceptions,
+ * positions_len; f64 bound; bitmap; block table (if df > block size); tf
+ * bytes; exceptions; positions. */
+#define KZ_POSTING_BLOCK 128u
+#define KZ_BLOCK_POS_OFF 0     /* u64 offset of the block's positions */
+#define KZ_BLOCK_LAST_DOC 8    /* u32 last docid in the block */
+#define KZ_BLOCK_MAX_TF 12     /* u32 */
+#define KZ_BLOCK_MIN_DL 16     /* u32 */
+#define KZ_BLOCK_BOUND 20      /* f32, rounded up */
+#define KZ_BLOCK_SIZE 24
+#define KZ_TF_ESCAPE 255u      /* tf byte meaning "see the exceptions" */
+#define KZ_TF_EXC_SIZE 8       /* u32 ordinal, u32 tf */
+
+/* Default BM25 parameters the stored bounds are computed with. */
+#define KZ_BM25_K1 1.2
+#define KZ_BM25_B 0.75
+
+#endif

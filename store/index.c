@@ -1,0 +1,447 @@
+/*
+ * index.c: an open index: documents, the term dictionary and postings.
+ *
+ * Every accessor verifies the byte range it is about to read (file.c keeps
+ * the verdict per 4 KiB chunk), then bounds-checks what it decodes, so a
+ * damaged file gives KZ_ECORRUPT rather than a crash or a wrong answer.
+ */
+#include "kzint.h"
+#include "format.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+struct kz_index {
+    kz_file *f;
+    char language[33];
+    uint32_t analyzer_version;
+    uint64_t docs, terms, tokens, text_bytes, store_blocks;
+    double avgdl;
+    double bound_k1, bound_b;
+    const uint8_t *sec[KZ_SEC_MAX];
+    uint64_t len[KZ_SEC_MAX];
+};
+
+static int corrupt(const char *what)
+{
+    return kz_error_set(KZ_ECORRUPT, "index is corrupt: %s (run 'kzsearch check')", what);
+}
+
+int kz_index_open_file(kz_index **out, const char *path)
+{
+    int rc;
+    *out = NULL;
+    kz_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    if ((rc = kz_file_open(&ix->f, path)))
+        goto done;
+    for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
+        ix->sec[id] = kz_file_section(ix->f, id, &ix->len[id]);
+    if (ix->len[KZ_SEC_META] != KZ_META_SIZE) {
+        rc = corrupt("META section has the wrong size");
+        goto done;
+    }
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_META, 0, KZ_META_SIZE)))
+        goto done;
+    const uint8_t *m = ix->sec[KZ_SEC_META];
+    ix->analyzer_version = kz_load_u32(m + KZ_META_ANALYZER_VERSION);
+    ix->docs = kz_load_u64(m + KZ_META_DOCS);
+    ix->terms = kz_load_u64(m + KZ_META_TERMS);
+    ix->tokens = kz_load_u64(m + KZ_META_TOKENS);
+    ix->text_bytes = kz_load_u64(m + KZ_META_TEXT_BYTES);
+    ix->store_blocks = kz_load_u64(m + KZ_META_STORE_BLOCKS);
+    ix->bound_k1 = kz_load_f64(m + KZ_META_BOUND_K1);
+    ix->bound_b = kz_load_f64(m + KZ_META_BOUND_B);
+    memcpy(ix->language, m + KZ_META_LANGUAGE, 32);
+    ix->language[32] = 0;
+    if (ix->analyzer_version != KZ_ANALYZER_VERSION) {
+        rc = kz_error_set(KZ_EVERSION, "%s: analyzer version %u, this kzsearch analyses with version %u: rebuild the index",
+                          path, ix->analyzer_version, KZ_ANALYZER_VERSION);
+        goto done;
+    }
+    if (kz_load_u32(m + KZ_META_POSTING_BLOCK) != KZ_POSTING_BLOCK || ix->docs > UINT32_MAX ||
+        ix->terms > UINT32_MAX || ix->len[KZ_SEC_DOCS] != ix->docs * KZ_DOC_SIZE ||
+        ix->len[KZ_SEC_TERMS] != ix->terms * KZ_TERM_SIZE ||
+        ix->len[KZ_SEC_STOREIDX] != ix->store_blocks * KZ_STOREIDX_SIZE || ix->language[0] == 0) {
+        rc = corrupt("section sizes disagree with the META counts");
+        goto done;
+    }
+    ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
+done:
+    if (rc) {
+        kz_index_free(ix);
+        return rc;
+    }
+    *out = ix;
+    return KZ_OK;
+}
+
+int kz_index_open(kz_index **out, const char *index_dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", index_dir, KZ_INDEX_FILE) >= (int)sizeof path)
+        return kz_error_set(KZ_EINVAL, "index path too long");
+    return kz_index_open_file(out, path);
+}
+
+void kz_index_free(kz_index *ix)
+{
+    if (!ix)
+        return;
+    kz_file_close(ix->f);
+    free(ix);
+}
+
+kz_file *kz_index_file(const kz_index *ix) { return ix->f; }
+
+int kz_index_verify_sums(kz_index *ix)
+{
+    unsigned faults = 0;
+    int rc = kz_file_verify_all(ix->f, NULL, NULL, &faults);
+    return rc ? kz_error_set(KZ_ECORRUPT, "index is corrupt: %u checksum mismatch%s", faults,
+                             faults == 1 ? "" : "es")
+              : KZ_OK;
+}
+
+void kz_index_get_info(const kz_index *ix, kz_index_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->format_version = kz_file_version(ix->f);
+    out->analyzer_version = ix->analyzer_version;
+    out->language = ix->language;
+    out->docs = ix->docs;
+    out->terms = ix->terms;
+    out->tokens = ix->tokens;
+    out->avgdl = ix->avgdl;
+    out->file_bytes = kz_file_size(ix->f);
+    out->text_bytes = ix->text_bytes;
+    out->created_unix = kz_file_created(ix->f);
+}
+
+unsigned kz_index_section_count(const kz_index *ix)
+{
+    KZ_UNUSED(ix);
+    return KZ_SEC_MAX - 1;
+}
+
+void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes)
+{
+    uint32_t id = i + 1;
+    *name = kz_section_name(id);
+    *bytes = id < KZ_SEC_MAX ? ix->len[id] : 0;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+static int doc_record(kz_index *ix, uint32_t docid, const uint8_t **rec)
+{
+    if (docid >= ix->docs)
+        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu)", docid,
+                            (unsigned long long)ix->docs);
+    int rc = kz_file_verify(ix->f, KZ_SEC_DOCS, (uint64_t)docid * KZ_DOC_SIZE, KZ_DOC_SIZE);
+    if (rc)
+        return rc;
+    *rec = ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE;
+    return KZ_OK;
+}
+
+uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid)
+{
+    return kz_load_u32(ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_LENGTH);
+}
+
+static int read_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *len)
+{
+    uint64_t n;
+    if (kz_varint_get(p, end, &n) || n > (uint64_t)(end - *p))
+        return -1;
+    *s = (const char *)*p;
+    *len = (size_t)n;
+    *p += n;
+    return 0;
+}
+
+int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta)
+{
+    const uint8_t *rec;
+    int rc = doc_record(ix, docid, &rec);
+    if (rc)
+        return rc;
+    uint64_t off = kz_load_u64(rec + KZ_DOC_INFO_OFF);
+    uint64_t end = ix->len[KZ_SEC_DOCINFO];
+    if (docid + 1 < ix->docs) {
+        const uint8_t *next;
+        if ((rc = doc_record(ix, docid + 1, &next)))
+            return rc;
+        end = kz_load_u64(next + KZ_DOC_INFO_OFF);
+    }
+    if (off > end || end > ix->len[KZ_SEC_DOCINFO])
+        return corrupt("document record points outside DOCINFO");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_DOCINFO, off, end - off)))
+        return rc;
+    const uint8_t *p = ix->sec[KZ_SEC_DOCINFO] + off, *e = ix->sec[KZ_SEC_DOCINFO] + end;
+    memset(out, 0, sizeof *out);
+    uint64_t n_meta;
+    if (read_str(&p, e, &out->id, &out->id_len) || read_str(&p, e, &out->title, &out->title_len) ||
+        kz_varint_get(&p, e, &n_meta))
+        return corrupt("document info truncated");
+    out->n_meta = (size_t)n_meta;
+    for (uint64_t i = 0; i < n_meta; i++) {
+        kz_doc_field f;
+        if (read_str(&p, e, &f.key, &f.key_len) || read_str(&p, e, &f.value, &f.value_len))
+            return corrupt("document metadata truncated");
+        if (meta && i < max_meta)
+            meta[i] = f;
+    }
+    if (p != e)
+        return corrupt("document info has trailing bytes");
+    out->length = kz_load_u32(rec + KZ_DOC_LENGTH);
+    out->title_tokens = kz_load_u32(rec + KZ_DOC_TITLE_TOKENS);
+    out->text_bytes = kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+    if (out->title_tokens > out->length)
+        return corrupt("document has more title tokens than tokens");
+    return KZ_OK;
+}
+
+int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
+{
+    const uint8_t *rec;
+    int rc = doc_record(ix, docid, &rec);
+    char *raw = NULL;
+    *out = NULL;
+    if (rc)
+        return rc;
+    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
+    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
+    uint64_t tlen = kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+    if (block >= ix->store_blocks)
+        return corrupt("document points to a store block that does not exist");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE)))
+        return rc;
+    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
+    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
+    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
+    uint32_t rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+    if ((uint64_t)boff + tlen > rlen)
+        return corrupt("document text lies outside its store block");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff, clen)))
+        return rc;
+    raw = malloc((size_t)rlen + 1);
+    if (!raw)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    size_t got = ZSTD_decompress(raw, rlen, ix->sec[KZ_SEC_STORE] + coff, clen);
+    if (ZSTD_isError(got) || got != rlen) {
+        free(raw);
+        return corrupt("a document store block does not decompress");
+    }
+    if (boff > 0)
+        memmove(raw, raw + boff, (size_t)tlen);
+    raw[tlen] = 0;
+    *out = raw;
+    *len = (size_t)tlen;
+    return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- terms */
+
+static int term_entry(kz_index *ix, uint32_t ordinal, kz_term *out, uint64_t *blob_off)
+{
+    int rc = kz_file_verify(ix->f, KZ_SEC_TERMS, (uint64_t)ordinal * KZ_TERM_SIZE, KZ_TERM_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = ix->sec[KZ_SEC_TERMS] + (uint64_t)ordinal * KZ_TERM_SIZE;
+    uint32_t str_off = kz_load_u32(e + KZ_TERM_STR_OFF);
+    uint64_t slen = ix->len[KZ_SEC_TERMSTR];
+    if (str_off >= slen)
+        return corrupt("term string offset out of range");
+    uint64_t head = KZ_MIN(slen - str_off, (uint64_t)10);
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, str_off, head)))
+        return rc;
+    const uint8_t *p = ix->sec[KZ_SEC_TERMSTR] + str_off, *end = ix->sec[KZ_SEC_TERMSTR] + slen;
+    uint64_t n;
+    if (kz_varint_get(&p, end, &n) || n > (uint64_t)(end - p) || n == 0)
+        return corrupt("term string truncated");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, (uint64_t)(p - ix->sec[KZ_SEC_TERMSTR]), n)))
+        return rc;
+    out->ordinal = ordinal;
+    out->df = kz_load_u32(e + KZ_TERM_DF);
+    out->cf = 0;
+    out->text = (const char *)p;
+    out->len = (size_t)n;
+    if (blob_off)
+        *blob_off = kz_load_u64(e + KZ_TERM_BLOB_OFF);
+    return KZ_OK;
+}
+
+static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
+{
+    int c = memcmp(a, b, KZ_MIN(la, lb));
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+/* First ordinal whose term is >= key (or, with prefix, >= key as a prefix). */
+static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
+{
+    uint32_t lo = 0, hi = (uint32_t)ix->terms;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        kz_term t;
+        int rc = term_entry(ix, mid, &t, NULL);
+        if (rc)
+            return rc;
+        if (cmp_bytes(t.text, t.len, key, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *out = lo;
+    return KZ_OK;
+}
+
+static int fill_cf(kz_index *ix, kz_term *t)
+{
+    kz_plist pl;
+    int rc = kz_index_plist(ix, &pl, t->ordinal);
+    if (rc)
+        return rc;
+    t->cf = pl.cf;
+    kz_plist_close(&pl);
+    return KZ_OK;
+}
+
+int kz_index_term_at(kz_index *ix, kz_term *out, uint32_t ordinal)
+{
+    if (ordinal >= ix->terms)
+        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
+    int rc = term_entry(ix, ordinal, out, NULL);
+    return rc ? rc : fill_cf(ix, out);
+}
+
+int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
+{
+    uint32_t at;
+    int rc = lower_bound(ix, term, len, &at);
+    if (rc)
+        return rc;
+    if (at < ix->terms) {
+        if ((rc = term_entry(ix, at, out, NULL)))
+            return rc;
+        if (cmp_bytes(out->text, out->len, term, len) == 0)
+            return fill_cf(ix, out);
+    }
+    return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
+}
+
+int kz_index_term_prefix(kz_index *ix, uint32_t *first, uint32_t *count, const char *prefix, size_t len)
+{
+    uint32_t lo, hi = (uint32_t)ix->terms;
+    int rc = lower_bound(ix, prefix, len, &lo);
+    if (rc)
+        return rc;
+    /* The end: the first term past lo that does not start with prefix. */
+    uint32_t a = lo;
+    while (a < hi) {
+        uint32_t mid = a + (hi - a) / 2;
+        kz_term t;
+        if ((rc = term_entry(ix, mid, &t, NULL)))
+            return rc;
+        if (t.len >= len && memcmp(t.text, prefix, len) == 0)
+            a = mid + 1;
+        else
+            hi = mid;
+    }
+    *first = lo;
+    *count = a - lo;
+    return KZ_OK;
+}
+
+int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t ordinal)
+{
+    kz_term t;
+    uint64_t off, end = ix->len[KZ_SEC_POSTINGS];
+    int rc = term_entry(ix, ordinal, &t, &off);
+    if (rc)
+        return rc;
+    if (ordinal + 1 < ix->terms) {
+        kz_term next;
+        if ((rc = term_entry(ix, ordinal + 1, &next, &end)))
+            return rc;
+    }
+    if (off > end || end > ix->len[KZ_SEC_POSTINGS])
+        return corrupt("posting offsets out of order");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_POSTINGS, off, end - off)))
+        return rc;
+    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + off, end - off, t.df);
+}
+
+int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint32_t **tfs,
+                      uint32_t **positions)
+{
+    kz_plist pl;
+    int rc = kz_index_plist(ix, &pl, term->ordinal);
+    uint32_t *d = NULL, *t = NULL, *p = NULL;
+    if (rc)
+        return rc;
+    d = malloc((size_t)pl.df * sizeof *d);
+    t = malloc((size_t)pl.df * sizeof *t);
+    if (positions)
+        p = malloc((size_t)(pl.cf ? pl.cf : 1) * sizeof *p);
+    if (!d || !t || (positions && !p)) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = kz_plist_docids(&pl, d)))
+        goto done;
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < pl.df; i++) {
+        t[i] = kz_plist_tf(&pl, i);
+        if (positions) {
+            if (at + t[i] > pl.cf) {
+                rc = corrupt("term frequencies exceed the collection frequency");
+                goto done;
+            }
+            if ((rc = kz_plist_positions(&pl, i, t[i], p + at)))
+                goto done;
+            at += t[i];
+        }
+    }
+done:
+    kz_plist_close(&pl);
+    if (rc) {
+        free(d);
+        free(t);
+        free(p);
+        return rc;
+    }
+    *docids = d;
+    *tfs = t;
+    if (positions)
+        *positions = p;
+    return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- misc */
+
+char *kz_default_index_dir(void)
+{
+    const char *env = getenv("KZSEARCH_INDEX");
+    char *out = NULL;
+    if (env && *env)
+        return strdup(env);
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg) {
+        if (asprintf(&out, "%s/kzsearch/index", xdg) < 0)
+            return NULL;
+        return out;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        home = ".";
+    if (asprintf(&out, "%s/.local/share/kzsearch/index", home) < 0)
+        return NULL;
+    return out;
+}

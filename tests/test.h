@@ -1,0 +1,119 @@
+/*
+ * test.h: the small harness every test program uses.
+ *
+ * A test file defines functions `static void test_xxx(void)` and lists them
+ * in main() with KZ_RUN(test_xxx). CHECK* record a failure with file:line and
+ * go on; the program exits non-zero if anything failed and prints
+ * "N passed, N failed" as its last line. Randomised tests take their seed from
+ * $KZ_TEST_SEED (printed, so a failure can be replayed) or the clock.
+ */
+#ifndef KZ_TEST_H
+#define KZ_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int kz_test_failures;
+static int kz_test_checks;
+static int kz_test_passed_tests;
+static int kz_test_failed_tests;
+
+#define CHECK(cond)                                                             \
+    do {                                                                        \
+        kz_test_checks++;                                                       \
+        if (!(cond)) {                                                          \
+            kz_test_failures++;                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                    \
+    do {                                                                        \
+        kz_test_checks++;                                                       \
+        if (!(cond)) {                                                          \
+            kz_test_failures++;                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fputc('\n', stderr);                                                \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                         \
+    do {                                                                        \
+        long long kz_a_ = (long long)(a), kz_b_ = (long long)(b);               \
+        kz_test_checks++;                                                       \
+        if (kz_a_ != kz_b_) {                                                   \
+            kz_test_failures++;                                                 \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__,  \
+                    __LINE__, #a, #b, kz_a_, kz_b_);                            \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                         \
+    do {                                                                        \
+        const char *kz_a_ = (a), *kz_b_ = (b);                                  \
+        kz_test_checks++;                                                       \
+        if (!kz_a_ || !kz_b_ || strcmp(kz_a_, kz_b_) != 0) {                    \
+            kz_test_failures++;                                                 \
+            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n",        \
+                    __FILE__, __LINE__, #a, #b, kz_a_ ? kz_a_ : "(null)",        \
+                    kz_b_ ? kz_b_ : "(null)");                                  \
+        }                                                                       \
+    } while (0)
+
+/* Checks rc == KZ_OK and prints kz_last_error() otherwise. */
+#define CHECK_OK(expr)                                                          \
+    do {                                                                        \
+        int kz_rc_ = (expr);                                                    \
+        kz_test_checks++;                                                       \
+        if (kz_rc_ != 0) {                                                      \
+            kz_test_failures++;                                                 \
+            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__,   \
+                    #expr, kz_rc_, kz_last_error());                            \
+        }                                                                       \
+    } while (0)
+
+#define KZ_RUN(fn)                                                              \
+    do {                                                                        \
+        int kz_before_ = kz_test_failures;                                      \
+        fn();                                                                   \
+        if (kz_test_failures == kz_before_) {                                   \
+            kz_test_passed_tests++;                                             \
+            fprintf(stderr, "ok   %s\n", #fn);                                  \
+        } else {                                                                \
+            kz_test_failed_tests++;                                             \
+            fprintf(stderr, "FAIL %s\n", #fn);                                  \
+        }                                                                       \
+    } while (0)
+
+static inline int kz_test_finish(void)
+{
+    printf("%d checks; %d passed, %d failed\n", kz_test_checks, kz_test_passed_tests,
+           kz_test_failed_tests);
+    return kz_test_failed_tests ? 1 : 0;
+}
+
+/* Seed for randomised tests: $KZ_TEST_SEED, else time. Printed. */
+static inline uint64_t kz_test_seed(void)
+{
+    const char *s = getenv("KZ_TEST_SEED");
+    uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
+    fprintf(stderr, "seed %" PRIu64 " (set KZ_TEST_SEED to replay)\n", seed);
+    return seed;
+}
+
+/* xorshift64*: small, fast, reproducible. */
+static inline uint64_t kz_test_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+#endif
