@@ -37,13 +37,15 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+/* Batches, and so store blocks, are cut the same way whatever the threads
+ * and budget: an index does not depend on how it was built. */
 #define BATCH_TEXT_BYTES (1u << 20)
 #define BATCH_MAX_DOCS 4096u
 #define STORE_BLOCK_BYTES (64u << 10)
 #define DEFAULT_BUDGET (1ull << 30)
 #define DEFAULT_MAX_DOC (1ull << 30)
 #define DEFAULT_STORE_LEVEL 3
-#define MIN_INVERTER_SHARE (16ull << 20)
+#define MIN_INVERTER_SHARE (256ull << 10)
 
 /* ---------------------------------------------------------------- batches */
 

@@ -9,7 +9,8 @@
  * length; for every document, the sum of its tf over all terms is its
  * length, and the lengths add up to the token count; document info parses;
  * every store block decompresses to its recorded size and every text lies
- * inside its block.
+ * inside its block. Positions are checked as a whole: within each
+ * document, every position 0 .. dl-1 belongs to exactly one term.
  */
 #include "kzint.h"
 #include "format.h"
@@ -105,9 +106,26 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
               (unsigned long long)info->tokens);
 }
 
+/* One bit per token of the collection, at doc_base[d] + position: every
+ * position of every document must be claimed by exactly one term. */
+typedef struct position_map {
+    uint64_t *bits;
+    uint64_t *doc_base;
+} position_map;
+
+static int claim_position(position_map *pm, uint32_t d, uint32_t pos)
+{
+    uint64_t i = pm->doc_base[d] + pos;
+    uint64_t mask = 1ull << (i & 63);
+    if (pm->bits[i >> 6] & mask)
+        return 0;
+    pm->bits[i >> 6] |= mask;
+    return 1;
+}
+
 static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_term *prev,
-                       int have_prev, uint64_t *tokens, uint32_t **docids, uint32_t **pos,
-                       size_t *cap, size_t *pos_cap)
+                       int have_prev, uint64_t *tokens, position_map *pm, uint32_t **docids,
+                       uint32_t **pos, size_t *cap, size_t *pos_cap)
 {
     kz_index *ix = c->ix;
     kz_term t;
@@ -181,6 +199,11 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
                       (int)t.len, t.text, d, (*pos)[j], dl);
                 goto done;
             }
+            if (pm->bits && !claim_position(pm, d, (*pos)[j])) {
+                fault(c, "term \"%.*s\" document %u: position %u is also another term's",
+                      (int)t.len, t.text, d, (*pos)[j]);
+                goto done;
+            }
         }
         tokens[d] += tf;
         cf += tf;
@@ -244,8 +267,27 @@ int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
     uint32_t *docids = NULL, *pos = NULL;
     size_t cap = 0, pos_cap = 0;
     kz_term prev = { 0 };
+    position_map pm = { NULL, NULL };
+    if (c.faults == 0) {
+        /* Without it (no memory), the position check is skipped, not failed. */
+        pm.doc_base = malloc((info.docs ? info.docs : 1) * sizeof *pm.doc_base);
+        pm.bits = calloc(info.tokens / 64 + 1, sizeof *pm.bits);
+        if (!pm.doc_base || !pm.bits) {
+            free(pm.doc_base);
+            free(pm.bits);
+            pm.doc_base = pm.bits = NULL;
+        } else {
+            uint64_t base = 0;
+            for (uint64_t d = 0; d < info.docs; d++) {
+                pm.doc_base[d] = base;
+                base += kz_index_doc_length(ix, (uint32_t)d);
+            }
+        }
+    }
     for (uint64_t o = 0; o < info.terms && c.faults <= MAX_FAULTS; o++)
-        check_term(&c, &info, (uint32_t)o, &prev, o > 0, tokens, &docids, &pos, &cap, &pos_cap);
+        check_term(&c, &info, (uint32_t)o, &prev, o > 0, tokens, &pm, &docids, &pos, &cap, &pos_cap);
+    free(pm.bits);
+    free(pm.doc_base);
     if (c.faults == 0) {
         for (uint64_t d = 0; d < info.docs; d++) {
             if (tokens[d] != kz_index_doc_length(ix, (uint32_t)d)) {

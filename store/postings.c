@@ -326,7 +326,9 @@ static const uint8_t *skip_varints(const uint8_t *p, const uint8_t *end, uint64_
         uint64_t word = kz_load_u64(p);
         uint64_t stops = ~word & 0x8080808080808080ull; /* bytes that end a varint */
         uint64_t n = (uint64_t)__builtin_popcountll(stops);
-        if (n <= count) {
+        /* Take the whole word only if a varint we must keep cannot start
+         * inside it: strictly fewer ends than we skip. */
+        if (n < count) {
             count -= n;
             p += 8;
             continue;

@@ -16,10 +16,11 @@
 #include <string.h>
 #include <time.h>
 
-static int kz_test_failures;
-static int kz_test_checks;
-static int kz_test_passed_tests;
-static int kz_test_failed_tests;
+#define KZ_TEST_UNUSED __attribute__((unused))
+static KZ_TEST_UNUSED int kz_test_failures;
+static KZ_TEST_UNUSED int kz_test_checks;
+static KZ_TEST_UNUSED int kz_test_passed_tests;
+static KZ_TEST_UNUSED int kz_test_failed_tests;
 
 #define CHECK(cond)                                                             \
     do {                                                                        \

@@ -1,0 +1,484 @@
+/*
+ * test_index.c: round trip of the whole indexer and store against a model.
+ *
+ * Random documents are indexed; a brute-force model built here from the
+ * same analysis (kz_analyze, tested on its own in test_analyzer.c) says
+ * what every posting, tf, position, document length and stored text must
+ * be; everything is read back and compared. The same corpus is built with
+ * 1 and 2 threads and with memory budgets that force many sorted runs:
+ * every section must come out byte-identical.
+ */
+#include "kzint.h"
+#include "format.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- corpus */
+
+typedef struct tdoc {
+    char id[32];
+    char *title, *text;
+    size_t title_len, text_len;
+    kz_doc_field meta[2];
+    size_t n_meta;
+} tdoc;
+
+static const char *unicode_words[] = { "Қазақстан", "Россия", "straße", "Žomart", "naïve", "ЁЛКА",
+                                       "café", "Putin’s", "6,846", "ﬁsh" };
+
+static char *random_text(uint64_t *rng, char **vocab, size_t n_vocab, size_t words, size_t *len)
+{
+    kz_buf b = { 0 };
+    for (size_t i = 0; i < words; i++) {
+        uint64_t r = kz_test_rand(rng);
+        const char *w;
+        if (r % 50 == 0)
+            w = unicode_words[(r >> 8) % (sizeof unicode_words / sizeof *unicode_words)];
+        else {
+            /* Zipf-like: squaring a uniform favours small indexes. */
+            double u = (double)(kz_test_rand(rng) % 1000000) / 1e6;
+            w = vocab[(size_t)(u * u * u * (double)n_vocab)];
+        }
+        if (i)
+            kz_buf_append(&b, (r >> 20) % 13 == 0 ? ". " : (r >> 20) % 17 == 0 ? "\n" : " ", 1 + ((r >> 20) % 13 == 0));
+        kz_buf_append(&b, w, strlen(w));
+    }
+    kz_buf_terminate(&b);
+    *len = b.len;
+    return b.data ? (char *)b.data : strdup("");
+}
+
+static tdoc *make_corpus(uint64_t seed, size_t n, char ***vocab_out, size_t *n_vocab_out)
+{
+    uint64_t rng = seed;
+    size_t n_vocab = 800;
+    char **vocab = malloc(n_vocab * sizeof *vocab);
+    for (size_t i = 0; i < n_vocab; i++) {
+        size_t len = 2 + kz_test_rand(&rng) % 9;
+        vocab[i] = malloc(len + 1);
+        for (size_t j = 0; j < len; j++)
+            vocab[i][j] = (char)('a' + kz_test_rand(&rng) % 26);
+        vocab[i][len] = 0;
+        if (i % 7 == 0)
+            vocab[i][0] = (char)(vocab[i][0] - 'a' + 'A');
+    }
+    /* A word in most documents, so its postings span several blocks. */
+    vocab[0][0] = 't', vocab[0][1] = 'h';
+    tdoc *docs = calloc(n, sizeof *docs);
+    for (size_t i = 0; i < n; i++) {
+        tdoc *d = &docs[i];
+        snprintf(d->id, sizeof d->id, "doc-%zu", i);
+        size_t tw = kz_test_rand(&rng) % 8;
+        size_t xw = kz_test_rand(&rng) % 5 == 0 ? 0 : kz_test_rand(&rng) % 400;
+        if (tw == 0 && xw == 0)
+            xw = 3;
+        if (i % 97 == 5)
+            xw = 3000; /* a few long documents: tf above the 255 escape */
+        d->title = random_text(&rng, vocab, n_vocab, tw, &d->title_len);
+        d->text = random_text(&rng, vocab, i % 97 == 5 ? 3 : n_vocab, xw, &d->text_len);
+        if (i % 3 == 0) {
+            d->meta[0] = (kz_doc_field){ "url", 3, "https://example.org/x", 21 };
+            d->meta[1] = (kz_doc_field){ "date", 4, "2024-01-02", 10 };
+            d->n_meta = 2;
+        }
+    }
+    *vocab_out = vocab;
+    *n_vocab_out = n_vocab;
+    return docs;
+}
+
+static void free_corpus(tdoc *docs, size_t n, char **vocab, size_t n_vocab)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(docs[i].title);
+        free(docs[i].text);
+    }
+    free(docs);
+    for (size_t i = 0; i < n_vocab; i++)
+        free(vocab[i]);
+    free(vocab);
+}
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct mposting {
+    uint32_t docid;
+    uint32_t tf;
+    uint32_t *pos;
+} mposting;
+
+typedef struct mterm {
+    char *text;
+    size_t len;
+    mposting *p;
+    size_t n, cap;
+} mterm;
+
+typedef struct model {
+    mterm *terms;
+    size_t n, cap;
+    uint32_t *dl, *title_tokens;
+    uint64_t tokens;
+    /* while analysing one document */
+    uint32_t cur_doc, cur_pos;
+} model;
+
+static mterm *model_term(model *m, const char *s, size_t len)
+{
+    for (size_t i = 0; i < m->n; i++) /* brute force on purpose */
+        if (m->terms[i].len == len && memcmp(m->terms[i].text, s, len) == 0)
+            return &m->terms[i];
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 256;
+        m->terms = realloc(m->terms, m->cap * sizeof *m->terms);
+    }
+    mterm *t = &m->terms[m->n++];
+    memset(t, 0, sizeof *t);
+    t->text = malloc(len);
+    memcpy(t->text, s, len);
+    t->len = len;
+    return t;
+}
+
+static void model_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    model *m = ctx;
+    KZ_UNUSED(start);
+    KZ_UNUSED(end);
+    mterm *t = model_term(m, stem, len);
+    if (t->n == 0 || t->p[t->n - 1].docid != m->cur_doc) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 4;
+            t->p = realloc(t->p, t->cap * sizeof *t->p);
+        }
+        t->p[t->n++] = (mposting){ m->cur_doc, 0, NULL };
+    }
+    mposting *p = &t->p[t->n - 1];
+    p->pos = realloc(p->pos, (p->tf + 1) * sizeof *p->pos);
+    p->pos[p->tf++] = m->cur_pos++;
+}
+
+static int cmp_mterm(const void *a, const void *b)
+{
+    const mterm *x = a, *y = b;
+    int c = memcmp(x->text, y->text, KZ_MIN(x->len, y->len));
+    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
+}
+
+static void build_model(model *m, const tdoc *docs, size_t n)
+{
+    memset(m, 0, sizeof *m);
+    m->dl = calloc(n, sizeof *m->dl);
+    m->title_tokens = calloc(n, sizeof *m->title_tokens);
+    for (size_t i = 0; i < n; i++) {
+        m->cur_doc = (uint32_t)i;
+        m->cur_pos = 0;
+        CHECK_OK(kz_analyze("english", docs[i].title, docs[i].title_len, model_token, m));
+        m->title_tokens[i] = m->cur_pos;
+        CHECK_OK(kz_analyze("english", docs[i].text, docs[i].text_len, model_token, m));
+        m->dl[i] = m->cur_pos;
+        m->tokens += m->cur_pos;
+    }
+    qsort(m->terms, m->n, sizeof *m->terms, cmp_mterm);
+}
+
+static void free_model(model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        for (size_t j = 0; j < m->terms[i].n; j++)
+            free(m->terms[i].p[j].pos);
+        free(m->terms[i].p);
+        free(m->terms[i].text);
+    }
+    free(m->terms);
+    free(m->dl);
+    free(m->title_tokens);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *temp_dir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *t = NULL;
+    if (asprintf(&t, "%s/kztest-XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(t)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return t;
+}
+
+static void remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            remove_tree(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int build(const char *dir, const tdoc *docs, size_t n, unsigned threads, uint64_t budget,
+                 kz_build_stats *st)
+{
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.threads = threads;
+    o.memory_budget = budget;
+    kz_builder *b;
+    int rc = kz_builder_new(&b, dir, &o);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && rc == KZ_OK; i++)
+        rc = kz_builder_add_document(b, docs[i].id, strlen(docs[i].id), docs[i].title, docs[i].title_len,
+                                     docs[i].text, docs[i].text_len, docs[i].meta, docs[i].n_meta);
+    if (rc == KZ_OK)
+        rc = kz_builder_commit(b, st);
+    kz_builder_free(b);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static void compare_with_model(kz_index *ix, const model *m, const tdoc *docs, size_t n)
+{
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    CHECK_INT(info.docs, n);
+    CHECK_INT(info.tokens, m->tokens);
+    CHECK_INT(info.terms, m->n);
+    CHECK(info.avgdl == (double)m->tokens / (double)n);
+    CHECK_STR(info.language, "english");
+
+    for (size_t i = 0; i < n; i++) {
+        kz_doc d;
+        kz_doc_field meta[4];
+        CHECK_OK(kz_index_doc(ix, &d, (uint32_t)i, meta, 4));
+        CHECK(d.id_len == strlen(docs[i].id) && memcmp(d.id, docs[i].id, d.id_len) == 0);
+        CHECK(d.title_len == docs[i].title_len && memcmp(d.title, docs[i].title, d.title_len) == 0);
+        CHECK_INT(d.length, m->dl[i]);
+        CHECK_INT(d.title_tokens, m->title_tokens[i]);
+        CHECK_INT(d.n_meta, docs[i].n_meta);
+        for (size_t k = 0; k < d.n_meta && k < docs[i].n_meta; k++)
+            CHECK(meta[k].value_len == docs[i].meta[k].value_len &&
+                  memcmp(meta[k].value, docs[i].meta[k].value, meta[k].value_len) == 0 &&
+                  memcmp(meta[k].key, docs[i].meta[k].key, meta[k].key_len) == 0);
+        char *text;
+        size_t len;
+        CHECK_OK(kz_index_doc_text(ix, &text, &len, (uint32_t)i));
+        CHECK(len == docs[i].text_len && memcmp(text, docs[i].text, len) == 0);
+        free(text);
+    }
+    kz_doc d;
+    CHECK_INT(kz_index_doc(ix, &d, (uint32_t)n, NULL, 0), KZ_EINVAL);
+
+    for (size_t i = 0; i < m->n; i++) {
+        const mterm *mt = &m->terms[i];
+        kz_term t;
+        CHECK_OK(kz_index_term_at(ix, &t, (uint32_t)i));
+        CHECK(t.len == mt->len && memcmp(t.text, mt->text, t.len) == 0);
+        kz_term u;
+        CHECK_OK(kz_index_term(ix, &u, mt->text, mt->len));
+        CHECK_INT(u.ordinal, i);
+        CHECK_INT(t.df, mt->n);
+        uint64_t cf = 0;
+        for (size_t j = 0; j < mt->n; j++)
+            cf += mt->p[j].tf;
+        CHECK_INT(t.cf, cf);
+        uint32_t *docids, *tfs, *pos;
+        CHECK_OK(kz_index_postings(ix, &t, &docids, &tfs, &pos));
+        size_t at = 0;
+        int same = 1;
+        for (size_t j = 0; j < mt->n && same; j++) {
+            same = docids[j] == mt->p[j].docid && tfs[j] == mt->p[j].tf &&
+                   memcmp(pos + at, mt->p[j].pos, mt->p[j].tf * sizeof *pos) == 0;
+            if (!same)
+                fprintf(stderr, "posting %zu: docid %u/%u tf %u/%u pos %u/%u\n", j, docids[j],
+                        mt->p[j].docid, tfs[j], mt->p[j].tf, pos[at], mt->p[j].pos[0]);
+            at += mt->p[j].tf;
+        }
+        CHECK_MSG(same, "postings of \"%.*s\" differ from the model (posting %zu: docid %u/%u tf %u/%u)",
+                  (int)mt->len, mt->text, at, docids[0], mt->p[0].docid, tfs[0], mt->p[0].tf);
+        free(docids);
+        free(tfs);
+        free(pos);
+    }
+    kz_term t;
+    CHECK_INT(kz_index_term(ix, &t, "zzzzzzzzzzzz", 12), KZ_ENOTFOUND);
+
+    /* Prefix ranges against a scan of the model. */
+    const char *prefixes[] = { "a", "th", "q", "zz", "", "\xd0", "ca" };
+    for (size_t k = 0; k < sizeof prefixes / sizeof *prefixes; k++) {
+        size_t pl = strlen(prefixes[k]);
+        uint32_t first = 0, count = 0, want_first = UINT32_MAX, want = 0;
+        for (size_t i = 0; i < m->n; i++)
+            if (m->terms[i].len >= pl && memcmp(m->terms[i].text, prefixes[k], pl) == 0) {
+                if (want_first == UINT32_MAX)
+                    want_first = (uint32_t)i;
+                want++;
+            }
+        CHECK_OK(kz_index_term_prefix(ix, &first, &count, prefixes[k], pl));
+        CHECK_INT(count, want);
+        if (want)
+            CHECK_INT(first, want_first);
+    }
+}
+
+static void section_sums(const char *dir, uint64_t sums[KZ_SEC_MAX])
+{
+    kz_index *ix;
+    memset(sums, 0, KZ_SEC_MAX * sizeof *sums);
+    if (kz_index_open(&ix, dir) != KZ_OK)
+        return;
+    for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
+        sums[id] = kz_file_entry(kz_index_file(ix), id)->checksum;
+    kz_index_free(ix);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static uint64_t seed;
+
+static void test_round_trip(void)
+{
+    size_t n = 1500, n_vocab;
+    char **vocab;
+    tdoc *docs = make_corpus(seed, n, &vocab, &n_vocab);
+    model m;
+    build_model(&m, docs, n);
+    char *dir = temp_dir();
+    kz_build_stats st;
+    CHECK_OK(build(dir, docs, n, 2, 0, &st));
+    CHECK_INT(st.docs, n);
+    CHECK_INT(st.skipped, 0);
+    CHECK_INT(st.tokens, m.tokens);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (ix) {
+        compare_with_model(ix, &m, docs, n);
+        CHECK_OK(kz_index_check(ix, NULL, NULL));
+        kz_index_free(ix);
+    }
+    /* The same documents with 1 thread, and with budgets that force many
+     * runs, give the same bytes in every section. */
+    uint64_t want[KZ_SEC_MAX], got[KZ_SEC_MAX];
+    section_sums(dir, want);
+    struct { unsigned threads; uint64_t budget; } variants[] = { { 1, 0 }, { 1, 1 }, { 2, 1 }, { 3, 600000 } };
+    for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+        char *d2 = temp_dir();
+        kz_build_stats st2;
+        CHECK_OK(build(d2, docs, n, variants[v].threads, variants[v].budget, &st2));
+        if (variants[v].budget)
+            CHECK_MSG(st2.runs >= 2, "budget %llu gave only %llu runs", (unsigned long long)variants[v].budget,
+                      (unsigned long long)st2.runs);
+        section_sums(d2, got);
+        for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
+            CHECK_MSG(got[id] == want[id], "section %s differs with %u threads, budget %llu",
+                      kz_section_name(id), variants[v].threads, (unsigned long long)variants[v].budget);
+        kz_index *ix2;
+        CHECK_OK(kz_index_open(&ix2, d2));
+        if (ix2) {
+            CHECK_OK(kz_index_check(ix2, NULL, NULL));
+            kz_index_free(ix2);
+        }
+        remove_tree(d2);
+        free(d2);
+    }
+    remove_tree(dir);
+    free(dir);
+    free_model(&m);
+    free_corpus(docs, n, vocab, n_vocab);
+}
+
+static void test_empty_index(void)
+{
+    char *dir = temp_dir();
+    kz_build_stats st;
+    CHECK_OK(build(dir, NULL, 0, 2, 0, &st));
+    CHECK_INT(st.docs, 0);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (ix) {
+        kz_index_info info;
+        kz_index_get_info(ix, &info);
+        CHECK_INT(info.docs, 0);
+        CHECK_INT(info.terms, 0);
+        kz_term t;
+        CHECK_INT(kz_index_term(ix, &t, "a", 1), KZ_ENOTFOUND);
+        uint32_t first, count;
+        CHECK_OK(kz_index_term_prefix(ix, &first, &count, "a", 1));
+        CHECK_INT(count, 0);
+        CHECK_OK(kz_index_check(ix, NULL, NULL));
+        kz_index_free(ix);
+    }
+    remove_tree(dir);
+    free(dir);
+}
+
+static void test_positions_and_title_boundary(void)
+{
+    char *dir = temp_dir();
+    tdoc d[2] = { 0 };
+    strcpy(d[0].id, "a");
+    d[0].title = "Ethnic Russians";
+    d[0].title_len = strlen(d[0].title);
+    d[0].text = "Russians and ethnic Russians; Putin’s Russia.";
+    d[0].text_len = strlen(d[0].text);
+    strcpy(d[1].id, "b");
+    d[1].title = "";
+    d[1].text = "russian";
+    d[1].text_len = 7;
+    kz_build_stats st;
+    CHECK_OK(build(dir, d, 2, 1, 0, &st));
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (!ix)
+        goto done;
+    kz_term t;
+    CHECK_OK(kz_index_term(ix, &t, "russian", 7));
+    CHECK_INT(t.df, 2);
+    CHECK_INT(t.cf, 4);
+    uint32_t *docids, *tfs, *pos;
+    CHECK_OK(kz_index_postings(ix, &t, &docids, &tfs, &pos));
+    /* doc a: ethnic(0) russians(1) | russians(2) and(3) ethnic(4) russians(5) putin(6) russia(7) */
+    CHECK_INT(docids[0], 0);
+    CHECK_INT(tfs[0], 3);
+    CHECK_INT(pos[0], 1);
+    CHECK_INT(pos[1], 2);
+    CHECK_INT(pos[2], 5);
+    CHECK_INT(docids[1], 1);
+    CHECK_INT(pos[3], 0);
+    free(docids);
+    free(tfs);
+    free(pos);
+    CHECK_OK(kz_index_term(ix, &t, "putin", 5));
+    kz_doc doc;
+    CHECK_OK(kz_index_doc(ix, &doc, 0, NULL, 0));
+    CHECK_INT(doc.title_tokens, 2);
+    CHECK_INT(doc.length, 8);
+    kz_index_free(ix);
+done:
+    remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    seed = kz_test_seed();
+    KZ_RUN(test_round_trip);
+    KZ_RUN(test_empty_index);
+    KZ_RUN(test_positions_and_title_boundary);
+    return kz_test_finish();
+}
