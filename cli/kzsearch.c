@@ -6,8 +6,11 @@
  *   kzsearch stats [--index DIR]                  counts and section sizes
  *   kzsearch analyze [--lang L] TEXT...           show the analysis
  *
- * Exit status: 0 success; 1 the index was built but some input was
- * skipped (check: the index is damaged); 2 an error.
+ *   kzsearch [search] [options] QUERY...          search
+ *
+ * Exit status: 0 success (search: hits); 1 the index was built but some
+ * input was skipped (check: the index is damaged; search: no hits);
+ * 2 an error.
  */
 #include "kzsearch.h"
 
@@ -19,6 +22,13 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 #define EXIT_SKIPPED 1
 #define EXIT_ERROR 2
@@ -43,9 +53,26 @@ static int fail(int rc)
 }
 
 static const char usage[] =
-    "Usage: kzsearch COMMAND [OPTIONS] ...\n"
+    "Usage: kzsearch [search] [OPTIONS] QUERY...\n"
+    "       kzsearch COMMAND [OPTIONS] ...\n"
+    "\n"
+    "Search (the words of QUERY are joined into one query):\n"
+    "  Plain words find documents with all of them, ranked by BM25; if none has\n"
+    "  them all, documents with any of them, with a note.\n"
+    "      --index DIR           the index to search (default below; if there is\n"
+    "                            none, the bundled sample articles)\n"
+    "  -n, --limit N             hits to show (default 10)\n"
+    "      --offset N            hits to skip first\n"
+    "      --any                 documents with any of the words (OR)\n"
+    "      --all                 only documents with all of them (no fallback)\n"
+    "      --k1 X, --b X         BM25 parameters (default 1.2 and 0.75)\n"
+    "      --snippet-chars N     passage length (default 200)\n"
+    "      --color WHEN          highlight matches: auto, always, never (NO_COLOR\n"
+    "                            is honoured)\n"
     "\n"
     "Commands:\n"
+    "  search QUERY...           the long form, for a query that starts with a\n"
+    "                            command's name\n"
     "  index [-o DIR] SOURCE...  Rebuild an index from folders of .txt/.md files,\n"
     "                            text files, JSON Lines files (.jsonl, .ndjson,\n"
     "                            optionally .gz) or - (JSON Lines on stdin).\n"
@@ -63,8 +90,8 @@ static const char usage[] =
     "The default index is $KZSEARCH_INDEX, else $XDG_DATA_HOME/kzsearch/index,\n"
     "else ~/.local/share/kzsearch/index.\n"
     "\n"
-    "Exit status: 0 success; 1 some input skipped (index) or damage found\n"
-    "(check); 2 error.\n";
+    "Exit status: 0 success (search: hits found); 1 no hits (search), some input\n"
+    "skipped (index) or damage found (check); 2 error.\n";
 
 /* ---------------------------------------------------------------- index */
 
@@ -100,11 +127,12 @@ static void on_progress(void *ctx, const kz_build_progress *p)
     index_ui *ui = ctx;
     if (ui->quiet || !ui->tty)
         return;
-    double mb = (double)p->bytes_read / 1e6;
+    double mb = (double)p->text_bytes / 1e6;
     double rate = p->seconds > 0 ? mb / p->seconds : 0;
     char eta[32] = "";
-    if (p->bytes_total && p->bytes_read && rate > 0 && strcmp(p->phase, "reading") == 0) {
-        double left = ((double)p->bytes_total - (double)p->bytes_read) / 1e6 / rate;
+    if (p->bytes_total && p->bytes_read && p->seconds > 0 && strcmp(p->phase, "reading") == 0) {
+        double input_rate = (double)p->bytes_read / p->seconds;
+        double left = ((double)p->bytes_total - (double)p->bytes_read) / input_rate;
         if (left < 0)
             left = 0;
         snprintf(eta, sizeof eta, "  ETA %d:%02d", (int)left / 60, (int)left % 60);
@@ -121,8 +149,8 @@ static void on_progress(void *ctx, const kz_build_progress *p)
         bar[width + 2] = ' ';
         bar[width + 3] = 0;
     }
-    fprintf(stderr, "\r\033[K%s%s: %" PRIu64 " docs  %.1f MB  %.1f MB/s%s", bar, p->phase, p->docs, mb,
-            rate, eta);
+    fprintf(stderr, "\r\033[K%s%s: %" PRIu64 " docs  %.1f MB of text  %.1f MB/s%s", bar, p->phase,
+            p->docs, mb, rate, eta);
     ui->bar_drawn = 1;
 }
 
@@ -274,6 +302,11 @@ static int cmd_check(int argc, char **argv)
     kz_index *ix;
     int rc = kz_index_open(&ix, dir);
     if (rc) {
+        if (rc == KZ_ECORRUPT || rc == KZ_EVERSION) {
+            printf("damaged: %s: %s\n", dir, kz_last_error());
+            free(dir);
+            return 1;
+        }
         int status = fail(rc);
         free(dir);
         return status;
@@ -331,6 +364,261 @@ static int cmd_stats(int argc, char **argv)
     return 0;
 }
 
+/* ---------------------------------------------------------------- search */
+
+typedef struct style {
+    const char *on, *off;
+} style;
+
+static void put_clean(const char *s, size_t n)
+{
+    /* Passage text on one line: newlines and tabs become spaces. */
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        putchar(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
+    }
+}
+
+static void put_marked(const char *text, size_t start, size_t end, const kz_span *marks, size_t n,
+                       const style *st)
+{
+    size_t at = start;
+    for (size_t i = 0; i < n; i++) {
+        if (marks[i].start < at || marks[i].end > end)
+            continue;
+        put_clean(text + at, marks[i].start - at);
+        fputs(st->on, stdout);
+        put_clean(text + marks[i].start, marks[i].end - marks[i].start);
+        fputs(st->off, stdout);
+        at = marks[i].end;
+    }
+    put_clean(text + at, end - at);
+}
+
+/* Marks of query terms in a title, by analysing it. */
+typedef struct title_marks {
+    const kz_results *r;
+    kz_span v[64];
+    size_t n;
+} title_marks;
+
+static void mark_title(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    title_marks *tm = ctx;
+    for (size_t i = 0; i < kz_results_term_count(tm->r) && tm->n < 64; i++) {
+        const char *t = kz_results_term(tm->r, i);
+        if (strlen(t) == len && memcmp(t, stem, len) == 0) {
+            tm->v[tm->n++] = (kz_span){ start, end };
+            return;
+        }
+    }
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* The index to search: --index, else $KZSEARCH_INDEX or the default
+ * folder; if there is none, the bundled sample articles, indexed on first
+ * use into the user's cache folder. */
+static char *resolve_index(const char *given, int *sample)
+{
+    char path[4096];
+    *sample = 0;
+    if (given)
+        return strdup(given);
+    char *dir = kz_default_index_dir();
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/index.kz", dir);
+    if (file_exists(path) || getenv("KZSEARCH_INDEX"))
+        return dir;
+    free(dir);
+    const char *cache = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char sample_dir[2048];
+    if (cache && *cache)
+        snprintf(sample_dir, sizeof sample_dir, "%s/kzsearch/sample", cache);
+    else
+        snprintf(sample_dir, sizeof sample_dir, "%s/.cache/kzsearch/sample", home && *home ? home : ".");
+    *sample = 1;
+    snprintf(path, sizeof path, "%s/index.kz", sample_dir);
+    if (file_exists(path))
+        return strdup(sample_dir);
+    fprintf(stderr, "kzsearch: no index yet; indexing the bundled sample articles into %s\n", sample_dir);
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    kz_builder *b;
+    kz_build_stats st;
+    int rc = kz_builder_new(&b, sample_dir, &bo);
+    if (rc == 0)
+        rc = kz_builder_add_source(b, KZ_BUNDLED_ARTICLES);
+    if (rc == 0)
+        rc = kz_builder_commit(b, &st);
+    kz_builder_free(b);
+    if (rc) {
+        fail(rc);
+        return NULL;
+    }
+    return strdup(sample_dir);
+}
+
+static int cmd_search(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "index", required_argument, 0, 'i' }, { "limit", required_argument, 0, 'n' },
+        { "offset", required_argument, 0, 'O' }, { "any", no_argument, 0, 'A' },
+        { "all", no_argument, 0, 'L' }, { "k1", required_argument, 0, 'k' },
+        { "b", required_argument, 0, 'b' }, { "color", required_argument, 0, 'c' },
+        { "snippet-chars", required_argument, 0, 's' }, { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 }
+    };
+    kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+    const char *index_opt = NULL, *color = "auto";
+    size_t snippet_chars = 200;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'i': index_opt = optarg; break;
+        case 'n': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000000)
+                die_usage("bad --limit '%s'", optarg);
+            so.limit = (uint32_t)v;
+            break;
+        }
+        case 'O': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 100000000)
+                die_usage("bad --offset '%s'", optarg);
+            so.offset = (uint32_t)v;
+            break;
+        }
+        case 'A': so.mode = KZ_MODE_ANY; break;
+        case 'L': so.mode = KZ_MODE_ALL; break;
+        case 'k':
+            so.k1 = strtod(optarg, &end);
+            if (*end || !(so.k1 > 0))
+                die_usage("bad --k1 '%s' (must be > 0)", optarg);
+            break;
+        case 'b':
+            so.b = strtod(optarg, &end);
+            if (*end || !(so.b >= 0 && so.b <= 1))
+                die_usage("bad --b '%s' (0 to 1)", optarg);
+            break;
+        case 'c':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
+                die_usage("bad --color '%s' (auto, always or never)", optarg);
+            color = optarg;
+            break;
+        case 's': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 20 || v > 100000)
+                die_usage("bad --snippet-chars '%s' (20 to 100000)", optarg);
+            snippet_chars = (size_t)v;
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        default: die_usage("bad option");
+        }
+    }
+    if (optind >= argc)
+        die_usage("search needs a QUERY");
+    size_t qlen = 0;
+    for (int i = optind; i < argc; i++)
+        qlen += strlen(argv[i]) + 1;
+    char *query = calloc(qlen + 1, 1);
+    if (!query)
+        return fail(KZ_ENOMEM);
+    for (int i = optind; i < argc; i++) {
+        if (i > optind)
+            strcat(query, " ");
+        strcat(query, argv[i]);
+    }
+    int use_color = strcmp(color, "always") == 0 ||
+                    (strcmp(color, "auto") == 0 && isatty(1) && !getenv("NO_COLOR"));
+    style st = { use_color ? "\033[1;31m" : "", use_color ? "\033[0m" : "" };
+    style bold = { use_color ? "\033[1m" : "", use_color ? "\033[0m" : "" };
+
+    int sample, status = EXIT_ERROR;
+    char *dir = resolve_index(index_opt, &sample);
+    kz_index *ix = NULL;
+    kz_results *r = NULL;
+    if (!dir)
+        goto done;
+    double t0 = now_seconds();
+    int rc = kz_index_open(&ix, dir);
+    if (rc) {
+        fail(rc);
+        if (rc == KZ_ENOTFOUND)
+            fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", dir);
+        goto done;
+    }
+    rc = kz_search(&r, ix, query, strlen(query), &so);
+    double took = (now_seconds() - t0) * 1000.0;
+    if (rc) {
+        fail(rc);
+        goto done;
+    }
+    size_t n = kz_results_count(r);
+    uint64_t total = kz_results_total(r);
+    if (so.mode == KZ_MODE_AUTO && kz_results_mode(r) == KZ_MODE_ANY && total > 0)
+        printf("No document has all the words; showing documents with any of them.\n");
+    printf("%" PRIu64 " hit%s for \"%s\" (%.2f ms)%s\n", total, total == 1 ? "" : "s", query, took,
+           sample ? " in the bundled sample articles" : "");
+    for (size_t i = 0; i < n; i++) {
+        const kz_hit *h = kz_results_hit(r, i);
+        kz_doc d;
+        if ((rc = kz_index_doc(ix, &d, h->docid, NULL, 0))) {
+            fail(rc);
+            goto done;
+        }
+        printf("\n%s%zu.%s ", bold.on, (size_t)so.offset + i + 1, bold.off);
+        title_marks tm = { r, { { 0, 0 } }, 0 };
+        kz_index_info info;
+        kz_index_get_info(ix, &info);
+        kz_analyze(info.language, d.title, d.title_len, mark_title, &tm);
+        fputs(bold.on, stdout);
+        put_marked(d.title, 0, d.title_len, tm.v, tm.n, &st);
+        fputs(bold.off, stdout);
+        printf("  [score %.4f]\n   %.*s\n", h->score, (int)d.id_len, d.id);
+        char *text;
+        size_t len;
+        if ((rc = kz_index_doc_text(ix, &text, &len, h->docid))) {
+            fail(rc);
+            goto done;
+        }
+        kz_snippet sn;
+        rc = kz_snippet_make(&sn, ix, r, text, len, snippet_chars);
+        if (rc == 0 && sn.end > sn.start) {
+            fputs("   ", stdout);
+            if (sn.cut_before)
+                fputs("…", stdout);
+            put_marked(text, sn.start, sn.end, sn.marks, sn.n_marks, &st);
+            if (sn.cut_after)
+                fputs("…", stdout);
+            putchar('\n');
+        }
+        kz_snippet_free(&sn);
+        free(text);
+        if (rc) {
+            fail(rc);
+            goto done;
+        }
+    }
+    status = total > 0 ? 0 : 1;
+done:
+    kz_results_free(r);
+    kz_index_free(ix);
+    free(dir);
+    free(query);
+    return status;
+}
+
 /* ---------------------------------------------------------------- analyze */
 
 static void print_token(void *ctx, const char *stem, size_t stem_len, size_t start, size_t end)
@@ -373,6 +661,8 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *cmd = argv[1];
+    if (cmd[0] == '-' && strcmp(cmd, "--help") && strcmp(cmd, "-h") && strcmp(cmd, "--version"))
+        return cmd_search(argc, argv); /* kzsearch -n 5 "query" */
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return 0;
@@ -392,6 +682,12 @@ int main(int argc, char **argv)
         return cmd_stats(argc, argv);
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc, argv);
-    die_usage("unknown command '%s'", cmd);
-    return EXIT_ERROR;
+    if (strcmp(cmd, "search") == 0)
+        return cmd_search(argc, argv);
+    /* Anything else is a query: kzsearch "ethnic Russians". */
+    argc++;
+    argv--;
+    argv[0] = "kzsearch";
+    optind = 1;
+    return cmd_search(argc, argv);
 }

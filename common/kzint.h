@@ -64,7 +64,11 @@ int kz_buf_printf(kz_buf *b, const char *fmt, ...) KZ_PRINTF(2, 3);
 int kz_buf_terminate(kz_buf *b);
 void kz_buf_free(kz_buf *b);
 
-/* Little-endian loads and stores at any alignment. */
+/* Loads and stores at any alignment, in the host's byte order, which must
+ * be the file's: little-endian. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "kzsearch's index format is little-endian; big-endian hosts are not supported"
+#endif
 static inline uint16_t kz_load_u16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t kz_load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t kz_load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -412,7 +416,15 @@ int kz_index_verify_sums(kz_index *ix);
 kz_file *kz_index_file(const kz_index *ix);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close). */
 int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t term_ordinal);
-/* dl of docid (no range check). */
+/* dl of docid: no range check, and the caller must have verified the
+ * DOCS bytes (kz_file_verify) or be running after a full verification. */
 uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid);
+
+/**************************************************************************
+** Interface to code in query/search.c
+*/
+
+/* idf of the i-th query term, 0 if the index does not have it. */
+double kz_results_idf(const kz_results *r, size_t i);
 
 #endif

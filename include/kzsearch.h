@@ -75,7 +75,8 @@ typedef void (*kz_problem_fn)(void *ctx, kz_problem kind, const char *where,
 
 typedef struct kz_build_progress {
     uint64_t docs;
-    uint64_t bytes_read;  /* input bytes consumed so far */
+    uint64_t text_bytes;  /* bytes of title and text taken in so far */
+    uint64_t bytes_read;  /* input bytes consumed so far (compressed, for .gz) */
     uint64_t bytes_total; /* total input size when known, else 0 */
     double seconds;
     const char *phase; /* "reading", "merging", "writing" */
@@ -240,6 +241,73 @@ int kz_index_term_at(kz_index *ix, kz_term *out, uint32_t ordinal);
  * engine reads postings in place. */
 int kz_index_postings(kz_index *ix, const kz_term *term,
                       uint32_t **docids, uint32_t **tfs, uint32_t **positions);
+
+/* ------------------------------------------------------------- searching */
+
+typedef enum kz_mode {
+    KZ_MODE_AUTO = 0, /* all words (AND); if no document has them all, any (OR) */
+    KZ_MODE_ALL = 1,  /* AND, no fallback */
+    KZ_MODE_ANY = 2   /* OR */
+} kz_mode;
+
+#define KZ_SEARCH_OPTIONS_VERSION 1
+
+typedef struct kz_search_options {
+    unsigned version;  /* KZ_SEARCH_OPTIONS_VERSION */
+    kz_mode mode;
+    uint32_t limit;    /* hits wanted; 0 = 10 */
+    uint32_t offset;   /* hits skipped before the first returned */
+    double k1;         /* BM25 k1; 0 = 1.2 */
+    double b;          /* BM25 b; negative = 0.75 (0 is a valid b) */
+} kz_search_options;
+
+#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75 }
+
+typedef struct kz_hit {
+    uint32_t docid;
+    double score;
+} kz_hit;
+
+typedef struct kz_results kz_results;
+
+/* Runs query (plain words, analysed as the index analyses text) and ranks
+ * by BM25: idf(t) = ln(1 + (N - df + 0.5)/(df + 0.5)),
+ * w(t,d) = idf * tf / (tf + k1*((1 - b) + b*dl/avgdl)), a document's score
+ * the sum of w over the distinct query terms it holds, in query order; ties
+ * go to the lower docid. *out is the caller's (kz_results_free). */
+int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len,
+              const kz_search_options *opts);
+void kz_results_free(kz_results *r);
+/* Hits returned (at most limit), and the hits there are in all. */
+size_t kz_results_count(const kz_results *r);
+uint64_t kz_results_total(const kz_results *r);
+const kz_hit *kz_results_hit(const kz_results *r, size_t i);
+/* The mode that produced the hits: KZ_MODE_ANY after an AND fallback. */
+kz_mode kz_results_mode(const kz_results *r);
+/* Distinct analysed query terms, in query order (stems, NUL-terminated). */
+size_t kz_results_term_count(const kz_results *r);
+const char *kz_results_term(const kz_results *r, size_t i);
+
+/* A highlighted passage: [start, end) of the document's text, and the
+ * spans of matched tokens inside it (offsets into the text). */
+typedef struct kz_span {
+    size_t start, end;
+} kz_span;
+
+typedef struct kz_snippet {
+    size_t start, end;     /* the passage */
+    int cut_before, cut_after; /* the passage does not start/end the text */
+    kz_span *marks;        /* owned by the snippet */
+    size_t n_marks;
+} kz_snippet;
+
+/* Chooses the passage of about max_chars characters of text (len bytes)
+ * that best shows why r matched: the window with the largest sum of idf of
+ * distinct query terms, then the most matches, then the earliest; moved to
+ * start on a sentence or word boundary. kz_snippet_free() frees marks. */
+int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r,
+                    const char *text, size_t len, size_t max_chars);
+void kz_snippet_free(kz_snippet *s);
 
 /* ------------------------------------------------------------- analysis */
 

@@ -198,7 +198,7 @@ static void report_progress(kz_builder *b, const char *phase, int force)
     if (!force && now - b->last_progress < 0.2)
         return;
     b->last_progress = now;
-    kz_build_progress p = { b->n_docs, b->bytes_read, b->bytes_total, now - b->started, phase };
+    kz_build_progress p = { b->n_docs, b->text_bytes, b->bytes_read, b->bytes_total, now - b->started, phase };
     b->opts.on_progress(b->opts.ctx, &p);
 }
 
@@ -370,10 +370,10 @@ static int inverter_flush(worker *w)
 
 /* ----------------------------------------------------------------- workers */
 
+/* Compresses the block being filled, empty or not: documents with empty
+ * text still name a block, and it must exist. */
 static int store_flush_block(worker *w, batch *bt)
 {
-    if (w->raw.len == 0 && bt->storeidx.len > 0)
-        return KZ_OK;
     size_t bound = ZSTD_compressBound(w->raw.len);
     int rc = kz_buf_reserve(&bt->store, bound);
     if (rc)
@@ -398,6 +398,7 @@ static int process_batch(worker *w, batch *bt)
     if (!bt->dl)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     w->raw.len = 0;
+    int block_named = 0; /* a document names the block being filled */
     for (uint32_t i = 0; i < bt->n_docs; i++) {
         const batch_doc *d = &bt->docs[i];
         const char *title = (const char *)bt->arena.data + d->title_off;
@@ -416,9 +417,11 @@ static int process_batch(worker *w, batch *bt)
         bt->tokens += w->tv.len;
 
         /* A document's text goes whole into one block. */
-        if (w->raw.len > 0 && w->raw.len + d->text_len > STORE_BLOCK_BYTES &&
-            (rc = store_flush_block(w, bt)))
-            return rc;
+        if (w->raw.len > 0 && w->raw.len + d->text_len > STORE_BLOCK_BYTES) {
+            if ((rc = store_flush_block(w, bt)))
+                return rc;
+            block_named = 0;
+        }
         uint8_t rec[KZ_DOC_SIZE];
         kz_store_u64(rec + KZ_DOC_INFO_OFF, kz_load_u64(bt->info_off.data + 8 * (size_t)i));
         kz_store_u32(rec + KZ_DOC_LENGTH, (uint32_t)w->tv.len);
@@ -429,10 +432,14 @@ static int process_batch(worker *w, batch *bt)
         if ((rc = kz_buf_append(&bt->docs_out, rec, sizeof rec)) ||
             (rc = kz_buf_append(&w->raw, text, d->text_len)))
             return rc;
-        if (w->raw.len >= STORE_BLOCK_BYTES && (rc = store_flush_block(w, bt)))
-            return rc;
+        block_named = 1;
+        if (w->raw.len >= STORE_BLOCK_BYTES) {
+            if ((rc = store_flush_block(w, bt)))
+                return rc;
+            block_named = 0;
+        }
     }
-    if (w->raw.len > 0 && (rc = store_flush_block(w, bt)))
+    if (block_named && (rc = store_flush_block(w, bt)))
         return rc;
     /* The text is in the store now; free it before the batch waits. */
     kz_buf_free(&bt->arena);

@@ -48,7 +48,6 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
 {
     kz_index *ix = c->ix;
     uint64_t len;
-    kz_file_section(kz_index_file(ix), KZ_SEC_STOREIDX, &len);
     const uint8_t *sidx = kz_file_section(kz_index_file(ix), KZ_SEC_STOREIDX, &len);
     uint64_t n_blocks = len / KZ_STOREIDX_SIZE;
     uint64_t store_len;
@@ -163,8 +162,28 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
         fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
         goto done;
     }
+    /* Exceptions: ascending ordinals, each escaped in the tf bytes, tf >= 255;
+     * and every escaped byte has one. */
+    uint32_t escaped = 0;
+    for (uint32_t i = 0; i < pl.df; i++)
+        escaped += pl.tf[i] == KZ_TF_ESCAPE;
+    for (uint32_t e = 0; e < pl.n_exceptions; e++) {
+        uint32_t ord = kz_load_u32(pl.exceptions + (size_t)e * KZ_TF_EXC_SIZE);
+        uint32_t etf = kz_load_u32(pl.exceptions + (size_t)e * KZ_TF_EXC_SIZE + 4);
+        if (ord >= pl.df || pl.tf[ord] != KZ_TF_ESCAPE || etf < KZ_TF_ESCAPE ||
+            (e && ord <= kz_load_u32(pl.exceptions + (size_t)(e - 1) * KZ_TF_EXC_SIZE))) {
+            fault(c, "term \"%.*s\": tf exception %u malformed", (int)t.len, t.text, e);
+            goto done;
+        }
+    }
+    if (escaped != pl.n_exceptions) {
+        fault(c, "term \"%.*s\": %u escaped tf bytes, %u exceptions", (int)t.len, t.text, escaped,
+              pl.n_exceptions);
+        goto done;
+    }
     uint64_t cf = 0;
-    uint32_t max_tf = 0;
+    uint32_t max_tf = 0, blk_max_tf = 0, blk_min_dl = UINT32_MAX;
+    double blk_bound = 0, term_bound = 0;
     for (uint32_t i = 0; i < pl.df; i++) {
         uint32_t d = (*docids)[i];
         if (d >= info->docs || (ref && !roaring_bitmap_contains(ref, d))) {
@@ -208,12 +227,27 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
         tokens[d] += tf;
         cf += tf;
         max_tf = KZ_MAX(max_tf, tf);
+        /* The score bounds must hold: recompute the saturation. */
+        double sat = (double)tf / ((double)tf + KZ_BM25_K1 * ((1.0 - KZ_BM25_B) + KZ_BM25_B * (double)dl / info->avgdl));
+        term_bound = sat > term_bound ? sat : term_bound;
+        blk_bound = sat > blk_bound ? sat : blk_bound;
+        blk_max_tf = KZ_MAX(blk_max_tf, tf);
+        blk_min_dl = KZ_MIN(blk_min_dl, dl);
         if (pl.n_blocks && (i % KZ_POSTING_BLOCK == KZ_POSTING_BLOCK - 1 || i + 1 == pl.df)) {
             const uint8_t *blk = pl.blocks + (size_t)(i / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE;
-            if (kz_load_u32(blk + KZ_BLOCK_LAST_DOC) != d)
-                fault(c, "term \"%.*s\": block %u's last docid is wrong", (int)t.len, t.text, i / KZ_POSTING_BLOCK);
+            float fb;
+            memcpy(&fb, blk + KZ_BLOCK_BOUND, 4);
+            if (kz_load_u32(blk + KZ_BLOCK_LAST_DOC) != d || kz_load_u32(blk + KZ_BLOCK_MAX_TF) != blk_max_tf ||
+                kz_load_u32(blk + KZ_BLOCK_MIN_DL) != blk_min_dl || (double)fb < blk_bound)
+                fault(c, "term \"%.*s\": block %u's entry (last docid, max tf, min dl or bound) is wrong",
+                      (int)t.len, t.text, i / KZ_POSTING_BLOCK);
+            blk_max_tf = 0;
+            blk_min_dl = UINT32_MAX;
+            blk_bound = 0;
         }
     }
+    if (pl.bound != term_bound)
+        fault(c, "term \"%.*s\": score bound %.17g recorded, %.17g found", (int)t.len, t.text, pl.bound, term_bound);
     if (cf != pl.cf || max_tf != pl.max_tf)
         fault(c, "term \"%.*s\": cf %llu max_tf %u recorded, %llu and %u found", (int)t.len, t.text,
               (unsigned long long)pl.cf, pl.max_tf, (unsigned long long)cf, max_tf);

@@ -474,11 +474,57 @@ done:
     free(dir);
 }
 
+/* Documents with empty text after the last store block of a batch, and an
+ * index of nothing but such documents, still name blocks that exist. */
+static void test_empty_texts_name_real_blocks(void)
+{
+    size_t n = 6;
+    tdoc d[6];
+    memset(d, 0, sizeof d);
+    size_t big = 70000; /* over one store block */
+    char *long_text = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        long_text[i] = i % 6 == 5 ? ' ' : (char)('a' + i % 5);
+    long_text[big] = 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(d[i].id, sizeof d[i].id, "e%zu", i);
+        d[i].title = "only a title";
+        d[i].title_len = strlen(d[i].title);
+        d[i].text = i == 1 ? long_text : "";
+        d[i].text_len = i == 1 ? big : 0;
+    }
+    for (int variant = 0; variant < 2; variant++) {
+        char *dir = temp_dir();
+        kz_build_stats st;
+        /* variant 1: titles only, no text anywhere */
+        if (variant == 1)
+            d[1].text = "", d[1].text_len = 0;
+        CHECK_OK(build(dir, d, n, 1, 0, &st));
+        kz_index *ix;
+        CHECK_OK(kz_index_open(&ix, dir));
+        if (ix) {
+            for (size_t i = 0; i < n; i++) {
+                char *text;
+                size_t len;
+                CHECK_OK(kz_index_doc_text(ix, &text, &len, (uint32_t)i));
+                CHECK_INT(len, d[i].text_len);
+                free(text);
+            }
+            CHECK_OK(kz_index_check(ix, NULL, NULL));
+            kz_index_free(ix);
+        }
+        remove_tree(dir);
+        free(dir);
+    }
+    free(long_text);
+}
+
 int main(void)
 {
     seed = kz_test_seed();
     KZ_RUN(test_round_trip);
     KZ_RUN(test_empty_index);
     KZ_RUN(test_positions_and_title_boundary);
+    KZ_RUN(test_empty_texts_name_real_blocks);
     return kz_test_finish();
 }
