@@ -81,9 +81,11 @@ static int reader_fill(kz_run_reader *r, size_t want)
 {
     if (r->buf.len - r->at >= want || r->eof)
         return KZ_OK;
-    memmove(r->buf.data, r->buf.data + r->at, r->buf.len - r->at);
-    r->buf.len -= r->at;
-    r->at = 0;
+    if (r->at > 0) {
+        memmove(r->buf.data, r->buf.data + r->at, r->buf.len - r->at);
+        r->buf.len -= r->at;
+        r->at = 0;
+    }
     size_t need = KZ_MAX(want, (size_t)RUN_READ_BUFFER);
     int rc = kz_buf_reserve(&r->buf, need);
     if (rc)
