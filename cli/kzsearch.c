@@ -95,6 +95,27 @@ static const char usage[] =
 
 /* ---------------------------------------------------------------- index */
 
+/* "512M", "2G", "64k", "1048576" (bytes) into *out; -1 if not a size > 0. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end), mult = 1;
+    if (end == s || !(v > 0))
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': mult = 1024.0; end++; break;
+    case 'm': case 'M': mult = 1048576.0; end++; break;
+    case 'g': case 'G': mult = 1073741824.0; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mult >= 18446744073709551615.0)
+        return -1;
+    *out = (uint64_t)(v * mult);
+    return 0;
+}
+
 typedef struct index_ui {
     int quiet;
     int tty;
@@ -171,30 +192,14 @@ static int cmd_index(int argc, char **argv)
         switch (c) {
         case 'o': out_dir = optarg; break;
         case 'l': bo.language = optarg; break;
-        case 'm': {
-            double v = strtod(optarg, &end);
-            double mult = 1;
-            if (*end == 'k' || *end == 'K') mult = 1024.0, end++;
-            else if (*end == 'm' || *end == 'M') mult = 1048576.0, end++;
-            else if (*end == 'g' || *end == 'G') mult = 1073741824.0, end++;
-            if (*end == 'B') end++;
-            if (end == optarg || *end || v <= 0)
+        case 'm':
+            if (parse_size(optarg, &bo.memory_budget))
                 die_usage("bad --memory '%s' (try 512M or 2G)", optarg);
-            bo.memory_budget = (uint64_t)(v * mult);
             break;
-        }
-        case 'x': {
-            double v = strtod(optarg, &end);
-            double mult = 1;
-            if (*end == 'k' || *end == 'K') mult = 1024.0, end++;
-            else if (*end == 'm' || *end == 'M') mult = 1048576.0, end++;
-            else if (*end == 'g' || *end == 'G') mult = 1073741824.0, end++;
-            if (*end == 'B') end++;
-            if (end == optarg || *end || v <= 0)
-                die_usage("bad --max-doc '%s'", optarg);
-            bo.max_doc_bytes = (uint64_t)(v * mult);
+        case 'x':
+            if (parse_size(optarg, &bo.max_doc_bytes))
+                die_usage("bad --max-doc '%s' (try 100M)", optarg);
             break;
-        }
         case 't': {
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 64)

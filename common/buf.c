@@ -36,13 +36,6 @@ int kz_buf_append(kz_buf *b, const void *data, size_t len)
 
 int kz_buf_append_u8(kz_buf *b, uint8_t v) { return kz_buf_append(b, &v, 1); }
 
-int kz_buf_append_u16(kz_buf *b, uint16_t v)
-{
-    uint8_t t[2];
-    kz_store_u16(t, v);
-    return kz_buf_append(b, t, 2);
-}
-
 int kz_buf_append_u32(kz_buf *b, uint32_t v)
 {
     uint8_t t[4];
@@ -63,16 +56,6 @@ int kz_buf_append_varint(kz_buf *b, uint64_t v)
     if (rc)
         return rc;
     b->len += kz_varint_put(b->data + b->len, v);
-    return KZ_OK;
-}
-
-int kz_buf_append_zeros(kz_buf *b, size_t n)
-{
-    int rc = kz_buf_reserve(b, n);
-    if (rc)
-        return rc;
-    memset(b->data + b->len, 0, n);
-    b->len += n;
     return KZ_OK;
 }
 

@@ -54,11 +54,9 @@ typedef struct kz_buf {
 int kz_buf_reserve(kz_buf *b, size_t extra);
 int kz_buf_append(kz_buf *b, const void *data, size_t len);
 int kz_buf_append_u8(kz_buf *b, uint8_t v);
-int kz_buf_append_u16(kz_buf *b, uint16_t v); /* little-endian */
 int kz_buf_append_u32(kz_buf *b, uint32_t v); /* little-endian */
 int kz_buf_append_u64(kz_buf *b, uint64_t v); /* little-endian */
 int kz_buf_append_varint(kz_buf *b, uint64_t v);
-int kz_buf_append_zeros(kz_buf *b, size_t n);
 int kz_buf_printf(kz_buf *b, const char *fmt, ...) KZ_PRINTF(2, 3);
 /* Appends a NUL without counting it in len, so data is a C string. */
 int kz_buf_terminate(kz_buf *b);
@@ -138,8 +136,6 @@ double kz_now(void);
 uint64_t kz_peak_rss(void);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int kz_write_all(int fd, const void *buf, size_t len, const char *path);
-/* Parses "512M", "2G", "100k", "1048576" into bytes. Returns 0 or -1. */
-int kz_parse_size(const char *s, uint64_t *out);
 /* Creates dir and its parents (mode 0755). */
 int kz_mkdir_p(const char *dir);
 

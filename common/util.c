@@ -1,4 +1,4 @@
-/* util.c: clocks, memory figures, whole writes, sizes, folders. */
+/* util.c: clocks, memory figures, whole writes, folders. */
 #include "kzint.h"
 
 #include <errno.h>
@@ -37,34 +37,6 @@ int kz_write_all(int fd, const void *buf, size_t len, const char *path)
         len -= (size_t)n;
     }
     return KZ_OK;
-}
-
-int kz_parse_size(const char *s, uint64_t *out)
-{
-    if (!s || !*s)
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    double mult = 1;
-    switch (*end) {
-    case 'k': case 'K': mult = 1024.0; end++; break;
-    case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end)
-        return -1;
-    v *= mult;
-    if (v >= 18446744073709551615.0)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
 }
 
 int kz_mkdir_p(const char *dir)

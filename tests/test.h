@@ -117,4 +117,41 @@ static inline uint64_t kz_test_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+#include <dirent.h>
+#include <unistd.h>
+
+/* A new empty folder under $TMPDIR (or /tmp); malloc'd, exits on failure. */
+static KZ_TEST_UNUSED char *kz_test_temp_dir(void)
+{
+    const char *base = getenv("TMPDIR");
+    size_t n = strlen(base && *base ? base : "/tmp") + 32;
+    char *t = malloc(n);
+    snprintf(t, n, "%s/kztest-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(t)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return t;
+}
+
+/* Removes a file or a folder and all it holds (no links followed). */
+static KZ_TEST_UNUSED void kz_test_remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        kz_test_remove_tree(sub);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
 #endif

@@ -201,36 +201,6 @@ static void free_model(model *m)
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *temp_dir(void)
-{
-    const char *base = getenv("TMPDIR");
-    char *t = NULL;
-    if (asprintf(&t, "%s/kztest-XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(t)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return t;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int build(const char *dir, const tdoc *docs, size_t n, unsigned threads, uint64_t budget,
                  kz_build_stats *st)
 {
@@ -358,7 +328,7 @@ static void test_round_trip(void)
     tdoc *docs = make_corpus(seed, n, &vocab, &n_vocab);
     model m;
     build_model(&m, docs, n);
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     kz_build_stats st;
     CHECK_OK(build(dir, docs, n, 2, 0, &st));
     CHECK_INT(st.docs, n);
@@ -377,7 +347,7 @@ static void test_round_trip(void)
     section_sums(dir, want);
     struct { unsigned threads; uint64_t budget; } variants[] = { { 1, 0 }, { 1, 1 }, { 2, 1 }, { 3, 600000 } };
     for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
-        char *d2 = temp_dir();
+        char *d2 = kz_test_temp_dir();
         kz_build_stats st2;
         CHECK_OK(build(d2, docs, n, variants[v].threads, variants[v].budget, &st2));
         if (variants[v].budget)
@@ -393,10 +363,10 @@ static void test_round_trip(void)
             CHECK_OK(kz_index_check(ix2, NULL, NULL));
             kz_index_free(ix2);
         }
-        remove_tree(d2);
+        kz_test_remove_tree(d2);
         free(d2);
     }
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
     free_model(&m);
     free_corpus(docs, n, vocab, n_vocab);
@@ -404,7 +374,7 @@ static void test_round_trip(void)
 
 static void test_empty_index(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     kz_build_stats st;
     CHECK_OK(build(dir, NULL, 0, 2, 0, &st));
     CHECK_INT(st.docs, 0);
@@ -423,13 +393,13 @@ static void test_empty_index(void)
         CHECK_OK(kz_index_check(ix, NULL, NULL));
         kz_index_free(ix);
     }
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
 static void test_positions_and_title_boundary(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     tdoc d[2] = { 0 };
     strcpy(d[0].id, "a");
     d[0].title = "Ethnic Russians";
@@ -470,7 +440,7 @@ static void test_positions_and_title_boundary(void)
     CHECK_INT(doc.length, 8);
     kz_index_free(ix);
 done:
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
@@ -494,7 +464,7 @@ static void test_empty_texts_name_real_blocks(void)
         d[i].text_len = i == 1 ? big : 0;
     }
     for (int variant = 0; variant < 2; variant++) {
-        char *dir = temp_dir();
+        char *dir = kz_test_temp_dir();
         kz_build_stats st;
         /* variant 1: titles only, no text anywhere */
         if (variant == 1)
@@ -513,7 +483,7 @@ static void test_empty_texts_name_real_blocks(void)
             CHECK_OK(kz_index_check(ix, NULL, NULL));
             kz_index_free(ix);
         }
-        remove_tree(dir);
+        kz_test_remove_tree(dir);
         free(dir);
     }
     free(long_text);

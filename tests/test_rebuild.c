@@ -19,36 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *temp_dir(void)
-{
-    const char *base = getenv("TMPDIR");
-    char *t = NULL;
-    if (asprintf(&t, "%s/kztest-XXXXXX", base && *base ? base : "/tmp") < 0 || !mkdtemp(t)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return t;
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* Builds an index of n documents whose text names the generation. */
 static int build_generation(const char *dir, int generation, int n)
 {
@@ -137,7 +107,7 @@ static void kill_build(const char *dir, int docs_before_kill, int close_input, i
 
 static void test_killed_build_keeps_old_index(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     CHECK_OK(build_generation(dir, 1, 300));
     /* Killed while reading input, and (input closed) at various points of
      * merging and writing: the index is the old one or, if the child got to
@@ -164,13 +134,13 @@ static void test_killed_build_keeps_old_index(void)
     CHECK_OK(build_generation(dir, 2, 50));
     CHECK_INT(count_leftovers(dir), 0);
     expect_generation(dir, 2, 50);
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
 static void test_reader_keeps_old_index(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     CHECK_OK(build_generation(dir, 1, 200));
     kz_index *old;
     CHECK_OK(kz_index_open(&old, dir));
@@ -193,13 +163,13 @@ static void test_reader_keeps_old_index(void)
         kz_index_free(old);
     }
     expect_generation(dir, 2, 70);
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
 static void test_second_builder_is_refused(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     kz_builder *a, *b = NULL;
     CHECK_OK(kz_builder_new(&a, dir, NULL));
     CHECK_INT(kz_builder_new(&b, dir, NULL), KZ_ELOCKED);
@@ -209,13 +179,13 @@ static void test_second_builder_is_refused(void)
     /* Released: a new builder may start. */
     CHECK_OK(build_generation(dir, 3, 10));
     expect_generation(dir, 3, 10);
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
 static void test_abandoned_build_changes_nothing(void)
 {
-    char *dir = temp_dir();
+    char *dir = kz_test_temp_dir();
     CHECK_OK(build_generation(dir, 1, 40));
     kz_builder *b;
     CHECK_OK(kz_builder_new(&b, dir, NULL));
@@ -226,7 +196,7 @@ static void test_abandoned_build_changes_nothing(void)
     kz_builder_free(b); /* given up without commit */
     expect_generation(dir, 1, 40);
     CHECK_INT(count_leftovers(dir), 0);
-    remove_tree(dir);
+    kz_test_remove_tree(dir);
     free(dir);
 }
 
