@@ -956,9 +956,56 @@ typedef struct merge_src {
     int has_term;
 } merge_src;
 
+/* One term's merged postings, in the form kz_postings_encode() takes. */
 typedef struct merge_out {
-    kz_buf docids, tfs, pos, pos_off; /* u32, u32, bytes, u64 */
+    uint32_t *docids, *tfs;
+    uint64_t *pos_off; /* n+1 entries */
+    size_t cap;        /* postings the arrays hold */
+    uint8_t *pos;
+    size_t pos_len, pos_cap;
+    uint32_t n;
 } merge_out;
+
+/* Makes room for a term of at most postings postings whose run bytes
+ * (which include its positions) total at most bytes. */
+static int merge_reset(merge_out *o, size_t postings, size_t bytes)
+{
+    if (postings + 1 > o->cap) {
+        size_t cap = KZ_MAX(postings + 1, o->cap * 2);
+        uint32_t *d = realloc(o->docids, cap * sizeof *d);
+        if (d)
+            o->docids = d;
+        uint32_t *t = realloc(o->tfs, cap * sizeof *t);
+        if (t)
+            o->tfs = t;
+        uint64_t *p = realloc(o->pos_off, cap * sizeof *p);
+        if (p)
+            o->pos_off = p;
+        if (!d || !t || !p)
+            return kz_error_set(KZ_ENOMEM, "out of memory merging postings");
+        o->cap = cap;
+    }
+    if (bytes > o->pos_cap) {
+        size_t cap = KZ_MAX(bytes, o->pos_cap * 2);
+        uint8_t *p = realloc(o->pos, cap);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory merging postings");
+        o->pos = p;
+        o->pos_cap = cap;
+    }
+    o->n = 0;
+    o->pos_len = 0;
+    o->pos_off[0] = 0;
+    return KZ_OK;
+}
+
+static void merge_free(merge_out *o)
+{
+    free(o->docids);
+    free(o->tfs);
+    free(o->pos_off);
+    free(o->pos);
+}
 
 static int term_cmp(kz_run_reader *a, kz_run_reader *b)
 {
@@ -973,7 +1020,7 @@ static int term_cmp(kz_run_reader *a, kz_run_reader *b)
 static int bad_run(void) { return kz_error_set(KZ_EIO, "a run file is damaged"); }
 
 /* Reads the docid of src's next posting, if any. */
-static int src_peek(merge_src *s, uint32_t prev_docid, int first)
+static inline int src_peek(merge_src *s, uint32_t prev_docid, int first)
 {
     if (s->left == 0)
         return KZ_OK;
@@ -984,23 +1031,26 @@ static int src_peek(merge_src *s, uint32_t prev_docid, int first)
     return KZ_OK;
 }
 
-/* Moves src's posting (its docid already read) to out. */
-static int src_take(merge_src *s, merge_out *o)
+/* Moves src's posting (its docid already read) to out, whose room
+ * merge_reset() made. */
+static inline int src_take(merge_src *s, merge_out *o)
 {
     uint32_t tf;
     if (kz_varint_get32(&s->p, s->end, &tf) || tf == 0)
         return bad_run();
     const uint8_t *start = s->p;
-    for (uint32_t i = 0; i < tf; i++) {
-        uint32_t g;
-        if (kz_varint_get32(&s->p, s->end, &g))
+    for (uint32_t k = tf; k > 0; s->p++) {
+        if (s->p >= s->end)
             return bad_run();
+        k -= !(*s->p & 0x80);
     }
-    int rc;
-    if ((rc = kz_buf_append_u32(&o->docids, s->docid)) || (rc = kz_buf_append_u32(&o->tfs, tf)) ||
-        (rc = kz_buf_append(&o->pos, start, (size_t)(s->p - start))) ||
-        (rc = kz_buf_append_u64(&o->pos_off, o->pos.len)))
-        return rc;
+    size_t len = (size_t)(s->p - start);
+    uint32_t i = o->n++;
+    o->docids[i] = s->docid;
+    o->tfs[i] = tf;
+    memcpy(o->pos + o->pos_len, start, len);
+    o->pos_len += len;
+    o->pos_off[i + 1] = o->pos_len;
     s->left--;
     return src_peek(s, s->docid, 0);
 }
@@ -1083,10 +1133,7 @@ static int merge_runs(kz_builder *b, FILE *terms_f, FILE *termstr_f, const char 
             heap[0] = heap[--hn];
             heap_sift(heap, hn, 0);
         }
-        o.docids.len = o.tfs.len = o.pos.len = o.pos_off.len = 0;
-        if ((rc = kz_buf_append_u64(&o.pos_off, 0)))
-            goto done;
-        uint64_t df_total = 0;
+        uint64_t df_total = 0, bytes_total = 0;
         for (size_t i = 0; i < nc; i++) {
             size_t len;
             uint32_t df;
@@ -1094,6 +1141,7 @@ static int merge_runs(kz_builder *b, FILE *terms_f, FILE *termstr_f, const char 
             cur[i]->end = cur[i]->p + len;
             cur[i]->left = df;
             df_total += df;
+            bytes_total += len;
             if ((rc = src_peek(cur[i], 0, 1)))
                 goto done;
         }
@@ -1101,27 +1149,34 @@ static int merge_runs(kz_builder *b, FILE *terms_f, FILE *termstr_f, const char 
             rc = kz_error_set(KZ_ELIMIT, "a term in more than 2^32 documents");
             goto done;
         }
-        /* Merge by docid: runs from different workers interleave. */
-        for (;;) {
-            merge_src *best = NULL;
-            for (size_t i = 0; i < nc; i++)
-                if (cur[i]->left && (!best || cur[i]->docid < best->docid))
-                    best = cur[i];
-            if (!best)
-                break;
-            if ((rc = src_take(best, &o)))
-                goto done;
+        if ((rc = merge_reset(&o, (size_t)df_total, (size_t)bytes_total)))
+            goto done;
+        if (nc == 1) {
+            while (cur[0]->left)
+                if ((rc = src_take(cur[0], &o)))
+                    goto done;
+        } else {
+            /* Merge by docid: runs from different workers interleave. */
+            for (;;) {
+                merge_src *best = NULL;
+                for (size_t i = 0; i < nc; i++)
+                    if (cur[i]->left && (!best || cur[i]->docid < best->docid))
+                        best = cur[i];
+                if (!best)
+                    break;
+                if ((rc = src_take(best, &o)))
+                    goto done;
+            }
         }
-        uint32_t df = (uint32_t)(o.docids.len / 4);
-        const uint32_t *docids = (const uint32_t *)o.docids.data;
+        uint32_t df = o.n;
+        const uint32_t *docids = o.docids;
         for (uint32_t i = 0; i < df; i++) {
             if (docids[i] >= b->n_docs || (i && docids[i] <= docids[i - 1])) {
                 rc = kz_error_set(KZ_EIO, "internal error: postings out of order while merging");
                 goto done;
             }
         }
-        kz_posting_input in = { docids, (const uint32_t *)o.tfs.data, o.pos.data,
-                                (const uint64_t *)o.pos_off.data, df, b->doc_lengths, avgdl };
+        kz_posting_input in = { docids, o.tfs, o.pos, o.pos_off, df, b->doc_lengths, avgdl };
         blob.len = 0;
         uint64_t blob_off = kz_fwriter_section_size(b->fw);
         if ((rc = kz_postings_encode(&blob, &in)) ||
@@ -1173,10 +1228,7 @@ done:
     free(srcs);
     free(heap);
     free(cur);
-    kz_buf_free(&o.docids);
-    kz_buf_free(&o.tfs);
-    kz_buf_free(&o.pos);
-    kz_buf_free(&o.pos_off);
+    merge_free(&o);
     kz_buf_free(&blob);
     kz_buf_free(&rec);
     return rc;

@@ -74,7 +74,8 @@ struct kz_run_reader {
     /* The current term, valid after kz_run_next() returned 1. */
     kz_buf term;
     uint32_t df;
-    kz_buf postings;
+    const uint8_t *postings; /* in buf, until the next kz_run_next() */
+    size_t postings_len;
 };
 
 static int reader_fill(kz_run_reader *r, size_t want)
@@ -172,8 +173,13 @@ int kz_run_next(kz_run_reader *r)
     if (len == 0)
         return 0;
     if ((rc = reader_bytes(r, &r->term, (size_t)len)) || (rc = reader_varint(r, &df)) ||
-        (rc = reader_varint(r, &n)) || (rc = reader_bytes(r, &r->postings, (size_t)n)))
+        (rc = reader_varint(r, &n)) || (rc = reader_fill(r, (size_t)n)))
         return rc;
+    if (r->buf.len - r->at < n)
+        return kz_error_set(KZ_EIO, "%s: run file truncated", r->path);
+    r->postings = r->buf.data + r->at;
+    r->postings_len = (size_t)n;
+    r->at += (size_t)n;
     r->df = (uint32_t)df;
     return 1;
 }
@@ -186,9 +192,9 @@ const uint8_t *kz_run_current_term(const kz_run_reader *r, size_t *len)
 
 const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint32_t *df)
 {
-    *len = r->postings.len;
+    *len = r->postings_len;
     *df = r->df;
-    return r->postings.data;
+    return r->postings;
 }
 
 void kz_run_close(kz_run_reader *r)
@@ -200,6 +206,5 @@ void kz_run_close(kz_run_reader *r)
     free(r->path);
     kz_buf_free(&r->buf);
     kz_buf_free(&r->term);
-    kz_buf_free(&r->postings);
     free(r);
 }
