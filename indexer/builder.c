@@ -739,9 +739,11 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         return rc;
     d->text_len = bt->arena.len - d->text_off;
 
+    /* The title was cleaned (and its repairs counted) into the arena. */
     if ((rc = kz_buf_append_u64(&bt->info_off, bt->docinfo.len)) ||
         (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid)) ||
-        (rc = append_clean_varstr(b, &bt->docinfo, doc->title, doc->title_len, &invalid)) ||
+        (rc = kz_buf_append_varint(&bt->docinfo, d->title_len)) ||
+        (rc = kz_buf_append(&bt->docinfo, bt->arena.data + d->title_off, d->title_len)) ||
         (rc = kz_buf_append_varint(&bt->docinfo, doc->n_meta)))
         return rc;
     for (size_t i = 0; i < doc->n_meta; i++) {

@@ -177,7 +177,13 @@ static int walk(kz_builder *b, const char *root, const char *rel, path_list *out
         }
         if (S_ISLNK(st.st_mode)) {
             /* Follow links to files, never to folders (no cycles). */
-            if (stat(full, &st) != 0 || S_ISDIR(st.st_mode))
+            if (stat(full, &st) != 0) {
+                if (is_text_name(e->d_name))
+                    kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "cannot follow link: %s",
+                                       strerror(errno));
+                continue;
+            }
+            if (S_ISDIR(st.st_mode))
                 continue;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -212,6 +218,128 @@ static int read_folder(kz_builder *b, const char *root)
     return rc;
 }
 
+/* ---------------------------------------------------------------- input */
+
+/* A byte stream that is gzip (one or more members) or plain, told apart by
+ * its first two bytes. Unlike zlib's gzread, which drops what one call
+ * decompressed when it meets damage, every byte decompressed before the
+ * damage is delivered; the damage is then an error. */
+#define ZR_IN_SIZE (256u << 10)
+
+typedef struct zreader {
+    int fd;
+    int kind; /* 0 undecided, 1 plain, 2 gzip */
+    z_stream zs;
+    int zs_ready;
+    int member_done; /* inflate reached the end of a gzip member */
+    int failed;
+    uint8_t *in;
+    size_t in_len, in_at;
+    int in_eof;
+    uint64_t consumed; /* input bytes read from fd */
+    char err[256];
+} zreader;
+
+static int zr_fill(zreader *z)
+{
+    if (z->in_at < z->in_len || z->in_eof)
+        return 0;
+    for (;;) {
+        ssize_t n = read(z->fd, z->in, ZR_IN_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(z->err, sizeof z->err, "%s", strerror(errno));
+            return -1;
+        }
+        z->in_len = (size_t)n;
+        z->in_at = 0;
+        z->in_eof = n == 0;
+        z->consumed += (uint64_t)n;
+        return 0;
+    }
+}
+
+/* Reads up to cap bytes: the count, 0 at a clean end, -1 on damage or a
+ * read error (z->err says which). */
+static ssize_t zr_read(zreader *z, uint8_t *out, size_t cap)
+{
+    if (z->failed)
+        return -1;
+    if (z->kind == 0) {
+        /* Two bytes decide; a pipe may give them one at a time. */
+        while (z->in_len < 2 && !z->in_eof) {
+            ssize_t n = read(z->fd, z->in + z->in_len, ZR_IN_SIZE - z->in_len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                snprintf(z->err, sizeof z->err, "%s", strerror(errno));
+                z->failed = 1;
+                return -1;
+            }
+            z->in_eof = n == 0;
+            z->in_len += (size_t)n;
+            z->consumed += (uint64_t)n;
+        }
+        z->kind = z->in_len >= 2 && z->in[0] == 0x1f && z->in[1] == 0x8b ? 2 : 1;
+        if (z->kind == 2) {
+            if (inflateInit2(&z->zs, 16 + MAX_WBITS) != Z_OK) {
+                snprintf(z->err, sizeof z->err, "cannot start zlib");
+                z->failed = 1;
+                return -1;
+            }
+            z->zs_ready = 1;
+        }
+    }
+    if (zr_fill(z)) {
+        z->failed = 1;
+        return -1;
+    }
+    if (z->kind == 1) {
+        size_t n = KZ_MIN(cap, z->in_len - z->in_at);
+        memcpy(out, z->in + z->in_at, n);
+        z->in_at += n;
+        return (ssize_t)n;
+    }
+    if (z->member_done) {
+        if (z->in_at == z->in_len && z->in_eof)
+            return 0;
+        inflateReset(&z->zs); /* a further member */
+        z->member_done = 0;
+    }
+    z->zs.next_out = out;
+    z->zs.avail_out = (uInt)KZ_MIN(cap, (size_t)UINT32_MAX);
+    uInt want = z->zs.avail_out;
+    while (z->zs.avail_out == want) {
+        if (z->in_at == z->in_len) {
+            if (zr_fill(z)) {
+                z->failed = 1;
+                break;
+            }
+            if (z->in_eof) {
+                snprintf(z->err, sizeof z->err, "unexpected end of the gzip stream (truncated?)");
+                z->failed = 1;
+                break;
+            }
+        }
+        z->zs.next_in = z->in + z->in_at;
+        z->zs.avail_in = (uInt)(z->in_len - z->in_at);
+        int r = inflate(&z->zs, Z_NO_FLUSH);
+        z->in_at = z->in_len - z->zs.avail_in;
+        if (r == Z_STREAM_END) {
+            z->member_done = 1;
+            break;
+        }
+        if (r != Z_OK && r != Z_BUF_ERROR) {
+            snprintf(z->err, sizeof z->err, "gzip data damaged: %s", z->zs.msg ? z->zs.msg : "inflate failed");
+            z->failed = 1;
+            break;
+        }
+    }
+    size_t produced = want - z->zs.avail_out;
+    return produced > 0 ? (ssize_t)produced : (z->failed ? -1 : 0);
+}
+
 /* ---------------------------------------------------------------- JSON Lines */
 
 static int is_blank_line(const char *s, size_t n)
@@ -227,17 +355,19 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
     int rc = KZ_OK;
     kz_jsonl_parser *parser = NULL;
     kz_buf buf = { 0 };
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        close(fd);
-        return kz_error_set(KZ_ENOMEM, "out of memory opening %s", name);
+    zreader z;
+    memset(&z, 0, sizeof z);
+    z.fd = fd;
+    z.in = malloc(ZR_IN_SIZE);
+    if (!z.in) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", name);
+        goto done;
     }
-    gzbuffer(gz, 1u << 18);
     if ((rc = kz_jsonl_parser_new(&parser)))
         goto done;
     uint64_t line_no = 0, reported = 0;
     size_t start = 0; /* start of the current line in buf */
-    int eof = 0, discarding = 0;
+    int eof = 0, damaged = 0, discarding = 0;
     /* A line may be twice the document limit (JSON escapes) plus slack. */
     uint64_t max_line = 2ull * 1024 * 1024 * 1024 + (1u << 20);
     while (!eof) {
@@ -248,29 +378,28 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
         }
         if ((rc = kz_buf_reserve(&buf, READ_CHUNK)))
             goto done;
-        int n = gzread(gz, buf.data + buf.len, READ_CHUNK);
+        ssize_t n = zr_read(&z, buf.data + buf.len, READ_CHUNK);
         if (n < 0) {
-            int err;
-            const char *msg = gzerror(gz, &err);
-            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, name, "read error after line %llu: %s",
-                               (unsigned long long)line_no, err == Z_ERRNO ? strerror(errno) : msg);
-            goto done;
+            /* The lines before the damage are kept; a cut line is not parsed. */
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, name, "%s after line %llu: the rest is skipped",
+                               z.err, (unsigned long long)line_no);
+            damaged = 1;
+            n = 0;
         }
         if (n == 0)
             eof = 1;
         size_t scan = buf.len;
         buf.len += (size_t)n;
-        uint64_t pos = (uint64_t)gzoffset(gz);
-        if (pos > reported) {
-            kz_builder_input_read(b, pos - reported);
-            reported = pos;
+        if (z.consumed > reported) {
+            kz_builder_input_read(b, z.consumed - reported);
+            reported = z.consumed;
         }
         for (;;) {
             const char *nl = memchr(buf.data + scan, '\n', buf.len - scan);
             size_t end;
             if (nl)
                 end = (size_t)((const uint8_t *)nl - buf.data);
-            else if (eof && buf.len > start)
+            else if (eof && !damaged && buf.len > start)
                 end = buf.len;
             else
                 break;
@@ -315,7 +444,10 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
 done:
     kz_jsonl_parser_free(parser);
     kz_buf_free(&buf);
-    gzclose(gz); /* closes fd */
+    if (z.zs_ready)
+        inflateEnd(&z.zs);
+    free(z.in);
+    close(fd);
     return rc;
 }
 

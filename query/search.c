@@ -274,7 +274,8 @@ int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, con
     }
     if (rc)
         goto done;
-    qsort(hits, n_hits, sizeof *hits, cmp_hits);
+    if (n_hits > 1)
+        qsort(hits, n_hits, sizeof *hits, cmp_hits);
     r->total = n_hits;
     size_t from = KZ_MIN((size_t)o.offset, n_hits);
     r->n_hits = KZ_MIN((size_t)o.limit, n_hits - from);

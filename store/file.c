@@ -266,7 +266,7 @@ const char *kz_section_name(uint32_t id) { return id < KZ_SEC_MAX ? section_name
 
 static int corrupt(const char *path, const char *what)
 {
-    return kz_error_set(KZ_ECORRUPT, "%s: %s", path, what);
+    return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: %s", path, what);
 }
 
 int kz_file_open(kz_file **out, const char *path)
@@ -323,7 +323,7 @@ int kz_file_open(kz_file **out, const char *path)
     }
     uint64_t want_size = kz_load_u64(h + KZ_HDR_FILE_SIZE);
     if (want_size != f->size) {
-        rc = kz_error_set(KZ_ECORRUPT, "%s: file is %llu bytes, its header says %llu (truncated or extended)",
+        rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: the file is %llu bytes, its header says %llu (truncated or extended)",
                           path, (unsigned long long)f->size, (unsigned long long)want_size);
         goto done;
     }
@@ -367,7 +367,7 @@ int kz_file_open(kz_file **out, const char *path)
     }
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++) {
         if (!f->present[id]) {
-            rc = kz_error_set(KZ_ECORRUPT, "%s: section %s missing", path, section_names[id]);
+            rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: section %s missing", path, section_names[id]);
             goto done;
         }
     }
@@ -470,9 +470,44 @@ int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len)
     return KZ_OK;
 }
 
+/* The bytes between the header, the sections and the section table are
+ * alignment padding, covered by no checksum: they must be zero. */
+static int check_padding(const kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
+{
+    uint64_t table = f->size - KZ_TRAILER_SIZE - (uint64_t)(KZ_SEC_MAX - 1) * KZ_SECTION_ENTRY_SIZE;
+    /* Sections in file order (empty ones may share an offset). */
+    const kz_section_entry *order[KZ_SEC_MAX];
+    unsigned n = 0;
+    for (uint32_t id = 1; id < KZ_SEC_MAX; id++) {
+        unsigned i = n++;
+        while (i > 0 && order[i - 1]->offset > f->sec[id].offset) {
+            order[i] = order[i - 1];
+            i--;
+        }
+        order[i] = &f->sec[id];
+    }
+    uint64_t at = KZ_HEADER_SIZE;
+    for (unsigned k = 0; k <= n; k++) {
+        uint64_t next = k < n ? order[k]->offset : table;
+        for (uint64_t i = at; i < next; i++) {
+            if (f->map[i] != 0) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "padding byte at offset %llu is not zero", (unsigned long long)i);
+                if (fn)
+                    fn(ctx, msg);
+                (*faults)++;
+                return KZ_ECORRUPT;
+            }
+        }
+        if (k < n && order[k]->offset + order[k]->length > at)
+            at = order[k]->offset + order[k]->length;
+    }
+    return KZ_OK;
+}
+
 int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
 {
-    int rc = KZ_OK;
+    int rc = check_padding(f, fn, ctx, faults);
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++) {
         const kz_section_entry *s = &f->sec[id];
         if (XXH3_64bits(f->map + s->offset, (size_t)s->length) != s->checksum) {

@@ -1,2 +1,855 @@
+/*
+ * test_corrupt.c: damaged index files fail cleanly.
+ *
+ * A small index is built with the public API, read completely as a
+ * reference, and then damaged in every way a disk, a copy or a careless
+ * user can damage it:
+ *  - truncated to every length (and, harder, truncated with a header that
+ *    agrees with the new length);
+ *  - one bit flipped at a dense sample of offsets covering every byte of the
+ *    header, META, the chunk checksums, the section table, the trailer and
+ *    the alignment padding, and several offsets in every 4 KiB chunk of the
+ *    other sections: opening must fail, or kz_index_check must find the
+ *    damage and every reader must return either the reference answer or
+ *    KZ_ECORRUPT, never a different answer with KZ_OK and never a crash;
+ *  - a header of another format version; files that are no index at all.
+ * Every failure must leave a message in kz_last_error().
+ */
+#include "kzint.h"
+#include "format.h"
 #include "test.h"
-int main(void) { fprintf(stderr, "test not written yet\n"); return 1; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define N_DOCS 200
+#define MAX_META 4
+
+static char tmp_root[4096];
+static char ref_dir[4200];   /* the reference index */
+static char work_dir[4200];  /* damaged copies go here as index.kz */
+static char work_file[4300];
+static uint8_t *orig;        /* the reference file's bytes */
+static size_t orig_size;
+static uint64_t rng_state;
+
+/* ---------------------------------------------------------------- helpers */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+}
+
+static uint8_t *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
+    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(p);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* Opens the index in dir after clearing the last error, so that a message
+ * seen afterwards was set by this call. */
+static int open_fresh(kz_index **ix, const char *dir)
+{
+    kz_error_clear();
+    *ix = NULL;
+    return kz_index_open(ix, dir);
+}
+
+/* ---------------------------------------------------------------- corpus */
+
+static const char *syllables[] = { "ka", "zu", "mi", "ro", "te", "la", "shi", "no", "pa", "ve",
+                                   "dor", "qin", "bel", "str", "ux", "ham" };
+static const char *unicode_words[] = { "Қазақстан", "Россия", "straße", "Žomart", "naïve",
+                                       "café", "Putin’s", "ﬁsh" };
+
+static void rand_word(kz_buf *b)
+{
+    uint64_t r = kz_test_rand(&rng_state);
+    if (r % 40 == 0) {
+        const char *w = unicode_words[(r >> 8) % (sizeof unicode_words / sizeof *unicode_words)];
+        kz_buf_append(b, w, strlen(w));
+        return;
+    }
+    unsigned n = 1 + (unsigned)((r >> 16) % 2);
+    for (unsigned i = 0; i < n; i++) {
+        const char *s = syllables[(r >> (24 + 4 * i)) % (sizeof syllables / sizeof *syllables)];
+        kz_buf_append(b, s, strlen(s));
+    }
+}
+
+/* Builds the reference index in ref_dir: N_DOCS documents of varied size
+ * with metadata; "common" is in every document (more than one posting
+ * block), "banana" occurs 300 times in one (a tf exception), and one large
+ * document gets a store block of its own. */
+static int build_reference(void)
+{
+    uint64_t saved = rng_state;
+    rng_state = 12345; /* the corpus is fixed; the seed picks the flips */
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.threads = 2;
+    kz_builder *b;
+    int rc = kz_builder_new(&b, ref_dir, &o);
+    if (rc) {
+        fprintf(stderr, "kz_builder_new: %s\n", kz_last_error());
+        return rc;
+    }
+    for (int i = 0; i < N_DOCS && rc == KZ_OK; i++) {
+        char id[32], title[128], url[64], date[32], num[32];
+        snprintf(id, sizeof id, "doc-%03d", i);
+        kz_buf tb = { 0 }, text = { 0 };
+        kz_buf_printf(&tb, "Title %s ", i % 2 ? "odd" : "even");
+        rand_word(&tb);
+        kz_buf_printf(&tb, " %d", i % 10);
+        snprintf(title, sizeof title, "%.*s", (int)tb.len, (const char *)tb.data);
+        size_t words = 5 + (size_t)(kz_test_rand(&rng_state) % 60);
+        if (i % 50 == 17)
+            words = 800;
+        for (size_t w = 0; w < words; w++) {
+            if (w)
+                kz_buf_append(&text, w % 11 == 10 ? ".\n" : " ", w % 11 == 10 ? 2 : 1);
+            if (w == words / 2)
+                kz_buf_append(&text, "common", 6);
+            else
+                rand_word(&text);
+        }
+        if (i == 7)
+            for (int k = 0; k < 300; k++)
+                kz_buf_append(&text, " banana", 7);
+        if (i == 123) /* over 64 KiB: a store block of its own */
+            for (int k = 0; k < 9000; k++)
+                kz_buf_append(&text, k % 3 ? " filler" : " padding", k % 3 ? 7 : 8);
+        snprintf(url, sizeof url, "https://example.org/articles/%d", i);
+        snprintf(date, sizeof date, "2024-%02d-%02d", 1 + i % 12, 1 + i % 28);
+        snprintf(num, sizeof num, "%d", i * 37);
+        kz_doc_field meta[3] = { { "url", 3, url, strlen(url) },
+                                 { "date", 4, date, strlen(date) },
+                                 { "n", 1, num, strlen(num) } };
+        size_t n_meta = (size_t)(i % 4) == 3 ? 0 : (size_t)(i % 4) + 1;
+        rc = kz_builder_add_document(b, id, strlen(id), title, strlen(title),
+                                     (const char *)text.data, text.len, meta, n_meta);
+        kz_buf_free(&tb);
+        kz_buf_free(&text);
+    }
+    kz_build_stats st;
+    if (rc == KZ_OK)
+        rc = kz_builder_commit(b, &st);
+    if (rc)
+        fprintf(stderr, "building the reference: %s\n", kz_last_error());
+    kz_builder_free(b);
+    rng_state = saved;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reference */
+
+typedef struct ref_doc {
+    kz_doc d; /* pointers into the reference index, kept open */
+    kz_doc_field meta[MAX_META];
+    char *text;
+    size_t text_len;
+} ref_doc;
+
+typedef struct ref_term {
+    kz_term t;
+    uint32_t *docids, *tfs, *pos;
+} ref_term;
+
+static kz_index *ref_ix;
+static kz_index_info ref_info;
+static ref_doc *ref_docs;
+static ref_term *ref_terms;
+static uint64_t ref_section_bytes[KZ_SEC_MAX];
+
+static int same_span(const char *a, size_t al, const char *b, size_t bl)
+{
+    return al == bl && (al == 0 || memcmp(a, b, al) == 0);
+}
+
+static int same_u32(const uint32_t *a, const uint32_t *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n * sizeof *a) == 0;
+}
+
+static void test_reference(void)
+{
+    CHECK_OK(open_fresh(&ref_ix, ref_dir));
+    if (!ref_ix)
+        return;
+    kz_index_get_info(ref_ix, &ref_info);
+    CHECK_INT(ref_info.docs, N_DOCS);
+    fprintf(stderr, "  %llu documents, %llu terms, %llu tokens\n", (unsigned long long)ref_info.docs,
+            (unsigned long long)ref_info.terms, (unsigned long long)ref_info.tokens);
+    CHECK_STR(ref_info.language, "english");
+    CHECK_INT(ref_info.file_bytes, orig_size);
+    CHECK_INT(kz_index_section_count(ref_ix), KZ_SEC_MAX - 1);
+    for (unsigned i = 0; i < kz_index_section_count(ref_ix); i++) {
+        const char *name;
+        kz_index_section(ref_ix, i, &name, &ref_section_bytes[i]);
+        CHECK(name && *name);
+        fprintf(stderr, "  %-10s %8llu bytes\n", name, (unsigned long long)ref_section_bytes[i]);
+    }
+    ref_docs = calloc(ref_info.docs, sizeof *ref_docs);
+    ref_terms = calloc(ref_info.terms, sizeof *ref_terms);
+    for (uint32_t i = 0; i < ref_info.docs; i++) {
+        ref_doc *r = &ref_docs[i];
+        CHECK_OK(kz_index_doc(ref_ix, &r->d, i, r->meta, MAX_META));
+        CHECK_OK(kz_index_doc_text(ref_ix, &r->text, &r->text_len, i));
+        char want[32];
+        snprintf(want, sizeof want, "doc-%03u", i);
+        CHECK(same_span(r->d.id, r->d.id_len, want, strlen(want)));
+        CHECK_INT(r->d.n_meta, i % 4 == 3 ? 0 : i % 4 + 1);
+        CHECK(r->d.length > r->d.title_tokens);
+        CHECK_INT(r->d.text_bytes, r->text_len);
+    }
+    int saw_blocks = 0, saw_exception = 0;
+    for (uint32_t o = 0; o < ref_info.terms; o++) {
+        ref_term *r = &ref_terms[o];
+        CHECK_OK(kz_index_term_at(ref_ix, &r->t, o));
+        CHECK_OK(kz_index_postings(ref_ix, &r->t, &r->docids, &r->tfs, &r->pos));
+        if (r->t.df > KZ_POSTING_BLOCK)
+            saw_blocks = 1;
+        for (uint32_t k = 0; r->tfs && k < r->t.df; k++)
+            if (r->tfs[k] >= KZ_TF_ESCAPE)
+                saw_exception = 1;
+    }
+    CHECK_MSG(saw_blocks, "no term has more than %u postings", KZ_POSTING_BLOCK);
+    CHECK_MSG(saw_exception, "no tf exception in the corpus");
+    kz_term t;
+    CHECK_OK(kz_index_term(ref_ix, &t, "common", 6));
+    CHECK_INT(t.df, N_DOCS);
+    CHECK_OK(kz_index_check(ref_ix, NULL, NULL));
+}
+
+/* ---------------------------------------------------------------- read all */
+
+typedef struct read_result {
+    unsigned wrong;   /* calls that returned KZ_OK with a different answer */
+    unsigned bad_rc;  /* calls that returned neither KZ_OK nor KZ_ECORRUPT */
+    unsigned corrupt; /* calls that returned KZ_ECORRUPT */
+    unsigned silent;  /* failures without a message */
+    char first[300];  /* what went wrong first */
+} read_result;
+
+static void note(read_result *rr, unsigned *counter, const char *fmt, ...) KZ_PRINTF(3, 4);
+
+static void note(read_result *rr, unsigned *counter, const char *fmt, ...)
+{
+    (*counter)++;
+    if (rr->first[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rr->first, sizeof rr->first, fmt, ap);
+    va_end(ap);
+}
+
+/* Classifies rc from a call that may only succeed or say KZ_ECORRUPT.
+ * Returns 1 when the caller should compare the answer. */
+static int judge(read_result *rr, int rc, const char *what, uint32_t n)
+{
+    if (rc == KZ_OK)
+        return 1;
+    if (rc == KZ_ECORRUPT) {
+        rr->corrupt++;
+        if (!*kz_last_error())
+            note(rr, &rr->silent, "%s %u: KZ_ECORRUPT without a message", what, n);
+    } else {
+        note(rr, &rr->bad_rc, "%s %u: returned %d (%s)", what, n, rc, kz_last_error());
+    }
+    return 0;
+}
+
+/* Reads every document, text, term and posting of ix and compares each
+ * answer given with KZ_OK with the reference. */
+static void read_all(kz_index *ix, read_result *rr)
+{
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    if (info.docs != ref_info.docs || info.terms != ref_info.terms ||
+        info.tokens != ref_info.tokens || info.text_bytes != ref_info.text_bytes ||
+        info.file_bytes != ref_info.file_bytes || info.created_unix != ref_info.created_unix ||
+        info.format_version != ref_info.format_version ||
+        strcmp(info.language, ref_info.language) != 0) {
+        note(rr, &rr->wrong, "kz_index_get_info differs");
+        return; /* the counts below would run off */
+    }
+    for (unsigned i = 0; i < kz_index_section_count(ix); i++) {
+        const char *name;
+        uint64_t bytes;
+        kz_index_section(ix, i, &name, &bytes);
+        if (bytes != ref_section_bytes[i])
+            note(rr, &rr->wrong, "section %s is %llu bytes, was %llu", name,
+                 (unsigned long long)bytes, (unsigned long long)ref_section_bytes[i]);
+    }
+    for (uint32_t i = 0; i < info.docs; i++) {
+        const ref_doc *r = &ref_docs[i];
+        kz_doc d;
+        kz_doc_field meta[MAX_META];
+        kz_error_clear();
+        int rc = kz_index_doc(ix, &d, i, meta, MAX_META);
+        if (judge(rr, rc, "kz_index_doc", i)) {
+            int same = same_span(d.id, d.id_len, r->d.id, r->d.id_len) &&
+                       same_span(d.title, d.title_len, r->d.title, r->d.title_len) &&
+                       d.length == r->d.length && d.title_tokens == r->d.title_tokens &&
+                       d.n_meta == r->d.n_meta && d.text_bytes == r->d.text_bytes;
+            for (size_t m = 0; same && m < d.n_meta && m < MAX_META; m++)
+                same = same_span(meta[m].key, meta[m].key_len, r->meta[m].key, r->meta[m].key_len) &&
+                       same_span(meta[m].value, meta[m].value_len, r->meta[m].value,
+                                 r->meta[m].value_len);
+            if (!same)
+                note(rr, &rr->wrong, "kz_index_doc %u: a different document with KZ_OK", i);
+        }
+        char *text = NULL;
+        size_t len = 0;
+        kz_error_clear();
+        rc = kz_index_doc_text(ix, &text, &len, i);
+        if (judge(rr, rc, "kz_index_doc_text", i) &&
+            (!text || !same_span(text, len, r->text, r->text_len) || text[len] != 0))
+            note(rr, &rr->wrong, "kz_index_doc_text %u: a different text with KZ_OK", i);
+        free(text);
+    }
+    kz_doc d;
+    int rc = kz_index_doc(ix, &d, (uint32_t)info.docs, NULL, 0);
+    if (rc != KZ_EINVAL)
+        note(rr, &rr->bad_rc, "kz_index_doc past the end: %d, want KZ_EINVAL", rc);
+
+    for (uint32_t o = 0; o < info.terms; o++) {
+        const ref_term *r = &ref_terms[o];
+        kz_term t;
+        kz_error_clear();
+        rc = kz_index_term_at(ix, &t, o);
+        if (judge(rr, rc, "kz_index_term_at", o) &&
+            (t.ordinal != o || t.df != r->t.df || t.cf != r->t.cf ||
+             !same_span(t.text, t.len, r->t.text, r->t.len)))
+            note(rr, &rr->wrong, "kz_index_term_at %u: a different term with KZ_OK", o);
+        kz_term by_ordinal = r->t; /* kz_index_postings reads only the ordinal */
+        uint32_t *docids = NULL, *tfs = NULL, *pos = NULL;
+        kz_error_clear();
+        rc = kz_index_postings(ix, &by_ordinal, &docids, &tfs, &pos);
+        if (judge(rr, rc, "kz_index_postings", o) &&
+            (!same_u32(docids, r->docids, r->t.df) || !same_u32(tfs, r->tfs, r->t.df) ||
+             !same_u32(pos, r->pos, r->t.cf)))
+            note(rr, &rr->wrong, "kz_index_postings %u: different postings with KZ_OK", o);
+        free(docids);
+        free(tfs);
+        free(pos);
+        kz_error_clear();
+        rc = kz_index_term(ix, &t, r->t.text, r->t.len);
+        if (judge(rr, rc, "kz_index_term", o) &&
+            (t.ordinal != o || t.df != r->t.df || t.cf != r->t.cf))
+            note(rr, &rr->wrong, "kz_index_term \"%.*s\": a different term with KZ_OK",
+                 (int)r->t.len, r->t.text);
+    }
+    /* Prefix ranges, against the reference's answers. */
+    for (char c = 'a'; c <= 'z'; c++) {
+        uint32_t first = 0, count = 0, rfirst = 0, rcount = 0;
+        kz_error_clear();
+        rc = kz_index_term_prefix(ix, &first, &count, &c, 1);
+        if (judge(rr, rc, "kz_index_term_prefix", (uint32_t)c)) {
+            kz_index_term_prefix(ref_ix, &rfirst, &rcount, &c, 1);
+            if (first != rfirst || count != rcount)
+                note(rr, &rr->wrong, "kz_index_term_prefix '%c': a different range with KZ_OK", c);
+        }
+    }
+}
+
+static void test_reference_reads_itself(void)
+{
+    kz_index *ix;
+    CHECK_OK(open_fresh(&ix, ref_dir));
+    if (!ix)
+        return;
+    read_result rr = { 0 };
+    read_all(ix, &rr);
+    CHECK_MSG(rr.wrong == 0 && rr.bad_rc == 0 && rr.corrupt == 0, "%s", rr.first);
+    kz_index_free(ix);
+}
+
+/* ---------------------------------------------------------------- not an index */
+
+static void expect_open_fails(const char *dir, int want, const char *what)
+{
+    kz_index *ix;
+    int rc = open_fresh(&ix, dir);
+    CHECK_MSG(rc == want, "%s: kz_index_open returned %d, want %d (%s)", what, rc, want,
+              kz_last_error());
+    CHECK_MSG(*kz_last_error() != 0, "%s: no message", what);
+    CHECK_MSG(ix == NULL, "%s: *out set on failure", what);
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+}
+
+static void test_not_an_index(void)
+{
+    char dir[4300], path[4400];
+    snprintf(dir, sizeof dir, "%s/none", tmp_root);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/index.kz", dir);
+
+    expect_open_fails(dir, KZ_ENOTFOUND, "a folder without index.kz");
+    snprintf(path, sizeof path, "%s/no/such/folder", tmp_root);
+    expect_open_fails(path, KZ_ENOTFOUND, "a missing folder");
+    snprintf(path, sizeof path, "%s/index.kz", dir);
+
+    write_file(path, "", 0);
+    expect_open_fails(dir, KZ_ECORRUPT, "an empty file");
+
+    const char *short_text = "hello, world\n";
+    write_file(path, short_text, strlen(short_text));
+    expect_open_fails(dir, KZ_ECORRUPT, "a short text file");
+
+    kz_buf text = { 0 };
+    for (int i = 0; i < 300; i++)
+        kz_buf_printf(&text, "line %d of a text file that is not an index\n", i);
+    write_file(path, text.data, text.len);
+    expect_open_fails(dir, KZ_ECORRUPT, "a text file");
+    kz_buf_free(&text);
+
+    static uint8_t zeros[16384];
+    write_file(path, zeros, sizeof zeros);
+    expect_open_fails(dir, KZ_ECORRUPT, "a file of zeros");
+    write_file(path, zeros, 96);
+    expect_open_fails(dir, KZ_ECORRUPT, "96 zero bytes");
+
+    /* The right magic and nothing else. */
+    uint8_t magic_only[200] = { 0 };
+    memcpy(magic_only, KZ_MAGIC, 8);
+    write_file(path, magic_only, sizeof magic_only);
+    expect_open_fails(dir, KZ_ECORRUPT, "a magic number followed by zeros");
+
+    /* A valid header (checksum and size right) and zeros after it. */
+    kz_store_u32(magic_only + KZ_HDR_VERSION, KZ_FORMAT_VERSION);
+    kz_store_u32(magic_only + KZ_HDR_SIZE, KZ_HEADER_SIZE);
+    kz_store_u64(magic_only + KZ_HDR_BOM, KZ_BYTE_ORDER_MARK);
+    kz_store_u64(magic_only + KZ_HDR_FILE_SIZE, sizeof magic_only);
+    kz_store_u64(magic_only + KZ_HDR_CHECKSUM, XXH3_64bits(magic_only, KZ_HDR_CHECKSUM));
+    write_file(path, magic_only, sizeof magic_only);
+    expect_open_fails(dir, KZ_ECORRUPT, "a valid header followed by zeros");
+
+    /* The reference file with bytes appended. */
+    kz_buf longer = { 0 };
+    kz_buf_append(&longer, orig, orig_size);
+    kz_buf_append(&longer, "\n", 1);
+    write_file(path, longer.data, longer.len);
+    expect_open_fails(dir, KZ_ECORRUPT, "an index with a byte appended");
+    kz_buf_free(&longer);
+
+    /* index.kz as a folder: an error, not a crash (EIO or ECORRUPT). */
+    unlink(path);
+    mkdir(path, 0755);
+    kz_index *ix;
+    int rc = open_fresh(&ix, dir);
+    CHECK_MSG(rc == KZ_EIO || rc == KZ_ECORRUPT, "index.kz a folder: %d (%s)", rc, kz_last_error());
+    CHECK(*kz_last_error() != 0);
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+    rmdir(path);
+    rm_rf(dir);
+}
+
+/* ---------------------------------------------------------------- version */
+
+static void test_version(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    memcpy(copy, orig, orig_size);
+    kz_store_u32(copy + KZ_HDR_VERSION, 2);
+    kz_store_u64(copy + KZ_HDR_CHECKSUM, XXH3_64bits(copy, KZ_HDR_CHECKSUM));
+    write_file(work_file, copy, orig_size);
+    kz_index *ix;
+    int rc = open_fresh(&ix, work_dir);
+    CHECK_MSG(rc == KZ_EVERSION, "version 2: %d (%s)", rc, kz_last_error());
+    CHECK(strstr(kz_last_error(), "version") != NULL);
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+
+    /* Without the checksum fixed, the header is simply damaged. */
+    memcpy(copy, orig, orig_size);
+    kz_store_u32(copy + KZ_HDR_VERSION, 2);
+    write_file(work_file, copy, orig_size);
+    rc = open_fresh(&ix, work_dir);
+    CHECK_MSG(rc == KZ_ECORRUPT, "version 2, old checksum: %d (%s)", rc, kz_last_error());
+    CHECK(*kz_last_error() != 0);
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+
+    /* A version from the future that also changed the file's size. */
+    memcpy(copy, orig, orig_size);
+    kz_store_u32(copy + KZ_HDR_VERSION, 7);
+    kz_store_u64(copy + KZ_HDR_CHECKSUM, XXH3_64bits(copy, KZ_HDR_CHECKSUM));
+    write_file(work_file, copy, orig_size / 2);
+    rc = open_fresh(&ix, work_dir);
+    CHECK_MSG(rc == KZ_EVERSION || rc == KZ_ECORRUPT, "version 7, half the file: %d (%s)", rc,
+              kz_last_error());
+    CHECK(*kz_last_error() != 0);
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+    free(copy);
+}
+
+/* ---------------------------------------------------------------- truncation */
+
+/* Lengths from orig_size-1 down to 0 (all of them near either end, every
+ * 7th in between): the copy is written once and shortened step by step,
+ * which is what a fresh truncated copy would be. */
+static void test_truncation(int consistent_header)
+{
+    write_file(work_file, orig, orig_size);
+    int fd = open(work_file, O_RDWR);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    unsigned wrong = 0, silent = 0;
+    size_t first_wrong = 0;
+    for (size_t len = orig_size; len-- > 0;) {
+        /* Every length within 8 KiB of either end, every 7th between. */
+        if (len >= 8192 && len + 8192 < orig_size && len % 7 != 0)
+            continue;
+        if (ftruncate(fd, (off_t)len) != 0) {
+            CHECK_MSG(0, "ftruncate: %s", strerror(errno));
+            break;
+        }
+        if (consistent_header && len >= KZ_HEADER_SIZE) {
+            /* The header agrees with the new length and its checksum is
+             * right: only the rest of the file can tell. */
+            uint8_t h[KZ_HEADER_SIZE];
+            memcpy(h, orig, sizeof h);
+            kz_store_u64(h + KZ_HDR_FILE_SIZE, len);
+            kz_store_u64(h + KZ_HDR_CHECKSUM, XXH3_64bits(h, KZ_HDR_CHECKSUM));
+            if (pwrite(fd, h, sizeof h, 0) != (ssize_t)sizeof h) {
+                CHECK_MSG(0, "pwrite: %s", strerror(errno));
+                break;
+            }
+        }
+        kz_index *ix;
+        int rc = open_fresh(&ix, work_dir);
+        if (rc != KZ_ECORRUPT) {
+            if (!wrong++)
+                first_wrong = len;
+            if (wrong <= 5)
+                fprintf(stderr, "truncated to %zu bytes%s: kz_index_open returned %d (%s)\n", len,
+                        consistent_header ? " (header patched)" : "", rc, kz_last_error());
+        } else if (!*kz_last_error()) {
+            silent++;
+        }
+        if (rc == KZ_OK)
+            kz_index_free(ix);
+    }
+    close(fd);
+    CHECK_MSG(wrong == 0, "%u truncated lengths not rejected with KZ_ECORRUPT (first %zu)", wrong,
+              first_wrong);
+    CHECK_MSG(silent == 0, "%u truncations rejected without a message", silent);
+}
+
+static void test_truncation_plain(void) { test_truncation(0); }
+static void test_truncation_header_patched(void) { test_truncation(1); }
+
+/* ---------------------------------------------------------------- bit flips */
+
+/* Where each byte of the file lies. */
+enum { R_HEADER, R_SECTION, R_PADDING, R_CHUNKSUMS, R_TABLE, R_TRAILER, R_COUNT };
+static const char *region_names[R_COUNT] = { "header", "section", "padding between sections",
+                                             "chunk checksums", "section table", "trailer" };
+static uint8_t *region;    /* per byte */
+static uint8_t *section_of; /* per byte: section id, 0 outside */
+
+static void map_regions(void)
+{
+    region = malloc(orig_size);
+    section_of = calloc(orig_size, 1);
+    memset(region, R_PADDING, orig_size);
+    memset(region, R_HEADER, KZ_HEADER_SIZE);
+    const uint8_t *t = orig + orig_size - KZ_TRAILER_SIZE;
+    uint32_t n = kz_load_u32(t);
+    uint64_t table_off = kz_load_u64(t + 8);
+    memset(region + orig_size - KZ_TRAILER_SIZE, R_TRAILER, KZ_TRAILER_SIZE);
+    memset(region + table_off, R_TABLE, (size_t)n * KZ_SECTION_ENTRY_SIZE);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = orig + table_off + (size_t)i * KZ_SECTION_ENTRY_SIZE;
+        uint32_t id = kz_load_u32(e);
+        uint64_t off = kz_load_u64(e + 8), len = kz_load_u64(e + 16);
+        memset(region + off, id == KZ_SEC_CHUNKSUMS ? R_CHUNKSUMS : R_SECTION, (size_t)len);
+        memset(section_of + off, (int)id, (size_t)len);
+    }
+}
+
+typedef struct flip_stats {
+    unsigned flips, open_failed, undetected, wrong, bad_rc, silent;
+    char examples[2048];
+} flip_stats;
+
+static void add_example(flip_stats *fs, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+static void add_example(flip_stats *fs, const char *fmt, ...)
+{
+    size_t used = strlen(fs->examples);
+    if (used > sizeof fs->examples - 200)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fs->examples + used, sizeof fs->examples - used, fmt, ap);
+    va_end(ap);
+}
+
+static unsigned check_faults;
+
+static void count_fault(void *ctx, const char *message)
+{
+    (void)ctx;
+    if (message && *message)
+        check_faults++;
+}
+
+/* Flips bit `bit` of byte `off` in the copy at work_file (fd open on it),
+ * runs the readers and the checker, and puts the byte back. */
+static void flip_one(int fd, size_t off, unsigned bit, int check_first, flip_stats *fs)
+{
+    uint8_t b = orig[off] ^ (uint8_t)(1u << bit);
+    if (pwrite(fd, &b, 1, (off_t)off) != 1) {
+        CHECK_MSG(0, "pwrite: %s", strerror(errno));
+        return;
+    }
+    fs->flips++;
+    const char *where = region_names[region[off]];
+    const char *sec = section_of[off] ? kz_section_name(section_of[off]) : "";
+    kz_index *ix;
+    int rc = open_fresh(&ix, work_dir);
+    if (rc != KZ_OK) {
+        fs->open_failed++;
+        if (rc != KZ_ECORRUPT && rc != KZ_EVERSION) {
+            fs->bad_rc++;
+            add_example(fs, "  offset %zu bit %u (%s %s): kz_index_open returned %d (%s)\n", off,
+                        bit, where, sec, rc, kz_last_error());
+        } else if (!*kz_last_error()) {
+            fs->silent++;
+            add_example(fs, "  offset %zu bit %u (%s %s): open failed without a message\n", off,
+                        bit, where, sec);
+        }
+    } else {
+        read_result rr = { 0 };
+        int crc = KZ_OK, said = 0;
+        if (check_first) {
+            check_faults = 0;
+            kz_error_clear();
+            crc = kz_index_check(ix, count_fault, NULL);
+            said = *kz_last_error() != 0;
+        }
+        read_all(ix, &rr);
+        if (!check_first) {
+            check_faults = 0;
+            kz_error_clear();
+            crc = kz_index_check(ix, count_fault, NULL);
+            said = *kz_last_error() != 0;
+        }
+        if (crc != KZ_ECORRUPT || check_faults == 0 || !said) {
+            fs->undetected++;
+            add_example(fs, "  offset %zu bit %u (%s %s): kz_index_check returned %d, %u faults\n",
+                        off, bit, where, sec, crc, check_faults);
+        }
+        if (rr.wrong || rr.bad_rc || rr.silent) {
+            fs->wrong += rr.wrong;
+            fs->bad_rc += rr.bad_rc;
+            fs->silent += rr.silent;
+            add_example(fs, "  offset %zu bit %u (%s %s): %s\n", off, bit, where, sec, rr.first);
+        }
+        kz_index_free(ix);
+    }
+    if (pwrite(fd, orig + off, 1, (off_t)off) != 1)
+        CHECK_MSG(0, "pwrite: %s", strerror(errno));
+}
+
+static void report_flips(const char *what, const flip_stats *fs)
+{
+    fprintf(stderr, "  %s: %u flips, %u refused by kz_index_open\n", what, fs->flips,
+            fs->open_failed);
+    CHECK_MSG(fs->undetected == 0 && fs->wrong == 0 && fs->bad_rc == 0 && fs->silent == 0,
+              "%s: %u flips not found by kz_index_check, %u wrong answers with KZ_OK, "
+              "%u unexpected codes, %u failures without a message; e.g.\n%s",
+              what, fs->undetected, fs->wrong, fs->bad_rc, fs->silent, fs->examples);
+}
+
+/* Every byte of the header, META, chunk checksums, table and trailer; a
+ * stride through the other sections (several hits per 4 KiB chunk) plus
+ * random offsets. Padding between sections is its own test below. */
+static void test_bitflips(void)
+{
+    write_file(work_file, orig, orig_size);
+    int fd = open(work_file, O_RDWR);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    flip_stats fs = { 0 };
+    unsigned n = 0;
+    const size_t stride = 251; /* about 16 hits per 4 KiB chunk */
+    size_t phase = (size_t)(kz_test_rand(&rng_state) % stride);
+    for (size_t off = 0; off < orig_size; off++) {
+        int every = region[off] == R_HEADER || region[off] == R_CHUNKSUMS ||
+                    region[off] == R_TABLE || region[off] == R_TRAILER ||
+                    (region[off] == R_SECTION && section_of[off] == KZ_SEC_META);
+        /* The first and last bytes of each section too. */
+        int edge = region[off] == R_SECTION &&
+                   (off == 0 || section_of[off - 1] != section_of[off] || off + 1 == orig_size ||
+                    section_of[off + 1] != section_of[off]);
+        if (region[off] == R_PADDING)
+            continue;
+        if (every || edge || off % stride == phase) {
+            flip_one(fd, off, (unsigned)(kz_test_rand(&rng_state) % 8), (int)(n++ & 1), &fs);
+        }
+    }
+    /* Random extra flips anywhere outside the padding. */
+    for (int i = 0; i < 60; i++) {
+        size_t off = (size_t)(kz_test_rand(&rng_state) % orig_size);
+        if (region[off] != R_PADDING)
+            flip_one(fd, off, (unsigned)(kz_test_rand(&rng_state) % 8), i & 1, &fs);
+    }
+    close(fd);
+    report_flips("checksummed bytes", &fs);
+}
+
+/* The zero bytes that align each section to 64 bytes. A flip there changes
+ * the file, so kz_index_check must say so ("every byte is covered"). */
+static void test_bitflips_padding(void)
+{
+    write_file(work_file, orig, orig_size);
+    int fd = open(work_file, O_RDWR);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    flip_stats fs = { 0 };
+    unsigned n = 0;
+    for (size_t off = 0; off < orig_size; off++)
+        if (region[off] == R_PADDING)
+            flip_one(fd, off, (unsigned)(kz_test_rand(&rng_state) % 8), (int)(n++ & 1), &fs);
+    close(fd);
+    CHECK_MSG(n > 0, "the reference file has no padding (layout changed?)");
+    report_flips("alignment padding", &fs);
+}
+
+/* Two flips in different chunks of the postings, and a whole chunk zeroed:
+ * more than one fault at once. */
+static void test_multiple_damage(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    memcpy(copy, orig, orig_size);
+    size_t first = 0, last = 0;
+    for (size_t off = 0; off < orig_size; off++) {
+        if (section_of[off] == KZ_SEC_POSTINGS) {
+            if (!first)
+                first = off;
+            last = off;
+        }
+    }
+    CHECK(last > first + 3 * KZ_CHUNK_SIZE);
+    copy[first + 100] ^= 0x10;
+    copy[last - 100] ^= 0x01;
+    memset(copy + first + KZ_CHUNK_SIZE, 0, KZ_CHUNK_SIZE);
+    write_file(work_file, copy, orig_size);
+    kz_index *ix;
+    CHECK_OK(open_fresh(&ix, work_dir));
+    if (ix) {
+        read_result rr = { 0 };
+        read_all(ix, &rr);
+        CHECK_MSG(rr.wrong == 0 && rr.bad_rc == 0 && rr.silent == 0, "%s", rr.first);
+        CHECK(rr.corrupt > 0);
+        check_faults = 0;
+        CHECK_INT(kz_index_check(ix, count_fault, NULL), KZ_ECORRUPT);
+        CHECK_MSG(check_faults >= 3, "%u faults reported for 3 damaged chunks", check_faults);
+        kz_index_free(ix);
+    }
+    free(copy);
+}
+
+/* ---------------------------------------------------------------- main */
+
+#define RUN_TIMED(fn)                                                           \
+    do {                                                                        \
+        double t0_ = kz_now();                                                  \
+        KZ_RUN(fn);                                                             \
+        fprintf(stderr, "     (%.2f s)\n", kz_now() - t0_);                      \
+    } while (0)
+
+int main(void)
+{
+    rng_state = kz_test_seed();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(tmp_root, sizeof tmp_root, "%s/kz-corrupt-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(tmp_root)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", tmp_root, strerror(errno));
+        return 2;
+    }
+    snprintf(ref_dir, sizeof ref_dir, "%s/ref", tmp_root);
+    snprintf(work_dir, sizeof work_dir, "%s/work", tmp_root);
+    snprintf(work_file, sizeof work_file, "%s/%s", work_dir, KZ_INDEX_FILE);
+    mkdir(work_dir, 0755);
+    char ref_file[4300];
+    snprintf(ref_file, sizeof ref_file, "%s/%s", ref_dir, KZ_INDEX_FILE);
+    if (build_reference() != KZ_OK || !(orig = read_whole(ref_file, &orig_size))) {
+        fprintf(stderr, "cannot build the reference index\n");
+        rm_rf(tmp_root);
+        return 2;
+    }
+    fprintf(stderr, "reference index: %zu bytes\n", orig_size);
+    map_regions();
+
+    RUN_TIMED(test_reference);
+    if (ref_ix) {
+        RUN_TIMED(test_reference_reads_itself);
+        RUN_TIMED(test_not_an_index);
+        RUN_TIMED(test_version);
+        RUN_TIMED(test_truncation_plain);
+        RUN_TIMED(test_truncation_header_patched);
+        RUN_TIMED(test_bitflips);
+        RUN_TIMED(test_bitflips_padding);
+        RUN_TIMED(test_multiple_damage);
+    }
+
+    for (uint64_t i = 0; ref_docs && i < ref_info.docs; i++)
+        free(ref_docs[i].text);
+    for (uint64_t i = 0; ref_terms && i < ref_info.terms; i++) {
+        free(ref_terms[i].docids);
+        free(ref_terms[i].tfs);
+        free(ref_terms[i].pos);
+    }
+    free(ref_docs);
+    free(ref_terms);
+    kz_index_free(ref_ix);
+    free(orig);
+    free(region);
+    free(section_of);
+    rm_rf(tmp_root);
+    return kz_test_finish();
+}
