@@ -154,4 +154,37 @@ static KZ_TEST_UNUSED void kz_test_remove_tree(const char *path)
     rmdir(path);
 }
 
+#include <errno.h>
+#include <fcntl.h>
+
+/* The whole file, malloc'd (the caller frees it), or NULL. */
+static KZ_TEST_UNUSED uint8_t *kz_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
+    if (!p || n < 0 || fread(p, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(p);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+/* Writes (replaces) a file; exits on failure. */
+static KZ_TEST_UNUSED void kz_test_write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+}
+
 #endif

@@ -52,34 +52,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 
 static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        exit(2);
-    }
-}
-
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(p);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 /* Opens the index in dir after clearing the last error, so that a message
  * seen afterwards was set by this call. */
 static int open_fresh(kz_index **ix, const char *dir)
@@ -425,30 +397,30 @@ static void test_not_an_index(void)
     expect_open_fails(path, KZ_ENOTFOUND, "a missing folder");
     snprintf(path, sizeof path, "%s/index.kz", dir);
 
-    write_file(path, "", 0);
+    kz_test_write_file(path, "", 0);
     expect_open_fails(dir, KZ_ECORRUPT, "an empty file");
 
     const char *short_text = "hello, world\n";
-    write_file(path, short_text, strlen(short_text));
+    kz_test_write_file(path, short_text, strlen(short_text));
     expect_open_fails(dir, KZ_ECORRUPT, "a short text file");
 
     kz_buf text = { 0 };
     for (int i = 0; i < 300; i++)
         kz_buf_printf(&text, "line %d of a text file that is not an index\n", i);
-    write_file(path, text.data, text.len);
+    kz_test_write_file(path, text.data, text.len);
     expect_open_fails(dir, KZ_ECORRUPT, "a text file");
     kz_buf_free(&text);
 
     static uint8_t zeros[16384];
-    write_file(path, zeros, sizeof zeros);
+    kz_test_write_file(path, zeros, sizeof zeros);
     expect_open_fails(dir, KZ_ECORRUPT, "a file of zeros");
-    write_file(path, zeros, 96);
+    kz_test_write_file(path, zeros, 96);
     expect_open_fails(dir, KZ_ECORRUPT, "96 zero bytes");
 
     /* The right magic and nothing else. */
     uint8_t magic_only[200] = { 0 };
     memcpy(magic_only, KZ_MAGIC, 8);
-    write_file(path, magic_only, sizeof magic_only);
+    kz_test_write_file(path, magic_only, sizeof magic_only);
     expect_open_fails(dir, KZ_ECORRUPT, "a magic number followed by zeros");
 
     /* A valid header (checksum and size right) and zeros after it. */
@@ -457,14 +429,14 @@ static void test_not_an_index(void)
     kz_store_u64(magic_only + KZ_HDR_BOM, KZ_BYTE_ORDER_MARK);
     kz_store_u64(magic_only + KZ_HDR_FILE_SIZE, sizeof magic_only);
     kz_store_u64(magic_only + KZ_HDR_CHECKSUM, XXH3_64bits(magic_only, KZ_HDR_CHECKSUM));
-    write_file(path, magic_only, sizeof magic_only);
+    kz_test_write_file(path, magic_only, sizeof magic_only);
     expect_open_fails(dir, KZ_ECORRUPT, "a valid header followed by zeros");
 
     /* The reference file with bytes appended. */
     kz_buf longer = { 0 };
     kz_buf_append(&longer, orig, orig_size);
     kz_buf_append(&longer, "\n", 1);
-    write_file(path, longer.data, longer.len);
+    kz_test_write_file(path, longer.data, longer.len);
     expect_open_fails(dir, KZ_ECORRUPT, "an index with a byte appended");
     kz_buf_free(&longer);
 
@@ -489,7 +461,7 @@ static void test_version(void)
     memcpy(copy, orig, orig_size);
     kz_store_u32(copy + KZ_HDR_VERSION, 2);
     kz_store_u64(copy + KZ_HDR_CHECKSUM, XXH3_64bits(copy, KZ_HDR_CHECKSUM));
-    write_file(work_file, copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
     kz_index *ix;
     int rc = open_fresh(&ix, work_dir);
     CHECK_MSG(rc == KZ_EVERSION, "version 2: %d (%s)", rc, kz_last_error());
@@ -500,7 +472,7 @@ static void test_version(void)
     /* Without the checksum fixed, the header is simply damaged. */
     memcpy(copy, orig, orig_size);
     kz_store_u32(copy + KZ_HDR_VERSION, 2);
-    write_file(work_file, copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
     rc = open_fresh(&ix, work_dir);
     CHECK_MSG(rc == KZ_ECORRUPT, "version 2, old checksum: %d (%s)", rc, kz_last_error());
     CHECK(*kz_last_error() != 0);
@@ -511,7 +483,7 @@ static void test_version(void)
     memcpy(copy, orig, orig_size);
     kz_store_u32(copy + KZ_HDR_VERSION, 7);
     kz_store_u64(copy + KZ_HDR_CHECKSUM, XXH3_64bits(copy, KZ_HDR_CHECKSUM));
-    write_file(work_file, copy, orig_size / 2);
+    kz_test_write_file(work_file, copy, orig_size / 2);
     rc = open_fresh(&ix, work_dir);
     CHECK_MSG(rc == KZ_EVERSION || rc == KZ_ECORRUPT, "version 7, half the file: %d (%s)", rc,
               kz_last_error());
@@ -528,7 +500,7 @@ static void test_version(void)
  * which is what a fresh truncated copy would be. */
 static void test_truncation(int consistent_header)
 {
-    write_file(work_file, orig, orig_size);
+    kz_test_write_file(work_file, orig, orig_size);
     int fd = open(work_file, O_RDWR);
     CHECK(fd >= 0);
     if (fd < 0)
@@ -707,7 +679,7 @@ static void report_flips(const char *what, const flip_stats *fs)
  * random offsets. Padding between sections is its own test below. */
 static void test_bitflips(void)
 {
-    write_file(work_file, orig, orig_size);
+    kz_test_write_file(work_file, orig, orig_size);
     int fd = open(work_file, O_RDWR);
     CHECK(fd >= 0);
     if (fd < 0)
@@ -744,7 +716,7 @@ static void test_bitflips(void)
  * the file, so kz_index_check must say so ("every byte is covered"). */
 static void test_bitflips_padding(void)
 {
-    write_file(work_file, orig, orig_size);
+    kz_test_write_file(work_file, orig, orig_size);
     int fd = open(work_file, O_RDWR);
     CHECK(fd >= 0);
     if (fd < 0)
@@ -777,7 +749,7 @@ static void test_multiple_damage(void)
     copy[first + 100] ^= 0x10;
     copy[last - 100] ^= 0x01;
     memset(copy + first + KZ_CHUNK_SIZE, 0, KZ_CHUNK_SIZE);
-    write_file(work_file, copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
     kz_index *ix;
     CHECK_OK(open_fresh(&ix, work_dir));
     if (ix) {
@@ -817,7 +789,7 @@ int main(void)
     mkdir(work_dir, 0755);
     char ref_file[4300];
     snprintf(ref_file, sizeof ref_file, "%s/%s", ref_dir, KZ_INDEX_FILE);
-    if (build_reference() != KZ_OK || !(orig = read_whole(ref_file, &orig_size))) {
+    if (build_reference() != KZ_OK || !(orig = kz_test_read_file(ref_file, &orig_size))) {
         fprintf(stderr, "cannot build the reference index\n");
         rm_rf(tmp_root);
         return 2;

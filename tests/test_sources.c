@@ -75,33 +75,10 @@ static void put_file(const char *path, const void *data, size_t len)
         *slash = 0;
         mkdirs(dir);
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0) {
-        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
-        exit(2);
-    }
+    kz_test_write_file(path, data, len);
 }
 
 static void put_str(const char *path, const char *s) { put_file(path, s, strlen(s)); }
-
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(p);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
 
 /* ---------------------------------------------------------------- problems */
 
@@ -560,7 +537,7 @@ static void test_jsonl_gz_truncated(void)
     const char *full = tmp_path("full.jsonl.gz");
     put_gz(full, b.data, b.len);
     size_t gz_len = 0;
-    uint8_t *gz = read_whole(full, &gz_len);
+    uint8_t *gz = kz_test_read_file(full, &gz_len);
     CHECK(gz != NULL && gz_len > 1000);
     if (!gz) {
         free(line_end);
@@ -635,7 +612,7 @@ static void test_jsonl_gz_corrupt(void)
     put_gz(full, b.data, b.len);
     kz_buf_free(&b);
     size_t gz_len = 0;
-    uint8_t *gz = read_whole(full, &gz_len);
+    uint8_t *gz = kz_test_read_file(full, &gz_len);
     CHECK(gz != NULL && gz_len > 1000);
     if (!gz)
         return;
@@ -874,7 +851,7 @@ static void test_missing_source(void)
     char file[4400];
     snprintf(file, sizeof file, "%s/index.kz", ixdir);
     size_t before_len = 0, after_len = 0;
-    uint8_t *before = read_whole(file, &before_len);
+    uint8_t *before = kz_test_read_file(file, &before_len);
     CHECK(before != NULL);
 
     kz_build_options o = KZ_BUILD_OPTIONS_INIT;
@@ -893,7 +870,7 @@ static void test_missing_source(void)
         kz_builder_free(b);
     }
     EXPECT_NO_OTHER_PROBLEMS();
-    uint8_t *after = read_whole(file, &after_len);
+    uint8_t *after = kz_test_read_file(file, &after_len);
     CHECK_MSG(after && before && after_len == before_len && memcmp(before, after, after_len) == 0,
               "the old index changed");
     free(before);
