@@ -42,16 +42,6 @@ static uint64_t rng_state;
 
 /* ---------------------------------------------------------------- helpers */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 /* Opens the index in dir after clearing the last error, so that a message
  * seen afterwards was set by this call. */
 static int open_fresh(kz_index **ix, const char *dir)
@@ -450,7 +440,7 @@ static void test_not_an_index(void)
     if (rc == KZ_OK)
         kz_index_free(ix);
     rmdir(path);
-    rm_rf(dir);
+    kz_test_remove_tree(dir);
 }
 
 /* ---------------------------------------------------------------- version */
@@ -791,7 +781,7 @@ int main(void)
     snprintf(ref_file, sizeof ref_file, "%s/%s", ref_dir, KZ_INDEX_FILE);
     if (build_reference() != KZ_OK || !(orig = kz_test_read_file(ref_file, &orig_size))) {
         fprintf(stderr, "cannot build the reference index\n");
-        rm_rf(tmp_root);
+        kz_test_remove_tree(tmp_root);
         return 2;
     }
     fprintf(stderr, "reference index: %zu bytes\n", orig_size);
@@ -822,6 +812,6 @@ int main(void)
     free(orig);
     free(region);
     free(section_of);
-    rm_rf(tmp_root);
+    kz_test_remove_tree(tmp_root);
     return kz_test_finish();
 }

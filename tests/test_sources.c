@@ -25,16 +25,6 @@ static char tmp_root[4096];
 
 /* ---------------------------------------------------------------- files */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 /* Joins tmp_root and a relative path into a static ring of buffers. */
 static const char *tmp_path(const char *fmt, ...) KZ_PRINTF(1, 2);
 
@@ -763,7 +753,7 @@ static void test_huge_document(void)
         kz_index_free(ix);
     }
     unlink(path);
-    rm_rf(ixdir);
+    kz_test_remove_tree(ixdir);
 }
 
 /* Documents over max_doc_bytes are skipped as too large, from a folder and
@@ -942,6 +932,6 @@ int main(void)
     KZ_RUN(test_single_file);
     KZ_RUN(test_huge_document);
     reset_problems();
-    rm_rf(tmp_root);
+    kz_test_remove_tree(tmp_root);
     return kz_test_finish();
 }
