@@ -327,14 +327,16 @@ typedef struct kz_plist {
     uint32_t df;
     uint64_t cf;
     uint32_t max_tf;
-    double bound; /* max tf/(tf + k1((1-b) + b dl/avgdl)) at the META k1, b */
+    /* Upper bound of tf/(tf + k1((1-b) + b dl/avgdl)) over the postings at
+     * the META k1, b; NAN when df == 1 (derive it from the one posting). */
+    double bound;
     const uint8_t *bitmap;
     uint32_t bitmap_len;
     uint32_t n_blocks;     /* 0 when df <= KZ_POSTING_BLOCK */
     const uint8_t *blocks;
-    const uint8_t *tf;
-    uint32_t n_exceptions;
-    const uint8_t *exceptions;
+    const uint8_t *tf;     /* tf-1 bit-packed per block; see kz_plist_tf */
+    uint64_t tf_len;
+    uint32_t tf_width;     /* bits per tf of the only block, when n_blocks == 0 */
     const uint8_t *pos;
     uint64_t pos_len;
     uint32_t n_containers;

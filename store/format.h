@@ -17,7 +17,7 @@
  * transfers, as PNG's signature does. */
 #define KZ_MAGIC "\x89KZI\r\n\x1a\n"
 #define KZ_END_MAGIC "KZIEND\r\n"
-#define KZ_FORMAT_VERSION 1u
+#define KZ_FORMAT_VERSION 2u
 /* Written as a u64 in the file's byte order (little-endian): a big-endian
  * reader sees 0x0807060504030201 and knows. */
 #define KZ_BYTE_ORDER_MARK 0x0102030405060708ull
@@ -88,18 +88,18 @@ enum {
 #define KZ_TERM_BLOB_OFF 8     /* u64 into POSTINGS; the blob ends where the next begins */
 #define KZ_TERM_SIZE 16
 
-/* Posting blob: varints cf, max_tf, bitmap_len, n_tf_exceptions,
- * positions_len; f64 bound; bitmap; block table (if df > block size); tf
- * bytes; exceptions; positions. */
+/* Posting blob (FORMAT.md "Posting blob"). For df == 1: varint tf,
+ * varint bitmap_len, bitmap, positions. For df > 1: varints cf, max_tf,
+ * bitmap_len; f32 bound; bitmap; block table (if df > block size); tf
+ * bits; positions. */
 #define KZ_POSTING_BLOCK 128u
 #define KZ_BLOCK_POS_OFF 0     /* u64 offset of the block's positions */
-#define KZ_BLOCK_LAST_DOC 8    /* u32 last docid in the block */
-#define KZ_BLOCK_MAX_TF 12     /* u32 */
-#define KZ_BLOCK_MIN_DL 16     /* u32 */
-#define KZ_BLOCK_BOUND 20      /* f32, rounded up */
-#define KZ_BLOCK_SIZE 24
-#define KZ_TF_ESCAPE 255u      /* tf byte meaning "see the exceptions" */
-#define KZ_TF_EXC_SIZE 8       /* u32 ordinal, u32 tf */
+#define KZ_BLOCK_TF_OFF 8      /* u32 offset of the block's tf bits */
+#define KZ_BLOCK_LAST_DOC 12   /* u32 last docid in the block */
+#define KZ_BLOCK_MAX_TF 16     /* u32 */
+#define KZ_BLOCK_MIN_DL 20     /* u32 */
+#define KZ_BLOCK_BOUND 24      /* f32, rounded up */
+#define KZ_BLOCK_SIZE 28
 
 /* Default BM25 parameters the stored bounds are computed with. */
 #define KZ_BM25_K1 1.2

@@ -1,14 +1,16 @@
 /*
  * postings.c: a term's posting blob, written and read in place.
  *
- * Layout (FORMAT.md "Posting blob"):
- *   varint cf, max_tf, bitmap_len, n_exceptions, positions_len
- *   f64    bound
+ * Layout (FORMAT.md "Posting blob"), for a term in df > 1 documents:
+ *   varint cf, max_tf, bitmap_len
+ *   f32    bound (rounded up)
  *   bitmap       CRoaring portable serialization of the docids
- *   block table  ceil(df/128) entries of 24 bytes, only when df > 128
- *   tf           df bytes; 255 means "look in the exceptions"
- *   exceptions   (u32 ordinal, u32 tf) ascending by ordinal
+ *   block table  ceil(df/128) entries of 28 bytes, only when df > 128
+ *   tf           per block of 128 postings, tf-1 bit-packed at the width
+ *                of the block's max_tf-1 (no bytes when every tf is 1)
  *   positions    per posting, tf varints: first position, then gap-1
+ * and for a term in one document (most of the dictionary): varint tf,
+ * varint bitmap_len, bitmap, positions; its bound follows from tf and dl.
  *
  * The bitmap is read with our own parser of the portable format (the
  * RoaringFormatSpec), so that a query walks the containers in the mapped
@@ -18,6 +20,7 @@
 #include "format.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
 
@@ -43,21 +46,43 @@ static float round_up_float(double v)
     return f;
 }
 
+/* Bits needed for v (0 for 0). */
+static uint32_t bit_width(uint32_t v) { return v ? 32u - (uint32_t)__builtin_clz(v) : 0; }
+
+/* Appends n values < 2^width, little-endian bit order, padded to a byte. */
+static int pack_bits(kz_buf *out, const uint32_t *tfs, uint32_t n, uint32_t width)
+{
+    if (width == 0)
+        return KZ_OK;
+    size_t bytes = ((size_t)n * width + 7) / 8;
+    int rc = kz_buf_reserve(out, bytes + 8);
+    if (rc)
+        return rc;
+    uint8_t *p = out->data + out->len;
+    memset(p, 0, bytes + 8);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t bit = (uint64_t)i * width;
+        uint64_t word = kz_load_u64(p + bit / 8);
+        word |= (uint64_t)(tfs[i] - 1) << (bit % 8);
+        kz_store_u64(p + bit / 8, word);
+    }
+    out->len += bytes;
+    return KZ_OK;
+}
+
 int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
 {
     int rc = KZ_OK;
     roaring_bitmap_t *bm = NULL;
     uint32_t df = in->df;
     uint64_t cf = 0;
-    uint32_t max_tf = 0, n_exc = 0;
+    uint32_t max_tf = 0;
     double bound = 0;
     for (uint32_t i = 0; i < df; i++) {
         uint32_t tf = in->tfs[i];
         cf += tf;
         if (tf > max_tf)
             max_tf = tf;
-        if (tf >= KZ_TF_ESCAPE)
-            n_exc++;
         double s = saturation(tf, in->doc_lengths[in->docids[i]], in->avgdl);
         if (s > bound)
             bound = s;
@@ -70,46 +95,64 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
     uint64_t pos_len = in->pos_off[df] - in->pos_off[0];
     uint32_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
 
-    if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, max_tf)) ||
-        (rc = kz_buf_append_varint(out, bm_len)) || (rc = kz_buf_append_varint(out, n_exc)) ||
-        (rc = kz_buf_append_varint(out, pos_len)))
-        goto done;
-    uint8_t f64[8];
-    kz_store_f64(f64, bound);
-    if ((rc = kz_buf_append(out, f64, 8)) || (rc = kz_buf_reserve(out, bm_len)))
+    if (df == 1) {
+        if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, bm_len)))
+            goto done;
+    } else {
+        uint8_t f32[4];
+        float fb = round_up_float(bound);
+        memcpy(f32, &fb, 4);
+        if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, max_tf)) ||
+            (rc = kz_buf_append_varint(out, bm_len)) || (rc = kz_buf_append(out, f32, 4)))
+            goto done;
+    }
+    if ((rc = kz_buf_reserve(out, bm_len)))
         goto done;
     roaring_bitmap_portable_serialize(bm, (char *)out->data + out->len);
     out->len += bm_len;
 
-    for (uint32_t b = 0; b < n_blocks; b++) {
-        uint32_t lo = b * KZ_POSTING_BLOCK, hi = KZ_MIN(df, lo + KZ_POSTING_BLOCK);
-        uint32_t bmax_tf = 0, bmin_dl = UINT32_MAX;
-        double bbound = 0;
-        for (uint32_t i = lo; i < hi; i++) {
-            uint32_t dl = in->doc_lengths[in->docids[i]];
-            bmax_tf = KZ_MAX(bmax_tf, in->tfs[i]);
-            bmin_dl = KZ_MIN(bmin_dl, dl);
-            double s = saturation(in->tfs[i], dl, in->avgdl);
-            if (s > bbound)
-                bbound = s;
+    if (df > 1) {
+        uint64_t tf_off = 0;
+        for (uint32_t b = 0; b < n_blocks; b++) {
+            uint32_t lo = b * KZ_POSTING_BLOCK, hi = KZ_MIN(df, lo + KZ_POSTING_BLOCK);
+            uint32_t bmax_tf = 0, bmin_dl = UINT32_MAX;
+            double bbound = 0;
+            for (uint32_t i = lo; i < hi; i++) {
+                uint32_t dl = in->doc_lengths[in->docids[i]];
+                bmax_tf = KZ_MAX(bmax_tf, in->tfs[i]);
+                bmin_dl = KZ_MIN(bmin_dl, dl);
+                double sb = saturation(in->tfs[i], dl, in->avgdl);
+                if (sb > bbound)
+                    bbound = sb;
+            }
+            if (tf_off > UINT32_MAX) {
+                rc = kz_error_set(KZ_ELIMIT, "a term's tf bits exceed 4 GiB");
+                goto done;
+            }
+            uint8_t e[KZ_BLOCK_SIZE];
+            float fb = round_up_float(bbound);
+            kz_store_u64(e + KZ_BLOCK_POS_OFF, in->pos_off[lo] - in->pos_off[0]);
+            kz_store_u32(e + KZ_BLOCK_TF_OFF, (uint32_t)tf_off);
+            kz_store_u32(e + KZ_BLOCK_LAST_DOC, in->docids[hi - 1]);
+            kz_store_u32(e + KZ_BLOCK_MAX_TF, bmax_tf);
+            kz_store_u32(e + KZ_BLOCK_MIN_DL, bmin_dl);
+            memcpy(e + KZ_BLOCK_BOUND, &fb, 4);
+            if ((rc = kz_buf_append(out, e, sizeof e)))
+                goto done;
+            tf_off += ((uint64_t)(hi - lo) * bit_width(bmax_tf - 1) + 7) / 8;
         }
-        uint8_t e[KZ_BLOCK_SIZE];
-        float fb = round_up_float(bbound);
-        kz_store_u64(e + KZ_BLOCK_POS_OFF, in->pos_off[lo] - in->pos_off[0]);
-        kz_store_u32(e + KZ_BLOCK_LAST_DOC, in->docids[hi - 1]);
-        kz_store_u32(e + KZ_BLOCK_MAX_TF, bmax_tf);
-        kz_store_u32(e + KZ_BLOCK_MIN_DL, bmin_dl);
-        memcpy(e + KZ_BLOCK_BOUND, &fb, 4);
-        if ((rc = kz_buf_append(out, e, sizeof e)))
-            goto done;
-    }
-    if ((rc = kz_buf_reserve(out, df)))
-        goto done;
-    for (uint32_t i = 0; i < df; i++)
-        out->data[out->len++] = (uint8_t)(in->tfs[i] >= KZ_TF_ESCAPE ? KZ_TF_ESCAPE : in->tfs[i]);
-    for (uint32_t i = 0; i < df && n_exc; i++) {
-        if (in->tfs[i] >= KZ_TF_ESCAPE &&
-            ((rc = kz_buf_append_u32(out, i)) || (rc = kz_buf_append_u32(out, in->tfs[i]))))
+        if (n_blocks == 0) {
+            rc = pack_bits(out, in->tfs, df, bit_width(max_tf - 1));
+        } else {
+            for (uint32_t b = 0; b < n_blocks && rc == KZ_OK; b++) {
+                uint32_t lo = b * KZ_POSTING_BLOCK, hi = KZ_MIN(df, lo + KZ_POSTING_BLOCK);
+                uint32_t bmax_tf = 0;
+                for (uint32_t i = lo; i < hi; i++)
+                    bmax_tf = KZ_MAX(bmax_tf, in->tfs[i]);
+                rc = pack_bits(out, in->tfs + lo, hi - lo, bit_width(bmax_tf - 1));
+            }
+        }
+        if (rc)
             goto done;
     }
     rc = kz_buf_append(out, in->pos + in->pos_off[0], (size_t)pos_len);
@@ -206,23 +249,31 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
 {
     memset(pl, 0, sizeof *pl);
     const uint8_t *p = blob, *end = blob + len;
-    uint64_t cf, max_tf, bm_len, n_exc, pos_len;
-    if (kz_varint_get(&p, end, &cf) || kz_varint_get(&p, end, &max_tf) ||
-        kz_varint_get(&p, end, &bm_len) || kz_varint_get(&p, end, &n_exc) ||
-        kz_varint_get(&p, end, &pos_len) || end - p < 8)
+    uint64_t cf, max_tf, bm_len;
+    if (df == 0 || kz_varint_get(&p, end, &cf))
         return bad("header truncated");
+    if (df == 1) {
+        max_tf = cf;
+        pl->bound = NAN;
+    } else {
+        if (kz_varint_get(&p, end, &max_tf))
+            return bad("header truncated");
+    }
+    if (kz_varint_get(&p, end, &bm_len) || (df > 1 && end - p < 4))
+        return bad("header truncated");
+    if (df > 1) {
+        float fb;
+        memcpy(&fb, p, 4);
+        pl->bound = fb;
+        p += 4;
+    }
     pl->df = df;
     pl->cf = cf;
     pl->max_tf = (uint32_t)max_tf;
-    pl->bound = kz_load_f64(p);
-    p += 8;
     uint64_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
     uint64_t left = (uint64_t)(end - p);
-    if (df == 0 || max_tf == 0 || max_tf > UINT32_MAX || cf < df || n_exc > df ||
-        bm_len > left || n_blocks * KZ_BLOCK_SIZE > left - bm_len ||
-        df > left - bm_len - n_blocks * KZ_BLOCK_SIZE ||
-        n_exc * KZ_TF_EXC_SIZE > left - bm_len - n_blocks * KZ_BLOCK_SIZE - df ||
-        pos_len != left - bm_len - n_blocks * KZ_BLOCK_SIZE - df - n_exc * KZ_TF_EXC_SIZE)
+    if (max_tf == 0 || max_tf > UINT32_MAX || cf < df || cf > (uint64_t)df * max_tf ||
+        bm_len > left || n_blocks * KZ_BLOCK_SIZE > left - bm_len)
         return bad("sizes inconsistent");
     pl->bitmap = p;
     pl->bitmap_len = (uint32_t)bm_len;
@@ -230,13 +281,28 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
     pl->n_blocks = (uint32_t)n_blocks;
     pl->blocks = p;
     p += n_blocks * KZ_BLOCK_SIZE;
+    /* The tf bits end where the last block's end. */
+    uint64_t tf_len = 0;
+    if (df > 1) {
+        if (n_blocks == 0) {
+            pl->tf_width = bit_width((uint32_t)max_tf - 1);
+            tf_len = ((uint64_t)df * pl->tf_width + 7) / 8;
+        } else {
+            const uint8_t *e = pl->blocks + (n_blocks - 1) * KZ_BLOCK_SIZE;
+            uint32_t last_n = df - (uint32_t)(n_blocks - 1) * KZ_POSTING_BLOCK;
+            uint32_t w = bit_width(kz_load_u32(e + KZ_BLOCK_MAX_TF) - 1);
+            tf_len = kz_load_u32(e + KZ_BLOCK_TF_OFF) + ((uint64_t)last_n * w + 7) / 8;
+        }
+    }
+    if (tf_len > (uint64_t)(end - p))
+        return bad("tf bits truncated");
     pl->tf = p;
-    p += df;
-    pl->n_exceptions = (uint32_t)n_exc;
-    pl->exceptions = p;
-    p += n_exc * KZ_TF_EXC_SIZE;
+    pl->tf_len = tf_len;
+    p += tf_len;
     pl->pos = p;
-    pl->pos_len = pos_len;
+    pl->pos_len = (uint64_t)(end - p);
+    if (pl->pos_len < cf)
+        return bad("positions truncated"); /* at least a byte each */
     int rc = parse_bitmap(pl);
     if (rc)
         kz_plist_close(pl);
@@ -250,24 +316,43 @@ void kz_plist_close(kz_plist *pl)
     pl->n_containers = 0;
 }
 
+/* The width and tf-bit offset of the block holding ordinal. */
+static inline void tf_block(const kz_plist *pl, uint32_t ordinal, uint32_t *width, uint64_t *off)
+{
+    if (pl->n_blocks == 0) {
+        *width = pl->tf_width;
+        *off = 0;
+        return;
+    }
+    const uint8_t *e = pl->blocks + (size_t)(ordinal / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE;
+    *width = bit_width(kz_load_u32(e + KZ_BLOCK_MAX_TF) - 1);
+    *off = kz_load_u32(e + KZ_BLOCK_TF_OFF);
+}
+
+/* The value at index j of a block packed at width bits from byte off.
+ * Reads at most 8 bytes and never past tf_len (a damaged table may point
+ * anywhere: then 0 is read, and check reports the table). */
+static inline uint32_t tf_value(const kz_plist *pl, uint64_t off, uint32_t width, uint32_t j)
+{
+    uint64_t bit = (uint64_t)j * width;
+    uint64_t at = off + bit / 8;
+    if (at >= pl->tf_len)
+        return 0;
+    uint64_t word = 0;
+    memcpy(&word, pl->tf + at, (size_t)KZ_MIN((uint64_t)8, pl->tf_len - at));
+    return (uint32_t)((word >> (bit % 8)) & ((1ull << width) - 1));
+}
+
 uint32_t kz_plist_tf(const kz_plist *pl, uint32_t ordinal)
 {
-    uint32_t tf = pl->tf[ordinal];
-    if (KZ_LIKELY(tf != KZ_TF_ESCAPE))
-        return tf;
-    uint32_t lo = 0, hi = pl->n_exceptions;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        uint32_t o = kz_load_u32(pl->exceptions + (size_t)mid * KZ_TF_EXC_SIZE);
-        if (o < ordinal)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < pl->n_exceptions &&
-        kz_load_u32(pl->exceptions + (size_t)lo * KZ_TF_EXC_SIZE) == ordinal)
-        return kz_load_u32(pl->exceptions + (size_t)lo * KZ_TF_EXC_SIZE + 4);
-    return KZ_TF_ESCAPE; /* a damaged exception table; check reports it */
+    if (pl->df == 1)
+        return (uint32_t)pl->cf;
+    uint32_t width;
+    uint64_t off;
+    tf_block(pl, ordinal, &width, &off);
+    if (width == 0)
+        return 1;
+    return tf_value(pl, off, width, ordinal % KZ_POSTING_BLOCK) + 1;
 }
 
 int kz_plist_docids(const kz_plist *pl, uint32_t *out)
