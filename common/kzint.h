@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define KZ_UNUSED(x) ((void)(x))
@@ -303,7 +304,7 @@ const char *kz_section_name(uint32_t id);
 typedef struct kz_posting_input {
     const uint32_t *docids;  /* ascending */
     const uint32_t *tfs;
-    const uint8_t *pos;      /* concatenated per-posting position deltas */
+    const uint8_t *pos;      /* per posting, tf varints: first position, then gap-1 */
     const uint64_t *pos_off; /* start of each posting's positions in pos; df+1 entries */
     uint32_t df;
     const uint32_t *doc_lengths; /* dl by docid, for the bounds */
@@ -356,6 +357,9 @@ int kz_plist_docids(const kz_plist *pl, uint32_t *out);
 /* Decodes the tf positions of the ordinal-th posting. KZ_ECORRUPT if they
  * run past the data. */
 int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out);
+/* Decodes every position block whole and checks that each ends where the
+ * next begins, with nothing but zero padding (for check). */
+int kz_plist_check_positions(const kz_plist *pl);
 
 /**************************************************************************
 ** Interface to code in indexer/run.c
@@ -379,6 +383,33 @@ int kz_run_next(kz_run_reader *r);
 const uint8_t *kz_run_current_term(const kz_run_reader *r, size_t *len);
 const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint32_t *df);
 void kz_run_close(kz_run_reader *r);
+
+/**************************************************************************
+** Interface to code in indexer/merge.c
+*/
+typedef struct kz_merge_part {
+    /* What to merge. */
+    char *const *runs;
+    size_t n_runs;
+    const char *lo, *hi; /* terms in [lo, hi); NULL = unbounded */
+    size_t lo_len, hi_len;
+    const uint32_t *doc_lengths;
+    uint64_t n_docs;
+    double avgdl;
+    /* Where: blobs to fw's open section if fw is set, else to postings_f;
+     * TERMS records and TERMSTR strings to their files, offsets counted
+     * from the start of this part. */
+    kz_fwriter *fw;
+    FILE *postings_f, *terms_f, *termstr_f;
+    const char *postings_path, *terms_path, *termstr_path;
+    /* Results. */
+    uint64_t postings_bytes, termstr_bytes, n_terms;
+    int rc;
+    char message[512]; /* kz_last_error() of a failure, for another thread */
+} kz_merge_part;
+
+/* Merges the part's range of terms. Safe to run parts in several threads. */
+int kz_merge(kz_merge_part *part);
 
 /**************************************************************************
 ** Interface to code in indexer/builder.c (for source.c)

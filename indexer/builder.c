@@ -147,8 +147,10 @@ struct kz_builder {
     int failed; /* first worker error code, sticky */
     char failed_msg[512];
 
-    /* Runs. */
+    /* Runs, and for each the term at half its postings bytes: the
+     * median of those splits the final merge between two threads. */
     char **runs;
+    kz_buf *run_middles;
     size_t n_runs, runs_cap;
 
     /* Input accounting and progress. */
@@ -339,20 +341,33 @@ static int inverter_flush(worker *w)
     }
     if (n > 0) {
         qsort(terms, n, sizeof *terms, run_term_cmp);
+        uint64_t total = 0, half = 0;
+        size_t middle = 0;
+        for (size_t i = 0; i < n; i++)
+            total += terms[i].n_bytes;
+        while (middle + 1 < n && (half += terms[middle].n_bytes) < total / 2)
+            middle++;
         pthread_mutex_lock(&b->mu);
         size_t id = b->n_runs;
         if (b->n_runs == b->runs_cap) {
             size_t cap = b->runs_cap ? b->runs_cap * 2 : 16;
             char **p = realloc(b->runs, cap * sizeof *p);
-            if (p) {
+            if (p)
                 b->runs = p;
+            kz_buf *m = realloc(b->run_middles, cap * sizeof *m);
+            if (m)
+                b->run_middles = m;
+            if (p && m)
                 b->runs_cap = cap;
-            }
         }
-        if (b->n_runs < b->runs_cap && asprintf(&path, "%s/run-%06zu", b->work_dir, id) >= 0)
+        if (b->n_runs < b->runs_cap && asprintf(&path, "%s/run-%06zu", b->work_dir, id) >= 0) {
+            kz_buf *mid = &b->run_middles[b->n_runs];
+            memset(mid, 0, sizeof *mid);
+            rc = kz_buf_append(mid, terms[middle].text, terms[middle].len);
             b->runs[b->n_runs++] = path;
-        else
+        } else {
             rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        }
         pthread_mutex_unlock(&b->mu);
         if (rc == KZ_OK)
             rc = kz_run_write(path, terms, n);
@@ -950,128 +965,57 @@ done:
 
 /* ---------------------------------------------------------------- merge */
 
-typedef struct merge_src {
-    kz_run_reader *r;
-    const uint8_t *p, *end; /* the current term's postings */
-    uint32_t left;          /* postings not yet taken */
-    uint32_t docid;         /* next posting's docid */
-    int has_term;
-} merge_src;
-
-/* One term's merged postings, in the form kz_postings_encode() takes. */
-typedef struct merge_out {
-    uint32_t *docids, *tfs;
-    uint64_t *pos_off; /* n+1 entries */
-    size_t cap;        /* postings the arrays hold */
-    uint8_t *pos;
-    size_t pos_len, pos_cap;
-    uint32_t n;
-} merge_out;
-
-/* Makes room for a term of at most postings postings whose run bytes
- * (which include its positions) total at most bytes. */
-static int merge_reset(merge_out *o, size_t postings, size_t bytes)
+/* Appends the whole of from to to. */
+static int copy_file_into_file(FILE *to, const char *to_path, FILE *from, const char *from_path)
 {
-    if (postings + 1 > o->cap) {
-        size_t cap = KZ_MAX(postings + 1, o->cap * 2);
-        uint32_t *d = realloc(o->docids, cap * sizeof *d);
-        if (d)
-            o->docids = d;
-        uint32_t *t = realloc(o->tfs, cap * sizeof *t);
-        if (t)
-            o->tfs = t;
-        uint64_t *p = realloc(o->pos_off, cap * sizeof *p);
-        if (p)
-            o->pos_off = p;
-        if (!d || !t || !p)
-            return kz_error_set(KZ_ENOMEM, "out of memory merging postings");
-        o->cap = cap;
+    if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
+    static _Thread_local uint8_t buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, from)) > 0) {
+        int rc = write_file(to, buf, n, to_path);
+        if (rc)
+            return rc;
     }
-    if (bytes > o->pos_cap) {
-        size_t cap = KZ_MAX(bytes, o->pos_cap * 2);
-        uint8_t *p = realloc(o->pos, cap);
-        if (!p)
-            return kz_error_set(KZ_ENOMEM, "out of memory merging postings");
-        o->pos = p;
-        o->pos_cap = cap;
-    }
-    o->n = 0;
-    o->pos_len = 0;
-    o->pos_off[0] = 0;
+    if (ferror(from))
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
     return KZ_OK;
 }
 
-static void merge_free(merge_out *o)
+static int cmp_bufs(const void *x, const void *y)
 {
-    free(o->docids);
-    free(o->tfs);
-    free(o->pos_off);
-    free(o->pos);
+    const kz_buf *a = x, *b = y;
+    int c = memcmp(a->data, b->data, KZ_MIN(a->len, b->len));
+    return c ? c : (a->len < b->len ? -1 : a->len > b->len);
 }
 
-static int term_cmp(kz_run_reader *a, kz_run_reader *b)
+static void *merge_thread(void *arg)
 {
-    size_t la, lb;
-    const uint8_t *ta = kz_run_current_term(a, &la), *tb = kz_run_current_term(b, &lb);
-    int c = memcmp(ta, tb, KZ_MIN(la, lb));
-    if (c)
-        return c;
-    return la < lb ? -1 : la > lb;
+    kz_merge(arg);
+    return NULL;
 }
 
-static int bad_run(void) { return kz_error_set(KZ_EIO, "a run file is damaged"); }
-
-/* Reads the docid of src's next posting, if any. */
-static inline int src_peek(merge_src *s, uint32_t prev_docid, int first)
+/* Appends the upper part's TERMS records to terms_f with their offsets
+ * moved behind the lower part's postings and strings. */
+static int append_shifted_terms(FILE *to, const char *to_path, FILE *from, const char *from_path,
+                                uint64_t blob_shift, uint64_t str_shift)
 {
-    if (s->left == 0)
-        return KZ_OK;
-    uint32_t v;
-    if (kz_varint_get32(&s->p, s->end, &v))
-        return bad_run();
-    s->docid = first ? v : prev_docid + v;
+    if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
+    uint8_t e[KZ_TERM_SIZE];
+    while (fread(e, 1, sizeof e, from) == sizeof e) {
+        uint64_t str_off = kz_load_u32(e + KZ_TERM_STR_OFF) + str_shift;
+        if (str_off > UINT32_MAX)
+            return kz_error_set(KZ_ELIMIT, "the term dictionary exceeds 4 GiB");
+        kz_store_u32(e + KZ_TERM_STR_OFF, (uint32_t)str_off);
+        kz_store_u64(e + KZ_TERM_BLOB_OFF, kz_load_u64(e + KZ_TERM_BLOB_OFF) + blob_shift);
+        int rc = write_file(to, e, sizeof e, to_path);
+        if (rc)
+            return rc;
+    }
+    if (ferror(from))
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
     return KZ_OK;
-}
-
-/* Moves src's posting (its docid already read) to out, whose room
- * merge_reset() made. */
-static inline int src_take(merge_src *s, merge_out *o)
-{
-    uint32_t tf;
-    if (kz_varint_get32(&s->p, s->end, &tf) || tf == 0)
-        return bad_run();
-    const uint8_t *start = s->p;
-    for (uint32_t k = tf; k > 0; s->p++) {
-        if (s->p >= s->end)
-            return bad_run();
-        k -= !(*s->p & 0x80);
-    }
-    size_t len = (size_t)(s->p - start);
-    uint32_t i = o->n++;
-    o->docids[i] = s->docid;
-    o->tfs[i] = tf;
-    memcpy(o->pos + o->pos_len, start, len);
-    o->pos_len += len;
-    o->pos_off[i + 1] = o->pos_len;
-    s->left--;
-    return src_peek(s, s->docid, 0);
-}
-
-static void heap_sift(merge_src **h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && term_cmp(h[l]->r, h[m]->r) < 0)
-            m = l;
-        if (l + 1 < n && term_cmp(h[l + 1]->r, h[m]->r) < 0)
-            m = l + 1;
-        if (m == i)
-            return;
-        merge_src *t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
 }
 
 static int copy_file_into(kz_builder *b, FILE *f, const char *path)
@@ -1088,152 +1032,6 @@ static int copy_file_into(kz_builder *b, FILE *f, const char *path)
     if (ferror(f))
         return kz_error_errno(KZ_EIO, errno, "cannot read back %s", path);
     return KZ_OK;
-}
-
-static int merge_runs(kz_builder *b, FILE *terms_f, FILE *termstr_f, const char *terms_path,
-                      const char *termstr_path, uint64_t *n_terms)
-{
-    int rc = KZ_OK;
-    size_t n = b->n_runs;
-    merge_src *srcs = calloc(n ? n : 1, sizeof *srcs);
-    merge_src **heap = calloc(n ? n : 1, sizeof *heap);
-    merge_src **cur = calloc(n ? n : 1, sizeof *cur);
-    merge_out o;
-    memset(&o, 0, sizeof o);
-    kz_buf blob = { 0 }, rec = { 0 };
-    uint64_t termstr_len = 0;
-    double avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;
-    if (avgdl <= 0)
-        avgdl = 1.0;
-    size_t hn = 0;
-    if (!srcs || !heap || !cur) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = kz_run_open(&srcs[i].r, b->runs[i])))
-            goto done;
-        int more = kz_run_next(srcs[i].r);
-        if (more < 0) {
-            rc = more;
-            goto done;
-        }
-        if (more)
-            heap[hn++] = &srcs[i];
-    }
-    for (size_t i = hn; i-- > 0;)
-        heap_sift(heap, hn, i);
-
-    while (hn > 0) {
-        /* Gather every run whose current term is the smallest. */
-        size_t nc = 0;
-        cur[nc++] = heap[0];
-        heap[0] = heap[--hn];
-        heap_sift(heap, hn, 0);
-        while (hn > 0 && term_cmp(heap[0]->r, cur[0]->r) == 0) {
-            cur[nc++] = heap[0];
-            heap[0] = heap[--hn];
-            heap_sift(heap, hn, 0);
-        }
-        uint64_t df_total = 0, bytes_total = 0;
-        for (size_t i = 0; i < nc; i++) {
-            size_t len;
-            uint32_t df;
-            cur[i]->p = kz_run_current_postings(cur[i]->r, &len, &df);
-            cur[i]->end = cur[i]->p + len;
-            cur[i]->left = df;
-            df_total += df;
-            bytes_total += len;
-            if ((rc = src_peek(cur[i], 0, 1)))
-                goto done;
-        }
-        if (df_total > UINT32_MAX) {
-            rc = kz_error_set(KZ_ELIMIT, "a term in more than 2^32 documents");
-            goto done;
-        }
-        if ((rc = merge_reset(&o, (size_t)df_total, (size_t)bytes_total)))
-            goto done;
-        if (nc == 1) {
-            while (cur[0]->left)
-                if ((rc = src_take(cur[0], &o)))
-                    goto done;
-        } else {
-            /* Merge by docid: runs from different workers interleave. */
-            for (;;) {
-                merge_src *best = NULL;
-                for (size_t i = 0; i < nc; i++)
-                    if (cur[i]->left && (!best || cur[i]->docid < best->docid))
-                        best = cur[i];
-                if (!best)
-                    break;
-                if ((rc = src_take(best, &o)))
-                    goto done;
-            }
-        }
-        uint32_t df = o.n;
-        const uint32_t *docids = o.docids;
-        for (uint32_t i = 0; i < df; i++) {
-            if (docids[i] >= b->n_docs || (i && docids[i] <= docids[i - 1])) {
-                rc = kz_error_set(KZ_EIO, "internal error: postings out of order while merging");
-                goto done;
-            }
-        }
-        kz_posting_input in = { docids, o.tfs, o.pos, o.pos_off, df, b->doc_lengths, avgdl };
-        blob.len = 0;
-        uint64_t blob_off = kz_fwriter_section_size(b->fw);
-        if ((rc = kz_postings_encode(&blob, &in)) ||
-            (rc = kz_fwriter_write(b->fw, blob.data, blob.len)))
-            goto done;
-        size_t tlen;
-        const uint8_t *text = kz_run_current_term(cur[0]->r, &tlen);
-        if (termstr_len > UINT32_MAX) {
-            rc = kz_error_set(KZ_ELIMIT, "the term dictionary exceeds 4 GiB");
-            goto done;
-        }
-        rec.len = 0;
-        uint8_t e[KZ_TERM_SIZE];
-        kz_store_u32(e + KZ_TERM_STR_OFF, (uint32_t)termstr_len);
-        kz_store_u32(e + KZ_TERM_DF, df);
-        kz_store_u64(e + KZ_TERM_BLOB_OFF, blob_off);
-        if ((rc = write_file(terms_f, e, sizeof e, terms_path)) ||
-            (rc = kz_buf_append_varint(&rec, tlen)) || (rc = kz_buf_append(&rec, text, tlen)) ||
-            (rc = write_file(termstr_f, rec.data, rec.len, termstr_path)))
-            goto done;
-        termstr_len += rec.len;
-        (*n_terms)++;
-        if ((*n_terms & 4095) == 0)
-            report_progress(b, "merging", 0);
-
-        for (size_t i = 0; i < nc; i++) {
-            int more = kz_run_next(cur[i]->r);
-            if (more < 0) {
-                rc = more;
-                goto done;
-            }
-            if (more) {
-                heap[hn++] = cur[i];
-                for (size_t j = hn - 1; j > 0;) {
-                    size_t parent = (j - 1) / 2;
-                    if (term_cmp(heap[j]->r, heap[parent]->r) >= 0)
-                        break;
-                    merge_src *t = heap[j];
-                    heap[j] = heap[parent];
-                    heap[parent] = t;
-                    j = parent;
-                }
-            }
-        }
-    }
-done:
-    for (size_t i = 0; i < n && srcs; i++)
-        kz_run_close(srcs[i].r);
-    free(srcs);
-    free(heap);
-    free(cur);
-    merge_free(&o);
-    kz_buf_free(&blob);
-    kz_buf_free(&rec);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -1287,6 +1085,10 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     int rc;
     FILE *terms_f = NULL, *termstr_f = NULL;
     char *terms_path = NULL, *termstr_path = NULL;
+    char *upper_paths[3] = { NULL, NULL, NULL };
+    kz_merge_part lower, upper;
+    memset(&lower, 0, sizeof lower);
+    memset(&upper, 0, sizeof upper);
     uint64_t n_terms = 0, file_size = 0;
     if (b->finished)
         return kz_error_set(KZ_EINVAL, "builder already committed");
@@ -1316,11 +1118,59 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")) ||
         (rc = open_temp(&termstr_f, &termstr_path, b->work_dir, "termstr")))
         goto done;
-    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_POSTINGS)) ||
-        (rc = merge_runs(b, terms_f, termstr_f, terms_path, termstr_path, &n_terms)) ||
-        (rc = kz_fwriter_end(b->fw)))
+    /* Two threads merge the dictionary's halves, split at the median of the
+     * runs' middle terms; the upper half goes to files of its own. */
+    lower.runs = b->runs;
+    lower.n_runs = b->n_runs;
+    lower.doc_lengths = b->doc_lengths;
+    lower.n_docs = b->n_docs;
+    lower.avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;
+    lower.fw = b->fw;
+    lower.terms_f = terms_f;
+    lower.termstr_f = termstr_f;
+    lower.terms_path = terms_path;
+    lower.termstr_path = termstr_path;
+    upper = lower;
+    upper.terms_f = upper.termstr_f = NULL; /* its own files, opened below */
+    upper.terms_path = upper.termstr_path = NULL;
+    int split = b->n_workers > 1 && b->n_runs > 0;
+    if (split) {
+        qsort(b->run_middles, b->n_runs, sizeof *b->run_middles, cmp_bufs);
+        const kz_buf *pivot = &b->run_middles[b->n_runs / 2];
+        lower.hi = upper.lo = (const char *)pivot->data;
+        lower.hi_len = upper.lo_len = pivot->len;
+        upper.fw = NULL;
+        if ((rc = open_temp(&upper.postings_f, &upper_paths[0], b->work_dir, "postings-upper")) ||
+            (rc = open_temp(&upper.terms_f, &upper_paths[1], b->work_dir, "terms-upper")) ||
+            (rc = open_temp(&upper.termstr_f, &upper_paths[2], b->work_dir, "termstr-upper")))
+            goto done;
+        upper.postings_path = upper_paths[0];
+        upper.terms_path = upper_paths[1];
+        upper.termstr_path = upper_paths[2];
+    }
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_POSTINGS)))
+        goto done;
+    pthread_t upper_thread;
+    int upper_started = split && pthread_create(&upper_thread, NULL, merge_thread, &upper) == 0;
+    if (split && !upper_started)
+        kz_merge(&upper); /* no thread to be had: one after the other */
+    kz_merge(&lower);
+    if (upper_started)
+        pthread_join(upper_thread, NULL);
+    if (lower.rc || (split && upper.rc)) {
+        rc = lower.rc ? kz_error_set(lower.rc, "%s", lower.message) : kz_error_set(upper.rc, "%s", upper.message);
+        goto done;
+    }
+    n_terms = lower.n_terms + (split ? upper.n_terms : 0);
+    if (split && (rc = copy_file_into(b, upper.postings_f, upper.postings_path)))
+        goto done;
+    if ((rc = kz_fwriter_end(b->fw)))
         goto done;
     report_progress(b, "writing", 1);
+    if (split && ((rc = append_shifted_terms(terms_f, terms_path, upper.terms_f, upper.terms_path,
+                                             lower.postings_bytes, lower.termstr_bytes)) ||
+                  (rc = copy_file_into_file(termstr_f, termstr_path, upper.termstr_f, upper.termstr_path))))
+        goto done;
     if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMS)) ||
         (rc = copy_file_into(b, terms_f, terms_path)) || (rc = kz_fwriter_end(b->fw)) ||
         (rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMSTR)) ||
@@ -1354,6 +1204,14 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     b->stats.peak_rss = kz_peak_rss();
     b->stats.seconds = kz_now() - b->started;
 done:
+    for (int i = 0; i < 3; i++) {
+        FILE *f = i == 0 ? upper.postings_f : i == 1 ? upper.terms_f : upper.termstr_f;
+        if (f)
+            fclose(f);
+        if (upper_paths[i])
+            unlink(upper_paths[i]);
+        free(upper_paths[i]);
+    }
     if (terms_f)
         fclose(terms_f);
     if (termstr_f)
@@ -1419,8 +1277,10 @@ void kz_builder_free(kz_builder *b)
     for (size_t i = 0; i < b->n_runs; i++) {
         unlink(b->runs[i]);
         free(b->runs[i]);
+        kz_buf_free(&b->run_middles[i]);
     }
     free(b->runs);
+    free(b->run_middles);
     if (b->work_dir) {
         rmdir(b->work_dir);
         free(b->work_dir);

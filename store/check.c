@@ -243,32 +243,9 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
     if (cf != pl.cf || max_tf != pl.max_tf)
         fault(c, "term \"%.*s\": cf %llu max_tf %u recorded, %llu and %u found", (int)t.len, t.text,
               (unsigned long long)pl.cf, pl.max_tf, (unsigned long long)cf, max_tf);
-    /* The positions must be used up exactly. */
-    if (pl.df) {
-        uint32_t last = pl.df - 1, tf = kz_plist_tf(&pl, last);
-        uint32_t *p = *pos;
-        if (kz_plist_positions(&pl, last, tf, p) == KZ_OK) {
-            /* Re-walk from the start of the last block to find the end. */
-            const uint8_t *q = pl.pos, *end = pl.pos + pl.pos_len;
-            uint32_t first = 0;
-            if (pl.n_blocks) {
-                first = (last / KZ_POSTING_BLOCK) * KZ_POSTING_BLOCK;
-                q += kz_load_u64(pl.blocks + (size_t)(last / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE);
-            }
-            for (uint32_t i = first; i <= last && q; i++) {
-                uint32_t n = kz_plist_tf(&pl, i);
-                for (uint32_t j = 0; j < n; j++) {
-                    uint32_t g;
-                    if (kz_varint_get32(&q, end, &g)) {
-                        q = NULL;
-                        break;
-                    }
-                }
-            }
-            if (q != end)
-                fault(c, "term \"%.*s\": positions do not end where the blob ends", (int)t.len, t.text);
-        }
-    }
+    /* The position blocks must be used up exactly. */
+    if (kz_plist_check_positions(&pl) != KZ_OK)
+        fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
 done:
     roaring_bitmap_free(ref);
     kz_plist_close(&pl);

@@ -8,7 +8,9 @@
  *   block table  ceil(df/128) entries of 28 bytes, only when df > 128
  *   tf           per block of 128 postings, tf-1 bit-packed at the width
  *                of the block's max_tf-1 (no bytes when every tf is 1)
- *   positions    per posting, tf varints: first position, then gap-1
+ *   positions    per 128-posting block, a byte (k1 | k2 << 4) then Rice
+ *                codes in posting order: the first position (k1), then
+ *                tf-1 gaps minus one (k2); padded to a byte
  * and for a term in one document (most of the dictionary): varint tf,
  * varint bitmap_len, bitmap, positions; its bound follows from tf and dl.
  *
@@ -70,6 +72,122 @@ static int pack_bits(kz_buf *out, const uint32_t *tfs, uint32_t n, uint32_t widt
     return KZ_OK;
 }
 
+/* ---------------------------------------------------------- Rice codes */
+
+/* Positions are Rice codes, LSB first: a value v with parameter k is
+ * v >> k one-bits, a zero bit, then the k low bits of v. The writer fills
+ * a buffer sized exactly beforehand. */
+typedef struct bit_writer {
+    uint8_t *p;   /* the next byte to write */
+    uint64_t acc; /* bits not yet written, the oldest lowest */
+    unsigned n;   /* bits in acc, < 32 between calls */
+} bit_writer;
+
+/* Keeps the bits in a register and stores 32 at a time: writing through
+ * memory for each code stalls on store forwarding. */
+static inline void bw_put(bit_writer *w, uint64_t v, unsigned bits) /* bits <= 32 */
+{
+    w->acc |= v << w->n;
+    w->n += bits;
+    if (w->n >= 32) {
+        kz_store_u32(w->p, (uint32_t)w->acc);
+        w->p += 4;
+        w->acc >>= 32;
+        w->n -= 32;
+    }
+}
+
+static inline void bw_rice(bit_writer *w, uint32_t v, unsigned k)
+{
+    uint32_t q = v >> k;
+    while (q >= 32) {
+        bw_put(w, 0xFFFFFFFFu, 32);
+        q -= 32;
+    }
+    bw_put(w, (1ull << q) - 1, q + 1); /* q ones, then the zero */
+    if (k)
+        bw_put(w, v & ((1u << k) - 1), k);
+}
+
+static void bw_flush(bit_writer *w)
+{
+    while (w->n > 0) {
+        *w->p++ = (uint8_t)w->acc;
+        w->acc >>= 8;
+        w->n = w->n > 8 ? w->n - 8 : 0;
+    }
+}
+
+/* The k in 0..15 that codes values in the fewest bits, and that count:
+ * the estimate from their mean, and its neighbours, measured exactly. */
+static unsigned best_rice_k(const uint32_t *v, size_t n, uint64_t *bits_out)
+{
+    *bits_out = 0;
+    if (n == 0)
+        return 0;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    uint64_t mean = sum / n;
+    unsigned guess = mean ? 63u - (unsigned)__builtin_clzll(mean) : 0;
+    unsigned best = 0;
+    uint64_t best_bits = UINT64_MAX;
+    for (unsigned k = guess ? guess - 1 : 0; k <= guess + 1 && k <= 15; k++) {
+        uint64_t bits = (uint64_t)n * (k + 1);
+        for (size_t i = 0; i < n; i++)
+            bits += v[i] >> k;
+        if (bits < best_bits) {
+            best_bits = bits;
+            best = k;
+        }
+    }
+    *bits_out = best_bits;
+    return best;
+}
+
+/* Re-codes the position varints of postings [lo, hi) as one Rice block:
+ * a byte (k of first positions | k of gaps << 4), then the codes.
+ * values is scratch space of at least as many u32 as the block has
+ * positions. */
+static int encode_position_block(kz_buf *out, const kz_posting_input *in, uint32_t lo, uint32_t hi,
+                                 uint32_t *values)
+{
+    /* firsts at the front of values, gaps after them */
+    size_t n_firsts = hi - lo, n_gaps = 0;
+    for (uint32_t i = lo; i < hi; i++) {
+        const uint8_t *p = in->pos + in->pos_off[i], *end = in->pos + in->pos_off[i + 1];
+        for (uint32_t j = 0; j < in->tfs[i]; j++) {
+            uint32_t v;
+            if (kz_varint_get32(&p, end, &v))
+                return kz_error_set(KZ_EIO, "internal error: bad position varints");
+            if (j == 0)
+                values[i - lo] = v;
+            else
+                values[n_firsts + n_gaps++] = v;
+        }
+    }
+    uint64_t bits1, bits2;
+    unsigned k1 = best_rice_k(values, n_firsts, &bits1);
+    unsigned k2 = best_rice_k(values + n_firsts, n_gaps, &bits2);
+    size_t bytes = (size_t)((bits1 + bits2 + 7) / 8);
+    int rc = kz_buf_reserve(out, 1 + bytes + 8);
+    if (rc)
+        return rc;
+    out->data[out->len] = (uint8_t)(k1 | k2 << 4);
+    bit_writer w = { out->data + out->len + 1, 0, 0 };
+    const uint32_t *g = values + n_firsts;
+    for (uint32_t i = lo; i < hi; i++) {
+        bw_rice(&w, values[i - lo], k1);
+        for (uint32_t j = 1; j < in->tfs[i]; j++)
+            bw_rice(&w, *g++, k2);
+    }
+    bw_flush(&w);
+    if (w.p != out->data + out->len + 1 + bytes)
+        return kz_error_set(KZ_EIO, "internal error: Rice block size miscounted");
+    out->len += 1 + bytes;
+    return KZ_OK;
+}
+
 int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
 {
     int rc = KZ_OK;
@@ -87,12 +205,40 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
         if (s > bound)
             bound = s;
     }
+    /* Positions first, into their own buffer: the block table needs where
+     * each block's codes start. */
+    uint32_t n_pos_blocks = (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
+    kz_buf pos = { 0 };
+    uint64_t *block_pos = malloc(n_pos_blocks * sizeof *block_pos);
+    uint32_t block_max_positions = 0;
+    for (uint32_t b = 0; b < n_pos_blocks; b++) {
+        uint64_t n = 0;
+        for (uint32_t i = b * KZ_POSTING_BLOCK; i < KZ_MIN(df, (b + 1) * KZ_POSTING_BLOCK); i++)
+            n += in->tfs[i];
+        if (n > block_max_positions)
+            block_max_positions = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    }
+    uint32_t *values = malloc((size_t)block_max_positions * sizeof *values);
+    if (!block_pos || !values) {
+        free(block_pos);
+        free(values);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    for (uint32_t b = 0; b < n_pos_blocks && rc == KZ_OK; b++) {
+        block_pos[b] = pos.len;
+        rc = encode_position_block(&pos, in, b * KZ_POSTING_BLOCK, KZ_MIN(df, (b + 1) * KZ_POSTING_BLOCK),
+                                   values);
+    }
+    free(values);
+    if (rc)
+        goto done;
     bm = roaring_bitmap_of_ptr(df, in->docids);
-    if (!bm)
-        return kz_error_set(KZ_ENOMEM, "out of memory building a bitmap");
+    if (!bm) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory building a bitmap");
+        goto done;
+    }
     roaring_bitmap_run_optimize(bm);
     size_t bm_len = roaring_bitmap_portable_size_in_bytes(bm);
-    uint64_t pos_len = in->pos_off[df] - in->pos_off[0];
     uint32_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
 
     if (df == 1) {
@@ -131,7 +277,7 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
             }
             uint8_t e[KZ_BLOCK_SIZE];
             float fb = round_up_float(bbound);
-            kz_store_u64(e + KZ_BLOCK_POS_OFF, in->pos_off[lo] - in->pos_off[0]);
+            kz_store_u64(e + KZ_BLOCK_POS_OFF, block_pos[b]);
             kz_store_u32(e + KZ_BLOCK_TF_OFF, (uint32_t)tf_off);
             kz_store_u32(e + KZ_BLOCK_LAST_DOC, in->docids[hi - 1]);
             kz_store_u32(e + KZ_BLOCK_MAX_TF, bmax_tf);
@@ -155,9 +301,11 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
         if (rc)
             goto done;
     }
-    rc = kz_buf_append(out, in->pos + in->pos_off[0], (size_t)pos_len);
+    rc = kz_buf_append(out, pos.data, pos.len);
 done:
     roaring_bitmap_free(bm);
+    kz_buf_free(&pos);
+    free(block_pos);
     return rc;
 }
 
@@ -301,8 +449,8 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
     p += tf_len;
     pl->pos = p;
     pl->pos_len = (uint64_t)(end - p);
-    if (pl->pos_len < cf)
-        return bad("positions truncated"); /* at least a byte each */
+    if (pl->pos_len < (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK)
+        return bad("positions truncated"); /* a header byte per block */
     int rc = parse_bitmap(pl);
     if (rc)
         kz_plist_close(pl);
@@ -404,57 +552,126 @@ int kz_plist_docids(const kz_plist *pl, uint32_t *out)
     return KZ_OK;
 }
 
-/* Advances p past count varints, not beyond end. */
-static const uint8_t *skip_varints(const uint8_t *p, const uint8_t *end, uint64_t count)
+/* Reads Rice codes from the bits [at, len) of a block. */
+typedef struct bit_reader {
+    const uint8_t *p;
+    uint64_t at, len; /* in bits */
+} bit_reader;
+
+/* The 64 bits from the cursor on (zeros past the end). */
+static inline uint64_t br_peek(const bit_reader *r)
 {
-    while (count > 0 && end - p >= 8) {
-        uint64_t word = kz_load_u64(p);
-        uint64_t stops = ~word & 0x8080808080808080ull; /* bytes that end a varint */
-        uint64_t n = (uint64_t)__builtin_popcountll(stops);
-        /* Take the whole word only if a varint we must keep cannot start
-         * inside it: strictly fewer ends than we skip. */
-        if (n < count) {
-            count -= n;
-            p += 8;
-            continue;
-        }
-        break;
+    uint64_t byte = r->at / 8, bytes = (r->len + 7) / 8, word = 0;
+    if (byte < bytes)
+        memcpy(&word, r->p + byte, (size_t)KZ_MIN((uint64_t)8, bytes - byte));
+    return word >> (r->at % 8);
+}
+
+static inline int br_rice(bit_reader *r, unsigned k, uint32_t *out)
+{
+    uint64_t q = 0;
+    for (;;) {
+        uint64_t w = br_peek(r);
+        unsigned ones = (unsigned)__builtin_ctzll(~w | (1ull << 56)); /* 56 bits are always valid */
+        q += ones;
+        r->at += ones;
+        if (ones < 56)
+            break;
+        if (r->at >= r->len || q > UINT32_MAX)
+            return -1;
     }
-    while (count > 0 && p < end) {
-        if (!(*p++ & 0x80))
-            count--;
+    r->at++; /* the zero */
+    uint64_t low = k ? br_peek(r) & ((1ull << k) - 1) : 0;
+    r->at += k;
+    uint64_t v = (q << k) | low;
+    if (r->at > r->len || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The bounds of block b's position codes in pl->pos. */
+static int position_block(const kz_plist *pl, uint32_t b, uint64_t *start, uint64_t *end)
+{
+    if (pl->n_blocks == 0) {
+        *start = 0;
+        *end = pl->pos_len;
+    } else {
+        *start = kz_load_u64(pl->blocks + (size_t)b * KZ_BLOCK_SIZE + KZ_BLOCK_POS_OFF);
+        *end = b + 1 < pl->n_blocks ? kz_load_u64(pl->blocks + (size_t)(b + 1) * KZ_BLOCK_SIZE + KZ_BLOCK_POS_OFF)
+                                    : pl->pos_len;
     }
-    return count ? NULL : p;
+    if (*start >= *end || *end > pl->pos_len)
+        return bad("position block out of range");
+    return KZ_OK;
+}
+
+/* Opens block b: its k values and a reader of its codes. */
+static int open_position_block(const kz_plist *pl, uint32_t b, unsigned *k1, unsigned *k2, bit_reader *r)
+{
+    uint64_t start, end;
+    int rc = position_block(pl, b, &start, &end);
+    if (rc)
+        return rc;
+    *k1 = pl->pos[start] & 15;
+    *k2 = pl->pos[start] >> 4;
+    r->p = pl->pos + start + 1;
+    r->at = 0;
+    r->len = (end - start - 1) * 8;
+    return KZ_OK;
 }
 
 int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out)
 {
-    const uint8_t *p = pl->pos, *end = pl->pos + pl->pos_len;
-    uint32_t first = 0;
-    if (pl->n_blocks) {
-        uint32_t b = ordinal / KZ_POSTING_BLOCK;
-        uint64_t off = kz_load_u64(pl->blocks + (size_t)b * KZ_BLOCK_SIZE + KZ_BLOCK_POS_OFF);
-        if (off > pl->pos_len)
-            return bad("block position offset out of range");
-        p += off;
-        first = b * KZ_POSTING_BLOCK;
+    uint32_t b = ordinal / KZ_POSTING_BLOCK;
+    unsigned k1, k2;
+    bit_reader r;
+    int rc = open_position_block(pl, b, &k1, &k2, &r);
+    if (rc)
+        return rc;
+    uint32_t v;
+    for (uint32_t i = b * KZ_POSTING_BLOCK; i < ordinal; i++) {
+        uint32_t n = kz_plist_tf(pl, i);
+        if (br_rice(&r, k1, &v))
+            return bad("positions truncated");
+        for (uint32_t j = 1; j < n; j++)
+            if (br_rice(&r, k2, &v))
+                return bad("positions truncated");
     }
-    uint64_t skip = 0;
-    for (uint32_t i = first; i < ordinal; i++)
-        skip += kz_plist_tf(pl, i);
-    p = skip_varints(p, end, skip);
-    if (!p)
-        return bad("positions truncated");
     uint64_t prev = 0;
     for (uint32_t i = 0; i < tf; i++) {
-        uint32_t gap;
-        if (kz_varint_get32(&p, end, &gap))
+        if (br_rice(&r, i ? k2 : k1, &v))
             return bad("positions truncated");
-        uint64_t pos = i == 0 ? gap : prev + 1 + gap;
+        uint64_t pos = i == 0 ? v : prev + 1 + v;
         if (pos > UINT32_MAX)
             return bad("position out of range");
         out[i] = (uint32_t)pos;
         prev = pos;
+    }
+    return KZ_OK;
+}
+
+int kz_plist_check_positions(const kz_plist *pl)
+{
+    uint32_t n_blocks = (pl->df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        unsigned k1, k2;
+        bit_reader r;
+        int rc = open_position_block(pl, b, &k1, &k2, &r);
+        if (rc)
+            return rc;
+        if (b == 0 && r.p != pl->pos + 1)
+            return bad("first position block does not start the positions");
+        uint32_t v;
+        for (uint32_t i = b * KZ_POSTING_BLOCK; i < KZ_MIN(pl->df, (b + 1) * KZ_POSTING_BLOCK); i++) {
+            uint32_t n = kz_plist_tf(pl, i);
+            for (uint32_t j = 0; j < n; j++)
+                if (br_rice(&r, j ? k2 : k1, &v))
+                    return bad("positions truncated");
+        }
+        /* Only zero padding, less than a byte, may follow the codes. */
+        if (r.len - r.at >= 8 || (br_peek(&r) & ((1ull << (r.len - r.at)) - 1)) != 0)
+            return bad("position block has bytes or bits after its codes");
     }
     return KZ_OK;
 }
