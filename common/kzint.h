@@ -357,6 +357,20 @@ int kz_plist_docids(const kz_plist *pl, uint32_t *out);
 /* Decodes the tf positions of the ordinal-th posting. KZ_ECORRUPT if they
  * run past the data. */
 int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out);
+/* Where kz_plist_positions_seq() stopped, so that reading postings in
+ * ascending order decodes each block once. Zero-initialise it. */
+typedef struct kz_pos_cursor {
+    int open;
+    uint32_t block, next; /* the block, and the next ordinal to decode */
+    const uint8_t *p;
+    uint64_t at, len;
+    unsigned k1, k2;
+} kz_pos_cursor;
+
+/* kz_plist_positions, resuming from c when ordinal lies ahead in the same
+ * block (c may be NULL). tf must be the posting's tf. */
+int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
+                           uint32_t *out);
 /* Decodes every position block whole and checks that each ends where the
  * next begins, with nothing but zero padding (for check). */
 int kz_plist_check_positions(const kz_plist *pl);

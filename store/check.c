@@ -172,6 +172,7 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
         fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
         goto done;
     }
+    kz_pos_cursor cursor = { 0 };
     uint64_t cf = 0;
     uint32_t max_tf = 0, blk_max_tf = 0, blk_min_dl = UINT32_MAX;
     double blk_bound = 0, term_bound = 0;
@@ -197,7 +198,7 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, kz_ter
                 goto done;
             }
         }
-        if (kz_plist_positions(&pl, i, tf, *pos) != KZ_OK) {
+        if (kz_plist_positions_seq(&pl, &cursor, i, tf, *pos) != KZ_OK) {
             fault(c, "term \"%.*s\" document %u: %s", (int)t.len, t.text, d, kz_last_error());
             goto done;
         }

@@ -397,6 +397,7 @@ int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint
     if ((rc = kz_plist_docids(&pl, d)))
         goto done;
     uint64_t at = 0;
+    kz_pos_cursor cursor = { 0 };
     for (uint32_t i = 0; i < pl.df; i++) {
         t[i] = kz_plist_tf(&pl, i);
         if (positions) {
@@ -404,7 +405,7 @@ int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint
                 rc = corrupt("term frequencies exceed the collection frequency");
                 goto done;
             }
-            if ((rc = kz_plist_positions(&pl, i, t[i], p + at)))
+            if ((rc = kz_plist_positions_seq(&pl, &cursor, i, t[i], p + at)))
                 goto done;
             at += t[i];
         }

@@ -621,16 +621,28 @@ static int open_position_block(const kz_plist *pl, uint32_t b, unsigned *k1, uns
     return KZ_OK;
 }
 
-int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out)
+int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
+                           uint32_t *out)
 {
     uint32_t b = ordinal / KZ_POSTING_BLOCK;
-    unsigned k1, k2;
     bit_reader r;
-    int rc = open_position_block(pl, b, &k1, &k2, &r);
-    if (rc)
-        return rc;
+    unsigned k1, k2;
+    uint32_t from;
+    if (c && c->open && c->block == b && c->next <= ordinal) {
+        r.p = c->p;
+        r.at = c->at;
+        r.len = c->len;
+        k1 = c->k1;
+        k2 = c->k2;
+        from = c->next;
+    } else {
+        int rc = open_position_block(pl, b, &k1, &k2, &r);
+        if (rc)
+            return rc;
+        from = b * KZ_POSTING_BLOCK;
+    }
     uint32_t v;
-    for (uint32_t i = b * KZ_POSTING_BLOCK; i < ordinal; i++) {
+    for (uint32_t i = from; i < ordinal; i++) {
         uint32_t n = kz_plist_tf(pl, i);
         if (br_rice(&r, k1, &v))
             return bad("positions truncated");
@@ -648,7 +660,22 @@ int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32
         out[i] = (uint32_t)pos;
         prev = pos;
     }
+    if (c) {
+        c->open = 1;
+        c->block = b;
+        c->next = ordinal + 1;
+        c->p = r.p;
+        c->at = r.at;
+        c->len = r.len;
+        c->k1 = k1;
+        c->k2 = k2;
+    }
     return KZ_OK;
+}
+
+int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t *out)
+{
+    return kz_plist_positions_seq(pl, NULL, ordinal, tf, out);
 }
 
 int kz_plist_check_positions(const kz_plist *pl)
