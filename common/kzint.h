@@ -183,6 +183,7 @@ void kz_tokvec_free(kz_tokvec *tv);
 
 #define KZ_MAX_TOKEN_CODEPOINTS 255
 #define KZ_ANALYZER_VERSION 1
+#define KZ_MAX_TERM_BYTES_INTERNAL 1024 /* = KZ_TERM_MAX_BYTES */
 
 /* Creates an analyzer for a Snowball language ("english", "russian", ...).
  * *out is the caller's to free with kz_analyzer_free(). KZ_EINVAL with a
@@ -399,6 +400,28 @@ const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint
 void kz_run_close(kz_run_reader *r);
 
 /**************************************************************************
+** Interface to code in store/dict.c
+**
+** Writes the term dictionary (FORMAT.md "TERMS" and "TERMSTR"): terms
+** given in ascending order are front-coded into the open TERMSTR section,
+** and the terms index is collected for the TERMS section.
+*/
+typedef struct kz_dict_writer {
+    kz_fwriter *fw;
+    kz_buf index;     /* TERMS entries */
+    kz_buf rec;
+    uint8_t prev[KZ_MAX_TERM_BYTES_INTERNAL];
+    size_t prev_len;
+    uint64_t n_terms, str_bytes, blob_off;
+} kz_dict_writer;
+
+/* Adds the next term (greater than the last) with its df and blob length. */
+int kz_dict_add(kz_dict_writer *w, const uint8_t *term, size_t len, uint32_t df, uint64_t blob_len);
+/* Writes the collected TERMS section (begin, entries, end). */
+int kz_dict_write_index(kz_dict_writer *w);
+void kz_dict_writer_free(kz_dict_writer *w);
+
+/**************************************************************************
 ** Interface to code in indexer/merge.c
 */
 typedef struct kz_merge_part {
@@ -411,13 +434,13 @@ typedef struct kz_merge_part {
     uint64_t n_docs;
     double avgdl;
     /* Where: blobs to fw's open section if fw is set, else to postings_f;
-     * TERMS records and TERMSTR strings to their files, offsets counted
-     * from the start of this part. */
+     * per term a record (varint length, bytes, varint df, varint blob
+     * length) to terms_f, for kz_dict_add(). */
     kz_fwriter *fw;
-    FILE *postings_f, *terms_f, *termstr_f;
-    const char *postings_path, *terms_path, *termstr_path;
+    FILE *postings_f, *terms_f;
+    const char *postings_path, *terms_path;
     /* Results. */
-    uint64_t postings_bytes, termstr_bytes, n_terms;
+    uint64_t postings_bytes, n_terms;
     int rc;
     char message[512]; /* kz_last_error() of a failure, for another thread */
 } kz_merge_part;
@@ -459,6 +482,9 @@ int kz_index_verify_sums(kz_index *ix);
 kz_file *kz_index_file(const kz_index *ix);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close). */
 int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t term_ordinal);
+/* Walks the whole dictionary: blocks in order and contiguous, terms
+ * strictly ascending, blobs covering POSTINGS exactly (for check). */
+int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults);
 /* dl of docid: no range check, and the caller must have verified the
  * DOCS bytes (kz_file_verify) or be running after a full verification. */
 uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid);

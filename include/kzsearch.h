@@ -215,14 +215,15 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid,
  * the caller frees it). */
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid);
 
-/* Term lookup. A kz_term names a dictionary entry; it stays valid as long as
- * the index. */
+/* Term lookup. A kz_term holds a copy of a dictionary entry. */
+#define KZ_TERM_MAX_BYTES 1024 /* 255 code points of UTF-8 and then some */
+
 typedef struct kz_term {
     uint32_t ordinal;   /* position in the sorted dictionary */
     uint32_t df;
     uint64_t cf;
-    const char *text;
     size_t len;
+    char text[KZ_TERM_MAX_BYTES]; /* len bytes, then a NUL */
 } kz_term;
 
 /* Exact lookup of an analysed term (a stem). KZ_ENOTFOUND if absent. */

@@ -965,21 +965,40 @@ done:
 
 /* ---------------------------------------------------------------- merge */
 
-/* Appends the whole of from to to. */
-static int copy_file_into_file(FILE *to, const char *to_path, FILE *from, const char *from_path)
+/* A varint from f: 1, or 0 at a clean end of file, or -1. */
+static int read_varint(FILE *f, uint64_t *out)
 {
-    if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
-        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
-    static _Thread_local uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, from)) > 0) {
-        int rc = write_file(to, buf, n, to_path);
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift <= 63; shift += 7) {
+        int c = getc(f);
+        if (c == EOF)
+            return shift == 0 && !ferror(f) ? 0 : -1;
+        v |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+/* Front-codes a part's term list (see kz_merge_part) into the dictionary. */
+static int add_term_list(kz_dict_writer *dw, FILE *f, const char *path)
+{
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", path);
+    uint8_t term[KZ_MAX_TERM_BYTES];
+    uint64_t len, df, blob_len;
+    int more;
+    while ((more = read_varint(f, &len)) == 1) {
+        if (len == 0 || len >= sizeof term || fread(term, 1, (size_t)len, f) != len ||
+            read_varint(f, &df) != 1 || read_varint(f, &blob_len) != 1 || df > UINT32_MAX)
+            return kz_error_set(KZ_EIO, "%s: term list damaged", path);
+        int rc = kz_dict_add(dw, term, (size_t)len, (uint32_t)df, blob_len);
         if (rc)
             return rc;
     }
-    if (ferror(from))
-        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
-    return KZ_OK;
+    return more == 0 ? KZ_OK : kz_error_set(KZ_EIO, "%s: term list damaged", path);
 }
 
 static int cmp_bufs(const void *x, const void *y)
@@ -993,29 +1012,6 @@ static void *merge_thread(void *arg)
 {
     kz_merge(arg);
     return NULL;
-}
-
-/* Appends the upper part's TERMS records to terms_f with their offsets
- * moved behind the lower part's postings and strings. */
-static int append_shifted_terms(FILE *to, const char *to_path, FILE *from, const char *from_path,
-                                uint64_t blob_shift, uint64_t str_shift)
-{
-    if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0)
-        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
-    uint8_t e[KZ_TERM_SIZE];
-    while (fread(e, 1, sizeof e, from) == sizeof e) {
-        uint64_t str_off = kz_load_u32(e + KZ_TERM_STR_OFF) + str_shift;
-        if (str_off > UINT32_MAX)
-            return kz_error_set(KZ_ELIMIT, "the term dictionary exceeds 4 GiB");
-        kz_store_u32(e + KZ_TERM_STR_OFF, (uint32_t)str_off);
-        kz_store_u64(e + KZ_TERM_BLOB_OFF, kz_load_u64(e + KZ_TERM_BLOB_OFF) + blob_shift);
-        int rc = write_file(to, e, sizeof e, to_path);
-        if (rc)
-            return rc;
-    }
-    if (ferror(from))
-        return kz_error_errno(KZ_EIO, errno, "cannot read back %s", from_path);
-    return KZ_OK;
 }
 
 static int copy_file_into(kz_builder *b, FILE *f, const char *path)
@@ -1083,9 +1079,11 @@ static int write_meta(kz_builder *b, uint64_t n_terms)
 int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
 {
     int rc;
-    FILE *terms_f = NULL, *termstr_f = NULL;
-    char *terms_path = NULL, *termstr_path = NULL;
-    char *upper_paths[3] = { NULL, NULL, NULL };
+    FILE *terms_f = NULL;
+    char *terms_path = NULL;
+    char *upper_paths[2] = { NULL, NULL };
+    kz_dict_writer dw;
+    memset(&dw, 0, sizeof dw);
     kz_merge_part lower, upper;
     memset(&lower, 0, sizeof lower);
     memset(&upper, 0, sizeof upper);
@@ -1115,8 +1113,7 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCINFO)) ||
         (rc = copy_file_into(b, b->docinfo_f, b->docinfo_path)) || (rc = kz_fwriter_end(b->fw)))
         goto done;
-    if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")) ||
-        (rc = open_temp(&termstr_f, &termstr_path, b->work_dir, "termstr")))
+    if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")))
         goto done;
     /* Two threads merge the dictionary's halves, split at the median of the
      * runs' middle terms; the upper half goes to files of its own. */
@@ -1127,12 +1124,10 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     lower.avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;
     lower.fw = b->fw;
     lower.terms_f = terms_f;
-    lower.termstr_f = termstr_f;
     lower.terms_path = terms_path;
-    lower.termstr_path = termstr_path;
     upper = lower;
-    upper.terms_f = upper.termstr_f = NULL; /* its own files, opened below */
-    upper.terms_path = upper.termstr_path = NULL;
+    upper.terms_f = NULL; /* its own files, opened below */
+    upper.terms_path = NULL;
     int split = b->n_workers > 1 && b->n_runs > 0;
     if (split) {
         qsort(b->run_middles, b->n_runs, sizeof *b->run_middles, cmp_bufs);
@@ -1141,12 +1136,10 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         lower.hi_len = upper.lo_len = pivot->len;
         upper.fw = NULL;
         if ((rc = open_temp(&upper.postings_f, &upper_paths[0], b->work_dir, "postings-upper")) ||
-            (rc = open_temp(&upper.terms_f, &upper_paths[1], b->work_dir, "terms-upper")) ||
-            (rc = open_temp(&upper.termstr_f, &upper_paths[2], b->work_dir, "termstr-upper")))
+            (rc = open_temp(&upper.terms_f, &upper_paths[1], b->work_dir, "terms-upper")))
             goto done;
         upper.postings_path = upper_paths[0];
         upper.terms_path = upper_paths[1];
-        upper.termstr_path = upper_paths[2];
     }
     if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_POSTINGS)))
         goto done;
@@ -1167,14 +1160,11 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     if ((rc = kz_fwriter_end(b->fw)))
         goto done;
     report_progress(b, "writing", 1);
-    if (split && ((rc = append_shifted_terms(terms_f, terms_path, upper.terms_f, upper.terms_path,
-                                             lower.postings_bytes, lower.termstr_bytes)) ||
-                  (rc = copy_file_into_file(termstr_f, termstr_path, upper.termstr_f, upper.termstr_path))))
-        goto done;
-    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMS)) ||
-        (rc = copy_file_into(b, terms_f, terms_path)) || (rc = kz_fwriter_end(b->fw)) ||
-        (rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMSTR)) ||
-        (rc = copy_file_into(b, termstr_f, termstr_path)) || (rc = kz_fwriter_end(b->fw)) ||
+    /* The dictionary, front-coded from both parts' lists in order. */
+    dw.fw = b->fw;
+    if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMSTR)) || (rc = add_term_list(&dw, terms_f, terms_path)) ||
+        (split && (rc = add_term_list(&dw, upper.terms_f, upper.terms_path))) ||
+        (rc = kz_fwriter_end(b->fw)) || (rc = kz_dict_write_index(&dw)) ||
         (rc = write_meta(b, n_terms)) || (rc = kz_fwriter_finish(b->fw, &file_size)))
         goto done;
     kz_fwriter_abort(b->fw); /* frees it; the file is complete */
@@ -1204,8 +1194,9 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     b->stats.peak_rss = kz_peak_rss();
     b->stats.seconds = kz_now() - b->started;
 done:
-    for (int i = 0; i < 3; i++) {
-        FILE *f = i == 0 ? upper.postings_f : i == 1 ? upper.terms_f : upper.termstr_f;
+    kz_dict_writer_free(&dw);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = i == 0 ? upper.postings_f : upper.terms_f;
         if (f)
             fclose(f);
         if (upper_paths[i])
@@ -1214,14 +1205,9 @@ done:
     }
     if (terms_f)
         fclose(terms_f);
-    if (termstr_f)
-        fclose(termstr_f);
     if (terms_path)
         unlink(terms_path);
-    if (termstr_path)
-        unlink(termstr_path);
     free(terms_path);
-    free(termstr_path);
     if (stats)
         *stats = b->stats;
     return rc;

@@ -6,8 +6,9 @@
  * by docid (runs from different workers interleave), and the term's blob
  * is encoded (postings.c). A merge covers a range of terms [lo, hi), so
  * that two threads can each take half of the dictionary: the builder
- * appends the second half's files behind the first's and shifts their
- * offsets.
+ * appends the second half's postings behind the first's and shifts their
+ * offsets. Each part lists its terms (term, df, blob length) in a file
+ * of its own; the dictionary is front-coded from those lists afterwards.
  */
 #include "kzint.h"
 #include "format.h"
@@ -259,7 +260,6 @@ static int merge_range(kz_merge_part *m)
         }
         kz_posting_input in = { docids, o.tfs, o.pos, o.pos_off, df, m->doc_lengths, avgdl };
         blob.len = 0;
-        uint64_t blob_off = m->postings_bytes;
         if ((rc = kz_postings_encode(&blob, &in)))
             goto done;
         rc = m->fw ? kz_fwriter_write(m->fw, blob.data, blob.len)
@@ -269,20 +269,12 @@ static int merge_range(kz_merge_part *m)
         m->postings_bytes += blob.len;
         size_t tlen;
         const uint8_t *text = kz_run_current_term(cur[0]->r, &tlen);
-        if (m->termstr_bytes > UINT32_MAX) {
-            rc = kz_error_set(KZ_ELIMIT, "the term dictionary exceeds 4 GiB");
-            goto done;
-        }
+        /* A plain record; kz_dict_add() front-codes the whole list later. */
         rec.len = 0;
-        uint8_t e[KZ_TERM_SIZE];
-        kz_store_u32(e + KZ_TERM_STR_OFF, (uint32_t)m->termstr_bytes);
-        kz_store_u32(e + KZ_TERM_DF, df);
-        kz_store_u64(e + KZ_TERM_BLOB_OFF, blob_off);
-        if ((rc = write_to(m->terms_f, e, sizeof e, m->terms_path)) ||
-            (rc = kz_buf_append_varint(&rec, tlen)) || (rc = kz_buf_append(&rec, text, tlen)) ||
-            (rc = write_to(m->termstr_f, rec.data, rec.len, m->termstr_path)))
+        if ((rc = kz_buf_append_varint(&rec, tlen)) || (rc = kz_buf_append(&rec, text, tlen)) ||
+            (rc = kz_buf_append_varint(&rec, df)) || (rc = kz_buf_append_varint(&rec, blob.len)) ||
+            (rc = write_to(m->terms_f, rec.data, rec.len, m->terms_path)))
             goto done;
-        m->termstr_bytes += rec.len;
         m->n_terms++;
 
         for (size_t i = 0; i < nc; i++) {

@@ -82,11 +82,18 @@ enum {
 #define KZ_STOREIDX_RLEN 12    /* u32 raw bytes */
 #define KZ_STOREIDX_SIZE 16
 
-/* TERMS section: one record per term, sorted by term bytes. */
-#define KZ_TERM_STR_OFF 0      /* u32 into TERMSTR: varint length, bytes */
-#define KZ_TERM_DF 4           /* u32 */
-#define KZ_TERM_BLOB_OFF 8     /* u64 into POSTINGS; the blob ends where the next begins */
-#define KZ_TERM_SIZE 16
+/* TERMS section: the terms index, one entry per block of at most 16
+ * terms of TERMSTR, in term order. */
+#define KZ_TERMS_PER_BLOCK 16u
+#define KZ_TIDX_FIRST 0        /* u32 ordinal of the block's first term */
+#define KZ_TIDX_STR_OFF 4      /* u32 offset of the block in TERMSTR */
+#define KZ_TIDX_BLOB_OFF 8     /* u64 offset of its first term's blob in POSTINGS */
+#define KZ_TIDX_SIZE 16
+
+/* TERMSTR: per term, varints prefix (bytes shared with the previous term
+ * of its block; 0 for a block's first), suffix length, the suffix bytes,
+ * then varints df and blob length (its blob follows the previous one's). */
+#define KZ_MAX_TERM_BYTES 1024u
 
 /* Posting blob (FORMAT.md "Posting blob"). For df == 1: varint tf,
  * varint bitmap_len, bitmap, positions. For df > 1: varints cf, max_tf,

@@ -19,6 +19,7 @@ struct kz_index {
     uint64_t docs, terms, tokens, text_bytes, store_blocks;
     double avgdl;
     double bound_k1, bound_b;
+    uint32_t term_blocks; /* entries of the terms index */
     const uint8_t *sec[KZ_SEC_MAX];
     uint64_t len[KZ_SEC_MAX];
 };
@@ -63,12 +64,15 @@ int kz_index_open_file(kz_index **out, const char *path)
     }
     if (kz_load_u32(m + KZ_META_POSTING_BLOCK) != KZ_POSTING_BLOCK || ix->docs > UINT32_MAX ||
         ix->terms > UINT32_MAX || ix->len[KZ_SEC_DOCS] != ix->docs * KZ_DOC_SIZE ||
-        ix->len[KZ_SEC_TERMS] != ix->terms * KZ_TERM_SIZE ||
+        ix->len[KZ_SEC_TERMS] % KZ_TIDX_SIZE != 0 ||
+        ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE < (ix->terms + KZ_TERMS_PER_BLOCK - 1) / KZ_TERMS_PER_BLOCK ||
+        ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE > ix->terms ||
         ix->len[KZ_SEC_STOREIDX] != ix->store_blocks * KZ_STOREIDX_SIZE || ix->language[0] == 0) {
         rc = corrupt("section sizes disagree with the META counts");
         goto done;
     }
     ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
+    ix->term_blocks = (uint32_t)(ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
 done:
     if (rc) {
         kz_index_free(ix);
@@ -246,33 +250,122 @@ int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 
 /* ---------------------------------------------------------------- terms */
 
-static int term_entry(kz_index *ix, uint32_t ordinal, kz_term *out, uint64_t *blob_off)
+/* ---------------------------------------------------------------- terms
+ *
+ * The dictionary is front-coded in blocks of at most 16 terms (TERMSTR),
+ * with one TERMS entry per block: a lookup binary-searches the blocks by
+ * their first term, then reads at most 16 terms of one block.
+ */
+
+typedef struct term_scan {
+    const uint8_t *p, *end; /* the block's TERMSTR bytes left */
+    uint32_t next;          /* ordinal of the next term */
+    uint32_t last;          /* one past the block's last ordinal */
+    uint64_t blob_off;      /* blob of the next term */
+    kz_term t;              /* the term read last */
+    uint64_t t_blob_off, t_blob_len;
+} term_scan;
+
+static int tidx(kz_index *ix, uint32_t bi, uint32_t *first, uint32_t *str_off, uint64_t *blob_off)
 {
-    int rc = kz_file_verify(ix->f, KZ_SEC_TERMS, (uint64_t)ordinal * KZ_TERM_SIZE, KZ_TERM_SIZE);
+    int rc = kz_file_verify(ix->f, KZ_SEC_TERMS, (uint64_t)bi * KZ_TIDX_SIZE, KZ_TIDX_SIZE);
     if (rc)
         return rc;
-    const uint8_t *e = ix->sec[KZ_SEC_TERMS] + (uint64_t)ordinal * KZ_TERM_SIZE;
-    uint32_t str_off = kz_load_u32(e + KZ_TERM_STR_OFF);
-    uint64_t slen = ix->len[KZ_SEC_TERMSTR];
-    if (str_off >= slen)
-        return corrupt("term string offset out of range");
-    uint64_t head = KZ_MIN(slen - str_off, (uint64_t)10);
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, str_off, head)))
-        return rc;
-    const uint8_t *p = ix->sec[KZ_SEC_TERMSTR] + str_off, *end = ix->sec[KZ_SEC_TERMSTR] + slen;
-    uint64_t n;
-    if (kz_varint_get(&p, end, &n) || n > (uint64_t)(end - p) || n == 0)
-        return corrupt("term string truncated");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, (uint64_t)(p - ix->sec[KZ_SEC_TERMSTR]), n)))
-        return rc;
-    out->ordinal = ordinal;
-    out->df = kz_load_u32(e + KZ_TERM_DF);
-    out->cf = 0;
-    out->text = (const char *)p;
-    out->len = (size_t)n;
+    const uint8_t *e = ix->sec[KZ_SEC_TERMS] + (uint64_t)bi * KZ_TIDX_SIZE;
+    *first = kz_load_u32(e + KZ_TIDX_FIRST);
+    *str_off = kz_load_u32(e + KZ_TIDX_STR_OFF);
     if (blob_off)
-        *blob_off = kz_load_u64(e + KZ_TERM_BLOB_OFF);
+        *blob_off = kz_load_u64(e + KZ_TIDX_BLOB_OFF);
     return KZ_OK;
+}
+
+/* Starts reading block bi. */
+static int scan_open(kz_index *ix, uint32_t bi, term_scan *sc)
+{
+    uint32_t first, str_off, next_first = (uint32_t)ix->terms, next_str = 0;
+    uint64_t str_end = ix->len[KZ_SEC_TERMSTR];
+    int rc = tidx(ix, bi, &first, &str_off, &sc->blob_off);
+    if (rc)
+        return rc;
+    if (bi + 1 < ix->term_blocks) {
+        if ((rc = tidx(ix, bi + 1, &next_first, &next_str, NULL)))
+            return rc;
+        str_end = next_str;
+    }
+    if (first >= next_first || next_first - first > KZ_TERMS_PER_BLOCK || (bi == 0 && first != 0) ||
+        str_off >= str_end || str_end > ix->len[KZ_SEC_TERMSTR])
+        return corrupt("terms index entry out of order or out of range");
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, str_off, str_end - str_off)))
+        return rc;
+    sc->p = ix->sec[KZ_SEC_TERMSTR] + str_off;
+    sc->end = ix->sec[KZ_SEC_TERMSTR] + str_end;
+    sc->next = first;
+    sc->last = next_first;
+    sc->t.len = 0;
+    return KZ_OK;
+}
+
+/* Reads the block's next term into sc->t: 1, or 0 past the block's end. */
+static int scan_next(kz_index *ix, term_scan *sc)
+{
+    if (sc->next >= sc->last)
+        return 0;
+    uint64_t prefix, suffix, df, blob_len;
+    if (kz_varint_get(&sc->p, sc->end, &prefix) || kz_varint_get(&sc->p, sc->end, &suffix) ||
+        prefix > sc->t.len || suffix > (uint64_t)(sc->end - sc->p) ||
+        prefix + suffix == 0 || prefix + suffix >= KZ_TERM_MAX_BYTES)
+        return corrupt("term string malformed");
+    memcpy(sc->t.text + prefix, sc->p, (size_t)suffix);
+    sc->p += suffix;
+    sc->t.len = (size_t)(prefix + suffix);
+    sc->t.text[sc->t.len] = 0;
+    if (kz_varint_get(&sc->p, sc->end, &df) || kz_varint_get(&sc->p, sc->end, &blob_len) || df == 0 ||
+        df > UINT32_MAX || sc->blob_off > ix->len[KZ_SEC_POSTINGS] ||
+        blob_len > ix->len[KZ_SEC_POSTINGS] - sc->blob_off)
+        return corrupt("term entry malformed");
+    sc->t.ordinal = sc->next++;
+    sc->t.df = (uint32_t)df;
+    sc->t.cf = 0;
+    sc->t_blob_off = sc->blob_off;
+    sc->t_blob_len = blob_len;
+    sc->blob_off += blob_len;
+    return 1;
+}
+
+/* The block holding ordinal. */
+static int block_of(kz_index *ix, uint32_t ordinal, uint32_t *bi)
+{
+    uint32_t lo = 0, hi = ix->term_blocks;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2, first, str_off;
+        int rc = tidx(ix, mid, &first, &str_off, NULL);
+        if (rc)
+            return rc;
+        if (first <= ordinal)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *bi = lo;
+    return KZ_OK;
+}
+
+/* Reads term ordinal (< terms) into sc->t. */
+static int term_entry(kz_index *ix, uint32_t ordinal, term_scan *sc)
+{
+    uint32_t bi;
+    int rc = block_of(ix, ordinal, &bi);
+    if (rc || (rc = scan_open(ix, bi, sc)))
+        return rc;
+    for (;;) {
+        rc = scan_next(ix, sc);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return corrupt("terms index does not reach a term");
+        if (sc->t.ordinal == ordinal)
+            return KZ_OK;
+    }
 }
 
 static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
@@ -283,22 +376,36 @@ static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
     return la < lb ? -1 : la > lb;
 }
 
-/* First ordinal whose term is >= key (or, with prefix, >= key as a prefix). */
+/* Ordinal of the first term >= key (terms if none). */
 static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
 {
-    uint32_t lo = 0, hi = (uint32_t)ix->terms;
-    while (lo < hi) {
+    term_scan sc;
+    int rc;
+    if (ix->terms == 0) {
+        *out = 0;
+        return KZ_OK;
+    }
+    /* The last block whose first term is <= key. */
+    uint32_t lo = 0, hi = ix->term_blocks;
+    while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        kz_term t;
-        int rc = term_entry(ix, mid, &t, NULL);
-        if (rc)
+        if ((rc = scan_open(ix, mid, &sc)) || (rc = scan_next(ix, &sc)) < 0)
             return rc;
-        if (cmp_bytes(t.text, t.len, key, len) < 0)
-            lo = mid + 1;
+        if (cmp_bytes(sc.t.text, sc.t.len, key, len) <= 0)
+            lo = mid;
         else
             hi = mid;
     }
-    *out = lo;
+    if ((rc = scan_open(ix, lo, &sc)))
+        return rc;
+    while ((rc = scan_next(ix, &sc)) > 0)
+        if (cmp_bytes(sc.t.text, sc.t.len, key, len) >= 0) {
+            *out = sc.t.ordinal;
+            return KZ_OK;
+        }
+    if (rc < 0)
+        return rc;
+    *out = sc.last; /* the next block's first term, or the end */
     return KZ_OK;
 }
 
@@ -317,8 +424,12 @@ int kz_index_term_at(kz_index *ix, kz_term *out, uint32_t ordinal)
 {
     if (ordinal >= ix->terms)
         return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
-    int rc = term_entry(ix, ordinal, out, NULL);
-    return rc ? rc : fill_cf(ix, out);
+    term_scan sc;
+    int rc = term_entry(ix, ordinal, &sc);
+    if (rc)
+        return rc;
+    *out = sc.t;
+    return fill_cf(ix, out);
 }
 
 int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
@@ -328,10 +439,13 @@ int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
     if (rc)
         return rc;
     if (at < ix->terms) {
-        if ((rc = term_entry(ix, at, out, NULL)))
+        term_scan sc;
+        if ((rc = term_entry(ix, at, &sc)))
             return rc;
-        if (cmp_bytes(out->text, out->len, term, len) == 0)
+        if (cmp_bytes(sc.t.text, sc.t.len, term, len) == 0) {
+            *out = sc.t;
             return fill_cf(ix, out);
+        }
     }
     return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
 }
@@ -342,40 +456,83 @@ int kz_index_term_prefix(kz_index *ix, uint32_t *first, uint32_t *count, const c
     int rc = lower_bound(ix, prefix, len, &lo);
     if (rc)
         return rc;
-    /* The end: the first term past lo that does not start with prefix. */
-    uint32_t a = lo;
-    while (a < hi) {
-        uint32_t mid = a + (hi - a) / 2;
-        kz_term t;
-        if ((rc = term_entry(ix, mid, &t, NULL)))
+    /* The end: the first term >= the smallest string above every string
+     * with this prefix (the prefix with its last byte below 0xFF raised). */
+    char succ[KZ_TERM_MAX_BYTES];
+    size_t n = KZ_MIN(len, sizeof succ);
+    memcpy(succ, prefix, n);
+    while (n > 0 && (unsigned char)succ[n - 1] == 0xFF)
+        n--;
+    if (n > 0) {
+        succ[n - 1] = (char)((unsigned char)succ[n - 1] + 1);
+        if ((rc = lower_bound(ix, succ, n, &hi)))
             return rc;
-        if (t.len >= len && memcmp(t.text, prefix, len) == 0)
-            a = mid + 1;
-        else
-            hi = mid;
     }
     *first = lo;
-    *count = a - lo;
+    *count = hi > lo ? hi - lo : 0;
     return KZ_OK;
 }
 
 int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t ordinal)
 {
-    kz_term t;
-    uint64_t off, end = ix->len[KZ_SEC_POSTINGS];
-    int rc = term_entry(ix, ordinal, &t, &off);
+    term_scan sc;
+    int rc = term_entry(ix, ordinal, &sc);
     if (rc)
         return rc;
-    if (ordinal + 1 < ix->terms) {
-        kz_term next;
-        if ((rc = term_entry(ix, ordinal + 1, &next, &end)))
-            return rc;
-    }
-    if (off > end || end > ix->len[KZ_SEC_POSTINGS])
-        return corrupt("posting offsets out of order");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_POSTINGS, off, end - off)))
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_POSTINGS, sc.t_blob_off, sc.t_blob_len)))
         return rc;
-    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + off, end - off, t.df);
+    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df);
+}
+
+int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults)
+{
+    term_scan sc;
+    kz_term prev;
+    uint64_t expect_str = 0, expect_blob = 0, n = 0;
+    char msg[300];
+    prev.len = 0;
+    for (uint32_t bi = 0; bi < ix->term_blocks; bi++) {
+        uint32_t first, str_off;
+        uint64_t blob_off;
+        int rc = tidx(ix, bi, &first, &str_off, &blob_off);
+        if (rc == KZ_OK && (first != n || str_off != expect_str || blob_off != expect_blob))
+            rc = corrupt("terms index entry does not follow the previous block");
+        if (rc == KZ_OK)
+            rc = scan_open(ix, bi, &sc);
+        while (rc == KZ_OK && (rc = scan_next(ix, &sc)) > 0) {
+            if (n > 0 && cmp_bytes(prev.text, prev.len, sc.t.text, sc.t.len) >= 0) {
+                snprintf(msg, sizeof msg, "term %u \"%.*s\" is not after \"%.*s\"", sc.t.ordinal,
+                         (int)KZ_MIN(sc.t.len, 100), sc.t.text, (int)KZ_MIN(prev.len, 100), prev.text);
+                if (fn)
+                    fn(ctx, msg);
+                (*faults)++;
+                return KZ_ECORRUPT;
+            }
+            prev = sc.t;
+            n++;
+            rc = KZ_OK;
+        }
+        if (rc == 0 && sc.p != sc.end)
+            rc = corrupt("a block of terms has bytes after its last term");
+        if (rc < 0) {
+            if (fn)
+                fn(ctx, kz_last_error());
+            (*faults)++;
+            return KZ_ECORRUPT;
+        }
+        expect_str = (uint64_t)(sc.end - ix->sec[KZ_SEC_TERMSTR]);
+        expect_blob = sc.blob_off;
+    }
+    if (n != ix->terms || expect_str != ix->len[KZ_SEC_TERMSTR] || expect_blob != ix->len[KZ_SEC_POSTINGS]) {
+        snprintf(msg, sizeof msg, "the dictionary holds %llu terms and covers %llu of %llu postings bytes; META says %llu terms",
+                 (unsigned long long)n, (unsigned long long)expect_blob,
+                 (unsigned long long)ix->len[KZ_SEC_POSTINGS], (unsigned long long)ix->terms);
+        if (fn)
+            fn(ctx, msg);
+        (*faults)++;
+        return KZ_ECORRUPT;
+    }
+    return KZ_OK;
 }
 
 int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint32_t **tfs,
