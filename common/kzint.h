@@ -482,6 +482,9 @@ int kz_index_verify_sums(kz_index *ix);
 kz_file *kz_index_file(const kz_index *ix);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close). */
 int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t term_ordinal);
+/* Decompresses store block b into *buf (grown as needed, *cap its size;
+ * the caller frees it); *rlen is the block's size. */
+int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen);
 /* Walks the whole dictionary: blocks in order and contiguous, terms
  * strictly ascending, blobs covering POSTINGS exactly (for check). */
 int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults);

@@ -36,12 +36,20 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
+#define ZDICT_STATIC_LINKING_ONLY
+#include <zdict.h>
 
 /* Batches, and so store blocks, are cut the same way whatever the threads
  * and budget: an index does not depend on how it was built. */
 #define BATCH_TEXT_BYTES (1u << 20)
 #define BATCH_MAX_DOCS 4096u
 #define STORE_BLOCK_BYTES (64u << 10)
+/* The store's zstd dictionary: trained on the first DICT_SAMPLE_BYTES of
+ * text, cut into DICT_SAMPLE_PIECE pieces; none below DICT_MIN_SAMPLE. */
+#define DICT_SAMPLE_BYTES (2u << 20)
+#define DICT_SAMPLE_PIECE 8192u
+#define DICT_MIN_SAMPLE (256u << 10)
+#define DICT_BYTES (110u << 10)
 #define DEFAULT_BUDGET (1ull << 30)
 #define DEFAULT_MAX_DOC (1ull << 30)
 #define DEFAULT_STORE_LEVEL 3
@@ -131,6 +139,12 @@ struct kz_builder {
     uint64_t n_docs, tokens, text_bytes, docinfo_bytes, store_bytes, store_blocks;
     kz_buf scratch; /* sanitised copies */
     batch *cur;
+    /* Until the store's dictionary is trained, full batches wait here. */
+    int dict_done;
+    batch *held, *held_tail;
+    uint64_t held_bytes;
+    kz_buf dict;
+    ZSTD_CDict *cdict; /* NULL: blocks are compressed without a dictionary */
     uint64_t next_batch_seq;
 
     /* Workers. */
@@ -393,8 +407,10 @@ static int store_flush_block(worker *w, batch *bt)
     int rc = kz_buf_reserve(&bt->store, bound);
     if (rc)
         return rc;
-    size_t clen = ZSTD_compressCCtx(w->zc, bt->store.data + bt->store.len, bound, w->raw.data,
-                                    w->raw.len, w->b->opts.store_level);
+    size_t clen = w->b->cdict ? ZSTD_compress_usingCDict(w->zc, bt->store.data + bt->store.len, bound,
+                                                         w->raw.data, w->raw.len, w->b->cdict)
+                              : ZSTD_compressCCtx(w->zc, bt->store.data + bt->store.len, bound, w->raw.data,
+                                                  w->raw.len, w->b->opts.store_level);
     if (ZSTD_isError(clen))
         return kz_error_set(KZ_ENOMEM, "zstd: %s", ZSTD_getErrorName(clen));
     if ((rc = kz_buf_append_u64(&bt->storeidx, bt->store.len)) ||
@@ -583,13 +599,97 @@ static int builder_failure(kz_builder *b)
     return rc;
 }
 
-/* Hands the current batch to the workers, waiting while the queue is full. */
-static int submit_batch(kz_builder *b)
+/* Trains the store's dictionary on the held batches' text. Too little
+ * text, or a failed training, means no dictionary: not an error. */
+static int train_dict(kz_builder *b)
+{
+    kz_buf samples = { 0 };
+    size_t *sizes = NULL, n = 0, cap = 0;
+    int rc = KZ_OK;
+    b->dict_done = 1;
+    for (batch *bt = b->held; bt; bt = bt->next) {
+        for (uint32_t i = 0; i < bt->n_docs; i++) {
+            const batch_doc *d = &bt->docs[i];
+            for (size_t off = 0; off < d->text_len; off += DICT_SAMPLE_PIECE) {
+                size_t piece = KZ_MIN((size_t)DICT_SAMPLE_PIECE, d->text_len - off);
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 1024;
+                    size_t *p = realloc(sizes, cap * sizeof *p);
+                    if (!p) {
+                        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                        goto done;
+                    }
+                    sizes = p;
+                }
+                sizes[n++] = piece;
+                if ((rc = kz_buf_append(&samples, bt->arena.data + d->text_off + off, piece)))
+                    goto done;
+            }
+        }
+    }
+    if (samples.len < DICT_MIN_SAMPLE || n > UINT32_MAX)
+        goto done;
+    if ((rc = kz_buf_reserve(&b->dict, DICT_BYTES)))
+        goto done;
+    ZDICT_fastCover_params_t p;
+    memset(&p, 0, sizeof p);
+    p.k = 1024;
+    p.d = 8;
+    p.f = 20;
+    p.accel = 1;
+    p.splitPoint = 1.0;
+    p.zParams.compressionLevel = b->opts.store_level;
+    size_t got = ZDICT_trainFromBuffer_fastCover(b->dict.data, DICT_BYTES, samples.data, sizes, (unsigned)n, p);
+    if (ZDICT_isError(got))
+        goto done;
+    b->dict.len = got;
+    b->cdict = ZSTD_createCDict(b->dict.data, b->dict.len, b->opts.store_level);
+    if (!b->cdict)
+        b->dict.len = 0;
+done:
+    kz_buf_free(&samples);
+    free(sizes);
+    return rc;
+}
+
+static int queue_batch(kz_builder *b, batch *bt);
+
+/* Hands the current batch to the workers; until the dictionary exists,
+ * holds it, and trains once enough text is held or the input ends. */
+static int submit_batch(kz_builder *b, int input_ended)
 {
     batch *bt = b->cur;
-    if (!bt)
-        return KZ_OK;
     b->cur = NULL;
+    if (b->dict_done)
+        return bt ? queue_batch(b, bt) : KZ_OK;
+    if (bt) {
+        bt->next = NULL;
+        if (b->held_tail)
+            b->held_tail->next = bt;
+        else
+            b->held = bt;
+        b->held_tail = bt;
+        b->held_bytes += bt->arena.len;
+    }
+    if (b->held_bytes < DICT_SAMPLE_BYTES && !input_ended)
+        return KZ_OK;
+    int rc = train_dict(b);
+    while (b->held) {
+        batch *h = b->held;
+        b->held = h->next;
+        if (rc == KZ_OK)
+            rc = queue_batch(b, h);
+        else
+            batch_free(h);
+    }
+    b->held_tail = NULL;
+    return rc;
+}
+
+/* Puts bt on the workers' queue, waiting while the queue is full. */
+static int queue_batch(kz_builder *b, batch *bt)
+{
+    bt->next = NULL;
     pthread_mutex_lock(&b->mu);
     while (b->q_len >= b->q_max && !b->failed)
         pthread_cond_wait(&b->cv_space, &b->mu);
@@ -779,7 +879,7 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     b->n_docs++;
     b->text_bytes += d->title_len + d->text_len;
     if (bt->arena.len >= BATCH_TEXT_BYTES || bt->n_docs >= BATCH_MAX_DOCS)
-        rc = submit_batch(b);
+        rc = submit_batch(b, 0);
     report_progress(b, "reading", 0);
     return rc;
 }
@@ -1091,7 +1191,7 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     if (b->finished)
         return kz_error_set(KZ_EINVAL, "builder already committed");
     b->finished = 1;
-    if ((rc = submit_batch(b)) || (rc = stop_workers(b)))
+    if ((rc = submit_batch(b, 1)) || (rc = stop_workers(b)))
         goto done;
     pthread_mutex_lock(&b->mu);
     rc = commit_ready(b);
@@ -1165,7 +1265,9 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     if ((rc = kz_fwriter_begin(b->fw, KZ_SEC_TERMSTR)) || (rc = add_term_list(&dw, terms_f, terms_path)) ||
         (split && (rc = add_term_list(&dw, upper.terms_f, upper.terms_path))) ||
         (rc = kz_fwriter_end(b->fw)) || (rc = kz_dict_write_index(&dw)) ||
-        (rc = write_meta(b, n_terms)) || (rc = kz_fwriter_finish(b->fw, &file_size)))
+        (rc = write_meta(b, n_terms)) || (rc = kz_fwriter_begin(b->fw, KZ_SEC_STOREDICT)) ||
+        (rc = kz_fwriter_write(b->fw, b->dict.data, b->dict.len)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_finish(b->fw, &file_size)))
         goto done;
     kz_fwriter_abort(b->fw); /* frees it; the file is complete */
     b->fw = NULL;
@@ -1242,6 +1344,12 @@ void kz_builder_free(kz_builder *b)
     }
     free(b->workers);
     batch_free(b->cur);
+    for (batch *bt = b->held, *next; bt; bt = next) {
+        next = bt->next;
+        batch_free(bt);
+    }
+    ZSTD_freeCDict(b->cdict);
+    kz_buf_free(&b->dict);
     for (batch *bt = b->q_head, *next; bt; bt = next) {
         next = bt->next;
         batch_free(bt);

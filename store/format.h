@@ -49,7 +49,8 @@ enum {
     KZ_SEC_TERMSTR = 7,
     KZ_SEC_POSTINGS = 8,
     KZ_SEC_CHUNKSUMS = 9,
-    KZ_SEC_MAX = 10
+    KZ_SEC_STOREDICT = 10, /* zstd dictionary of the store blocks; may be empty */
+    KZ_SEC_MAX = 11
 };
 
 /* META section: one fixed record. */

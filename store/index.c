@@ -20,6 +20,7 @@ struct kz_index {
     double avgdl;
     double bound_k1, bound_b;
     uint32_t term_blocks; /* entries of the terms index */
+    ZSTD_DDict *store_dict; /* NULL when the store has no dictionary */
     const uint8_t *sec[KZ_SEC_MAX];
     uint64_t len[KZ_SEC_MAX];
 };
@@ -73,6 +74,15 @@ int kz_index_open_file(kz_index **out, const char *path)
     }
     ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
     ix->term_blocks = (uint32_t)(ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
+    if (ix->len[KZ_SEC_STOREDICT] > 0) {
+        if ((rc = kz_file_verify(ix->f, KZ_SEC_STOREDICT, 0, ix->len[KZ_SEC_STOREDICT])))
+            goto done;
+        ix->store_dict = ZSTD_createDDict(ix->sec[KZ_SEC_STOREDICT], (size_t)ix->len[KZ_SEC_STOREDICT]);
+        if (!ix->store_dict) {
+            rc = corrupt("the document store's dictionary does not load");
+            goto done;
+        }
+    }
 done:
     if (rc) {
         kz_index_free(ix);
@@ -94,6 +104,7 @@ void kz_index_free(kz_index *ix)
 {
     if (!ix)
         return;
+    ZSTD_freeDDict(ix->store_dict);
     kz_file_close(ix->f);
     free(ix);
 }
@@ -209,43 +220,66 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, 
     return KZ_OK;
 }
 
+int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen)
+{
+    if (block >= ix->store_blocks)
+        return corrupt("a store block that does not exist");
+    int rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
+    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
+    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
+    *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+    if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff, clen)))
+        return rc;
+    if ((size_t)*rlen + 1 > *cap) {
+        uint8_t *p = realloc(*buf, (size_t)*rlen + 1);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *buf = p;
+        *cap = (size_t)*rlen + 1;
+    }
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    if (!dc)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    size_t got = ix->store_dict
+                     ? ZSTD_decompress_usingDDict(dc, *buf, *rlen, ix->sec[KZ_SEC_STORE] + coff, clen, ix->store_dict)
+                     : ZSTD_decompressDCtx(dc, *buf, *rlen, ix->sec[KZ_SEC_STORE] + coff, clen);
+    ZSTD_freeDCtx(dc);
+    if (ZSTD_isError(got) || got != *rlen)
+        return corrupt("a document store block does not decompress");
+    return KZ_OK;
+}
+
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 {
     const uint8_t *rec;
     int rc = doc_record(ix, docid, &rec);
-    char *raw = NULL;
     *out = NULL;
     if (rc)
         return rc;
     uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
     uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
     uint64_t tlen = kz_load_u64(rec + KZ_DOC_TEXT_LEN);
-    if (block >= ix->store_blocks)
-        return corrupt("document points to a store block that does not exist");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE)))
-        return rc;
-    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
-    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
-    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
-    uint32_t rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
-    if ((uint64_t)boff + tlen > rlen)
-        return corrupt("document text lies outside its store block");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff, clen)))
-        return rc;
-    raw = malloc((size_t)rlen + 1);
-    if (!raw)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    size_t got = ZSTD_decompress(raw, rlen, ix->sec[KZ_SEC_STORE] + coff, clen);
-    if (ZSTD_isError(got) || got != rlen) {
-        free(raw);
-        return corrupt("a document store block does not decompress");
+    uint8_t *raw = NULL;
+    size_t cap = 0;
+    uint32_t rlen;
+    if ((rc = kz_index_store_block(ix, block, &raw, &cap, &rlen)))
+        goto fail;
+    if ((uint64_t)boff + tlen > rlen) {
+        rc = corrupt("document text lies outside its store block");
+        goto fail;
     }
     if (boff > 0)
         memmove(raw, raw + boff, (size_t)tlen);
     raw[tlen] = 0;
-    *out = raw;
+    *out = (char *)raw;
     *len = (size_t)tlen;
     return KZ_OK;
+fail:
+    free(raw);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- terms */
