@@ -250,7 +250,7 @@ int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_do
 ** Interface to code in store/file.c
 **
 ** The index file as checksummed sections (FORMAT.md). A kz_fwriter writes
-** one; a kz_file maps one and verifies each 4 KiB chunk on first use.
+** one; a kz_file maps one and verifies each 8 KiB chunk on first use.
 */
 typedef struct kz_section_entry {
     uint32_t id;

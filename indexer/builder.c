@@ -459,7 +459,7 @@ static int process_batch(worker *w, batch *bt)
         kz_store_u32(rec + KZ_DOC_TITLE_TOKENS, (uint32_t)title_tokens);
         kz_store_u32(rec + KZ_DOC_BLOCK, (uint32_t)(bt->storeidx.len / KZ_STOREIDX_SIZE));
         kz_store_u32(rec + KZ_DOC_BLOCK_OFF, (uint32_t)w->raw.len);
-        kz_store_u64(rec + KZ_DOC_TEXT_LEN, d->text_len);
+        kz_store_u32(rec + KZ_DOC_TEXT_LEN, (uint32_t)d->text_len);
         if ((rc = kz_buf_append(&bt->docs_out, rec, sizeof rec)) ||
             (rc = kz_buf_append(&w->raw, text, d->text_len)))
             return rc;

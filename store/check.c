@@ -92,7 +92,7 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
         const uint8_t *docs = kz_file_section(kz_index_file(ix), KZ_SEC_DOCS, &len);
         const uint8_t *rec = docs + d * KZ_DOC_SIZE;
         uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
-        uint64_t end = (uint64_t)kz_load_u32(rec + KZ_DOC_BLOCK_OFF) + kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+        uint64_t end = (uint64_t)kz_load_u32(rec + KZ_DOC_BLOCK_OFF) + kz_load_u32(rec + KZ_DOC_TEXT_LEN);
         if (block >= n_blocks || end > kz_load_u32(sidx + (uint64_t)block * KZ_STOREIDX_SIZE + KZ_STOREIDX_RLEN))
             fault(c, "document %llu: text outside its store block", (unsigned long long)d);
     }
@@ -134,7 +134,7 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, uint64
     }
     roaring_bitmap_t *ref = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
     if (!ref || roaring_bitmap_get_cardinality(ref) != pl.df ||
-        roaring_bitmap_portable_size_in_bytes(ref) != pl.bitmap_len)
+        roaring_bitmap_portable_deserialize_size((const char *)pl.bitmap, pl.bitmap_len) != pl.bitmap_len)
         fault(c, "term \"%.*s\": CRoaring does not read its bitmap as %u docids", (int)t.len, t.text, pl.df);
     if (pl.df > *cap) {
         free(*docids);

@@ -3,7 +3,7 @@
  *
  * Writing: sections are appended one after the other, each 64-byte
  * aligned; while a section streams through, its XXH3 and the XXH3 of each
- * of its 4 KiB chunks are computed. kz_fwriter_finish() appends the
+ * of its 8 KiB chunks are computed. kz_fwriter_finish() appends the
  * CHUNKSUMS section, the section table and the trailer, patches the header,
  * and fsyncs.
  *

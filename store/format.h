@@ -26,7 +26,7 @@
 #define KZ_TRAILER_SIZE 32u
 #define KZ_SECTION_ENTRY_SIZE 48u
 #define KZ_SECTION_ALIGN 64u
-#define KZ_CHUNK_SHIFT 12u /* checksummed chunks of 4 KiB */
+#define KZ_CHUNK_SHIFT 13u /* checksummed chunks of 8 KiB */
 #define KZ_CHUNK_SIZE (1u << KZ_CHUNK_SHIFT)
 
 /* Header field offsets. */
@@ -74,8 +74,8 @@ enum {
 #define KZ_DOC_TITLE_TOKENS 12 /* u32 */
 #define KZ_DOC_BLOCK 16        /* u32 store block */
 #define KZ_DOC_BLOCK_OFF 20    /* u32 offset of the text in the block */
-#define KZ_DOC_TEXT_LEN 24     /* u64 bytes of text */
-#define KZ_DOC_SIZE 32
+#define KZ_DOC_TEXT_LEN 24     /* u32 bytes of text */
+#define KZ_DOC_SIZE 28
 
 /* STOREIDX section: one record per block. */
 #define KZ_STOREIDX_OFF 0      /* u64 into STORE */

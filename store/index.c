@@ -2,7 +2,7 @@
  * index.c: an open index: documents, the term dictionary and postings.
  *
  * Every accessor verifies the byte range it is about to read (file.c keeps
- * the verdict per 4 KiB chunk), then bounds-checks what it decodes, so a
+ * the verdict per 8 KiB chunk), then bounds-checks what it decodes, so a
  * damaged file gives KZ_ECORRUPT rather than a crash or a wrong answer.
  */
 #include "kzint.h"
@@ -214,7 +214,7 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, 
         return corrupt("document info has trailing bytes");
     out->length = kz_load_u32(rec + KZ_DOC_LENGTH);
     out->title_tokens = kz_load_u32(rec + KZ_DOC_TITLE_TOKENS);
-    out->text_bytes = kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+    out->text_bytes = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
     if (out->title_tokens > out->length)
         return corrupt("document has more title tokens than tokens");
     return KZ_OK;
@@ -261,7 +261,7 @@ int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
         return rc;
     uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
     uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
-    uint64_t tlen = kz_load_u64(rec + KZ_DOC_TEXT_LEN);
+    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
     uint8_t *raw = NULL;
     size_t cap = 0;
     uint32_t rlen;

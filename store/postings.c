@@ -2,7 +2,7 @@
  * postings.c: a term's posting blob, written and read in place.
  *
  * Layout (FORMAT.md "Posting blob"), for a term in df > 1 documents:
- *   varint cf, max_tf, bitmap_len
+ *   varint cf, max_tf
  *   f32    bound (rounded up)
  *   bitmap       CRoaring portable serialization of the docids
  *   block table  ceil(df/128) entries of 28 bytes, only when df > 128
@@ -12,7 +12,9 @@
  *                codes in posting order: the first position (k1), then
  *                tf-1 gaps minus one (k2); padded to a byte
  * and for a term in one document (most of the dictionary): varint tf,
- * varint bitmap_len, bitmap, positions; its bound follows from tf and dl.
+ * bitmap, positions as tf varints (the first position, then each gap
+ * minus one); its bound follows from tf and dl. The bitmap's length
+ * follows from its header.
  *
  * The bitmap is read with our own parser of the portable format (the
  * RoaringFormatSpec), so that a query walks the containers in the mapped
@@ -46,6 +48,31 @@ static float round_up_float(double v)
     if ((double)f < v)
         f = nextafterf(f, INFINITY);
     return f;
+}
+
+/* CRoaring writes a bitmap without run containers with cookie 12346, a
+ * container count and an offset header (4 bytes per container). The
+ * format's other header, cookie 12347 with a run flag per container, has
+ * no offset header below 4 containers: for the one-container bitmaps of
+ * nearly every term it is 7 bytes shorter. Rewrites [buf, buf+len) in
+ * place to that header when it is, and returns the new length. Both are
+ * the portable format; CRoaring reads either. */
+static size_t compact_portable_header(uint8_t *buf, size_t len)
+{
+    if (len < 8 || kz_load_u32(buf) != SERIAL_COOKIE_NO_RUNCONTAINER)
+        return len;
+    uint32_t n = kz_load_u32(buf + 4);
+    if (n == 0 || n >= NO_OFFSET_THRESHOLD)
+        return len;
+    size_t flags = (n + 7) / 8;
+    size_t old_head = 8 + 8 * (size_t)n, new_head = 4 + flags + 4 * (size_t)n;
+    uint8_t head[4 + 1 + 4 * 3];
+    kz_store_u32(head, SERIAL_COOKIE | (n - 1) << 16);
+    memset(head + 4, 0, flags); /* no run containers */
+    memcpy(head + 4 + flags, buf + 8, 4 * (size_t)n); /* keys and cardinalities */
+    memmove(buf + new_head, buf + old_head, len - old_head);
+    memcpy(buf, head, new_head);
+    return len - (old_head - new_head);
 }
 
 /* Bits needed for v (0 for 0). */
@@ -206,10 +233,12 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
             bound = s;
     }
     /* Positions first, into their own buffer: the block table needs where
-     * each block's codes start. */
-    uint32_t n_pos_blocks = (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
+     * each block's codes start. A term in one document keeps its positions
+     * as varints: for so few values a Rice block's header costs more than
+     * it saves. */
+    uint32_t n_pos_blocks = df == 1 ? 0 : (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
     kz_buf pos = { 0 };
-    uint64_t *block_pos = malloc(n_pos_blocks * sizeof *block_pos);
+    uint64_t *block_pos = n_pos_blocks ? malloc(n_pos_blocks * sizeof *block_pos) : NULL;
     uint32_t block_max_positions = 0;
     for (uint32_t b = 0; b < n_pos_blocks; b++) {
         uint64_t n = 0;
@@ -218,8 +247,8 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
         if (n > block_max_positions)
             block_max_positions = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     }
-    uint32_t *values = malloc((size_t)block_max_positions * sizeof *values);
-    if (!block_pos || !values) {
+    uint32_t *values = malloc(((size_t)block_max_positions + 1) * sizeof *values);
+    if ((!block_pos && n_pos_blocks) || !values) {
         free(block_pos);
         free(values);
         return kz_error_set(KZ_ENOMEM, "out of memory");
@@ -230,6 +259,8 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
                                    values);
     }
     free(values);
+    if (rc == KZ_OK && df == 1)
+        rc = kz_buf_append(&pos, in->pos + in->pos_off[0], (size_t)(in->pos_off[1] - in->pos_off[0]));
     if (rc)
         goto done;
     bm = roaring_bitmap_of_ptr(df, in->docids);
@@ -242,20 +273,20 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
     uint32_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
 
     if (df == 1) {
-        if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, bm_len)))
+        if ((rc = kz_buf_append_varint(out, cf)))
             goto done;
     } else {
         uint8_t f32[4];
         float fb = round_up_float(bound);
         memcpy(f32, &fb, 4);
         if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, max_tf)) ||
-            (rc = kz_buf_append_varint(out, bm_len)) || (rc = kz_buf_append(out, f32, 4)))
+            (rc = kz_buf_append(out, f32, 4)))
             goto done;
     }
     if ((rc = kz_buf_reserve(out, bm_len)))
         goto done;
     roaring_bitmap_portable_serialize(bm, (char *)out->data + out->len);
-    out->len += bm_len;
+    out->len += compact_portable_header(out->data + out->len, bm_len);
 
     if (df > 1) {
         uint64_t tf_off = 0;
@@ -317,10 +348,12 @@ static int bad(const char *what)
 }
 
 /* Parses the portable bitmap header into pl->containers, checking bounds. */
-static int parse_bitmap(kz_plist *pl)
+/* Parses the portable bitmap at pl->bitmap, at most limit bytes long, and
+ * sets pl->bitmap_len to the bytes it takes. */
+static int parse_bitmap(kz_plist *pl, uint64_t limit)
 {
-    const uint8_t *p = pl->bitmap, *end = p + pl->bitmap_len;
-    if (pl->bitmap_len < 4)
+    const uint8_t *p = pl->bitmap, *end = p + limit;
+    if (limit < 4)
         return bad("bitmap truncated");
     uint32_t cookie = kz_load_u32(p);
     uint32_t n;
@@ -390,6 +423,7 @@ static int parse_bitmap(kz_plist *pl)
     }
     if (ord != pl->df)
         return bad("bitmap cardinality differs from df");
+    pl->bitmap_len = (uint32_t)(p - pl->bitmap);
     return KZ_OK;
 }
 
@@ -397,19 +431,15 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
 {
     memset(pl, 0, sizeof *pl);
     const uint8_t *p = blob, *end = blob + len;
-    uint64_t cf, max_tf, bm_len;
+    uint64_t cf, max_tf;
     if (df == 0 || kz_varint_get(&p, end, &cf))
         return bad("header truncated");
     if (df == 1) {
         max_tf = cf;
         pl->bound = NAN;
     } else {
-        if (kz_varint_get(&p, end, &max_tf))
+        if (kz_varint_get(&p, end, &max_tf) || end - p < 4)
             return bad("header truncated");
-    }
-    if (kz_varint_get(&p, end, &bm_len) || (df > 1 && end - p < 4))
-        return bad("header truncated");
-    if (df > 1) {
         float fb;
         memcpy(&fb, p, 4);
         pl->bound = fb;
@@ -418,14 +448,20 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
     pl->df = df;
     pl->cf = cf;
     pl->max_tf = (uint32_t)max_tf;
-    uint64_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
-    uint64_t left = (uint64_t)(end - p);
-    if (max_tf == 0 || max_tf > UINT32_MAX || cf < df || cf > (uint64_t)df * max_tf ||
-        bm_len > left || n_blocks * KZ_BLOCK_SIZE > left - bm_len)
+    if (max_tf == 0 || max_tf > UINT32_MAX || cf < df || cf > (uint64_t)df * max_tf)
         return bad("sizes inconsistent");
     pl->bitmap = p;
-    pl->bitmap_len = (uint32_t)bm_len;
-    p += bm_len;
+    int rc = parse_bitmap(pl, (uint64_t)(end - p));
+    if (rc) {
+        kz_plist_close(pl);
+        return rc;
+    }
+    p += pl->bitmap_len;
+    uint64_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
+    if (n_blocks * KZ_BLOCK_SIZE > (uint64_t)(end - p)) {
+        kz_plist_close(pl);
+        return bad("block table truncated");
+    }
     pl->n_blocks = (uint32_t)n_blocks;
     pl->blocks = p;
     p += n_blocks * KZ_BLOCK_SIZE;
@@ -442,19 +478,20 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
             tf_len = kz_load_u32(e + KZ_BLOCK_TF_OFF) + ((uint64_t)last_n * w + 7) / 8;
         }
     }
-    if (tf_len > (uint64_t)(end - p))
+    if (tf_len > (uint64_t)(end - p)) {
+        kz_plist_close(pl);
         return bad("tf bits truncated");
+    }
     pl->tf = p;
     pl->tf_len = tf_len;
     p += tf_len;
     pl->pos = p;
     pl->pos_len = (uint64_t)(end - p);
-    if (pl->pos_len < (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK)
-        return bad("positions truncated"); /* a header byte per block */
-    int rc = parse_bitmap(pl);
-    if (rc)
+    if (pl->pos_len < (df == 1 ? cf : (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK)) {
         kz_plist_close(pl);
-    return rc;
+        return bad("positions truncated"); /* a header byte per block */
+    }
+    return KZ_OK;
 }
 
 void kz_plist_close(kz_plist *pl)
@@ -621,9 +658,33 @@ static int open_position_block(const kz_plist *pl, uint32_t b, unsigned *k1, uns
     return KZ_OK;
 }
 
+/* The positions of a term in one document: tf varints, the first
+ * position, then each gap minus one. If exact, they must fill the field. */
+static int varint_positions(const kz_plist *pl, uint32_t tf, uint32_t *out, int exact)
+{
+    const uint8_t *p = pl->pos, *end = pl->pos + pl->pos_len;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < tf; i++) {
+        uint32_t v;
+        if (kz_varint_get32(&p, end, &v))
+            return bad("positions truncated");
+        uint64_t pos = i == 0 ? v : prev + 1 + v;
+        if (pos > UINT32_MAX)
+            return bad("position out of range");
+        if (out)
+            out[i] = (uint32_t)pos;
+        prev = pos;
+    }
+    if (exact && p != end)
+        return bad("positions do not end with the blob");
+    return KZ_OK;
+}
+
 int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
                            uint32_t *out)
 {
+    if (pl->df == 1)
+        return varint_positions(pl, tf, out, 0);
     uint32_t b = ordinal / KZ_POSTING_BLOCK;
     bit_reader r;
     unsigned k1, k2;
@@ -680,6 +741,8 @@ int kz_plist_positions(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32
 
 int kz_plist_check_positions(const kz_plist *pl)
 {
+    if (pl->df == 1)
+        return varint_positions(pl, (uint32_t)pl->cf, NULL, 1);
     uint32_t n_blocks = (pl->df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
     for (uint32_t b = 0; b < n_blocks; b++) {
         unsigned k1, k2;
