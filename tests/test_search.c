@@ -1,0 +1,271 @@
+/*
+ * test_search.c: ranking against a brute-force BM25, and snippets.
+ *
+ * The scorer here is written from the README's formula alone: it counts
+ * tf and dl itself from the analysed text (kz_analyze), computes df, N and
+ * avgdl, and sums w over the distinct query terms in query order. Every
+ * hit of every random query must come back in its order, with its score
+ * to 1e-9 relative, in AND, OR and AUTO modes, with offsets and limits.
+ */
+#include "kzint.h"
+#include "test.h"
+
+#include <math.h>
+
+#define N_DOCS 400
+#define VOCAB 40
+#define MAX_STEMS 64
+
+static const char *words[VOCAB] = {
+    "russia", "russians", "kazakhstan", "border", "ethnic", "steppe", "oil", "grain", "moscow", "astana",
+    "tokayev", "putin", "treaty", "language", "minority", "war", "peace", "trade", "pipeline", "election",
+    "protest", "army", "church", "school", "river", "city", "village", "market", "price", "bank",
+    "energy", "uranium", "railway", "port", "ship", "news", "report", "history", "empire", "union"
+};
+
+typedef struct mdoc {
+    char id[16];
+    char *text;
+    uint32_t dl;
+    uint32_t tf[MAX_STEMS]; /* by stem index */
+} mdoc;
+
+static char stems[MAX_STEMS][32];
+static int n_stems;
+
+static int stem_index(const char *s, size_t len)
+{
+    for (int i = 0; i < n_stems; i++)
+        if (strlen(stems[i]) == len && memcmp(stems[i], s, len) == 0)
+            return i;
+    if (n_stems == MAX_STEMS || len >= sizeof stems[0])
+        return -1;
+    memcpy(stems[n_stems], s, len);
+    stems[n_stems][len] = 0;
+    return n_stems++;
+}
+
+static void count_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    mdoc *d = ctx;
+    KZ_UNUSED(start);
+    KZ_UNUSED(end);
+    int i = stem_index(stem, len);
+    if (i >= 0)
+        d->tf[i]++;
+    d->dl++;
+}
+
+typedef struct qstems {
+    int v[8];
+    int n;
+} qstems;
+
+static void query_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    qstems *q = ctx;
+    KZ_UNUSED(start);
+    KZ_UNUSED(end);
+    int i = stem_index(stem, len);
+    for (int k = 0; k < q->n; k++)
+        if (q->v[k] == i)
+            return; /* distinct terms, first occurrence */
+    if (q->n < 8)
+        q->v[q->n++] = i;
+}
+
+typedef struct ref_hit {
+    uint32_t docid;
+    double score;
+} ref_hit;
+
+static int cmp_ref(const void *x, const void *y)
+{
+    const ref_hit *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+/* The reference: the README's BM25, written out plainly. */
+static size_t reference(const mdoc *docs, const qstems *q, int all, double k1, double b, ref_hit *out)
+{
+    double n = N_DOCS, total = 0;
+    for (int d = 0; d < N_DOCS; d++)
+        total += docs[d].dl;
+    double avgdl = total / n;
+    size_t hits = 0;
+    for (int d = 0; d < N_DOCS; d++) {
+        int has = 0, missing = 0;
+        double score = 0;
+        for (int k = 0; k < q->n; k++) {
+            int t = q->v[k];
+            uint32_t tf = t >= 0 ? docs[d].tf[t] : 0;
+            if (!tf) {
+                missing = 1;
+                continue;
+            }
+            double df = 0;
+            for (int e = 0; e < N_DOCS; e++)
+                df += docs[e].tf[t] > 0;
+            double idf = log(1 + (n - df + 0.5) / (df + 0.5));
+            score += idf * tf / (tf + k1 * ((1 - b) + b * docs[d].dl / avgdl));
+            has = 1;
+        }
+        if (has && !(all && missing))
+            out[hits++] = (ref_hit){ (uint32_t)d, score };
+    }
+    qsort(out, hits, sizeof *out, cmp_ref);
+    return hits;
+}
+
+static void compare(kz_index *ix, const mdoc *docs, const char *query, kz_mode mode, double k1, double b,
+                    uint32_t offset, uint32_t limit)
+{
+    qstems q = { { 0 }, 0 };
+    kz_analyze("english", query, strlen(query), query_token, &q);
+    static ref_hit ref[N_DOCS];
+    size_t n_ref = reference(docs, &q, mode != KZ_MODE_ANY, k1, b, ref);
+    kz_mode used = mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
+    if (mode == KZ_MODE_AUTO && n_ref == 0 && q.n > 1) {
+        n_ref = reference(docs, &q, 0, k1, b, ref);
+        used = KZ_MODE_ANY;
+    }
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.mode = mode;
+    o.k1 = k1;
+    o.b = b;
+    o.offset = offset;
+    o.limit = limit;
+    kz_results *r;
+    CHECK_OK(kz_search(&r, ix, query, strlen(query), &o));
+    if (!r)
+        return;
+    CHECK_MSG(kz_results_total(r) == n_ref, "\"%s\" mode %d: %llu hits, reference %zu", query, mode,
+              (unsigned long long)kz_results_total(r), n_ref);
+    if (n_ref)
+        CHECK_MSG(kz_results_mode(r) == used, "\"%s\": mode %d used, reference %d", query,
+                  kz_results_mode(r), used);
+    size_t want = offset < n_ref ? KZ_MIN((size_t)limit, n_ref - offset) : 0;
+    CHECK_INT(kz_results_count(r), want);
+    for (size_t i = 0; i < kz_results_count(r) && i < want; i++) {
+        const kz_hit *h = kz_results_hit(r, i);
+        const ref_hit *e = &ref[offset + i];
+        double rel = fabs(h->score - e->score) / (fabs(e->score) > 0 ? fabs(e->score) : 1);
+        CHECK_MSG(h->docid == e->docid && rel <= 1e-9,
+                  "\"%s\" mode %d hit %zu: doc %u score %.17g, reference doc %u score %.17g", query, mode,
+                  offset + i, h->docid, h->score, e->docid, e->score);
+    }
+    kz_results_free(r);
+}
+
+static void test_bm25_against_reference(void)
+{
+    uint64_t rng = kz_test_seed();
+    static mdoc docs[N_DOCS];
+    char *dir = kz_test_temp_dir();
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, NULL));
+    for (int d = 0; d < N_DOCS; d++) {
+        kz_buf text = { 0 };
+        size_t n = 1 + kz_test_rand(&rng) % 60;
+        for (size_t i = 0; i < n; i++) {
+            /* Skewed: low word numbers are common. */
+            uint64_t r = kz_test_rand(&rng) % (VOCAB * VOCAB);
+            const char *w = words[(size_t)sqrt((double)r)];
+            kz_buf_printf(&text, "%s%s", i ? " " : "", w);
+        }
+        kz_buf_terminate(&text);
+        mdoc *m = &docs[d];
+        memset(m, 0, sizeof *m);
+        snprintf(m->id, sizeof m->id, "d%d", d);
+        m->text = (char *)text.data;
+        kz_analyze("english", m->text, text.len, count_token, m);
+        CHECK_OK(kz_builder_add_document(b, m->id, strlen(m->id), "", 0, m->text, text.len, NULL, 0));
+    }
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (ix) {
+        for (int k = 0; k < 150; k++) {
+            char query[256] = "";
+            int nw = 1 + (int)(kz_test_rand(&rng) % 4);
+            for (int i = 0; i < nw; i++) {
+                strcat(query, i ? " " : "");
+                strcat(query, words[kz_test_rand(&rng) % VOCAB]);
+            }
+            if (k % 10 == 0)
+                strcat(query, " zzzunknown"); /* a term no document has */
+            compare(ix, docs, query, KZ_MODE_ALL, 1.2, 0.75, 0, N_DOCS);
+            compare(ix, docs, query, KZ_MODE_ANY, 1.2, 0.75, 0, N_DOCS);
+            compare(ix, docs, query, KZ_MODE_AUTO, 1.2, 0.75, 0, N_DOCS);
+            compare(ix, docs, query, KZ_MODE_ANY, 0.9, 0.4, (uint32_t)(k % 7), 10);
+            compare(ix, docs, query, KZ_MODE_ANY, 2.0, 0.0, 0, 5);
+        }
+        kz_index_free(ix);
+    }
+    for (int d = 0; d < N_DOCS; d++)
+        free(docs[d].text);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+/* "ethnic Russians" on the bundled articles: the article that uses the
+ * phrase five times comes first, and its snippet shows the words. */
+static void test_sample_articles(void)
+{
+    char *dir = kz_test_temp_dir();
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, NULL));
+    CHECK_OK(kz_builder_add_source(b, KZ_SOURCE_DIR "/data/articles"));
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (!ix)
+        goto done;
+    kz_results *r;
+    const char *q = "ethnic Russians";
+    CHECK_OK(kz_search(&r, ix, q, strlen(q), NULL));
+    if (r && kz_results_count(r) > 0) {
+        kz_doc d;
+        CHECK_OK(kz_index_doc(ix, &d, kz_results_hit(r, 0)->docid, NULL, 0));
+        CHECK(d.id_len == strlen("kazakhstan-would-have-been-next.txt") &&
+              memcmp(d.id, "kazakhstan-would-have-been-next.txt", d.id_len) == 0);
+        char *text;
+        size_t len;
+        CHECK_OK(kz_index_doc_text(ix, &text, &len, kz_results_hit(r, 0)->docid));
+        kz_snippet sn;
+        CHECK_OK(kz_snippet_make(&sn, ix, r, text, len, 200));
+        /* Marks lie in the passage, cover both words, and spell them. */
+        int ethnic = 0, russian = 0;
+        for (size_t i = 0; i < sn.n_marks; i++) {
+            CHECK(sn.marks[i].start >= sn.start && sn.marks[i].end <= sn.end);
+            size_t n = sn.marks[i].end - sn.marks[i].start;
+            ethnic += n == 6 && strncasecmp(text + sn.marks[i].start, "ethnic", 6) == 0;
+            russian += n >= 7 && strncasecmp(text + sn.marks[i].start, "russian", 7) == 0;
+        }
+        CHECK(ethnic >= 1 && russian >= 1);
+        /* Word boundaries at both ends, about 200 characters. */
+        CHECK(sn.start == 0 || text[sn.start - 1] == ' ' || text[sn.start - 1] == '\n');
+        CHECK(sn.end == len || text[sn.end] == ' ' || text[sn.end] == '\n');
+        CHECK(sn.end - sn.start <= 260);
+        kz_snippet_free(&sn);
+        free(text);
+    } else {
+        CHECK(0);
+    }
+    kz_results_free(r);
+    kz_index_free(ix);
+done:
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    KZ_RUN(test_bm25_against_reference);
+    KZ_RUN(test_sample_articles);
+    return kz_test_finish();
+}
