@@ -286,7 +286,8 @@ int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, con
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
     }
-    memcpy(r->hits, hits + from, r->n_hits * sizeof *r->hits);
+    if (r->n_hits)
+        memcpy(r->hits, hits + from, r->n_hits * sizeof *r->hits);
     for (size_t i = 0; i < c.n; i++) {
         r->terms[i] = c.t[i].text;
         c.t[i].text = NULL;
