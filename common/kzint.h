@@ -183,7 +183,6 @@ void kz_tokvec_free(kz_tokvec *tv);
 
 #define KZ_MAX_TOKEN_CODEPOINTS 255
 #define KZ_ANALYZER_VERSION 1
-#define KZ_MAX_TERM_BYTES_INTERNAL 1024 /* = KZ_TERM_MAX_BYTES */
 
 /* Creates an analyzer for a Snowball language ("english", "russian", ...).
  * *out is the caller's to free with kz_analyzer_free(). KZ_EINVAL with a
@@ -410,7 +409,7 @@ typedef struct kz_dict_writer {
     kz_fwriter *fw;
     kz_buf index;     /* TERMS entries */
     kz_buf rec;
-    uint8_t prev[KZ_MAX_TERM_BYTES_INTERNAL];
+    uint8_t prev[KZ_TERM_MAX_BYTES];
     size_t prev_len;
     uint64_t n_terms, str_bytes, blob_off;
 } kz_dict_writer;

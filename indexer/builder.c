@@ -1087,7 +1087,7 @@ static int add_term_list(kz_dict_writer *dw, FILE *f, const char *path)
 {
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         return kz_error_errno(KZ_EIO, errno, "cannot read back %s", path);
-    uint8_t term[KZ_MAX_TERM_BYTES];
+    uint8_t term[KZ_TERM_MAX_BYTES];
     uint64_t len, df, blob_len;
     int more;
     while ((more = read_varint(f, &len)) == 1) {

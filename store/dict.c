@@ -16,7 +16,7 @@
 int kz_dict_add(kz_dict_writer *w, const uint8_t *term, size_t len, uint32_t df, uint64_t blob_len)
 {
     int rc;
-    if (len == 0 || len >= KZ_MAX_TERM_BYTES)
+    if (len == 0 || len >= KZ_TERM_MAX_BYTES)
         return kz_error_set(KZ_EIO, "internal error: a term of %zu bytes", len);
     size_t prefix = 0;
     if (w->n_terms % KZ_TERMS_PER_BLOCK == 0) {

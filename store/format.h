@@ -93,8 +93,8 @@ enum {
 
 /* TERMSTR: per term, varints prefix (bytes shared with the previous term
  * of its block; 0 for a block's first), suffix length, the suffix bytes,
- * then varints df and blob length (its blob follows the previous one's). */
-#define KZ_MAX_TERM_BYTES 1024u
+ * then varints df and blob length (its blob follows the previous one's).
+ * A term is shorter than KZ_TERM_MAX_BYTES (kzsearch.h). */
 
 /* Posting blob (FORMAT.md "Posting blob"). For df == 1: varint tf,
  * varint bitmap_len, bitmap, positions. For df > 1: varints cf, max_tf,
