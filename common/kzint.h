@@ -137,6 +137,8 @@ double kz_now(void);
 uint64_t kz_peak_rss(void);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int kz_write_all(int fd, const void *buf, size_t len, const char *path);
+/* fwrite of all of data, or KZ_EIO naming path. */
+int kz_fwrite_all(FILE *f, const void *data, size_t len, const char *path);
 /* Creates dir and its parents (mode 0755). */
 int kz_mkdir_p(const char *dir);
 

@@ -2,6 +2,7 @@
 #include "kzint.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -36,6 +37,13 @@ int kz_write_all(int fd, const void *buf, size_t len, const char *path)
         p += n;
         len -= (size_t)n;
     }
+    return KZ_OK;
+}
+
+int kz_fwrite_all(FILE *f, const void *data, size_t len, const char *path)
+{
+    if (len && fwrite(data, 1, len, f) != len)
+        return kz_error_errno(KZ_EIO, errno, "cannot write %s", path);
     return KZ_OK;
 }
 

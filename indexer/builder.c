@@ -477,13 +477,6 @@ static int process_batch(worker *w, batch *bt)
     return KZ_OK;
 }
 
-static int write_file(FILE *f, const void *data, size_t len, const char *path)
-{
-    if (len && fwrite(data, 1, len, f) != len)
-        return kz_error_errno(KZ_EIO, errno, "cannot write %s", path);
-    return KZ_OK;
-}
-
 /* Appends a finished batch to the output, in docid order. b->mu held. */
 static int commit_batch(kz_builder *b, batch *bt)
 {
@@ -504,9 +497,9 @@ static int commit_batch(kz_builder *b, batch *bt)
         kz_store_u64(e, kz_load_u64(e) + b->store_bytes);
     }
     if ((rc = kz_fwriter_write(b->fw, bt->store.data, bt->store.len)) ||
-        (rc = write_file(b->storeidx_f, bt->storeidx.data, bt->storeidx.len, b->storeidx_path)) ||
-        (rc = write_file(b->docs_f, bt->docs_out.data, bt->docs_out.len, b->docs_path)) ||
-        (rc = write_file(b->docinfo_f, bt->docinfo.data, bt->docinfo.len, b->docinfo_path)))
+        (rc = kz_fwrite_all(b->storeidx_f, bt->storeidx.data, bt->storeidx.len, b->storeidx_path)) ||
+        (rc = kz_fwrite_all(b->docs_f, bt->docs_out.data, bt->docs_out.len, b->docs_path)) ||
+        (rc = kz_fwrite_all(b->docinfo_f, bt->docinfo.data, bt->docinfo.len, b->docinfo_path)))
         return rc;
     b->store_bytes += bt->store.len;
     b->store_blocks += n_blocks;

@@ -153,13 +153,6 @@ static int in_range(const kz_merge_part *m, const uint8_t *t, size_t len, int up
     return upper ? c < 0 : c >= 0;
 }
 
-static int write_to(FILE *f, const void *data, size_t len, const char *path)
-{
-    if (len && fwrite(data, 1, len, f) != len)
-        return kz_error_errno(KZ_EIO, errno, "cannot write %s", path);
-    return KZ_OK;
-}
-
 static int merge_range(kz_merge_part *m)
 {
     int rc = KZ_OK;
@@ -263,7 +256,7 @@ static int merge_range(kz_merge_part *m)
         if ((rc = kz_postings_encode(&blob, &in)))
             goto done;
         rc = m->fw ? kz_fwriter_write(m->fw, blob.data, blob.len)
-                   : write_to(m->postings_f, blob.data, blob.len, m->postings_path);
+                   : kz_fwrite_all(m->postings_f, blob.data, blob.len, m->postings_path);
         if (rc)
             goto done;
         m->postings_bytes += blob.len;
@@ -273,7 +266,7 @@ static int merge_range(kz_merge_part *m)
         rec.len = 0;
         if ((rc = kz_buf_append_varint(&rec, tlen)) || (rc = kz_buf_append(&rec, text, tlen)) ||
             (rc = kz_buf_append_varint(&rec, df)) || (rc = kz_buf_append_varint(&rec, blob.len)) ||
-            (rc = write_to(m->terms_f, rec.data, rec.len, m->terms_path)))
+            (rc = kz_fwrite_all(m->terms_f, rec.data, rec.len, m->terms_path)))
             goto done;
         m->n_terms++;
 
