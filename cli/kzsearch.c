@@ -14,6 +14,7 @@
  */
 #include "kzsearch.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -400,25 +401,6 @@ static void put_marked(const char *text, size_t start, size_t end, const kz_span
     put_clean(text + at, end - at);
 }
 
-/* Marks of query terms in a title, by analysing it. */
-typedef struct title_marks {
-    const kz_results *r;
-    kz_span v[64];
-    size_t n;
-} title_marks;
-
-static void mark_title(void *ctx, const char *stem, size_t len, size_t start, size_t end)
-{
-    title_marks *tm = ctx;
-    for (size_t i = 0; i < kz_results_term_count(tm->r) && tm->n < 64; i++) {
-        const char *t = kz_results_term(tm->r, i);
-        if (strlen(t) == len && memcmp(t, stem, len) == 0) {
-            tm->v[tm->n++] = (kz_span){ start, end };
-            return;
-        }
-    }
-}
-
 static int file_exists(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -427,9 +409,24 @@ static int file_exists(const char *path)
     return f != NULL;
 }
 
+static int build_sample(const char *sample_dir)
+{
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    kz_builder *b;
+    kz_build_stats st;
+    int rc = kz_builder_new(&b, sample_dir, &bo);
+    if (rc == 0)
+        rc = kz_builder_add_source(b, KZ_BUNDLED_ARTICLES);
+    if (rc == 0)
+        rc = kz_builder_commit(b, &st);
+    kz_builder_free(b);
+    return rc;
+}
+
 /* The index to search: --index, else $KZSEARCH_INDEX or the default
  * folder; if there is none, the bundled sample articles, indexed on first
- * use into the user's cache folder. */
+ * use into the user's cache folder (and again when this kzsearch cannot
+ * read the copy there: it is ours to rebuild). */
 static char *resolve_index(const char *given, int *sample)
 {
     char path[4096];
@@ -452,23 +449,264 @@ static char *resolve_index(const char *given, int *sample)
         snprintf(sample_dir, sizeof sample_dir, "%s/.cache/kzsearch/sample", home && *home ? home : ".");
     *sample = 1;
     snprintf(path, sizeof path, "%s/index.kz", sample_dir);
-    if (file_exists(path))
-        return strdup(sample_dir);
-    fprintf(stderr, "kzsearch: no index yet; indexing the bundled sample articles into %s\n", sample_dir);
-    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
-    kz_builder *b;
-    kz_build_stats st;
-    int rc = kz_builder_new(&b, sample_dir, &bo);
-    if (rc == 0)
-        rc = kz_builder_add_source(b, KZ_BUNDLED_ARTICLES);
-    if (rc == 0)
-        rc = kz_builder_commit(b, &st);
-    kz_builder_free(b);
+    if (file_exists(path)) {
+        kz_index *ix;
+        int rc = kz_index_open(&ix, sample_dir);
+        kz_index_free(ix);
+        if (rc != KZ_EVERSION && rc != KZ_ECORRUPT)
+            return strdup(sample_dir);
+        fprintf(stderr, "kzsearch: re-indexing the bundled sample articles into %s (%s)\n", sample_dir,
+                kz_strerror(rc));
+    } else {
+        fprintf(stderr, "kzsearch: no index yet; indexing the bundled sample articles into %s\n", sample_dir);
+    }
+    int rc = build_sample(sample_dir);
     if (rc) {
         fail(rc);
         return NULL;
     }
     return strdup(sample_dir);
+}
+
+/* A syntax error with the query and a caret under the column. */
+static void show_syntax_error(const char *query, const kz_syntax_error *err)
+{
+    fprintf(stderr, "kzsearch: query syntax error at column %u: %s\n  ", err->column, err->message);
+    for (const char *p = query; *p; p++)
+        fputc(*p == '\n' || *p == '\t' ? ' ' : *p, stderr);
+    fputs("\n  ", stderr);
+    for (uint32_t i = 1; i < err->column; i++)
+        fputc(' ', stderr);
+    fputs("^\n", stderr);
+}
+
+static void json_string(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c < 0x20 || c == 0x7F)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_cstr(FILE *f, const char *s) { json_string(f, s, strlen(s)); }
+
+static const char *mode_name(kz_mode m) { return m == KZ_MODE_ANY ? "any" : "all"; }
+
+/* A unit as the user would write it: stem or "phrase of stems". */
+static void unit_text(char *buf, size_t size, const kz_unit *u)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    if (u->n_terms > 1)
+        at += (size_t)snprintf(buf + at, size - at, "\"");
+    for (size_t i = 0; i < u->n_terms && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%s", i ? " " : "", u->terms[i]);
+    if (u->n_terms > 1 && at < size)
+        snprintf(buf + at, size - at, "\"");
+}
+
+typedef struct search_view {
+    int json, explain;
+    size_t fragments, snippet_chars;
+    style hl, bold;
+} search_view;
+
+#define MAX_META 32
+
+static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_view *v)
+{
+    const kz_hit *h = kz_results_hit(r, i);
+    kz_doc d;
+    kz_doc_field meta[MAX_META];
+    kz_span *tmarks = NULL;
+    size_t n_tmarks = 0, n_frag = 0;
+    char *text = NULL;
+    size_t len;
+    kz_snippet frag[16];
+    int rc = kz_index_doc(ix, &d, h->docid, meta, MAX_META);
+    if (rc || (rc = kz_highlight(&tmarks, &n_tmarks, ix, r, d.title, d.title_len)) ||
+        (rc = kz_index_doc_text(ix, &text, &len, h->docid)) ||
+        (rc = kz_snippets_make(frag, &n_frag, v->fragments, ix, r, text, len, v->snippet_chars)))
+        goto done;
+    printf("%s{\"rank\": %zu, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank, h->docid);
+    json_string(stdout, d.id, d.id_len);
+    printf(", \"title\": ");
+    json_string(stdout, d.title, d.title_len);
+    printf(", \"score\": %.17g, \"metadata\": {", h->score);
+    for (size_t m = 0; m < d.n_meta && m < MAX_META; m++) {
+        printf("%s", m ? ", " : "");
+        json_string(stdout, meta[m].key, meta[m].key_len);
+        printf(": ");
+        json_string(stdout, meta[m].value, meta[m].value_len);
+    }
+    printf("}, \"title_highlights\": [");
+    for (size_t m = 0; m < n_tmarks; m++)
+        printf("%s[%zu, %zu]", m ? ", " : "", tmarks[m].start, tmarks[m].end);
+    printf("]");
+    for (size_t f = 0; f < n_frag; f++) {
+        const kz_snippet *sn = &frag[f];
+        if (f == 0)
+            printf(", \"snippet\": ");
+        else if (f == 1)
+            printf(", \"more_snippets\": [");
+        else
+            printf(", ");
+        if (f > 0)
+            printf("{\"snippet\": ");
+        json_string(stdout, text + sn->start, sn->end - sn->start);
+        const char *pre = f == 0 ? "snippet_" : "";
+        printf(", \"%sstart\": %zu, \"%send\": %zu, \"cut_before\": %s, \"cut_after\": %s, \"highlights\": [",
+               pre, sn->start, pre, sn->end, sn->cut_before ? "true" : "false", sn->cut_after ? "true" : "false");
+        for (size_t m = 0; m < sn->n_marks; m++)
+            printf("%s{\"snippet\": [%zu, %zu], \"text\": [%zu, %zu]}", m ? ", " : "",
+                   sn->marks[m].start - sn->start, sn->marks[m].end - sn->start, sn->marks[m].start,
+                   sn->marks[m].end);
+        printf("]%s", f > 0 ? "}" : "");
+    }
+    if (n_frag > 1)
+        printf("]");
+    if (v->explain) {
+        kz_explanation x;
+        if ((rc = kz_results_explain(&x, ix, r, i)))
+            goto done;
+        printf(", \"explain\": {\"score\": %.17g, \"dl\": %u, \"avgdl\": %.17g, \"k1\": %.17g, \"b\": %.17g, "
+               "\"units\": [",
+               x.score, x.dl, x.avgdl, x.k1, x.b);
+        for (size_t u = 0; u < x.n_units; u++) {
+            char name[512];
+            unit_text(name, sizeof name, kz_results_unit(r, u));
+            printf("%s{\"unit\": ", u ? ", " : "");
+            json_cstr(stdout, name);
+            printf(", \"idf\": %.17g, \"tf\": %u, \"weight\": %.17g}", x.units[u].idf, x.units[u].tf,
+                   x.units[u].weight);
+        }
+        printf("]}");
+        kz_explanation_free(&x);
+    }
+    printf("}");
+done:
+    for (size_t f = 0; f < n_frag; f++)
+        kz_snippet_free(&frag[f]);
+    free(tmarks);
+    free(text);
+    return rc;
+}
+
+static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_view *v)
+{
+    const kz_hit *h = kz_results_hit(r, i);
+    kz_doc d;
+    kz_doc_field meta[MAX_META];
+    kz_span *tmarks = NULL;
+    size_t n_tmarks = 0, n_frag = 0;
+    char *text = NULL;
+    size_t len;
+    kz_snippet frag[16];
+    int rc = kz_index_doc(ix, &d, h->docid, meta, MAX_META);
+    if (rc || (rc = kz_highlight(&tmarks, &n_tmarks, ix, r, d.title, d.title_len)) ||
+        (rc = kz_index_doc_text(ix, &text, &len, h->docid)) ||
+        (rc = kz_snippets_make(frag, &n_frag, v->fragments, ix, r, text, len, v->snippet_chars)))
+        goto done;
+    printf("\n%s%zu.%s ", v->bold.on, rank, v->bold.off);
+    fputs(v->bold.on, stdout);
+    if (d.title_len)
+        put_marked(d.title, 0, d.title_len, tmarks, n_tmarks, &v->hl);
+    else
+        fputs("(untitled)", stdout);
+    fputs(v->bold.off, stdout);
+    printf("  [score %.4f]\n   %.*s", h->score, (int)d.id_len, d.id);
+    for (size_t m = 0; m < d.n_meta && m < MAX_META; m++)
+        if (meta[m].key_len == 4 && (memcmp(meta[m].key, "date", 4) == 0))
+            printf("  %.*s", (int)meta[m].value_len, meta[m].value);
+    putchar('\n');
+    for (size_t f = 0; f < n_frag; f++) {
+        const kz_snippet *sn = &frag[f];
+        if (sn->end <= sn->start)
+            continue;
+        fputs("   ", stdout);
+        if (sn->cut_before)
+            fputs("…", stdout);
+        put_marked(text, sn->start, sn->end, sn->marks, sn->n_marks, &v->hl);
+        if (sn->cut_after)
+            fputs("…", stdout);
+        putchar('\n');
+    }
+    if (v->explain) {
+        kz_explanation x;
+        if ((rc = kz_results_explain(&x, ix, r, i)))
+            goto done;
+        printf("   score %.17g = sum of w over %zu unit%s; dl %u, avgdl %.4f, k1 %g, b %g\n", x.score,
+               x.n_units, x.n_units == 1 ? "" : "s", x.dl, x.avgdl, x.k1, x.b);
+        for (size_t u = 0; u < x.n_units; u++) {
+            char name[512];
+            unit_text(name, sizeof name, kz_results_unit(r, u));
+            if (x.units[u].tf)
+                printf("     %-24s idf %.6f  tf %-4u w = idf*tf/(tf+k1*(1-b+b*dl/avgdl)) = %.6f\n", name,
+                       x.units[u].idf, x.units[u].tf, x.units[u].weight);
+            else
+                printf("     %-24s idf %.6f  tf 0    (absent)\n", name, x.units[u].idf);
+        }
+        kz_explanation_free(&x);
+    }
+done:
+    for (size_t f = 0; f < n_frag; f++)
+        kz_snippet_free(&frag[f]);
+    free(tmarks);
+    free(text);
+    return rc;
+}
+
+/* Joins argv[from..argc) with spaces; malloc'd. */
+static char *join_args(int argc, char **argv, int from)
+{
+    size_t len = 1;
+    for (int i = from; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = calloc(len, 1);
+    if (!s)
+        return NULL;
+    for (int i = from; i < argc; i++) {
+        if (i > from)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static long int_option(const char *name, const char *arg, long lo, long hi)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi)
+        die_usage("bad %s '%s' (%ld to %ld)", name, arg, lo, hi);
+    return v;
+}
+
+static void bm25_option(kz_search_options *so, int c, const char *arg)
+{
+    char *end;
+    if (c == 'k') {
+        so->k1 = strtod(arg, &end);
+        if (end == arg || *end || !(so->k1 > 0) || so->k1 > 1e6)
+            die_usage("bad --k1 '%s' (must be > 0)", arg);
+    } else {
+        so->b = strtod(arg, &end);
+        if (end == arg || *end || !(so->b >= 0 && so->b <= 1))
+            die_usage("bad --b '%s' (0 to 1)", arg);
+    }
 }
 
 static int cmd_search(int argc, char **argv)
@@ -478,81 +716,54 @@ static int cmd_search(int argc, char **argv)
         { "offset", required_argument, 0, 'O' }, { "any", no_argument, 0, 'A' },
         { "all", no_argument, 0, 'L' }, { "k1", required_argument, 0, 'k' },
         { "b", required_argument, 0, 'b' }, { "color", required_argument, 0, 'c' },
-        { "snippet-chars", required_argument, 0, 's' }, { "help", no_argument, 0, 'h' },
-        { 0, 0, 0, 0 }
+        { "snippet-chars", required_argument, 0, 's' }, { "fragments", required_argument, 0, 'f' },
+        { "json", no_argument, 0, 'j' }, { "explain", no_argument, 0, 'x' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     const char *index_opt = NULL, *color = "auto";
-    size_t snippet_chars = 200;
+    search_view v = { 0 };
+    v.fragments = 1;
+    v.snippet_chars = 200;
     int c;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'i': index_opt = optarg; break;
-        case 'n': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1000000)
-                die_usage("bad --limit '%s'", optarg);
-            so.limit = (uint32_t)v;
-            break;
-        }
-        case 'O': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 100000000)
-                die_usage("bad --offset '%s'", optarg);
-            so.offset = (uint32_t)v;
-            break;
-        }
+        case 'n': so.limit = (uint32_t)int_option("--limit", optarg, 1, 1000000); break;
+        case 'O': so.offset = (uint32_t)int_option("--offset", optarg, 0, 100000000); break;
         case 'A': so.mode = KZ_MODE_ANY; break;
         case 'L': so.mode = KZ_MODE_ALL; break;
         case 'k':
-            so.k1 = strtod(optarg, &end);
-            if (*end || !(so.k1 > 0))
-                die_usage("bad --k1 '%s' (must be > 0)", optarg);
-            break;
-        case 'b':
-            so.b = strtod(optarg, &end);
-            if (*end || !(so.b >= 0 && so.b <= 1))
-                die_usage("bad --b '%s' (0 to 1)", optarg);
-            break;
+        case 'b': bm25_option(&so, c, optarg); break;
         case 'c':
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
                 die_usage("bad --color '%s' (auto, always or never)", optarg);
             color = optarg;
             break;
-        case 's': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 20 || v > 100000)
-                die_usage("bad --snippet-chars '%s' (20 to 100000)", optarg);
-            snippet_chars = (size_t)v;
-            break;
-        }
+        case 's': v.snippet_chars = (size_t)int_option("--snippet-chars", optarg, 20, 100000); break;
+        case 'f': v.fragments = (size_t)int_option("--fragments", optarg, 1, 16); break;
+        case 'j': v.json = 1; break;
+        case 'x': v.explain = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: die_usage("bad option");
         }
     }
     if (optind >= argc)
         die_usage("search needs a QUERY");
-    size_t qlen = 0;
-    for (int i = optind; i < argc; i++)
-        qlen += strlen(argv[i]) + 1;
-    char *query = calloc(qlen + 1, 1);
+    char *query = join_args(argc, argv, optind);
     if (!query)
         return fail(KZ_ENOMEM);
-    for (int i = optind; i < argc; i++) {
-        if (i > optind)
-            strcat(query, " ");
-        strcat(query, argv[i]);
-    }
-    int use_color = strcmp(color, "always") == 0 ||
-                    (strcmp(color, "auto") == 0 && isatty(1) && !getenv("NO_COLOR"));
-    style st = { use_color ? "\033[1;31m" : "", use_color ? "\033[0m" : "" };
-    style bold = { use_color ? "\033[1m" : "", use_color ? "\033[0m" : "" };
+    int use_color = !v.json && (strcmp(color, "always") == 0 ||
+                                (strcmp(color, "auto") == 0 && isatty(1) && !getenv("NO_COLOR")));
+    v.hl = (style){ use_color ? "\033[1;31m" : "", use_color ? "\033[0m" : "" };
+    v.bold = (style){ use_color ? "\033[1m" : "", use_color ? "\033[0m" : "" };
 
     int sample, status = EXIT_ERROR;
     char *dir = resolve_index(index_opt, &sample);
     kz_index *ix = NULL;
+    kz_query *q = NULL;
     kz_results *r = NULL;
+    kz_syntax_error err;
     if (!dir)
         goto done;
     double t0 = now_seconds();
@@ -563,7 +774,13 @@ static int cmd_search(int argc, char **argv)
             fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", dir);
         goto done;
     }
-    rc = kz_search(&r, ix, query, strlen(query), &so);
+    rc = kz_query_parse(&q, ix, query, strlen(query), 0, &err);
+    if (rc == KZ_ESYNTAX) {
+        show_syntax_error(query, &err);
+        goto done;
+    }
+    if (rc == 0)
+        rc = kz_query_run(&r, q, &so);
     double took = (now_seconds() - t0) * 1000.0;
     if (rc) {
         fail(rc);
@@ -571,56 +788,206 @@ static int cmd_search(int argc, char **argv)
     }
     size_t n = kz_results_count(r);
     uint64_t total = kz_results_total(r);
-    if (so.mode == KZ_MODE_AUTO && kz_results_mode(r) == KZ_MODE_ANY && total > 0)
-        printf("No document has all the words; showing documents with any of them.\n");
-    printf("%" PRIu64 " hit%s for \"%s\" (%.2f ms)%s\n", total, total == 1 ? "" : "s", query, took,
-           sample ? " in the bundled sample articles" : "");
-    for (size_t i = 0; i < n; i++) {
-        const kz_hit *h = kz_results_hit(r, i);
-        kz_doc d;
-        if ((rc = kz_index_doc(ix, &d, h->docid, NULL, 0))) {
-            fail(rc);
-            goto done;
+    int fell_back = so.mode == KZ_MODE_AUTO && kz_results_mode(r) == KZ_MODE_ANY && total > 0;
+    if (v.json) {
+        printf("{\"query\": ");
+        json_cstr(stdout, query);
+        printf(", \"mode\": \"%s\", \"fallback\": %s, \"total\": %" PRIu64 ", \"took_ms\": %.3f, \"offset\": %u, "
+               "\"notes\": [",
+               mode_name(kz_results_mode(r)), fell_back ? "true" : "false", total, took, so.offset);
+        for (size_t i = 0; i < kz_query_note_count(q); i++) {
+            printf("%s", i ? ", " : "");
+            json_cstr(stdout, kz_query_note(q, i));
         }
-        printf("\n%s%zu.%s ", bold.on, (size_t)so.offset + i + 1, bold.off);
-        title_marks tm = { r, { { 0, 0 } }, 0 };
-        kz_index_info info;
-        kz_index_get_info(ix, &info);
-        kz_analyze(info.language, d.title, d.title_len, mark_title, &tm);
-        fputs(bold.on, stdout);
-        put_marked(d.title, 0, d.title_len, tm.v, tm.n, &st);
-        fputs(bold.off, stdout);
-        printf("  [score %.4f]\n   %.*s\n", h->score, (int)d.id_len, d.id);
-        char *text;
-        size_t len;
-        if ((rc = kz_index_doc_text(ix, &text, &len, h->docid))) {
-            fail(rc);
-            goto done;
-        }
-        kz_snippet sn;
-        rc = kz_snippet_make(&sn, ix, r, text, len, snippet_chars);
-        if (rc == 0 && sn.end > sn.start) {
-            fputs("   ", stdout);
-            if (sn.cut_before)
-                fputs("…", stdout);
-            put_marked(text, sn.start, sn.end, sn.marks, sn.n_marks, &st);
-            if (sn.cut_after)
-                fputs("…", stdout);
-            putchar('\n');
-        }
-        kz_snippet_free(&sn);
-        free(text);
-        if (rc) {
-            fail(rc);
-            goto done;
-        }
+        printf("], \"hits\": [");
+        for (size_t i = 0; i < n; i++)
+            if ((rc = show_hit_json(ix, r, i, (size_t)so.offset + i + 1, &v))) {
+                fail(rc);
+                goto done;
+            }
+        printf("%s]}\n", n ? "\n  " : "");
+    } else {
+        for (size_t i = 0; i < kz_query_note_count(q); i++)
+            fprintf(stderr, "kzsearch: note: %s\n", kz_query_note(q, i));
+        if (fell_back)
+            printf("No document has all the words; showing documents with any of them.\n");
+        printf("%" PRIu64 " hit%s for \"%s\" (%.2f ms)%s\n", total, total == 1 ? "" : "s", query, took,
+               sample ? " in the bundled sample articles" : "");
+        for (size_t i = 0; i < n; i++)
+            if ((rc = show_hit(ix, r, i, (size_t)so.offset + i + 1, &v))) {
+                fail(rc);
+                goto done;
+            }
     }
     status = total > 0 ? 0 : 1;
 done:
     kz_results_free(r);
+    kz_query_free(q);
     kz_index_free(ix);
     free(dir);
     free(query);
+    return status;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* kzsearch run --queries FILE.tsv: a TREC run of every query. */
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "index", required_argument, 0, 'i' }, { "queries", required_argument, 0, 'Q' },
+        { "mode", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
+        { "latency", required_argument, 0, 'l' }, { "tag", required_argument, 0, 't' },
+        { "k1", required_argument, 0, 'K' }, { "b", required_argument, 0, 'b' },
+        { 0, 0, 0, 0 }
+    };
+    kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+    const char *index_opt = NULL, *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
+    unsigned flags = 0;
+    so.limit = 1000;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': index_opt = optarg; break;
+        case 'Q': queries = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "and") == 0)
+                so.mode = KZ_MODE_ALL;
+            else if (strcmp(optarg, "or") == 0)
+                so.mode = KZ_MODE_ANY;
+            else
+                die_usage("bad --mode '%s' (and or or)", optarg);
+            flags = KZ_QUERY_PLAIN;
+            break;
+        case 'k': so.limit = (uint32_t)int_option("-k", optarg, 1, 1000000); break;
+        case 'K': bm25_option(&so, 'k', optarg); break;
+        case 'b': bm25_option(&so, 'b', optarg); break;
+        case 'o': output = optarg; break;
+        case 'l': latency = optarg; break;
+        case 't': tag = optarg; break;
+        default: die_usage("bad option");
+        }
+    }
+    if (!queries || optind != argc)
+        die_usage("usage: kzsearch run --queries FILE.tsv [--mode and|or] [-k N] [--output RUN] "
+                  "[--latency FILE] [--index DIR]");
+    int sample, status = EXIT_ERROR, rc;
+    char *dir = resolve_index(index_opt, &sample);
+    kz_index *ix = NULL;
+    FILE *in = NULL, *out = stdout, *lat = NULL;
+    char *line = NULL;
+    size_t cap = 0, n_queries = 0, lat_cap = 0;
+    uint64_t *micros = NULL;
+    if (!dir)
+        goto done;
+    if ((rc = kz_index_open(&ix, dir))) {
+        fail(rc);
+        goto done;
+    }
+    if (!(in = fopen(queries, "r"))) {
+        fprintf(stderr, "kzsearch: %s: %s\n", queries, strerror(errno));
+        goto done;
+    }
+    if (output && !(out = fopen(output, "w"))) {
+        fprintf(stderr, "kzsearch: %s: %s\n", output, strerror(errno));
+        goto done;
+    }
+    if (latency && !(lat = fopen(latency, "w"))) {
+        fprintf(stderr, "kzsearch: %s: %s\n", latency, strerror(errno));
+        goto done;
+    }
+    ssize_t got;
+    size_t line_no = 0, failed = 0;
+    while ((got = getline(&line, &cap, in)) != -1) {
+        line_no++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = 0;
+        if (got == 0)
+            continue;
+        char *tab = strchr(line, '\t');
+        if (!tab) {
+            fprintf(stderr, "kzsearch: %s:%zu: no tab between the query id and the query\n", queries, line_no);
+            failed++;
+            continue;
+        }
+        *tab = 0;
+        const char *qid = line, *text = tab + 1;
+        kz_query *q = NULL;
+        kz_results *r = NULL;
+        kz_syntax_error err;
+        double t0 = now_seconds();
+        rc = kz_query_parse(&q, ix, text, strlen(text), flags, &err);
+        if (rc == 0)
+            rc = kz_query_run(&r, q, &so);
+        uint64_t us = (uint64_t)((now_seconds() - t0) * 1e6 + 0.5);
+        if (rc) {
+            fprintf(stderr, "kzsearch: %s:%zu: query %s: %s\n", queries, line_no, qid, kz_last_error());
+            failed++;
+        } else {
+            for (size_t i = 0; i < kz_results_count(r); i++) {
+                const kz_hit *h = kz_results_hit(r, i);
+                kz_doc d;
+                if ((rc = kz_index_doc(ix, &d, h->docid, NULL, 0))) {
+                    fail(rc);
+                    kz_results_free(r);
+                    kz_query_free(q);
+                    goto done;
+                }
+                fprintf(out, "%s Q0 %.*s %zu %.17g %s\n", qid, (int)d.id_len, d.id, i + 1, h->score, tag);
+            }
+            if (lat)
+                fprintf(lat, "%s\t%" PRIu64 "\n", qid, us);
+            if (n_queries == lat_cap) {
+                lat_cap = lat_cap ? lat_cap * 2 : 1024;
+                uint64_t *p = realloc(micros, lat_cap * sizeof *p);
+                if (!p) {
+                    kz_results_free(r);
+                    kz_query_free(q);
+                    fail(KZ_ENOMEM);
+                    goto done;
+                }
+                micros = p;
+            }
+            micros[n_queries++] = us;
+        }
+        kz_results_free(r);
+        kz_query_free(q);
+    }
+    if (n_queries) {
+        qsort(micros, n_queries, sizeof *micros, cmp_u64);
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n_queries; i++)
+            sum += micros[i];
+#define PCT(p) micros[(size_t)((double)(n_queries - 1) * (p) + 0.5)]
+        fprintf(stderr,
+                "kzsearch: %zu queries, top %u, latency us: p50 %" PRIu64 " p90 %" PRIu64 " p99 %" PRIu64
+                " max %" PRIu64 ", %.0f queries/s\n",
+                n_queries, so.limit, PCT(0.5), PCT(0.9), PCT(0.99), micros[n_queries - 1],
+                sum ? (double)n_queries * 1e6 / (double)sum : 0.0);
+#undef PCT
+    }
+    status = failed ? EXIT_SKIPPED : 0;
+done:
+    if (in)
+        fclose(in);
+    if (out && out != stdout && fclose(out) != 0) {
+        fprintf(stderr, "kzsearch: %s: %s\n", output, strerror(errno));
+        status = EXIT_ERROR;
+    }
+    if (lat && fclose(lat) != 0) {
+        fprintf(stderr, "kzsearch: %s: %s\n", latency, strerror(errno));
+        status = EXIT_ERROR;
+    }
+    free(line);
+    free(micros);
+    kz_index_free(ix);
+    free(dir);
     return status;
 }
 
@@ -689,6 +1056,8 @@ int main(int argc, char **argv)
         return cmd_analyze(argc, argv);
     if (strcmp(cmd, "search") == 0)
         return cmd_search(argc, argv);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
     /* Anything else is a query: kzsearch "ethnic Russians". */
     argc++;
     argv--;

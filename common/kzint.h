@@ -191,6 +191,10 @@ void kz_tokvec_free(kz_tokvec *tv);
  * message listing the languages when the language is unknown. */
 int kz_analyzer_new(kz_analyzer **out, const char *language);
 void kz_analyzer_free(kz_analyzer *a);
+/* Makes a fold and split but not stem: a query's prefix (russ*) is
+ * matched against the beginnings of stems, so it must not be stemmed
+ * itself. Forgets what the analyzer interned. */
+void kz_analyzer_fold_only(kz_analyzer *a);
 
 /* Analyzes [text, text+len), which must be valid UTF-8 (see
  * kz_utf8_sanitize) and shorter than 4 GiB. Appends one kz_token per kept
@@ -492,6 +496,97 @@ int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faul
 /* dl of docid: no range check, and the caller must have verified the
  * DOCS bytes (kz_file_verify) or be running after a full verification. */
 uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid);
+/* The document's title_tokens, under the same conditions. */
+uint32_t kz_index_doc_title_tokens(const kz_index *ix, uint32_t docid);
+
+/**************************************************************************
+** Interface to code in query/cursor.c
+**
+** A forward-only reader of one term's postings: docid, ordinal (for
+** kz_plist_tf and the positions), skipping by the block table.
+*/
+#define KZ_DOC_END UINT32_MAX
+
+typedef struct kz_cursor {
+    const kz_plist *pl;  /* not owned; must outlive the cursor */
+    uint32_t doc;        /* current docid, KZ_DOC_END past the last */
+    uint32_t ord;        /* ordinal of doc (df past the last) */
+    uint32_t blk;        /* the block in buf */
+    uint32_t n, at;      /* docids in buf, index of doc in buf */
+    /* The decoder's place: container ci, the next ordinal it yields, and
+     * inside the container an array index, or a bitset word and its
+     * remaining bits, or a run and the offset in it. */
+    uint32_t ci, next_ord, cpos, cval;
+    uint64_t word;
+    uint32_t buf[128];   /* KZ_POSTING_BLOCK docids of block blk */
+} kz_cursor;
+
+/* Starts c on pl's first posting. */
+void kz_cursor_init(kz_cursor *c, const kz_plist *pl);
+/* Moves to the next posting; returns its docid or KZ_DOC_END. */
+uint32_t kz_cursor_next(kz_cursor *c);
+/* Moves to the first posting with docid >= target (never backwards);
+ * returns its docid or KZ_DOC_END. */
+uint32_t kz_cursor_seek(kz_cursor *c, uint32_t target);
+/* The block that holds target if the term has it (the first block from the
+ * current one whose last docid is >= target; n_blocks past the end; 0 for
+ * a list of one block), without decoding anything. */
+uint32_t kz_cursor_block_of(const kz_cursor *c, uint32_t target);
+/* Last docid of block b (b < n_blocks). */
+uint32_t kz_cursor_block_last(const kz_cursor *c, uint32_t b);
+
+/**************************************************************************
+** Interface to code in query/parse.c
+**
+** A parsed query: a tree of nodes over the query's distinct terms.
+*/
+#define KZ_QUERY_MAX_NODES 65536
+#define KZ_QUERY_MAX_NOTES 8
+#define KZ_PREFIX_MAX_TERMS 256 /* terms a prefix (russ*) expands to at most */
+
+typedef enum kz_occur {
+    KZ_OCCUR_DEFAULT = 0, /* juxtaposed: required in AND mode, optional in OR mode */
+    KZ_OCCUR_MUST,        /* +x, x AND y */
+    KZ_OCCUR_SHOULD,      /* an alternative of OR */
+    KZ_OCCUR_NOT          /* -x, NOT x */
+} kz_occur;
+
+typedef enum kz_qnode_kind {
+    KZ_QNODE_LEAF = 0, /* a term (count 1) or a phrase: leaf_terms[first .. first+count) */
+    KZ_QNODE_BOOL      /* children: kids[first .. first+count) */
+} kz_qnode_kind;
+
+typedef struct kz_qnode {
+    kz_qnode_kind kind;
+    kz_occur occur;  /* how its parent takes it */
+    uint32_t column; /* of its start in the query, from 1 */
+    uint32_t first, count;
+    uint32_t unit;   /* LEAF: its scoring unit, or UINT32_MAX under a NOT */
+} kz_qnode;
+
+typedef struct kz_qterm {
+    char *text;       /* the stem, NUL-terminated, owned */
+    size_t len;
+    int found;        /* the dictionary has it: then ordinal and df */
+    uint32_t ordinal, df;
+} kz_qterm;
+
+struct kz_query {
+    kz_index *ix;    /* not owned */
+    kz_qterm *terms; /* distinct terms */
+    size_t n_terms, terms_cap;
+    kz_qnode *nodes;
+    size_t n_nodes, nodes_cap;
+    uint32_t *kids;
+    size_t n_kids, kids_cap;
+    uint32_t *leaf_terms; /* indices into terms */
+    size_t n_leaf_terms, leaf_terms_cap;
+    uint32_t root;   /* UINT32_MAX when the query has no terms */
+    uint32_t *units; /* the leaf node of each scoring unit, in query order */
+    size_t n_units, units_cap;
+    char *notes[KZ_QUERY_MAX_NOTES];
+    size_t n_notes;
+};
 
 /**************************************************************************
 ** Interface to code in query/search.c

@@ -270,12 +270,41 @@ typedef struct kz_hit {
 } kz_hit;
 
 typedef struct kz_results kz_results;
+typedef struct kz_query kz_query;
 
-/* Runs query (plain words, analysed as the index analyses text) and ranks
- * by BM25: idf(t) = ln(1 + (N - df + 0.5)/(df + 0.5)),
+/* Where a query's syntax is wrong: column counts characters from 1. */
+typedef struct kz_syntax_error {
+    uint32_t column;
+    size_t byte;
+    char message[200];
+} kz_syntax_error;
+
+#define KZ_QUERY_PLAIN 1u /* no operators: every word is a plain term */
+
+/* Parses a query against an index (README "Query language"): words,
+ * "quoted phrases", OR, AND, NOT, parentheses, +word, -word, prefix*.
+ * Words are analysed as the index analyses text; a prefix expands to the
+ * dictionary's terms that start with it. On KZ_ESYNTAX, err (if not NULL)
+ * says where. *out is the caller's (kz_query_free) and must not outlive
+ * ix. text may hold invalid UTF-8. */
+int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                   kz_syntax_error *err);
+void kz_query_free(kz_query *q);
+/* Notes for the user about how the query was read ("russ* matches 900
+ * terms; searching the 256 most frequent"); owned by q. */
+size_t kz_query_note_count(const kz_query *q);
+const char *kz_query_note(const kz_query *q, size_t i);
+
+/* Runs a parsed query and ranks its matches by BM25:
+ * idf(t) = ln(1 + (N - df + 0.5)/(df + 0.5)),
  * w(t,d) = idf * tf / (tf + k1*((1 - b) + b*dl/avgdl)), a document's score
- * the sum of w over the distinct query terms it holds, in query order; ties
- * go to the lower docid. *out is the caller's (kz_results_free). */
+ * the sum of w over the query's scoring units (distinct terms and phrases
+ * not excluded) that it holds, in query order; a phrase's tf is its number
+ * of occurrences and its idf the sum of its terms'. Ties go to the lower
+ * docid. *out is the caller's (kz_results_free) and does not refer to q. */
+int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts);
+
+/* kz_query_parse then kz_query_run. */
 int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len,
               const kz_search_options *opts);
 void kz_results_free(kz_results *r);
@@ -285,9 +314,39 @@ uint64_t kz_results_total(const kz_results *r);
 const kz_hit *kz_results_hit(const kz_results *r, size_t i);
 /* The mode that produced the hits: KZ_MODE_ANY after an AND fallback. */
 kz_mode kz_results_mode(const kz_results *r);
-/* Distinct analysed query terms, in query order (stems, NUL-terminated). */
+/* Distinct analysed terms of the scoring units, in query order (stems,
+ * NUL-terminated, owned by r). */
 size_t kz_results_term_count(const kz_results *r);
 const char *kz_results_term(const kz_results *r, size_t i);
+
+/* A scoring unit: a term, or a phrase of n_terms terms. */
+typedef struct kz_unit {
+    size_t n_terms;
+    const char *const *terms; /* stems, owned by the results */
+    double idf;               /* 0 if a term is not in the index */
+} kz_unit;
+
+size_t kz_results_unit_count(const kz_results *r);
+const kz_unit *kz_results_unit(const kz_results *r, size_t i);
+
+/* Why a hit scored what it did: per unit (as kz_results_unit), tf and w. */
+typedef struct kz_explain_unit {
+    double idf;
+    uint32_t tf;   /* occurrences in the document, 0 if absent */
+    double weight; /* w(t,d), 0 if absent */
+} kz_explain_unit;
+
+typedef struct kz_explanation {
+    uint32_t docid;
+    uint32_t dl;
+    double avgdl, k1, b;
+    double score;  /* the sum of the weights in unit order: the hit's score */
+    size_t n_units;
+    kz_explain_unit *units; /* owned; kz_explanation_free */
+} kz_explanation;
+
+int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, size_t hit);
+void kz_explanation_free(kz_explanation *x);
 
 /* A highlighted passage: [start, end) of the document's text, and the
  * spans of matched tokens inside it (offsets into the text). */
@@ -303,11 +362,24 @@ typedef struct kz_snippet {
 } kz_snippet;
 
 /* Chooses the passage of about max_chars characters of text (len bytes)
- * that best shows why r matched: the window with the largest sum of idf of
- * distinct query terms, then the most matches, then the earliest; moved to
- * start on a sentence or word boundary. kz_snippet_free() frees marks. */
+ * that best shows why r matched (README "Snippets"): the window with the
+ * largest sum of idf of the distinct scoring units it holds, then the most
+ * matches, then the shortest, then the earliest; widened to start on a
+ * sentence or word boundary and end on a word boundary. Marks are the
+ * matches inside it: query terms as written, and whole phrase occurrences.
+ * Without any match it is the beginning of the text.
+ * kz_snippet_free() frees the marks. */
 int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r,
                     const char *text, size_t len, size_t max_chars);
+/* Up to max_fragments passages (out has room for them), chosen best first
+ * among the matches the earlier ones left out, returned in text order;
+ * *n_out of them are filled, each to be freed with kz_snippet_free(). */
+int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
+                     const kz_results *r, const char *text, size_t len, size_t max_chars);
+/* Every match of r's scoring units in text (a title, say) as byte spans in
+ * text order. *out is malloc'd, the caller's to free. */
+int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r,
+                 const char *text, size_t len);
 void kz_snippet_free(kz_snippet *s);
 
 /* ------------------------------------------------------------- analysis */

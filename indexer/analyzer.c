@@ -131,6 +131,7 @@ typedef struct scan {
 
 struct kz_analyzer {
     struct sb_stemmer *stemmer;
+    int fold_only; /* tokens are folded but not stemmed (query prefixes) */
 
     /* Token cache: folded token bytes -> term. */
     cache_slot *cache;
@@ -499,6 +500,8 @@ static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
     } else if (len > KZ_MAX_TOKEN_CODEPOINTS) {
         return KZ_OK;
     }
+    if (a->fold_only)
+        return intern(a, word, word_len, term);
     const sb_symbol *stem = sb_stemmer_stem(a->stemmer, word, (int)word_len);
     if (!stem)
         return kz_error_set(KZ_ENOMEM, "out of memory stemming a token");
@@ -757,6 +760,12 @@ static void free_terms(kz_analyzer *a)
     a->blocks = NULL;
     a->n_blocks = a->blocks_cap = 0;
     a->block_size = a->block_used = a->block_bytes = 0;
+}
+
+void kz_analyzer_fold_only(kz_analyzer *a)
+{
+    kz_analyzer_reset(a);
+    a->fold_only = 1;
 }
 
 void kz_analyzer_free(kz_analyzer *a)

@@ -1,17 +1,38 @@
 /*
- * search.c: plain-word queries ranked by BM25, exactly.
+ * search.c: evaluates a parsed query and ranks its matches by BM25,
+ * exactly.
  *
  * Scoring follows the README to the letter, so that anyone can recompute
  * it: idf(t) = ln(1 + (N - df + 0.5)/(df + 0.5)) and
  * w(t,d) = idf * tf / (tf + k1*((1 - b) + b*dl/avgdl)), evaluated in that
- * order in double precision; a document's score is 0 plus w of each
- * distinct query term it holds, added in query-term order; ties go to the
- * lower docid (the document indexed first).
+ * order in double precision. The scoring units are the query's distinct
+ * terms and phrases that are not excluded; a phrase is one unit whose tf
+ * is its number of occurrences and whose idf is the sum of its terms'
+ * idfs. A document's score is 0 plus w of each unit it holds, added in
+ * query order; ties go to the lower docid (the document indexed first).
  *
- * Evaluation here is the straightforward one: decode each term's docids,
- * intersect (AND) or accumulate term by term in query order (OR), then
- * sort. It is exact; the pruned evaluation of the query engine must give
- * the same results, and is tested against it.
+ * Matching. Juxtaposed clauses (occur DEFAULT) are required in AND mode
+ * and optional in OR mode; + and AND make a clause required, - and NOT
+ * exclude it, and OR's alternatives are optional. A group with required
+ * clauses matches the documents that have all of them (its optional
+ * clauses then only add to the score); a group with none matches the
+ * documents that have any optional clause; a group of exclusions alone
+ * matches every document without them. In AUTO mode a query with no match
+ * in AND mode is run again in OR mode.
+ *
+ * Three evaluators give the same hits, scores and totals:
+ *  - and_terms: a conjunction of terms. Leapfrog intersection over the
+ *    posting cursors; every match is counted, and scored only when the
+ *    sum of its terms' block bounds can beat the k-th best score.
+ *  - or_terms: a disjunction of terms, by MaxScore (Turtle and Flood,
+ *    1995): the lists whose bounds together cannot beat the k-th score
+ *    only confirm candidates from the others. The total comes from the
+ *    union of the bitmaps.
+ *  - general: document at a time over the query tree, every match scored.
+ * Pruning compares bounds that are rounded up (FORMAT.md "Block table")
+ * and widened by a relative 1e-9, so it never drops a document that would
+ * have entered the top k; the scores of those that do are computed from
+ * scratch in query order, so they are the same bits as the general path's.
  */
 #include "kzint.h"
 #include "format.h"
@@ -19,59 +40,40 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define MAX_QUERY_TERMS 1024
+#define NONE UINT32_MAX
+#define BOUND_SLACK (1.0 + 1e-9)
 
-typedef struct qterm {
-    char *text;
-    size_t len;
-    int found;
-    double idf;
-    kz_plist pl;
-    uint32_t *docids;
-} qterm;
+/* ------------------------------------------------------------- state */
 
-struct kz_results {
-    kz_mode mode;
-    uint64_t total;
-    kz_hit *hits;
-    size_t n_hits;
-    char **terms;
-    double *idf; /* 0 for a term not in the index */
-    size_t n_terms;
-};
+/* Reads one leaf (a term, or a phrase of n terms) at increasing docids. */
+typedef struct leaf_reader {
+    uint32_t n;
+    int missing;      /* a term is not in the index: matches nothing */
+    kz_cursor *cur;   /* n cursors */
+    kz_pos_cursor *pc;
+    uint32_t **pos;   /* positions of each term at the current document */
+    uint32_t *pos_cap;
+} leaf_reader;
 
-typedef struct collect {
-    qterm *t;
-    size_t n;
+typedef struct eval {
+    kz_index *ix;
+    kz_query *q;
+    double k1, b, avgdl, n_docs;
+    int default_params;   /* k1, b are those the stored bounds assume */
+    kz_occur default_occur;
+    kz_plist *pl;         /* by query term; opened if found */
+    uint8_t *opened;      /* by query term: pl[i] needs kz_plist_close */
+    double *idf;          /* by query term */
+    leaf_reader *match;   /* by node, for leaves: matching */
+    leaf_reader *score;   /* by unit: scoring */
+    double *unit_idf;
+    uint32_t *cache_from, *cache_doc; /* by node: node_next(from) = doc */
     int rc;
-} collect;
-
-static void collect_term(void *ctx, const char *stem, size_t len, size_t start, size_t end)
-{
-    collect *c = ctx;
-    KZ_UNUSED(start);
-    KZ_UNUSED(end);
-    if (c->rc)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->t[i].len == len && memcmp(c->t[i].text, stem, len) == 0)
-            return; /* distinct terms, first occurrence decides the order */
-    if (c->n == MAX_QUERY_TERMS) {
-        c->rc = kz_error_set(KZ_ELIMIT, "query has more than %d distinct terms", MAX_QUERY_TERMS);
-        return;
-    }
-    qterm *q = &c->t[c->n];
-    memset(q, 0, sizeof *q);
-    q->text = malloc(len + 1);
-    if (!q->text) {
-        c->rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        return;
-    }
-    memcpy(q->text, stem, len);
-    q->text[len] = 0;
-    q->len = len;
-    c->n++;
-}
+    /* Top k: a heap with the worst hit at the root. */
+    kz_hit *heap;
+    size_t n_heap, k;
+    uint64_t total;
+} eval;
 
 static double bm25_idf(double n_docs, double df)
 {
@@ -83,6 +85,51 @@ static double bm25_w(double idf, double tf, double dl, double avgdl, double k1, 
     return idf * tf / (tf + k1 * ((1.0 - b) + b * dl / avgdl));
 }
 
+static int oom(void) { return kz_error_set(KZ_ENOMEM, "out of memory"); }
+
+/* ------------------------------------------------------------- top k */
+
+static int worse(const kz_hit *a, const kz_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->docid > b->docid);
+}
+
+/* The score a new document (docid above every one seen) must beat. */
+static double threshold(const eval *e)
+{
+    return e->n_heap < e->k ? -INFINITY : e->heap[0].score;
+}
+
+static void topk_add(eval *e, uint32_t docid, double score)
+{
+    kz_hit h = { docid, score };
+    size_t i;
+    if (e->n_heap < e->k) {
+        i = e->n_heap++;
+        while (i > 0 && worse(&h, &e->heap[(i - 1) / 2])) {
+            e->heap[i] = e->heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        e->heap[i] = h;
+        return;
+    }
+    if (e->k == 0 || !worse(&e->heap[0], &h))
+        return;
+    i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= e->n_heap)
+            break;
+        if (c + 1 < e->n_heap && worse(&e->heap[c + 1], &e->heap[c]))
+            c++;
+        if (!worse(&e->heap[c], &h))
+            break;
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    e->heap[i] = h;
+}
+
 static int cmp_hits(const void *x, const void *y)
 {
     const kz_hit *a = x, *b = y;
@@ -91,218 +138,755 @@ static int cmp_hits(const void *x, const void *y)
     return a->docid < b->docid ? -1 : a->docid > b->docid;
 }
 
-/* First index i >= lo with a[i] >= v (galloping then binary search). */
-static uint32_t gallop(const uint32_t *a, uint32_t n, uint32_t lo, uint32_t v)
+/* ------------------------------------------------------------- leaves */
+
+static void leaf_free(leaf_reader *lr)
 {
-    uint32_t step = 1, hi = lo;
-    while (hi < n && a[hi] < v) {
-        lo = hi + 1;
-        hi += step;
-        step *= 2;
-    }
-    if (hi > n)
-        hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    for (uint32_t i = 0; lr->pos && i < lr->n; i++)
+        free(lr->pos[i]);
+    free(lr->pos);
+    free(lr->pos_cap);
+    free(lr->cur);
+    free(lr->pc);
+    memset(lr, 0, sizeof *lr);
 }
 
-static int dl_of(kz_index *ix, uint32_t docid, double *dl)
+static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 {
-    int rc = kz_file_verify(kz_index_file(ix), KZ_SEC_DOCS, (uint64_t)docid * KZ_DOC_SIZE, KZ_DOC_SIZE);
-    if (rc)
-        return rc;
-    *dl = (double)kz_index_doc_length(ix, docid);
+    lr->n = leaf->count;
+    lr->cur = calloc(leaf->count, sizeof *lr->cur);
+    lr->pc = calloc(leaf->count, sizeof *lr->pc);
+    lr->pos = calloc(leaf->count, sizeof *lr->pos);
+    lr->pos_cap = calloc(leaf->count, sizeof *lr->pos_cap);
+    if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap)
+        return oom();
+    for (uint32_t i = 0; i < leaf->count; i++)
+        if (!e->q->terms[e->q->leaf_terms[leaf->first + i]].found)
+            lr->missing = 1;
     return KZ_OK;
 }
 
-static int add_hit(kz_hit **hits, size_t *n, size_t *cap, uint32_t docid, double score)
+static void leaf_start(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 256;
-        kz_hit *p = realloc(*hits, c * sizeof *p);
-        if (!p)
-            return kz_error_set(KZ_ENOMEM, "out of memory");
-        *hits = p;
-        *cap = c;
+    if (lr->missing)
+        return;
+    for (uint32_t i = 0; i < lr->n; i++) {
+        kz_cursor_init(&lr->cur[i], &e->pl[e->q->leaf_terms[leaf->first + i]]);
+        memset(&lr->pc[i], 0, sizeof lr->pc[i]);
     }
-    (*hits)[(*n)++] = (kz_hit){ docid, score };
-    return KZ_OK;
 }
 
-static int eval_and(kz_index *ix, qterm *t, size_t n, const kz_search_options *o, double avgdl,
-                    kz_hit **hits, size_t *n_hits)
+/* Occurrences of the phrase in document d, where every cursor stands. An
+ * occurrence lies wholly in the title or wholly in the text. */
+static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
 {
-    size_t cap = 0;
-    *n_hits = 0;
-    if (n == 0)
-        return KZ_OK;
-    for (size_t i = 0; i < n; i++)
-        if (!t[i].found)
-            return KZ_OK;
-    size_t shortest = 0;
-    for (size_t i = 1; i < n; i++)
-        if (t[i].pl.df < t[shortest].pl.df)
-            shortest = i;
-    uint32_t *at = calloc(n, sizeof *at);
-    if (!at)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    int rc = KZ_OK;
-    for (uint32_t k = 0; k < t[shortest].pl.df && rc == KZ_OK; k++) {
-        uint32_t d = t[shortest].docids[k];
-        int all = 1;
-        for (size_t i = 0; i < n && all; i++) {
-            if (i == shortest) {
-                at[i] = k;
-                continue;
+    for (uint32_t i = 0; i < lr->n; i++) {
+        kz_cursor *c = &lr->cur[i];
+        uint32_t tf = kz_plist_tf(c->pl, c->ord);
+        if (tf > lr->pos_cap[i]) {
+            uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
+            if (!p) {
+                e->rc = oom();
+                return 0;
             }
-            at[i] = gallop(t[i].docids, t[i].pl.df, at[i], d);
-            all = at[i] < t[i].pl.df && t[i].docids[at[i]] == d;
+            lr->pos[i] = p;
+            lr->pos_cap[i] = tf;
         }
-        if (!all)
-            continue;
-        double dl, score = 0;
-        if ((rc = dl_of(ix, d, &dl)))
-            break;
-        for (size_t i = 0; i < n; i++)
-            score += bm25_w(t[i].idf, (double)kz_plist_tf(&t[i].pl, at[i]), dl, avgdl, o->k1, o->b);
-        rc = add_hit(hits, n_hits, &cap, d, score);
+        int rc = kz_plist_positions_seq(c->pl, &lr->pc[i], c->ord, tf, lr->pos[i]);
+        if (rc) {
+            e->rc = rc;
+            return 0;
+        }
+    }
+    uint32_t title = kz_index_doc_title_tokens(e->ix, d), last = lr->n - 1, count = 0;
+    uint32_t n0 = kz_plist_tf(lr->cur[0].pl, lr->cur[0].ord);
+    uint32_t *at = calloc(lr->n, sizeof *at);
+    if (!at) {
+        e->rc = oom();
+        return 0;
+    }
+    for (uint32_t k = 0; k < n0; k++) {
+        uint32_t p = lr->pos[0][k];
+        if (p < title && p + last >= title)
+            continue; /* across the title's end */
+        uint32_t i = 1;
+        for (; i < lr->n; i++) {
+            uint32_t tf = kz_plist_tf(lr->cur[i].pl, lr->cur[i].ord);
+            while (at[i] < tf && lr->pos[i][at[i]] < p + i)
+                at[i]++;
+            if (at[i] == tf || lr->pos[i][at[i]] != p + i)
+                break;
+        }
+        count += i == lr->n;
     }
     free(at);
-    return rc;
+    return count;
 }
 
-static int eval_or(kz_index *ix, qterm *t, size_t n, const kz_search_options *o, double avgdl,
-                   uint64_t n_docs, kz_hit **hits, size_t *n_hits)
+/* The first docid >= d that has the leaf, or KZ_DOC_END. */
+static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d)
 {
-    size_t cap = 0;
-    *n_hits = 0;
-    double *acc = calloc(n_docs ? n_docs : 1, sizeof *acc);
-    uint8_t *seen = calloc(n_docs ? n_docs : 1, 1);
-    int rc = KZ_OK;
-    if (!acc || !seen) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+    if (lr->missing)
+        return KZ_DOC_END;
+    if (lr->n == 1)
+        return kz_cursor_seek(&lr->cur[0], d);
+    for (;;) {
+        uint32_t x = kz_cursor_seek(&lr->cur[0], d), agree = 1, i = 1;
+        if (x == KZ_DOC_END)
+            return x;
+        while (agree < lr->n) {
+            uint32_t y = kz_cursor_seek(&lr->cur[i], x);
+            if (y == KZ_DOC_END)
+                return y;
+            if (y == x) {
+                agree++;
+            } else {
+                x = y;
+                agree = 1;
+            }
+            i = (i + 1) % lr->n;
+        }
+        if (phrase_tf(e, lr, x) > 0 || e->rc)
+            return e->rc ? KZ_DOC_END : x;
+        d = x + 1;
+    }
+}
+
+/* tf of the leaf in document d (0 if it does not have it). */
+static uint32_t leaf_tf(eval *e, leaf_reader *lr, uint32_t d)
+{
+    if (lr->missing)
+        return 0;
+    for (uint32_t i = 0; i < lr->n; i++)
+        if (kz_cursor_seek(&lr->cur[i], d) != d)
+            return 0;
+    if (lr->n == 1)
+        return kz_plist_tf(lr->cur[0].pl, lr->cur[0].ord);
+    return phrase_tf(e, lr, d);
+}
+
+/* ------------------------------------------------------------- scoring */
+
+static double doc_length(const eval *e, uint32_t d) { return (double)kz_index_doc_length(e->ix, d); }
+
+/* The document's score, from scratch, in query order. */
+static double score_doc(eval *e, uint32_t d)
+{
+    double dl = doc_length(e, d), score = 0;
+    for (size_t u = 0; u < e->q->n_units; u++) {
+        uint32_t tf = leaf_tf(e, &e->score[u], d);
+        if (tf)
+            score += bm25_w(e->unit_idf[u], (double)tf, dl, e->avgdl, e->k1, e->b);
+    }
+    return score;
+}
+
+/* Upper bound of tf/(tf + k1((1-b) + b dl/avgdl)) over block blk of pl
+ * (or the whole list when it has no block table) at the run's k1 and b. */
+static double part_bound_derived(const eval *e, uint32_t max_tf, uint32_t min_dl)
+{
+    double tf = max_tf;
+    return tf / (tf + e->k1 * ((1.0 - e->b) + e->b * (double)min_dl / e->avgdl));
+}
+
+static double block_bound(const eval *e, const kz_plist *pl, uint32_t blk)
+{
+    const uint8_t *entry = pl->blocks + (size_t)blk * KZ_BLOCK_SIZE;
+    if (e->default_params) {
+        float f;
+        memcpy(&f, entry + KZ_BLOCK_BOUND, 4);
+        return f;
+    }
+    return part_bound_derived(e, kz_load_u32(entry + KZ_BLOCK_MAX_TF), kz_load_u32(entry + KZ_BLOCK_MIN_DL));
+}
+
+static double list_bound(const eval *e, const kz_plist *pl)
+{
+    if (pl->df == 1) {
+        kz_cursor c;
+        kz_cursor_init(&c, pl);
+        if (c.doc == KZ_DOC_END)
+            return 0;
+        return part_bound_derived(e, (uint32_t)pl->cf, kz_index_doc_length(e->ix, c.doc));
+    }
+    if (e->default_params && isfinite(pl->bound))
+        return pl->bound;
+    double best = 0;
+    for (uint32_t k = 0; k < pl->n_blocks; k++) {
+        double v = block_bound(e, pl, k);
+        if (v > best)
+            best = v;
+    }
+    if (pl->n_blocks == 0)
+        best = part_bound_derived(e, pl->max_tf, 0);
+    return best;
+}
+
+/* The bound of the cursor's current block. */
+static double cursor_bound(const eval *e, const kz_cursor *c, double whole)
+{
+    return c->pl->n_blocks ? block_bound(e, c->pl, c->blk) : whole;
+}
+
+/* ------------------------------------------------------------- the tree */
+
+static kz_occur occur_of(const eval *e, const kz_qnode *n)
+{
+    return n->occur == KZ_OCCUR_DEFAULT ? e->default_occur : n->occur;
+}
+
+static uint32_t node_next(eval *e, uint32_t node, uint32_t d);
+
+static int excluded(eval *e, const kz_qnode *n, uint32_t d)
+{
+    for (uint32_t i = 0; i < n->count; i++) {
+        uint32_t kid = e->q->kids[n->first + i];
+        if (occur_of(e, &e->q->nodes[kid]) == KZ_OCCUR_NOT && node_next(e, kid, d) == d)
+            return 1;
+    }
+    return 0;
+}
+
+static uint32_t bool_next(eval *e, const kz_qnode *n, uint32_t d)
+{
+    const kz_query *q = e->q;
+    int has_must = 0, has_should = 0;
+    for (uint32_t i = 0; i < n->count; i++) {
+        kz_occur o = occur_of(e, &q->nodes[q->kids[n->first + i]]);
+        has_must |= o == KZ_OCCUR_MUST;
+        has_should |= o == KZ_OCCUR_SHOULD;
+    }
+    while (d != KZ_DOC_END && !e->rc) {
+        uint32_t x = d;
+        if (has_must) {
+            /* Leapfrog over the required clauses until they agree. */
+            uint32_t agreed = 0;
+            for (uint32_t i = 0; agreed < n->count && x != KZ_DOC_END; i = (i + 1) % n->count) {
+                uint32_t kid = q->kids[n->first + i];
+                if (occur_of(e, &q->nodes[kid]) != KZ_OCCUR_MUST) {
+                    agreed++;
+                    continue;
+                }
+                uint32_t y = node_next(e, kid, x);
+                if (y == x) {
+                    agreed++;
+                } else {
+                    x = y;
+                    agreed = 1;
+                }
+            }
+        } else if (has_should) {
+            x = KZ_DOC_END;
+            for (uint32_t i = 0; i < n->count; i++) {
+                uint32_t kid = q->kids[n->first + i];
+                if (occur_of(e, &q->nodes[kid]) == KZ_OCCUR_SHOULD) {
+                    uint32_t y = node_next(e, kid, d);
+                    if (y < x)
+                        x = y;
+                }
+            }
+        } else if (x >= (uint64_t)e->n_docs) {
+            x = KZ_DOC_END;
+        }
+        if (x == KZ_DOC_END || !excluded(e, n, x))
+            return x;
+        d = x + 1;
+    }
+    return KZ_DOC_END;
+}
+
+static uint32_t node_next(eval *e, uint32_t node, uint32_t d)
+{
+    if (e->cache_from[node] <= d && d <= e->cache_doc[node])
+        return e->cache_doc[node];
+    const kz_qnode *n = &e->q->nodes[node];
+    uint32_t x = n->kind == KZ_QNODE_LEAF ? leaf_next(e, &e->match[node], d) : bool_next(e, n, d);
+    e->cache_from[node] = d;
+    e->cache_doc[node] = x;
+    return x;
+}
+
+static void eval_general(eval *e)
+{
+    uint32_t d = 0;
+    while (!e->rc && (d = node_next(e, e->q->root, d)) != KZ_DOC_END) {
+        e->total++;
+        double s = score_doc(e, d);
+        if (s > threshold(e) || e->n_heap < e->k)
+            topk_add(e, d, s);
+        if (d == KZ_DOC_END - 1)
+            break;
+        d++;
+    }
+}
+
+/* ------------------------------------------------------------- fast paths */
+
+typedef struct term_list {
+    kz_cursor *c;
+    double idf, whole; /* whole: the list's bound of the tf part */
+    double ub;         /* idf * whole, widened */
+    uint32_t unit;
+} term_list;
+
+/* A conjunction of terms: the root's required leaves, all terms. */
+static void eval_and_terms(eval *e, term_list *t, size_t n)
+{
+    for (;;) {
+        /* Leapfrog, the rarest list leading. */
+        uint32_t x = t[0].c->doc, agree = 1, i = 1 % n;
+        if (x == KZ_DOC_END)
+            return;
+        while (agree < n) {
+            uint32_t y = kz_cursor_seek(t[i].c, x);
+            if (y == KZ_DOC_END)
+                return;
+            if (y == x) {
+                agree++;
+            } else {
+                x = y;
+                agree = 1;
+            }
+            i = (i + 1) % n;
+        }
+        if (kz_cursor_seek(t[0].c, x) != x)
+            continue;
+        e->total++;
+        double theta = threshold(e);
+        int worth = e->n_heap < e->k;
+        if (!worth) {
+            double ub = 0;
+            for (size_t j = 0; j < n; j++)
+                ub += t[j].idf * cursor_bound(e, t[j].c, t[j].whole) * BOUND_SLACK;
+            worth = ub > theta;
+        }
+        if (worth) {
+            double s = score_doc(e, x);
+            if (s > theta || e->n_heap < e->k)
+                topk_add(e, x, s);
+        }
+        if (e->rc)
+            return;
+        kz_cursor_next(t[0].c);
+    }
+}
+
+static int cmp_ub(const void *x, const void *y)
+{
+    const term_list *a = x, *b = y;
+    if (a->ub != b->ub)
+        return a->ub < b->ub ? -1 : 1;
+    return a->unit < b->unit ? -1 : a->unit > b->unit;
+}
+
+/* A disjunction of terms, by MaxScore over t sorted by ub ascending. */
+static void eval_or_terms(eval *e, term_list *t, size_t n)
+{
+    double *prefix = malloc((n + 1) * sizeof *prefix); /* prefix[i] = ub of t[0..i) */
+    double *w = calloc(e->q->n_units ? e->q->n_units : 1, sizeof *w);
+    if (!prefix || !w) {
+        e->rc = oom();
         goto done;
     }
-    /* Term at a time, in query order: each document's sum is built in the
-     * order the specification gives. */
-    for (size_t i = 0; i < n && rc == KZ_OK; i++) {
-        if (!t[i].found)
-            continue;
-        for (uint32_t k = 0; k < t[i].pl.df; k++) {
-            uint32_t d = t[i].docids[k];
-            double dl;
-            if ((rc = dl_of(ix, d, &dl)))
-                break;
-            acc[d] += bm25_w(t[i].idf, (double)kz_plist_tf(&t[i].pl, k), dl, avgdl, o->k1, o->b);
-            seen[d] = 1;
+    prefix[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        prefix[i + 1] = prefix[i] + t[i].ub;
+    size_t ne = 0; /* t[0..ne) are non-essential */
+    for (;;) {
+        double theta = threshold(e);
+        while (ne < n && e->n_heap == e->k && prefix[ne + 1] <= theta)
+            ne++;
+        if (ne == n)
+            break;
+        uint32_t d = KZ_DOC_END;
+        for (size_t i = ne; i < n; i++)
+            if (t[i].c->doc < d)
+                d = t[i].c->doc;
+        if (d == KZ_DOC_END)
+            break;
+        double dl = doc_length(e, d), s = 0;
+        for (size_t i = 0; i < e->q->n_units; i++)
+            w[i] = 0;
+        for (size_t i = ne; i < n; i++) {
+            if (t[i].c->doc != d)
+                continue;
+            double wi = bm25_w(t[i].idf, (double)kz_plist_tf(t[i].c->pl, t[i].c->ord), dl, e->avgdl, e->k1, e->b);
+            w[t[i].unit] = wi;
+            s += wi;
+            kz_cursor_next(t[i].c);
         }
+        int alive = 1;
+        for (size_t i = ne; i-- > 0;) {
+            if (e->n_heap == e->k && s + prefix[i + 1] <= theta) {
+                alive = 0;
+                break;
+            }
+            if (kz_cursor_seek(t[i].c, d) == d) {
+                double wi = bm25_w(t[i].idf, (double)kz_plist_tf(t[i].c->pl, t[i].c->ord), dl, e->avgdl, e->k1, e->b);
+                w[t[i].unit] = wi;
+                s += wi;
+            }
+        }
+        if (!alive)
+            continue;
+        double exact = 0;
+        for (size_t u = 0; u < e->q->n_units; u++)
+            if (w[u] != 0)
+                exact += w[u];
+        if (exact > theta || e->n_heap < e->k)
+            topk_add(e, d, exact);
     }
-    for (uint64_t d = 0; d < n_docs && rc == KZ_OK; d++)
-        if (seen[d])
-            rc = add_hit(hits, n_hits, &cap, (uint32_t)d, acc[d]);
 done:
-    free(acc);
-    free(seen);
-    return rc;
+    free(prefix);
+    free(w);
 }
 
-int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, const kz_search_options *opts)
+/* |union of the lists|: per 2^16 docids, an OR of bitsets. */
+static int union_count(eval *e, term_list *t, size_t n, uint64_t *out)
 {
-    int rc;
-    *out = NULL;
-    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    uint64_t *bits = malloc(1024 * sizeof *bits);
+    uint32_t *at = calloc(n, sizeof *at);
+    uint64_t total = 0;
+    if (!bits || !at) {
+        free(bits);
+        free(at);
+        return oom();
+    }
+    for (;;) {
+        uint32_t key = UINT32_MAX;
+        for (size_t i = 0; i < n; i++) {
+            const kz_plist *pl = t[i].c->pl;
+            if (at[i] < pl->n_containers && (pl->containers[at[i]].base >> 16) < key)
+                key = pl->containers[at[i]].base >> 16;
+        }
+        if (key == UINT32_MAX)
+            break;
+        memset(bits, 0, 1024 * sizeof *bits);
+        for (size_t i = 0; i < n; i++) {
+            const kz_plist *pl = t[i].c->pl;
+            if (at[i] >= pl->n_containers || (pl->containers[at[i]].base >> 16) != key)
+                continue;
+            const kz_container *k = &pl->containers[at[i]++];
+            if (k->type == KZ_CONTAINER_ARRAY) {
+                for (uint32_t j = 0; j < k->card; j++) {
+                    uint32_t v = kz_load_u16(k->data + 2 * j);
+                    bits[v >> 6] |= 1ull << (v & 63);
+                }
+            } else if (k->type == KZ_CONTAINER_BITSET) {
+                for (uint32_t j = 0; j < 1024; j++)
+                    bits[j] |= kz_load_u64(k->data + 8 * j);
+            } else {
+                uint32_t runs = kz_load_u16(k->data);
+                for (uint32_t r = 0; r < runs; r++) {
+                    uint32_t v = kz_load_u16(k->data + 2 + 4 * r);
+                    uint32_t last = v + kz_load_u16(k->data + 4 + 4 * r);
+                    for (; v <= last && v <= 0xFFFF; v++)
+                        bits[v >> 6] |= 1ull << (v & 63);
+                }
+            }
+        }
+        for (uint32_t j = 0; j < 1024; j++)
+            total += (uint64_t)__builtin_popcountll(bits[j]);
+    }
+    free(bits);
+    free(at);
+    *out = total;
+    return KZ_OK;
+}
+
+/* Runs the fast path when the query is a plain conjunction or disjunction
+ * of terms; returns 0 if it is not. */
+static int try_fast(eval *e)
+{
+    const kz_query *q = e->q;
+    const kz_qnode *root = &q->nodes[q->root];
+    const uint32_t *kids = &q->root;
+    uint32_t n_kids = 1;
+    kz_occur want = e->default_occur == KZ_OCCUR_MUST ? KZ_OCCUR_MUST : KZ_OCCUR_SHOULD;
+    if (root->kind == KZ_QNODE_BOOL) {
+        kids = q->kids + root->first;
+        n_kids = root->count;
+        kz_occur first = occur_of(e, &q->nodes[kids[0]]);
+        if (first != KZ_OCCUR_MUST && first != KZ_OCCUR_SHOULD)
+            return 0;
+        want = first;
+    }
+    for (uint32_t i = 0; i < n_kids; i++) {
+        const kz_qnode *k = &q->nodes[kids[i]];
+        if (k->kind != KZ_QNODE_LEAF || k->count != 1 || (root->kind == KZ_QNODE_BOOL && occur_of(e, k) != want))
+            return 0;
+    }
+    /* Each leaf is a distinct term and a unit (a repeated term is one). */
+    term_list *t = calloc(q->n_units, sizeof *t);
+    if (!t) {
+        e->rc = oom();
+        return 1;
+    }
+    size_t n = 0;
+    for (size_t u = 0; u < q->n_units; u++) {
+        leaf_reader *lr = &e->score[u];
+        if (lr->missing) {
+            if (want == KZ_OCCUR_MUST)
+                goto done; /* a required term no document has */
+            continue;
+        }
+        const kz_plist *pl = lr->cur[0].pl;
+        t[n].c = &lr->cur[0];
+        t[n].idf = e->unit_idf[u];
+        t[n].whole = list_bound(e, pl);
+        t[n].ub = t[n].idf * t[n].whole * BOUND_SLACK;
+        t[n].unit = (uint32_t)u;
+        n++;
+    }
+    if (n == 0)
+        goto done;
+    if (want == KZ_OCCUR_MUST) {
+        /* Rarest first: it leads the leapfrog. */
+        for (size_t i = 1; i < n; i++) {
+            term_list x = t[i];
+            size_t j = i;
+            while (j > 0 && t[j - 1].c->pl->df > x.c->pl->df) {
+                t[j] = t[j - 1];
+                j--;
+            }
+            t[j] = x;
+        }
+        eval_and_terms(e, t, n);
+    } else {
+        uint64_t total = 0;
+        if ((e->rc = union_count(e, t, n, &total)))
+            goto done;
+        e->total = total;
+        qsort(t, n, sizeof *t, cmp_ub);
+        eval_or_terms(e, t, n);
+    }
+done:
+    free(t);
+    return 1;
+}
+
+/* ------------------------------------------------------------- running */
+
+static void eval_free(eval *e)
+{
+    for (size_t i = 0; e->opened && i < e->q->n_terms; i++)
+        if (e->opened[i])
+            kz_plist_close(&e->pl[i]);
+    for (size_t i = 0; e->match && i < e->q->n_nodes; i++)
+        leaf_free(&e->match[i]);
+    for (size_t i = 0; e->score && i < e->q->n_units; i++)
+        leaf_free(&e->score[i]);
+    free(e->pl);
+    free(e->opened);
+    free(e->idf);
+    free(e->match);
+    free(e->score);
+    free(e->unit_idf);
+    free(e->cache_from);
+    free(e->cache_doc);
+    free(e->heap);
+}
+
+static int eval_open(eval *e)
+{
+    kz_query *q = e->q;
+    size_t nn = q->n_nodes ? q->n_nodes : 1, nu = q->n_units ? q->n_units : 1, nt = q->n_terms ? q->n_terms : 1;
+    e->pl = calloc(nt, sizeof *e->pl);
+    e->opened = calloc(nt, 1);
+    e->idf = calloc(nt, sizeof *e->idf);
+    e->match = calloc(nn, sizeof *e->match);
+    e->score = calloc(nu, sizeof *e->score);
+    e->unit_idf = calloc(nu, sizeof *e->unit_idf);
+    e->cache_from = calloc(nn, sizeof *e->cache_from);
+    e->cache_doc = calloc(nn, sizeof *e->cache_doc);
+    e->heap = malloc((e->k ? e->k : 1) * sizeof *e->heap);
+    if (!e->pl || !e->opened || !e->idf || !e->match || !e->score || !e->unit_idf || !e->cache_from || !e->cache_doc || !e->heap)
+        return oom();
+    for (size_t i = 0; i < q->n_terms; i++) {
+        if (!q->terms[i].found)
+            continue;
+        int rc = kz_index_plist(e->ix, &e->pl[i], q->terms[i].ordinal);
+        if (rc)
+            return rc;
+        e->opened[i] = 1;
+        e->idf[i] = bm25_idf(e->n_docs, (double)e->pl[i].df);
+    }
+    for (size_t i = 0; i < q->n_nodes; i++) {
+        if (q->nodes[i].kind != KZ_QNODE_LEAF)
+            continue;
+        int rc = leaf_open(e, &e->match[i], &q->nodes[i]);
+        if (rc)
+            return rc;
+    }
+    for (size_t u = 0; u < q->n_units; u++) {
+        const kz_qnode *leaf = &q->nodes[q->units[u]];
+        int rc = leaf_open(e, &e->score[u], leaf);
+        if (rc)
+            return rc;
+        double idf = 0;
+        for (uint32_t i = 0; i < leaf->count; i++)
+            idf += e->idf[q->leaf_terms[leaf->first + i]];
+        e->unit_idf[u] = idf;
+    }
+    return KZ_OK;
+}
+
+/* One pass over the index with DEFAULT clauses taken as occur. */
+static int eval_pass(eval *e, kz_occur occur)
+{
+    kz_query *q = e->q;
+    e->default_occur = occur;
+    e->n_heap = 0;
+    e->total = 0;
+    for (size_t i = 0; i < q->n_nodes; i++) {
+        e->cache_from[i] = 1;
+        e->cache_doc[i] = 0; /* empty: from > doc */
+        if (q->nodes[i].kind == KZ_QNODE_LEAF)
+            leaf_start(e, &e->match[i], &q->nodes[i]);
+    }
+    for (size_t u = 0; u < q->n_units; u++)
+        leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
+    if (q->root == NONE)
+        return KZ_OK;
+    if (!try_fast(e))
+        eval_general(e);
+    return e->rc;
+}
+
+/* Whether the query has juxtaposed clauses that OR mode would loosen. */
+static int has_default(const kz_query *q)
+{
+    for (size_t i = 0; i < q->n_nodes; i++)
+        if (q->nodes[i].kind == KZ_QNODE_BOOL)
+            for (uint32_t j = 0; j < q->nodes[i].count; j++)
+                if (q->nodes[q->kids[q->nodes[i].first + j]].occur == KZ_OCCUR_DEFAULT)
+                    return 1;
+    return 0;
+}
+
+struct kz_results {
+    kz_mode mode;
+    uint64_t total;
+    kz_hit *hits;
+    size_t n_hits;
+    char **terms; /* distinct stems of the units, in query order */
+    double *term_idf;
+    size_t n_terms;
+    kz_unit *units;
+    size_t n_units;
+    double k1, b, avgdl;
+};
+
+static int options_resolve(kz_search_options *o, const kz_search_options *opts)
+{
+    kz_search_options d = KZ_SEARCH_OPTIONS_INIT;
+    *o = d;
     if (opts) {
         if (opts->version != KZ_SEARCH_OPTIONS_VERSION)
             return kz_error_set(KZ_EINVAL, "kz_search_options version %u, expected %u", opts->version,
                                 KZ_SEARCH_OPTIONS_VERSION);
-        o = *opts;
+        *o = *opts;
     }
-    if (o.limit == 0)
-        o.limit = 10;
-    if (o.k1 <= 0)
-        o.k1 = KZ_BM25_K1;
-    if (o.b < 0)
-        o.b = KZ_BM25_B;
-    if (o.b > 1 || !isfinite(o.k1) || !isfinite(o.b))
+    if (o->limit == 0)
+        o->limit = 10;
+    if (o->k1 <= 0)
+        o->k1 = KZ_BM25_K1;
+    if (o->b < 0)
+        o->b = KZ_BM25_B;
+    if (o->b > 1 || !isfinite(o->k1) || !isfinite(o->b))
         return kz_error_set(KZ_EINVAL, "BM25 needs k1 > 0 and 0 <= b <= 1");
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
+    if ((uint64_t)o->offset + o->limit > 100000000u)
+        return kz_error_set(KZ_ELIMIT, "offset + limit is over 100,000,000");
+    return KZ_OK;
+}
 
-    kz_results *r = calloc(1, sizeof *r);
-    collect c = { calloc(MAX_QUERY_TERMS, sizeof(qterm)), 0, KZ_OK };
-    kz_hit *hits = NULL;
-    size_t n_hits = 0;
-    if (!r || !c.t) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = kz_analyze(info.language, query, len, collect_term, &c)) || (rc = c.rc))
-        goto done;
-    for (size_t i = 0; i < c.n; i++) {
-        kz_term term;
-        rc = kz_index_term(ix, &term, c.t[i].text, c.t[i].len);
-        if (rc == KZ_ENOTFOUND) {
-            rc = KZ_OK;
-            continue;
+/* Copies the units and their stems into r. */
+static int results_units(kz_results *r, const kz_query *q, const eval *e)
+{
+    r->units = calloc(q->n_units ? q->n_units : 1, sizeof *r->units);
+    r->terms = calloc(q->n_leaf_terms ? q->n_leaf_terms : 1, sizeof *r->terms);
+    r->term_idf = calloc(q->n_leaf_terms ? q->n_leaf_terms : 1, sizeof *r->term_idf);
+    if (!r->units || !r->terms || !r->term_idf)
+        return oom();
+    r->n_units = q->n_units;
+    for (size_t u = 0; u < q->n_units; u++) {
+        const kz_qnode *leaf = &q->nodes[q->units[u]];
+        kz_unit *ku = &r->units[u];
+        const char **stems = calloc(leaf->count, sizeof *stems);
+        if (!stems)
+            return oom();
+        ku->terms = stems;
+        ku->n_terms = leaf->count;
+        ku->idf = e->unit_idf[u];
+        for (uint32_t i = 0; i < leaf->count; i++) {
+            const kz_qterm *t = &q->terms[q->leaf_terms[leaf->first + i]];
+            size_t j = 0;
+            while (j < r->n_terms && strcmp(r->terms[j], t->text) != 0)
+                j++;
+            if (j == r->n_terms) {
+                if (!(r->terms[j] = strdup(t->text)))
+                    return oom();
+                r->term_idf[j] = e->idf[q->leaf_terms[leaf->first + i]];
+                r->n_terms++;
+            }
+            stems[i] = r->terms[j];
         }
-        if (rc || (rc = kz_index_plist(ix, &c.t[i].pl, term.ordinal)))
-            goto done;
-        c.t[i].found = 1;
-        c.t[i].idf = bm25_idf((double)info.docs, (double)c.t[i].pl.df);
-        c.t[i].docids = malloc((size_t)c.t[i].pl.df * sizeof(uint32_t));
-        if (!c.t[i].docids) {
-            rc = kz_error_set(KZ_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((rc = kz_plist_docids(&c.t[i].pl, c.t[i].docids)))
-            goto done;
     }
-    r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
-    if (o.mode == KZ_MODE_ANY)
-        rc = eval_or(ix, c.t, c.n, &o, info.avgdl, info.docs, &hits, &n_hits);
-    else
-        rc = eval_and(ix, c.t, c.n, &o, info.avgdl, &hits, &n_hits);
-    if (rc == KZ_OK && n_hits == 0 && o.mode == KZ_MODE_AUTO && c.n > 1) {
-        r->mode = KZ_MODE_ANY;
-        rc = eval_or(ix, c.t, c.n, &o, info.avgdl, info.docs, &hits, &n_hits);
-    }
+    return KZ_OK;
+}
+
+int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
+{
+    *out = NULL;
+    kz_search_options o;
+    int rc = options_resolve(&o, opts);
     if (rc)
+        return rc;
+    kz_index_info info;
+    kz_index_get_info(q->ix, &info);
+    eval e = { 0 };
+    e.ix = q->ix;
+    e.q = q;
+    e.k1 = o.k1;
+    e.b = o.b;
+    e.avgdl = info.avgdl;
+    e.n_docs = (double)info.docs;
+    e.default_params = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
+    e.k = (size_t)o.offset + o.limit;
+    kz_results *r = calloc(1, sizeof *r);
+    if (!r) {
+        rc = oom();
         goto done;
-    if (n_hits > 1)
-        qsort(hits, n_hits, sizeof *hits, cmp_hits);
-    r->total = n_hits;
-    size_t from = KZ_MIN((size_t)o.offset, n_hits);
-    r->n_hits = KZ_MIN((size_t)o.limit, n_hits - from);
-    r->hits = malloc((r->n_hits ? r->n_hits : 1) * sizeof *r->hits);
-    r->terms = calloc(c.n ? c.n : 1, sizeof *r->terms);
-    r->idf = calloc(c.n ? c.n : 1, sizeof *r->idf);
-    if (!r->hits || !r->terms || !r->idf) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    r->k1 = o.k1;
+    r->b = o.b;
+    r->avgdl = info.avgdl;
+    /* Every dl and title length read below is checked once, here. */
+    if (info.docs && (rc = kz_file_verify(kz_index_file(q->ix), KZ_SEC_DOCS, 0, info.docs * KZ_DOC_SIZE)))
+        goto done;
+    if ((rc = eval_open(&e)))
+        goto done;
+    r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
+    if ((rc = eval_pass(&e, o.mode == KZ_MODE_ANY ? KZ_OCCUR_SHOULD : KZ_OCCUR_MUST)))
+        goto done;
+    if (e.total == 0 && o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q)) {
+        r->mode = KZ_MODE_ANY;
+        if ((rc = eval_pass(&e, KZ_OCCUR_SHOULD)))
+            goto done;
+    }
+    qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
+    r->total = e.total;
+    size_t from = KZ_MIN((size_t)o.offset, e.n_heap);
+    r->n_hits = e.n_heap - from;
+    if (!(r->hits = malloc((r->n_hits ? r->n_hits : 1) * sizeof *r->hits))) {
+        rc = oom();
         goto done;
     }
     if (r->n_hits)
-        memcpy(r->hits, hits + from, r->n_hits * sizeof *r->hits);
-    for (size_t i = 0; i < c.n; i++) {
-        r->terms[i] = c.t[i].text;
-        c.t[i].text = NULL;
-        r->idf[i] = c.t[i].idf;
-    }
-    r->n_terms = c.n;
+        memcpy(r->hits, e.heap + from, r->n_hits * sizeof *r->hits);
+    rc = results_units(r, q, &e);
 done:
-    for (size_t i = 0; c.t && i < c.n; i++) {
-        free(c.t[i].text);
-        free(c.t[i].docids);
-        if (c.t[i].found)
-            kz_plist_close(&c.t[i].pl);
-    }
-    free(c.t);
-    free(hits);
+    eval_free(&e);
     if (rc) {
         kz_results_free(r);
         return rc;
@@ -311,14 +895,29 @@ done:
     return KZ_OK;
 }
 
+int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, const kz_search_options *opts)
+{
+    kz_query *q;
+    *out = NULL;
+    int rc = kz_query_parse(&q, ix, query, len, 0, NULL);
+    if (rc)
+        return rc;
+    rc = kz_query_run(out, q, opts);
+    kz_query_free(q);
+    return rc;
+}
+
 void kz_results_free(kz_results *r)
 {
     if (!r)
         return;
     for (size_t i = 0; r->terms && i < r->n_terms; i++)
         free(r->terms[i]);
+    for (size_t u = 0; r->units && u < r->n_units; u++)
+        free((void *)r->units[u].terms);
+    free(r->units);
     free(r->terms);
-    free(r->idf);
+    free(r->term_idf);
     free(r->hits);
     free(r);
 }
@@ -329,4 +928,93 @@ const kz_hit *kz_results_hit(const kz_results *r, size_t i) { return i < r->n_hi
 kz_mode kz_results_mode(const kz_results *r) { return r->mode; }
 size_t kz_results_term_count(const kz_results *r) { return r->n_terms; }
 const char *kz_results_term(const kz_results *r, size_t i) { return i < r->n_terms ? r->terms[i] : NULL; }
-double kz_results_idf(const kz_results *r, size_t i) { return i < r->n_terms ? r->idf[i] : 0.0; }
+double kz_results_idf(const kz_results *r, size_t i) { return i < r->n_terms ? r->term_idf[i] : 0.0; }
+size_t kz_results_unit_count(const kz_results *r) { return r->n_units; }
+const kz_unit *kz_results_unit(const kz_results *r, size_t i) { return i < r->n_units ? &r->units[i] : NULL; }
+
+/* ------------------------------------------------------------- explain */
+
+int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, size_t hit)
+{
+    memset(out, 0, sizeof *out);
+    if (hit >= r->n_hits)
+        return kz_error_set(KZ_EINVAL, "hit %zu out of range", hit);
+    uint32_t d = r->hits[hit].docid;
+    int rc = KZ_OK;
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    out->docid = d;
+    out->k1 = r->k1;
+    out->b = r->b;
+    out->avgdl = r->avgdl;
+    out->dl = kz_index_doc_length(ix, d);
+    out->n_units = r->n_units;
+    if (!(out->units = calloc(r->n_units ? r->n_units : 1, sizeof *out->units)))
+        return oom();
+    for (size_t u = 0; u < r->n_units && rc == KZ_OK; u++) {
+        const kz_unit *ku = &r->units[u];
+        kz_explain_unit *xu = &out->units[u];
+        xu->idf = ku->idf;
+        /* The unit's tf at d, from its postings: a query of one leaf. */
+        kz_qterm *terms = calloc(ku->n_terms, sizeof *terms);
+        uint32_t *leaf_terms = calloc(ku->n_terms, sizeof *leaf_terms), unit_leaf = 0;
+        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0 };
+        int all_found = 1;
+        if (!terms || !leaf_terms)
+            rc = oom();
+        for (size_t i = 0; rc == KZ_OK && i < ku->n_terms; i++) {
+            kz_term t;
+            leaf_terms[i] = (uint32_t)i;
+            terms[i].text = (char *)ku->terms[i];
+            terms[i].len = strlen(ku->terms[i]);
+            int lr = kz_index_term(ix, &t, terms[i].text, terms[i].len);
+            if (lr == KZ_OK) {
+                terms[i].found = 1;
+                terms[i].ordinal = t.ordinal;
+            } else if (lr == KZ_ENOTFOUND) {
+                all_found = 0;
+            } else {
+                rc = lr;
+            }
+        }
+        if (rc == KZ_OK && all_found) {
+            kz_query one = { 0 };
+            one.ix = ix;
+            one.terms = terms;
+            one.n_terms = ku->n_terms;
+            one.nodes = &leaf;
+            one.n_nodes = 1;
+            one.leaf_terms = leaf_terms;
+            one.n_leaf_terms = ku->n_terms;
+            one.units = &unit_leaf;
+            one.n_units = 1;
+            one.root = 0;
+            eval e = { 0 };
+            e.ix = ix;
+            e.q = &one;
+            e.k = 1;
+            e.n_docs = (double)info.docs;
+            if ((rc = eval_open(&e)) == KZ_OK) {
+                leaf_start(&e, &e.score[0], &leaf);
+                xu->tf = leaf_tf(&e, &e.score[0], d);
+                rc = e.rc;
+            }
+            eval_free(&e);
+        }
+        if (rc == KZ_OK && xu->tf)
+            xu->weight = bm25_w(xu->idf, (double)xu->tf, (double)out->dl, r->avgdl, r->k1, r->b);
+        if (rc == KZ_OK && xu->tf)
+            out->score += xu->weight;
+        free(terms);
+        free(leaf_terms);
+    }
+    if (rc)
+        kz_explanation_free(out);
+    return rc;
+}
+
+void kz_explanation_free(kz_explanation *x)
+{
+    free(x->units);
+    memset(x, 0, sizeof *x);
+}

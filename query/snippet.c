@@ -1,16 +1,22 @@
 /*
- * snippet.c: the passage that shows why a document matched.
+ * snippet.c: the passages that show why a document matched, and the
+ * highlights in them.
  *
- * The text is analysed as the index analyses it, so a match is any token
- * whose stem is a query term ("Russians", "Russia's" for russian), with
- * its byte span in the original text. Among windows of at most max_chars
- * characters that start and end on a match, the best has
- *   1. the largest sum of idf over the distinct query terms it holds,
+ * The text is analysed as the index analyses it. A match is an occurrence
+ * of a scoring unit: a token whose stem is a query term ("Russians",
+ * "Russia's" for russian), or a run of consecutive tokens that spell a
+ * query phrase (one match spanning the phrase). Excluded terms are never
+ * matches. Among windows of at most max_chars characters that start and
+ * end on a match, the best has
+ *   1. the largest sum of idf over the distinct units it holds (a phrase's
+ *      idf is the sum of its terms', so a phrase match weighs more),
  *   2. then the most matches (density),
- *   3. then the earliest start.
- * The passage is then widened to max_chars: it starts at the beginning of
- * the sentence when that is close enough, else a little before the first
- * match on a word boundary, and ends on a word boundary.
+ *   3. then the shortest span, then the earliest start.
+ * Further fragments are the best windows among the matches left outside
+ * the ones chosen. Each passage is then widened to max_chars: it starts
+ * at the beginning of the sentence when that is close enough, else a
+ * little before the first match on a word boundary, and ends on a word
+ * boundary.
  */
 #include "kzint.h"
 
@@ -19,13 +25,21 @@
 typedef struct match {
     size_t start, end;   /* bytes */
     size_t cstart, cend; /* characters */
-    size_t term;
+    size_t unit;
+    int used;            /* inside a chosen fragment */
 } match;
 
+typedef struct token {
+    size_t start, end;
+    const char *stem;
+    size_t len;
+} token;
+
 typedef struct scan {
-    const kz_results *r;
-    match *m;
+    token *t;
     size_t n, cap;
+    char *stems; /* the stems, back to back */
+    kz_buf pool;
     int rc;
 } scan;
 
@@ -34,24 +48,98 @@ static void on_token(void *ctx, const char *stem, size_t len, size_t start, size
     scan *s = ctx;
     if (s->rc)
         return;
-    size_t nt = kz_results_term_count(s->r);
-    for (size_t i = 0; i < nt; i++) {
-        const char *t = kz_results_term(s->r, i);
-        if (strlen(t) == len && memcmp(t, stem, len) == 0) {
-            if (s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 64;
-                match *p = realloc(s->m, cap * sizeof *p);
-                if (!p) {
-                    s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
-                    return;
-                }
-                s->m = p;
-                s->cap = cap;
-            }
-            s->m[s->n++] = (match){ start, end, 0, 0, i };
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        token *p = realloc(s->t, cap * sizeof *p);
+        if (!p) {
+            s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
             return;
         }
+        s->t = p;
+        s->cap = cap;
     }
+    /* Stems go to the pool as offsets; pointers are fixed up after. */
+    s->t[s->n++] = (token){ start, end, (const char *)(uintptr_t)s->pool.len, len };
+    if (kz_buf_append(&s->pool, stem, len))
+        s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
+}
+
+static int stem_is(const token *t, const char *stem)
+{
+    return strlen(stem) == t->len && memcmp(stem, t->stem, t->len) == 0;
+}
+
+/* Every match of r's units in the analysed tokens, in text order. */
+static int find_matches(const kz_results *r, const token *t, size_t n, match **out, size_t *n_out)
+{
+    size_t cap = 64, count = 0;
+    match *m = malloc(cap * sizeof *m);
+    if (!m)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    size_t nu = kz_results_unit_count(r);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t u = 0; u < nu; u++) {
+            const kz_unit *ku = kz_results_unit(r, u);
+            if (ku->n_terms > n - i)
+                continue;
+            size_t j = 0;
+            while (j < ku->n_terms && stem_is(&t[i + j], ku->terms[j]))
+                j++;
+            if (j < ku->n_terms)
+                continue;
+            if (count == cap) {
+                cap *= 2;
+                match *p = realloc(m, cap * sizeof *p);
+                if (!p) {
+                    free(m);
+                    return kz_error_set(KZ_ENOMEM, "out of memory");
+                }
+                m = p;
+            }
+            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, u, 0 };
+            break; /* one match per starting token: the first unit */
+        }
+    }
+    *out = m;
+    *n_out = count;
+    return KZ_OK;
+}
+
+int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len)
+{
+    *out = NULL;
+    *n_out = 0;
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    scan s = { 0 };
+    match *m = NULL;
+    size_t n = 0;
+    int rc = kz_analyze(info.language, text, len, on_token, &s);
+    if (rc || (rc = s.rc))
+        goto done;
+    for (size_t i = 0; i < s.n; i++)
+        s.t[i].stem = (const char *)s.pool.data + (uintptr_t)s.t[i].stem;
+    if ((rc = find_matches(r, s.t, s.n, &m, &n)))
+        goto done;
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (!*out) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Overlapping matches (phrases sharing tokens) join into one span. */
+    for (size_t i = 0; i < n; i++) {
+        if (*n_out && m[i].start <= (*out)[*n_out - 1].end) {
+            if (m[i].end > (*out)[*n_out - 1].end)
+                (*out)[*n_out - 1].end = m[i].end;
+        } else {
+            (*out)[(*n_out)++] = (kz_span){ m[i].start, m[i].end };
+        }
+    }
+done:
+    free(s.t);
+    kz_buf_free(&s.pool);
+    free(m);
+    return rc;
 }
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
@@ -82,91 +170,88 @@ static size_t back_chars(const char *text, size_t from, size_t chars)
     return i;
 }
 
-int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r, const char *text, size_t len,
-                    size_t max_chars)
+typedef struct window {
+    size_t i, j; /* matches [i, j) */
+    double idf;
+    size_t count, span;
+} window;
+
+static int better(const window *a, const window *b)
 {
-    memset(out, 0, sizeof *out);
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
-    if (max_chars < 20)
-        max_chars = 20;
-    scan s = { r, NULL, 0, 0, KZ_OK };
-    int rc = kz_analyze(info.language, text, len, on_token, &s);
-    if (rc || (rc = s.rc))
-        goto done;
-    /* Character offsets of the matches, in one pass. */
-    size_t byte = 0, chars = 0;
-    for (size_t k = 0; k < s.n; k++) {
-        for (; byte < s.m[k].start; byte++)
-            chars += !is_cont(text[byte]);
-        s.m[k].cstart = chars;
-        for (; byte < s.m[k].end; byte++)
-            chars += !is_cont(text[byte]);
-        s.m[k].cend = chars;
-    }
-    size_t nt = kz_results_term_count(r);
-    size_t best_i = 0, best_j = 0, best_count = 0;
-    double best_idf = -1;
-    if (s.n > 0) {
-        size_t *count = calloc(nt ? nt : 1, sizeof *count);
-        if (!count) {
-            rc = kz_error_set(KZ_ENOMEM, "out of memory");
-            goto done;
-        }
+    if (a->idf != b->idf)
+        return a->idf > b->idf;
+    if (a->count != b->count)
+        return a->count > b->count;
+    if (a->span != b->span)
+        return a->span < b->span;
+    return a->i < b->i;
+}
+
+/* The best window over the unused matches; count 0 if none is left. */
+static int best_window(const kz_results *r, match *m, size_t n, size_t max_chars, window *best)
+{
+    size_t nu = kz_results_unit_count(r);
+    size_t *count = calloc(nu ? nu : 1, sizeof *count);
+    if (!count)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    memset(best, 0, sizeof *best);
+    best->idf = -1;
+    size_t i = 0;
+    while (i < n) {
+        /* A run of unused matches [i, end). */
+        while (i < n && m[i].used)
+            i++;
+        size_t end = i;
+        while (end < n && !m[end].used)
+            end++;
         double idf = 0;
-        size_t j = 0; /* window is matches [i, j) */
-        for (size_t i = 0; i < s.n; i++) {
-            while (j < s.n && s.m[j].cend - s.m[i].cstart <= max_chars) {
-                if (count[s.m[j].term]++ == 0)
-                    idf += kz_results_idf(r, s.m[j].term);
+        size_t j = i;
+        for (; i < end; i++) {
+            while (j < end && (j == i || m[j].cend - m[i].cstart <= max_chars)) {
+                if (count[m[j].unit]++ == 0)
+                    idf += kz_results_unit(r, m[j].unit)->idf;
                 j++;
             }
-            if (j == i) { /* one match longer than the window */
-                if (count[s.m[j].term]++ == 0)
-                    idf += kz_results_idf(r, s.m[j].term);
-                j++;
-            }
-            if (idf > best_idf || (idf == best_idf && j - i > best_count)) {
-                best_idf = idf;
-                best_count = j - i;
-                best_i = i;
-                best_j = j;
-            }
-            if (--count[s.m[i].term] == 0)
-                idf -= kz_results_idf(r, s.m[i].term);
+            window w = { i, j, idf, j - i, m[j - 1].cend - m[i].cstart };
+            if (better(&w, best))
+                *best = w;
+            if (--count[m[i].unit] == 0)
+                idf -= kz_results_unit(r, m[i].unit)->idf;
         }
-        free(count);
+        for (size_t k = 0; k < nu; k++)
+            count[k] = 0;
     }
-    size_t start, first = 0, last = 0;
-    if (s.n > 0) {
-        first = s.m[best_i].start;
-        last = s.m[best_j - 1].end;
-        size_t used = s.m[best_j - 1].cend - s.m[best_i].cstart;
-        size_t spare = max_chars > used ? max_chars - used : 0;
-        /* The sentence start, if it is within the spare characters. */
-        size_t limit = back_chars(text, first, spare);
-        start = first;
-        size_t sentence = SIZE_MAX;
-        for (size_t i = first; i > limit; i--) {
-            char c = text[i - 1];
-            if (c == '\n' || ((c == ' ' || c == '\t') && i >= 2 &&
-                              (text[i - 2] == '.' || text[i - 2] == '!' || text[i - 2] == '?'))) {
-                sentence = i;
-                break;
-            }
+    free(count);
+    if (best->idf < 0)
+        best->count = 0;
+    return KZ_OK;
+}
+
+/* Widens the matches [first, last) of a window to a passage of about
+ * max_chars characters on word and sentence boundaries. */
+static void widen(const char *text, size_t len, size_t first, size_t last, size_t used, size_t max_chars,
+                  size_t *pstart, size_t *pend)
+{
+    size_t spare = max_chars > used ? max_chars - used : 0;
+    size_t limit = back_chars(text, first, spare);
+    size_t start = first, sentence = SIZE_MAX;
+    for (size_t i = first; i > limit; i--) {
+        char c = text[i - 1];
+        if (c == '\n' || ((c == ' ' || c == '\t') && i >= 2 &&
+                          (text[i - 2] == '.' || text[i - 2] == '!' || text[i - 2] == '?'))) {
+            sentence = i;
+            break;
         }
-        if (sentence != SIZE_MAX) {
-            start = sentence;
-        } else if (limit == 0) {
-            start = 0; /* the whole beginning fits */
-        } else {
-            /* Some lead-in, from a word start. */
-            start = back_chars(text, first, spare / 3);
-            while (start < first && !is_space(text[start]))
-                start++;
-        }
+    }
+    if (sentence != SIZE_MAX) {
+        start = sentence;
+    } else if (limit == 0) {
+        start = 0; /* the whole beginning fits */
     } else {
-        start = 0;
+        /* Some lead-in, from a word start. */
+        start = back_chars(text, first, spare / 3);
+        while (start < first && !is_space(text[start]))
+            start++;
     }
     while (start < len && is_space(text[start]))
         start++;
@@ -182,24 +267,132 @@ int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r, const ch
         end = last;
     while (end > start && is_space(text[end - 1]))
         end--;
-    out->start = start;
-    out->end = end;
-    out->cut_before = start > 0;
-    out->cut_after = end < len;
-    for (size_t k = 0; k < s.n; k++)
-        if (s.m[k].start >= start && s.m[k].end <= end)
-            out->n_marks++;
-    out->marks = malloc((out->n_marks ? out->n_marks : 1) * sizeof *out->marks);
-    if (!out->marks) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+    *pstart = start;
+    *pend = end;
+}
+
+static int cmp_snippet(const void *x, const void *y)
+{
+    const kz_snippet *a = x, *b = y;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
+                     const char *text, size_t len, size_t max_chars)
+{
+    *n_out = 0;
+    if (max_fragments == 0)
+        return KZ_OK;
+    memset(out, 0, max_fragments * sizeof *out);
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    if (max_chars < 20)
+        max_chars = 20;
+    scan s = { 0 };
+    match *m = NULL;
+    size_t n = 0, made = 0;
+    int rc = kz_analyze(info.language, text, len, on_token, &s);
+    if (rc || (rc = s.rc))
         goto done;
+    for (size_t i = 0; i < s.n; i++)
+        s.t[i].stem = (const char *)s.pool.data + (uintptr_t)s.t[i].stem;
+    if ((rc = find_matches(r, s.t, s.n, &m, &n)))
+        goto done;
+    /* Character offsets of the matches, in one pass. */
+    size_t byte = 0, chars = 0;
+    for (size_t k = 0; k < n; k++) {
+        for (; byte < m[k].start; byte++)
+            chars += !is_cont(text[byte]);
+        m[k].cstart = chars;
+        for (; byte < m[k].end; byte++)
+            chars += !is_cont(text[byte]);
+        m[k].cend = chars;
+        byte = m[k].start; /* phrases may overlap the next match */
+        chars = m[k].cstart;
     }
-    out->n_marks = 0;
-    for (size_t k = 0; k < s.n; k++)
-        if (s.m[k].start >= start && s.m[k].end <= end)
-            out->marks[out->n_marks++] = (kz_span){ s.m[k].start, s.m[k].end };
+    while (made < max_fragments) {
+        window w;
+        if ((rc = best_window(r, m, n, max_chars, &w)))
+            goto done;
+        size_t start, end;
+        if (w.count == 0) {
+            if (made > 0)
+                break;
+            widen(text, len, 0, 0, 0, max_chars, &start, &end); /* no match: the beginning */
+        } else {
+            size_t last = 0;
+            for (size_t k = w.i; k < w.j; k++)
+                if (m[k].end > last)
+                    last = m[k].end;
+            widen(text, len, m[w.i].start, last, w.span, max_chars, &start, &end);
+        }
+        /* Every match inside the passage is used up. */
+        for (size_t k = 0; k < n; k++)
+            if (m[k].start >= start && m[k].end <= end)
+                m[k].used = 1;
+        for (size_t k = w.i; k < w.j; k++)
+            m[k].used = 1;
+        out[made].start = start;
+        out[made].end = end;
+        made++;
+        if (w.count == 0)
+            break;
+    }
+    qsort(out, made, sizeof *out, cmp_snippet);
+    /* Passages that touch join. */
+    size_t kept = 0;
+    for (size_t f = 0; f < made; f++) {
+        if (kept && out[f].start <= out[kept - 1].end) {
+            if (out[f].end > out[kept - 1].end)
+                out[kept - 1].end = out[f].end;
+        } else {
+            out[kept++] = out[f];
+        }
+    }
+    made = kept;
+    for (size_t f = 0; f < made; f++) {
+        kz_snippet *sn = &out[f];
+        sn->cut_before = sn->start > 0;
+        sn->cut_after = sn->end < len;
+        size_t cnt = 0;
+        for (size_t k = 0; k < n; k++)
+            cnt += m[k].start >= sn->start && m[k].end <= sn->end;
+        sn->marks = malloc((cnt ? cnt : 1) * sizeof *sn->marks);
+        if (!sn->marks) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (m[k].start < sn->start || m[k].end > sn->end)
+                continue;
+            if (sn->n_marks && m[k].start <= sn->marks[sn->n_marks - 1].end) {
+                if (m[k].end > sn->marks[sn->n_marks - 1].end)
+                    sn->marks[sn->n_marks - 1].end = m[k].end;
+            } else {
+                sn->marks[sn->n_marks++] = (kz_span){ m[k].start, m[k].end };
+            }
+        }
+    }
+    *n_out = made;
 done:
-    free(s.m);
+    if (rc) {
+        for (size_t f = 0; f < max_fragments; f++)
+            kz_snippet_free(&out[f]);
+        *n_out = 0;
+    }
+    free(s.t);
+    kz_buf_free(&s.pool);
+    free(m);
+    return rc;
+}
+
+int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r, const char *text, size_t len,
+                    size_t max_chars)
+{
+    size_t n;
+    int rc = kz_snippets_make(out, &n, 1, ix, r, text, len, max_chars);
+    if (rc == KZ_OK && n == 0)
+        memset(out, 0, sizeof *out);
     return rc;
 }
 

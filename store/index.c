@@ -167,6 +167,11 @@ uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid)
     return kz_load_u32(ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_LENGTH);
 }
 
+uint32_t kz_index_doc_title_tokens(const kz_index *ix, uint32_t docid)
+{
+    return kz_load_u32(ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_TITLE_TOKENS);
+}
+
 static int read_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *len)
 {
     uint64_t n;

@@ -1,0 +1,810 @@
+/*
+ * parse.c: the query language, parsed against an index.
+ *
+ *   query    := or_expr
+ *   or_expr  := sequence ( "OR" sequence )*
+ *   sequence := ( clause | "AND" )*        adjacent clauses; AND makes both
+ *                                          of its neighbours required
+ *   clause   := "NOT" clause | "+" primary | "-" primary | primary
+ *   primary  := "(" or_expr ")" | '"' words '"' | word | word"*"
+ *
+ * OR, AND and NOT are operators only in upper case and as whole words. A
+ * "+" or "-" is an operator at the start of a word, quote or parenthesis;
+ * anywhere else it is punctuation. A word, a quoted phrase and a prefix
+ * are analysed as the index analyses text: a word may give several terms
+ * ("Kasym-Žomart" gives kasym and zomart, each a clause of its own), a
+ * quote of two or more terms is a phrase, and a word ending in "*" is
+ * folded but not stemmed and expands to the dictionary's terms that start
+ * with it (the most frequent KZ_PREFIX_MAX_TERMS of them, with a note).
+ * What analyses to nothing (punctuation, an empty quote) drops out.
+ *
+ * The result is a tree of boolean nodes whose children are required
+ * (MUST), optional (SHOULD), excluded (NOT), or DEFAULT: the plain
+ * juxtaposition, required in AND mode and optional in OR mode (see
+ * search.c). Its leaves are terms and phrases; the scoring units are the
+ * distinct leaves that are not under a NOT, in query order.
+ */
+#include "kzint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NONE UINT32_MAX
+#define MAX_DEPTH 100
+#define MAX_QUERY_BYTES (1u << 20)
+
+typedef enum tok_kind {
+    TOK_END,
+    TOK_LPAREN,
+    TOK_RPAREN,
+    TOK_QUOTE, /* [start, end) is the text between the quotes */
+    TOK_WORD,  /* [start, end) is the word, without a trailing "*" */
+    TOK_AND,
+    TOK_OR,
+    TOK_NOT,
+    TOK_PLUS,
+    TOK_MINUS
+} tok_kind;
+
+typedef struct tok {
+    tok_kind kind;
+    size_t at;          /* byte offset of the token in the query */
+    size_t start, end;  /* its content */
+    int prefix;         /* TOK_WORD ended in "*" */
+} tok;
+
+typedef struct parser {
+    kz_query *q;
+    const char *s; /* the query, valid UTF-8 */
+    size_t len, pos;
+    tok cur;
+    int have_cur;
+    kz_analyzer *stem, *fold;
+    kz_tokvec tv;
+    kz_syntax_error *err;
+    int rc;
+} parser;
+
+/* ------------------------------------------------------------- errors */
+
+static uint32_t column_of(const char *s, size_t at)
+{
+    uint32_t col = 1;
+    for (size_t i = 0; i < at; i++)
+        col += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return col;
+}
+
+static int syntax_error(parser *p, size_t at, const char *fmt, ...) KZ_PRINTF(3, 4);
+
+static int syntax_error(parser *p, size_t at, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    uint32_t col = column_of(p->s, at);
+    if (p->err) {
+        p->err->column = col;
+        p->err->byte = at;
+        snprintf(p->err->message, sizeof p->err->message, "%s", msg);
+    }
+    p->rc = kz_error_set(KZ_ESYNTAX, "query syntax error at column %u: %s", col, msg);
+    return p->rc;
+}
+
+static int oom(parser *p)
+{
+    p->rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
+    return p->rc;
+}
+
+/* ------------------------------------------------------------- lexing */
+
+static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* Bytes of a quote character at s[i] (", U+201C, U+201D, U+201E), or 0. */
+static size_t quote_len(const char *s, size_t len, size_t i)
+{
+    if (s[i] == '"')
+        return 1;
+    if (i + 2 < len && (unsigned char)s[i] == 0xE2 && (unsigned char)s[i + 1] == 0x80 &&
+        ((unsigned char)s[i + 2] == 0x9C || (unsigned char)s[i + 2] == 0x9D ||
+         (unsigned char)s[i + 2] == 0x9E))
+        return 3;
+    return 0;
+}
+
+static int ends_word(const char *s, size_t len, size_t i)
+{
+    return is_space((unsigned char)s[i]) || s[i] == '(' || s[i] == ')' || quote_len(s, len, i);
+}
+
+static int lex(parser *p, tok *t)
+{
+    const char *s = p->s;
+    size_t len = p->len, i = p->pos;
+    while (i < len && is_space((unsigned char)s[i]))
+        i++;
+    memset(t, 0, sizeof *t);
+    t->at = i;
+    if (i == len) {
+        t->kind = TOK_END;
+        p->pos = i;
+        return KZ_OK;
+    }
+    size_t ql;
+    if (s[i] == '(' || s[i] == ')') {
+        t->kind = s[i] == '(' ? TOK_LPAREN : TOK_RPAREN;
+        p->pos = i + 1;
+        return KZ_OK;
+    }
+    if ((ql = quote_len(s, len, i))) {
+        size_t j = i + ql, cl = 0;
+        while (j < len && !(cl = quote_len(s, len, j)))
+            j++;
+        if (j == len)
+            return syntax_error(p, i, "this quote is never closed");
+        t->kind = TOK_QUOTE;
+        t->start = i + ql;
+        t->end = j;
+        p->pos = j + cl;
+        return KZ_OK;
+    }
+    if ((s[i] == '+' || s[i] == '-') && i + 1 < len && !is_space((unsigned char)s[i + 1]) &&
+        s[i + 1] != ')' && s[i + 1] != '+' && s[i + 1] != '-') {
+        t->kind = s[i] == '+' ? TOK_PLUS : TOK_MINUS;
+        p->pos = i + 1;
+        return KZ_OK;
+    }
+    size_t j = i;
+    while (j < len && !ends_word(s, len, j))
+        j++;
+    p->pos = j;
+    size_t n = j - i;
+    if (n == 3 && memcmp(s + i, "AND", 3) == 0)
+        t->kind = TOK_AND;
+    else if (n == 2 && memcmp(s + i, "OR", 2) == 0)
+        t->kind = TOK_OR;
+    else if (n == 3 && memcmp(s + i, "NOT", 3) == 0)
+        t->kind = TOK_NOT;
+    else {
+        t->kind = TOK_WORD;
+        t->start = i;
+        t->end = j;
+        if (j > i && s[j - 1] == '*') {
+            while (t->end > i && s[t->end - 1] == '*')
+                t->end--;
+            t->prefix = t->end > i;
+        }
+    }
+    return KZ_OK;
+}
+
+static tok *peek(parser *p)
+{
+    if (!p->have_cur) {
+        if (lex(p, &p->cur))
+            return NULL;
+        p->have_cur = 1;
+    }
+    return &p->cur;
+}
+
+static void consume(parser *p) { p->have_cur = 0; }
+
+static const char *tok_name(tok_kind k)
+{
+    switch (k) {
+    case TOK_AND: return "AND";
+    case TOK_OR: return "OR";
+    case TOK_NOT: return "NOT";
+    case TOK_PLUS: return "+";
+    case TOK_MINUS: return "-";
+    default: return "?";
+    }
+}
+
+/* ------------------------------------------------------------- building */
+
+typedef struct idvec {
+    uint32_t *v;
+    size_t n, cap;
+} idvec;
+
+static int idvec_push(idvec *iv, uint32_t id)
+{
+    if (iv->n == iv->cap) {
+        size_t cap = iv->cap ? iv->cap * 2 : 8;
+        uint32_t *v = realloc(iv->v, cap * sizeof *v);
+        if (!v)
+            return KZ_ENOMEM;
+        iv->v = v;
+        iv->cap = cap;
+    }
+    iv->v[iv->n++] = id;
+    return KZ_OK;
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return KZ_OK;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(*v, c * size);
+    if (!n)
+        return KZ_ENOMEM;
+    *v = n;
+    *cap = c;
+    return KZ_OK;
+}
+
+/* The index of term text in q->terms, added (and looked up) if new. */
+static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
+{
+    kz_query *q = p->q;
+    for (size_t i = 0; i < q->n_terms; i++)
+        if (q->terms[i].len == len && memcmp(q->terms[i].text, text, len) == 0) {
+            *out = (uint32_t)i;
+            return KZ_OK;
+        }
+    if (grow((void **)&q->terms, &q->terms_cap, q->n_terms + 1, sizeof *q->terms))
+        return oom(p);
+    kz_qterm *t = &q->terms[q->n_terms];
+    memset(t, 0, sizeof *t);
+    if (!(t->text = malloc(len + 1)))
+        return oom(p);
+    memcpy(t->text, text, len);
+    t->text[len] = 0;
+    t->len = len;
+    q->n_terms++;
+    kz_term entry;
+    int rc = len < KZ_TERM_MAX_BYTES ? kz_index_term(q->ix, &entry, text, len) : KZ_ENOTFOUND;
+    if (rc == KZ_OK) {
+        t->found = 1;
+        t->ordinal = entry.ordinal;
+        t->df = entry.df;
+    } else if (rc != KZ_ENOTFOUND) {
+        return p->rc = rc;
+    }
+    *out = (uint32_t)(q->n_terms - 1);
+    return KZ_OK;
+}
+
+static int new_node(parser *p, kz_qnode_kind kind, kz_occur occur, size_t at, uint32_t *out)
+{
+    kz_query *q = p->q;
+    if (q->n_nodes >= KZ_QUERY_MAX_NODES) {
+        p->rc = kz_error_set(KZ_ELIMIT, "query is too long: more than %u terms and groups",
+                             (unsigned)KZ_QUERY_MAX_NODES);
+        return p->rc;
+    }
+    if (grow((void **)&q->nodes, &q->nodes_cap, q->n_nodes + 1, sizeof *q->nodes))
+        return oom(p);
+    kz_qnode *n = &q->nodes[q->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->occur = occur;
+    n->column = column_of(p->s, at);
+    *out = (uint32_t)q->n_nodes++;
+    return KZ_OK;
+}
+
+/* A leaf over terms[first .. first+count) of leaf_terms. */
+static int new_leaf(parser *p, const uint32_t *terms, size_t count, kz_occur occur, size_t at, uint32_t *out)
+{
+    kz_query *q = p->q;
+    if (new_node(p, KZ_QNODE_LEAF, occur, at, out))
+        return p->rc;
+    if (grow((void **)&q->leaf_terms, &q->leaf_terms_cap, q->n_leaf_terms + count, sizeof *q->leaf_terms))
+        return oom(p);
+    kz_qnode *n = &q->nodes[*out];
+    n->first = (uint32_t)q->n_leaf_terms;
+    n->count = (uint32_t)count;
+    memcpy(q->leaf_terms + q->n_leaf_terms, terms, count * sizeof *terms);
+    q->n_leaf_terms += count;
+    return KZ_OK;
+}
+
+/* A boolean node over the children in kids (moved into q->kids). */
+static int new_bool(parser *p, const idvec *kids, kz_occur occur, size_t at, uint32_t *out)
+{
+    kz_query *q = p->q;
+    if (new_node(p, KZ_QNODE_BOOL, occur, at, out))
+        return p->rc;
+    if (grow((void **)&q->kids, &q->kids_cap, q->n_kids + kids->n, sizeof *q->kids))
+        return oom(p);
+    kz_qnode *n = &q->nodes[*out];
+    n->first = (uint32_t)q->n_kids;
+    n->count = (uint32_t)kids->n;
+    memcpy(q->kids + q->n_kids, kids->v, kids->n * sizeof *kids->v);
+    q->n_kids += kids->n;
+    return KZ_OK;
+}
+
+static int add_note(kz_query *q, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+static int add_note(kz_query *q, const char *fmt, ...)
+{
+    if (q->n_notes == KZ_QUERY_MAX_NOTES)
+        return KZ_OK;
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!(q->notes[q->n_notes] = strdup(msg)))
+        return KZ_ENOMEM;
+    q->n_notes++;
+    return KZ_OK;
+}
+
+/* Analyses [start, end) of the query into p->tv (stems of p->stem). */
+static int analyse(parser *p, kz_analyzer *a, size_t start, size_t end)
+{
+    p->tv.len = 0;
+    int rc = kz_analyzer_run(a, p->s + start, end - start, &p->tv);
+    if (rc)
+        p->rc = rc;
+    return rc;
+}
+
+typedef struct by_df {
+    uint32_t ordinal, df;
+} by_df;
+
+static int cmp_by_df(const void *x, const void *y)
+{
+    const by_df *a = x, *b = y;
+    if (a->df != b->df)
+        return a->df > b->df ? -1 : 1;
+    return a->ordinal < b->ordinal ? -1 : 1;
+}
+
+/* The prefix's expansion: a node of SHOULD terms (or one term). */
+static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occur, size_t at, idvec *out)
+{
+    kz_query *q = p->q;
+    uint32_t first = 0, count = 0;
+    int rc = kz_index_term_prefix(q->ix, &first, &count, prefix, len);
+    if (rc)
+        return p->rc = rc;
+    by_df *cand = NULL;
+    idvec kids = { 0 };
+    uint32_t node;
+    if (count == 0) {
+        /* Nothing starts with it: a term that matches nothing. */
+        uint32_t t;
+        if (intern_term(p, prefix, len, &t) || new_leaf(p, &t, 1, occur, at, &node) || idvec_push(out, node))
+            goto fail;
+        return KZ_OK;
+    }
+    uint32_t keep = KZ_MIN(count, (uint32_t)KZ_PREFIX_MAX_TERMS);
+    if (!(cand = malloc((size_t)count * sizeof *cand)))
+        goto fail;
+    for (uint32_t i = 0; i < count; i++) {
+        kz_term term;
+        if ((rc = kz_index_term_at(q->ix, &term, first + i))) {
+            p->rc = rc;
+            goto fail;
+        }
+        cand[i] = (by_df){ first + i, term.df };
+    }
+    if (count > keep) {
+        qsort(cand, count, sizeof *cand, cmp_by_df);
+        if (add_note(q, "%.*s* matches %u terms; searching the %u most frequent", (int)len, prefix, count,
+                     keep))
+            goto fail;
+    }
+    for (uint32_t i = 0; i < keep; i++) {
+        kz_term term;
+        uint32_t t;
+        if ((rc = kz_index_term_at(q->ix, &term, cand[i].ordinal))) {
+            p->rc = rc;
+            goto fail;
+        }
+        if (intern_term(p, term.text, term.len, &t) ||
+            new_leaf(p, &t, 1, keep == 1 ? occur : KZ_OCCUR_SHOULD, at, &node) || idvec_push(&kids, node))
+            goto fail;
+    }
+    if (keep == 1) {
+        if (idvec_push(out, kids.v[0]))
+            goto fail;
+    } else if (new_bool(p, &kids, occur, at, &node) || idvec_push(out, node)) {
+        goto fail;
+    }
+    free(cand);
+    free(kids.v);
+    return KZ_OK;
+fail:
+    free(cand);
+    free(kids.v);
+    return p->rc ? p->rc : oom(p);
+}
+
+/* A word: one clause per term; the last one a prefix if the word ends in *. */
+static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
+{
+    if (analyse(p, p->stem, t->start, t->end))
+        return p->rc;
+    size_t n = p->tv.len;
+    if (n == 0)
+        return KZ_OK;
+    /* Copy the spans: a prefix re-analyses into p->tv. */
+    size_t last_start = t->start + p->tv.v[n - 1].start, last_end = t->start + p->tv.v[n - 1].end;
+    size_t plain = t->prefix ? n - 1 : n;
+    for (size_t i = 0; i < plain; i++) {
+        size_t len;
+        const char *stem = kz_analyzer_term(p->stem, p->tv.v[i].term, &len);
+        uint32_t term, node;
+        if (intern_term(p, stem, len, &term) ||
+            new_leaf(p, &term, 1, occur, t->start + p->tv.v[i].start, &node) || idvec_push(out, node))
+            return p->rc ? p->rc : oom(p);
+    }
+    if (!t->prefix)
+        return KZ_OK;
+    if (analyse(p, p->fold, last_start, last_end))
+        return p->rc;
+    if (p->tv.len == 0)
+        return KZ_OK;
+    size_t len;
+    const char *folded = kz_analyzer_term(p->fold, p->tv.v[0].term, &len);
+    return expand_prefix(p, folded, len, occur, last_start, out);
+}
+
+/* A quote: a phrase of its terms, a term if it has one, nothing if none. */
+static int quote_clause(parser *p, const tok *t, kz_occur occur, idvec *out)
+{
+    if (analyse(p, p->stem, t->start, t->end))
+        return p->rc;
+    size_t n = p->tv.len;
+    if (n == 0)
+        return KZ_OK;
+    if (n > KZ_QUERY_MAX_NODES)
+        return p->rc = kz_error_set(KZ_ELIMIT, "phrase is too long: more than %u terms",
+                                    (unsigned)KZ_QUERY_MAX_NODES);
+    uint32_t *terms = malloc(n * sizeof *terms), node;
+    if (!terms)
+        return oom(p);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *stem = kz_analyzer_term(p->stem, p->tv.v[i].term, &len);
+        if (intern_term(p, stem, len, &terms[i])) {
+            free(terms);
+            return p->rc ? p->rc : oom(p);
+        }
+    }
+    int rc = new_leaf(p, terms, n, occur, t->at, &node);
+    free(terms);
+    if (rc || idvec_push(out, node))
+        return p->rc ? p->rc : oom(p);
+    return KZ_OK;
+}
+
+static int parse_or(parser *p, unsigned depth, kz_occur occur, size_t at, idvec *out);
+
+/* Replaces *node by a group holding it alone, taken with occur. */
+static int wrap(parser *p, uint32_t *node, kz_occur occur)
+{
+    idvec one = { node, 1, 1 };
+    uint32_t group;
+    int rc = new_bool(p, &one, occur, 0, &group);
+    if (rc == KZ_OK) {
+        p->q->nodes[group].column = p->q->nodes[*node].column;
+        *node = group;
+    }
+    return rc;
+}
+
+static int starts_clause(const tok *t)
+{
+    return t->kind == TOK_WORD || t->kind == TOK_QUOTE || t->kind == TOK_LPAREN || t->kind == TOK_NOT ||
+           t->kind == TOK_PLUS || t->kind == TOK_MINUS;
+}
+
+/* clause: appends the nodes it gives (none, one or several) to out. */
+static int parse_clause(parser *p, unsigned depth, kz_occur occur, idvec *out)
+{
+    tok *t = peek(p);
+    if (!t)
+        return p->rc;
+    tok op = *t;
+    if (op.kind == TOK_NOT || op.kind == TOK_PLUS || op.kind == TOK_MINUS) {
+        consume(p);
+        if (!(t = peek(p)))
+            return p->rc;
+        if (!starts_clause(t) || (op.kind != TOK_NOT && t->kind == TOK_NOT))
+            return syntax_error(p, op.at, "%s needs a word, a \"phrase\" or a (group) after it", tok_name(op.kind));
+        if (op.kind != TOK_NOT && (t->kind == TOK_PLUS || t->kind == TOK_MINUS))
+            return syntax_error(p, op.at, "%s needs a word, a \"phrase\" or a (group) after it", tok_name(op.kind));
+        kz_occur o = op.kind == TOK_PLUS ? KZ_OCCUR_MUST : KZ_OCCUR_NOT;
+        if (occur == KZ_OCCUR_NOT && o == KZ_OCCUR_NOT)
+            o = KZ_OCCUR_MUST; /* NOT NOT x */
+        return parse_clause(p, depth, o, out);
+    }
+    consume(p);
+    switch (op.kind) {
+    case TOK_WORD:
+        return word_clauses(p, &op, occur, out);
+    case TOK_QUOTE:
+        return quote_clause(p, &op, occur, out);
+    case TOK_LPAREN: {
+        if (depth >= MAX_DEPTH)
+            return syntax_error(p, op.at, "parentheses nested more than %d deep", MAX_DEPTH);
+        if (parse_or(p, depth + 1, occur, op.at, out))
+            return p->rc;
+        if (!(t = peek(p)))
+            return p->rc;
+        if (t->kind != TOK_RPAREN)
+            return syntax_error(p, op.at, "this ( is never closed");
+        consume(p);
+        return KZ_OK;
+    }
+    default:
+        return syntax_error(p, op.at, "unexpected %s", tok_name(op.kind));
+    }
+}
+
+/* The sequence's clauses into one node (or none, or the only clause). */
+static int parse_sequence(parser *p, unsigned depth, idvec *out, size_t *at)
+{
+    idvec kids = { 0 };
+    int rc = KZ_OK;
+    int need_right = 0; /* an AND was just read */
+    size_t and_at = 0, left_from = 0;
+    tok *t = peek(p);
+    if (!t)
+        return p->rc;
+    *at = t->at;
+    for (;;) {
+        if (!(t = peek(p))) {
+            rc = p->rc;
+            goto done;
+        }
+        if (t->kind == TOK_END || t->kind == TOK_RPAREN || t->kind == TOK_OR)
+            break;
+        if (t->kind == TOK_AND) {
+            if (need_right || (kids.n == 0 && left_from == 0 && t->at == *at)) {
+                rc = syntax_error(p, t->at, "AND needs a query before it");
+                goto done;
+            }
+            /* The clauses of the left operand become required. */
+            for (size_t i = left_from; i < kids.n; i++)
+                if (p->q->nodes[kids.v[i]].occur == KZ_OCCUR_DEFAULT)
+                    p->q->nodes[kids.v[i]].occur = KZ_OCCUR_MUST;
+            need_right = 1;
+            and_at = t->at;
+            consume(p);
+            continue;
+        }
+        size_t before = kids.n;
+        if ((rc = parse_clause(p, depth, KZ_OCCUR_DEFAULT, &kids)))
+            goto done;
+        if (need_right)
+            for (size_t i = before; i < kids.n; i++)
+                if (p->q->nodes[kids.v[i]].occur == KZ_OCCUR_DEFAULT)
+                    p->q->nodes[kids.v[i]].occur = KZ_OCCUR_MUST;
+        need_right = 0;
+        left_from = before;
+    }
+    if (need_right) {
+        rc = syntax_error(p, and_at, "AND needs a query after it");
+        goto done;
+    }
+    if (kids.n == 1) {
+        if (idvec_push(out, kids.v[0]))
+            rc = oom(p);
+    } else if (kids.n > 1) {
+        uint32_t node;
+        if (!(rc = new_bool(p, &kids, KZ_OCCUR_DEFAULT, *at, &node)) && idvec_push(out, node))
+            rc = oom(p);
+    }
+done:
+    free(kids.v);
+    return rc;
+}
+
+/* or_expr: the node (if any) goes to out, with the given occur. */
+static int parse_or(parser *p, unsigned depth, kz_occur occur, size_t at, idvec *out)
+{
+    idvec alts = { 0 };
+    int rc = KZ_OK;
+    size_t seq_at;
+    tok *t;
+    if ((rc = parse_sequence(p, depth, &alts, &seq_at)))
+        goto done;
+    size_t n_or = 0;
+    for (;;) {
+        if (!(t = peek(p))) {
+            rc = p->rc;
+            goto done;
+        }
+        if (t->kind != TOK_OR)
+            break;
+        size_t or_at = t->at;
+        if (n_or == 0 && or_at == seq_at) {
+            rc = syntax_error(p, or_at, "OR needs a query before it");
+            goto done;
+        }
+        consume(p);
+        if (!(t = peek(p))) {
+            rc = p->rc;
+            goto done;
+        }
+        if (!starts_clause(t)) {
+            rc = syntax_error(p, or_at, "OR needs a query after it");
+            goto done;
+        }
+        n_or++;
+        if ((rc = parse_sequence(p, depth, &alts, &seq_at)))
+            goto done;
+    }
+    if (alts.n > 1) {
+        /* Each alternative counts for itself: a match of any is a match.
+         * An alternative with its own + or - keeps it inside a group. */
+        for (size_t i = 0; i < alts.n; i++) {
+            kz_qnode *n = &p->q->nodes[alts.v[i]];
+            if (n->occur == KZ_OCCUR_NOT && (rc = wrap(p, &alts.v[i], KZ_OCCUR_SHOULD)))
+                goto done;
+            p->q->nodes[alts.v[i]].occur = KZ_OCCUR_SHOULD;
+        }
+        uint32_t node;
+        if (!(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
+            rc = oom(p);
+    } else if (alts.n == 1) {
+        kz_qnode *n = &p->q->nodes[alts.v[0]];
+        if (occur != KZ_OCCUR_DEFAULT) {
+            if (n->occur == KZ_OCCUR_DEFAULT || n->occur == KZ_OCCUR_SHOULD || n->occur == occur)
+                n->occur = occur;
+            else if ((rc = wrap(p, &alts.v[0], occur)))
+                goto done;
+        }
+        if (idvec_push(out, alts.v[0]))
+            rc = oom(p);
+    }
+done:
+    free(alts.v);
+    return rc;
+}
+
+/* ------------------------------------------------------------- units */
+
+static int same_leaf(const kz_query *q, const kz_qnode *a, const kz_qnode *b)
+{
+    return a->count == b->count &&
+           memcmp(q->leaf_terms + a->first, q->leaf_terms + b->first, a->count * sizeof(uint32_t)) == 0;
+}
+
+/* Walks the tree in query order: a leaf not under a NOT scores, once. */
+static int collect_units(kz_query *q, uint32_t node, int negated)
+{
+    kz_qnode *n = &q->nodes[node];
+    negated |= n->occur == KZ_OCCUR_NOT;
+    if (n->kind == KZ_QNODE_BOOL) {
+        for (uint32_t i = 0; i < n->count; i++)
+            if (collect_units(q, q->kids[n->first + i], negated))
+                return KZ_ENOMEM;
+        return KZ_OK;
+    }
+    n->unit = NONE;
+    if (negated)
+        return KZ_OK;
+    for (size_t u = 0; u < q->n_units; u++)
+        if (same_leaf(q, &q->nodes[q->units[u]], n)) {
+            n->unit = (uint32_t)u;
+            return KZ_OK;
+        }
+    if (grow((void **)&q->units, &q->units_cap, q->n_units + 1, sizeof *q->units))
+        return KZ_ENOMEM;
+    n->unit = (uint32_t)q->n_units;
+    q->units[q->n_units++] = node;
+    return KZ_OK;
+}
+
+/* ------------------------------------------------------------- public */
+
+int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                   kz_syntax_error *err)
+{
+    *out = NULL;
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!text && len)
+        return kz_error_set(KZ_EINVAL, "kz_query_parse: text is NULL");
+    if (len > MAX_QUERY_BYTES)
+        return kz_error_set(KZ_ELIMIT, "query of %zu bytes is longer than the limit of %u", len,
+                            MAX_QUERY_BYTES);
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    parser p = { 0 };
+    kz_buf clean = { 0 };
+    idvec top = { 0 };
+    int rc;
+    kz_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
+    q->ix = ix;
+    q->root = NONE;
+    kz_utf8_sanitize(&clean, text ? text : "", len);
+    if ((rc = kz_buf_terminate(&clean)))
+        goto done;
+    p.q = q;
+    p.s = (const char *)clean.data;
+    p.len = clean.len;
+    p.err = err;
+    if ((rc = kz_analyzer_new(&p.stem, info.language)) || (rc = kz_analyzer_new(&p.fold, info.language)))
+        goto done;
+    kz_analyzer_fold_only(p.fold);
+    if (flags & KZ_QUERY_PLAIN) {
+        /* Plain words: every term a clause, no operators. */
+        tok whole = { TOK_WORD, 0, 0, p.len, 0 };
+        if ((rc = word_clauses(&p, &whole, KZ_OCCUR_DEFAULT, &top)))
+            goto done;
+        if (top.n == 1) {
+            q->root = top.v[0];
+        } else if (top.n > 1 && (rc = new_bool(&p, &top, KZ_OCCUR_DEFAULT, 0, &q->root))) {
+            goto done;
+        }
+    } else {
+        if ((rc = parse_or(&p, 0, KZ_OCCUR_DEFAULT, 0, &top)))
+            goto done;
+        tok *t = peek(&p);
+        if (!t) {
+            rc = p.rc;
+            goto done;
+        }
+        if (t->kind == TOK_RPAREN) {
+            rc = syntax_error(&p, t->at, "this ) has no ( before it");
+            goto done;
+        }
+        if (top.n == 1)
+            q->root = top.v[0];
+    }
+    if (q->root != NONE) {
+        /* The root's own occur: NOT x alone is a group excluding x. */
+        if (q->nodes[q->root].occur == KZ_OCCUR_NOT) {
+            if ((rc = wrap(&p, &q->root, KZ_OCCUR_DEFAULT)))
+                goto done;
+        } else {
+            q->nodes[q->root].occur = KZ_OCCUR_DEFAULT;
+        }
+        if (collect_units(q, q->root, 0)) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
+            goto done;
+        }
+    }
+    *out = q;
+    q = NULL;
+done:
+    if (rc == KZ_ENOMEM && !p.rc)
+        rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
+    kz_query_free(q);
+    kz_analyzer_free(p.stem);
+    kz_analyzer_free(p.fold);
+    kz_tokvec_free(&p.tv);
+    kz_buf_free(&clean);
+    free(top.v);
+    return rc;
+}
+
+void kz_query_free(kz_query *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n_terms; i++)
+        free(q->terms[i].text);
+    for (size_t i = 0; i < q->n_notes; i++)
+        free(q->notes[i]);
+    free(q->terms);
+    free(q->nodes);
+    free(q->kids);
+    free(q->leaf_terms);
+    free(q->units);
+    free(q);
+}
+
+size_t kz_query_note_count(const kz_query *q) { return q->n_notes; }
+const char *kz_query_note(const kz_query *q, size_t i) { return i < q->n_notes ? q->notes[i] : NULL; }
