@@ -773,8 +773,11 @@ void kz_analyzer_free(kz_analyzer *a)
     if (!a)
         return;
     free_terms(a);
-    for (size_t i = 0; i < sizeof a->fold_page / sizeof a->fold_page[0]; i++)
-        free(a->fold_page[i]);
+    for (size_t i = 0; a->n_fold_pages && i < sizeof a->fold_page / sizeof a->fold_page[0]; i++)
+        if (a->fold_page[i]) {
+            free(a->fold_page[i]);
+            a->n_fold_pages--;
+        }
     free(a->pool);
     sb_stemmer_delete(a->stemmer);
     free(a);

@@ -322,6 +322,15 @@ static double list_bound(const eval *e, const kz_plist *pl)
     return best;
 }
 
+/* The largest tf in the cursor's current block. */
+static uint32_t cursor_max_tf(const kz_cursor *c)
+{
+    const kz_plist *pl = c->pl;
+    if (pl->n_blocks)
+        return kz_load_u32(pl->blocks + (size_t)c->blk * KZ_BLOCK_SIZE + KZ_BLOCK_MAX_TF);
+    return pl->df == 1 ? (uint32_t)pl->cf : pl->max_tf;
+}
+
 /* The bound of the cursor's current block. */
 static double cursor_bound(const eval *e, const kz_cursor *c, double whole)
 {
@@ -429,14 +438,122 @@ typedef struct term_list {
     uint32_t unit;
 } term_list;
 
-/* A conjunction of terms: the root's required leaves, all terms. */
+/* Renders a container as a bitset of its 2^16 values. */
+static void container_bits(const kz_container *k, uint64_t *bits)
+{
+    if (k->type == KZ_CONTAINER_BITSET) {
+        memcpy(bits, k->data, 8192);
+        return;
+    }
+    memset(bits, 0, 8192);
+    if (k->type == KZ_CONTAINER_ARRAY) {
+        for (uint32_t j = 0; j < k->card; j++) {
+            uint32_t v = kz_load_u16(k->data + 2 * j);
+            bits[v >> 6] |= 1ull << (v & 63);
+        }
+        return;
+    }
+    uint32_t runs = kz_load_u16(k->data);
+    for (uint32_t r = 0; r < runs; r++) {
+        uint32_t v = kz_load_u16(k->data + 2 + 4 * r);
+        uint32_t last = v + kz_load_u16(k->data + 4 + 4 * r);
+        for (; v <= last && v <= 0xFFFF; v++)
+            bits[v >> 6] |= 1ull << (v & 63);
+    }
+}
+
+/* |intersection of the lists|: per 2^16 docids, an AND of bitsets. */
+static int intersect_count(term_list *t, size_t n, uint64_t *out)
+{
+    uint64_t *acc = malloc(8192), *bits = malloc(8192);
+    uint32_t *at = calloc(n, sizeof *at);
+    uint64_t total = 0;
+    int rc = KZ_OK;
+    if (!acc || !bits || !at) {
+        rc = oom();
+        goto done;
+    }
+    const kz_plist *lead = t[0].c->pl;
+    for (uint32_t c0 = 0; c0 < lead->n_containers; c0++) {
+        uint32_t base = lead->containers[c0].base;
+        int all = 1;
+        for (size_t i = 1; i < n && all; i++) {
+            const kz_plist *pl = t[i].c->pl;
+            while (at[i] < pl->n_containers && pl->containers[at[i]].base < base)
+                at[i]++;
+            all = at[i] < pl->n_containers && pl->containers[at[i]].base == base;
+        }
+        if (!all)
+            continue;
+        container_bits(&lead->containers[c0], acc);
+        for (size_t i = 1; i < n; i++) {
+            container_bits(&t[i].c->pl->containers[at[i]], bits);
+            for (uint32_t j = 0; j < 1024; j++)
+                acc[j] &= bits[j];
+        }
+        for (uint32_t j = 0; j < 1024; j++)
+            total += (uint64_t)__builtin_popcountll(acc[j]);
+    }
+    *out = total;
+done:
+    free(acc);
+    free(bits);
+    free(at);
+    return rc;
+}
+
+/* The bound of the block of list t that would hold docid x (0 past its
+ * end), without decoding it. */
+static double shallow_bound(const eval *e, const term_list *t, uint32_t x)
+{
+    const kz_plist *pl = t->c->pl;
+    if (pl->n_blocks == 0)
+        return t->whole;
+    uint32_t blk = kz_cursor_block_of(t->c, x);
+    return blk < pl->n_blocks ? block_bound(e, pl, blk) : 0;
+}
+
+/* The last docid of the block of list t that would hold x. */
+static uint32_t shallow_last(const term_list *t, uint32_t x)
+{
+    const kz_plist *pl = t->c->pl;
+    if (pl->n_blocks == 0)
+        return KZ_DOC_END;
+    uint32_t blk = kz_cursor_block_of(t->c, x);
+    return blk < pl->n_blocks ? kz_cursor_block_last(t->c, blk) : KZ_DOC_END;
+}
+
+/* A conjunction of terms, rarest first. Once the top k is full, a run of
+ * docids where the blocks' bounds together cannot beat the k-th score is
+ * skipped without decoding the other lists (block-max AND). The total
+ * comes from intersect_count. */
 static void eval_and_terms(eval *e, term_list *t, size_t n)
 {
-    for (;;) {
-        /* Leapfrog, the rarest list leading. */
-        uint32_t x = t[0].c->doc, agree = 1, i = 1 % n;
-        if (x == KZ_DOC_END)
-            return;
+    uint64_t total = 0;
+    if ((e->rc = intersect_count(t, n, &total)))
+        return;
+    e->total = total;
+    uint32_t x = t[0].c->doc;
+    while (x != KZ_DOC_END && !e->rc) {
+        if (e->n_heap == e->k) {
+            double theta = threshold(e), ub = 0;
+            for (size_t j = 0; j < n; j++)
+                ub += t[j].idf * shallow_bound(e, &t[j], x) * BOUND_SLACK;
+            if (ub <= theta) {
+                uint32_t last = KZ_DOC_END;
+                for (size_t j = 0; j < n; j++) {
+                    uint32_t l = shallow_last(&t[j], x);
+                    if (l < last)
+                        last = l;
+                }
+                if (last == KZ_DOC_END)
+                    return;
+                x = kz_cursor_seek(t[0].c, last + 1);
+                continue;
+            }
+        }
+        /* Leapfrog until every list agrees on x. */
+        uint32_t agree = 1, i = 1 % n;
         while (agree < n) {
             uint32_t y = kz_cursor_seek(t[i].c, x);
             if (y == KZ_DOC_END)
@@ -449,25 +566,25 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
             }
             i = (i + 1) % n;
         }
-        if (kz_cursor_seek(t[0].c, x) != x)
+        if (kz_cursor_seek(t[0].c, x) != x) {
+            x = t[0].c->doc;
             continue;
-        e->total++;
-        double theta = threshold(e);
-        int worth = e->n_heap < e->k;
-        if (!worth) {
-            double ub = 0;
+        }
+        if (e->n_heap == e->k) {
+            /* With the document's own length, each block's max_tf bounds
+             * its term's weight more tightly than the block bound. */
+            double dl = doc_length(e, x), ub = 0;
             for (size_t j = 0; j < n; j++)
-                ub += t[j].idf * cursor_bound(e, t[j].c, t[j].whole) * BOUND_SLACK;
-            worth = ub > theta;
+                ub += t[j].idf * part_bound_derived(e, cursor_max_tf(t[j].c), (uint32_t)dl) * BOUND_SLACK;
+            if (ub <= threshold(e)) {
+                x = kz_cursor_next(t[0].c);
+                continue;
+            }
         }
-        if (worth) {
-            double s = score_doc(e, x);
-            if (s > theta || e->n_heap < e->k)
-                topk_add(e, x, s);
-        }
-        if (e->rc)
-            return;
-        kz_cursor_next(t[0].c);
+        double s = score_doc(e, x);
+        if (s > threshold(e) || e->n_heap < e->k)
+            topk_add(e, x, s);
+        x = kz_cursor_next(t[0].c);
     }
 }
 
@@ -504,7 +621,45 @@ static void eval_or_terms(eval *e, term_list *t, size_t n)
                 d = t[i].c->doc;
         if (d == KZ_DOC_END)
             break;
+        if (e->n_heap == e->k) {
+            /* Block-max: the blocks at d, with the non-essential lists'
+             * whole bounds, must be able to beat theta. */
+            double ub = prefix[ne];
+            uint32_t last = KZ_DOC_END;
+            for (size_t i = ne; i < n; i++) {
+                if (t[i].c->doc == d) {
+                    ub += t[i].idf * cursor_bound(e, t[i].c, t[i].whole) * BOUND_SLACK;
+                    uint32_t l = t[i].c->pl->n_blocks ? kz_cursor_block_last(t[i].c, t[i].c->blk) : KZ_DOC_END;
+                    if (l < last)
+                        last = l;
+                } else if (t[i].c->doc - 1 < last) {
+                    last = t[i].c->doc - 1;
+                }
+            }
+            if (ub <= theta) {
+                /* Nothing up to last can make it: skip there. */
+                if (last == KZ_DOC_END)
+                    break;
+                for (size_t i = ne; i < n; i++)
+                    if (t[i].c->doc <= last)
+                        kz_cursor_seek(t[i].c, last + 1);
+                continue;
+            }
+        }
         double dl = doc_length(e, d), s = 0;
+        if (e->n_heap == e->k) {
+            /* The same with the document's length and the blocks' max_tf. */
+            double ub = prefix[ne];
+            for (size_t i = ne; i < n; i++)
+                if (t[i].c->doc == d)
+                    ub += t[i].idf * part_bound_derived(e, cursor_max_tf(t[i].c), (uint32_t)dl) * BOUND_SLACK;
+            if (ub <= theta) {
+                for (size_t i = ne; i < n; i++)
+                    if (t[i].c->doc == d)
+                        kz_cursor_next(t[i].c);
+                continue;
+            }
+        }
         for (size_t i = 0; i < e->q->n_units; i++)
             w[i] = 0;
         for (size_t i = ne; i < n; i++) {
