@@ -845,11 +845,12 @@ static int cmd_run(int argc, char **argv)
         { "mode", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
         { "latency", required_argument, 0, 'l' }, { "tag", required_argument, 0, 't' },
         { "k1", required_argument, 0, 'K' }, { "b", required_argument, 0, 'b' },
-        { 0, 0, 0, 0 }
+        { "cold", no_argument, 0, 'C' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     const char *index_opt = NULL, *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
     unsigned flags = 0;
+    int cold = 0;
     so.limit = 1000;
     int c;
     while ((c = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
@@ -871,6 +872,7 @@ static int cmd_run(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'l': latency = optarg; break;
         case 't': tag = optarg; break;
+        case 'C': cold = 1; break;
         default: die_usage("bad option");
         }
     }
@@ -886,7 +888,7 @@ static int cmd_run(int argc, char **argv)
     uint64_t *micros = NULL;
     if (!dir)
         goto done;
-    if ((rc = kz_index_open(&ix, dir))) {
+    if ((rc = kz_index_open(&ix, dir)) || (!cold && (rc = kz_index_warm(ix)))) {
         fail(rc);
         goto done;
     }

@@ -510,15 +510,12 @@ uint32_t kz_index_doc_title_tokens(const kz_index *ix, uint32_t docid);
 typedef struct kz_cursor {
     const kz_plist *pl;  /* not owned; must outlive the cursor */
     uint32_t doc;        /* current docid, KZ_DOC_END past the last */
-    uint32_t ord;        /* ordinal of doc (df past the last) */
-    uint32_t blk;        /* the block in buf */
-    uint32_t n, at;      /* docids in buf, index of doc in buf */
-    /* The decoder's place: container ci, the next ordinal it yields, and
-     * inside the container an array index, or a bitset word and its
-     * remaining bits, or a run and the offset in it. */
-    uint32_t ci, next_ord, cpos, cval;
-    uint64_t word;
-    uint32_t buf[128];   /* KZ_POSTING_BLOCK docids of block blk */
+    uint32_t ord;        /* its ordinal (df past the last) */
+    uint32_t blk;        /* its 128-posting block: ord / KZ_POSTING_BLOCK */
+    uint32_t ci;         /* its container */
+    /* Inside the container: array, the index; bitset, the word and the set
+     * bits before it; run, the run and the ordinal of its first value. */
+    uint32_t idx, rank;
 } kz_cursor;
 
 /* Starts c on pl's first posting. */

@@ -180,6 +180,12 @@ typedef struct kz_index_info {
 
 void kz_index_get_info(const kz_index *ix, kz_index_info *out);
 
+/* Reads and verifies every byte that queries use (the document table,
+ * the dictionary and the postings), so that later queries pay neither page
+ * faults nor first-use checksums: for batch runs and long-lived servers.
+ * KZ_ECORRUPT if any of it is damaged. */
+int kz_index_warm(kz_index *ix);
+
 /* Number of sections and the name and byte length of section i. */
 unsigned kz_index_section_count(const kz_index *ix);
 void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes);

@@ -120,6 +120,19 @@ int kz_index_verify_sums(kz_index *ix)
               : KZ_OK;
 }
 
+int kz_index_warm(kz_index *ix)
+{
+    static const uint32_t query_sections[] = { KZ_SEC_DOCS, KZ_SEC_TERMS, KZ_SEC_TERMSTR, KZ_SEC_POSTINGS };
+    for (size_t i = 0; i < sizeof query_sections / sizeof query_sections[0]; i++) {
+        uint64_t len;
+        kz_file_section(ix->f, query_sections[i], &len);
+        int rc = kz_file_verify(ix->f, query_sections[i], 0, len);
+        if (rc)
+            return rc;
+    }
+    return KZ_OK;
+}
+
 void kz_index_get_info(const kz_index *ix, kz_index_info *out)
 {
     memset(out, 0, sizeof *out);
