@@ -1,14 +1,15 @@
 #!/bin/sh
 # test_cli.sh: the kzsearch command, end to end.
 #
-# Usage: test_cli.sh KZSEARCH SOURCE_DIR
+# Usage: test_cli.sh KZSEARCH SOURCE_DIR JSON_VALID
 # Prints one line per assertion and, as its last line, "N passed, N failed";
 # exits non-zero if anything failed.
 
 KZ=$1
 SRC=$2
-if [ -z "$KZ" ] || [ -z "$SRC" ]; then
-    echo "usage: $0 KZSEARCH SOURCE_DIR" >&2
+JSON_VALID=$3
+if [ -z "$KZ" ] || [ -z "$SRC" ] || [ -z "$JSON_VALID" ]; then
+    echo "usage: $0 KZSEARCH SOURCE_DIR JSON_VALID" >&2
     echo "0 passed, 1 failed"
     exit 2
 fi
@@ -201,6 +202,118 @@ expect_status 0 "index JSON Lines from stdin"
 run "$KZ" stats --index "$T/ix2"
 expect_status 0 "stats of the stdin index"
 expect_in out "documents   1" "stats of the stdin index"
+
+# ---------------------------------------------------------------- search
+
+# First use with no index anywhere: the bundled articles, with a note.
+run "$KZ" "ethnic Russians"
+expect_status 0 "search with no index: the bundled sample"
+expect_in err "indexing the bundled sample articles" "search with no index"
+expect_in out "in the bundled sample articles" "search with no index"
+if grep -A1 '^1\. ' "$T/out" | grep -q "kazakhstan-would-have-been-next.txt"; then
+    pass "\"ethnic Russians\": the article that uses the phrase most comes first"
+else
+    fail "\"ethnic Russians\": wrong first hit" "$(output)"
+fi
+run "$KZ" "ethnic Russians"
+expect_status 0 "second search of the sample"
+if [ -s "$T/err" ]; then
+    fail "second search of the sample: indexed again" "$(output)"
+else
+    pass "second search of the sample: no re-indexing"
+fi
+# A sample index this kzsearch cannot read is rebuilt: it is ours.
+echo "not an index" >"$T/cache/kzsearch/sample/index.kz"
+run "$KZ" "ethnic Russians"
+expect_status 0 "a damaged sample index"
+expect_in err "re-indexing the bundled sample" "a damaged sample index"
+
+run "$KZ" --index "$T/ix" --color=always '"ethnic Russians"'
+expect_status 0 "a phrase"
+expect_in out "$(printf '\033[1;31m')ethnic Russians$(printf '\033[0m')" "a phrase, highlighted whole"
+run "$KZ" --index "$T/ix" --color=always '"ethnic Russians"' </dev/null
+NO_COLOR=1 "$KZ" --index "$T/ix" '"ethnic Russians"' >"$T/out" 2>"$T/err"
+if grep -q "$(printf '\033')" "$T/out"; then
+    fail "NO_COLOR: escape codes in the output" "$(output)"
+else
+    pass "NO_COLOR and no terminal: no escape codes"
+fi
+
+run "$KZ" --index "$T/ix" zzzqqq
+expect_status 1 "no hits"
+expect_in out "0 hits" "no hits"
+
+run "$KZ" --index "$T/ix" --all "ethnic zzzqqq"
+expect_status 1 "--all: no fallback"
+run "$KZ" --index "$T/ix" "ethnic zzzqqq"
+expect_status 0 "a word no document has: OR fallback"
+expect_in out "No document has all the words" "the fallback note"
+
+run "$KZ" --index "$T/ix" 'russia OR'
+expect_status 2 "a syntax error"
+expect_in err "column 8: OR needs a query after it" "a syntax error"
+expect_in err "       ^" "a syntax error: the caret"
+run "$KZ" --index "$T/ix" '(russia'
+expect_status 2 "an unclosed parenthesis"
+expect_in err "column 1" "an unclosed parenthesis"
+run "$KZ" --index "$T/ix" '"cold war'
+expect_status 2 "an unclosed quote"
+run "$KZ" --index "$T/ix" -- '-russia kazakhstan'
+expect_status 1 "-- then a query that starts with -"
+
+run "$KZ" --index "$T/ix" 'kaz*'
+expect_status 0 "a prefix"
+run "$KZ" --index "$T/ix" --json -n 3 --explain --fragments 2 '"ethnic Russians" kazakhstan'
+expect_status 0 "--json"
+if "$JSON_VALID" <"$T/out" 2>"$T/err"; then
+    pass "--json: valid JSON"
+else
+    fail "--json: invalid JSON" "$(output)"
+fi
+expect_in out '"mode": "all"' "--json"
+expect_in out '"highlights": [{"snippet": [' "--json highlights"
+expect_in out '"unit": "\"ethnic russian\""' "--json explain of a phrase"
+run "$KZ" --index "$T/ix" --json zzzqqq
+expect_status 1 "--json with no hits"
+"$JSON_VALID" <"$T/out" && pass "--json with no hits: valid JSON" || fail "--json with no hits: invalid JSON" "$(output)"
+
+run "$KZ" --index "$T/ix" --explain -n 1 "ethnic Russians"
+expect_in out "sum of w over 2 units" "--explain"
+
+# Hostile queries: never a crash, never a hang.
+words=$(i=0; while [ $i -lt 10000 ]; do printf 'w%d ' $i; i=$((i + 1)); done)
+run "$KZ" --index "$T/ix" --any "$words russia"
+expect_status 0 "a query of 10,000 words"
+deep=$(i=0; while [ $i -lt 5000 ]; do printf '('; i=$((i + 1)); done)
+run "$KZ" --index "$T/ix" "${deep}russia"
+expect_status 2 "5,000 nested parentheses: an error, not a crash"
+run "$KZ" --index "$T/ix" "$(printf 'russia \377\376 \300\200')"
+expect_status 0 "invalid UTF-8 in a query"
+run "$KZ" --index "$T/ix" '!!! ??? --- ...'
+expect_status 1 "nothing but punctuation"
+
+# Batch runs.
+printf '1\tethnic russians\n2\tzzzqqq\n3\tkazakhstan OR russia\n' >"$T/q.tsv"
+run "$KZ" run --index "$T/ix" --queries "$T/q.tsv" --mode or -k 3 --output "$T/run" --latency "$T/lat"
+expect_status 0 "run --mode or"
+lines=$(wc -l <"$T/run" | tr -d ' ')
+if [ "$lines" -eq 6 ]; then
+    pass "run: 3 + 0 + 3 TREC lines"
+else
+    fail "run: $lines TREC lines, want 6" "$(cat "$T/run")"
+fi
+if awk 'NF != 6 || $2 != "Q0" || $4 !~ /^[0-9]+$/ || $6 != "kzsearch" { bad = 1 } END { exit bad }' "$T/run"; then
+    pass "run: qid Q0 docid rank score tag"
+else
+    fail "run: malformed TREC lines" "$(cat "$T/run")"
+fi
+if [ "$(wc -l <"$T/lat" | tr -d ' ')" -eq 3 ] && awk -F'\t' 'NF != 2 || $2 !~ /^[0-9]+$/ { bad = 1 } END { exit bad }' "$T/lat"; then
+    pass "run --latency: qid<TAB>microseconds per query"
+else
+    fail "run --latency" "$(cat "$T/lat")"
+fi
+run "$KZ" run --index "$T/ix" --queries "$T/does-not-exist.tsv"
+expect_status 2 "run with a missing queries file"
 
 # ---------------------------------------------------------------- summary
 
