@@ -266,9 +266,13 @@ typedef struct kz_search_options {
     uint32_t offset;   /* hits skipped before the first returned */
     double k1;         /* BM25 k1; 0 = 1.2 */
     double b;          /* BM25 b; negative = 0.75 (0 is a valid b) */
+    unsigned flags;    /* KZ_SEARCH_COUNT_ONLY */
 } kz_search_options;
 
-#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75 }
+/* Count the matches (kz_results_total) and rank nothing: no hits. */
+#define KZ_SEARCH_COUNT_ONLY 1u
+
+#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0 }
 
 typedef struct kz_hit {
     uint32_t docid;

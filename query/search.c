@@ -420,9 +420,11 @@ static void eval_general(eval *e)
     uint32_t d = 0;
     while (!e->rc && (d = node_next(e, e->q->root, d)) != KZ_DOC_END) {
         e->total++;
-        double s = score_doc(e, d);
-        if (s > threshold(e) || e->n_heap < e->k)
-            topk_add(e, d, s);
+        if (e->k) {
+            double s = score_doc(e, d);
+            if (s > threshold(e) || e->n_heap < e->k)
+                topk_add(e, d, s);
+        }
         if (d == KZ_DOC_END - 1)
             break;
         d++;
@@ -533,6 +535,8 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
     if ((e->rc = intersect_count(t, n, &total)))
         return;
     e->total = total;
+    if (e->k == 0)
+        return; /* count only */
     uint32_t x = t[0].c->doc;
     while (x != KZ_DOC_END && !e->rc) {
         if (e->n_heap == e->k) {
@@ -812,6 +816,8 @@ static int try_fast(eval *e)
         if ((e->rc = union_count(e, t, n, &total)))
             goto done;
         e->total = total;
+        if (e->k == 0)
+            goto done; /* count only */
         qsort(t, n, sizeof *t, cmp_ub);
         eval_or_terms(e, t, n);
     }
@@ -1007,7 +1013,7 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     e.avgdl = info.avgdl;
     e.n_docs = (double)info.docs;
     e.default_params = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
-    e.k = (size_t)o.offset + o.limit;
+    e.k = o.flags & KZ_SEARCH_COUNT_ONLY ? 0 : (size_t)o.offset + o.limit;
     kz_results *r = calloc(1, sizeof *r);
     if (!r) {
         rc = oom();

@@ -157,6 +157,15 @@ static void compare(kz_index *ix, const mdoc *docs, const char *query, kz_mode m
                   offset + i, h->docid, h->score, e->docid, e->score);
     }
     kz_results_free(r);
+    /* Counting alone gives the same total and no hits. */
+    o.flags = KZ_SEARCH_COUNT_ONLY;
+    CHECK_OK(kz_search(&r, ix, query, strlen(query), &o));
+    if (!r)
+        return;
+    CHECK_MSG(kz_results_total(r) == n_ref, "\"%s\" mode %d count only: %llu hits, reference %zu", query, mode,
+              (unsigned long long)kz_results_total(r), n_ref);
+    CHECK_INT(kz_results_count(r), 0);
+    kz_results_free(r);
 }
 
 static void test_bm25_against_reference(void)
