@@ -483,6 +483,12 @@ int kz_source_add(kz_builder *b, const char *path);
 int kz_index_open_file(kz_index **out, const char *path);
 /* Verifies every section checksum: the check a build runs before renaming. */
 int kz_index_verify_sums(kz_index *ix);
+/* Analyzers for queries, reused across them: take one (a new one if none
+ * is free), give it back after. Safe from several threads. */
+#define KZ_ANALYZER_POOL 8
+#define KZ_ANALYZER_POOL_BYTES (1u << 20)
+int kz_index_analyzer_take(kz_index *ix, int fold_only, kz_analyzer **out);
+void kz_index_analyzer_give(kz_index *ix, int fold_only, kz_analyzer *a);
 /* The file, for the query engine and check.c. */
 kz_file *kz_index_file(const kz_index *ix);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close). */

@@ -735,9 +735,8 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
     p.s = (const char *)clean.data;
     p.len = clean.len;
     p.err = err;
-    if ((rc = kz_analyzer_new(&p.stem, info.language)) || (rc = kz_analyzer_new(&p.fold, info.language)))
+    if ((rc = kz_index_analyzer_take(ix, 0, &p.stem)) || (rc = kz_index_analyzer_take(ix, 1, &p.fold)))
         goto done;
-    kz_analyzer_fold_only(p.fold);
     if (flags & KZ_QUERY_PLAIN) {
         /* Plain words: every term a clause, no operators. */
         tok whole = { TOK_WORD, 0, 0, p.len, 0 };
@@ -782,8 +781,8 @@ done:
     if (rc == KZ_ENOMEM && !p.rc)
         rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
     kz_query_free(q);
-    kz_analyzer_free(p.stem);
-    kz_analyzer_free(p.fold);
+    kz_index_analyzer_give(ix, 0, p.stem);
+    kz_index_analyzer_give(ix, 1, p.fold);
     kz_tokvec_free(&p.tv);
     kz_buf_free(&clean);
     free(top.v);

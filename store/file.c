@@ -256,6 +256,7 @@ struct kz_file {
     const uint8_t *chunksums;
     uint64_t n_chunks;
     _Atomic uint8_t *verified; /* per chunk: 0 unknown, 1 good, 2 bad */
+    _Atomic uint8_t whole[KZ_SEC_MAX]; /* every chunk of the section is good */
 };
 
 static const char *section_names[KZ_SEC_MAX] = {
@@ -460,7 +461,7 @@ int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len)
     if (off > s->length || len > s->length - off)
         return kz_error_set(KZ_ECORRUPT, "index is corrupt: range %llu+%llu outside section %s",
                             (unsigned long long)off, (unsigned long long)len, section_names[id]);
-    if (len == 0)
+    if (len == 0 || atomic_load_explicit(&f->whole[id], memory_order_acquire))
         return KZ_OK;
     uint64_t first = off >> KZ_CHUNK_SHIFT, last = (off + len - 1) >> KZ_CHUNK_SHIFT;
     for (uint64_t c = first; c <= last; c++) {
@@ -468,6 +469,8 @@ int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len)
         if (rc)
             return rc;
     }
+    if (off == 0 && len == s->length)
+        atomic_store_explicit(&f->whole[id], 1, memory_order_release);
     return KZ_OK;
 }
 

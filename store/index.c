@@ -6,6 +6,8 @@
  * damaged file gives KZ_ECORRUPT rather than a crash or a wrong answer.
  */
 #include "kzint.h"
+
+#include <pthread.h>
 #include "format.h"
 
 #include <stdio.h>
@@ -23,6 +25,11 @@ struct kz_index {
     ZSTD_DDict *store_dict; /* NULL when the store has no dictionary */
     const uint8_t *sec[KZ_SEC_MAX];
     uint64_t len[KZ_SEC_MAX];
+    /* Analyzers that queries have used, kept for the next ones: [0]
+     * stemming, [1] folding only. */
+    pthread_mutex_t pool_lock;
+    kz_analyzer *pool[2][KZ_ANALYZER_POOL];
+    unsigned pool_n[2];
 };
 
 static int corrupt(const char *what)
@@ -37,6 +44,7 @@ int kz_index_open_file(kz_index **out, const char *path)
     kz_index *ix = calloc(1, sizeof *ix);
     if (!ix)
         return kz_error_set(KZ_ENOMEM, "out of memory");
+    pthread_mutex_init(&ix->pool_lock, NULL);
     if ((rc = kz_file_open(&ix->f, path)))
         goto done;
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
@@ -106,7 +114,44 @@ void kz_index_free(kz_index *ix)
         return;
     ZSTD_freeDDict(ix->store_dict);
     kz_file_close(ix->f);
+    for (int k = 0; k < 2; k++)
+        for (unsigned i = 0; i < ix->pool_n[k]; i++)
+            kz_analyzer_free(ix->pool[k][i]);
+    pthread_mutex_destroy(&ix->pool_lock);
     free(ix);
+}
+
+int kz_index_analyzer_take(kz_index *ix, int fold_only, kz_analyzer **out)
+{
+    int k = fold_only != 0;
+    *out = NULL;
+    pthread_mutex_lock(&ix->pool_lock);
+    if (ix->pool_n[k])
+        *out = ix->pool[k][--ix->pool_n[k]];
+    pthread_mutex_unlock(&ix->pool_lock);
+    if (*out)
+        return KZ_OK;
+    int rc = kz_analyzer_new(out, ix->language);
+    if (rc == KZ_OK && fold_only)
+        kz_analyzer_fold_only(*out);
+    return rc;
+}
+
+void kz_index_analyzer_give(kz_index *ix, int fold_only, kz_analyzer *a)
+{
+    int k = fold_only != 0;
+    if (!a)
+        return;
+    /* What a hostile query interned is not worth keeping. */
+    if (kz_analyzer_memory(a) > KZ_ANALYZER_POOL_BYTES)
+        kz_analyzer_reset(a);
+    pthread_mutex_lock(&ix->pool_lock);
+    if (ix->pool_n[k] < KZ_ANALYZER_POOL) {
+        ix->pool[k][ix->pool_n[k]++] = a;
+        a = NULL;
+    }
+    pthread_mutex_unlock(&ix->pool_lock);
+    kz_analyzer_free(a);
 }
 
 kz_file *kz_index_file(const kz_index *ix) { return ix->f; }

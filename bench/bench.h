@@ -1,0 +1,131 @@
+/*
+ * bench.h: the harness the kzbench cases share.
+ *
+ * A case is a named function that sets up outside the timed region, times
+ * its work with kzb_time() (or its own per-item clock), checks the result,
+ * and records metrics with kzb_metric(). A metric may name a baseline: a
+ * metric of the same run it is divided by, so that every figure can be
+ * read as a ratio measured on the same machine at the same time.
+ */
+#ifndef KZ_BENCH_H
+#define KZ_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kzb kzb;
+
+/* What the run was asked for. Strings are owned by main's argv. */
+typedef struct kzb_options {
+    int quick;            /* every case briefly, bundled data only */
+    const char *filter;   /* run the cases whose name contains it */
+    const char *corpus;   /* JSON Lines (optionally .gz) */
+    const char *queries;  /* qid<TAB>query */
+    const char *out_dir;  /* results.json, results.csv, *.dat, *.png */
+    const char *articles; /* the bundled articles folder */
+    const char *work_dir; /* scratch indexes */
+    uint64_t max_docs;    /* cap on the corpus (0 = all) */
+    int fts5;             /* run the SQLite FTS5 side */
+} kzb_options;
+
+const kzb_options *kzb_opts(const kzb *b);
+
+/* Records one figure of case_name. baseline, if not NULL, is the metric
+ * (of any case, recorded earlier in this run) this one is reported against:
+ * the table shows value / baseline. unit: "ms", "us", "MB/s", "x", ... */
+void kzb_metric(kzb *b, const char *case_name, const char *metric, double value, const char *unit,
+                const char *baseline_case, const char *baseline_metric);
+
+/* The value of a metric recorded earlier in this run, or NAN. */
+double kzb_value(const kzb *b, const char *case_name, const char *metric);
+
+/* A failed check: reported, counted, and the run exits non-zero. */
+void kzb_fail(kzb *b, const char *case_name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Times fn(ctx) reps times (after one untimed warm-up call); *median and
+ * *lo, *hi (the fastest and slowest) in nanoseconds. */
+void kzb_time(double *median, double *lo, double *hi, int reps, void (*fn)(void *ctx), void *ctx);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t kzb_now_ns(void);
+
+/* Percentile p (0..1) of n sorted values. */
+double kzb_percentile(const double *sorted, size_t n, double p);
+
+/* Appends a line to a data file in out_dir (for the plots); creates it
+ * with the header line on first use in this run. */
+void kzb_data(kzb *b, const char *file, const char *header, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The case groups, one file each. */
+void kzb_intersect_cases(kzb *b);
+void kzb_query_cases(kzb *b);
+void kzb_index_cases(kzb *b);
+
+/* Whether case name is selected by --filter. */
+int kzb_selected(const kzb *b, const char *name);
+
+/* A corpus read from JSON Lines: the documents in memory. */
+typedef struct kzb_doc {
+    char *id, *title, *text;
+    size_t text_len;
+} kzb_doc;
+
+typedef struct kzb_corpus {
+    kzb_doc *docs;
+    size_t n;
+    uint64_t bytes; /* title and text */
+} kzb_corpus;
+
+/* Reads up to max_docs documents (0 = all) of a JSON Lines file, or the
+ * .txt/.md files of a folder (title = first line). */
+int kzb_corpus_read(kzb_corpus *out, const char *path, uint64_t max_docs);
+/* Splits every document into passages of about words words (cut after the
+ * words-th word; the id gets "#n"); deterministic. */
+int kzb_corpus_passages(kzb_corpus *out, const kzb_corpus *in, size_t words);
+void kzb_corpus_free(kzb_corpus *c);
+/* Writes it as JSON Lines. */
+int kzb_corpus_write(const kzb_corpus *c, const char *path);
+
+/* Queries: qid and text. */
+typedef struct kzb_queries {
+    char **qid, **text;
+    size_t n;
+} kzb_queries;
+
+int kzb_queries_read(kzb_queries *out, const char *path);
+void kzb_queries_free(kzb_queries *q);
+
+/* The corpus of this run (--corpus, else the bundled articles), read on
+ * first use; NULL if it cannot be read (reported). */
+const kzb_corpus *kzb_main_corpus(kzb *b);
+/* The corpus as a path kzsearch index can read. */
+const char *kzb_main_corpus_path(const kzb *b);
+/* The queries of this run (--queries, else a built-in set). */
+const kzb_queries *kzb_main_queries(kzb *b);
+
+/* Where the index cases leave what the query cases search:
+ * WORK/kz (kzsearch, 2 threads) and WORK/fts5.db. */
+void kzb_work_path(char *out, size_t size, const kzb *b, const char *name);
+
+/* Latency of every query in one mode ("and", "or", "phrase"), single
+ * thread, after a warm-up pass: percentiles in microseconds and queries
+ * per second. totals (n entries, may be NULL) receives each query's hit
+ * count. Checks each result (ranked, at most k, totals the same as
+ * counting alone); failures go to kzb_fail under case_name. */
+typedef struct kzb_latency {
+    double p50, p90, p99, max, qps;
+} kzb_latency;
+
+int kzb_kz_latency(kzb *b, const char *case_name, const char *index_dir, const kzb_queries *q, const char *mode,
+                   int k, kzb_latency *out, uint64_t *totals);
+
+/* Runs kzsearch (the CLI) with args as a child process, output discarded;
+ * *seconds of wall time and *peak_rss bytes of the child. Returns its exit
+ * status, or -1. */
+int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss);
+
+/* Peak resident set of this process so far, in bytes. */
+uint64_t kzb_peak_rss(void);
+
+#endif
