@@ -377,7 +377,8 @@ typedef struct kz_snippet {
  * matches, then the shortest, then the earliest; widened to start on a
  * sentence or word boundary and end on a word boundary. Marks are the
  * matches inside it: query terms as written, and whole phrase occurrences.
- * Without any match it is the beginning of the text.
+ * Without any match it is the beginning of the text. Matches are looked
+ * for in the first 4 MiB of the text, so that huge documents answer fast.
  * kz_snippet_free() frees the marks. */
 int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r,
                     const char *text, size_t len, size_t max_chars);
@@ -386,8 +387,8 @@ int kz_snippet_make(kz_snippet *out, kz_index *ix, const kz_results *r,
  * *n_out of them are filled, each to be freed with kz_snippet_free(). */
 int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
                      const kz_results *r, const char *text, size_t len, size_t max_chars);
-/* Every match of r's scoring units in text (a title, say) as byte spans in
- * text order. *out is malloc'd, the caller's to free. */
+/* Every match of r's scoring units in text (a title, say; its first 4 MiB)
+ * as byte spans in text order. *out is malloc'd, the caller's to free. */
 int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r,
                  const char *text, size_t len);
 void kz_snippet_free(kz_snippet *s);

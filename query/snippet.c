@@ -64,25 +64,81 @@ static void on_token(void *ctx, const char *stem, size_t len, size_t start, size
         s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
 }
 
+/* Passages come from the first KZ_SNIPPET_SCAN_BYTES of a text (cut on a
+ * character boundary), so that a huge document answers as fast as any. */
+#define KZ_SNIPPET_SCAN_BYTES (4u << 20)
+
+static size_t analysed_length(const char *text, size_t len)
+{
+    if (len <= KZ_SNIPPET_SCAN_BYTES)
+        return len;
+    size_t n = KZ_SNIPPET_SCAN_BYTES;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 static int stem_is(const token *t, const char *stem)
 {
     return strlen(stem) == t->len && memcmp(stem, t->stem, t->len) == 0;
 }
 
-/* Every match of r's units in the analysed tokens, in text order. */
+/* The units ordered by their first term (then by query order), so that a
+ * token finds the units it may start by bisection. */
+typedef struct by_first {
+    const char *first;
+    size_t len, unit;
+} by_first;
+
+static int cmp_first(const void *x, const void *y)
+{
+    const by_first *a = x, *b = y;
+    int c = strcmp(a->first, b->first);
+    if (c)
+        return c;
+    return a->unit < b->unit ? -1 : a->unit > b->unit;
+}
+
+/* strcmp of a token's stem (not NUL-terminated) with s. */
+static int cmp_stem(const token *t, const char *s, size_t len)
+{
+    int c = memcmp(t->stem, s, t->len < len ? t->len : len);
+    if (c)
+        return c;
+    return t->len < len ? -1 : t->len > len;
+}
+
+/* Every match of r's units in the analysed tokens, in text order: at each
+ * token, the first unit in query order that starts there. */
 static int find_matches(const kz_results *r, const token *t, size_t n, match **out, size_t *n_out)
 {
-    size_t cap = 64, count = 0;
+    size_t cap = 64, count = 0, nu = kz_results_unit_count(r);
     match *m = malloc(cap * sizeof *m);
-    if (!m)
+    by_first *ix = malloc((nu ? nu : 1) * sizeof *ix);
+    if (!m || !ix) {
+        free(m);
+        free(ix);
         return kz_error_set(KZ_ENOMEM, "out of memory");
-    size_t nu = kz_results_unit_count(r);
+    }
+    for (size_t u = 0; u < nu; u++) {
+        const kz_unit *ku = kz_results_unit(r, u);
+        ix[u] = (by_first){ ku->terms[0], strlen(ku->terms[0]), u };
+    }
+    qsort(ix, nu, sizeof *ix, cmp_first);
     for (size_t i = 0; i < n; i++) {
-        for (size_t u = 0; u < nu; u++) {
-            const kz_unit *ku = kz_results_unit(r, u);
+        size_t lo = 0, hi = nu;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_stem(&t[i], ix[mid].first, ix[mid].len) > 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < nu && cmp_stem(&t[i], ix[lo].first, ix[lo].len) == 0; lo++) {
+            const kz_unit *ku = kz_results_unit(r, ix[lo].unit);
             if (ku->n_terms > n - i)
                 continue;
-            size_t j = 0;
+            size_t j = 1;
             while (j < ku->n_terms && stem_is(&t[i + j], ku->terms[j]))
                 j++;
             if (j < ku->n_terms)
@@ -92,14 +148,16 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
                 match *p = realloc(m, cap * sizeof *p);
                 if (!p) {
                     free(m);
+                    free(ix);
                     return kz_error_set(KZ_ENOMEM, "out of memory");
                 }
                 m = p;
             }
-            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, u, 0 };
-            break; /* one match per starting token: the first unit */
+            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, ix[lo].unit, 0 };
+            break;
         }
     }
+    free(ix);
     *out = m;
     *n_out = count;
     return KZ_OK;
@@ -114,7 +172,7 @@ int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0;
-    int rc = kz_analyze(info.language, text, len, on_token, &s);
+    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, &s);
     if (rc || (rc = s.rc))
         goto done;
     for (size_t i = 0; i < s.n; i++)
@@ -291,7 +349,7 @@ int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_in
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0, made = 0;
-    int rc = kz_analyze(info.language, text, len, on_token, &s);
+    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, &s);
     if (rc || (rc = s.rc))
         goto done;
     for (size_t i = 0; i < s.n; i++)
