@@ -157,9 +157,15 @@ static unsigned best_rice_k(const uint32_t *v, size_t n, uint64_t *bits_out)
         sum += v[i];
     uint64_t mean = sum / n;
     unsigned guess = mean ? 63u - (unsigned)__builtin_clzll(mean) : 0;
-    unsigned best = 0;
+    /* k fits a nibble: far apart values (mean above 2^16) take k = 15
+     * and long unary parts rather than no k at all. */
+    unsigned best = 0, lo = guess ? guess - 1 : 0, hi = guess + 1;
+    if (hi > 15)
+        hi = 15;
+    if (lo > hi)
+        lo = hi;
     uint64_t best_bits = UINT64_MAX;
-    for (unsigned k = guess ? guess - 1 : 0; k <= guess + 1 && k <= 15; k++) {
+    for (unsigned k = lo; k <= hi; k++) {
         uint64_t bits = (uint64_t)n * (k + 1);
         for (size_t i = 0; i < n; i++)
             bits += v[i] >> k;
@@ -334,7 +340,8 @@ int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
     }
     rc = kz_buf_append(out, pos.data, pos.len);
 done:
-    roaring_bitmap_free(bm);
+    if (bm) /* CRoaring 0.2.66 does not take NULL */
+        roaring_bitmap_free(bm);
     kz_buf_free(&pos);
     free(block_pos);
     return rc;

@@ -444,6 +444,55 @@ done:
     free(dir);
 }
 
+/* Positions far apart (gaps and first positions above 2^16) need the
+ * largest Rice parameter and long unary parts; they once overflowed the
+ * block's buffer. */
+static void test_far_apart_positions(void)
+{
+    char *dir = kz_test_temp_dir();
+    kz_buf a = { 0 }, b = { 0 };
+    kz_buf_printf(&a, "needle");
+    for (int i = 0; i < 300000; i++)
+        kz_buf_printf(&a, " filler");
+    kz_buf_printf(&a, " needle");
+    for (int i = 0; i < 200000; i++)
+        kz_buf_printf(&b, "filler ");
+    kz_buf_printf(&b, "needle");
+    tdoc d[2] = { 0 };
+    strcpy(d[0].id, "a");
+    d[0].title = "";
+    d[0].text = (char *)a.data;
+    d[0].text_len = a.len;
+    strcpy(d[1].id, "b");
+    d[1].title = "";
+    d[1].text = (char *)b.data;
+    d[1].text_len = b.len;
+    kz_build_stats st;
+    CHECK_OK(build(dir, d, 2, 1, 0, &st));
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (ix) {
+        kz_term t;
+        uint32_t *docids, *tfs, *pos;
+        CHECK_OK(kz_index_term(ix, &t, "needl", 5));
+        CHECK_OK(kz_index_postings(ix, &t, &docids, &tfs, &pos));
+        CHECK_INT(t.df, 2);
+        CHECK_INT(tfs[0], 2);
+        CHECK_INT(pos[0], 0);
+        CHECK_INT(pos[1], 300001);
+        CHECK_INT(pos[2], 200000);
+        free(docids);
+        free(tfs);
+        free(pos);
+        CHECK_OK(kz_index_check(ix, NULL, NULL));
+        kz_index_free(ix);
+    }
+    kz_buf_free(&a);
+    kz_buf_free(&b);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* Documents with empty text after the last store block of a batch, and an
  * index of nothing but such documents, still name blocks that exist. */
 static void test_empty_texts_name_real_blocks(void)
@@ -496,5 +545,6 @@ int main(void)
     KZ_RUN(test_empty_index);
     KZ_RUN(test_positions_and_title_boundary);
     KZ_RUN(test_empty_texts_name_real_blocks);
+    KZ_RUN(test_far_apart_positions);
     return kz_test_finish();
 }
