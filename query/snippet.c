@@ -314,12 +314,19 @@ static void widen(const char *text, size_t len, size_t first, size_t last, size_
     while (start < len && is_space(text[start]))
         start++;
     size_t end = advance_chars(text, len, start, max_chars);
-    if (end < len) {
+    if (end < len && !is_space(text[end])) {
+        /* Back to the last space, unless that drops a match: then on to
+         * the end of the word the last match is in. */
         size_t e = end;
         while (e > start && !is_space(text[e]))
             e--;
-        if (e > last)
+        if (e > last) {
             end = e;
+        } else {
+            end = last > end ? last : end;
+            while (end < len && !is_space(text[end]))
+                end++;
+        }
     }
     if (end < last)
         end = last;

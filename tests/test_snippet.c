@@ -1,0 +1,212 @@
+/*
+ * test_snippet.c: passages and highlights on the bundled articles.
+ *
+ * For the article that uses "ethnic Russians" most, a phrase query marks
+ * the whole phrase as one span. For random queries of words from the
+ * articles, every passage of every hit (one to four fragments) starts and
+ * ends on a word boundary, stays within its length, is cut with the flags
+ * set right, and every mark is a run of text that analyses to the stems of
+ * one of the query's units; fragments come in text order without
+ * overlapping; titles are highlighted the same way.
+ */
+#include "kzint.h"
+#include "test.h"
+
+#include <strings.h>
+
+static const char *words[] = {
+    "russia", "kazakhstan", "ethnic", "russians", "putin", "border", "oil", "moscow", "war", "language",
+    "president", "security", "soviet", "people", "target", "imperial", "north", "nuclear", "protests", "union",
+};
+
+typedef struct stems {
+    char v[16][64];
+    size_t n;
+} stems;
+
+static void collect(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    stems *s = ctx;
+    (void)start;
+    (void)end;
+    if (s->n < 16 && len < 64) {
+        memcpy(s->v[s->n], stem, len);
+        s->v[s->n][len] = 0;
+        s->n++;
+    }
+}
+
+/* The text of a mark analyses to exactly the stems of some unit. */
+static int mark_is_unit(const kz_results *r, const char *text, kz_span m)
+{
+    stems s = { { { 0 } }, 0 };
+    kz_analyze("english", text + m.start, m.end - m.start, collect, &s);
+    for (size_t u = 0; u < kz_results_unit_count(r); u++) {
+        const kz_unit *ku = kz_results_unit(r, u);
+        /* A mark may join overlapping occurrences: it starts with the unit. */
+        if (s.n < ku->n_terms)
+            continue;
+        size_t i = 0;
+        while (i < ku->n_terms && strcmp(s.v[i], ku->terms[i]) == 0)
+            i++;
+        if (i == ku->n_terms)
+            return 1;
+    }
+    return 0;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+static size_t chars(const char *s, size_t from, size_t to)
+{
+    size_t n = 0;
+    for (size_t i = from; i < to; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+static void check_passages(kz_index *ix, const kz_results *r, const char *query, uint32_t docid, size_t max_chars,
+                           size_t fragments)
+{
+    char *text;
+    size_t len, n;
+    kz_snippet sn[4];
+    CHECK_OK(kz_index_doc_text(ix, &text, &len, docid));
+    if (!text)
+        return;
+    CHECK_OK(kz_snippets_make(sn, &n, fragments, ix, r, text, len, max_chars));
+    CHECK(n >= 1 && n <= fragments);
+    for (size_t f = 0; f < n; f++) {
+        const kz_snippet *p = &sn[f];
+        int at_mark_end = 0;
+        for (size_t i = 0; i < p->n_marks; i++)
+            at_mark_end |= p->marks[i].end == p->end;
+        CHECK_MSG(p->start == 0 || is_space(text[p->start - 1]), "\"%s\" doc %u: passage starts inside a word",
+                  query, docid);
+        CHECK_MSG(p->end == len || is_space(text[p->end]) || at_mark_end, "\"%s\" doc %u: passage ends inside a word",
+                  query, docid);
+        CHECK(!is_space(text[p->start]) && (p->end == p->start || !is_space(text[p->end - 1])));
+        /* Passages that touch are joined: up to all the fragments' length. */
+        CHECK_MSG(chars(text, p->start, p->end) <= fragments * (max_chars + 30), "\"%s\": passage of %zu characters",
+                  query, chars(text, p->start, p->end));
+        CHECK(p->cut_before == (p->start > 0) && p->cut_after == (p->end < len));
+        if (f > 0)
+            CHECK(sn[f - 1].end < p->start);
+        for (size_t i = 0; i < p->n_marks; i++) {
+            CHECK(p->marks[i].start >= p->start && p->marks[i].end <= p->end);
+            if (i > 0)
+                CHECK(p->marks[i - 1].end < p->marks[i].start);
+            CHECK_MSG(mark_is_unit(r, text, p->marks[i]), "\"%s\": mark \"%.*s\" is no query unit", query,
+                      (int)(p->marks[i].end - p->marks[i].start), text + p->marks[i].start);
+        }
+    }
+    for (size_t f = 0; f < n; f++)
+        kz_snippet_free(&sn[f]);
+    free(text);
+}
+
+static kz_index *open_articles(char **dir)
+{
+    *dir = kz_test_temp_dir();
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, *dir, NULL));
+    CHECK_OK(kz_builder_add_source(b, KZ_SOURCE_DIR "/data/articles"));
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    kz_index *ix = NULL;
+    CHECK_OK(kz_index_open(&ix, *dir));
+    return ix;
+}
+
+static void test_phrase_marked_whole(void)
+{
+    char *dir;
+    kz_index *ix = open_articles(&dir);
+    if (!ix)
+        goto done;
+    kz_results *r;
+    const char *q = "\"ethnic Russians\"";
+    CHECK_OK(kz_search(&r, ix, q, strlen(q), NULL));
+    if (!r || kz_results_count(r) == 0) {
+        CHECK(0);
+        goto done_ix;
+    }
+    kz_doc d;
+    CHECK_OK(kz_index_doc(ix, &d, kz_results_hit(r, 0)->docid, NULL, 0));
+    CHECK(d.id_len == 35 && memcmp(d.id, "kazakhstan-would-have-been-next.txt", 35) == 0);
+    char *text;
+    size_t len;
+    CHECK_OK(kz_index_doc_text(ix, &text, &len, kz_results_hit(r, 0)->docid));
+    kz_snippet sn;
+    CHECK_OK(kz_snippet_make(&sn, ix, r, text, len, 200));
+    CHECK(sn.n_marks >= 1);
+    for (size_t i = 0; i < sn.n_marks; i++) {
+        size_t n = sn.marks[i].end - sn.marks[i].start;
+        CHECK_MSG(n >= 15 && strncasecmp(text + sn.marks[i].start, "ethnic russian", 14) == 0,
+                  "mark \"%.*s\" is not the phrase", (int)n, text + sn.marks[i].start);
+    }
+    kz_snippet_free(&sn);
+    free(text);
+done_ix:
+    kz_results_free(r);
+    kz_index_free(ix);
+done:
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+static void test_random_queries(void)
+{
+    uint64_t rng = kz_test_seed();
+    char *dir;
+    kz_index *ix = open_articles(&dir);
+    if (!ix)
+        goto done;
+    size_t nw = sizeof words / sizeof words[0];
+    for (int k = 0; k < 200; k++) {
+        char q[256] = "";
+        int n = 1 + (int)(kz_test_rand(&rng) % 3);
+        for (int i = 0; i < n; i++) {
+            int phrase = kz_test_rand(&rng) % 4 == 0;
+            size_t w = kz_test_rand(&rng) % nw;
+            if (phrase)
+                snprintf(q + strlen(q), sizeof q - strlen(q), "%s\"%s %s\"", i ? " " : "", words[w],
+                         words[(w + 1) % nw]);
+            else
+                snprintf(q + strlen(q), sizeof q - strlen(q), "%s%s", i ? " " : "", words[w]);
+        }
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.mode = KZ_MODE_ANY;
+        kz_results *r;
+        CHECK_OK(kz_search(&r, ix, q, strlen(q), &o));
+        if (!r)
+            continue;
+        size_t max_chars = 40 + kz_test_rand(&rng) % 300, fragments = 1 + kz_test_rand(&rng) % 4;
+        for (size_t h = 0; h < kz_results_count(r); h++) {
+            uint32_t docid = kz_results_hit(r, h)->docid;
+            check_passages(ix, r, q, docid, max_chars, fragments);
+            kz_doc d;
+            CHECK_OK(kz_index_doc(ix, &d, docid, NULL, 0));
+            kz_span *marks;
+            size_t nm;
+            CHECK_OK(kz_highlight(&marks, &nm, ix, r, d.title, d.title_len));
+            for (size_t i = 0; i < nm; i++) {
+                CHECK(marks[i].end <= d.title_len && marks[i].start < marks[i].end);
+                CHECK(mark_is_unit(r, d.title, marks[i]));
+            }
+            free(marks);
+        }
+        kz_results_free(r);
+    }
+    kz_index_free(ix);
+done:
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    KZ_RUN(test_phrase_marked_whole);
+    KZ_RUN(test_random_queries);
+    return kz_test_finish();
+}
