@@ -313,6 +313,10 @@ static void widen(const char *text, size_t len, size_t first, size_t last, size_
     }
     while (start < len && is_space(text[start]))
         start++;
+    /* A match may begin inside a word ("quasi-imperial", "(Putin"): the
+     * passage begins with the word. */
+    for (size_t back = 0; start > 0 && !is_space(text[start - 1]) && back < 64; back++)
+        start--;
     size_t end = advance_chars(text, len, start, max_chars);
     if (end < len && !is_space(text[end])) {
         /* Back to the last space, unless that drops a match: then on to
