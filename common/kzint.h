@@ -539,6 +539,141 @@ uint32_t kz_cursor_block_of(const kz_cursor *c, uint32_t target);
 uint32_t kz_cursor_block_last(const kz_cursor *c, uint32_t b);
 
 /**************************************************************************
+** Interface to code in query/intersect.c
+**
+** Intersection and union kernels over the roaring containers of posting
+** lists.
+**
+** Containers are read in place (kz_plist_open): their bytes lie in the
+** mapped index at any alignment, so every function here takes them as
+** `const uint8_t *` and loads them with memcpy or unaligned vector loads,
+** never past the container's last byte:
+**   array   card little-endian u16 values, strictly ascending (card <= 4096
+**           in an index, but the kernels take any length up to 65536);
+**   bitset  1024 little-endian u64 words, 8192 bytes: value v is bit v%64
+**           of word v/64;
+**   run     u16 n_runs, then n_runs pairs (u16 start, u16 length - 1),
+**           2 + 4 n_runs bytes.
+** Results (values, indices, ranks) are written to the caller's buffers,
+** which are plain native arrays (aligned uint16_t / uint32_t); a buffer
+** argument that may be NULL says so. Nothing here allocates except
+** kz_plist_and(), and nothing keeps a pointer after returning.
+**
+** Each kernel has an AVX2 version (x86-64 with AVX2, BMI2 and POPCNT,
+** checked at run time) and a portable scalar one that gives the same
+** results; kz_intersect_force_scalar() selects the scalar one for tests
+** and benchmarks.
+**
+** Malformed containers (arrays not ascending, a bitset whose popcount is
+** not its cardinality, overlapping runs) never make a function read or
+** write outside the bytes and buffers described here. The results are
+** then unspecified, except that kz_plist_and() reports what it notices as
+** KZ_ECORRUPT and never returns an ordinal >= the list's df.
+*/
+/* ---------------------------------------------------------------- selection */
+
+/* on != 0: every function below takes its portable scalar path, even where
+ * AVX2 is available; on == 0: the AVX2 path again where available. For
+ * tests and benchmarks; not thread-safe (set it before starting threads). */
+void kz_intersect_force_scalar(int on);
+/* 1 if the functions below currently take their AVX2 path. */
+int kz_intersect_simd(void);
+
+/* ------------------------------------------------------- array and array */
+
+/* The values common to the ascending u16 arrays a (na values, 2·na bytes)
+ * and b (nb values); returns how many. out, room for min(na, nb) values,
+ * receives them ascending; it may be NULL to count only. Gallops through
+ * the longer array when one is more than 32 times the other; otherwise a
+ * block-wise SIMD merge. out must not overlap a or b. */
+size_t kz_isect_u16(uint16_t *out, const uint8_t *a, size_t na, const uint8_t *b, size_t nb);
+
+/* kz_isect_u16, also writing for the k-th common value its index in a to
+ * ia[k] and in b to ib[k] (a[ia[k]] == b[ib[k]] == out[k]). Each of out,
+ * ia, ib has room for min(na, nb) values and may be NULL; none may overlap
+ * a or b or each other. na, nb <= 65536 (true of any strictly ascending
+ * u16 array), so indices fit in u16. */
+size_t kz_isect_u16_idx(uint16_t *out, uint16_t *ia, uint16_t *ib, const uint8_t *a, size_t na,
+                        const uint8_t *b, size_t nb);
+
+/* ------------------------------------------------------ array and bitset */
+
+/* The values of the ascending array a (na values, na <= 65536) whose bit
+ * is set in the bitset container bits (8192 bytes); returns how many.
+ * For the k-th: out[k] the value, ia[k] its index in a, rb[k] its rank in
+ * the bitset (the number of set bits below it). Each buffer has room for
+ * na values and may be NULL. */
+size_t kz_isect_u16_bitset(uint16_t *out, uint16_t *ia, uint16_t *rb, const uint8_t *a, size_t na,
+                           const uint8_t *bits);
+
+/* ----------------------------------------------------- bitset and bitset */
+
+/* Popcount of the AND of two bitset containers (8192 bytes each). */
+uint32_t kz_bitset_and_count(const uint8_t *a, const uint8_t *b);
+
+/* The set bits of the AND of two bitset containers, ascending: for the
+ * k-th, out[k] the value, ra[k] and rb[k] its ranks in a and in b. Writes
+ * at most cap entries to each buffer (each may be NULL) and returns the
+ * popcount of the AND, which exceeds cap if some were not written. */
+size_t kz_bitset_and_decode(uint16_t *out, uint16_t *ra, uint16_t *rb, size_t cap, const uint8_t *a,
+                            const uint8_t *b);
+
+/* The set bits of one bitset container, ascending, at most cap of them to
+ * out (room for cap values); returns its popcount. */
+size_t kz_bitset_decode(uint16_t *out, size_t cap, const uint8_t *bits);
+
+/* ----------------------------------------------------------------- runs */
+
+/* The values of the run container run (2 + 4·n_runs bytes), ascending,
+ * at most cap of them to out (room for cap values). Returns the number of
+ * values it holds, or SIZE_MAX if the runs are not ascending and disjoint
+ * or one ends past 65535 (then out holds some of them). */
+size_t kz_run_decode(uint16_t *out, size_t cap, const uint8_t *run);
+
+/* The values of the ascending array a (na values, na <= 65536) inside a
+ * run of the run container run; returns how many. For the k-th: out[k]
+ * the value, ia[k] its index in a, rr[k] its rank in the run container
+ * (the number of its values below it). Each buffer has room for na values
+ * and may be NULL. */
+size_t kz_isect_u16_run(uint16_t *out, uint16_t *ia, uint16_t *rr, const uint8_t *a, size_t na,
+                        const uint8_t *run);
+
+/* Values common to two run containers. */
+uint32_t kz_run_and_count(const uint8_t *a, const uint8_t *b);
+/* Values common to a run container and a bitset container. */
+uint32_t kz_run_bitset_and_count(const uint8_t *run, const uint8_t *bits);
+
+/* ----------------------------------------------------------- containers */
+
+/* Values common to two containers of any types with the same key (their
+ * base is not compared). */
+uint32_t kz_container_and_count(const kz_container *a, const kz_container *b);
+
+/* ---------------------------------------------------------------- lists */
+
+/* |a ∩ b|, the documents in both posting lists. A zero-initialised
+ * kz_plist is an empty list. */
+uint64_t kz_plist_and_count(const kz_plist *a, const kz_plist *b);
+
+/* The documents in all n_lists posting lists (the lists are not owned and
+ * may be zero-initialised, i.e. empty). Writes the docids ascending to
+ * docids_out, room for the smallest df of the lists, and their number to
+ * *n_out. If ords_out is not NULL (room for n_lists times the smallest
+ * df), result r's ordinal in lists[l], its 0-based rank among that list's
+ * postings (for kz_plist_tf), goes to ords_out[r·n_lists + l]. Works key
+ * by key from the list of fewest containers, each key from its smallest
+ * container. n_lists == 0 gives no documents. Returns KZ_OK, KZ_ENOMEM
+ * (scratch of up to (n_lists + 3) · 128 KiB), or KZ_ECORRUPT when a
+ * container is malformed (then *n_out and the buffers hold a prefix). */
+int kz_plist_and(uint32_t *docids_out, uint32_t *ords_out, size_t *n_out, const kz_plist *const *lists,
+                 size_t n_lists);
+
+/* |lists[0] ∪ ... ∪ lists[n-1]|. Per key: a lone container's cardinality,
+ * two containers' sum minus their intersection, more ORed into an 8 KiB
+ * bitset and counted. */
+uint64_t kz_plist_or_count(const kz_plist *const *lists, size_t n);
+
+/**************************************************************************
 ** Interface to code in query/parse.c
 **
 ** A parsed query: a tree of nodes over the query's distinct terms.

@@ -440,67 +440,30 @@ typedef struct term_list {
     uint32_t unit;
 } term_list;
 
-/* Renders a container as a bitset of its 2^16 values. */
-static void container_bits(const kz_container *k, uint64_t *bits)
-{
-    if (k->type == KZ_CONTAINER_BITSET) {
-        memcpy(bits, k->data, 8192);
-        return;
-    }
-    memset(bits, 0, 8192);
-    if (k->type == KZ_CONTAINER_ARRAY) {
-        for (uint32_t j = 0; j < k->card; j++) {
-            uint32_t v = kz_load_u16(k->data + 2 * j);
-            bits[v >> 6] |= 1ull << (v & 63);
-        }
-        return;
-    }
-    uint32_t runs = kz_load_u16(k->data);
-    for (uint32_t r = 0; r < runs; r++) {
-        uint32_t v = kz_load_u16(k->data + 2 + 4 * r);
-        uint32_t last = v + kz_load_u16(k->data + 4 + 4 * r);
-        for (; v <= last && v <= 0xFFFF; v++)
-            bits[v >> 6] |= 1ull << (v & 63);
-    }
-}
-
-/* |intersection of the lists|: per 2^16 docids, an AND of bitsets. */
+/* |intersection of the lists|, by the container kernels. */
 static int intersect_count(term_list *t, size_t n, uint64_t *out)
 {
-    uint64_t *acc = malloc(8192), *bits = malloc(8192);
-    uint32_t *at = calloc(n, sizeof *at);
-    uint64_t total = 0;
+    const kz_plist *lists[64] = { 0 };
+    if (n == 2) {
+        *out = kz_plist_and_count(t[0].c->pl, t[1].c->pl);
+        return KZ_OK;
+    }
+    const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
+    uint32_t *docids = malloc(((size_t)t[0].c->pl->df + 1) * sizeof *docids); /* t[0] is the rarest */
     int rc = KZ_OK;
-    if (!acc || !bits || !at) {
+    if (!pl || !docids) {
         rc = oom();
         goto done;
     }
-    const kz_plist *lead = t[0].c->pl;
-    for (uint32_t c0 = 0; c0 < lead->n_containers; c0++) {
-        uint32_t base = lead->containers[c0].base;
-        int all = 1;
-        for (size_t i = 1; i < n && all; i++) {
-            const kz_plist *pl = t[i].c->pl;
-            while (at[i] < pl->n_containers && pl->containers[at[i]].base < base)
-                at[i]++;
-            all = at[i] < pl->n_containers && pl->containers[at[i]].base == base;
-        }
-        if (!all)
-            continue;
-        container_bits(&lead->containers[c0], acc);
-        for (size_t i = 1; i < n; i++) {
-            container_bits(&t[i].c->pl->containers[at[i]], bits);
-            for (uint32_t j = 0; j < 1024; j++)
-                acc[j] &= bits[j];
-        }
-        for (uint32_t j = 0; j < 1024; j++)
-            total += (uint64_t)__builtin_popcountll(acc[j]);
-    }
-    *out = total;
+    for (size_t i = 0; i < n; i++)
+        pl[i] = t[i].c->pl;
+    size_t got = 0;
+    rc = kz_plist_and(docids, NULL, &got, pl, n);
+    *out = got;
 done:
-    free(acc);
-    free(bits);
-    free(at);
+    if (pl != lists)
+        free(pl);
+    free(docids);
     return rc;
 }
 
@@ -700,57 +663,20 @@ done:
     free(w);
 }
 
-/* |union of the lists|: per 2^16 docids, an OR of bitsets. */
+/* |union of the lists|, by the container kernels. */
 static int union_count(eval *e, term_list *t, size_t n, uint64_t *out)
 {
-    uint64_t *bits = malloc(1024 * sizeof *bits);
-    uint32_t *at = calloc(n, sizeof *at);
-    uint64_t total = 0;
-    if (!bits || !at) {
-        free(bits);
-        free(at);
+    KZ_UNUSED(e);
+    const kz_plist *lists[64] = { 0 };
+    const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
+    if (!pl)
         return oom();
-    }
-    for (;;) {
-        uint32_t key = UINT32_MAX;
-        for (size_t i = 0; i < n; i++) {
-            const kz_plist *pl = t[i].c->pl;
-            if (at[i] < pl->n_containers && (pl->containers[at[i]].base >> 16) < key)
-                key = pl->containers[at[i]].base >> 16;
-        }
-        if (key == UINT32_MAX)
-            break;
-        memset(bits, 0, 1024 * sizeof *bits);
-        for (size_t i = 0; i < n; i++) {
-            const kz_plist *pl = t[i].c->pl;
-            if (at[i] >= pl->n_containers || (pl->containers[at[i]].base >> 16) != key)
-                continue;
-            const kz_container *k = &pl->containers[at[i]++];
-            if (k->type == KZ_CONTAINER_ARRAY) {
-                for (uint32_t j = 0; j < k->card; j++) {
-                    uint32_t v = kz_load_u16(k->data + 2 * j);
-                    bits[v >> 6] |= 1ull << (v & 63);
-                }
-            } else if (k->type == KZ_CONTAINER_BITSET) {
-                for (uint32_t j = 0; j < 1024; j++)
-                    bits[j] |= kz_load_u64(k->data + 8 * j);
-            } else {
-                uint32_t runs = kz_load_u16(k->data);
-                for (uint32_t r = 0; r < runs; r++) {
-                    uint32_t v = kz_load_u16(k->data + 2 + 4 * r);
-                    uint32_t last = v + kz_load_u16(k->data + 4 + 4 * r);
-                    for (; v <= last && v <= 0xFFFF; v++)
-                        bits[v >> 6] |= 1ull << (v & 63);
-                }
-            }
-        }
-        for (uint32_t j = 0; j < 1024; j++)
-            total += (uint64_t)__builtin_popcountll(bits[j]);
-    }
-    free(bits);
-    free(at);
-    *out = total;
-    return KZ_OK;
+    for (size_t i = 0; i < n; i++)
+        pl[i] = t[i].c->pl;
+    *out = kz_plist_or_count(pl, n);
+    if (pl != lists)
+        free(pl);
+    return *out == UINT64_MAX ? KZ_ENOMEM : KZ_OK;
 }
 
 /* Runs the fast path when the query is a plain conjunction or disjunction
