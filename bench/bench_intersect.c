@@ -16,6 +16,12 @@
  *   cursor-tf         kzsearch's posting cursors over the index's own
  *                     blobs (leapfrog seeks), with the tf lookup of both
  *                     postings that a ranked query needs
+ *   kz-count          kzsearch's container kernels (query/intersect.c),
+ *                     AVX2 where the machine has it: the count
+ *   kz-count-scalar   the same kernels forced onto their portable path:
+ *                     what AVX2 is worth against the same code without it
+ *   kz-and-tf         the kernels' docids with their ordinals in every
+ *                     list, then the tf lookups
  * Figures: the median over repetitions in microseconds, the spread
  * (fastest and slowest), elements per nanosecond ((|A| + |B|) / ns) and
  * nanoseconds per result.
@@ -44,6 +50,7 @@ typedef struct job {
     size_t n;     /* how many */
     uint64_t count, sum, tf_sum; /* the result of the last call */
     uint32_t *scratch;
+    uint32_t *ords; /* n per result of kz_plist_and */
 } job;
 
 static uint64_t rng_next(uint64_t *s)
@@ -267,10 +274,55 @@ done:
     j->tf_sum = tf_sum;
 }
 
+static void kz_count(job *j)
+{
+    if (j->n == 2) {
+        j->count = kz_plist_and_count(&j->s[0].pl, &j->s[1].pl);
+        return;
+    }
+    const kz_plist *pl[16];
+    size_t n = j->n < 16 ? j->n : 16, got = 0;
+    for (size_t i = 0; i < n; i++)
+        pl[i] = &j->s[i].pl;
+    kz_plist_and(j->scratch, NULL, &got, pl, n);
+    j->count = got;
+}
+
+static void run_kz_count(void *ctx) { kz_count(ctx); }
+
+static void run_kz_count_scalar(void *ctx)
+{
+    kz_intersect_force_scalar(1);
+    kz_count(ctx);
+    kz_intersect_force_scalar(0);
+}
+
+/* The docids with their ordinals in every list, and the tf lookups a
+ * ranked query makes with them. */
+static void run_kz_and_tf(void *ctx)
+{
+    job *j = ctx;
+    const kz_plist *pl[16];
+    size_t n = j->n < 16 ? j->n : 16, got = 0;
+    for (size_t i = 0; i < n; i++)
+        pl[i] = &j->s[i].pl;
+    if (kz_plist_and(j->scratch, j->ords, &got, pl, n) != KZ_OK)
+        got = 0;
+    uint64_t sum = 0, tf_sum = 0;
+    for (size_t r = 0; r < got; r++) {
+        sum += j->scratch[r];
+        for (size_t i = 0; i < n; i++)
+            tf_sum += kz_plist_tf(pl[i], j->ords[r * n + i]);
+    }
+    j->count = got;
+    j->sum = sum;
+    j->tf_sum = tf_sum;
+}
+
 typedef struct method {
     const char *name;
     void (*run)(void *ctx);
-    int sums; /* computes sum of docids */
+    int sums; /* computes sum of docids: 2 also the tf sum */
 } method;
 
 static const method methods[] = {
@@ -278,7 +330,10 @@ static const method methods[] = {
     { "roaring-and", run_roaring_and, 1 },
     { "merge", run_merge, 1 },
     { "gallop", run_gallop, 1 },
-    { "cursor-tf", run_cursor_tf, 1 },
+    { "cursor-tf", run_cursor_tf, 2 },
+    { "kz-count", run_kz_count, 0 },
+    { "kz-count-scalar", run_kz_count_scalar, 0 },
+    { "kz-and-tf", run_kz_and_tf, 2 },
 };
 
 /* The expected tf sum of the intersection, from the blobs' tf by ordinal. */
@@ -309,7 +364,11 @@ static void bench_lists(kzb *b, const char *name, side *s, size_t n, double x_ra
         if (s[i].n > biggest)
             biggest = s[i].n;
     }
-    job j = { s, n, 0, 0, 0, malloc(((size_t)biggest + 1) * sizeof(uint32_t)) };
+    uint32_t smallest = biggest;
+    for (size_t i = 0; i < n; i++)
+        smallest = s[i].n < smallest ? s[i].n : smallest;
+    job j = { s, n, 0, 0, 0, malloc(((size_t)biggest + 1) * sizeof(uint32_t)),
+              malloc(((size_t)smallest + 1) * n * sizeof(uint32_t)) };
     int reps = kzb_opts(b)->quick ? 3 : elements > 5000000 ? 7 : 15;
     /* The reference: merge. */
     run_merge(&j);
@@ -323,7 +382,7 @@ static void bench_lists(kzb *b, const char *name, side *s, size_t n, double x_ra
         j.sum = j.tf_sum = 0;
         kzb_time(&med, &lo, &hi, reps, methods[m].run, &j);
         if (j.count != want_count || (methods[m].sums && j.sum != want_sum) ||
-            (methods[m].run == run_cursor_tf && j.tf_sum != want_tf))
+            (methods[m].sums == 2 && j.tf_sum != want_tf))
             kzb_fail(b, cname, "count %llu sum %llu tf %llu, expected %llu %llu %llu", (unsigned long long)j.count,
                      (unsigned long long)j.sum, (unsigned long long)j.tf_sum, (unsigned long long)want_count,
                      (unsigned long long)want_sum, (unsigned long long)want_tf);
@@ -338,6 +397,7 @@ static void bench_lists(kzb *b, const char *name, side *s, size_t n, double x_ra
                      med / (double)s[0].n);
     }
     free(j.scratch);
+    free(j.ords);
 }
 
 static void synthetic(kzb *b)
@@ -450,7 +510,11 @@ static void real_lists(kzb *b)
             uint32_t biggest = 0;
             for (size_t k = 0; k < n; k++)
                 biggest = s[k].n > biggest ? s[k].n : biggest;
-            job j = { s, n, 0, 0, 0, malloc(((size_t)biggest + 1) * sizeof(uint32_t)) };
+            uint32_t smallest = biggest;
+            for (size_t k = 0; k < n; k++)
+                smallest = s[k].n < smallest ? s[k].n : smallest;
+            job j = { s, n, 0, 0, 0, malloc(((size_t)biggest + 1) * sizeof(uint32_t)),
+                      malloc(((size_t)smallest + 1) * n * sizeof(uint32_t)) };
             run_merge(&j);
             uint64_t want = j.count, want_sum = j.sum;
             for (size_t m = 0; m < nm; m++) {
@@ -466,6 +530,7 @@ static void real_lists(kzb *b)
             results += want;
             used++;
             free(j.scratch);
+            free(j.ords);
         }
         for (size_t k = 0; k < n; k++) {
             if (s[k].open)

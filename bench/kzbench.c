@@ -583,7 +583,7 @@ static void plot(const kzb *b)
           "set ylabel 'ns per element of A (log scale)'\n"
           "set key top left\n"
           "set title 'Intersecting two uniform sparse lists'\n"
-          "methods = 'roaring-and-card roaring-and merge gallop cursor-tf'\n"
+          "methods = 'roaring-and-card roaring-and merge gallop cursor-tf kz-count kz-count-scalar kz-and-tf'\n"
           "plot for [m in methods] 'intersect.dat' using 2:(strcol(1) eq m ? $3 : NaN) with linespoints title m\n" },
         { "scaling",
           "set logscale xy\n"

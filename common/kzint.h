@@ -68,6 +68,20 @@ void kz_buf_free(kz_buf *b);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "kzsearch's index format is little-endian; big-endian hosts are not supported"
 #endif
+/* Set bits of v. Baseline x86-64 has no popcnt instruction, and
+ * __builtin_popcountll then calls libgcc; this inlines the same SWAR sum. */
+static inline unsigned kz_popcount64(uint64_t v)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(v);
+#else
+    v = v - ((v >> 1) & 0x5555555555555555ull);
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((v * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 static inline uint16_t kz_load_u16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t kz_load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t kz_load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }

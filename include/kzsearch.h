@@ -182,8 +182,10 @@ void kz_index_get_info(const kz_index *ix, kz_index_info *out);
 
 /* Reads and verifies every byte that queries use (the document table,
  * the dictionary and the postings), so that later queries pay neither page
- * faults nor first-use checksums: for batch runs and long-lived servers.
- * KZ_ECORRUPT if any of it is damaged. */
+ * faults nor first-use checksums, and keeps the document lengths in a
+ * dense array (4 bytes a document) for scoring: for batch runs and
+ * long-lived servers. KZ_ECORRUPT if any of it is damaged. Safe to call
+ * from several threads. */
 int kz_index_warm(kz_index *ix);
 
 /* Number of sections and the name and byte length of section i. */

@@ -71,19 +71,19 @@ static int container_seek(kz_cursor *c, uint32_t low)
         uint32_t w = low >> 6;
         /* The running rank: set bits in the words before c->idx. */
         while (c->idx < w) {
-            c->rank += (uint32_t)__builtin_popcountll(kz_load_u64(k->data + 8 * (size_t)c->idx));
+            c->rank += (uint32_t)kz_popcount64(kz_load_u64(k->data + 8 * (size_t)c->idx));
             c->idx++;
         }
         uint64_t word = kz_load_u64(k->data + 8 * (size_t)c->idx);
         uint64_t from = low > c->idx * 64u ? word & (~0ull << (low & 63)) : word;
         while (from == 0) {
-            c->rank += (uint32_t)__builtin_popcountll(word);
+            c->rank += (uint32_t)kz_popcount64(word);
             if (++c->idx == 1024)
                 return 0;
             word = from = kz_load_u64(k->data + 8 * (size_t)c->idx);
         }
         uint32_t bit = (uint32_t)__builtin_ctzll(from);
-        uint32_t r = c->rank + (uint32_t)__builtin_popcountll(word & ((1ull << bit) - 1));
+        uint32_t r = c->rank + (uint32_t)kz_popcount64(word & ((1ull << bit) - 1));
         if (r >= k->card)
             return 0; /* more bits than the cardinality: damaged */
         set_pos(c, c->idx * 64 + bit, r);

@@ -422,7 +422,7 @@ static void eval_general(eval *e)
         e->total++;
         if (e->k) {
             double s = score_doc(e, d);
-            if (s > threshold(e) || e->n_heap < e->k)
+            if (s >= threshold(e) || e->n_heap < e->k)
                 topk_add(e, d, s);
         }
         if (d == KZ_DOC_END - 1)
@@ -440,119 +440,81 @@ typedef struct term_list {
     uint32_t unit;
 } term_list;
 
-/* |intersection of the lists|, by the container kernels. */
-static int intersect_count(term_list *t, size_t n, uint64_t *out)
+/* A conjunction of terms: the container kernels give every document with
+ * its ordinal in each list (the total is their number); then, once the
+ * top k is full, a document whose blocks' bounds together, or whose
+ * blocks' max_tf at its own length, cannot beat the k-th score is passed
+ * over without a tf lookup. The others are scored from their ordinals, w
+ * added in query order: the same double as score_doc. */
+static void eval_and_terms(eval *e, term_list *t, size_t n)
 {
     const kz_plist *lists[64] = { 0 };
-    if (n == 2) {
-        *out = kz_plist_and_count(t[0].c->pl, t[1].c->pl);
-        return KZ_OK;
-    }
     const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
-    uint32_t *docids = malloc(((size_t)t[0].c->pl->df + 1) * sizeof *docids); /* t[0] is the rarest */
-    int rc = KZ_OK;
-    if (!pl || !docids) {
-        rc = oom();
+    size_t cap = (size_t)t[0].c->pl->df + 1; /* t[0] is the rarest */
+    uint32_t *docids = malloc(cap * sizeof *docids), *ords = malloc(cap * n * sizeof *ords);
+    uint32_t *prev_blk = malloc(n * sizeof *prev_blk);
+    double *w = calloc(e->q->n_units ? e->q->n_units : 1, sizeof *w);
+    size_t got = 0;
+    if (!pl || !docids || !ords || !prev_blk || !w) {
+        e->rc = oom();
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         pl[i] = t[i].c->pl;
-    size_t got = 0;
-    rc = kz_plist_and(docids, NULL, &got, pl, n);
-    *out = got;
+        prev_blk[i] = UINT32_MAX;
+    }
+    if ((e->rc = kz_plist_and(docids, ords, &got, pl, n)))
+        goto done;
+    e->total = got;
+    double block_ub = 0;
+    for (size_t r = 0; r < got && e->k; r++) {
+        const uint32_t *o = ords + r * n;
+        uint32_t d = docids[r];
+        double theta = threshold(e);
+        int full = e->n_heap == e->k;
+        if (full) {
+            int same = 1;
+            for (size_t i = 0; i < n; i++)
+                same &= o[i] / KZ_POSTING_BLOCK == prev_blk[i];
+            if (!same) {
+                block_ub = 0;
+                for (size_t i = 0; i < n; i++) {
+                    prev_blk[i] = o[i] / KZ_POSTING_BLOCK;
+                    double part = pl[i]->n_blocks ? block_bound(e, pl[i], prev_blk[i]) : t[i].whole;
+                    block_ub += t[i].idf * part * BOUND_SLACK;
+                }
+            }
+            if (block_ub <= theta)
+                continue;
+        }
+        double dl = doc_length(e, d);
+        if (full) {
+            double ub = 0;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t max_tf = pl[i]->n_blocks
+                                      ? kz_load_u32(pl[i]->blocks + (size_t)(o[i] / KZ_POSTING_BLOCK) * KZ_BLOCK_SIZE +
+                                                    KZ_BLOCK_MAX_TF)
+                                      : pl[i]->df == 1 ? (uint32_t)pl[i]->cf : pl[i]->max_tf;
+                ub += t[i].idf * part_bound_derived(e, max_tf, (uint32_t)dl) * BOUND_SLACK;
+            }
+            if (ub <= theta)
+                continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            w[t[i].unit] = bm25_w(t[i].idf, (double)kz_plist_tf(pl[i], o[i]), dl, e->avgdl, e->k1, e->b);
+        double score = 0;
+        for (size_t u = 0; u < e->q->n_units; u++)
+            score += w[u];
+        if (score >= theta || e->n_heap < e->k)
+            topk_add(e, d, score);
+    }
 done:
     if (pl != lists)
         free(pl);
     free(docids);
-    return rc;
-}
-
-/* The bound of the block of list t that would hold docid x (0 past its
- * end), without decoding it. */
-static double shallow_bound(const eval *e, const term_list *t, uint32_t x)
-{
-    const kz_plist *pl = t->c->pl;
-    if (pl->n_blocks == 0)
-        return t->whole;
-    uint32_t blk = kz_cursor_block_of(t->c, x);
-    return blk < pl->n_blocks ? block_bound(e, pl, blk) : 0;
-}
-
-/* The last docid of the block of list t that would hold x. */
-static uint32_t shallow_last(const term_list *t, uint32_t x)
-{
-    const kz_plist *pl = t->c->pl;
-    if (pl->n_blocks == 0)
-        return KZ_DOC_END;
-    uint32_t blk = kz_cursor_block_of(t->c, x);
-    return blk < pl->n_blocks ? kz_cursor_block_last(t->c, blk) : KZ_DOC_END;
-}
-
-/* A conjunction of terms, rarest first. Once the top k is full, a run of
- * docids where the blocks' bounds together cannot beat the k-th score is
- * skipped without decoding the other lists (block-max AND). The total
- * comes from intersect_count. */
-static void eval_and_terms(eval *e, term_list *t, size_t n)
-{
-    uint64_t total = 0;
-    if ((e->rc = intersect_count(t, n, &total)))
-        return;
-    e->total = total;
-    if (e->k == 0)
-        return; /* count only */
-    uint32_t x = t[0].c->doc;
-    while (x != KZ_DOC_END && !e->rc) {
-        if (e->n_heap == e->k) {
-            double theta = threshold(e), ub = 0;
-            for (size_t j = 0; j < n; j++)
-                ub += t[j].idf * shallow_bound(e, &t[j], x) * BOUND_SLACK;
-            if (ub <= theta) {
-                uint32_t last = KZ_DOC_END;
-                for (size_t j = 0; j < n; j++) {
-                    uint32_t l = shallow_last(&t[j], x);
-                    if (l < last)
-                        last = l;
-                }
-                if (last == KZ_DOC_END)
-                    return;
-                x = kz_cursor_seek(t[0].c, last + 1);
-                continue;
-            }
-        }
-        /* Leapfrog until every list agrees on x. */
-        uint32_t agree = 1, i = 1 % n;
-        while (agree < n) {
-            uint32_t y = kz_cursor_seek(t[i].c, x);
-            if (y == KZ_DOC_END)
-                return;
-            if (y == x) {
-                agree++;
-            } else {
-                x = y;
-                agree = 1;
-            }
-            i = (i + 1) % n;
-        }
-        if (kz_cursor_seek(t[0].c, x) != x) {
-            x = t[0].c->doc;
-            continue;
-        }
-        if (e->n_heap == e->k) {
-            /* With the document's own length, each block's max_tf bounds
-             * its term's weight more tightly than the block bound. */
-            double dl = doc_length(e, x), ub = 0;
-            for (size_t j = 0; j < n; j++)
-                ub += t[j].idf * part_bound_derived(e, cursor_max_tf(t[j].c), (uint32_t)dl) * BOUND_SLACK;
-            if (ub <= threshold(e)) {
-                x = kz_cursor_next(t[0].c);
-                continue;
-            }
-        }
-        double s = score_doc(e, x);
-        if (s > threshold(e) || e->n_heap < e->k)
-            topk_add(e, x, s);
-        x = kz_cursor_next(t[0].c);
-    }
+    free(ords);
+    free(prev_blk);
+    free(w);
 }
 
 static int cmp_ub(const void *x, const void *y)
@@ -563,9 +525,51 @@ static int cmp_ub(const void *x, const void *y)
     return a->unit < b->unit ? -1 : a->unit > b->unit;
 }
 
-/* A disjunction of terms, by MaxScore over t sorted by ub ascending. */
-static void eval_or_terms(eval *e, term_list *t, size_t n)
+/* A head start for MaxScore: the top k is filled with documents that have
+ * both of the two strongest terms (an even sample of up to 4k of them,
+ * found by the container kernels), scored exactly. Any k real documents'
+ * scores bound the k-th best from below, so the pruning starts high.
+ * *seen receives their docids, ascending, for MaxScore to pass over. */
+static void or_head_start(eval *e, term_list *t, size_t n, uint32_t **seen, size_t *n_seen)
 {
+    *seen = NULL;
+    *n_seen = 0;
+    if (n < 2 || e->k == 0 || e->k > 128)
+        return;
+    const kz_plist *two[2] = { t[n - 1].c->pl, t[n - 2].c->pl };
+    size_t cap = (size_t)KZ_MIN(two[0]->df, two[1]->df) + 1, got = 0;
+    uint32_t *docids = malloc(cap * sizeof *docids);
+    kz_cursor *tc = calloc(e->q->n_units ? e->q->n_units : 1, sizeof *tc);
+    if (!docids || !tc) {
+        e->rc = oom();
+        goto done;
+    }
+    if ((e->rc = kz_plist_and(docids, NULL, &got, two, 2)) || got == 0)
+        goto done;
+    size_t want = KZ_MIN(got, 4 * e->k);
+    for (size_t u = 0; u < e->q->n_units; u++)
+        if (!e->score[u].missing)
+            kz_cursor_init(&tc[u], e->score[u].cur[0].pl);
+    for (size_t j = 0; j < want; j++) {
+        uint32_t d = docids[j * got / want];
+        double dl = doc_length(e, d), score = 0;
+        for (size_t u = 0; u < e->q->n_units; u++)
+            if (!e->score[u].missing && kz_cursor_seek(&tc[u], d) == d)
+                score += bm25_w(e->unit_idf[u], (double)kz_plist_tf(tc[u].pl, tc[u].ord), dl, e->avgdl, e->k1, e->b);
+        topk_add(e, d, score);
+        docids[(*n_seen)++] = d; /* ascending, in place */
+    }
+    *seen = docids;
+    docids = NULL;
+done:
+    free(docids);
+    free(tc);
+}
+
+/* A disjunction of terms, by MaxScore over t sorted by ub ascending. */
+static void eval_or_terms(eval *e, term_list *t, size_t n, const uint32_t *seen, size_t n_seen)
+{
+    size_t seen_at = 0;
     double *prefix = malloc((n + 1) * sizeof *prefix); /* prefix[i] = ub of t[0..i) */
     double *w = calloc(e->q->n_units ? e->q->n_units : 1, sizeof *w);
     if (!prefix || !w) {
@@ -655,7 +659,11 @@ static void eval_or_terms(eval *e, term_list *t, size_t n)
         for (size_t u = 0; u < e->q->n_units; u++)
             if (w[u] != 0)
                 exact += w[u];
-        if (exact > theta || e->n_heap < e->k)
+        while (seen_at < n_seen && seen[seen_at] < d)
+            seen_at++;
+        if (seen_at < n_seen && seen[seen_at] == d)
+            continue; /* already in the top k from the head start */
+        if (exact >= theta || e->n_heap < e->k)
             topk_add(e, d, exact);
     }
 done:
@@ -745,7 +753,12 @@ static int try_fast(eval *e)
         if (e->k == 0)
             goto done; /* count only */
         qsort(t, n, sizeof *t, cmp_ub);
-        eval_or_terms(e, t, n);
+        uint32_t *seen;
+        size_t n_seen;
+        or_head_start(e, t, n, &seen, &n_seen);
+        if (e->rc == KZ_OK)
+            eval_or_terms(e, t, n, seen, n_seen);
+        free(seen);
     }
 done:
     free(t);
