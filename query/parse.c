@@ -655,12 +655,16 @@ static int parse_or(parser *p, unsigned depth, kz_occur occur, size_t at, idvec 
         if (!(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
             rc = oom(p);
     } else if (alts.n == 1) {
+        /* One clause. Inside parentheses, a clause with its own + or - or
+         * NOT keeps it within the group: "(+a)" is a group that requires
+         * a, taken by the enclosing query like any other clause, and
+         * "-(-a)" excludes the documents without a. */
         kz_qnode *n = &p->q->nodes[alts.v[0]];
-        if (occur != KZ_OCCUR_DEFAULT) {
-            if (n->occur == KZ_OCCUR_DEFAULT || n->occur == KZ_OCCUR_SHOULD || n->occur == occur)
-                n->occur = occur;
-            else if ((rc = wrap(p, &alts.v[0], occur)))
+        if (depth > 0 && (n->occur == KZ_OCCUR_MUST || n->occur == KZ_OCCUR_NOT)) {
+            if ((rc = wrap(p, &alts.v[0], occur)))
                 goto done;
+        } else if (occur != KZ_OCCUR_DEFAULT || n->occur == KZ_OCCUR_SHOULD) {
+            n->occur = occur;
         }
         if (idvec_push(out, alts.v[0]))
             rc = oom(p);

@@ -53,6 +53,9 @@ typedef struct leaf_reader {
     kz_pos_cursor *pc;
     uint32_t **pos;   /* positions of each term at the current document */
     uint32_t *pos_cap;
+    uint32_t *tf;     /* tf of each term at the current document */
+    uint32_t *at;     /* scratch for phrase_tf */
+    uint32_t known_doc, known_tf; /* the leaf's tf in known_doc, once found */
 } leaf_reader;
 
 typedef struct eval {
@@ -146,6 +149,8 @@ static void leaf_free(leaf_reader *lr)
         free(lr->pos[i]);
     free(lr->pos);
     free(lr->pos_cap);
+    free(lr->tf);
+    free(lr->at);
     free(lr->cur);
     free(lr->pc);
     memset(lr, 0, sizeof *lr);
@@ -158,7 +163,10 @@ static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
     lr->pc = calloc(leaf->count, sizeof *lr->pc);
     lr->pos = calloc(leaf->count, sizeof *lr->pos);
     lr->pos_cap = calloc(leaf->count, sizeof *lr->pos_cap);
-    if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap)
+    lr->tf = calloc(leaf->count, sizeof *lr->tf);
+    lr->at = calloc(leaf->count, sizeof *lr->at);
+    lr->known_doc = KZ_DOC_END;
+    if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap || !lr->tf || !lr->at)
         return oom();
     for (uint32_t i = 0; i < leaf->count; i++)
         if (!e->q->terms[e->q->leaf_terms[leaf->first + i]].found)
@@ -168,6 +176,7 @@ static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 
 static void leaf_start(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 {
+    lr->known_doc = KZ_DOC_END;
     if (lr->missing)
         return;
     for (uint32_t i = 0; i < lr->n; i++) {
@@ -182,7 +191,7 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
 {
     for (uint32_t i = 0; i < lr->n; i++) {
         kz_cursor *c = &lr->cur[i];
-        uint32_t tf = kz_plist_tf(c->pl, c->ord);
+        uint32_t tf = lr->tf[i] = kz_plist_tf(c->pl, c->ord);
         if (tf > lr->pos_cap[i]) {
             uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
             if (!p) {
@@ -197,29 +206,27 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
             e->rc = rc;
             return 0;
         }
+        lr->at[i] = 0;
     }
     uint32_t title = kz_index_doc_title_tokens(e->ix, d), last = lr->n - 1, count = 0;
-    uint32_t n0 = kz_plist_tf(lr->cur[0].pl, lr->cur[0].ord);
-    uint32_t *at = calloc(lr->n, sizeof *at);
-    if (!at) {
-        e->rc = oom();
-        return 0;
-    }
-    for (uint32_t k = 0; k < n0; k++) {
+    for (uint32_t k = 0; k < lr->tf[0]; k++) {
         uint32_t p = lr->pos[0][k];
         if (p < title && p + last >= title)
             continue; /* across the title's end */
         uint32_t i = 1;
         for (; i < lr->n; i++) {
-            uint32_t tf = kz_plist_tf(lr->cur[i].pl, lr->cur[i].ord);
-            while (at[i] < tf && lr->pos[i][at[i]] < p + i)
-                at[i]++;
-            if (at[i] == tf || lr->pos[i][at[i]] != p + i)
+            const uint32_t *pos = lr->pos[i];
+            uint32_t tf = lr->tf[i], j = lr->at[i];
+            while (j < tf && pos[j] < p + i)
+                j++;
+            lr->at[i] = j;
+            if (j == tf || pos[j] != p + i)
                 break;
         }
         count += i == lr->n;
     }
-    free(at);
+    lr->known_doc = d;
+    lr->known_tf = count;
     return count;
 }
 
@@ -274,7 +281,9 @@ static double score_doc(eval *e, uint32_t d)
 {
     double dl = doc_length(e, d), score = 0;
     for (size_t u = 0; u < e->q->n_units; u++) {
-        uint32_t tf = leaf_tf(e, &e->score[u], d);
+        /* A phrase the matching already counted in d is not counted again. */
+        const leaf_reader *m = &e->match[e->q->units[u]];
+        uint32_t tf = m->known_doc == d && m->n > 1 ? m->known_tf : leaf_tf(e, &e->score[u], d);
         if (tf)
             score += bm25_w(e->unit_idf[u], (double)tf, dl, e->avgdl, e->k1, e->b);
     }

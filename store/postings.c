@@ -634,6 +634,74 @@ static inline int br_rice(bit_reader *r, unsigned k, uint32_t *out)
     return 0;
 }
 
+/* br_rice with a fast path: away from the end of the block, one unaligned
+ * 64-bit load holds the whole code (k <= 15, unary part short), so it is
+ * decoded without bounds checks or a second load. Codes that do not fit
+ * (long unary parts, the block's last bytes) take br_rice. */
+static inline int br_rice_fast(bit_reader *r, unsigned k, uint32_t *out)
+{
+    if (KZ_LIKELY(r->at + 64 <= r->len)) {
+        uint64_t w = kz_load_u64(r->p + (r->at >> 3)) >> (r->at & 7); /* >= 57 valid bits */
+        unsigned ones = (unsigned)__builtin_ctzll(~w | (1ull << 63));
+        if (KZ_LIKELY(ones + 1 + k <= 57)) {
+            uint64_t low = (w >> (ones + 1)) & ((1ull << k) - 1);
+            r->at += ones + 1 + k;
+            *out = (uint32_t)(((uint64_t)ones << k) | low);
+            return 0;
+        }
+    }
+    return br_rice(r, k, out);
+}
+
+/* Reads up to n codes of parameter k from one 64-bit load (57 valid
+ * bits) while they fit, storing them to out unless it is NULL; returns how
+ * many. The chain from one code to the next is then a count and a shift,
+ * not a load. */
+static inline uint32_t br_rice_word(bit_reader *r, unsigned k, uint32_t n, uint32_t *out)
+{
+    uint64_t w = kz_load_u64(r->p + (r->at >> 3)) >> (r->at & 7);
+    unsigned avail = 57, used = 0;
+    uint32_t got = 0;
+    uint64_t mask = (1ull << k) - 1;
+    while (got < n) {
+        unsigned ones = (unsigned)__builtin_ctzll(~w | (1ull << 63));
+        unsigned len = ones + 1 + k;
+        if (len > avail - used)
+            break;
+        if (out)
+            out[got] = (uint32_t)(((uint64_t)ones << k) | ((w >> (ones + 1)) & mask));
+        w >>= len;
+        used += len;
+        got++;
+    }
+    r->at += used;
+    return got;
+}
+
+/* Reads n codes of parameter k into out (NULL: skips them). */
+static inline int br_rice_many(bit_reader *r, unsigned k, uint32_t n, uint32_t *out)
+{
+    while (n > 0) {
+        uint32_t got = 0;
+        if (r->at + 64 <= r->len)
+            got = br_rice_word(r, k, n, out);
+        if (got == 0) {
+            uint32_t v;
+            if (br_rice(r, k, &v))
+                return -1;
+            if (out)
+                out[0] = v;
+            got = 1;
+        }
+        n -= got;
+        if (out)
+            out += got;
+    }
+    return 0;
+}
+
+static inline int br_skip(bit_reader *r, unsigned k, uint32_t n) { return br_rice_many(r, k, n, NULL); }
+
 /* The bounds of block b's position codes in pl->pos. */
 static int position_block(const kz_plist *pl, uint32_t b, uint64_t *start, uint64_t *end)
 {
@@ -712,21 +780,19 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
     uint32_t v;
     for (uint32_t i = from; i < ordinal; i++) {
         uint32_t n = kz_plist_tf(pl, i);
-        if (br_rice(&r, k1, &v))
+        if (br_rice_fast(&r, k1, &v) || br_skip(&r, k2, n - 1))
             return bad("positions truncated");
-        for (uint32_t j = 1; j < n; j++)
-            if (br_rice(&r, k2, &v))
-                return bad("positions truncated");
     }
-    uint64_t prev = 0;
-    for (uint32_t i = 0; i < tf; i++) {
-        if (br_rice(&r, i ? k2 : k1, &v))
-            return bad("positions truncated");
-        uint64_t pos = i == 0 ? v : prev + 1 + v;
+    /* The first position, then the gaps into out[1..], summed in place. */
+    if (br_rice_fast(&r, k1, &v) || br_rice_many(&r, k2, tf - 1, out + 1))
+        return bad("positions truncated");
+    uint64_t pos = v;
+    out[0] = v;
+    for (uint32_t i = 1; i < tf; i++) {
+        pos += 1 + (uint64_t)out[i];
         if (pos > UINT32_MAX)
             return bad("position out of range");
         out[i] = (uint32_t)pos;
-        prev = pos;
     }
     if (c) {
         c->open = 1;
