@@ -120,10 +120,11 @@ typedef struct kzb_latency {
 int kzb_kz_latency(kzb *b, const char *case_name, const char *index_dir, const kzb_queries *q, const char *mode,
                    int k, kzb_latency *out, uint64_t *totals);
 
-/* Runs kzsearch (the CLI) with args as a child process, output discarded;
- * *seconds of wall time and *peak_rss bytes of the child. Returns its exit
- * status, or -1. */
-int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss);
+/* Runs kzsearch (the CLI) with args as a child process, standard output
+ * discarded and standard error to log (or discarded if NULL); *seconds of
+ * wall time, and *peak_rss the child's peak memory as its summary line in
+ * log reports it (0 if none). Returns its exit status, or -1. */
+int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, const char *log);
 
 /* Peak resident set of this process so far, in bytes. */
 uint64_t kzb_peak_rss(void);

@@ -34,10 +34,12 @@ static uint64_t file_size(const char *path)
 static int kz_build(kzb *b, const char *name, const char *source, const char *dir, const char *threads,
                     const char *memory, uint64_t docs, uint64_t bytes, const char *base)
 {
-    const char *args[] = { "kzsearch", "index", "-q", "-o", dir, "--threads", threads, "--memory", memory, source, NULL };
+    const char *args[] = { "kzsearch", "index", "-o", dir, "--threads", threads, "--memory", memory, source, NULL };
     double secs;
     uint64_t rss;
-    int st = kzb_spawn(args, &secs, &rss);
+    char log[4200];
+    snprintf(log, sizeof log, "%s.log", dir);
+    int st = kzb_spawn(args, &secs, &rss, log);
     if (st != 0 && st != 1) {
         kzb_fail(b, name, "kzsearch index exited %d", st);
         return -1;
@@ -56,6 +58,8 @@ static int kz_build(kzb *b, const char *name, const char *source, const char *di
     kzb_metric(b, name, "seconds", secs, "s", base, base ? "seconds" : NULL);
     kzb_metric(b, name, "MB/s", (double)bytes / 1e6 / secs, "MB/s", base, base ? "MB/s" : NULL);
     kzb_metric(b, name, "docs/s", (double)docs / secs, "1/s", NULL, NULL);
+    if (rss == 0)
+        kzb_fail(b, name, "no peak memory in %s", log);
     kzb_metric(b, name, "peak_rss", (double)rss / 1e6, "MB", NULL, NULL);
     kzb_metric(b, name, "size/text", (double)info.file_bytes / (double)bytes, "x", base, base ? "size/text" : NULL);
     return 0;

@@ -164,10 +164,10 @@ static void cold_start(kzb *b, const char *index_dir, const kzb_queries *q)
     for (int r = 0; r < reps; r++) {
         const char *version[] = { "kzsearch", "--version", NULL };
         const char *search[] = { "kzsearch", "--index", index_dir, "--color=never", q->text[0], NULL };
-        if (kzb_spawn(version, &secs, &rss) != 0)
+        if (kzb_spawn(version, &secs, &rss, NULL) != 0)
             kzb_fail(b, base, "kzsearch --version failed");
         s[r] = secs * 1e3;
-        int st = kzb_spawn(search, &secs, &rss);
+        int st = kzb_spawn(search, &secs, &rss, NULL);
         if (st != 0 && st != 1)
             kzb_fail(b, name, "kzsearch exited %d", st);
         t[r] = secs * 1e3;

@@ -54,6 +54,8 @@
 #define DEFAULT_MAX_DOC (1ull << 30)
 #define DEFAULT_STORE_LEVEL 3
 #define MIN_INVERTER_SHARE (256ull << 10)
+#define FIXED_OVERHEAD (40ull << 20)
+#define MIN_BUDGET (64ull << 20)
 
 /* ---------------------------------------------------------------- batches */
 
@@ -531,9 +533,14 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     kz_builder *b = w->b;
-    uint64_t share = b->budget * 7 / 10 / b->n_workers;
-    if (share < MIN_INVERTER_SHARE)
-        share = MIN_INVERTER_SHARE;
+    /* The inverters get 70% of the budget less what the rest needs
+     * whatever the budget (batches in flight, compression contexts, and at
+     * the end the merge's buffers for the longest posting list). */
+    uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 3);
+    uint64_t for_inverters = b->budget * 7 / 10 > fixed + MIN_INVERTER_SHARE * b->n_workers
+                                 ? b->budget * 7 / 10 - fixed
+                                 : MIN_INVERTER_SHARE * b->n_workers;
+    uint64_t share = for_inverters / b->n_workers;
     for (;;) {
         pthread_mutex_lock(&b->mu);
         while (!b->q_head && !b->closing && !b->failed)
@@ -965,6 +972,12 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     strcpy(b->language, lang);
     b->opts.language = b->language;
     b->budget = b->opts.memory_budget ? b->opts.memory_budget : DEFAULT_BUDGET;
+    if (b->budget < MIN_BUDGET) {
+        uint64_t asked = b->budget;
+        free(b);
+        return kz_error_set(KZ_EINVAL, "a memory budget of %llu MiB is too small: at least %llu MiB",
+                            (unsigned long long)(asked >> 20), (unsigned long long)(MIN_BUDGET >> 20));
+    }
     b->max_doc = b->opts.max_doc_bytes ? b->opts.max_doc_bytes : DEFAULT_MAX_DOC;
     if (b->opts.store_level == 0)
         b->opts.store_level = DEFAULT_STORE_LEVEL;

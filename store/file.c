@@ -509,12 +509,45 @@ static int check_padding(const kz_file *f, kz_check_fn fn, void *ctx, unsigned *
     return KZ_OK;
 }
 
+/* Lets go of the whole pages of [p, p+n): verifying a large index must
+ * not hold all of it resident (a build's peak memory would count every
+ * page). They come back from the page cache if read again. */
+static void release_pages(const uint8_t *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)(p + n)) & ~(page - 1);
+    if (e > a)
+        madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+#define VERIFY_PIECE ((uint64_t)16 << 20) /* a multiple of KZ_CHUNK_SIZE */
+
 int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
 {
     int rc = check_padding(f, fn, ctx, faults);
+    XXH3_state_t *st = XXH3_createState();
+    if (!st)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++) {
         const kz_section_entry *s = &f->sec[id];
-        if (XXH3_64bits(f->map + s->offset, (size_t)s->length) != s->checksum) {
+        /* One pass in pieces: the section's hash and its chunks' sums. */
+        XXH3_64bits_reset(st);
+        for (uint64_t at = 0; at < s->length; at += VERIFY_PIECE) {
+            uint64_t n = KZ_MIN(s->length - at, VERIFY_PIECE);
+            XXH3_64bits_update(st, f->map + s->offset + at, (size_t)n);
+            if (id != KZ_SEC_CHUNKSUMS) {
+                for (uint64_t c = at >> KZ_CHUNK_SHIFT; c < (at + n + KZ_CHUNK_SIZE - 1) >> KZ_CHUNK_SHIFT; c++) {
+                    if (verify_chunk(f, s, c) != KZ_OK) {
+                        if (fn)
+                            fn(ctx, kz_last_error());
+                        (*faults)++;
+                        rc = KZ_ECORRUPT;
+                    }
+                }
+            }
+            release_pages(f->map + s->offset + at, (size_t)n);
+        }
+        if (XXH3_64bits_digest(st) != s->checksum) {
             char msg[160];
             snprintf(msg, sizeof msg, "section %s: checksum mismatch", section_names[id]);
             if (fn)
@@ -522,17 +555,7 @@ int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
             (*faults)++;
             rc = KZ_ECORRUPT;
         }
-        if (id == KZ_SEC_CHUNKSUMS)
-            continue;
-        uint64_t chunks = (s->length + KZ_CHUNK_SIZE - 1) >> KZ_CHUNK_SHIFT;
-        for (uint64_t c = 0; c < chunks; c++) {
-            if (verify_chunk(f, s, c) != KZ_OK) {
-                if (fn)
-                    fn(ctx, kz_last_error());
-                (*faults)++;
-                rc = KZ_ECORRUPT;
-            }
-        }
     }
+    XXH3_freeState(st);
     return rc;
 }
