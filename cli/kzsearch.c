@@ -218,6 +218,8 @@ static int cmd_index(int argc, char **argv)
         case 'm':
             if (parse_size(optarg, &bo.memory_budget))
                 die_usage("bad --memory '%s' (try 512M or 2G)", optarg);
+            if (bo.memory_budget < (64u << 20))
+                die_usage("--memory %s is too small: at least 64M", optarg);
             break;
         case 'x':
             if (parse_size(optarg, &bo.max_doc_bytes))

@@ -55,7 +55,6 @@
 #define DEFAULT_STORE_LEVEL 3
 #define MIN_INVERTER_SHARE (256ull << 10)
 #define FIXED_OVERHEAD (40ull << 20)
-#define MIN_BUDGET (64ull << 20)
 
 /* ---------------------------------------------------------------- batches */
 
@@ -972,12 +971,6 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     strcpy(b->language, lang);
     b->opts.language = b->language;
     b->budget = b->opts.memory_budget ? b->opts.memory_budget : DEFAULT_BUDGET;
-    if (b->budget < MIN_BUDGET) {
-        uint64_t asked = b->budget;
-        free(b);
-        return kz_error_set(KZ_EINVAL, "a memory budget of %llu MiB is too small: at least %llu MiB",
-                            (unsigned long long)(asked >> 20), (unsigned long long)(MIN_BUDGET >> 20));
-    }
     b->max_doc = b->opts.max_doc_bytes ? b->opts.max_doc_bytes : DEFAULT_MAX_DOC;
     if (b->opts.store_level == 0)
         b->opts.store_level = DEFAULT_STORE_LEVEL;
