@@ -21,7 +21,9 @@ typedef struct kzb_options {
     const char *filter;   /* run the cases whose name contains it */
     const char *corpus;   /* JSON Lines (optionally .gz) */
     const char *queries;  /* qid<TAB>query */
-    const char *out_dir;  /* results.json, results.csv, *.dat, *.png */
+    const char *out_dir;  /* results.json, results.csv, NAME.dat, NAME.png */
+    const char *json;     /* the JSON results (default OUT/results.json) */
+    const char *csv;      /* the CSV results (default OUT/results.csv) */
     const char *articles; /* the bundled articles folder */
     const char *work_dir; /* scratch indexes */
     uint64_t max_docs;    /* cap on the corpus (0 = all) */

@@ -534,9 +534,15 @@ static void write_results(const kzb *b)
             printf("%10.3f  %s %s\n", r, m->base_case, m->base_metric);
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/results.json", b->o.out_dir);
+    if (b->o.json)
+        snprintf(path, sizeof path, "%s", b->o.json);
+    else
+        snprintf(path, sizeof path, "%s/results.json", b->o.out_dir);
     FILE *j = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/results.csv", b->o.out_dir);
+    if (b->o.csv)
+        snprintf(path, sizeof path, "%s", b->o.csv);
+    else
+        snprintf(path, sizeof path, "%s/results.csv", b->o.out_dir);
     FILE *c = fopen(path, "w");
     if (!j || !c) {
         fprintf(stderr, "kzbench: cannot write results in %s\n", b->o.out_dir);
@@ -649,7 +655,9 @@ static const char usage[] =
     "                     indexing cases (default: the bundled articles)\n"
     "  --queries FILE     qid<TAB>query lines (default: a built-in set)\n"
     "  --max-docs N       read at most N documents of the corpus\n"
-    "  --out DIR          results.json, results.csv, *.dat, *.png (default bench-out)\n"
+    "  --out DIR          results, chart data and charts (default bench-out)\n"
+    "  --json FILE        the results as JSON (default OUT/results.json)\n"
+    "  --csv FILE         the results as CSV (default OUT/results.csv)\n"
     "  --work DIR         scratch indexes (default OUT/work)\n"
     "  --no-fts5          skip SQLite FTS5\n"
     "  --list             list the cases\n";
@@ -688,6 +696,7 @@ int main(int argc, char **argv)
         { "out", required_argument, 0, 'o' },    { "work", required_argument, 0, 'w' },
         { "max-docs", required_argument, 0, 'm' }, { "no-fts5", no_argument, 0, 'n' },
         { "list", no_argument, 0, 'l' },         { "help", no_argument, 0, 'h' },
+        { "json", required_argument, 0, 'j' },   { "csv", required_argument, 0, 'v' },
         { 0, 0, 0, 0 }
     };
     kzb b = { 0 };
@@ -706,6 +715,8 @@ int main(int argc, char **argv)
         case 'm': b.o.max_docs = strtoull(optarg, NULL, 10); break;
         case 'n': b.o.fts5 = 0; break;
         case 'l': list = 1; break;
+        case 'j': b.o.json = optarg; break;
+        case 'v': b.o.csv = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
