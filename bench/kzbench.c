@@ -154,7 +154,7 @@ void kzb_data(kzb *b, const char *file, const char *header, const char *fmt, ...
         return;
     }
     if (!started) {
-        fprintf(f, "%s\n", header);
+        fprintf(f, "# %s\n", header);
         b->data_files = realloc(b->data_files, (b->n_data + 1) * sizeof *b->data_files);
         b->data_files[b->n_data++] = strdup(file);
     }
@@ -604,7 +604,8 @@ static void plot(const kzb *b)
           "set key top left\n"
           "set title 'Intersecting two uniform sparse lists'\n"
           "methods = 'roaring-and-card roaring-and merge gallop cursor-tf kz-count kz-count-scalar kz-and-tf'\n"
-          "plot for [m in methods] 'intersect.dat' using 2:(strcol(1) eq m ? $3 : NaN) with linespoints title m\n" },
+          "plot for [i=1:words(methods)] 'intersect.dat' every words(methods)::(i-1) using 2:3 with linespoints "
+          "title word(methods, i)\n" },
         { "scaling",
           "set logscale xy\n"
           "set xlabel 'documents (wikipedia passages of 100 words)'\n"
