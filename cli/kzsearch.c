@@ -550,20 +550,55 @@ typedef struct search_view {
 
 #define MAX_META 32
 
-static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_view *v)
-{
-    const kz_hit *h = kz_results_hit(r, i);
+/* Everything shown of one hit: its document, the title's marks, the text
+ * and its passages. */
+typedef struct hit_view {
+    const kz_hit *h;
     kz_doc d;
     kz_doc_field meta[MAX_META];
-    kz_span *tmarks = NULL;
-    size_t n_tmarks = 0, n_frag = 0;
-    char *text = NULL;
+    kz_span *tmarks;
+    size_t n_tmarks;
+    char *text;
     size_t len;
     kz_snippet frag[16];
-    int rc = kz_index_doc(ix, &d, h->docid, meta, MAX_META);
-    if (rc || (rc = kz_highlight(&tmarks, &n_tmarks, ix, r, d.title, d.title_len)) ||
-        (rc = kz_index_doc_text(ix, &text, &len, h->docid)) ||
-        (rc = kz_snippets_make(frag, &n_frag, v->fragments, ix, r, text, len, v->snippet_chars)))
+    size_t n_frag;
+} hit_view;
+
+static void hit_view_free(hit_view *hv)
+{
+    for (size_t f = 0; f < hv->n_frag; f++)
+        kz_snippet_free(&hv->frag[f]);
+    free(hv->tmarks);
+    free(hv->text);
+}
+
+/* Fills hv for hit i; hit_view_free() whatever the result. */
+static int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, const search_view *v)
+{
+    memset(hv, 0, sizeof *hv);
+    hv->h = kz_results_hit(r, i);
+    int rc = kz_index_doc(ix, &hv->d, hv->h->docid, hv->meta, MAX_META);
+    if (rc == 0)
+        rc = kz_highlight(&hv->tmarks, &hv->n_tmarks, ix, r, hv->d.title, hv->d.title_len);
+    if (rc == 0)
+        rc = kz_index_doc_text(ix, &hv->text, &hv->len, hv->h->docid);
+    if (rc == 0)
+        rc = kz_snippets_make(hv->frag, &hv->n_frag, v->fragments, ix, r, hv->text, hv->len, v->snippet_chars);
+    return rc;
+}
+
+static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_view *v)
+{
+    hit_view hv;
+    int rc = hit_view_load(&hv, ix, r, i, v);
+    const kz_hit *h = hv.h;
+    const kz_doc d = hv.d;
+    const kz_doc_field *meta = hv.meta;
+    const kz_span *tmarks = hv.tmarks;
+    size_t n_tmarks = hv.n_tmarks, n_frag = hv.n_frag;
+    const char *text = hv.text;
+    const kz_snippet *frag = hv.frag;
+    if (rc)
         goto done;
     printf("%s{\"rank\": %zu, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank, h->docid);
     json_string(stdout, d.id, d.id_len);
@@ -622,27 +657,22 @@ static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t ran
     }
     printf("}");
 done:
-    for (size_t f = 0; f < n_frag; f++)
-        kz_snippet_free(&frag[f]);
-    free(tmarks);
-    free(text);
+    hit_view_free(&hv);
     return rc;
 }
 
 static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_view *v)
 {
-    const kz_hit *h = kz_results_hit(r, i);
-    kz_doc d;
-    kz_doc_field meta[MAX_META];
-    kz_span *tmarks = NULL;
-    size_t n_tmarks = 0, n_frag = 0;
-    char *text = NULL;
-    size_t len;
-    kz_snippet frag[16];
-    int rc = kz_index_doc(ix, &d, h->docid, meta, MAX_META);
-    if (rc || (rc = kz_highlight(&tmarks, &n_tmarks, ix, r, d.title, d.title_len)) ||
-        (rc = kz_index_doc_text(ix, &text, &len, h->docid)) ||
-        (rc = kz_snippets_make(frag, &n_frag, v->fragments, ix, r, text, len, v->snippet_chars)))
+    hit_view hv;
+    int rc = hit_view_load(&hv, ix, r, i, v);
+    const kz_hit *h = hv.h;
+    const kz_doc d = hv.d;
+    const kz_doc_field *meta = hv.meta;
+    const kz_span *tmarks = hv.tmarks;
+    size_t n_tmarks = hv.n_tmarks, n_frag = hv.n_frag;
+    const char *text = hv.text;
+    const kz_snippet *frag = hv.frag;
+    if (rc)
         goto done;
     printf("\n%s%zu.%s ", v->bold.on, rank, v->bold.off);
     fputs(v->bold.on, stdout);
@@ -686,10 +716,7 @@ static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, co
         kz_explanation_free(&x);
     }
 done:
-    for (size_t f = 0; f < n_frag; f++)
-        kz_snippet_free(&frag[f]);
-    free(tmarks);
-    free(text);
+    hit_view_free(&hv);
     return rc;
 }
 

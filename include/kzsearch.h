@@ -284,7 +284,10 @@ typedef struct kz_hit {
 typedef struct kz_results kz_results;
 typedef struct kz_query kz_query;
 
-/* Where a query's syntax is wrong: column counts characters from 1. */
+/* Where a query's syntax is wrong: column counts characters from 1 (an
+ * invalid UTF-8 byte counts as one character, U+FFFD); byte is the offset
+ * in the query after such bytes were replaced by U+FFFD (the caller's
+ * offset when the query is valid UTF-8). */
 typedef struct kz_syntax_error {
     uint32_t column;
     size_t byte;

@@ -22,12 +22,23 @@
  * (MUST), optional (SHOULD), excluded (NOT), or DEFAULT: the plain
  * juxtaposition, required in AND mode and optional in OR mode (see
  * search.c). Its leaves are terms and phrases; the scoring units are the
- * distinct leaves that are not under a NOT, in query order.
+ * distinct leaves that are not under a NOT, in query order. A group in
+ * parentheses is one clause of the query around it, whatever its inside
+ * says: "(+a) b" in OR mode finds the documents with a or b. Negations in
+ * a row cancel in pairs for matching ("NOT NOT x" finds the documents with
+ * x) but x stays under a NOT and does not score. A prefix that matches no
+ * term is a leaf of no terms: it matches nothing and scores nothing.
+ *
+ * Parsing is linear in the query: terms and units are found by hashing,
+ * columns are counted on from the last, and prefix operators are read in
+ * a loop, so that the hostile queries the limits allow (1 MiB, 65,536
+ * nodes, 100 levels of parentheses, any number of NOTs) cost milliseconds.
  */
 #include "kzint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #define NONE UINT32_MAX
 #define MAX_DEPTH 100
@@ -63,16 +74,32 @@ typedef struct parser {
     kz_tokvec tv;
     kz_syntax_error *err;
     int rc;
+    /* The column of byte col_at, so that columns are counted on from the
+     * last one asked for: nodes are made in query order. */
+    size_t col_at;
+    uint32_t col;
+    /* Query terms by hash of their text: indices + 1 into q->terms, 0 free. */
+    uint32_t *term_slots;
+    size_t term_slots_cap;
+    /* Scoring units by hash of their leaf's terms: unit + 1, 0 free. */
+    uint32_t *unit_slots;
+    size_t unit_slots_cap;
 } parser;
 
 /* ------------------------------------------------------------- errors */
 
-static uint32_t column_of(const char *s, size_t at)
+/* The column (from 1, in characters) of byte at of the query, counted on
+ * from the last one asked for when it can. */
+static uint32_t node_column(parser *p, size_t at)
 {
-    uint32_t col = 1;
-    for (size_t i = 0; i < at; i++)
-        col += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return col;
+    if (at < p->col_at || p->col == 0) {
+        p->col_at = 0;
+        p->col = 1;
+    }
+    for (size_t i = p->col_at; i < at; i++)
+        p->col += ((unsigned char)p->s[i] & 0xC0) != 0x80;
+    p->col_at = at;
+    return p->col;
 }
 
 static int syntax_error(parser *p, size_t at, const char *fmt, ...) KZ_PRINTF(3, 4);
@@ -84,7 +111,7 @@ static int syntax_error(parser *p, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    uint32_t col = column_of(p->s, at);
+    uint32_t col = node_column(p, at);
     if (p->err) {
         p->err->column = col;
         p->err->byte = at;
@@ -242,15 +269,49 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
     return KZ_OK;
 }
 
+static uint64_t hash_bytes(const void *p, size_t len) { return XXH3_64bits(p, len); }
+
+/* Grows an open-addressed table of (index + 1) slots to twice its size,
+ * placing each entry again by rehash(entry). */
+static int slots_grow(uint32_t **slots, size_t *cap, uint64_t (*rehash)(const kz_query *, uint32_t),
+                      const kz_query *q)
+{
+    size_t ncap = *cap ? *cap * 2 : 64;
+    uint32_t *n = calloc(ncap, sizeof *n);
+    if (!n)
+        return KZ_ENOMEM;
+    for (size_t i = 0; i < *cap; i++) {
+        uint32_t v = (*slots)[i];
+        if (!v)
+            continue;
+        size_t j = (size_t)rehash(q, v - 1) & (ncap - 1);
+        while (n[j])
+            j = (j + 1) & (ncap - 1);
+        n[j] = v;
+    }
+    free(*slots);
+    *slots = n;
+    *cap = ncap;
+    return KZ_OK;
+}
+
+static uint64_t term_hash(const kz_query *q, uint32_t i) { return hash_bytes(q->terms[i].text, q->terms[i].len); }
+
 /* The index of term text in q->terms, added (and looked up) if new. */
 static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
 {
     kz_query *q = p->q;
-    for (size_t i = 0; i < q->n_terms; i++)
-        if (q->terms[i].len == len && memcmp(q->terms[i].text, text, len) == 0) {
-            *out = (uint32_t)i;
+    if ((q->n_terms + 1) * 2 > p->term_slots_cap &&
+        slots_grow(&p->term_slots, &p->term_slots_cap, term_hash, q))
+        return oom(p);
+    size_t mask = p->term_slots_cap - 1, j = (size_t)hash_bytes(text, len) & mask;
+    for (; p->term_slots[j]; j = (j + 1) & mask) {
+        const kz_qterm *t = &q->terms[p->term_slots[j] - 1];
+        if (t->len == len && memcmp(t->text, text, len) == 0) {
+            *out = p->term_slots[j] - 1;
             return KZ_OK;
         }
+    }
     if (grow((void **)&q->terms, &q->terms_cap, q->n_terms + 1, sizeof *q->terms))
         return oom(p);
     kz_qterm *t = &q->terms[q->n_terms];
@@ -261,6 +322,7 @@ static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
     t->text[len] = 0;
     t->len = len;
     q->n_terms++;
+    p->term_slots[j] = (uint32_t)q->n_terms;
     kz_term entry;
     int rc = len < KZ_TERM_MAX_BYTES ? kz_index_term(q->ix, &entry, text, len) : KZ_ENOTFOUND;
     if (rc == KZ_OK) {
@@ -288,7 +350,7 @@ static int new_node(parser *p, kz_qnode_kind kind, kz_occur occur, size_t at, ui
     memset(n, 0, sizeof *n);
     n->kind = kind;
     n->occur = occur;
-    n->column = column_of(p->s, at);
+    n->column = node_column(p, at);
     *out = (uint32_t)q->n_nodes++;
     return KZ_OK;
 }
@@ -304,7 +366,8 @@ static int new_leaf(parser *p, const uint32_t *terms, size_t count, kz_occur occ
     kz_qnode *n = &q->nodes[*out];
     n->first = (uint32_t)q->n_leaf_terms;
     n->count = (uint32_t)count;
-    memcpy(q->leaf_terms + q->n_leaf_terms, terms, count * sizeof *terms);
+    if (count)
+        memcpy(q->leaf_terms + q->n_leaf_terms, terms, count * sizeof *terms);
     q->n_leaf_terms += count;
     return KZ_OK;
 }
@@ -364,6 +427,12 @@ static int cmp_by_df(const void *x, const void *y)
     return a->ordinal < b->ordinal ? -1 : 1;
 }
 
+static int cmp_by_ordinal(const void *x, const void *y)
+{
+    const by_df *a = x, *b = y;
+    return a->ordinal < b->ordinal ? -1 : a->ordinal > b->ordinal;
+}
+
 /* The prefix's expansion: a node of SHOULD terms (or one term). */
 static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occur, size_t at, idvec *out)
 {
@@ -376,9 +445,9 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
     idvec kids = { 0 };
     uint32_t node;
     if (count == 0) {
-        /* Nothing starts with it: a term that matches nothing. */
-        uint32_t t;
-        if (intern_term(p, prefix, len, &t) || new_leaf(p, &t, 1, occur, at, &node) || idvec_push(out, node))
+        /* Nothing starts with it: a leaf of no terms, which matches
+         * nothing and scores nothing. */
+        if (new_leaf(p, NULL, 0, occur, at, &node) || idvec_push(out, node))
             goto fail;
         return KZ_OK;
     }
@@ -394,7 +463,9 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
         cand[i] = (by_df){ first + i, term.df };
     }
     if (count > keep) {
+        /* The most frequent, then back to dictionary order. */
         qsort(cand, count, sizeof *cand, cmp_by_df);
+        qsort(cand, keep, sizeof *cand, cmp_by_ordinal);
         if (add_note(q, "%.*s* matches %u terms; searching the %u most frequent", (int)len, prefix, count,
                      keep))
             goto fail;
@@ -505,33 +576,45 @@ static int starts_clause(const tok *t)
            t->kind == TOK_PLUS || t->kind == TOK_MINUS;
 }
 
-/* clause: appends the nodes it gives (none, one or several) to out. */
+/* clause: appends the nodes it gives (none, one or several) to out.
+ * Prefix operators are read in a loop, not by recursion, so that 100,000
+ * NOTs cost no stack: an odd number of negations (NOT, -) excludes the
+ * clause; an even number, at least two, keeps the documents that have it
+ * without scoring it (it stays under a NOT), like "-(-x)". */
 static int parse_clause(parser *p, unsigned depth, kz_occur occur, idvec *out)
 {
     tok *t = peek(p);
     if (!t)
         return p->rc;
-    tok op = *t;
-    if (op.kind == TOK_NOT || op.kind == TOK_PLUS || op.kind == TOK_MINUS) {
+    size_t negations = 0;
+    int plus = 0;
+    while (t->kind == TOK_NOT || t->kind == TOK_PLUS || t->kind == TOK_MINUS) {
+        tok op = *t;
         consume(p);
         if (!(t = peek(p)))
             return p->rc;
-        if (!starts_clause(t) || (op.kind != TOK_NOT && t->kind == TOK_NOT))
+        if (!starts_clause(t) ||
+            (op.kind != TOK_NOT && (t->kind == TOK_NOT || t->kind == TOK_PLUS || t->kind == TOK_MINUS)))
             return syntax_error(p, op.at, "%s needs a word, a \"phrase\" or a (group) after it", tok_name(op.kind));
-        if (op.kind != TOK_NOT && (t->kind == TOK_PLUS || t->kind == TOK_MINUS))
-            return syntax_error(p, op.at, "%s needs a word, a \"phrase\" or a (group) after it", tok_name(op.kind));
-        kz_occur o = op.kind == TOK_PLUS ? KZ_OCCUR_MUST : KZ_OCCUR_NOT;
-        if (occur == KZ_OCCUR_NOT && o == KZ_OCCUR_NOT)
-            o = KZ_OCCUR_MUST; /* NOT NOT x */
-        return parse_clause(p, depth, o, out);
+        negations += op.kind != TOK_PLUS;
+        plus |= op.kind == TOK_PLUS;
     }
+    if (negations)
+        occur = KZ_OCCUR_NOT;
+    else if (plus)
+        occur = KZ_OCCUR_MUST;
+    size_t before = out->n;
+    tok op = *t;
     consume(p);
+    int rc;
     switch (op.kind) {
     case TOK_WORD:
-        return word_clauses(p, &op, occur, out);
+        rc = word_clauses(p, &op, occur, out);
+        break;
     case TOK_QUOTE:
-        return quote_clause(p, &op, occur, out);
-    case TOK_LPAREN: {
+        rc = quote_clause(p, &op, occur, out);
+        break;
+    case TOK_LPAREN:
         if (depth >= MAX_DEPTH)
             return syntax_error(p, op.at, "parentheses nested more than %d deep", MAX_DEPTH);
         if (parse_or(p, depth + 1, occur, op.at, out))
@@ -541,11 +624,15 @@ static int parse_clause(parser *p, unsigned depth, kz_occur occur, idvec *out)
         if (t->kind != TOK_RPAREN)
             return syntax_error(p, op.at, "this ( is never closed");
         consume(p);
-        return KZ_OK;
-    }
+        rc = KZ_OK;
+        break;
     default:
         return syntax_error(p, op.at, "unexpected %s", tok_name(op.kind));
     }
+    if (rc == KZ_OK && negations && negations % 2 == 0)
+        for (size_t i = before; i < out->n && rc == KZ_OK; i++)
+            rc = wrap(p, &out->v[i], KZ_OCCUR_NOT);
+    return rc;
 }
 
 /* The sequence's clauses into one node (or none, or the only clause). */
@@ -682,30 +769,60 @@ static int same_leaf(const kz_query *q, const kz_qnode *a, const kz_qnode *b)
            memcmp(q->leaf_terms + a->first, q->leaf_terms + b->first, a->count * sizeof(uint32_t)) == 0;
 }
 
-/* Walks the tree in query order: a leaf not under a NOT scores, once. */
-static int collect_units(kz_query *q, uint32_t node, int negated)
+static uint64_t leaf_hash(const kz_query *q, uint32_t unit)
 {
-    kz_qnode *n = &q->nodes[node];
-    negated |= n->occur == KZ_OCCUR_NOT;
-    if (n->kind == KZ_QNODE_BOOL) {
-        for (uint32_t i = 0; i < n->count; i++)
-            if (collect_units(q, q->kids[n->first + i], negated))
-                return KZ_ENOMEM;
-        return KZ_OK;
-    }
-    n->unit = NONE;
-    if (negated)
-        return KZ_OK;
-    for (size_t u = 0; u < q->n_units; u++)
-        if (same_leaf(q, &q->nodes[q->units[u]], n)) {
-            n->unit = (uint32_t)u;
-            return KZ_OK;
+    const kz_qnode *n = &q->nodes[q->units[unit]];
+    return hash_bytes(q->leaf_terms + n->first, n->count * sizeof(uint32_t));
+}
+
+/* Walks the tree in query order: a leaf not under a NOT scores, once. A
+ * leaf of no terms (a prefix that matches nothing) never scores. Iterative
+ * over an explicit stack: nesting is bounded, but not by much. */
+static int collect_units(parser *p, uint32_t root)
+{
+    kz_query *q = p->q;
+    idvec stack = { 0 }, neg = { 0 };
+    int rc = KZ_OK;
+    if (idvec_push(&stack, root) || idvec_push(&neg, 0))
+        goto fail;
+    while (stack.n) {
+        uint32_t node = stack.v[--stack.n], negated = neg.v[--neg.n];
+        kz_qnode *n = &q->nodes[node];
+        negated |= n->occur == KZ_OCCUR_NOT;
+        if (n->kind == KZ_QNODE_BOOL) {
+            /* Children pushed last first, so they pop in query order. */
+            for (uint32_t i = n->count; i-- > 0;)
+                if (idvec_push(&stack, q->kids[n->first + i]) || idvec_push(&neg, negated))
+                    goto fail;
+            continue;
         }
-    if (grow((void **)&q->units, &q->units_cap, q->n_units + 1, sizeof *q->units))
-        return KZ_ENOMEM;
-    n->unit = (uint32_t)q->n_units;
-    q->units[q->n_units++] = node;
-    return KZ_OK;
+        n->unit = NONE;
+        if (negated || n->count == 0)
+            continue;
+        if ((q->n_units + 1) * 2 > p->unit_slots_cap && slots_grow(&p->unit_slots, &p->unit_slots_cap, leaf_hash, q))
+            goto fail;
+        size_t mask = p->unit_slots_cap - 1;
+        size_t j = (size_t)hash_bytes(q->leaf_terms + n->first, n->count * sizeof(uint32_t)) & mask;
+        for (; p->unit_slots[j]; j = (j + 1) & mask)
+            if (same_leaf(q, &q->nodes[q->units[p->unit_slots[j] - 1]], n))
+                break;
+        if (p->unit_slots[j]) {
+            n->unit = p->unit_slots[j] - 1;
+            continue;
+        }
+        if (grow((void **)&q->units, &q->units_cap, q->n_units + 1, sizeof *q->units))
+            goto fail;
+        n->unit = (uint32_t)q->n_units;
+        q->units[q->n_units++] = node;
+        p->unit_slots[j] = (uint32_t)q->n_units;
+    }
+    goto done;
+fail:
+    rc = KZ_ENOMEM;
+done:
+    free(stack.v);
+    free(neg.v);
+    return rc;
 }
 
 /* ------------------------------------------------------------- public */
@@ -774,7 +891,7 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
         } else {
             q->nodes[q->root].occur = KZ_OCCUR_DEFAULT;
         }
-        if (collect_units(q, q->root, 0)) {
+        if (collect_units(&p, q->root)) {
             rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
             goto done;
         }
@@ -789,6 +906,8 @@ done:
     kz_index_analyzer_give(ix, 1, p.fold);
     kz_tokvec_free(&p.tv);
     kz_buf_free(&clean);
+    free(p.term_slots);
+    free(p.unit_slots);
     free(top.v);
     return rc;
 }

@@ -159,6 +159,11 @@ static void leaf_free(leaf_reader *lr)
 static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 {
     lr->n = leaf->count;
+    lr->known_doc = KZ_DOC_END;
+    if (leaf->count == 0) {
+        lr->missing = 1; /* a prefix that matched no term */
+        return KZ_OK;
+    }
     lr->cur = calloc(leaf->count, sizeof *lr->cur);
     lr->pc = calloc(leaf->count, sizeof *lr->pc);
     lr->pos = calloc(leaf->count, sizeof *lr->pos);
