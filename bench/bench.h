@@ -27,6 +27,7 @@ typedef struct kzb_options {
     const char *articles; /* the bundled articles folder */
     const char *work_dir; /* scratch indexes */
     uint64_t max_docs;    /* cap on the corpus (0 = all) */
+    size_t passage_words; /* scaling: words per passage (default 100) */
     int fts5;             /* run the SQLite FTS5 side */
 } kzb_options;
 

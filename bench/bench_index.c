@@ -10,8 +10,9 @@
  * Checks: the build succeeds and the index holds the corpus's documents
  * (FTS5: a count).
  *
- * scaling/<n>: the corpus split into passages of about 100 words; the
- * first n (1e3, 1e4, 1e5, and all of them) indexed, then the run's queries
+ * scaling/<n>: the corpus split into passages of about 100 words
+ * (--passage-words); the first n (1e3, 1e4, 1e5, 1e6, and all of them)
+ * indexed, then the run's queries
  * in AND and OR mode, top 10; FTS5 beside it up to 1e5. Not in --quick.
  */
 #include "bench.h"
@@ -93,12 +94,13 @@ static void scaling(kzb *b, const kzb_corpus *c)
     if (!q || kzb_opts(b)->quick || !kzb_selected(b, "scaling/"))
         return;
     kzb_corpus passages;
-    if (kzb_corpus_passages(&passages, c, 100) != KZ_OK) {
+    size_t words = kzb_opts(b)->passage_words ? kzb_opts(b)->passage_words : 100;
+    if (kzb_corpus_passages(&passages, c, words) != KZ_OK) {
         kzb_fail(b, "scaling", "cannot split the corpus");
         return;
     }
-    fprintf(stderr, "kzbench: %zu passages of about 100 words\n", passages.n);
-    size_t sizes[] = { 1000, 10000, 100000, passages.n };
+    fprintf(stderr, "kzbench: %zu passages of about %zu words\n", passages.n, words);
+    size_t sizes[] = { 1000, 10000, 100000, 1000000, passages.n };
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s] < passages.n ? sizes[s] : passages.n;
         if (s > 0 && n <= sizes[s - 1])

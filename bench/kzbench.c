@@ -660,6 +660,7 @@ static const char usage[] =
     "  --json FILE        the results as JSON (default OUT/results.json)\n"
     "  --csv FILE         the results as CSV (default OUT/results.csv)\n"
     "  --work DIR         scratch indexes (default OUT/work)\n"
+    "  --passage-words N  scaling: passages of about N words (default 100)\n"
     "  --no-fts5          skip SQLite FTS5\n"
     "  --list             list the cases\n";
 
@@ -698,12 +699,14 @@ int main(int argc, char **argv)
         { "max-docs", required_argument, 0, 'm' }, { "no-fts5", no_argument, 0, 'n' },
         { "list", no_argument, 0, 'l' },         { "help", no_argument, 0, 'h' },
         { "json", required_argument, 0, 'j' },   { "csv", required_argument, 0, 'v' },
+        { "passage-words", required_argument, 0, 'p' },
         { 0, 0, 0, 0 }
     };
     kzb b = { 0 };
     b.o.out_dir = "bench-out";
     b.o.articles = KZ_BUNDLED_ARTICLES;
     b.o.fts5 = 1;
+    b.o.passage_words = 100;
     int c, list = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -717,6 +720,7 @@ int main(int argc, char **argv)
         case 'n': b.o.fts5 = 0; break;
         case 'l': list = 1; break;
         case 'j': b.o.json = optarg; break;
+        case 'p': b.o.passage_words = strtoul(optarg, NULL, 10); break;
         case 'v': b.o.csv = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
