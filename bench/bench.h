@@ -67,6 +67,9 @@ void kzb_index_cases(kzb *b);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);
+/* Whether --filter may select cases of group ("query/"): the filter names
+ * the group, or a case in it. */
+int kzb_selects_group(const kzb *b, const char *group);
 
 /* A corpus read from JSON Lines: the documents in memory. */
 typedef struct kzb_doc {

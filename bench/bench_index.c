@@ -91,7 +91,7 @@ static int fts5_build(kzb *b, const char *name, const kzb_corpus *c, const char 
 static void scaling(kzb *b, const kzb_corpus *c)
 {
     const kzb_queries *q = kzb_main_queries(b);
-    if (!q || kzb_opts(b)->quick || !kzb_selected(b, "scaling/"))
+    if (!q || kzb_opts(b)->quick || !kzb_selects_group(b, "scaling/"))
         return;
     kzb_corpus passages;
     size_t words = kzb_opts(b)->passage_words ? kzb_opts(b)->passage_words : 100;
@@ -160,12 +160,12 @@ void kzb_index_cases(kzb *b)
     char dir[4096], db[4096];
     kzb_work_path(db, sizeof db, b, "fts5.db");
     int have_fts5 = 0;
-    if (kzb_opts(b)->fts5 && (kzb_selected(b, "index/fts5") || kzb_selected(b, "query/")))
+    if (kzb_opts(b)->fts5 && (kzb_selected(b, "index/fts5") || kzb_selects_group(b, "query/")))
         have_fts5 = fts5_build(b, "index/fts5", c, db) == 0;
     const char *base = have_fts5 ? "index/fts5" : NULL;
     /* The 2-thread index is the one the query cases search. */
     kzb_work_path(dir, sizeof dir, b, "kz");
-    if (kzb_selected(b, "index/kz-t2") || kzb_selected(b, "query/") || kzb_selected(b, "intersect/"))
+    if (kzb_selected(b, "index/kz-t2") || kzb_selects_group(b, "query/") || kzb_selects_group(b, "intersect/real"))
         kz_build(b, "index/kz-t2", source, dir, "2", "1G", c->n, c->bytes, base);
     if (kzb_selected(b, "index/kz-t1")) {
         kzb_work_path(dir, sizeof dir, b, "kz-t1");

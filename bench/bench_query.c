@@ -186,6 +186,9 @@ void kzb_query_cases(kzb *b)
     static const char *modes[] = { "and", "or", "phrase" };
     static const kzb_fts5_mode fts_modes[] = { KZB_FTS5_AND, KZB_FTS5_OR, KZB_FTS5_PHRASE };
     static const int ks[] = { 10, 100, 0 };
+    int any = kzb_selects_group(b, "query/");
+    if (!any)
+        return;
     const kzb_queries *q = kzb_main_queries(b);
     if (!q)
         return;

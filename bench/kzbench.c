@@ -168,6 +168,12 @@ void kzb_data(kzb *b, const char *file, const char *header, const char *fmt, ...
 
 int kzb_selected(const kzb *b, const char *name) { return !b->o.filter || strstr(name, b->o.filter) != NULL; }
 
+int kzb_selects_group(const kzb *b, const char *group)
+{
+    const char *f = b->o.filter;
+    return !f || strstr(group, f) != NULL || strncmp(f, group, strlen(group)) == 0;
+}
+
 uint64_t kzb_peak_rss(void)
 {
     struct rusage ru;
