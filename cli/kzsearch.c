@@ -591,32 +591,25 @@ static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t ran
 {
     hit_view hv;
     int rc = hit_view_load(&hv, ix, r, i, v);
-    const kz_hit *h = hv.h;
-    const kz_doc d = hv.d;
-    const kz_doc_field *meta = hv.meta;
-    const kz_span *tmarks = hv.tmarks;
-    size_t n_tmarks = hv.n_tmarks, n_frag = hv.n_frag;
-    const char *text = hv.text;
-    const kz_snippet *frag = hv.frag;
     if (rc)
         goto done;
-    printf("%s{\"rank\": %zu, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank, h->docid);
-    json_string(stdout, d.id, d.id_len);
+    printf("%s{\"rank\": %zu, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank, hv.h->docid);
+    json_string(stdout, hv.d.id, hv.d.id_len);
     printf(", \"title\": ");
-    json_string(stdout, d.title, d.title_len);
-    printf(", \"score\": %.17g, \"metadata\": {", h->score);
-    for (size_t m = 0; m < d.n_meta && m < MAX_META; m++) {
+    json_string(stdout, hv.d.title, hv.d.title_len);
+    printf(", \"score\": %.17g, \"metadata\": {", hv.h->score);
+    for (size_t m = 0; m < hv.d.n_meta && m < MAX_META; m++) {
         printf("%s", m ? ", " : "");
-        json_string(stdout, meta[m].key, meta[m].key_len);
+        json_string(stdout, hv.meta[m].key, hv.meta[m].key_len);
         printf(": ");
-        json_string(stdout, meta[m].value, meta[m].value_len);
+        json_string(stdout, hv.meta[m].value, hv.meta[m].value_len);
     }
     printf("}, \"title_highlights\": [");
-    for (size_t m = 0; m < n_tmarks; m++)
-        printf("%s[%zu, %zu]", m ? ", " : "", tmarks[m].start, tmarks[m].end);
+    for (size_t m = 0; m < hv.n_tmarks; m++)
+        printf("%s[%zu, %zu]", m ? ", " : "", hv.tmarks[m].start, hv.tmarks[m].end);
     printf("]");
-    for (size_t f = 0; f < n_frag; f++) {
-        const kz_snippet *sn = &frag[f];
+    for (size_t f = 0; f < hv.n_frag; f++) {
+        const kz_snippet *sn = &hv.frag[f];
         if (f == 0)
             printf(", \"snippet\": ");
         else if (f == 1)
@@ -625,7 +618,7 @@ static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t ran
             printf(", ");
         if (f > 0)
             printf("{\"snippet\": ");
-        json_string(stdout, text + sn->start, sn->end - sn->start);
+        json_string(stdout, hv.text + sn->start, sn->end - sn->start);
         const char *pre = f == 0 ? "snippet_" : "";
         printf(", \"%sstart\": %zu, \"%send\": %zu, \"cut_before\": %s, \"cut_after\": %s, \"highlights\": [",
                pre, sn->start, pre, sn->end, sn->cut_before ? "true" : "false", sn->cut_after ? "true" : "false");
@@ -635,7 +628,7 @@ static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t ran
                    sn->marks[m].end);
         printf("]%s", f > 0 ? "}" : "");
     }
-    if (n_frag > 1)
+    if (hv.n_frag > 1)
         printf("]");
     if (v->explain) {
         kz_explanation x;
@@ -665,35 +658,28 @@ static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, co
 {
     hit_view hv;
     int rc = hit_view_load(&hv, ix, r, i, v);
-    const kz_hit *h = hv.h;
-    const kz_doc d = hv.d;
-    const kz_doc_field *meta = hv.meta;
-    const kz_span *tmarks = hv.tmarks;
-    size_t n_tmarks = hv.n_tmarks, n_frag = hv.n_frag;
-    const char *text = hv.text;
-    const kz_snippet *frag = hv.frag;
     if (rc)
         goto done;
     printf("\n%s%zu.%s ", v->bold.on, rank, v->bold.off);
     fputs(v->bold.on, stdout);
-    if (d.title_len)
-        put_marked(d.title, 0, d.title_len, tmarks, n_tmarks, &v->hl);
+    if (hv.d.title_len)
+        put_marked(hv.d.title, 0, hv.d.title_len, hv.tmarks, hv.n_tmarks, &v->hl);
     else
         fputs("(untitled)", stdout);
     fputs(v->bold.off, stdout);
-    printf("  [score %.4f]\n   %.*s", h->score, (int)d.id_len, d.id);
-    for (size_t m = 0; m < d.n_meta && m < MAX_META; m++)
-        if (meta[m].key_len == 4 && (memcmp(meta[m].key, "date", 4) == 0))
-            printf("  %.*s", (int)meta[m].value_len, meta[m].value);
+    printf("  [score %.4f]\n   %.*s", hv.h->score, (int)hv.d.id_len, hv.d.id);
+    for (size_t m = 0; m < hv.d.n_meta && m < MAX_META; m++)
+        if (hv.meta[m].key_len == 4 && (memcmp(hv.meta[m].key, "date", 4) == 0))
+            printf("  %.*s", (int)hv.meta[m].value_len, hv.meta[m].value);
     putchar('\n');
-    for (size_t f = 0; f < n_frag; f++) {
-        const kz_snippet *sn = &frag[f];
+    for (size_t f = 0; f < hv.n_frag; f++) {
+        const kz_snippet *sn = &hv.frag[f];
         if (sn->end <= sn->start)
             continue;
         fputs("   ", stdout);
         if (sn->cut_before)
             fputs("…", stdout);
-        put_marked(text, sn->start, sn->end, sn->marks, sn->n_marks, &v->hl);
+        put_marked(hv.text, sn->start, sn->end, sn->marks, sn->n_marks, &v->hl);
         if (sn->cut_after)
             fputs("…", stdout);
         putchar('\n');
