@@ -21,14 +21,18 @@
  * in AND mode is run again in OR mode.
  *
  * Three evaluators give the same hits, scores and totals:
- *  - and_terms: a conjunction of terms. Leapfrog intersection over the
- *    posting cursors; every match is counted, and scored only when the
- *    sum of its terms' block bounds can beat the k-th best score.
+ *  - and_terms: a conjunction of terms. The container kernels
+ *    (intersect.c) give every match with its ordinal in each list, and the
+ *    total; a match is scored only when its blocks' bounds, and then the
+ *    blocks' max_tf at its own length, can beat the k-th best score.
  *  - or_terms: a disjunction of terms, by MaxScore (Turtle and Flood,
- *    1995): the lists whose bounds together cannot beat the k-th score
- *    only confirm candidates from the others. The total comes from the
- *    union of the bitmaps.
- *  - general: document at a time over the query tree, every match scored.
+ *    1995) with block-max and length-aware bounds: the lists whose bounds
+ *    together cannot beat the k-th score only confirm candidates from the
+ *    others. A head start fills the top k with documents that have the two
+ *    strongest terms, so the k-th score starts high. The total is the
+ *    kernels' union count.
+ *  - general: document at a time over the query tree (phrases, NOT,
+ *    nesting), every match counted and scored.
  * Pruning compares bounds that are rounded up (FORMAT.md "Block table")
  * and widened by a relative 1e-9, so it never drops a document that would
  * have entered the top k; the scores of those that do are computed from
