@@ -10,8 +10,10 @@
  * end on a match, the best has
  *   1. the largest sum of idf over the distinct units it holds (a phrase's
  *      idf is the sum of its terms', so a phrase match weighs more),
- *   2. then the most matches (density),
- *   3. then the shortest span, then the earliest start.
+ *   2. then the most matches that directly follow the match of the unit
+ *      before them in the query (the words of a plain query as typed),
+ *   3. then the most matches (density),
+ *   4. then the shortest span, then the earliest start.
  * Further fragments are the best windows among the matches left outside
  * the ones chosen. Each passage is then widened to max_chars: it starts
  * at the beginning of the sentence when that is close enough, else a
@@ -27,6 +29,7 @@ typedef struct match {
     size_t cstart, cend; /* characters */
     size_t unit;
     int used;            /* inside a chosen fragment */
+    size_t first, last;  /* its tokens */
 } match;
 
 typedef struct token {
@@ -153,7 +156,8 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
                 }
                 m = p;
             }
-            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, ix[lo].unit, 0 };
+            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, ix[lo].unit, 0, i,
+                                  i + ku->n_terms - 1 };
             break;
         }
     }
@@ -231,6 +235,7 @@ static size_t back_chars(const char *text, size_t from, size_t chars)
 typedef struct window {
     size_t i, j; /* matches [i, j) */
     double idf;
+    size_t pairs; /* matches right after the match of the previous unit */
     size_t count, span;
 } window;
 
@@ -238,12 +243,18 @@ static int better(const window *a, const window *b)
 {
     if (a->idf != b->idf)
         return a->idf > b->idf;
+    if (a->pairs != b->pairs)
+        return a->pairs > b->pairs;
     if (a->count != b->count)
         return a->count > b->count;
     if (a->span != b->span)
         return a->span < b->span;
     return a->i < b->i;
 }
+
+/* b follows a word for word, and is of the next unit in query order: the
+ * query's words as they were typed, "ethnic Russians" in a plain query. */
+static int in_sequence(const match *a, const match *b) { return b->first == a->last + 1 && b->unit == a->unit + 1; }
 
 /* The best window over the unused matches; count 0 if none is left. */
 static int best_window(const kz_results *r, match *m, size_t n, size_t max_chars, window *best)
@@ -263,18 +274,20 @@ static int best_window(const kz_results *r, match *m, size_t n, size_t max_chars
         while (end < n && !m[end].used)
             end++;
         double idf = 0;
-        size_t j = i;
+        size_t j = i, pairs = 0;
         for (; i < end; i++) {
             while (j < end && (j == i || m[j].cend - m[i].cstart <= max_chars)) {
                 if (count[m[j].unit]++ == 0)
                     idf += kz_results_unit(r, m[j].unit)->idf;
+                pairs += j > i && in_sequence(&m[j - 1], &m[j]);
                 j++;
             }
-            window w = { i, j, idf, j - i, m[j - 1].cend - m[i].cstart };
+            window w = { i, j, idf, pairs, j - i, m[j - 1].cend - m[i].cstart };
             if (better(&w, best))
                 *best = w;
             if (--count[m[i].unit] == 0)
                 idf -= kz_results_unit(r, m[i].unit)->idf;
+            pairs -= i + 1 < j && in_sequence(&m[i], &m[i + 1]);
         }
         for (size_t k = 0; k < nu; k++)
             count[k] = 0;

@@ -155,6 +155,41 @@ done:
     free(dir);
 }
 
+/* A plain query's words side by side, as typed, make the passage. */
+static void test_words_in_sequence(void)
+{
+    char *dir;
+    kz_index *ix = open_articles(&dir);
+    if (!ix)
+        goto done;
+    kz_results *r;
+    const char *q = "ethnic Russians";
+    CHECK_OK(kz_search(&r, ix, q, strlen(q), NULL));
+    if (r && kz_results_count(r) > 0) {
+        char *text;
+        size_t len;
+        CHECK_OK(kz_index_doc_text(ix, &text, &len, kz_results_hit(r, 0)->docid));
+        kz_snippet sn;
+        CHECK_OK(kz_snippet_make(&sn, ix, r, text, len, 200));
+        int side_by_side = 0;
+        for (size_t i = 1; i < sn.n_marks; i++)
+            side_by_side |= strncasecmp(text + sn.marks[i - 1].start, "ethnic", 6) == 0 &&
+                            sn.marks[i].start == sn.marks[i - 1].end + 1 &&
+                            strncasecmp(text + sn.marks[i].start, "russian", 7) == 0;
+        CHECK_MSG(side_by_side, "the passage \"%.*s\" has no \"ethnic Russians\"", (int)(sn.end - sn.start),
+                  text + sn.start);
+        kz_snippet_free(&sn);
+        free(text);
+    } else {
+        CHECK(0);
+    }
+    kz_results_free(r);
+    kz_index_free(ix);
+done:
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 static void test_random_queries(void)
 {
     uint64_t rng = kz_test_seed();
@@ -207,6 +242,7 @@ done:
 int main(void)
 {
     KZ_RUN(test_phrase_marked_whole);
+    KZ_RUN(test_words_in_sequence);
     KZ_RUN(test_random_queries);
     return kz_test_finish();
 }
