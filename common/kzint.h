@@ -362,6 +362,10 @@ typedef struct kz_plist {
     uint64_t pos_len;
     uint32_t n_containers;
     kz_container *containers; /* owned; freed by kz_plist_close */
+    /* If not NULL (kz_index_position_starts), where each posting's codes
+     * start in its position block, in bits: positions are then read
+     * without decoding the postings before them. Not owned. */
+    const uint32_t *pos_starts;
 } kz_plist;
 
 /* Parses a blob of [blob, blob+len) for a term of document frequency df.
@@ -391,6 +395,10 @@ typedef struct kz_pos_cursor {
  * block (c may be NULL). tf must be the posting's tf. */
 int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
                            uint32_t *out);
+/* Where each posting's position codes start in its block, in bits from
+ * the block's first code (df entries into out). Decodes every block once.
+ * KZ_EINVAL for a term in one document (its positions are varints). */
+int kz_plist_position_starts(const kz_plist *pl, uint32_t *out);
 /* Decodes every position block whole and checks that each ends where the
  * next begins, with nothing but zero padding (for check). */
 int kz_plist_check_positions(const kz_plist *pl);
@@ -497,6 +505,13 @@ int kz_source_add(kz_builder *b, const char *path);
 int kz_index_open_file(kz_index **out, const char *path);
 /* Verifies every section checksum: the check a build runs before renaming. */
 int kz_index_verify_sums(kz_index *ix);
+/* The starts of pl's position codes (kz_plist_position_starts) for term
+ * ordinal, computed on first use and kept while the index is open, for
+ * phrases over frequent terms; NULL if they would take the cache over its
+ * budget (KZ_POS_STARTS_BUDGET) or cannot be computed. Safe from several
+ * threads; the array lives as long as ix. */
+#define KZ_POS_STARTS_BUDGET (64u << 20)
+const uint32_t *kz_index_position_starts(kz_index *ix, const kz_plist *pl, uint32_t ordinal);
 /* Analyzers for queries, reused across them: take one (a new one if none
  * is free), give it back after. Safe from several threads. */
 #define KZ_ANALYZER_POOL 8

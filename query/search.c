@@ -217,13 +217,23 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
         }
         lr->at[i] = 0;
     }
-    uint32_t title = kz_index_doc_title_tokens(e->ix, d), last = lr->n - 1, count = 0;
-    for (uint32_t k = 0; k < lr->tf[0]; k++) {
-        uint32_t p = lr->pos[0][k];
+    /* Anchored on the term with the fewest positions here: each of its
+     * positions names where the phrase would start; the others are
+     * checked with pointers that only move forward. */
+    uint32_t title = kz_index_doc_title_tokens(e->ix, d), last = lr->n - 1, count = 0, a = 0;
+    for (uint32_t i = 1; i < lr->n; i++)
+        if (lr->tf[i] < lr->tf[a])
+            a = i;
+    for (uint32_t k = 0; k < lr->tf[a]; k++) {
+        if (lr->pos[a][k] < a)
+            continue;
+        uint32_t p = lr->pos[a][k] - a;
         if (p < title && p + last >= title)
             continue; /* across the title's end */
-        uint32_t i = 1;
+        uint32_t i = 0;
         for (; i < lr->n; i++) {
+            if (i == a)
+                continue;
             const uint32_t *pos = lr->pos[i];
             uint32_t tf = lr->tf[i], j = lr->at[i];
             while (j < tf && pos[j] < p + i)
@@ -805,6 +815,31 @@ static void eval_free(eval *e)
     free(e->heap);
 }
 
+/* A phrase checks positions in every candidate document. Where a term's
+ * list is long and the phrase's other terms would take it to most of its
+ * blocks, the index's table of where each posting's codes start saves
+ * decoding the postings in between (kept for later queries too). */
+static void phrase_starts(eval *e, const kz_qnode *leaf)
+{
+    const kz_query *q = e->q;
+    if (leaf->count < 2)
+        return;
+    for (uint32_t i = 0; i < leaf->count; i++) {
+        uint32_t ti = q->leaf_terms[leaf->first + i];
+        kz_plist *pl = &e->pl[ti];
+        if (!q->terms[ti].found || pl->pos_starts || pl->n_blocks < 8)
+            continue;
+        uint32_t other = UINT32_MAX;
+        for (uint32_t j = 0; j < leaf->count; j++) {
+            uint32_t tj = q->leaf_terms[leaf->first + j];
+            if (tj != ti && q->terms[tj].found && e->pl[tj].df < other)
+                other = e->pl[tj].df;
+        }
+        if (other != UINT32_MAX && (uint64_t)other * 4 >= pl->n_blocks)
+            pl->pos_starts = kz_index_position_starts(e->ix, pl, q->terms[ti].ordinal);
+    }
+}
+
 static int eval_open(eval *e)
 {
     kz_query *q = e->q;
@@ -835,6 +870,7 @@ static int eval_open(eval *e)
         int rc = leaf_open(e, &e->match[i], &q->nodes[i]);
         if (rc)
             return rc;
+        phrase_starts(e, &q->nodes[i]);
     }
     for (size_t u = 0; u < q->n_units; u++) {
         const kz_qnode *leaf = &q->nodes[q->units[u]];

@@ -35,6 +35,14 @@ struct kz_index {
      * one dl per candidate, and 28-byte DOCS records cost a cache line
      * each. NULL until then. */
     _Atomic(uint32_t *) lengths;
+    /* Position starts of frequent terms (kz_index_position_starts). */
+    pthread_mutex_t starts_lock;
+    struct starts_entry {
+        uint32_t ordinal;
+        uint32_t *starts;
+    } *starts;
+    size_t n_starts;
+    uint64_t starts_bytes;
 };
 
 static int corrupt(const char *what)
@@ -50,6 +58,7 @@ int kz_index_open_file(kz_index **out, const char *path)
     if (!ix)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     pthread_mutex_init(&ix->pool_lock, NULL);
+    pthread_mutex_init(&ix->starts_lock, NULL);
     if ((rc = kz_file_open(&ix->f, path)))
         goto done;
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
@@ -123,8 +132,50 @@ void kz_index_free(kz_index *ix)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
     free(atomic_load(&ix->lengths));
+    for (size_t i = 0; i < ix->n_starts; i++)
+        free(ix->starts[i].starts);
+    free(ix->starts);
+    pthread_mutex_destroy(&ix->starts_lock);
     pthread_mutex_destroy(&ix->pool_lock);
     free(ix);
+}
+
+const uint32_t *kz_index_position_starts(kz_index *ix, const kz_plist *pl, uint32_t ordinal)
+{
+    const uint32_t *found = NULL;
+    pthread_mutex_lock(&ix->starts_lock);
+    for (size_t i = 0; i < ix->n_starts && !found; i++)
+        if (ix->starts[i].ordinal == ordinal)
+            found = ix->starts[i].starts;
+    pthread_mutex_unlock(&ix->starts_lock);
+    if (found || pl->df < 2)
+        return found;
+    uint64_t bytes = (uint64_t)pl->df * sizeof(uint32_t);
+    if (ix->starts_bytes + bytes > KZ_POS_STARTS_BUDGET)
+        return NULL;
+    /* Computed outside the lock; a thread that loses the race frees its. */
+    uint32_t *starts = malloc(bytes);
+    if (!starts || kz_plist_position_starts(pl, starts) != KZ_OK) {
+        free(starts);
+        return NULL;
+    }
+    pthread_mutex_lock(&ix->starts_lock);
+    for (size_t i = 0; i < ix->n_starts && !found; i++)
+        if (ix->starts[i].ordinal == ordinal)
+            found = ix->starts[i].starts;
+    if (!found && ix->starts_bytes + bytes <= KZ_POS_STARTS_BUDGET) {
+        struct starts_entry *e = realloc(ix->starts, (ix->n_starts + 1) * sizeof *e);
+        if (e) {
+            ix->starts = e;
+            ix->starts[ix->n_starts++] = (struct starts_entry){ ordinal, starts };
+            ix->starts_bytes += bytes;
+            found = starts;
+            starts = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ix->starts_lock);
+    free(starts);
+    return found;
 }
 
 int kz_index_analyzer_take(kz_index *ix, int fold_only, kz_analyzer **out)

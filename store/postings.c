@@ -764,7 +764,23 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
     bit_reader r;
     unsigned k1, k2;
     uint32_t from;
-    if (c && c->open && c->block == b && c->next <= ordinal) {
+    if (pl->pos_starts) {
+        /* Straight to the posting's codes. */
+        if (c && c->open && c->block == b) {
+            r.p = c->p;
+            r.len = c->len;
+            k1 = c->k1;
+            k2 = c->k2;
+        } else {
+            int rc = open_position_block(pl, b, &k1, &k2, &r);
+            if (rc)
+                return rc;
+        }
+        r.at = pl->pos_starts[ordinal];
+        if (r.at > r.len)
+            return bad("position start out of range");
+        from = ordinal;
+    } else if (c && c->open && c->block == b && c->next <= ordinal) {
         r.p = c->p;
         r.at = c->at;
         r.len = c->len;
@@ -803,6 +819,29 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
         c->len = r.len;
         c->k1 = k1;
         c->k2 = k2;
+    }
+    return KZ_OK;
+}
+
+int kz_plist_position_starts(const kz_plist *pl, uint32_t *out)
+{
+    if (pl->df == 1)
+        return kz_error_set(KZ_EINVAL, "a term in one document has no position blocks");
+    uint32_t n_blocks = (pl->df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK, v;
+    for (uint32_t b = 0; b < n_blocks; b++) {
+        bit_reader r;
+        unsigned k1, k2;
+        int rc = open_position_block(pl, b, &k1, &k2, &r);
+        if (rc)
+            return rc;
+        uint32_t end = KZ_MIN(pl->df, (b + 1) * KZ_POSTING_BLOCK);
+        for (uint32_t i = b * KZ_POSTING_BLOCK; i < end; i++) {
+            if (r.at > UINT32_MAX)
+                return bad("position block over 4 Gbit");
+            out[i] = (uint32_t)r.at;
+            if (br_rice_fast(&r, k1, &v) || br_skip(&r, k2, kz_plist_tf(pl, i) - 1))
+                return bad("positions truncated");
+        }
     }
     return KZ_OK;
 }
