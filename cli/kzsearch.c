@@ -278,10 +278,11 @@ static int cmd_index(int argc, char **argv)
         double mb = (double)st.text_bytes / 1e6;
         fprintf(stderr,
                 "indexed %" PRIu64 " documents, %" PRIu64 " terms, %" PRIu64 " tokens, %.1f MB of text in %.2f s "
-                "(%.1f MB/s); index %.1f MB (%.2fx the text); peak memory %.1f MB; %" PRIu64 " skipped -> %s\n",
+                "(%.1f MB/s); index %.1f MB (%.2fx the text); peak memory %.1f MB (%" PRIu64 " sorted run%s); %" PRIu64
+                " skipped -> %s\n",
                 st.docs, st.terms, st.tokens, mb, st.seconds, st.seconds > 0 ? mb / st.seconds : 0,
                 (double)st.index_bytes / 1e6, st.text_bytes ? (double)st.index_bytes / (double)st.text_bytes : 0,
-                (double)st.peak_rss / 1e6, st.skipped, out_dir);
+                (double)st.peak_rss / 1e6, st.runs, st.runs == 1 ? "" : "s", st.skipped, out_dir);
         int any = 0;
         for (int k = 0; k < KZ_PROBLEM_COUNT; k++) {
             if (!st.problems[k])

@@ -140,6 +140,13 @@ expect_status 0 "the old index still checks after the failed build"
 run "$KZ" stats --index "$T/no-index-here"
 expect_status 2 "stats on a missing index"
 
+run "$KZ" index -q -o "$T/ix-small" --memory 16M "$SRC/data/articles"
+expect_status 2 "a memory budget below 64M"
+expect_in err "at least 64M" "a memory budget below 64M"
+run "$KZ" index -o "$T/ix-runs" --memory 64M "$SRC/data/articles"
+expect_status 0 "index with --memory 64M"
+expect_in err "sorted run" "the summary names the sorted runs"
+
 # ---------------------------------------------------------------- damage
 
 mkdir -p "$T/flip" "$T/trunc"
