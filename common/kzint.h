@@ -418,7 +418,9 @@ typedef struct kz_run_term {
 int kz_run_write(const char *path, kz_run_term *terms, size_t n_terms);
 
 typedef struct kz_run_reader kz_run_reader;
-int kz_run_open(kz_run_reader **out, const char *path);
+/* Opens a run file; read_size is how much it reads ahead (0: 256 KiB). A
+ * term's postings are always read whole. */
+int kz_run_open(kz_run_reader **out, const char *path, size_t read_size);
 /* Moves to the next term: 1, or 0 at the end, or a negative error. */
 int kz_run_next(kz_run_reader *r);
 /* The current term and its postings; valid until the next kz_run_next(). */
@@ -455,6 +457,7 @@ typedef struct kz_merge_part {
     /* What to merge. */
     char *const *runs;
     size_t n_runs;
+    size_t read_size;  /* read-ahead per run (kz_run_open) */
     const char *lo, *hi; /* terms in [lo, hi); NULL = unbounded */
     size_t lo_len, hi_len;
     const uint32_t *doc_lengths;

@@ -535,7 +535,7 @@ static void *worker_main(void *arg)
     /* The inverters get 70% of the budget less what the rest needs
      * whatever the budget (batches in flight, compression contexts, and at
      * the end the merge's buffers for the longest posting list). */
-    uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 3);
+    uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 2);
     uint64_t for_inverters = b->budget * 7 / 10 > fixed + MIN_INVERTER_SHARE * b->n_workers
                                  ? b->budget * 7 / 10 - fixed
                                  : MIN_INVERTER_SHARE * b->n_workers;
@@ -1218,6 +1218,10 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
      * runs' middle terms; the upper half goes to files of its own. */
     lower.runs = b->runs;
     lower.n_runs = b->n_runs;
+    /* Each half reads every run: their read-ahead takes at most an eighth
+     * of the budget, between 16 KiB and 256 KiB a run. */
+    lower.read_size = b->n_runs ? (size_t)(b->budget / 8 / (2 * b->n_runs)) : 0;
+    lower.read_size = KZ_MAX((size_t)16 << 10, KZ_MIN(lower.read_size, (size_t)256 << 10));
     lower.doc_lengths = b->doc_lengths;
     lower.n_docs = b->n_docs;
     lower.avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;

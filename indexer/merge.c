@@ -170,7 +170,7 @@ static int merge_range(kz_merge_part *m)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = kz_run_open(&srcs[i].r, m->runs[i])))
+        if ((rc = kz_run_open(&srcs[i].r, m->runs[i], m->read_size)))
             goto done;
         /* Skip the terms below the range. */
         int more;

@@ -76,6 +76,7 @@ struct kz_run_reader {
     uint32_t df;
     const uint8_t *postings; /* in buf, until the next kz_run_next() */
     size_t postings_len;
+    size_t read_size; /* bytes read ahead at a time */
 };
 
 static int reader_fill(kz_run_reader *r, size_t want)
@@ -87,11 +88,11 @@ static int reader_fill(kz_run_reader *r, size_t want)
         r->buf.len -= r->at;
         r->at = 0;
     }
-    size_t need = KZ_MAX(want, (size_t)RUN_READ_BUFFER);
+    size_t need = KZ_MAX(want, r->read_size);
     int rc = kz_buf_reserve(&r->buf, need);
     if (rc)
         return rc;
-    while (r->buf.len < want || r->buf.len < RUN_READ_BUFFER) {
+    while (r->buf.len < want || r->buf.len < r->read_size) {
         ssize_t n = read(r->fd, r->buf.data + r->buf.len, r->buf.cap - r->buf.len);
         if (n < 0) {
             if (errno == EINTR)
@@ -132,12 +133,13 @@ static int reader_bytes(kz_run_reader *r, kz_buf *out, size_t n)
     return rc;
 }
 
-int kz_run_open(kz_run_reader **out, const char *path)
+int kz_run_open(kz_run_reader **out, const char *path, size_t read_size)
 {
     int rc = KZ_OK;
     kz_run_reader *r = calloc(1, sizeof *r);
     if (!r)
         return kz_error_set(KZ_ENOMEM, "out of memory");
+    r->read_size = read_size ? read_size : RUN_READ_BUFFER;
     r->path = strdup(path);
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (!r->path) {
