@@ -66,6 +66,7 @@ typedef struct eval {
     kz_index *ix;
     kz_query *q;
     double k1, b, avgdl, n_docs;
+    double norm0, norm1; /* k1 (1 - b) and k1 b / avgdl, for bounds */
     int default_params;   /* k1, b are those the stored bounds assume */
     kz_occur default_occur;
     kz_plist *pl;         /* by query term; opened if found */
@@ -313,8 +314,10 @@ static double score_doc(eval *e, uint32_t d)
  * (or the whole list when it has no block table) at the run's k1 and b. */
 static double part_bound_derived(const eval *e, uint32_t max_tf, uint32_t min_dl)
 {
+    /* The same value as in bm25_w to a few ulps (BOUND_SLACK covers them),
+     * with one division fewer. */
     double tf = max_tf;
-    return tf / (tf + e->k1 * ((1.0 - e->b) + e->b * (double)min_dl / e->avgdl));
+    return tf / (tf + e->norm0 + e->norm1 * (double)min_dl);
 }
 
 static double block_bound(const eval *e, const kz_plist *pl, uint32_t blk)
@@ -1005,6 +1008,8 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     e.b = o.b;
     e.avgdl = info.avgdl;
     e.n_docs = (double)info.docs;
+    e.norm0 = o.k1 * (1.0 - o.b);
+    e.norm1 = info.avgdl > 0 ? o.k1 * o.b / info.avgdl : 0;
     e.default_params = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
     e.k = o.flags & KZ_SEARCH_COUNT_ONLY ? 0 : (size_t)o.offset + o.limit;
     kz_results *r = calloc(1, sizeof *r);
