@@ -331,8 +331,32 @@ typedef struct kz_posting_input {
     double avgdl;
 } kz_posting_input;
 
-/* Appends the blob for one term to out. */
+/* Appends the blob for one term to out (a kz_postings_writer fed from
+ * memory). */
 int kz_postings_encode(kz_buf *out, const kz_posting_input *in);
+
+/* Takes len bytes of output; returns KZ_OK or an error with its message. */
+typedef int (*kz_sink_fn)(void *ctx, const void *data, size_t len);
+
+/* Writes blobs term by term from streamed postings, in memory a few bits a
+ * posting plus at most spill_at bytes of coded positions: past that they
+ * go to spill_fd (an open, writable and readable file the writer owns
+ * from offset 0; -1 keeps them in memory). doc_lengths must outlive the
+ * writer. */
+typedef struct kz_postings_writer kz_postings_writer;
+int kz_postings_writer_new(kz_postings_writer **out, const uint32_t *doc_lengths, double avgdl, int spill_fd,
+                           uint64_t spill_at);
+/* Adds the term's next posting: docid above the previous one, tf >= 1, and
+ * its tf position varints (the first position, then each gap minus one),
+ * which are copied. */
+int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint8_t *pos,
+                           size_t pos_len);
+/* Postings added to the current term. */
+uint64_t kz_postings_writer_df(const kz_postings_writer *w);
+/* Writes the term's blob to sink, sets *blob_len to its length, and makes
+ * the writer ready for the next term, also on failure. */
+int kz_postings_writer_finish(kz_postings_writer *w, kz_sink_fn sink, void *ctx, uint64_t *blob_len);
+void kz_postings_writer_free(kz_postings_writer *w);
 
 enum { KZ_CONTAINER_ARRAY = 1, KZ_CONTAINER_BITSET = 2, KZ_CONTAINER_RUN = 3 };
 
@@ -418,14 +442,25 @@ typedef struct kz_run_term {
 int kz_run_write(const char *path, kz_run_term *terms, size_t n_terms);
 
 typedef struct kz_run_reader kz_run_reader;
-/* Opens a run file; read_size is how much it reads ahead (0: 256 KiB). A
- * term's postings are always read whole. */
+/* Opens a run file; read_size is how much it reads ahead (0: 256 KiB).
+ * Postings are read one at a time, so a reader holds read_size bytes and
+ * at most one posting, however long the term's list. */
 int kz_run_open(kz_run_reader **out, const char *path, size_t read_size);
-/* Moves to the next term: 1, or 0 at the end, or a negative error. */
+/* Moves to the next term, past what is left of the current one's
+ * postings: 1, or 0 at the end, or a negative error. */
 int kz_run_next(kz_run_reader *r);
-/* The current term and its postings; valid until the next kz_run_next(). */
+/* The current term (valid until the next kz_run_next()) and its df. */
 const uint8_t *kz_run_current_term(const kz_run_reader *r, size_t *len);
-const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint32_t *df);
+uint32_t kz_run_current_df(const kz_run_reader *r);
+
+typedef struct kz_run_posting {
+    uint32_t docid, tf;
+    const uint8_t *pos; /* tf varints: the first position, then gap-1 */
+    size_t pos_len;
+} kz_run_posting;
+/* Reads the current term's next posting into *out: 1, or 0 after the
+ * last, or a negative error. out->pos is valid until the next call on r. */
+int kz_run_posting_next(kz_run_reader *r, kz_run_posting *out);
 void kz_run_close(kz_run_reader *r);
 
 /**************************************************************************
@@ -463,6 +498,10 @@ typedef struct kz_merge_part {
     const uint32_t *doc_lengths;
     uint64_t n_docs;
     double avgdl;
+    /* Coded positions of one term kept in memory before they go to an
+     * unnamed file in spill_dir (see kz_postings_writer_new). */
+    const char *spill_dir;
+    uint64_t spill_at;
     /* Where: blobs to fw's open section if fw is set, else to postings_f;
      * per term a record (varint length, bytes, varint df, varint blob
      * length) to terms_f, for kz_dict_add(). */

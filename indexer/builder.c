@@ -534,7 +534,7 @@ static void *worker_main(void *arg)
     kz_builder *b = w->b;
     /* The inverters get 70% of the budget less what the rest needs
      * whatever the budget (batches in flight, compression contexts, and at
-     * the end the merge's buffers for the longest posting list). */
+     * the end the merge's read-ahead and a term's unspilled positions). */
     uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 2);
     uint64_t for_inverters = b->budget * 7 / 10 > fixed + MIN_INVERTER_SHARE * b->n_workers
                                  ? b->budget * 7 / 10 - fixed
@@ -1222,6 +1222,9 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
      * of the budget, between 16 KiB and 256 KiB a run. */
     lower.read_size = b->n_runs ? (size_t)(b->budget / 8 / (2 * b->n_runs)) : 0;
     lower.read_size = KZ_MAX((size_t)16 << 10, KZ_MIN(lower.read_size, (size_t)256 << 10));
+    /* A term's coded positions past a 32nd of the budget go to a file. */
+    lower.spill_dir = b->work_dir;
+    lower.spill_at = KZ_MAX(b->budget / 32, (uint64_t)4 << 10);
     lower.doc_lengths = b->doc_lengths;
     lower.n_docs = b->n_docs;
     lower.avgdl = b->n_docs ? (double)b->tokens / (double)b->n_docs : 1.0;

@@ -71,12 +71,14 @@ struct kz_run_reader {
     kz_buf buf;   /* buffered file bytes */
     size_t at;    /* read position in buf */
     int eof;
-    /* The current term, valid after kz_run_next() returned 1. */
+    size_t read_size; /* bytes read ahead at a time */
+    /* The current term, after kz_run_next() returned 1, and what is left
+     * of its postings. */
     kz_buf term;
     uint32_t df;
-    const uint8_t *postings; /* in buf, until the next kz_run_next() */
-    size_t postings_len;
-    size_t read_size; /* bytes read ahead at a time */
+    uint32_t postings_left;
+    uint64_t bytes_left;
+    uint32_t last_docid;
 };
 
 static int reader_fill(kz_run_reader *r, size_t want)
@@ -166,23 +168,36 @@ done:
     return KZ_OK;
 }
 
+/* Passes over n bytes of the file: those buffered, then a seek. */
+static int reader_skip(kz_run_reader *r, uint64_t n)
+{
+    size_t in_buf = (size_t)KZ_MIN(n, (uint64_t)(r->buf.len - r->at));
+    r->at += in_buf;
+    n -= in_buf;
+    if (n == 0)
+        return KZ_OK;
+    if (r->eof || lseek(r->fd, (off_t)n, SEEK_CUR) < 0)
+        return kz_error_set(KZ_EIO, "%s: run file truncated", r->path);
+    return KZ_OK;
+}
+
+static int truncated(const kz_run_reader *r) { return kz_error_set(KZ_EIO, "%s: run file damaged", r->path); }
+
 int kz_run_next(kz_run_reader *r)
 {
     uint64_t len, df, n;
-    int rc = reader_varint(r, &len);
-    if (rc)
+    int rc = reader_skip(r, r->bytes_left);
+    if (rc || (rc = reader_varint(r, &len)))
         return rc;
     if (len == 0)
         return 0;
     if ((rc = reader_bytes(r, &r->term, (size_t)len)) || (rc = reader_varint(r, &df)) ||
-        (rc = reader_varint(r, &n)) || (rc = reader_fill(r, (size_t)n)))
+        (rc = reader_varint(r, &n)))
         return rc;
-    if (r->buf.len - r->at < n)
-        return kz_error_set(KZ_EIO, "%s: run file truncated", r->path);
-    r->postings = r->buf.data + r->at;
-    r->postings_len = (size_t)n;
-    r->at += (size_t)n;
-    r->df = (uint32_t)df;
+    if (df == 0 || df > UINT32_MAX || n < 3 * df)
+        return truncated(r);
+    r->df = r->postings_left = (uint32_t)df;
+    r->bytes_left = n;
     return 1;
 }
 
@@ -192,11 +207,48 @@ const uint8_t *kz_run_current_term(const kz_run_reader *r, size_t *len)
     return r->term.data;
 }
 
-const uint8_t *kz_run_current_postings(const kz_run_reader *r, size_t *len, uint32_t *df)
+uint32_t kz_run_current_df(const kz_run_reader *r) { return r->df; }
+
+int kz_run_posting_next(kz_run_reader *r, kz_run_posting *out)
 {
-    *len = r->postings_len;
-    *df = r->df;
-    return r->postings;
+    if (r->postings_left == 0)
+        return r->bytes_left == 0 ? 0 : truncated(r);
+    /* docid and tf, then tf position varints of at most 5 bytes each */
+    int rc = reader_fill(r, (size_t)KZ_MIN(r->bytes_left, 10));
+    if (rc)
+        return rc;
+    const uint8_t *start = r->buf.data + r->at, *p = start;
+    const uint8_t *end = start + KZ_MIN(r->bytes_left, (uint64_t)(r->buf.len - r->at));
+    uint32_t gap, tf;
+    if (kz_varint_get32(&p, end, &gap) || kz_varint_get32(&p, end, &tf) || tf == 0)
+        return truncated(r);
+    int first = r->postings_left == r->df;
+    if (!first && (gap == 0 || gap > UINT32_MAX - r->last_docid))
+        return truncated(r);
+    uint32_t docid = first ? gap : r->last_docid + gap;
+    size_t head = (size_t)(p - start);
+    uint64_t most = KZ_MIN(r->bytes_left - head, 5 * (uint64_t)tf);
+    if (most > SIZE_MAX / 2)
+        return truncated(r);
+    if ((rc = reader_fill(r, head + (size_t)most)))
+        return rc;
+    start = r->buf.data + r->at; /* the fill may have moved the buffer */
+    p = start + head;
+    end = start + KZ_MIN(r->bytes_left, (uint64_t)(r->buf.len - r->at));
+    for (uint32_t k = tf; k > 0; p++) {
+        if (p >= end)
+            return truncated(r);
+        k -= !(*p & 0x80);
+    }
+    out->docid = docid;
+    out->tf = tf;
+    out->pos = start + head;
+    out->pos_len = (size_t)(p - start) - head;
+    r->at += (size_t)(p - start);
+    r->bytes_left -= (uint64_t)(p - start);
+    r->postings_left--;
+    r->last_docid = docid;
+    return 1;
 }
 
 void kz_run_close(kz_run_reader *r)

@@ -23,10 +23,12 @@
 #include "kzint.h"
 #include "format.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <roaring/roaring.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Constants of the portable format. */
 #define SERIAL_COOKIE_NO_RUNCONTAINER 12346
@@ -178,23 +180,109 @@ static unsigned best_rice_k(const uint32_t *v, size_t n, uint64_t *bits_out)
     return best;
 }
 
-/* Re-codes the position varints of postings [lo, hi) as one Rice block:
- * a byte (k of first positions | k of gaps << 4), then the codes.
- * values is scratch space of at least as many u32 as the block has
- * positions. */
-static int encode_position_block(kz_buf *out, const kz_posting_input *in, uint32_t lo, uint32_t hi,
-                                 uint32_t *values)
+/* ------------------------------------------------------------ the writer */
+
+/*
+ * A term's blob is written from a stream of postings, 128 at a time, so
+ * that a term's memory does not grow with its positions: each full block
+ * is coded at once (Rice positions, bit-packed tfs, its block-table entry,
+ * its docids into the bitmap), and the coded positions, which come last
+ * in the blob and are most of it, go to a spill file past spill_at bytes.
+ * What stays in memory for a term is its bitmap, block table and tf bits,
+ * a few bits a posting. kz_postings_writer_finish() writes the blob out.
+ */
+struct kz_postings_writer {
+    const uint32_t *doc_lengths;
+    double avgdl;
+    int spill_fd;      /* -1: positions stay in memory */
+    uint64_t spill_at; /* bytes of coded positions kept before spilling */
+    /* The block being filled: its postings and their position varints. */
+    uint32_t docids[KZ_POSTING_BLOCK], tfs[KZ_POSTING_BLOCK];
+    uint64_t pos_off[KZ_POSTING_BLOCK + 1];
+    kz_buf varints;
+    uint32_t n_block;
+    uint32_t *values; /* Rice scratch: a block's positions */
+    size_t values_cap;
+    /* The term so far. */
+    uint64_t df, cf;
+    uint32_t max_tf, last_docid;
+    double bound;
+    roaring_bitmap_t *bm;
+    kz_buf table, tf_bits, pos; /* pos: coded positions not spilled */
+    uint64_t spilled;           /* coded positions in the spill file */
+    kz_buf head;                /* scratch for the header and bitmap */
+};
+
+int kz_postings_writer_new(kz_postings_writer **out, const uint32_t *doc_lengths, double avgdl, int spill_fd,
+                           uint64_t spill_at)
 {
+    kz_postings_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->bm = roaring_bitmap_create())) {
+        free(w);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    w->doc_lengths = doc_lengths;
+    w->avgdl = avgdl > 0 ? avgdl : 1.0;
+    w->spill_fd = spill_fd;
+    w->spill_at = spill_at;
+    *out = w;
+    return KZ_OK;
+}
+
+void kz_postings_writer_free(kz_postings_writer *w)
+{
+    if (!w)
+        return;
+    if (w->bm)
+        roaring_bitmap_free(w->bm);
+    kz_buf_free(&w->varints);
+    kz_buf_free(&w->table);
+    kz_buf_free(&w->tf_bits);
+    kz_buf_free(&w->pos);
+    kz_buf_free(&w->head);
+    free(w->values);
+    free(w);
+}
+
+static void writer_reset(kz_postings_writer *w)
+{
+    w->n_block = 0;
+    w->varints.len = 0;
+    w->df = w->cf = 0;
+    w->max_tf = 0;
+    w->bound = 0;
+    roaring_bitmap_clear(w->bm);
+    w->table.len = w->tf_bits.len = w->pos.len = 0;
+    w->spilled = 0;
+}
+
+/* Codes the block's positions as one Rice block: a byte (k of first
+ * positions | k of gaps << 4), then the codes in posting order. */
+static int encode_position_block(kz_postings_writer *w)
+{
+    uint64_t n_values = 0;
+    for (uint32_t i = 0; i < w->n_block; i++)
+        n_values += w->tfs[i];
+    if (n_values > w->values_cap) {
+        if (n_values > SIZE_MAX / sizeof *w->values)
+            return kz_error_set(KZ_ELIMIT, "a posting block holds too many positions");
+        uint32_t *v = realloc(w->values, (size_t)n_values * sizeof *v);
+        if (!v)
+            return kz_error_set(KZ_ENOMEM, "out of memory coding positions");
+        w->values = v;
+        w->values_cap = (size_t)n_values;
+    }
     /* firsts at the front of values, gaps after them */
-    size_t n_firsts = hi - lo, n_gaps = 0;
-    for (uint32_t i = lo; i < hi; i++) {
-        const uint8_t *p = in->pos + in->pos_off[i], *end = in->pos + in->pos_off[i + 1];
-        for (uint32_t j = 0; j < in->tfs[i]; j++) {
+    uint32_t *values = w->values;
+    size_t n_firsts = w->n_block, n_gaps = 0;
+    for (uint32_t i = 0; i < w->n_block; i++) {
+        const uint8_t *p = w->varints.data + w->pos_off[i], *end = w->varints.data + w->pos_off[i + 1];
+        for (uint32_t j = 0; j < w->tfs[i]; j++) {
             uint32_t v;
             if (kz_varint_get32(&p, end, &v))
                 return kz_error_set(KZ_EIO, "internal error: bad position varints");
             if (j == 0)
-                values[i - lo] = v;
+                values[i] = v;
             else
                 values[n_firsts + n_gaps++] = v;
         }
@@ -203,147 +291,195 @@ static int encode_position_block(kz_buf *out, const kz_posting_input *in, uint32
     unsigned k1 = best_rice_k(values, n_firsts, &bits1);
     unsigned k2 = best_rice_k(values + n_firsts, n_gaps, &bits2);
     size_t bytes = (size_t)((bits1 + bits2 + 7) / 8);
+    kz_buf *out = &w->pos;
     int rc = kz_buf_reserve(out, 1 + bytes + 8);
     if (rc)
         return rc;
     out->data[out->len] = (uint8_t)(k1 | k2 << 4);
-    bit_writer w = { out->data + out->len + 1, 0, 0 };
+    bit_writer bw = { out->data + out->len + 1, 0, 0 };
     const uint32_t *g = values + n_firsts;
-    for (uint32_t i = lo; i < hi; i++) {
-        bw_rice(&w, values[i - lo], k1);
-        for (uint32_t j = 1; j < in->tfs[i]; j++)
-            bw_rice(&w, *g++, k2);
+    for (uint32_t i = 0; i < w->n_block; i++) {
+        bw_rice(&bw, values[i], k1);
+        for (uint32_t j = 1; j < w->tfs[i]; j++)
+            bw_rice(&bw, *g++, k2);
     }
-    bw_flush(&w);
-    if (w.p != out->data + out->len + 1 + bytes)
+    bw_flush(&bw);
+    if (bw.p != out->data + out->len + 1 + bytes)
         return kz_error_set(KZ_EIO, "internal error: Rice block size miscounted");
     out->len += 1 + bytes;
     return KZ_OK;
 }
 
-int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
+static int spill(kz_postings_writer *w)
+{
+    size_t done = 0;
+    while (done < w->pos.len) {
+        ssize_t n = pwrite(w->spill_fd, w->pos.data + done, w->pos.len - done, (off_t)(w->spilled + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kz_error_errno(KZ_EIO, n < 0 ? errno : ENOSPC, "cannot write the merge's spill file");
+        done += (size_t)n;
+    }
+    w->spilled += w->pos.len;
+    w->pos.len = 0;
+    return KZ_OK;
+}
+
+/* Codes the full or last block: its entry in the block table, its tf
+ * bits, its positions. */
+static int flush_block(kz_postings_writer *w)
+{
+    uint32_t n = w->n_block, bmax_tf = 0, bmin_dl = UINT32_MAX;
+    double bbound = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t dl = w->doc_lengths[w->docids[i]];
+        bmax_tf = KZ_MAX(bmax_tf, w->tfs[i]);
+        bmin_dl = KZ_MIN(bmin_dl, dl);
+        double s = saturation(w->tfs[i], dl, w->avgdl);
+        if (s > bbound)
+            bbound = s;
+    }
+    if (bbound > w->bound)
+        w->bound = bbound;
+    w->max_tf = KZ_MAX(w->max_tf, bmax_tf);
+    if (w->tf_bits.len > UINT32_MAX)
+        return kz_error_set(KZ_ELIMIT, "a term's tf bits exceed 4 GiB");
+    uint8_t e[KZ_BLOCK_SIZE];
+    float fb = round_up_float(bbound);
+    kz_store_u64(e + KZ_BLOCK_POS_OFF, w->spilled + w->pos.len);
+    kz_store_u32(e + KZ_BLOCK_TF_OFF, (uint32_t)w->tf_bits.len);
+    kz_store_u32(e + KZ_BLOCK_LAST_DOC, w->docids[n - 1]);
+    kz_store_u32(e + KZ_BLOCK_MAX_TF, bmax_tf);
+    kz_store_u32(e + KZ_BLOCK_MIN_DL, bmin_dl);
+    memcpy(e + KZ_BLOCK_BOUND, &fb, 4);
+    int rc;
+    if ((rc = kz_buf_append(&w->table, e, sizeof e)) ||
+        (rc = pack_bits(&w->tf_bits, w->tfs, n, bit_width(bmax_tf - 1))) || (rc = encode_position_block(w)))
+        return rc;
+    roaring_bitmap_add_many(w->bm, n, w->docids);
+    w->n_block = 0;
+    w->varints.len = 0;
+    if (w->spill_fd >= 0 && w->pos.len >= w->spill_at)
+        return spill(w);
+    return KZ_OK;
+}
+
+int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint8_t *pos, size_t pos_len)
+{
+    if (tf == 0 || (w->df > 0 && docid <= w->last_docid))
+        return kz_error_set(KZ_EIO, "internal error: postings out of order or without positions");
+    if (w->df == UINT32_MAX)
+        return kz_error_set(KZ_ELIMIT, "a term in more than 2^32 - 1 documents");
+    uint32_t i = w->n_block;
+    int rc = kz_buf_append(&w->varints, pos, pos_len);
+    if (rc)
+        return rc;
+    w->docids[i] = docid;
+    w->tfs[i] = tf;
+    w->pos_off[i] = w->varints.len - pos_len;
+    w->pos_off[i + 1] = w->varints.len;
+    w->n_block = i + 1;
+    w->last_docid = docid;
+    w->df++;
+    w->cf += tf;
+    if (w->n_block == KZ_POSTING_BLOCK)
+        return flush_block(w);
+    return KZ_OK;
+}
+
+uint64_t kz_postings_writer_df(const kz_postings_writer *w) { return w->df; }
+
+/* Sends the spilled positions to the sink, a chunk at a time. */
+static int copy_spill(kz_postings_writer *w, kz_sink_fn sink, void *ctx)
+{
+    uint8_t buf[1 << 16];
+    for (uint64_t at = 0; at < w->spilled;) {
+        size_t want = (size_t)KZ_MIN((uint64_t)sizeof buf, w->spilled - at);
+        ssize_t n = pread(w->spill_fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kz_error_errno(KZ_EIO, n < 0 ? errno : EIO, "cannot read the merge's spill file back");
+        int rc = sink(ctx, buf, (size_t)n);
+        if (rc)
+            return rc;
+        at += (uint64_t)n;
+    }
+    return KZ_OK;
+}
+
+int kz_postings_writer_finish(kz_postings_writer *w, kz_sink_fn sink, void *ctx, uint64_t *blob_len)
 {
     int rc = KZ_OK;
-    roaring_bitmap_t *bm = NULL;
-    uint32_t df = in->df;
-    uint64_t cf = 0;
-    uint32_t max_tf = 0;
-    double bound = 0;
-    for (uint32_t i = 0; i < df; i++) {
-        uint32_t tf = in->tfs[i];
-        cf += tf;
-        if (tf > max_tf)
-            max_tf = tf;
-        double s = saturation(tf, in->doc_lengths[in->docids[i]], in->avgdl);
-        if (s > bound)
-            bound = s;
-    }
-    /* Positions first, into their own buffer: the block table needs where
-     * each block's codes start. A term in one document keeps its positions
-     * as varints: for so few values a Rice block's header costs more than
-     * it saves. */
-    uint32_t n_pos_blocks = df == 1 ? 0 : (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK;
-    kz_buf pos = { 0 };
-    uint64_t *block_pos = n_pos_blocks ? malloc(n_pos_blocks * sizeof *block_pos) : NULL;
-    uint32_t block_max_positions = 0;
-    for (uint32_t b = 0; b < n_pos_blocks; b++) {
-        uint64_t n = 0;
-        for (uint32_t i = b * KZ_POSTING_BLOCK; i < KZ_MIN(df, (b + 1) * KZ_POSTING_BLOCK); i++)
-            n += in->tfs[i];
-        if (n > block_max_positions)
-            block_max_positions = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-    }
-    uint32_t *values = malloc(((size_t)block_max_positions + 1) * sizeof *values);
-    if ((!block_pos && n_pos_blocks) || !values) {
-        free(block_pos);
-        free(values);
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    }
-    for (uint32_t b = 0; b < n_pos_blocks && rc == KZ_OK; b++) {
-        block_pos[b] = pos.len;
-        rc = encode_position_block(&pos, in, b * KZ_POSTING_BLOCK, KZ_MIN(df, (b + 1) * KZ_POSTING_BLOCK),
-                                   values);
-    }
-    free(values);
-    if (rc == KZ_OK && df == 1)
-        rc = kz_buf_append(&pos, in->pos + in->pos_off[0], (size_t)(in->pos_off[1] - in->pos_off[0]));
-    if (rc)
-        goto done;
-    bm = roaring_bitmap_of_ptr(df, in->docids);
-    if (!bm) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory building a bitmap");
-        goto done;
-    }
-    roaring_bitmap_run_optimize(bm);
-    size_t bm_len = roaring_bitmap_portable_size_in_bytes(bm);
-    uint32_t n_blocks = df > KZ_POSTING_BLOCK ? (df + KZ_POSTING_BLOCK - 1) / KZ_POSTING_BLOCK : 0;
-
+    uint64_t df = w->df;
+    *blob_len = 0;
+    if (df == 0)
+        return kz_error_set(KZ_EINVAL, "internal error: a term without postings");
+    /* A term in one document keeps its positions as varints: for so few
+     * values a Rice block's header costs more than it saves. */
     if (df == 1) {
-        if ((rc = kz_buf_append_varint(out, cf)))
-            goto done;
+        uint32_t dl = w->doc_lengths[w->docids[0]];
+        w->max_tf = w->tfs[0];
+        w->bound = saturation(w->tfs[0], dl, w->avgdl);
+        roaring_bitmap_add(w->bm, w->docids[0]);
+    } else if (w->n_block > 0 && (rc = flush_block(w))) {
+        goto done;
+    }
+    kz_buf *h = &w->head;
+    h->len = 0;
+    if (df == 1) {
+        rc = kz_buf_append_varint(h, w->cf);
     } else {
         uint8_t f32[4];
-        float fb = round_up_float(bound);
+        float fb = round_up_float(w->bound);
         memcpy(f32, &fb, 4);
-        if ((rc = kz_buf_append_varint(out, cf)) || (rc = kz_buf_append_varint(out, max_tf)) ||
-            (rc = kz_buf_append(out, f32, 4)))
-            goto done;
+        if ((rc = kz_buf_append_varint(h, w->cf)) == KZ_OK && (rc = kz_buf_append_varint(h, w->max_tf)) == KZ_OK)
+            rc = kz_buf_append(h, f32, 4);
     }
-    if ((rc = kz_buf_reserve(out, bm_len)))
+    if (rc)
         goto done;
-    roaring_bitmap_portable_serialize(bm, (char *)out->data + out->len);
-    out->len += compact_portable_header(out->data + out->len, bm_len);
-
-    if (df > 1) {
-        uint64_t tf_off = 0;
-        for (uint32_t b = 0; b < n_blocks; b++) {
-            uint32_t lo = b * KZ_POSTING_BLOCK, hi = KZ_MIN(df, lo + KZ_POSTING_BLOCK);
-            uint32_t bmax_tf = 0, bmin_dl = UINT32_MAX;
-            double bbound = 0;
-            for (uint32_t i = lo; i < hi; i++) {
-                uint32_t dl = in->doc_lengths[in->docids[i]];
-                bmax_tf = KZ_MAX(bmax_tf, in->tfs[i]);
-                bmin_dl = KZ_MIN(bmin_dl, dl);
-                double sb = saturation(in->tfs[i], dl, in->avgdl);
-                if (sb > bbound)
-                    bbound = sb;
-            }
-            if (tf_off > UINT32_MAX) {
-                rc = kz_error_set(KZ_ELIMIT, "a term's tf bits exceed 4 GiB");
-                goto done;
-            }
-            uint8_t e[KZ_BLOCK_SIZE];
-            float fb = round_up_float(bbound);
-            kz_store_u64(e + KZ_BLOCK_POS_OFF, block_pos[b]);
-            kz_store_u32(e + KZ_BLOCK_TF_OFF, (uint32_t)tf_off);
-            kz_store_u32(e + KZ_BLOCK_LAST_DOC, in->docids[hi - 1]);
-            kz_store_u32(e + KZ_BLOCK_MAX_TF, bmax_tf);
-            kz_store_u32(e + KZ_BLOCK_MIN_DL, bmin_dl);
-            memcpy(e + KZ_BLOCK_BOUND, &fb, 4);
-            if ((rc = kz_buf_append(out, e, sizeof e)))
-                goto done;
-            tf_off += ((uint64_t)(hi - lo) * bit_width(bmax_tf - 1) + 7) / 8;
-        }
-        if (n_blocks == 0) {
-            rc = pack_bits(out, in->tfs, df, bit_width(max_tf - 1));
-        } else {
-            for (uint32_t b = 0; b < n_blocks && rc == KZ_OK; b++) {
-                uint32_t lo = b * KZ_POSTING_BLOCK, hi = KZ_MIN(df, lo + KZ_POSTING_BLOCK);
-                uint32_t bmax_tf = 0;
-                for (uint32_t i = lo; i < hi; i++)
-                    bmax_tf = KZ_MAX(bmax_tf, in->tfs[i]);
-                rc = pack_bits(out, in->tfs + lo, hi - lo, bit_width(bmax_tf - 1));
-            }
-        }
-        if (rc)
-            goto done;
+    roaring_bitmap_run_optimize(w->bm);
+    size_t bm_len = roaring_bitmap_portable_size_in_bytes(w->bm);
+    if ((rc = kz_buf_reserve(h, bm_len)))
+        goto done;
+    roaring_bitmap_portable_serialize(w->bm, (char *)h->data + h->len);
+    h->len += compact_portable_header(h->data + h->len, bm_len);
+    /* The block table only when there is more than one block. */
+    int has_table = df > KZ_POSTING_BLOCK;
+    if ((rc = sink(ctx, h->data, h->len)) || (has_table && (rc = sink(ctx, w->table.data, w->table.len))))
+        goto done;
+    uint64_t len = h->len + (has_table ? w->table.len : 0);
+    if (df == 1) {
+        rc = sink(ctx, w->varints.data, w->varints.len);
+        len += w->varints.len;
+    } else if ((rc = sink(ctx, w->tf_bits.data, w->tf_bits.len)) == KZ_OK &&
+               (rc = copy_spill(w, sink, ctx)) == KZ_OK) {
+        rc = sink(ctx, w->pos.data, w->pos.len);
+        len += w->tf_bits.len + w->spilled + w->pos.len;
     }
-    rc = kz_buf_append(out, pos.data, pos.len);
+    if (rc == KZ_OK)
+        *blob_len = len;
 done:
-    if (bm) /* CRoaring 0.2.66 does not take NULL */
-        roaring_bitmap_free(bm);
-    kz_buf_free(&pos);
-    free(block_pos);
+    writer_reset(w);
+    return rc;
+}
+
+static int sink_to_buf(void *ctx, const void *data, size_t len) { return kz_buf_append(ctx, data, len); }
+
+int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
+{
+    kz_postings_writer *w;
+    int rc = kz_postings_writer_new(&w, in->doc_lengths, in->avgdl, -1, 0);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < in->df && rc == KZ_OK; i++)
+        rc = kz_postings_writer_add(w, in->docids[i], in->tfs[i], in->pos + in->pos_off[i],
+                                    (size_t)(in->pos_off[i + 1] - in->pos_off[i]));
+    uint64_t len;
+    if (rc == KZ_OK)
+        rc = kz_postings_writer_finish(w, sink_to_buf, out, &len);
+    kz_postings_writer_free(w);
     return rc;
 }
 
