@@ -347,10 +347,8 @@ typedef struct kz_postings_writer kz_postings_writer;
 int kz_postings_writer_new(kz_postings_writer **out, const uint32_t *doc_lengths, double avgdl, int spill_fd,
                            uint64_t spill_at);
 /* Adds the term's next posting: docid above the previous one, tf >= 1, and
- * its tf position varints (the first position, then each gap minus one),
- * which are copied. */
-int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint8_t *pos,
-                           size_t pos_len);
+ * its tf positions as the first, then each gap minus one (copied). */
+int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint32_t *pos);
 /* Postings added to the current term. */
 uint64_t kz_postings_writer_df(const kz_postings_writer *w);
 /* Writes the term's blob to sink, sets *blob_len to its length, and makes
@@ -455,8 +453,7 @@ uint32_t kz_run_current_df(const kz_run_reader *r);
 
 typedef struct kz_run_posting {
     uint32_t docid, tf;
-    const uint8_t *pos; /* tf varints: the first position, then gap-1 */
-    size_t pos_len;
+    const uint32_t *pos; /* tf values: the first position, then each gap minus one */
 } kz_run_posting;
 /* Reads the current term's next posting into *out: 1, or 0 after the
  * last, or a negative error. out->pos is valid until the next call on r. */

@@ -112,6 +112,22 @@ typedef struct cache_slot {
 } cache_slot;
 _Static_assert(sizeof(cache_slot) == 32, "a cache slot is half a cache line");
 
+/* The token cache of a large corpus outgrows the CPU caches, and looking
+ * a token up as soon as it ends waits on memory every time. So a token
+ * with an inline key only records where it goes in the output, with its
+ * key and hash, and prefetches its cache slot; the pending tokens are
+ * looked up PENDING at a time, when their slots have arrived. Such a
+ * token always has a term (it is far shorter than the longest kept), so
+ * its output entry is only filled in, never removed. */
+#define PENDING 16
+typedef struct pending_token {
+    size_t at; /* index in the output kz_tokvec */
+    uint32_t hash;
+    uint16_t len;
+    uint8_t nonascii;
+    uint8_t key[INLINE_KEY]; /* zero-padded */
+} pending_token;
+
 /* Intern slot: id + 1 (0 marks an empty slot). */
 typedef struct intern_slot {
     uint32_t hash;
@@ -159,6 +175,9 @@ struct kz_analyzer {
     size_t n_fold_pages;
     uint32_t *pool;
     size_t pool_len, pool_cap;
+
+    pending_token pending[PENDING];
+    size_t n_pending;
 
     /* Scratch for the current token, with room for zero padding. */
     uint8_t tok[TOK_MAX_BYTES + INLINE_KEY];
@@ -508,11 +527,11 @@ static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
     return intern(a, stem, (size_t)sb_stemmer_length(a->stemmer), term);
 }
 
-/* Sets *term to the stem id of the folded token in tok, or NO_TERM. */
-static int token_term(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
+/* Sets *term to the stem id of the folded token in tok, whose hash is h,
+ * or NO_TERM. */
+static int token_term(kz_analyzer *a, size_t len, int nonascii, uint32_t h, uint32_t *term)
 {
     uint8_t *key = a->tok;
-    uint32_t h = (uint32_t)XXH3_64bits(key, len);
     if (a->cache_cap) {
         size_t mask = a->cache_cap - 1;
         if (len <= INLINE_KEY) {
@@ -560,17 +579,47 @@ static int tokvec_push(kz_tokvec *tv, uint32_t term, uint32_t start, uint32_t en
     return KZ_OK;
 }
 
+/* Looks the pending tokens up and fills in their terms. Uses tok. */
+static int resolve_pending(kz_analyzer *a, kz_tokvec *out)
+{
+    int rc = KZ_OK;
+    for (size_t i = 0; i < a->n_pending && rc == KZ_OK; i++) {
+        const pending_token *p = &a->pending[i];
+        memcpy(a->tok, p->key, INLINE_KEY);
+        rc = token_term(a, p->len, p->nonascii, p->hash, &out->v[p->at].term);
+    }
+    a->n_pending = 0;
+    return rc;
+}
+
 static int finish_token(kz_analyzer *a, scan *s, kz_tokvec *out)
 {
     s->active = 0;
     s->apos = 0;
     if (s->overlong)
         return KZ_OK;
-    uint32_t term;
-    int rc = token_term(a, s->len, s->nonascii, &term);
-    if (rc != KZ_OK || term == NO_TERM)
+    size_t len = s->len;
+    uint32_t h = (uint32_t)XXH3_64bits(a->tok, len);
+    int rc;
+    if (len > INLINE_KEY) {
+        /* Rare, and it may be dropped: looked up at once. */
+        uint32_t term = NO_TERM;
+        if ((rc = token_term(a, len, s->nonascii, h, &term)) != KZ_OK || term == NO_TERM)
+            return rc;
+        return tokvec_push(out, term, s->start, s->end);
+    }
+    if ((rc = tokvec_push(out, NO_TERM, s->start, s->end)) != KZ_OK)
         return rc;
-    return tokvec_push(out, term, s->start, s->end);
+    pending_token *p = &a->pending[a->n_pending++];
+    p->at = out->len - 1;
+    p->hash = h;
+    p->len = (uint16_t)len;
+    p->nonascii = (uint8_t)s->nonascii;
+    memset(p->key, 0, INLINE_KEY);
+    memcpy(p->key, a->tok, len);
+    if (a->cache_cap)
+        __builtin_prefetch(&a->cache[h & (a->cache_cap - 1)]);
+    return a->n_pending == PENDING ? resolve_pending(a, out) : KZ_OK;
 }
 
 /* A word code point begins at input offset start: opens a token or, after
@@ -695,6 +744,11 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
     if (st.active)
         rc = finish_token(a, &st, out);
 done:
+    if (rc == KZ_OK)
+        return resolve_pending(a, out);
+    if (a->n_pending) /* drop the tokens without a term */
+        out->len = a->pending[0].at;
+    a->n_pending = 0;
     return rc;
 }
 

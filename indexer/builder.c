@@ -55,6 +55,8 @@
 #define DEFAULT_STORE_LEVEL 3
 #define MIN_INVERTER_SHARE (256ull << 10)
 #define FIXED_OVERHEAD (40ull << 20)
+/* Tokens ahead whose accumulators the inverter prefetches. */
+#define PREFETCH_AHEAD 8
 
 /* ---------------------------------------------------------------- batches */
 
@@ -295,8 +297,13 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
         w->touched = t;
         w->touched_cap = n;
     }
+    /* A large vocabulary's accumulators lie far apart in memory: each
+     * loop fetches those of the tokens a little ahead (and, for the
+     * positions, where they will write) while it works on this one. */
     size_t n_touched = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&w->accs[toks[i + PREFETCH_AHEAD].term]);
         acc *a = &w->accs[toks[i].term];
         if (a->cur_doc != docid + 1) {
             a->cur_doc = docid + 1;
@@ -307,6 +314,10 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
     }
     int rc;
     for (size_t i = 0; i < n_touched; i++) {
+        if (i + PREFETCH_AHEAD < n_touched) {
+            const acc *ahead = &w->accs[w->touched[i + PREFETCH_AHEAD]];
+            __builtin_prefetch(ahead->data + ahead->len, 1);
+        }
         acc *a = &w->accs[w->touched[i]];
         if ((rc = acc_put(w, a, a->df ? docid - a->last_doc : docid)) || (rc = acc_put(w, a, a->tf)))
             return rc;
@@ -315,6 +326,10 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
         a->last_pos = UINT32_MAX;
     }
     for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) {
+            const acc *ahead = &w->accs[toks[i + PREFETCH_AHEAD].term];
+            __builtin_prefetch(ahead->data + ahead->len, 1);
+        }
         acc *a = &w->accs[toks[i].term];
         uint32_t gap = a->last_pos == UINT32_MAX ? (uint32_t)i : (uint32_t)i - a->last_pos - 1;
         if ((rc = acc_put(w, a, gap)))

@@ -49,7 +49,7 @@ static int src_take(merge_src *s, kz_postings_writer *w, uint64_t n_docs)
 {
     if (s->p.docid >= n_docs)
         return kz_error_set(KZ_EIO, "internal error: a run names a document that does not exist");
-    int rc = kz_postings_writer_add(w, s->p.docid, s->p.tf, s->p.pos, s->p.pos_len);
+    int rc = kz_postings_writer_add(w, s->p.docid, s->p.tf, s->p.pos);
     return rc ? rc : src_advance(s);
 }
 
@@ -166,16 +166,29 @@ static int merge_range(kz_merge_part *m)
                 if ((rc = src_take(cur[0], w, m->n_docs)))
                     goto done;
         } else {
-            /* Merge by docid: runs from different workers interleave. */
+            /* Merge by docid: runs from different workers interleave, a
+             * batch's documents at a time. The run with the smallest docid
+             * gives up postings until it passes the next run's first. */
             for (;;) {
                 merge_src *best = NULL;
-                for (size_t i = 0; i < nc; i++)
-                    if (cur[i]->has_posting && (!best || cur[i]->p.docid < best->p.docid))
+                uint32_t next = UINT32_MAX;
+                for (size_t i = 0; i < nc; i++) {
+                    if (!cur[i]->has_posting)
+                        continue;
+                    if (!best || cur[i]->p.docid < best->p.docid) {
+                        if (best)
+                            next = best->p.docid;
                         best = cur[i];
+                    } else if (cur[i]->p.docid < next) {
+                        next = cur[i]->p.docid;
+                    }
+                }
                 if (!best)
                     break;
-                if ((rc = src_take(best, w, m->n_docs)))
-                    goto done;
+                do {
+                    if ((rc = src_take(best, w, m->n_docs)))
+                        goto done;
+                } while (best->has_posting && best->p.docid < next);
             }
         }
         uint64_t df = kz_postings_writer_df(w), blob_len;

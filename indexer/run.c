@@ -79,6 +79,8 @@ struct kz_run_reader {
     uint32_t postings_left;
     uint64_t bytes_left;
     uint32_t last_docid;
+    uint32_t *values; /* the last posting's positions, decoded */
+    size_t values_cap;
 };
 
 static int reader_fill(kz_run_reader *r, size_t want)
@@ -235,15 +237,20 @@ int kz_run_posting_next(kz_run_reader *r, kz_run_posting *out)
     start = r->buf.data + r->at; /* the fill may have moved the buffer */
     p = start + head;
     end = start + KZ_MIN(r->bytes_left, (uint64_t)(r->buf.len - r->at));
-    for (uint32_t k = tf; k > 0; p++) {
-        if (p >= end)
-            return truncated(r);
-        k -= !(*p & 0x80);
+    if (tf > r->values_cap) {
+        size_t cap = KZ_MAX((size_t)tf, 2 * r->values_cap);
+        uint32_t *v = realloc(r->values, cap * sizeof *v);
+        if (!v)
+            return kz_error_set(KZ_ENOMEM, "out of memory reading a run");
+        r->values = v;
+        r->values_cap = cap;
     }
+    for (uint32_t k = 0; k < tf; k++)
+        if (kz_varint_get32(&p, end, &r->values[k]))
+            return truncated(r);
     out->docid = docid;
     out->tf = tf;
-    out->pos = start + head;
-    out->pos_len = (size_t)(p - start) - head;
+    out->pos = r->values;
     r->at += (size_t)(p - start);
     r->bytes_left -= (uint64_t)(p - start);
     r->postings_left--;
@@ -260,5 +267,6 @@ void kz_run_close(kz_run_reader *r)
     free(r->path);
     kz_buf_free(&r->buf);
     kz_buf_free(&r->term);
+    free(r->values);
     free(r);
 }

@@ -166,11 +166,17 @@ static unsigned best_rice_k(const uint32_t *v, size_t n, uint64_t *bits_out)
         hi = 15;
     if (lo > hi)
         lo = hi;
+    /* The unary parts of every candidate k, in one pass. */
+    uint64_t unary[3] = { 0, 0, 0 };
+    unsigned k2 = KZ_MIN(lo + 2, 15u);
+    for (size_t i = 0; i < n; i++) {
+        unary[0] += v[i] >> lo;
+        unary[1] += v[i] >> (lo + 1);
+        unary[2] += v[i] >> k2;
+    }
     uint64_t best_bits = UINT64_MAX;
     for (unsigned k = lo; k <= hi; k++) {
-        uint64_t bits = (uint64_t)n * (k + 1);
-        for (size_t i = 0; i < n; i++)
-            bits += v[i] >> k;
+        uint64_t bits = (uint64_t)n * (k + 1) + unary[k - lo];
         if (bits < best_bits) {
             best_bits = bits;
             best = k;
@@ -196,13 +202,12 @@ struct kz_postings_writer {
     double avgdl;
     int spill_fd;      /* -1: positions stay in memory */
     uint64_t spill_at; /* bytes of coded positions kept before spilling */
-    /* The block being filled: its postings and their position varints. */
-    uint32_t docids[KZ_POSTING_BLOCK], tfs[KZ_POSTING_BLOCK];
-    uint64_t pos_off[KZ_POSTING_BLOCK + 1];
-    kz_buf varints;
+    /* The block being filled: its postings, each one's first position,
+     * and the other positions' gaps minus one in posting order. */
+    uint32_t docids[KZ_POSTING_BLOCK], tfs[KZ_POSTING_BLOCK], firsts[KZ_POSTING_BLOCK];
     uint32_t n_block;
-    uint32_t *values; /* Rice scratch: a block's positions */
-    size_t values_cap;
+    uint32_t *gaps;
+    size_t n_gaps, gaps_cap;
     /* The term so far. */
     uint64_t df, cf;
     uint32_t max_tf, last_docid;
@@ -235,19 +240,18 @@ void kz_postings_writer_free(kz_postings_writer *w)
         return;
     if (w->bm)
         roaring_bitmap_free(w->bm);
-    kz_buf_free(&w->varints);
+    free(w->gaps);
     kz_buf_free(&w->table);
     kz_buf_free(&w->tf_bits);
     kz_buf_free(&w->pos);
     kz_buf_free(&w->head);
-    free(w->values);
     free(w);
 }
 
 static void writer_reset(kz_postings_writer *w)
 {
     w->n_block = 0;
-    w->varints.len = 0;
+    w->n_gaps = 0;
     w->df = w->cf = 0;
     w->max_tf = 0;
     w->bound = 0;
@@ -260,36 +264,9 @@ static void writer_reset(kz_postings_writer *w)
  * positions | k of gaps << 4), then the codes in posting order. */
 static int encode_position_block(kz_postings_writer *w)
 {
-    uint64_t n_values = 0;
-    for (uint32_t i = 0; i < w->n_block; i++)
-        n_values += w->tfs[i];
-    if (n_values > w->values_cap) {
-        if (n_values > SIZE_MAX / sizeof *w->values)
-            return kz_error_set(KZ_ELIMIT, "a posting block holds too many positions");
-        uint32_t *v = realloc(w->values, (size_t)n_values * sizeof *v);
-        if (!v)
-            return kz_error_set(KZ_ENOMEM, "out of memory coding positions");
-        w->values = v;
-        w->values_cap = (size_t)n_values;
-    }
-    /* firsts at the front of values, gaps after them */
-    uint32_t *values = w->values;
-    size_t n_firsts = w->n_block, n_gaps = 0;
-    for (uint32_t i = 0; i < w->n_block; i++) {
-        const uint8_t *p = w->varints.data + w->pos_off[i], *end = w->varints.data + w->pos_off[i + 1];
-        for (uint32_t j = 0; j < w->tfs[i]; j++) {
-            uint32_t v;
-            if (kz_varint_get32(&p, end, &v))
-                return kz_error_set(KZ_EIO, "internal error: bad position varints");
-            if (j == 0)
-                values[i] = v;
-            else
-                values[n_firsts + n_gaps++] = v;
-        }
-    }
     uint64_t bits1, bits2;
-    unsigned k1 = best_rice_k(values, n_firsts, &bits1);
-    unsigned k2 = best_rice_k(values + n_firsts, n_gaps, &bits2);
+    unsigned k1 = best_rice_k(w->firsts, w->n_block, &bits1);
+    unsigned k2 = best_rice_k(w->gaps, w->n_gaps, &bits2);
     size_t bytes = (size_t)((bits1 + bits2 + 7) / 8);
     kz_buf *out = &w->pos;
     int rc = kz_buf_reserve(out, 1 + bytes + 8);
@@ -297,9 +274,9 @@ static int encode_position_block(kz_postings_writer *w)
         return rc;
     out->data[out->len] = (uint8_t)(k1 | k2 << 4);
     bit_writer bw = { out->data + out->len + 1, 0, 0 };
-    const uint32_t *g = values + n_firsts;
+    const uint32_t *g = w->gaps;
     for (uint32_t i = 0; i < w->n_block; i++) {
-        bw_rice(&bw, values[i], k1);
+        bw_rice(&bw, w->firsts[i], k1);
         for (uint32_t j = 1; j < w->tfs[i]; j++)
             bw_rice(&bw, *g++, k2);
     }
@@ -359,27 +336,34 @@ static int flush_block(kz_postings_writer *w)
         return rc;
     roaring_bitmap_add_many(w->bm, n, w->docids);
     w->n_block = 0;
-    w->varints.len = 0;
+    w->n_gaps = 0;
     if (w->spill_fd >= 0 && w->pos.len >= w->spill_at)
         return spill(w);
     return KZ_OK;
 }
 
-int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint8_t *pos, size_t pos_len)
+int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, const uint32_t *pos)
 {
     if (tf == 0 || (w->df > 0 && docid <= w->last_docid))
         return kz_error_set(KZ_EIO, "internal error: postings out of order or without positions");
     if (w->df == UINT32_MAX)
         return kz_error_set(KZ_ELIMIT, "a term in more than 2^32 - 1 documents");
-    uint32_t i = w->n_block;
-    int rc = kz_buf_append(&w->varints, pos, pos_len);
-    if (rc)
-        return rc;
+    if (w->n_gaps + tf - 1 > w->gaps_cap) {
+        size_t cap = KZ_MAX(w->n_gaps + tf - 1, 2 * w->gaps_cap);
+        if (cap > SIZE_MAX / sizeof *w->gaps)
+            return kz_error_set(KZ_ELIMIT, "a posting block holds too many positions");
+        uint32_t *g = realloc(w->gaps, cap * sizeof *g);
+        if (!g)
+            return kz_error_set(KZ_ENOMEM, "out of memory coding positions");
+        w->gaps = g;
+        w->gaps_cap = cap;
+    }
+    uint32_t i = w->n_block++;
     w->docids[i] = docid;
     w->tfs[i] = tf;
-    w->pos_off[i] = w->varints.len - pos_len;
-    w->pos_off[i + 1] = w->varints.len;
-    w->n_block = i + 1;
+    w->firsts[i] = pos[0];
+    memcpy(w->gaps + w->n_gaps, pos + 1, (size_t)(tf - 1) * sizeof *pos);
+    w->n_gaps += tf - 1;
     w->last_docid = docid;
     w->df++;
     w->cf += tf;
@@ -451,8 +435,15 @@ int kz_postings_writer_finish(kz_postings_writer *w, kz_sink_fn sink, void *ctx,
         goto done;
     uint64_t len = h->len + (has_table ? w->table.len : 0);
     if (df == 1) {
-        rc = sink(ctx, w->varints.data, w->varints.len);
-        len += w->varints.len;
+        /* The first position, then each gap minus one, as varints. */
+        h->len = 0;
+        if ((rc = kz_buf_append_varint(h, w->firsts[0])))
+            goto done;
+        for (size_t k = 0; k < w->n_gaps; k++)
+            if ((rc = kz_buf_append_varint(h, w->gaps[k])))
+                goto done;
+        rc = sink(ctx, h->data, h->len);
+        len += h->len;
     } else if ((rc = sink(ctx, w->tf_bits.data, w->tf_bits.len)) == KZ_OK &&
                (rc = copy_spill(w, sink, ctx)) == KZ_OK) {
         rc = sink(ctx, w->pos.data, w->pos.len);
@@ -470,16 +461,34 @@ static int sink_to_buf(void *ctx, const void *data, size_t len) { return kz_buf_
 int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
 {
     kz_postings_writer *w;
+    uint32_t *pos = NULL;
+    size_t pos_cap = 0;
     int rc = kz_postings_writer_new(&w, in->doc_lengths, in->avgdl, -1, 0);
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < in->df && rc == KZ_OK; i++)
-        rc = kz_postings_writer_add(w, in->docids[i], in->tfs[i], in->pos + in->pos_off[i],
-                                    (size_t)(in->pos_off[i + 1] - in->pos_off[i]));
+    for (uint32_t i = 0; i < in->df && rc == KZ_OK; i++) {
+        uint32_t tf = in->tfs[i];
+        if (tf > pos_cap) {
+            uint32_t *p = realloc(pos, tf * sizeof *p);
+            if (!p) {
+                rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                break;
+            }
+            pos = p;
+            pos_cap = tf;
+        }
+        const uint8_t *v = in->pos + in->pos_off[i], *end = in->pos + in->pos_off[i + 1];
+        for (uint32_t j = 0; j < tf && rc == KZ_OK; j++)
+            if (kz_varint_get32(&v, end, &pos[j]))
+                rc = kz_error_set(KZ_EINVAL, "bad position varints");
+        if (rc == KZ_OK)
+            rc = kz_postings_writer_add(w, in->docids[i], tf, pos);
+    }
     uint64_t len;
     if (rc == KZ_OK)
         rc = kz_postings_writer_finish(w, sink_to_buf, out, &len);
     kz_postings_writer_free(w);
+    free(pos);
     return rc;
 }
 
