@@ -49,7 +49,7 @@
 #define DICT_SAMPLE_BYTES (2u << 20)
 #define DICT_SAMPLE_PIECE 8192u
 #define DICT_MIN_SAMPLE (256u << 10)
-#define DICT_BYTES (110u << 10)
+#define DICT_BYTES (256u << 10)
 #define DEFAULT_BUDGET (1ull << 30)
 #define DEFAULT_MAX_DOC (1ull << 30)
 #define DEFAULT_STORE_LEVEL 3
