@@ -506,6 +506,72 @@ static void test_jsonl_gz(void)
     expect_jsonl_result(ixdir, path, &r);
 }
 
+/* Appends the gzip file at path (written by put_gz) to out. */
+static void append_file(kz_buf *out, const char *path)
+{
+    size_t len = 0;
+    uint8_t *data = kz_test_read_file(path, &len);
+    CHECK(data != NULL);
+    if (data)
+        kz_buf_append(out, data, len);
+    free(data);
+}
+
+/* Concatenated gzip members (as `cat a.gz b.gz` makes them) are one
+ * stream, even cut in the middle of a line and with an empty member. */
+static void test_jsonl_gz_members(void)
+{
+    kz_buf b = jsonl_bytes(), gz = { 0 };
+    size_t cuts[] = { 0, b.len / 3, b.len / 3, 2 * b.len / 3 + 1, b.len };
+    for (int m = 0; m < 4; m++) {
+        const char *part = tmp_path("part.gz");
+        put_gz(part, b.data + cuts[m], cuts[m + 1] - cuts[m]);
+        append_file(&gz, part);
+    }
+    const char *path = tmp_path("members.jsonl.gz");
+    put_file(path, gz.data, gz.len);
+    const char *ixdir = tmp_path("ix-gz-members");
+    const char *sources[] = { path, NULL };
+    build_result r;
+    build(ixdir, sources, 0, &r);
+    expect_jsonl_result(ixdir, path, &r);
+    kz_buf_free(&gz);
+    kz_buf_free(&b);
+}
+
+/* Bytes after the last member that are not gzip: every document is kept,
+ * and the file is reported as damaged. */
+static void test_jsonl_gz_trailing_garbage(void)
+{
+    kz_buf gz = { 0 };
+    const char *part = tmp_path("tg.gz");
+    const char *two = "{\"id\":\"a\",\"text\":\"first\"}\n{\"id\":\"b\",\"text\":\"second\"}\n";
+    put_gz(part, two, strlen(two));
+    append_file(&gz, part);
+    kz_buf_append(&gz, "this is not gzip at all", 23);
+    const char *path = tmp_path("garbage.jsonl.gz");
+    put_file(path, gz.data, gz.len);
+    kz_buf_free(&gz);
+    const char *ixdir = tmp_path("ix-gz-garbage");
+    const char *sources[] = { path, NULL };
+    build_result r;
+    build(ixdir, sources, 0, &r);
+    CHECK_INT(r.commit_rc, KZ_OK);
+    CHECK_INT(r.st.docs, 2);
+    CHECK_INT(r.st.problems[KZ_PROBLEM_UNREADABLE], 1);
+    int named = 0;
+    for (size_t i = 0; i < n_problems; i++)
+        named += problems[i].kind == KZ_PROBLEM_UNREADABLE && strstr(problems[i].where, "garbage.jsonl.gz") &&
+                 strstr(problems[i].message, "gzip") != NULL;
+    CHECK_INT(named, 1);
+    kz_index *ix = open_index(ixdir);
+    if (ix) {
+        EXPECT_DOC(ix, 0, "a", "", "first");
+        EXPECT_DOC(ix, 1, "b", "", "second");
+        kz_index_free(ix);
+    }
+}
+
 /* The first half of a gzip file: what came before the damage is kept, the
  * damage is reported as unreadable, and the build commits. */
 static void test_jsonl_gz_truncated(void)
@@ -590,8 +656,8 @@ static void test_jsonl_gz_truncated(void)
     kz_buf_free(&b);
 }
 
-/* The middle of a gzip file overwritten: zlib finds the damage (at the
- * latest by the CRC at the end) and the build reports it and commits. */
+/* The middle of a gzip file overwritten: the inflater finds the damage (at
+ * the latest by the CRC at the end) and the build reports it and commits. */
 static void test_jsonl_gz_corrupt(void)
 {
     kz_buf b = { 0 };
@@ -923,6 +989,8 @@ int main(void)
     KZ_RUN(test_folder);
     KZ_RUN(test_jsonl);
     KZ_RUN(test_jsonl_gz);
+    KZ_RUN(test_jsonl_gz_members);
+    KZ_RUN(test_jsonl_gz_trailing_garbage);
     KZ_RUN(test_jsonl_gz_truncated);
     KZ_RUN(test_jsonl_gz_corrupt);
     KZ_RUN(test_invalid_utf8_count);
