@@ -248,7 +248,7 @@ static int read_hex4(const cursor *c, size_t pos, uint32_t *out)
  * a second escape when the two form a surrogate pair). */
 static int decode_u_escape(cursor *c)
 {
-    uint32_t cp, lo;
+    uint32_t cp = 0, lo = 0;
     int rc = read_hex4(c, c->pos, &cp);
     if (rc)
         return rc;

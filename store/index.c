@@ -313,7 +313,7 @@ static int read_str(const uint8_t **p, const uint8_t *end, const char **s, size_
 
 int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta)
 {
-    const uint8_t *rec;
+    const uint8_t *rec = NULL;
     int rc = doc_record(ix, docid, &rec);
     if (rc)
         return rc;
@@ -387,7 +387,7 @@ int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *ca
 
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 {
-    const uint8_t *rec;
+    const uint8_t *rec = NULL;
     int rc = doc_record(ix, docid, &rec);
     *out = NULL;
     if (rc)

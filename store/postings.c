@@ -460,7 +460,7 @@ static int sink_to_buf(void *ctx, const void *data, size_t len) { return kz_buf_
 
 int kz_postings_encode(kz_buf *out, const kz_posting_input *in)
 {
-    kz_postings_writer *w;
+    kz_postings_writer *w = NULL;
     uint32_t *pos = NULL;
     size_t pos_cap = 0;
     int rc = kz_postings_writer_new(&w, in->doc_lengths, in->avgdl, -1, 0);

@@ -22,7 +22,7 @@ typedef struct posting {
 } posting;
 
 typedef struct tterm {
-    char text[24];
+    char text[32];
     kz_buf bytes; /* as the inverter lays them out */
     posting *p;
     uint32_t df;
