@@ -362,8 +362,10 @@ int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, c
     w->docids[i] = docid;
     w->tfs[i] = tf;
     w->firsts[i] = pos[0];
-    memcpy(w->gaps + w->n_gaps, pos + 1, (size_t)(tf - 1) * sizeof *pos);
-    w->n_gaps += tf - 1;
+    if (tf > 1) {
+        memcpy(w->gaps + w->n_gaps, pos + 1, (size_t)(tf - 1) * sizeof *pos);
+        w->n_gaps += tf - 1;
+    }
     w->last_docid = docid;
     w->df++;
     w->cf += tf;
@@ -373,6 +375,13 @@ int kz_postings_writer_add(kz_postings_writer *w, uint32_t docid, uint32_t tf, c
 }
 
 uint64_t kz_postings_writer_df(const kz_postings_writer *w) { return w->df; }
+
+/* Passes [data, data+len) to the sink; an empty part (whose data may be
+ * NULL) is not passed. */
+static int emit(kz_sink_fn sink, void *ctx, const void *data, size_t len)
+{
+    return len ? sink(ctx, data, len) : KZ_OK;
+}
 
 /* Sends the spilled positions to the sink, a chunk at a time. */
 static int copy_spill(kz_postings_writer *w, kz_sink_fn sink, void *ctx)
@@ -431,7 +440,7 @@ int kz_postings_writer_finish(kz_postings_writer *w, kz_sink_fn sink, void *ctx,
     h->len += compact_portable_header(h->data + h->len, bm_len);
     /* The block table only when there is more than one block. */
     int has_table = df > KZ_POSTING_BLOCK;
-    if ((rc = sink(ctx, h->data, h->len)) || (has_table && (rc = sink(ctx, w->table.data, w->table.len))))
+    if ((rc = emit(sink, ctx, h->data, h->len)) || (has_table && (rc = emit(sink, ctx, w->table.data, w->table.len))))
         goto done;
     uint64_t len = h->len + (has_table ? w->table.len : 0);
     if (df == 1) {
@@ -442,11 +451,11 @@ int kz_postings_writer_finish(kz_postings_writer *w, kz_sink_fn sink, void *ctx,
         for (size_t k = 0; k < w->n_gaps; k++)
             if ((rc = kz_buf_append_varint(h, w->gaps[k])))
                 goto done;
-        rc = sink(ctx, h->data, h->len);
+        rc = emit(sink, ctx, h->data, h->len);
         len += h->len;
-    } else if ((rc = sink(ctx, w->tf_bits.data, w->tf_bits.len)) == KZ_OK &&
+    } else if ((rc = emit(sink, ctx, w->tf_bits.data, w->tf_bits.len)) == KZ_OK &&
                (rc = copy_spill(w, sink, ctx)) == KZ_OK) {
-        rc = sink(ctx, w->pos.data, w->pos.len);
+        rc = emit(sink, ctx, w->pos.data, w->pos.len);
         len += w->tf_bits.len + w->spilled + w->pos.len;
     }
     if (rc == KZ_OK)
