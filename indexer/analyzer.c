@@ -527,16 +527,15 @@ static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
     return intern(a, stem, (size_t)sb_stemmer_length(a->stemmer), term);
 }
 
-/* Sets *term to the stem id of the folded token in tok, whose hash is h,
- * or NO_TERM. */
-static int token_term(kz_analyzer *a, size_t len, int nonascii, uint32_t h, uint32_t *term)
+/* Sets *term to the stem id of the folded token key[0..len), whose hash
+ * is h, or NO_TERM. A key of up to INLINE_KEY bytes is zero-padded to
+ * INLINE_KEY, so that it compares with a slot's in fixed size; a longer
+ * one is tok. A miss is stemmed from tok. */
+static int token_term(kz_analyzer *a, const uint8_t *key, size_t len, int nonascii, uint32_t h, uint32_t *term)
 {
-    uint8_t *key = a->tok;
     if (a->cache_cap) {
         size_t mask = a->cache_cap - 1;
         if (len <= INLINE_KEY) {
-            /* Padded like the slots, the key compares in fixed size. */
-            memset(key + len, 0, INLINE_KEY);
             for (size_t i = h & mask; a->cache[i].len; i = (i + 1) & mask) {
                 const cache_slot *e = &a->cache[i];
                 if (e->hash == h && e->len == len && memcmp(e->key, key, INLINE_KEY) == 0) {
@@ -555,6 +554,8 @@ static int token_term(kz_analyzer *a, size_t len, int nonascii, uint32_t h, uint
             }
         }
     }
+    if (key != a->tok)
+        memcpy(a->tok, key, len);
     int rc = stem_token(a, len, nonascii, term);
     if (rc != KZ_OK || *term == NO_TERM)
         return rc;
@@ -579,14 +580,14 @@ static int tokvec_push(kz_tokvec *tv, uint32_t term, uint32_t start, uint32_t en
     return KZ_OK;
 }
 
-/* Looks the pending tokens up and fills in their terms. Uses tok. */
+/* Looks the pending tokens up and fills in their terms. Uses tok for
+ * those that miss the cache. */
 static int resolve_pending(kz_analyzer *a, kz_tokvec *out)
 {
     int rc = KZ_OK;
     for (size_t i = 0; i < a->n_pending && rc == KZ_OK; i++) {
         const pending_token *p = &a->pending[i];
-        memcpy(a->tok, p->key, INLINE_KEY);
-        rc = token_term(a, p->len, p->nonascii, p->hash, &out->v[p->at].term);
+        rc = token_term(a, p->key, p->len, p->nonascii, p->hash, &out->v[p->at].term);
     }
     a->n_pending = 0;
     return rc;
@@ -604,7 +605,7 @@ static int finish_token(kz_analyzer *a, scan *s, kz_tokvec *out)
     if (len > INLINE_KEY) {
         /* Rare, and it may be dropped: looked up at once. */
         uint32_t term = NO_TERM;
-        if ((rc = token_term(a, len, s->nonascii, h, &term)) != KZ_OK || term == NO_TERM)
+        if ((rc = token_term(a, a->tok, len, s->nonascii, h, &term)) != KZ_OK || term == NO_TERM)
             return rc;
         return tokvec_push(out, term, s->start, s->end);
     }
