@@ -45,11 +45,18 @@
 #define BATCH_MAX_DOCS 4096u
 #define STORE_BLOCK_BYTES (64u << 10)
 /* The store's zstd dictionary: trained on the first DICT_SAMPLE_BYTES of
- * text, cut into DICT_SAMPLE_PIECE pieces; none below DICT_MIN_SAMPLE. */
+ * text, cut into DICT_SAMPLE_PIECE pieces; none below DICT_MIN_SAMPLE. It
+ * is stored in the index, so its best size grows with the corpus (on
+ * wikipedia-en and scifact text, store plus dictionary is smallest near a
+ * 64th of the text): batches are held until DICT_HOLD_BYTES of text or the
+ * end of the input, and a corpus that ends sooner gets a dictionary of a
+ * 64th of its text, between DICT_MIN_BYTES and DICT_MAX_BYTES. */
 #define DICT_SAMPLE_BYTES (2u << 20)
 #define DICT_SAMPLE_PIECE 8192u
 #define DICT_MIN_SAMPLE (256u << 10)
-#define DICT_BYTES (256u << 10)
+#define DICT_HOLD_BYTES (16u << 20)
+#define DICT_MIN_BYTES (16u << 10)
+#define DICT_MAX_BYTES (256u << 10)
 #define DEFAULT_BUDGET (1ull << 30)
 #define DEFAULT_MAX_DOC (1ull << 30)
 #define DEFAULT_STORE_LEVEL 3
@@ -615,16 +622,18 @@ static int builder_failure(kz_builder *b)
 
 /* Trains the store's dictionary on the held batches' text. Too little
  * text, or a failed training, means no dictionary: not an error. */
-static int train_dict(kz_builder *b)
+static int train_dict(kz_builder *b, int input_ended)
 {
     kz_buf samples = { 0 };
     size_t *sizes = NULL, n = 0, cap = 0;
     int rc = KZ_OK;
+    uint64_t held_text = 0;
     b->dict_done = 1;
     for (batch *bt = b->held; bt; bt = bt->next) {
         for (uint32_t i = 0; i < bt->n_docs; i++) {
             const batch_doc *d = &bt->docs[i];
-            for (size_t off = 0; off < d->text_len; off += DICT_SAMPLE_PIECE) {
+            held_text += d->text_len;
+            for (size_t off = 0; off < d->text_len && samples.len < DICT_SAMPLE_BYTES; off += DICT_SAMPLE_PIECE) {
                 size_t piece = KZ_MIN((size_t)DICT_SAMPLE_PIECE, d->text_len - off);
                 if (n == cap) {
                     cap = cap ? cap * 2 : 1024;
@@ -643,7 +652,10 @@ static int train_dict(kz_builder *b)
     }
     if (samples.len < DICT_MIN_SAMPLE || n > UINT32_MAX)
         goto done;
-    if ((rc = kz_buf_reserve(&b->dict, DICT_BYTES)))
+    size_t dict_bytes = DICT_MAX_BYTES;
+    if (input_ended && held_text / 64 < DICT_MAX_BYTES)
+        dict_bytes = KZ_MAX((size_t)(held_text / 64), (size_t)DICT_MIN_BYTES);
+    if ((rc = kz_buf_reserve(&b->dict, dict_bytes)))
         goto done;
     ZDICT_fastCover_params_t p;
     memset(&p, 0, sizeof p);
@@ -653,7 +665,7 @@ static int train_dict(kz_builder *b)
     p.accel = 1;
     p.splitPoint = 1.0;
     p.zParams.compressionLevel = b->opts.store_level;
-    size_t got = ZDICT_trainFromBuffer_fastCover(b->dict.data, DICT_BYTES, samples.data, sizes, (unsigned)n, p);
+    size_t got = ZDICT_trainFromBuffer_fastCover(b->dict.data, dict_bytes, samples.data, sizes, (unsigned)n, p);
     if (ZDICT_isError(got))
         goto done;
     b->dict.len = got;
@@ -685,9 +697,9 @@ static int submit_batch(kz_builder *b, int input_ended)
         b->held_tail = bt;
         b->held_bytes += bt->arena.len;
     }
-    if (b->held_bytes < DICT_SAMPLE_BYTES && !input_ended)
+    if (b->held_bytes < DICT_HOLD_BYTES && !input_ended)
         return KZ_OK;
-    int rc = train_dict(b);
+    int rc = train_dict(b, input_ended);
     while (b->held) {
         batch *h = b->held;
         b->held = h->next;

@@ -538,6 +538,59 @@ static void test_empty_texts_name_real_blocks(void)
     free(long_text);
 }
 
+/* The store dictionary's size follows the corpus (builder.c): none under
+ * 256 KiB of text, a 64th of the text (at least 16 KiB) for a corpus under
+ * 16 MiB; the texts come back whole either way. */
+static void test_store_dictionary_size(void)
+{
+    static const size_t totals[] = { 200u << 10, 1536u << 10 };
+    uint64_t rng = seed;
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = totals[k] / 2000;
+        tdoc *docs = calloc(n, sizeof *docs);
+        size_t text_bytes = 0;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(docs[i].id, sizeof docs[i].id, "d%zu", i);
+            kz_buf t = { 0 };
+            while (t.len < 2000)
+                kz_buf_printf(&t, "w%llu ", (unsigned long long)(kz_test_rand(&rng) % 5000));
+            docs[i].text = (char *)t.data;
+            docs[i].text_len = t.len;
+            docs[i].title = strdup("");
+            text_bytes += t.len;
+        }
+        char *dir = kz_test_temp_dir();
+        kz_build_stats st;
+        CHECK_OK(build(dir, docs, n, 2, 0, &st));
+        kz_index *ix;
+        if (kz_index_open(&ix, dir) == KZ_OK) {
+            uint64_t dict = kz_file_entry(kz_index_file(ix), KZ_SEC_STOREDICT)->length;
+            if (text_bytes < (256u << 10))
+                CHECK_INT(dict, 0);
+            else
+                CHECK_MSG(dict > 0 && dict <= KZ_MAX(text_bytes / 64, (size_t)16 << 10),
+                          "a %zu-byte corpus has a %llu-byte dictionary", text_bytes, (unsigned long long)dict);
+            for (size_t i = 0; i < n; i += n / 7) {
+                char *text = NULL;
+                size_t len = 0;
+                CHECK_OK(kz_index_doc_text(ix, &text, &len, (uint32_t)i));
+                CHECK(len == docs[i].text_len && text && memcmp(text, docs[i].text, len) == 0);
+                free(text);
+            }
+            kz_index_free(ix);
+        } else {
+            CHECK(0);
+        }
+        kz_test_remove_tree(dir);
+        free(dir);
+        for (size_t i = 0; i < n; i++) {
+            free(docs[i].text);
+            free(docs[i].title);
+        }
+        free(docs);
+    }
+}
+
 int main(void)
 {
     seed = kz_test_seed();
@@ -546,5 +599,6 @@ int main(void)
     KZ_RUN(test_positions_and_title_boundary);
     KZ_RUN(test_empty_texts_name_real_blocks);
     KZ_RUN(test_far_apart_positions);
+    KZ_RUN(test_store_dictionary_size);
     return kz_test_finish();
 }
