@@ -390,6 +390,31 @@ typedef struct kz_plist {
     const uint32_t *pos_starts;
 } kz_plist;
 
+/* The first container of pl from index from on whose base is >= base (or
+ * n_containers): exponential, then binary search. */
+static inline uint32_t kz_plist_seek_container(const kz_plist *pl, uint32_t from, uint32_t base)
+{
+    uint32_t n = pl->n_containers;
+    if (from >= n || pl->containers[from].base >= base)
+        return from;
+    uint64_t lo = from, hi = (uint64_t)from + 1, step = 1; /* base of lo < base */
+    while (hi < n && pl->containers[hi].base < base) {
+        lo = hi;
+        step *= 2;
+        hi = lo + step;
+    }
+    if (hi > n)
+        hi = n;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (pl->containers[mid].base < base)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint32_t)hi;
+}
+
 /* Parses a blob of [blob, blob+len) for a term of document frequency df.
  * Checks every bound (never reads outside the blob) and that the bitmap's
  * cardinality is df: KZ_ECORRUPT otherwise. */

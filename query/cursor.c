@@ -139,23 +139,9 @@ uint32_t kz_cursor_seek(kz_cursor *c, uint32_t target)
     const kz_plist *pl = c->pl;
     uint32_t key = target >> 16;
     if ((pl->containers[c->ci].base >> 16) < key) {
-        /* A later container: gallop over the keys. */
-        uint32_t lo = c->ci + 1, hi = lo, step = 1, n = pl->n_containers;
-        while (hi < n && (pl->containers[hi].base >> 16) < key) {
-            lo = hi + 1;
-            hi += step;
-            step *= 2;
-        }
-        if (hi > n)
-            hi = n;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if ((pl->containers[mid].base >> 16) < key)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo >= n) {
+        /* A later container. */
+        uint32_t lo = kz_plist_seek_container(pl, c->ci + 1, key << 16);
+        if (lo >= pl->n_containers) {
             set_end(c);
             return KZ_DOC_END;
         }

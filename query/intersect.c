@@ -825,31 +825,6 @@ static int corrupt(const char *what)
     return kz_error_set(KZ_ECORRUPT, "index is corrupt: posting list %s", what);
 }
 
-/* The first container of pl from index from on whose base is >= base (or
- * n_containers): exponential, then binary search. */
-static uint32_t seek_key(const kz_plist *pl, uint32_t from, uint32_t base)
-{
-    uint32_t n = pl->n_containers;
-    if (from >= n || pl->containers[from].base >= base)
-        return from;
-    uint64_t lo = from, hi = (uint64_t)from + 1, step = 1; /* base of lo < base */
-    while (hi < n && pl->containers[hi].base < base) {
-        lo = hi;
-        step *= 2;
-        hi = lo + step;
-    }
-    if (hi > n)
-        hi = n;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (pl->containers[mid].base < base)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return (uint32_t)hi;
-}
-
 uint64_t kz_plist_and_count(const kz_plist *a, const kz_plist *b)
 {
     if (a->n_containers > b->n_containers) {
@@ -861,7 +836,7 @@ uint64_t kz_plist_and_count(const kz_plist *a, const kz_plist *b)
     uint32_t j = 0;
     for (uint32_t i = 0; i < a->n_containers; i++) {
         const kz_container *ca = &a->containers[i];
-        j = seek_key(b, j, ca->base);
+        j = kz_plist_seek_container(b, j, ca->base);
         if (j == b->n_containers)
             break;
         if (b->containers[j].base == ca->base)
@@ -1024,7 +999,7 @@ int kz_plist_and(uint32_t *docids_out, uint32_t *ords_out, size_t *n_out, const 
         for (q = 0; q < n_lists; q++) {
             size_t l = by_keys[q];
             const kz_plist *pl = lists[l];
-            pos[l] = seek_key(pl, pos[l], target);
+            pos[l] = kz_plist_seek_container(pl, pos[l], target);
             if (pos[l] == pl->n_containers)
                 goto done;
             if (pl->containers[pos[l]].base != target) {

@@ -167,21 +167,31 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
     return KZ_OK;
 }
 
+/* Analyses text with the index's language into s (its tokens, which the
+ * caller frees with s->t and s->pool, also on failure) and finds the
+ * query's matches among them: *m (malloc'd, n of them). */
+static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_results *r, const char *text,
+                        size_t len)
+{
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, s);
+    if (rc || (rc = s->rc))
+        return rc;
+    for (size_t i = 0; i < s->n; i++)
+        s->t[i].stem = (const char *)s->pool.data + (uintptr_t)s->t[i].stem;
+    return find_matches(r, s->t, s->n, m, n);
+}
+
 int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len)
 {
     *out = NULL;
     *n_out = 0;
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0;
-    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, &s);
-    if (rc || (rc = s.rc))
-        goto done;
-    for (size_t i = 0; i < s.n; i++)
-        s.t[i].stem = (const char *)s.pool.data + (uintptr_t)s.t[i].stem;
-    if ((rc = find_matches(r, s.t, s.n, &m, &n)))
+    int rc = text_matches(&s, &m, &n, ix, r, text, len);
+    if (rc)
         goto done;
     *out = malloc((n ? n : 1) * sizeof **out);
     if (!*out) {
@@ -366,19 +376,13 @@ int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_in
     if (max_fragments == 0)
         return KZ_OK;
     memset(out, 0, max_fragments * sizeof *out);
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
     if (max_chars < 20)
         max_chars = 20;
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0, made = 0;
-    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, &s);
-    if (rc || (rc = s.rc))
-        goto done;
-    for (size_t i = 0; i < s.n; i++)
-        s.t[i].stem = (const char *)s.pool.data + (uintptr_t)s.t[i].stem;
-    if ((rc = find_matches(r, s.t, s.n, &m, &n)))
+    int rc = text_matches(&s, &m, &n, ix, r, text, len);
+    if (rc)
         goto done;
     /* Character offsets of the matches, in one pass. */
     size_t byte = 0, chars = 0;
