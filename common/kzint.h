@@ -20,6 +20,17 @@
 #define KZ_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define KZ_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Byte order of two strings, a shorter one before its extensions: the
+ * order of the dictionary, of run files and of the merge. */
+static inline int kz_bytes_cmp(const void *a, size_t la, const void *b, size_t lb)
+{
+    size_t n = la < lb ? la : lb;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
 #if defined(__GNUC__)
 #define KZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define KZ_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -349,10 +349,7 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
 static int run_term_cmp(const void *x, const void *y)
 {
     const kz_run_term *a = x, *b = y;
-    int c = memcmp(a->text, b->text, KZ_MIN(a->len, b->len));
-    if (c)
-        return c;
-    return a->len < b->len ? -1 : a->len > b->len;
+    return kz_bytes_cmp(a->text, a->len, b->text, b->len);
 }
 
 /* Writes the worker's postings as a run and empties the inverter. */
@@ -1130,8 +1127,7 @@ static int add_term_list(kz_dict_writer *dw, FILE *f, const char *path)
 static int cmp_bufs(const void *x, const void *y)
 {
     const kz_buf *a = x, *b = y;
-    int c = memcmp(a->data, b->data, KZ_MIN(a->len, b->len));
-    return c ? c : (a->len < b->len ? -1 : a->len > b->len);
+    return kz_bytes_cmp(a->data, a->len, b->data, b->len);
 }
 
 static void *merge_thread(void *arg)

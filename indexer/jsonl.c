@@ -572,11 +572,9 @@ static int add_field(kz_jsonl_parser *p, span key, span value, int dropped)
 static int compare_refs(const void *pa, const void *pb)
 {
     const key_ref *a = pa, *b = pb;
-    int d = memcmp(a->key, b->key, KZ_MIN(a->len, b->len));
+    int d = kz_bytes_cmp(a->key, a->len, b->key, b->len);
     if (d)
         return d;
-    if (a->len != b->len)
-        return a->len < b->len ? -1 : 1;
     return a->index < b->index ? -1 : a->index > b->index;
 }
 

@@ -31,10 +31,7 @@ static int term_cmp(kz_run_reader *a, kz_run_reader *b)
 {
     size_t la, lb;
     const uint8_t *ta = kz_run_current_term(a, &la), *tb = kz_run_current_term(b, &lb);
-    int c = memcmp(ta, tb, KZ_MIN(la, lb));
-    if (c)
-        return c;
-    return la < lb ? -1 : la > lb;
+    return kz_bytes_cmp(ta, la, tb, lb);
 }
 
 static int src_advance(merge_src *s)
@@ -96,9 +93,7 @@ static int in_range(const kz_merge_part *m, const uint8_t *t, size_t len, int up
     size_t blen = upper ? m->hi_len : m->lo_len;
     if (!bound)
         return 1;
-    int c = memcmp(t, bound, KZ_MIN(len, blen));
-    if (c == 0)
-        c = len < blen ? -1 : len > blen;
+    int c = kz_bytes_cmp(t, len, bound, blen);
     return upper ? c < 0 : c >= 0;
 }
 

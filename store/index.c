@@ -535,14 +535,6 @@ static int term_entry(kz_index *ix, uint32_t ordinal, term_scan *sc)
     }
 }
 
-static int cmp_bytes(const char *a, size_t la, const char *b, size_t lb)
-{
-    int c = memcmp(a, b, KZ_MIN(la, lb));
-    if (c)
-        return c;
-    return la < lb ? -1 : la > lb;
-}
-
 /* Ordinal of the first term >= key (terms if none). */
 static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
 {
@@ -558,7 +550,7 @@ static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
         uint32_t mid = lo + (hi - lo) / 2;
         if ((rc = scan_open(ix, mid, &sc)) || (rc = scan_next(ix, &sc)) < 0)
             return rc;
-        if (cmp_bytes(sc.t.text, sc.t.len, key, len) <= 0)
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) <= 0)
             lo = mid;
         else
             hi = mid;
@@ -566,7 +558,7 @@ static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
     if ((rc = scan_open(ix, lo, &sc)))
         return rc;
     while ((rc = scan_next(ix, &sc)) > 0)
-        if (cmp_bytes(sc.t.text, sc.t.len, key, len) >= 0) {
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) >= 0) {
             *out = sc.t.ordinal;
             return KZ_OK;
         }
@@ -609,7 +601,7 @@ int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
         term_scan sc;
         if ((rc = term_entry(ix, at, &sc)))
             return rc;
-        if (cmp_bytes(sc.t.text, sc.t.len, term, len) == 0) {
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, term, len) == 0) {
             *out = sc.t;
             return fill_cf(ix, out);
         }
@@ -667,7 +659,7 @@ int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faul
         if (rc == KZ_OK)
             rc = scan_open(ix, bi, &sc);
         while (rc == KZ_OK && (rc = scan_next(ix, &sc)) > 0) {
-            if (n > 0 && cmp_bytes(prev.text, prev.len, sc.t.text, sc.t.len) >= 0) {
+            if (n > 0 && kz_bytes_cmp(prev.text, prev.len, sc.t.text, sc.t.len) >= 0) {
                 snprintf(msg, sizeof msg, "term %u \"%.*s\" is not after \"%.*s\"", sc.t.ordinal,
                          (int)KZ_MIN(sc.t.len, 100), sc.t.text, (int)KZ_MIN(prev.len, 100), prev.text);
                 if (fn)
