@@ -112,7 +112,7 @@ static int side_build(side *s, uint32_t *ids, uint32_t n, uint64_t *rng)
         dl[d] = 100;
     kz_posting_input in = { ids, tfs, pos, pos_off, n, dl, 100.0 };
     int rc = kz_postings_encode(&s->blob, &in);
-    if (rc == KZ_OK && (rc = kz_plist_open(&s->pl, s->blob.data, s->blob.len, n)) == KZ_OK)
+    if (rc == KZ_OK && (rc = kz_plist_open(&s->pl, s->blob.data, s->blob.len, n, max_doc)) == KZ_OK)
         s->open = 1;
     free(tfs);
     free(pos_off);

@@ -339,9 +339,11 @@ int kz_file_open(kz_file **out, const char *path)
     uint32_t n = kz_load_u32(t);
     uint32_t entry_size = kz_load_u32(t + 4);
     uint64_t table_off = kz_load_u64(t + 8);
+    /* The table ends where the trailer starts; table_off is checked
+     * against the file before any arithmetic on it can wrap. */
     if (entry_size != KZ_SECTION_ENTRY_SIZE || n == 0 || n >= KZ_SEC_MAX ||
-        table_off < KZ_HEADER_SIZE ||
-        table_off + (uint64_t)n * KZ_SECTION_ENTRY_SIZE != f->size - KZ_TRAILER_SIZE) {
+        table_off < KZ_HEADER_SIZE || table_off > f->size - KZ_TRAILER_SIZE ||
+        f->size - KZ_TRAILER_SIZE - table_off != (uint64_t)n * KZ_SECTION_ENTRY_SIZE) {
         rc = corrupt(path, "bad section table");
         goto done;
     }
@@ -359,7 +361,7 @@ int kz_file_open(kz_file **out, const char *path)
         s.chunk_first = kz_load_u64(e + 24);
         s.checksum = kz_load_u64(e + 32);
         if (s.id == 0 || s.id >= KZ_SEC_MAX || f->present[s.id] || s.offset < prev_end ||
-            s.offset % KZ_SECTION_ALIGN != 0 || s.length > table_off - s.offset) {
+            s.offset % KZ_SECTION_ALIGN != 0 || s.offset > table_off || s.length > table_off - s.offset) {
             rc = corrupt(path, "section table entry out of bounds, misaligned or repeated");
             goto done;
         }

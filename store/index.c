@@ -640,7 +640,9 @@ int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t ordinal)
         return rc;
     if ((rc = kz_file_verify(ix->f, KZ_SEC_POSTINGS, sc.t_blob_off, sc.t_blob_len)))
         return rc;
-    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df);
+    if (ix->docs == 0)
+        return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
+    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df, (uint32_t)(ix->docs - 1));
 }
 
 int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults)

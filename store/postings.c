@@ -508,10 +508,47 @@ static int bad(const char *what)
     return kz_error_set(KZ_ECORRUPT, "index is corrupt: posting list %s", what);
 }
 
-/* Parses the portable bitmap header into pl->containers, checking bounds. */
+/* Whether every docid of container c is at most max_docid, for the last
+ * container of a list (the only one that can pass max_docid once its key
+ * is in range): reads the whole container, at most 8 KiB. */
+static int last_container_in_range(const kz_container *c, uint32_t max_docid)
+{
+    uint32_t top = max_docid - c->base; /* the largest value in range; c->base <= max_docid */
+    if (top >= 0xFFFF)
+        return 1;
+    uint32_t room = top + 1; /* values below room are in range */
+    if (c->type == KZ_CONTAINER_ARRAY) {
+        for (uint32_t i = 0; i < c->card; i++)
+            if (kz_load_u16(c->data + 2 * (size_t)i) >= room)
+                return 0;
+        return 1;
+    }
+    if (c->type == KZ_CONTAINER_BITSET) {
+        uint32_t word = room / 64;
+        uint64_t w = kz_load_u64(c->data + 8 * (size_t)word);
+        if (w >> (room % 64))
+            return 0;
+        for (uint32_t i = word + 1; i < 1024; i++)
+            if (kz_load_u64(c->data + 8 * (size_t)i))
+                return 0;
+        return 1;
+    }
+    uint32_t n_runs = kz_load_u16(c->data);
+    for (uint32_t i = 0; i < n_runs; i++) {
+        const uint8_t *r = c->data + 2 + 4 * (size_t)i;
+        if ((uint32_t)kz_load_u16(r) + kz_load_u16(r + 2) >= room)
+            return 0;
+    }
+    return 1;
+}
+
 /* Parses the portable bitmap at pl->bitmap, at most limit bytes long, and
- * sets pl->bitmap_len to the bytes it takes. */
-static int parse_bitmap(kz_plist *pl, uint64_t limit)
+ * sets pl->bitmap_len to the bytes it takes. Checks every bound, and that
+ * no docid passes max_docid: the keys, each run's end (a run may not reach
+ * past its container), and the last container's values, the only ones
+ * that can pass max_docid once the keys are in range. Array and bitset
+ * contents are not otherwise inspected (see kz_plist_and). */
+static int parse_bitmap(kz_plist *pl, uint64_t limit, uint32_t max_docid)
 {
     const uint8_t *p = pl->bitmap, *end = p + limit;
     if (limit < 4)
@@ -570,6 +607,11 @@ static int parse_bitmap(kz_plist *pl, uint64_t limit)
             if (end - p < 2)
                 return bad("bitmap truncated");
             bytes = 2 + 4 * (size_t)kz_load_u16(p);
+            if ((size_t)(end - p) < bytes)
+                return bad("bitmap container truncated");
+            for (size_t r = 2; r < bytes; r += 4)
+                if ((uint32_t)kz_load_u16(p + r) + kz_load_u16(p + r + 2) > 0xFFFF)
+                    return bad("bitmap run reaches past its container");
         } else if (card > ARRAY_MAX) {
             c->type = KZ_CONTAINER_BITSET;
             bytes = BITSET_BYTES;
@@ -584,11 +626,16 @@ static int parse_bitmap(kz_plist *pl, uint64_t limit)
     }
     if (ord != pl->df)
         return bad("bitmap cardinality differs from df");
+    if (n > 0) {
+        const kz_container *last = &pl->containers[n - 1];
+        if (last->base > max_docid || !last_container_in_range(last, max_docid))
+            return bad("names a document past the last");
+    }
     pl->bitmap_len = (uint32_t)(p - pl->bitmap);
     return KZ_OK;
 }
 
-int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
+int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df, uint32_t max_docid)
 {
     memset(pl, 0, sizeof *pl);
     const uint8_t *p = blob, *end = blob + len;
@@ -612,7 +659,7 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df)
     if (max_tf == 0 || max_tf > UINT32_MAX || cf < df || cf > (uint64_t)df * max_tf)
         return bad("sizes inconsistent");
     pl->bitmap = p;
-    int rc = parse_bitmap(pl, (uint64_t)(end - p));
+    int rc = parse_bitmap(pl, (uint64_t)(end - p), max_docid);
     if (rc) {
         kz_plist_close(pl);
         return rc;

@@ -17,6 +17,7 @@
  */
 #include "kzint.h"
 #include "format.h"
+#include "reseal.h"
 #include "test.h"
 
 #include <errno.h>
@@ -755,6 +756,178 @@ static void test_multiple_damage(void)
     free(copy);
 }
 
+/* ---------------------------------------------------------------- crafted */
+/* Hostile files: a change behind checksums that were recomputed after it
+ * (reseal.h), so that only the structure checks stand between the change
+ * and a read. */
+
+/* Resealing the intact file changes nothing: the resealer computes what
+ * the writer computed, so the crafted files below differ from the
+ * reference only where a test changed them. */
+static void test_reseal_is_identity(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    memcpy(copy, orig, orig_size);
+    memset(copy + KZ_HDR_CHECKSUM, 0, 8);
+    uint8_t *t = copy + orig_size - KZ_TRAILER_SIZE;
+    memset(t + 16, 0, 8);
+    uint64_t table_off = kz_load_u64(t + 8);
+    for (uint32_t i = 0; i < kz_load_u32(t); i++)
+        memset(copy + table_off + (uint64_t)i * KZ_SECTION_ENTRY_SIZE + 32, 0, 8);
+    kz_test_reseal(copy, orig_size);
+    CHECK_MSG(memcmp(copy, orig, orig_size) == 0, "resealing the reference changed it");
+    free(copy);
+}
+
+/* Writes copy to the work file, opens it and expects the open to fail
+ * with KZ_ECORRUPT and a message. */
+static void expect_crafted_refused(const uint8_t *copy, size_t size, const char *what)
+{
+    kz_test_write_file(work_file, copy, size);
+    expect_open_fails(work_dir, KZ_ECORRUPT, what);
+}
+
+/* A section table entry whose offset lies past the table (the check
+ * `length > table_off - offset` once wrapped around and let a wild read
+ * through), and trailer table offsets past the file, with the table's and
+ * the header's checksums recomputed. */
+static void test_crafted_section_table(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    const uint8_t *t = orig + orig_size - KZ_TRAILER_SIZE;
+    uint32_t n = kz_load_u32(t);
+    uint64_t table_off = kz_load_u64(t + 8);
+    const uint64_t align = KZ_SECTION_ALIGN;
+    const uint64_t offsets[] = { (table_off + align) & ~(align - 1), (orig_size + align) & ~(align - 1),
+                                 1ull << 40, 1ull << 63, UINT64_MAX & ~(align - 1) };
+    unsigned cases = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < sizeof offsets / sizeof *offsets; k++) {
+            for (int keep_length = 0; keep_length < 2; keep_length++) {
+                memcpy(copy, orig, orig_size);
+                uint8_t *e = copy + table_off + (uint64_t)i * KZ_SECTION_ENTRY_SIZE;
+                kz_store_u64(e + 8, offsets[k]);
+                if (!keep_length)
+                    kz_store_u64(e + 16, 0);
+                kz_test_reseal_table(copy, orig_size);
+                char what[120];
+                snprintf(what, sizeof what, "section %u offset %llu%s", kz_load_u32(e),
+                         (unsigned long long)offsets[k], keep_length ? "" : ", length 0");
+                expect_crafted_refused(copy, orig_size, what);
+                cases++;
+            }
+        }
+    }
+    /* The trailer's own table offset, anywhere but where the table is. */
+    const uint64_t table_offsets[] = { 0, KZ_HEADER_SIZE, table_off - KZ_SECTION_ENTRY_SIZE,
+                                       table_off + KZ_SECTION_ENTRY_SIZE, orig_size - KZ_TRAILER_SIZE + 1,
+                                       orig_size, 1ull << 63, UINT64_MAX - 100 };
+    for (size_t k = 0; k < sizeof table_offsets / sizeof *table_offsets; k++) {
+        memcpy(copy, orig, orig_size);
+        kz_store_u64(copy + orig_size - KZ_TRAILER_SIZE + 8, table_offsets[k]);
+        kz_test_reseal_table(copy, orig_size);
+        char what[80];
+        snprintf(what, sizeof what, "table offset %llu", (unsigned long long)table_offsets[k]);
+        expect_crafted_refused(copy, orig_size, what);
+        cases++;
+    }
+    fprintf(stderr, "  %u crafted section tables refused\n", cases);
+    free(copy);
+}
+
+/* Where the last container of a term's bitmap lies in the file. */
+static int last_container_at(kz_index *ix, const char *term, size_t *at, kz_container *out)
+{
+    kz_term t;
+    kz_plist pl;
+    int rc = kz_index_term(ix, &t, term, strlen(term));
+    if (rc || (rc = kz_index_plist(ix, &pl, t.ordinal)))
+        return rc;
+    uint64_t len;
+    const uint8_t *base = kz_file_section(kz_index_file(ix), KZ_SEC_POSTINGS, &len);
+    *out = pl.containers[pl.n_containers - 1];
+    *at = (size_t)(kz_file_entry(kz_index_file(ix), KZ_SEC_POSTINGS)->offset +
+                   (uint64_t)(out->data - base));
+    kz_plist_close(&pl);
+    return KZ_OK;
+}
+
+/* A posting list that names a document past the last, every checksum
+ * recomputed: once this read a document length out of bounds in every
+ * search for the term. Now opening the list says the index is corrupt,
+ * check says so too, and searches fail cleanly. */
+static void test_crafted_docid(void)
+{
+    /* "banana" is in one document (an array of one), "common" in all (a
+     * run [0, N_DOCS-1]). Each list's last docid becomes the first past
+     * the last document, then the last a container can hold. */
+    const char *terms[] = { "banana", "common" };
+    const uint32_t past_last[] = { N_DOCS, 0xFFFF };
+    uint8_t *copy = malloc(orig_size);
+    unsigned cases = 0;
+    for (size_t k = 0; k < sizeof terms / sizeof *terms; k++) {
+        size_t at = 0;
+        kz_container c;
+        int rc = last_container_at(ref_ix, terms[k], &at, &c);
+        CHECK_OK(rc);
+        if (rc)
+            continue;
+        for (size_t p = 0; p < sizeof past_last / sizeof *past_last; p++) {
+            uint32_t past = past_last[p];
+            memcpy(copy, orig, orig_size);
+            if (c.type == KZ_CONTAINER_ARRAY) {
+                kz_store_u16(copy + at + 2 * (size_t)(c.card - 1), (uint16_t)past);
+            } else if (c.type == KZ_CONTAINER_RUN) {
+                uint32_t n_runs = kz_load_u16(copy + at);
+                uint8_t *run = copy + at + 2 + 4 * (size_t)(n_runs - 1);
+                kz_store_u16(run + 2, (uint16_t)(past - kz_load_u16(run)));
+            } else {
+                CHECK_MSG(0, "%s: a bitset container in a %u-document index", terms[k], N_DOCS);
+                continue;
+            }
+            kz_test_reseal(copy, orig_size);
+            kz_test_write_file(work_file, copy, orig_size);
+            kz_index *ix;
+            CHECK_OK(open_fresh(&ix, work_dir));
+            if (!ix)
+                continue;
+            cases++;
+            /* A term lookup reads the list for its cf. */
+            kz_term t;
+            kz_error_clear();
+            CHECK_INT(kz_index_term(ix, &t, terms[k], strlen(terms[k])), KZ_ECORRUPT);
+            CHECK(*kz_last_error() != 0);
+            CHECK_OK(kz_index_term(ref_ix, &t, terms[k], strlen(terms[k])));
+            uint32_t *docids = NULL, *tfs = NULL, *pos = NULL;
+            CHECK_INT(kz_index_postings(ix, &t, &docids, &tfs, &pos), KZ_ECORRUPT);
+            free(docids);
+            free(tfs);
+            free(pos);
+            static const kz_mode modes[] = { KZ_MODE_ANY, KZ_MODE_ALL };
+            char query[64];
+            for (int m = 0; m < 2; m++) {
+                for (int q = 0; q < 3; q++) {
+                    snprintf(query, sizeof query, q == 0 ? "%s" : q == 1 ? "%s doc" : "\"%s\" OR title", terms[k]);
+                    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+                    o.mode = modes[m];
+                    kz_results *r = NULL;
+                    kz_error_clear();
+                    rc = kz_search(&r, ix, query, strlen(query), &o);
+                    CHECK_MSG(rc == KZ_ECORRUPT && *kz_last_error(), "%s past %u, query %s: %d (%s)", terms[k],
+                              past, query, rc, kz_last_error());
+                    kz_results_free(r);
+                }
+            }
+            check_faults = 0;
+            CHECK_INT(kz_index_check(ix, count_fault, NULL), KZ_ECORRUPT);
+            CHECK(check_faults > 0);
+            kz_index_free(ix);
+        }
+    }
+    CHECK_INT(cases, 2 * (sizeof terms / sizeof *terms));
+    free(copy);
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define RUN_TIMED(fn)                                                           \
@@ -797,6 +970,9 @@ int main(void)
         RUN_TIMED(test_bitflips);
         RUN_TIMED(test_bitflips_padding);
         RUN_TIMED(test_multiple_damage);
+        RUN_TIMED(test_reseal_is_identity);
+        RUN_TIMED(test_crafted_section_table);
+        RUN_TIMED(test_crafted_docid);
     }
 
     for (uint64_t i = 0; ref_docs && i < ref_info.docs; i++)

@@ -122,7 +122,7 @@ static void test_cursor_against_arrays(void)
         kz_buf blob = { 0 };
         CHECK_OK(kz_postings_encode(&blob, &in));
         kz_plist pl;
-        CHECK_OK(kz_plist_open(&pl, blob.data, blob.len, l.df));
+        CHECK_OK(kz_plist_open(&pl, blob.data, blob.len, l.df, max_doc));
 
         /* A walk with next. */
         kz_cursor c;

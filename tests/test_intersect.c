@@ -595,7 +595,9 @@ static void tlist_init(tlist *t, vec ids)
         t->blob = encode_list(&ids, &len);
     else
         t->blob = wrap_bitmap(t->rb, ids.n, &len);
-    CHECK_OK(kz_plist_open(&t->pl, t->blob, len, ids.n));
+    /* The file's last docid is the list's own largest, which may be
+     * UINT32_MAX. */
+    CHECK_OK(kz_plist_open(&t->pl, t->blob, len, ids.n, roaring_bitmap_maximum(t->rb)));
 }
 
 static void tlist_free(tlist *t)
