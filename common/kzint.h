@@ -215,6 +215,8 @@ void kz_tokvec_free(kz_tokvec *tv);
  * *out is the caller's to free with kz_analyzer_free(). KZ_EINVAL with a
  * message listing the languages when the language is unknown. */
 int kz_analyzer_new(kz_analyzer **out, const char *language);
+/* Whether kz_analyzer_new() accepts language (a Snowball name or alias). */
+int kz_analyzer_language_known(const char *language);
 void kz_analyzer_free(kz_analyzer *a);
 /* Makes a fold and split but not stem: a query's prefix (russ*) is
  * matched against the beginnings of stems, so it must not be stemmed

@@ -770,6 +770,13 @@ static int unknown_language(const char *language)
     return rc;
 }
 
+int kz_analyzer_language_known(const char *language)
+{
+    struct sb_stemmer *s = sb_stemmer_new(language, "UTF_8");
+    sb_stemmer_delete(s);
+    return s != NULL;
+}
+
 /* language NULL means "english", as in kz_build_options. Snowball's
  * aliases ("en", "ru") are accepted; names are case-sensitive. */
 int kz_analyzer_new(kz_analyzer **out, const char *language)

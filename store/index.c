@@ -94,6 +94,23 @@ int kz_index_open_file(kz_index **out, const char *path)
         rc = corrupt("section sizes disagree with the META counts");
         goto done;
     }
+    /* The name every query is analysed with: NUL-padded, and one the
+     * analyzer knows, or no search could run. */
+    size_t name_len = strlen(ix->language);
+    for (size_t i = name_len; i < 32; i++) {
+        if (m[KZ_META_LANGUAGE + i] != 0) {
+            rc = corrupt("the language name in META is not NUL-padded");
+            goto done;
+        }
+    }
+    if (!kz_analyzer_language_known(ix->language)) {
+        int printable = 1;
+        for (size_t i = 0; i < name_len; i++)
+            printable &= ix->language[i] > 0x20 && ix->language[i] < 0x7f;
+        rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: META names the language \"%s\", which no analyzer knows",
+                          path, printable ? ix->language : "(unprintable bytes)");
+        goto done;
+    }
     ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
     ix->term_blocks = (uint32_t)(ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
     if (ix->len[KZ_SEC_STOREDICT] > 0) {

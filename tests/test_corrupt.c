@@ -225,6 +225,7 @@ typedef struct read_result {
     unsigned corrupt; /* calls that returned KZ_ECORRUPT */
     unsigned silent;  /* failures without a message */
     char first[300];  /* what went wrong first */
+    char first_fault[300]; /* the first unexpected code or silent failure */
 } read_result;
 
 static void note(read_result *rr, unsigned *counter, const char *fmt, ...) KZ_PRINTF(3, 4);
@@ -232,12 +233,18 @@ static void note(read_result *rr, unsigned *counter, const char *fmt, ...) KZ_PR
 static void note(read_result *rr, unsigned *counter, const char *fmt, ...)
 {
     (*counter)++;
-    if (rr->first[0])
+    int fault = counter == &rr->bad_rc || counter == &rr->silent;
+    if (rr->first[0] && (!fault || rr->first_fault[0]))
         return;
+    char msg[300];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(rr->first, sizeof rr->first, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!rr->first[0])
+        memcpy(rr->first, msg, sizeof msg);
+    if (fault && !rr->first_fault[0])
+        memcpy(rr->first_fault, msg, sizeof msg);
 }
 
 /* Classifies rc from a call that may only succeed or say KZ_ECORRUPT.
@@ -246,6 +253,10 @@ static int judge(read_result *rr, int rc, const char *what, uint32_t n)
 {
     if (rc == KZ_OK)
         return 1;
+    if (rc == KZ_ENOTFOUND) { /* an answer, "no such term": not the reference's */
+        note(rr, &rr->wrong, "%s %u: KZ_ENOTFOUND (%s)", what, n, kz_last_error());
+        return 0;
+    }
     if (rc == KZ_ECORRUPT) {
         rr->corrupt++;
         if (!*kz_last_error())
@@ -315,16 +326,21 @@ static void read_all(kz_index *ix, read_result *rr)
         kz_term t;
         kz_error_clear();
         rc = kz_index_term_at(ix, &t, o);
+        int term_rc = rc;
         if (judge(rr, rc, "kz_index_term_at", o) &&
             (t.ordinal != o || t.df != r->t.df || t.cf != r->t.cf ||
              !same_span(t.text, t.len, r->t.text, r->t.len)))
             note(rr, &rr->wrong, "kz_index_term_at %u: a different term with KZ_OK", o);
-        kz_term by_ordinal = r->t; /* kz_index_postings reads only the ordinal */
+        /* kz_index_postings reads only the ordinal. The lists it returns
+         * are as long as this index says (df and cf of kz_index_term_at),
+         * which a resealed index may say differently. */
+        int sizes_known = term_rc == KZ_OK, same_sizes = sizes_known && t.df == r->t.df && t.cf == r->t.cf;
+        kz_term by_ordinal = r->t;
         uint32_t *docids = NULL, *tfs = NULL, *pos = NULL;
         kz_error_clear();
         rc = kz_index_postings(ix, &by_ordinal, &docids, &tfs, &pos);
-        if (judge(rr, rc, "kz_index_postings", o) &&
-            (!same_u32(docids, r->docids, r->t.df) || !same_u32(tfs, r->tfs, r->t.df) ||
+        if (judge(rr, rc, "kz_index_postings", o) && sizes_known &&
+            (!same_sizes || !same_u32(docids, r->docids, r->t.df) || !same_u32(tfs, r->tfs, r->t.df) ||
              !same_u32(pos, r->pos, r->t.cf)))
             note(rr, &rr->wrong, "kz_index_postings %u: different postings with KZ_OK", o);
         free(docids);
@@ -350,6 +366,90 @@ static void read_all(kz_index *ix, read_result *rr)
     }
 }
 
+/* Queries every flip is searched with: terms, AND, OR, a phrase, a
+ * prefix, exclusion, in both modes, with the snippet of the first hit. */
+static const char *const sweep_queries[] = { "common",          "banana",         "common banana",
+                                             "\"title odd\"",   "ka* common",     "title -even",
+                                             "padding filler",  "Қазақстан OR Россия" };
+#define N_SWEEP (sizeof sweep_queries / sizeof *sweep_queries)
+
+typedef struct ref_answer {
+    size_t n;
+    uint64_t total;
+    kz_hit hits[10];
+    size_t snip_start, snip_end;
+} ref_answer;
+
+static ref_answer ref_answers[N_SWEEP][2];
+
+/* Runs query i in mode m (0 ANY, 1 ALL) with the snippet of its first hit.
+ * Returns the first error code; *a is filled on KZ_OK. */
+static int run_sweep_query(kz_index *ix, size_t i, int m, ref_answer *a)
+{
+    memset(a, 0, sizeof *a);
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.mode = m ? KZ_MODE_ALL : KZ_MODE_ANY;
+    kz_results *r = NULL;
+    int rc = kz_search(&r, ix, sweep_queries[i], strlen(sweep_queries[i]), &o);
+    if (rc)
+        return rc;
+    a->n = kz_results_count(r);
+    a->total = kz_results_total(r);
+    for (size_t h = 0; h < a->n && h < 10; h++)
+        a->hits[h] = *kz_results_hit(r, h);
+    if (a->n > 0) {
+        char *text = NULL;
+        size_t len = 0;
+        rc = kz_index_doc_text(ix, &text, &len, a->hits[0].docid);
+        kz_snippet sn;
+        if (rc == KZ_OK && (rc = kz_snippet_make(&sn, ix, r, text, len, 200)) == KZ_OK) {
+            a->snip_start = sn.start;
+            a->snip_end = sn.end;
+            kz_snippet_free(&sn);
+        }
+        free(text);
+    }
+    kz_results_free(r);
+    return rc;
+}
+
+static void reference_answers(void)
+{
+    for (size_t i = 0; i < N_SWEEP; i++)
+        for (int m = 0; m < 2; m++)
+            CHECK_OK(run_sweep_query(ref_ix, i, m, &ref_answers[i][m]));
+    CHECK(ref_answers[0][0].n == 10 && ref_answers[3][1].n > 0 && ref_answers[4][0].n > 0);
+}
+
+static int same_answer_as(const ref_answer *a, const ref_answer *b)
+{
+    if (a->n != b->n || a->total != b->total || a->snip_start != b->snip_start || a->snip_end != b->snip_end)
+        return 0;
+    for (size_t h = 0; h < a->n && h < 10; h++)
+        if (a->hits[h].docid != b->hits[h].docid || a->hits[h].score != b->hits[h].score)
+            return 0;
+    return 1;
+}
+
+/* Every sweep query: an error must be KZ_ECORRUPT with a message; an
+ * answer with KZ_OK must be the reference's when same_answer is set. */
+static void search_all(kz_index *ix, read_result *rr, int same_answer)
+{
+    for (size_t i = 0; i < N_SWEEP; i++) {
+        for (int m = 0; m < 2; m++) {
+            ref_answer a;
+            kz_error_clear();
+            int rc = run_sweep_query(ix, i, m, &a);
+            if (judge(rr, rc, sweep_queries[i], (uint32_t)m) && same_answer && !same_answer_as(&a, &ref_answers[i][m]))
+                note(rr, &rr->wrong, "search %s (mode %d): a different answer with KZ_OK (%zu hits of %llu, first %u %.17g, snippet %zu-%zu; reference %zu of %llu, %u %.17g, %zu-%zu)",
+                     sweep_queries[i], m, a.n, (unsigned long long)a.total, a.hits[0].docid, a.hits[0].score,
+                     a.snip_start, a.snip_end, ref_answers[i][m].n, (unsigned long long)ref_answers[i][m].total,
+                     ref_answers[i][m].hits[0].docid, ref_answers[i][m].hits[0].score, ref_answers[i][m].snip_start,
+                     ref_answers[i][m].snip_end);
+        }
+    }
+}
+
 static void test_reference_reads_itself(void)
 {
     kz_index *ix;
@@ -358,6 +458,7 @@ static void test_reference_reads_itself(void)
         return;
     read_result rr = { 0 };
     read_all(ix, &rr);
+    search_all(ix, &rr, 1);
     CHECK_MSG(rr.wrong == 0 && rr.bad_rc == 0 && rr.corrupt == 0, "%s", rr.first);
     kz_index_free(ix);
 }
@@ -632,6 +733,7 @@ static void flip_one(int fd, size_t off, unsigned bit, int check_first, flip_sta
             said = *kz_last_error() != 0;
         }
         read_all(ix, &rr);
+        search_all(ix, &rr, 1);
         if (!check_first) {
             check_faults = 0;
             kz_error_clear();
@@ -928,6 +1030,91 @@ static void test_crafted_docid(void)
     free(copy);
 }
 
+/* META names a language no analyzer knows (one changed letter, every
+ * checksum recomputed): once this opened, check said "ok", and every
+ * search failed with "unknown language". Now the open says the index is
+ * corrupt. */
+static void test_crafted_language(void)
+{
+    const char *names[] = { "English", "englis", "", "english\x01" };
+    uint8_t *copy = malloc(orig_size);
+    size_t meta = (size_t)kz_file_entry(kz_index_file(ref_ix), KZ_SEC_META)->offset;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        memcpy(copy, orig, orig_size);
+        memset(copy + meta + KZ_META_LANGUAGE, 0, 32);
+        memcpy(copy + meta + KZ_META_LANGUAGE, names[k], strlen(names[k]));
+        kz_test_reseal(copy, orig_size);
+        expect_crafted_refused(copy, orig_size, names[k]);
+    }
+    /* A valid name with a byte after its NUL. */
+    memcpy(copy, orig, orig_size);
+    copy[meta + KZ_META_LANGUAGE + 31] = 'x';
+    kz_test_reseal(copy, orig_size);
+    expect_crafted_refused(copy, orig_size, "english, then a byte after the padding");
+    /* Another language the analyzer knows opens. */
+    memcpy(copy, orig, orig_size);
+    memset(copy + meta + KZ_META_LANGUAGE, 0, 32);
+    memcpy(copy + meta + KZ_META_LANGUAGE, "russian", 7);
+    kz_test_reseal(copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
+    kz_index *ix;
+    CHECK_OK(open_fresh(&ix, work_dir));
+    kz_index_free(ix);
+    free(copy);
+}
+
+/* A flip at a stride through the file (a random phase, so that runs
+ * differ; KZ_CORRUPT_STRIDE sets it), with every checksum
+ * recomputed after it: whatever the structure checks let through must be
+ * read without a crash, and every reader and search must answer or say
+ * KZ_ECORRUPT with a message. (A resealed flip can be a valid index that
+ * says something else, such as a tf of 3 for 2: then neither check nor
+ * the readers can know, and the answer may differ from the reference.) */
+static void test_resealed_flips(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    /* KZ_CORRUPT_STRIDE=1 sweeps every byte (about 20 minutes). */
+    const char *env = getenv("KZ_CORRUPT_STRIDE");
+    size_t stride = env && atoi(env) > 0 ? (size_t)atoi(env) : 127;
+    size_t phase = (size_t)(kz_test_rand(&rng_state) % stride);
+    unsigned flips = 0, refused = 0, opened = 0, found = 0;
+    read_result rr = { 0 };
+    for (size_t off = phase; off < orig_size; off += stride) {
+        memcpy(copy, orig, orig_size);
+        copy[off] ^= (uint8_t)(1u << (kz_test_rand(&rng_state) % 8));
+        kz_test_reseal(copy, orig_size);
+        kz_test_write_file(work_file, copy, orig_size);
+        flips++;
+        kz_index *ix;
+        int rc = open_fresh(&ix, work_dir);
+        if (rc != KZ_OK) {
+            refused++;
+            if ((rc != KZ_ECORRUPT && rc != KZ_EVERSION) || !*kz_last_error())
+                note(&rr, &rr.bad_rc, "offset %zu: kz_index_open returned %d (%s)", off, rc, kz_last_error());
+            continue;
+        }
+        opened++;
+        read_result one = { 0 };
+        read_all(ix, &one);
+        search_all(ix, &one, 0);
+        if (one.bad_rc || one.silent)
+            note(&rr, &rr.bad_rc, "offset %zu: %s", off, one.first_fault);
+        check_faults = 0;
+        kz_error_clear();
+        rc = kz_index_check(ix, count_fault, NULL);
+        if (rc == KZ_ECORRUPT)
+            found++;
+        else if (rc != KZ_OK)
+            note(&rr, &rr.bad_rc, "offset %zu: kz_index_check returned %d", off, rc);
+        kz_index_free(ix);
+    }
+    fprintf(stderr, "  %u resealed flips: %u refused by kz_index_open, %u opened, %u of those found by check\n",
+            flips, refused, opened, found);
+    CHECK_MSG(rr.bad_rc == 0, "%u flips read with unexpected codes or failures without a message; first: %s",
+              rr.bad_rc, rr.first);
+    free(copy);
+}
+
 /* ---------------------------------------------------------------- main */
 
 #define RUN_TIMED(fn)                                                           \
@@ -962,6 +1149,7 @@ int main(void)
 
     RUN_TIMED(test_reference);
     if (ref_ix) {
+        RUN_TIMED(reference_answers);
         RUN_TIMED(test_reference_reads_itself);
         RUN_TIMED(test_not_an_index);
         RUN_TIMED(test_version);
@@ -973,6 +1161,8 @@ int main(void)
         RUN_TIMED(test_reseal_is_identity);
         RUN_TIMED(test_crafted_section_table);
         RUN_TIMED(test_crafted_docid);
+        RUN_TIMED(test_crafted_language);
+        RUN_TIMED(test_resealed_flips);
     }
 
     for (uint64_t i = 0; ref_docs && i < ref_info.docs; i++)
