@@ -264,6 +264,10 @@ typedef struct kz_jsonl_doc {
     const kz_meta *meta; /* other fields, in record order */
     size_t n_meta;
     unsigned n_dropped_fields; /* metadata fields of unusable type (null, object, nested array) */
+    unsigned n_repeated_keys;  /* later occurrences of a key already in the record */
+    const char *repeated_key;  /* the first key repeated (not NUL-terminated), or NULL */
+    size_t repeated_key_len;
+    unsigned n_lone_surrogates; /* \u escapes of half a surrogate pair, decoded as U+FFFD */
 } kz_jsonl_doc;
 
 int kz_jsonl_parser_new(kz_jsonl_parser **out);
@@ -275,7 +279,7 @@ void kz_jsonl_parser_free(kz_jsonl_parser *p);
  *   KZ_EFIELD    id or text missing or of the wrong type (message names it);
  *   KZ_ENOMEM.
  * Strings may hold any bytes the line held, invalid UTF-8 included; \u
- * escapes are decoded, a lone surrogate becoming U+FFFD. */
+ * escapes are decoded, a lone surrogate becoming U+FFFD (and counted). */
 int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_doc *out);
 
 /**************************************************************************

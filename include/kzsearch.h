@@ -54,7 +54,7 @@ typedef struct kz_builder kz_builder;
 typedef enum kz_problem {
     KZ_PROBLEM_UNREADABLE = 0, /* a file or folder could not be opened or read */
     KZ_PROBLEM_BINARY,         /* a text file holds NUL bytes: skipped */
-    KZ_PROBLEM_INVALID_UTF8,   /* invalid sequences replaced by U+FFFD: kept */
+    KZ_PROBLEM_INVALID_UTF8,   /* invalid sequences (or lone \ud800 escapes) replaced by U+FFFD: kept */
     KZ_PROBLEM_MALFORMED_JSON, /* a JSON line that does not parse: skipped */
     KZ_PROBLEM_BAD_FIELD,      /* id/text missing or not a string: skipped */
     KZ_PROBLEM_DROPPED_FIELD,  /* a metadata field of unusable type: dropped, doc kept */
@@ -62,6 +62,7 @@ typedef enum kz_problem {
     KZ_PROBLEM_EMPTY,          /* no title and no text: skipped */
     KZ_PROBLEM_TOO_LARGE,      /* a document over the size limit: skipped */
     KZ_PROBLEM_OTHER_FILE,     /* a file in a folder that is not .txt/.md: skipped */
+    KZ_PROBLEM_REPEATED_KEY,   /* a key twice in one JSON record: the last value kept */
     KZ_PROBLEM_COUNT
 } kz_problem;
 

@@ -186,7 +186,7 @@ struct kz_builder {
 
 static const char *problem_names[KZ_PROBLEM_COUNT] = {
     "unreadable", "binary", "invalid-utf8", "malformed-json", "bad-field",
-    "dropped-field", "duplicate-id", "empty", "too-large", "other-file"
+    "dropped-field", "duplicate-id", "empty", "too-large", "other-file", "repeated-key"
 };
 
 const char *kz_problem_name(kz_problem kind)
@@ -198,7 +198,7 @@ const char *kz_problem_name(kz_problem kind)
 static int problem_skips(kz_problem kind)
 {
     return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD &&
-           kind != KZ_PROBLEM_OTHER_FILE;
+           kind != KZ_PROBLEM_OTHER_FILE && kind != KZ_PROBLEM_REPEATED_KEY;
 }
 
 void kz_builder_problem(kz_builder *b, kz_problem kind, const char *where, const char *fmt, ...)
@@ -323,7 +323,8 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
     for (size_t i = 0; i < n_touched; i++) {
         if (i + PREFETCH_AHEAD < n_touched) {
             const acc *ahead = &w->accs[w->touched[i + PREFETCH_AHEAD]];
-            __builtin_prefetch(ahead->data + ahead->len, 1);
+            if (ahead->data) /* NULL + 0 is undefined */
+                __builtin_prefetch(ahead->data + ahead->len, 1);
         }
         acc *a = &w->accs[w->touched[i]];
         if ((rc = acc_put(w, a, a->df ? docid - a->last_doc : docid)) || (rc = acc_put(w, a, a->tf)))
@@ -335,7 +336,8 @@ static int inverter_add(worker *w, uint32_t docid, const kz_token *toks, size_t 
     for (size_t i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n) {
             const acc *ahead = &w->accs[toks[i + PREFETCH_AHEAD].term];
-            __builtin_prefetch(ahead->data + ahead->len, 1);
+            if (ahead->data)
+                __builtin_prefetch(ahead->data + ahead->len, 1);
         }
         acc *a = &w->accs[toks[i].term];
         uint32_t gap = a->last_pos == UINT32_MAX ? (uint32_t)i : (uint32_t)i - a->last_pos - 1;
@@ -894,6 +896,18 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where,
                            "%zu invalid UTF-8 sequence%s replaced by U+FFFD", invalid,
                            invalid == 1 ? "" : "s");
+    if (doc->n_lone_surrogates)
+        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where,
+                           "%u \\u escape%s of half a surrogate pair replaced by U+FFFD", doc->n_lone_surrogates,
+                           doc->n_lone_surrogates == 1 ? "" : "s");
+    if (doc->n_repeated_keys == 1)
+        kz_builder_problem(b, KZ_PROBLEM_REPEATED_KEY, where,
+                           "key \"%.*s\" repeated in one record: the last value is kept",
+                           (int)KZ_MIN(doc->repeated_key_len, 200), doc->repeated_key);
+    else if (doc->n_repeated_keys > 1)
+        kz_builder_problem(b, KZ_PROBLEM_REPEATED_KEY, where,
+                           "%u repeated keys in one record (\"%.*s\" first): the last values are kept",
+                           doc->n_repeated_keys, (int)KZ_MIN(doc->repeated_key_len, 200), doc->repeated_key);
     if (doc->n_dropped_fields)
         for (unsigned i = 0; i < doc->n_dropped_fields; i++)
             kz_builder_problem(b, KZ_PROBLEM_DROPPED_FIELD, where,

@@ -15,7 +15,8 @@
  * When a key occurs twice in one record the last value wins, as in
  * JavaScript and Python: a metadata field keeps the position of its first
  * occurrence and takes the value of its last; a later null drops an earlier
- * string; a later "title": null makes the title "" again.
+ * string; a later "title": null makes the title "" again. The repeats are
+ * counted (n_repeated_keys), so that the builder reports them.
  *
  * The parser is a hand-written loop over the bytes of the line. The record
  * and its fields are parsed by straight-line code; anything nested deeper
@@ -70,6 +71,7 @@ struct kz_jsonl_parser {
     size_t meta_cap;
     key_ref *refs;
     size_t refs_cap;
+    const char *repeated_key; /* the first required key seen twice, or NULL */
 };
 
 /* The line being parsed. */
@@ -78,6 +80,7 @@ typedef struct cursor {
     size_t len;
     size_t pos;
     kz_buf *out; /* the parser's scratch */
+    unsigned lone_surrogates; /* \u escapes of half a pair, decoded as U+FFFD */
 } cursor;
 
 /* What a value turned out to be. */
@@ -114,6 +117,7 @@ enum { S_MISSING, S_OK, S_BAD };
 
 typedef struct required {
     int state;           /* S_MISSING, S_OK or S_BAD */
+    unsigned seen;       /* times the key occurred */
     span value;          /* if S_OK */
     int kind;            /* if S_BAD: what the value was */
 } required;
@@ -262,9 +266,11 @@ static int decode_u_escape(cursor *c)
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         } else {
             cp = 0xFFFD;
+            c->lone_surrogates++;
         }
     } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
         cp = 0xFFFD; /* a lone low surrogate */
+        c->lone_surrogates++;
     }
     return put_utf8(c->out, cp);
 }
@@ -633,7 +639,7 @@ static int dedupe_fields(kz_jsonl_parser *p)
 }
 
 /* Checks the required fields and fills *out from the parse. */
-static int finish_doc(kz_jsonl_parser *p, const required *req, kz_jsonl_doc *out)
+static int finish_doc(kz_jsonl_parser *p, const required *req, unsigned lone_surrogates, kz_jsonl_doc *out)
 {
     static const char empty[1] = "";
     int rc;
@@ -661,11 +667,20 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, kz_jsonl_doc *out
 
     const char *base = (const char *)p->scratch.data;
     size_t n_meta = 0;
-    unsigned n_dropped = 0;
+    unsigned n_dropped = 0, n_repeated = 0;
+    const char *repeated_key = p->repeated_key;
+    size_t repeated_len = repeated_key ? strlen(repeated_key) : 0;
+    for (int k = 0; k < F_COUNT; k++)
+        n_repeated += req[k].seen > 1 ? req[k].seen - 1 : 0;
     for (size_t i = 0; i < p->n_fields; i++) {
         const field *f = &p->fields[i];
-        if (f->dead)
+        if (f->dead) { /* a later occurrence of a key, its value moved to the first */
+            if (n_repeated++ == 0) {
+                repeated_key = base + f->key.off;
+                repeated_len = f->key.len;
+            }
             continue;
+        }
         if (f->dropped) {
             n_dropped++;
             continue;
@@ -691,6 +706,10 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, kz_jsonl_doc *out
     out->meta = n_meta ? p->meta : NULL;
     out->n_meta = n_meta;
     out->n_dropped_fields = n_dropped;
+    out->n_repeated_keys = n_repeated;
+    out->repeated_key = n_repeated ? repeated_key : NULL;
+    out->repeated_key_len = n_repeated ? repeated_len : 0;
+    out->n_lone_surrogates = lone_surrogates;
     return KZ_OK;
 }
 
@@ -715,6 +734,8 @@ static int parse_member(kz_jsonl_parser *p, cursor *c, span key, required *req)
 
     if (which != F_COUNT) {
         required *r = &req[which];
+        if (r->seen++ == 1 && !p->repeated_key) /* its name is static */
+            p->repeated_key = field_names[which];
         size_t mark = key.off; /* the key itself is not kept */
         b->len = mark;
         if ((rc = parse_scalar(c, &kind)) != KZ_OK)
@@ -786,7 +807,7 @@ void kz_jsonl_parser_free(kz_jsonl_parser *p)
 
 int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_doc *out)
 {
-    cursor c = {(const uint8_t *)line, len, 0, &p->scratch};
+    cursor c = {(const uint8_t *)line, len, 0, &p->scratch, 0};
     required req[F_COUNT];
     int rc;
 
@@ -794,6 +815,7 @@ int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_do
     memset(req, 0, sizeof req);
     p->scratch.len = 0;
     p->n_fields = 0;
+    p->repeated_key = NULL;
     /* The decoded strings are never much longer than the line: one
      * allocation up front in the common case. */
     if ((rc = kz_buf_reserve(&p->scratch, len + 16)) != KZ_OK)
@@ -832,7 +854,7 @@ int kz_jsonl_parse(kz_jsonl_parser *p, const char *line, size_t len, kz_jsonl_do
     skip_ws(&c);
     if (c.pos != len)
         return syntax_error(&c, c.pos, "expected the end of the line after the record");
-    rc = finish_doc(p, req, out);
+    rc = finish_doc(p, req, c.lone_surrogates, out);
     if (rc)
         memset(out, 0, sizeof *out);
     return rc;

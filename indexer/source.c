@@ -3,7 +3,8 @@
  *
  *  - a folder: every .txt and .md file under it, recursively, in sorted
  *    path order (byte order of the path relative to the folder); hidden
- *    entries (".git") are not entered; other files are counted;
+ *    entries (".git") are not entered; links to folders are followed,
+ *    each folder read once; other files are counted;
  *  - a text file: title = its first non-blank line, text = the rest,
  *    id = the path relative to the folder given (or as given);
  *  - a JSON Lines file (.jsonl, .ndjson, optionally .gz) or "-" for stdin:
@@ -147,9 +148,45 @@ static int cmp_paths(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Collects the .txt/.md files under root/rel. depth bounds symlink-free
- * recursion against absurd trees. */
-static int walk(kz_builder *b, const char *root, const char *rel, path_list *out, int depth)
+/* A folder walk: the folders entered so far (by device and inode, so
+ * that a folder reached twice, through a link or a loop, is read once)
+ * and the links to folders met, followed after the real folders. */
+typedef struct folder_id {
+    dev_t dev;
+    ino_t ino;
+} folder_id;
+
+typedef struct walk_state {
+    path_list files;   /* .txt/.md files, relative to the root */
+    path_list links;   /* links to folders, relative to the root, not yet followed */
+    folder_id *seen;
+    size_t n_seen, seen_cap;
+} walk_state;
+
+/* Records folder st as entered; 0 if it was already. */
+static int enter_folder(walk_state *w, const struct stat *st, int *first)
+{
+    *first = 0;
+    for (size_t i = 0; i < w->n_seen; i++)
+        if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino)
+            return KZ_OK;
+    if (w->n_seen == w->seen_cap) {
+        size_t cap = w->seen_cap ? w->seen_cap * 2 : 64;
+        folder_id *p = realloc(w->seen, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        w->seen = p;
+        w->seen_cap = cap;
+    }
+    w->seen[w->n_seen++] = (folder_id){ st->st_dev, st->st_ino };
+    *first = 1;
+    return KZ_OK;
+}
+
+/* Collects the .txt/.md files under root/rel, a folder already entered
+ * (enter_folder). Links to folders are put aside in w->links. depth
+ * bounds the recursion against absurd trees. */
+static int walk(kz_builder *b, const char *root, const char *rel, walk_state *w, int depth)
 {
     char dir[8192];
     snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
@@ -176,45 +213,95 @@ static int walk(kz_builder *b, const char *root, const char *rel, path_list *out
             continue;
         }
         if (S_ISLNK(st.st_mode)) {
-            /* Follow links to files, never to folders (no cycles). */
             if (stat(full, &st) != 0) {
                 if (is_text_name(e->d_name))
                     kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "cannot follow link: %s",
                                        strerror(errno));
                 continue;
             }
-            if (S_ISDIR(st.st_mode))
+            if (S_ISDIR(st.st_mode)) {
+                rc = path_list_add(&w->links, sub);
                 continue;
+            }
         }
         if (S_ISDIR(st.st_mode)) {
-            rc = walk(b, root, sub, out, depth + 1);
+            int first;
+            if ((rc = enter_folder(w, &st, &first)) == KZ_OK && first)
+                rc = walk(b, root, sub, w, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
             if (is_text_name(e->d_name)) {
-                rc = path_list_add(out, sub);
+                rc = path_list_add(&w->files, sub);
                 kz_builder_input_total(b, (uint64_t)st.st_size);
             } else {
                 kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full, "not a .txt or .md file: skipped");
             }
+        } else if (is_text_name(e->d_name)) {
+            /* A FIFO would block the build, a device never end. */
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "not a regular file (a %s): skipped",
+                               S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ? "socket" : "device");
+        } else {
+            kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full, "not a regular file: skipped");
         }
     }
     closedir(d);
     return rc;
 }
 
+static void path_list_free(path_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* Every .txt and .md file under root, in sorted path order. Links to
+ * folders are followed after the real folders, in sorted order, round by
+ * round, so that which path names a file read twice does not depend on
+ * the order readdir gives: a folder already read through another path
+ * (or a loop) is reported and not read again. */
 static int read_folder(kz_builder *b, const char *root)
 {
-    path_list files = { 0 };
-    int rc = walk(b, root, "", &files, 0);
-    if (rc == KZ_OK)
-        qsort(files.v, files.n, sizeof *files.v, cmp_paths);
-    for (size_t i = 0; i < files.n && rc == KZ_OK; i++) {
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", root, files.v[i]);
-        rc = read_text_file(b, full, files.v[i]);
+    walk_state w = { 0 };
+    struct stat st;
+    int first, rc = KZ_OK;
+    if (stat(root, &st) != 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, root, "cannot stat: %s", strerror(errno));
+        return KZ_OK;
     }
-    for (size_t i = 0; i < files.n; i++)
-        free(files.v[i]);
-    free(files.v);
+    if ((rc = enter_folder(&w, &st, &first)) == KZ_OK)
+        rc = walk(b, root, "", &w, 0);
+    while (rc == KZ_OK && w.links.n > 0) {
+        path_list links = w.links;
+        memset(&w.links, 0, sizeof w.links);
+        qsort(links.v, links.n, sizeof *links.v, cmp_paths);
+        for (size_t i = 0; i < links.n && rc == KZ_OK; i++) {
+            char full[8192];
+            snprintf(full, sizeof full, "%s/%s", root, links.v[i]);
+            if (stat(full, &st) != 0) {
+                kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "cannot follow link: %s", strerror(errno));
+                continue;
+            }
+            if ((rc = enter_folder(&w, &st, &first)) != KZ_OK)
+                break;
+            if (first)
+                rc = walk(b, root, links.v[i], &w, 1);
+            else
+                kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full,
+                                   "a link to a folder already read (or a loop): not read again");
+        }
+        path_list_free(&links);
+    }
+    if (rc == KZ_OK && w.files.n > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(w.files.v, w.files.n, sizeof *w.files.v, cmp_paths);
+    for (size_t i = 0; i < w.files.n && rc == KZ_OK; i++) {
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
+        rc = read_text_file(b, full, w.files.v[i]);
+    }
+    path_list_free(&w.files);
+    path_list_free(&w.links);
+    free(w.seen);
     return rc;
 }
 

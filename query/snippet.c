@@ -173,9 +173,21 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
 static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_results *r, const char *text,
                         size_t len)
 {
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
-    int rc = kz_analyze(info.language, text, analysed_length(text, len), on_token, s);
+    /* An analyzer from the index's pool: a new one costs more than
+     * analysing a short text. */
+    kz_analyzer *a;
+    kz_tokvec tv = { 0 };
+    int rc = kz_index_analyzer_take(ix, 0, &a);
+    if (rc)
+        return rc;
+    rc = kz_analyzer_run(a, text, analysed_length(text, len), &tv);
+    for (size_t i = 0; rc == KZ_OK && i < tv.len && s->rc == KZ_OK; i++) {
+        size_t stem_len;
+        const char *stem = kz_analyzer_term(a, tv.v[i].term, &stem_len);
+        on_token(s, stem, stem_len, tv.v[i].start, tv.v[i].end);
+    }
+    kz_tokvec_free(&tv);
+    kz_index_analyzer_give(ix, 0, a);
     if (rc || (rc = s->rc))
         return rc;
     for (size_t i = 0; i < s->n; i++)

@@ -296,6 +296,13 @@ run "$KZ" --index "$T/ix" "${deep}russia"
 expect_status 2 "5,000 nested parentheses: an error, not a crash"
 run "$KZ" --index "$T/ix" "$(printf 'russia \377\376 \300\200')"
 expect_status 0 "invalid UTF-8 in a query"
+# --json echoed the query's raw bytes, which no JSON parser accepts.
+run "$KZ" --index "$T/ix" --json "$(printf 'russia \377\376 \300\200 \355\240\200 caf\303\251 \342\202')"
+expect_status 0 "--json, invalid UTF-8 in a query"
+"$JSON_VALID" <"$T/out" && pass "--json, invalid UTF-8 in a query: valid JSON" ||
+    fail "--json, invalid UTF-8 in a query: invalid JSON" "$(output)"
+expect_in out '"query": "russia \ufffd\ufffd \ufffd\ufffd \ufffd\ufffd\ufffd café \ufffd\ufffd"' \
+    "--json, invalid UTF-8 in a query: each bad byte is U+FFFD"
 run "$KZ" --index "$T/ix" '!!! ??? --- ...'
 expect_status 1 "nothing but punctuation"
 

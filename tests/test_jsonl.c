@@ -113,27 +113,28 @@ static void test_unicode_escapes(void)
         const char *json; /* the body of "text" */
         const char *want;
         size_t want_len;
+        unsigned lone; /* lone surrogates, counted */
     } cases[] = {
-        {"\\u0041", "A", 1},
-        {"\\u00e9\\u00C9", "\xC3\xA9\xC3\x89", 4},
-        {"\\u07FF", "\xDF\xBF", 2},
-        {"\\u20ac", "\xE2\x82\xAC", 3},
-        {"\\uFFFF", "\xEF\xBF\xBF", 3},
-        {"\\u0000x", "\0x", 2},
+        {"\\u0041", "A", 1, 0},
+        {"\\u00e9\\u00C9", "\xC3\xA9\xC3\x89", 4, 0},
+        {"\\u07FF", "\xDF\xBF", 2, 0},
+        {"\\u20ac", "\xE2\x82\xAC", 3, 0},
+        {"\\uFFFF", "\xEF\xBF\xBF", 3, 0},
+        {"\\u0000x", "\0x", 2, 0},
         /* U+1F600 as a surrogate pair, in both cases of hex. */
-        {"\\ud83d\\ude00", "\xF0\x9F\x98\x80", 4},
-        {"\\uD83D\\uDE00!", "\xF0\x9F\x98\x80!", 5},
+        {"\\ud83d\\ude00", "\xF0\x9F\x98\x80", 4, 0},
+        {"\\uD83D\\uDE00!", "\xF0\x9F\x98\x80!", 5, 0},
         /* U+10000 and U+10FFFF, the ends of the pairs' range. */
-        {"\\ud800\\udc00", "\xF0\x90\x80\x80", 4},
-        {"\\udbff\\udfff", "\xF4\x8F\xBF\xBF", 4},
+        {"\\ud800\\udc00", "\xF0\x90\x80\x80", 4, 0},
+        {"\\udbff\\udfff", "\xF4\x8F\xBF\xBF", 4, 0},
         /* Lone surrogates become U+FFFD; what follows is read on its own. */
-        {"\\ud800", "\xEF\xBF\xBD", 3},
-        {"\\ud800x", "\xEF\xBF\xBDx", 4},
-        {"\\udc00", "\xEF\xBF\xBD", 3},
-        {"\\ude00\\ud83d", "\xEF\xBF\xBD\xEF\xBF\xBD", 6},
-        {"\\ud83d\\ud83d\\ude00", "\xEF\xBF\xBD\xF0\x9F\x98\x80", 7},
-        {"\\ud83d\\n", "\xEF\xBF\xBD\n", 4},
-        {"\\ud83d\\u0041", "\xEF\xBF\xBD" "A", 4},
+        {"\\ud800", "\xEF\xBF\xBD", 3, 1},
+        {"\\ud800x", "\xEF\xBF\xBDx", 4, 1},
+        {"\\udc00", "\xEF\xBF\xBD", 3, 1},
+        {"\\ude00\\ud83d", "\xEF\xBF\xBD\xEF\xBF\xBD", 6, 2},
+        {"\\ud83d\\ud83d\\ude00", "\xEF\xBF\xBD\xF0\x9F\x98\x80", 7, 1},
+        {"\\ud83d\\n", "\xEF\xBF\xBD\n", 4, 1},
+        {"\\ud83d\\u0041", "\xEF\xBF\xBD" "A", 4, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char line[200];
@@ -143,7 +144,12 @@ static void test_unicode_escapes(void)
         CHECK_MSG(rc == KZ_OK && d.text_len == cases[i].want_len &&
                       memcmp(d.text, cases[i].want, cases[i].want_len) == 0,
                   "%s: decoded wrongly (%zu bytes)", line, d.text_len);
+        CHECK_MSG(rc == KZ_OK && d.n_lone_surrogates == cases[i].lone, "%s: %u lone surrogates counted, want %u",
+                  line, d.n_lone_surrogates, cases[i].lone);
     }
+    /* In a key and a metadata value too. */
+    CHECK_OK(parse("{\"id\":\"1\",\"text\":\"t\",\"k\\udfff\":\"\\ud800 \\udbff\"}", &d));
+    CHECK_INT(d.n_lone_surrogates, 3);
 }
 
 static void test_integer_id(void)
@@ -342,6 +348,10 @@ static void test_duplicate_keys(void)
     CHECK_SPAN(d.id, d.id_len, "2");
     CHECK_SPAN(d.text, d.text_len, "b");
     CHECK_INT(d.n_dropped_fields, 1);
+    /* Each repeat is counted, and the first named ("id" is first seen
+     * again before "k"). */
+    CHECK_INT(d.n_repeated_keys, 3);
+    CHECK(d.repeated_key && same(d.repeated_key, d.repeated_key_len, "id"));
     CHECK_INT(d.n_meta, 1);
     if (d.n_meta == 1)
         CHECK_SPAN(d.meta[0].key, d.meta[0].key_len, "m");
@@ -349,6 +359,8 @@ static void test_duplicate_keys(void)
     CHECK_OK(parse("{\"id\":\"1\",\"text\":\"a\",\"k\":\"1\",\"m\":\"x\",\"k\":null,\"k\":[\"2\",\"3\"]}",
                    &d));
     CHECK_INT(d.n_dropped_fields, 0);
+    CHECK_INT(d.n_repeated_keys, 2);
+    CHECK(d.repeated_key && same(d.repeated_key, d.repeated_key_len, "k"));
     CHECK_INT(d.n_meta, 2);
     if (d.n_meta == 2) {
         CHECK_SPAN(d.meta[0].key, d.meta[0].key_len, "k");
@@ -375,6 +387,7 @@ static void test_duplicate_keys(void)
     CHECK_OK(parse_n((char *)line.data, line.len, &d));
     CHECK_INT(d.n_meta, 199);
     CHECK_INT(d.n_dropped_fields, 1);
+    CHECK_INT(d.n_repeated_keys, 401);
     int order_ok = 1;
     for (size_t i = 0; i < d.n_meta; i++) {
         /* First positions come from round 0: key = (i * 37) % 200, skipping 7. */
@@ -398,6 +411,10 @@ static void test_duplicate_keys(void)
     }
     CHECK(order_ok);
     kz_buf_free(&line);
+    /* No repeats, nothing counted. */
+    CHECK_OK(parse("{\"id\":\"1\",\"text\":\"a\",\"k\":\"1\",\"K\":\"2\"}", &d));
+    CHECK_INT(d.n_repeated_keys, 0);
+    CHECK(d.repeated_key == NULL);
 }
 
 static void test_deep_nesting(void)
@@ -544,8 +561,8 @@ static void test_pointers_after_growth(void)
 static void test_fuzz(void)
 {
     static const char *const seeds[] = {
-        "{\"id\": \"doc-1\", \"title\": \"Caf\\u00e9\", \"text\": \"Hello\\nworld \\\"q\\\"\","
-        " \"tags\": [\"a\", \"b\", 3], \"year\": 2021, \"x\": null, \"o\": {\"k\": [1, {}]}}",
+        ("{\"id\": \"doc-1\", \"title\": \"Caf\\u00e9\", \"text\": \"Hello\\nworld \\\"q\\\"\","
+         " \"tags\": [\"a\", \"b\", 3], \"year\": 2021, \"x\": null, \"o\": {\"k\": [1, {}]}}"),
         "{\"id\":7,\"text\":\"\\ud83d\\ude00 \xC3\xA9 plain text here\",\"n\":-1.5e-3,\"b\":true}",
         "{\"text\":\"t\",\"id\":\"i\",\"title\":null,\"arr\":[[],[[\"x\"]],{\"a\":{\"b\":null}}]}\r",
         " { \"id\" : \"1\" , \"text\" : \"\" , \"f\" : false } ",

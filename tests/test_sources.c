@@ -319,11 +319,18 @@ static void test_folder(void)
     put_str(tmp_path("folder/f.txt"), "");
     put_str(tmp_path("folder/g.txt"), "  \n\t\n \r\n  ");
     put_str(tmp_path("folder/h.txt"), "Hotel \xFF title\nbody \xC3( bad\n");
-    /* A link to a file outside the folder is followed; a link to a folder
-     * is not (no cycles, no documents twice). */
+    /* Links to a file and to a folder outside the folder are followed;
+     * a link to a folder read already, or back up the tree, is reported
+     * and not read again (once they were skipped without a word). */
     put_str(tmp_path("outside.txt"), "Outside\nlinked body");
     CHECK(symlink(tmp_path("outside.txt"), tmp_path("folder/lnk.txt")) == 0);
+    put_str(tmp_path("outdir/o.txt"), "Out folder\nread through a link");
+    CHECK(symlink(tmp_path("outdir"), tmp_path("folder/ext")) == 0);
     CHECK(symlink("sub", tmp_path("folder/subl")) == 0);
+    CHECK(symlink("..", tmp_path("folder/sub/up")) == 0);
+    /* A FIFO would block the build: reported, never opened. */
+    CHECK(mkfifo(tmp_path("folder/pipe.txt"), 0644) == 0);
+    CHECK(mkfifo(tmp_path("folder/pipe.bin"), 0644) == 0);
     /* Unreadable, even for root: a dangling link and a link loop. */
     CHECK(symlink(tmp_path("no-such-file"), tmp_path("folder/x.txt")) == 0);
     CHECK(symlink("y.txt", tmp_path("folder/y.txt")) == 0);
@@ -343,30 +350,35 @@ static void test_folder(void)
     EXPECT_PROBLEM(KZ_PROBLEM_INVALID_UTF8, AT("h.txt"));
     EXPECT_PROBLEM(KZ_PROBLEM_UNREADABLE, AT("x.txt"));
     EXPECT_PROBLEM(KZ_PROBLEM_UNREADABLE, AT("y.txt"));
+    EXPECT_PROBLEM(KZ_PROBLEM_OTHER_FILE, AT("subl"));
+    EXPECT_PROBLEM(KZ_PROBLEM_OTHER_FILE, AT("sub/up"));
+    EXPECT_PROBLEM(KZ_PROBLEM_UNREADABLE, AT("pipe.txt"));
+    EXPECT_PROBLEM(KZ_PROBLEM_OTHER_FILE, AT("pipe.bin"));
 #undef AT
     EXPECT_NO_OTHER_PROBLEMS();
-    counts want = { .docs = 9, .skipped = 5 };
-    want.p[KZ_PROBLEM_OTHER_FILE] = 2;
+    counts want = { .docs = 10, .skipped = 6 };
+    want.p[KZ_PROBLEM_OTHER_FILE] = 5;
     want.p[KZ_PROBLEM_BINARY] = 1;
     want.p[KZ_PROBLEM_EMPTY] = 2;
     want.p[KZ_PROBLEM_INVALID_UTF8] = 1;
-    want.p[KZ_PROBLEM_UNREADABLE] = 2;
+    want.p[KZ_PROBLEM_UNREADABLE] = 3;
     EXPECT_COUNTS(&r.st, &want);
 
     kz_index *ix = open_index(ixdir);
     if (!ix)
         return;
-    CHECK_INT(index_docs(ix), 9);
-    /* docid order = byte order of the relative paths. */
+    CHECK_INT(index_docs(ix), 10);
+    /* docid order = byte order of the relative paths, the linked ones too. */
     EXPECT_DOC(ix, 0, "B.txt", "Bravo Title", "bravo body");
     EXPECT_DOC(ix, 1, "a.txt", "Alpha title", "alpha body text\nsecond line\n");
-    EXPECT_DOC(ix, 2, "h.txt", "Hotel \xEF\xBF\xBD title", "body \xEF\xBF\xBD( bad\n");
-    EXPECT_DOC(ix, 3, "lnk.txt", "Outside", "linked body");
-    EXPECT_DOC(ix, 4, "only.txt", "Just a title", "");
-    EXPECT_DOC(ix, 5, "sub-x.txt", "Sub dash", "dash body");
-    EXPECT_DOC(ix, 6, "sub/b.md", "# Markdown B", "\nmarkdown body\n");
-    EXPECT_DOC(ix, 7, "sub/deeper/c.txt", "Deep", "deep body");
-    EXPECT_DOC(ix, 8, "sub0.txt", "Sub zero", "zero body");
+    EXPECT_DOC(ix, 2, "ext/o.txt", "Out folder", "read through a link");
+    EXPECT_DOC(ix, 3, "h.txt", "Hotel \xEF\xBF\xBD title", "body \xEF\xBF\xBD( bad\n");
+    EXPECT_DOC(ix, 4, "lnk.txt", "Outside", "linked body");
+    EXPECT_DOC(ix, 5, "only.txt", "Just a title", "");
+    EXPECT_DOC(ix, 6, "sub-x.txt", "Sub dash", "dash body");
+    EXPECT_DOC(ix, 7, "sub/b.md", "# Markdown B", "\nmarkdown body\n");
+    EXPECT_DOC(ix, 8, "sub/deeper/c.txt", "Deep", "deep body");
+    EXPECT_DOC(ix, 9, "sub0.txt", "Sub zero", "zero body");
     kz_term t;
     CHECK_INT(kz_index_term(ix, &t, "never", 5), KZ_ENOTFOUND);
     CHECK_INT(kz_index_term(ix, &t, "pdf", 3), KZ_ENOTFOUND);
@@ -403,6 +415,10 @@ static const jline jlines[] = {
     { "{\"id\":13,\"text\":\"an integer id\"}", "\n", -1 },
     { "[1, 2, 3]", "\n", KZ_PROBLEM_MALFORMED_JSON },
     { "{\"id\":\"j15\",\"title\":\"CRLF\",\"text\":\"crlf line\"}", "\r\n", -1 },
+    /* Once replaced without a word, and the last value taken without one. */
+    { "{\"id\":\"j16\",\"text\":\"lone \\ud800 here\"}", "\n", KZ_PROBLEM_INVALID_UTF8 },
+    { "{\"id\":\"j16r\",\"title\":\"T1\",\"text\":\"repeated title\",\"title\":\"T2\"}", "\n",
+      KZ_PROBLEM_REPEATED_KEY },
     { "", "\n", -2 },
     { "{\"id\":\"j17\",\"title\":\"Last\",\"text\":\"no newline at the end\"}", "", -1 },
 };
@@ -430,19 +446,20 @@ static void expect_jsonl_result(const char *ixdir, const char *name, const build
         EXPECT_PROBLEM((kz_problem)jlines[i].kind, where);
     }
     EXPECT_NO_OTHER_PROBLEMS();
-    counts want = { .docs = 6, .skipped = 8 };
+    counts want = { .docs = 8, .skipped = 8 };
     want.p[KZ_PROBLEM_MALFORMED_JSON] = 2;
     want.p[KZ_PROBLEM_BAD_FIELD] = 3;
     want.p[KZ_PROBLEM_DUPLICATE_ID] = 1;
     want.p[KZ_PROBLEM_EMPTY] = 2;
-    want.p[KZ_PROBLEM_INVALID_UTF8] = 1;
+    want.p[KZ_PROBLEM_INVALID_UTF8] = 2;
     want.p[KZ_PROBLEM_DROPPED_FIELD] = 1;
+    want.p[KZ_PROBLEM_REPEATED_KEY] = 1;
     EXPECT_COUNTS(&r->st, &want);
 
     kz_index *ix = open_index(ixdir);
     if (!ix)
         return;
-    CHECK_INT(index_docs(ix), 6);
+    CHECK_INT(index_docs(ix), 8);
     EXPECT_DOC(ix, 0, "j1", "First", "hello world");
     EXPECT_META(ix, 0, "url", "https://example.org/1", "date", "2024-01-02", "n", "42", "tags",
                 "x, y, z");
@@ -451,7 +468,9 @@ static void expect_jsonl_result(const char *ixdir, const char *name, const build
     EXPECT_META(ix, 2, "keep", "yes", "num", "-1.5");
     EXPECT_DOC(ix, 3, "13", "", "an integer id");
     EXPECT_DOC(ix, 4, "j15", "CRLF", "crlf line");
-    EXPECT_DOC(ix, 5, "j17", "Last", "no newline at the end");
+    EXPECT_DOC(ix, 5, "j16", "", "lone \xEF\xBF\xBD here");
+    EXPECT_DOC(ix, 6, "j16r", "T2", "repeated title");
+    EXPECT_DOC(ix, 7, "j17", "Last", "no newline at the end");
     kz_term t;
     CHECK_INT(kz_index_term(ix, &t, "duplic", 6), KZ_ENOTFOUND); /* "a duplicate id" */
     CHECK_INT(kz_index_term(ix, &t, "oop", 3), KZ_ENOTFOUND);

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets from the bundled sample
+articles (data/articles), so that no binary seed is kept in the repository.
+
+usage: make_seeds.py KZSEARCH OUT_DIR
+  KZSEARCH  the kzsearch command, used to build the seed indexes
+  OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARTICLES = os.path.join(ROOT, "data", "articles")
+
+
+def articles():
+    for name in sorted(os.listdir(ARTICLES)):
+        with open(os.path.join(ARTICLES, name), encoding="utf-8") as f:
+            yield name, f.read()
+
+
+def write(folder, name, data):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def query_seeds(out):
+    n = 0
+    for name, text in articles():
+        lines = [l for l in text.splitlines() if l.strip()]
+        words = text.split()
+        seeds = [lines[0], " ".join(words[10:13]), '"%s"' % " ".join(words[20:22]),
+                 "%s* OR %s" % (words[30][:3], words[31]), "%s -%s" % (words[40], words[41]),
+                 "(%s OR %s) AND NOT %s" % (words[50], words[51], words[52]), "+%s %s" % (words[60], words[61])]
+        for s in seeds:
+            write(out, "q%03d" % n, s)
+            n += 1
+
+
+def index_seeds(out, kzsearch):
+    """Small indexes: each article cut to 1,500 bytes, and two together."""
+    arts = list(articles())
+    groups = [[a] for a in arts] + [arts[:2]]
+    for i, group in enumerate(groups):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "src")
+            os.mkdir(src)
+            for name, text in group:
+                write(src, name, text[:1500])
+            ix = os.path.join(tmp, "ix")
+            subprocess.run([kzsearch, "index", "-q", "-o", ix, src], check=True)
+            with open(os.path.join(ix, "index.kz"), "rb") as f:
+                write(out, "ix%02d" % i, f.read())
+
+
+def jsonl_seeds(out):
+    for i, (name, text) in enumerate(articles()):
+        lines = text.splitlines()
+        doc = {"id": name, "title": lines[0], "text": "\n".join(lines[1:])[:3000],
+               "date": "2024-03-0%d" % (i + 1), "tags": ["kazakhstan", "russia"], "n": i}
+        rows = [json.dumps(doc, ensure_ascii=(i % 2 == 0)), json.dumps({"id": i, "text": lines[1][:200]})]
+        write(out, "j%02d" % i, "\n".join(rows) + "\n")
+
+
+def text_record(name, content):
+    name = name.encode("utf-8")
+    content = content.encode("utf-8")[:4000]
+    return bytes([len(name)]) + name + struct.pack("<H", len(content)) + content
+
+
+def text_seeds(out):
+    arts = list(articles())
+    for i, (name, text) in enumerate(arts):
+        write(out, "t%02d" % i, text_record(name, text))
+    tree = (text_record("a/b/one.txt", arts[0][1][:800]) + text_record("a/two.md", arts[1][1][:800]) +
+            text_record(".hidden/x.txt", "hidden") + text_record("notes.pdf", "%PDF-1.4") +
+            text_record("empty.txt", ""))
+    write(out, "tree", tree)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    kzsearch, out = sys.argv[1], sys.argv[2]
+    query_seeds(os.path.join(out, "query"))
+    index_seeds(os.path.join(out, "index"), kzsearch)
+    jsonl_seeds(os.path.join(out, "jsonl"))
+    text_seeds(os.path.join(out, "text"))
+
+
+if __name__ == "__main__":
+    main()
