@@ -825,6 +825,92 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------- repeats */
+
+/* Whether nodes a and b are the same clause: the same terms, or the same
+ * children (by class) taken the same way. */
+static int same_clause(const kz_query *q, const uint32_t *canon, uint32_t a, uint32_t b)
+{
+    const kz_qnode *x = &q->nodes[a], *y = &q->nodes[b];
+    if (x->kind != y->kind || x->count != y->count)
+        return 0;
+    if (x->kind == KZ_QNODE_LEAF)
+        return same_leaf(q, x, y);
+    for (uint32_t i = 0; i < x->count; i++) {
+        uint32_t kx = q->kids[x->first + i], ky = q->kids[y->first + i];
+        if (canon[kx] != canon[ky] || q->nodes[kx].occur != q->nodes[ky].occur)
+            return 0;
+    }
+    return 1;
+}
+
+/* Merges repeated clauses: a group's children that are the same clause
+ * taken the same way ("of the" a thousand times, (a b) twice, -x -x) are
+ * one child, which matches and scores as they did (a boolean node is
+ * idempotent, and the scoring units were distinct leaves already), but is
+ * evaluated once. Nodes are visited in the order they were made, children
+ * before their group, so each child's class is known when its group is
+ * looked at; canon[n] is the first node of n's class. Linear in the query. */
+static int merge_repeats(parser *p)
+{
+    kz_query *q = p->q;
+    size_t n = q->n_nodes, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    int rc = KZ_OK;
+    uint32_t *canon = malloc(n * sizeof *canon), *slots = calloc(cap, sizeof *slots);
+    uint32_t *stamp = calloc(4 * n, sizeof *stamp); /* [class * 4 + occur]: group + 1 that has it */
+    uint32_t *key = malloc((2 * n + 2) * sizeof *key);
+    if (!canon || !slots || !stamp || !key) {
+        rc = KZ_ENOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        canon[i] = i;
+    for (uint32_t i = 0; i < n; i++) {
+        kz_qnode *node = &q->nodes[i];
+        uint64_t h;
+        if (node->kind == KZ_QNODE_BOOL) {
+            uint32_t kept = 0;
+            for (uint32_t k = 0; k < node->count; k++) {
+                uint32_t kid = q->kids[node->first + k];
+                if (kid >= i) { /* not made before its group: keep it as it is */
+                    q->kids[node->first + kept++] = kid;
+                    continue;
+                }
+                uint32_t *seen = &stamp[(size_t)canon[kid] * 4 + q->nodes[kid].occur];
+                if (*seen == i + 1)
+                    continue;
+                *seen = i + 1;
+                q->kids[node->first + kept++] = kid;
+            }
+            node->count = kept;
+            key[0] = 1;
+            for (uint32_t k = 0; k < kept; k++) {
+                uint32_t kid = q->kids[node->first + k];
+                key[1 + 2 * k] = kid < i ? canon[kid] : kid;
+                key[2 + 2 * k] = (uint32_t)q->nodes[kid].occur;
+            }
+            h = hash_bytes(key, (1 + 2 * (size_t)kept) * sizeof *key);
+        } else {
+            h = hash_bytes(q->leaf_terms + node->first, node->count * sizeof(uint32_t)) ^ 0x9E3779B97F4A7C15ull;
+        }
+        size_t j = (size_t)h & (cap - 1);
+        for (; slots[j]; j = (j + 1) & (cap - 1))
+            if (same_clause(q, canon, slots[j] - 1, i))
+                break;
+        if (!slots[j])
+            slots[j] = i + 1;
+        canon[i] = slots[j] - 1;
+    }
+done:
+    free(canon);
+    free(slots);
+    free(stamp);
+    free(key);
+    return rc;
+}
+
 /* ------------------------------------------------------------- public */
 
 int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
@@ -891,7 +977,7 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
         } else {
             q->nodes[q->root].occur = KZ_OCCUR_DEFAULT;
         }
-        if (collect_units(&p, q->root)) {
+        if (merge_repeats(&p) || collect_units(&p, q->root)) {
             rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
             goto done;
         }
