@@ -85,6 +85,8 @@ static const char usage[] =
     "      --json                one JSON document: hits, scores, snippets, offsets\n"
     "      --color WHEN          highlight matches: auto, always, never (NO_COLOR\n"
     "                            is honoured)\n"
+    "      --timeout SECONDS     stop a query that runs longer (default 10; 0: no\n"
+    "                            limit)\n"
     "\n"
 "Commands:\n"
     "  search QUERY...           the long form, for a query that starts with a\n"
@@ -776,9 +778,22 @@ static void bm25_option(kz_search_options *so, int c, const char *arg)
     }
 }
 
+/* --timeout SECONDS: 0 for none. */
+static double timeout_option(const char *arg)
+{
+    char *end;
+    double t = strtod(arg, &end);
+    if (end == arg || *end || !(t >= 0) || t > 1e9)
+        die_usage("bad --timeout '%s' (seconds, 0 for none)", arg);
+    return t;
+}
+
+#define DEFAULT_TIMEOUT 10.0 /* seconds: no ordinary query comes near it */
+
 static int cmd_search(int argc, char **argv)
 {
     static const struct option opts[] = {
+        { "timeout", required_argument, 0, 'T' },
         { "index", required_argument, 0, 'i' }, { "limit", required_argument, 0, 'n' },
         { "offset", required_argument, 0, 'O' }, { "any", no_argument, 0, 'A' },
         { "all", no_argument, 0, 'L' }, { "k1", required_argument, 0, 'k' },
@@ -788,6 +803,7 @@ static int cmd_search(int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+    so.timeout = DEFAULT_TIMEOUT;
     const char *index_opt = NULL, *color = "auto";
     search_view v = { 0 };
     v.fragments = 1;
@@ -796,6 +812,7 @@ static int cmd_search(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': index_opt = optarg; break;
+        case 'T': so.timeout = timeout_option(optarg); break;
         case 'n': so.limit = (uint32_t)int_option("--limit", optarg, 1, 1000000); break;
         case 'O': so.offset = (uint32_t)int_option("--offset", optarg, 0, 100000000); break;
         case 'A': so.mode = KZ_MODE_ANY; break;
@@ -851,6 +868,8 @@ static int cmd_search(int argc, char **argv)
     double took = (now_seconds() - t0) * 1000.0;
     if (rc) {
         fail(rc);
+        if (rc == KZ_ETIMEOUT)
+            fprintf(stderr, "kzsearch: give it longer with --timeout SECONDS (0: no limit)\n");
         goto done;
     }
     size_t n = kz_results_count(r);

@@ -19,6 +19,7 @@ const char *kz_strerror(int code)
     case KZ_EFIELD: return "missing or invalid field";
     case KZ_ELIMIT: return "limit exceeded";
     case KZ_ELOCKED: return "index is locked by another process";
+    case KZ_ETIMEOUT: return "query ran past its time or work budget";
     }
     return "unknown error";
 }

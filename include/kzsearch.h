@@ -36,7 +36,8 @@ typedef enum kz_error {
     KZ_ENOTFOUND = -7,/* no such index, file or term */
     KZ_EFIELD = -8,   /* a record lacks a required field or has a wrong type */
     KZ_ELIMIT = -9,   /* a size limit was exceeded */
-    KZ_ELOCKED = -10  /* another process is writing this index */
+    KZ_ELOCKED = -10, /* another process is writing this index */
+    KZ_ETIMEOUT = -11 /* a query ran past its time or work budget (kz_search_options) */
 } kz_error;
 
 /* A fixed description of an error code ("index is corrupt"). Never NULL. */
@@ -260,7 +261,7 @@ typedef enum kz_mode {
     KZ_MODE_ANY = 2   /* OR */
 } kz_mode;
 
-#define KZ_SEARCH_OPTIONS_VERSION 1
+#define KZ_SEARCH_OPTIONS_VERSION 2 /* 1: without timeout and max_work */
 
 typedef struct kz_search_options {
     unsigned version;  /* KZ_SEARCH_OPTIONS_VERSION */
@@ -270,12 +271,18 @@ typedef struct kz_search_options {
     double k1;         /* BM25 k1; 0 = 1.2 */
     double b;          /* BM25 b; negative = 0.75 (0 is a valid b) */
     unsigned flags;    /* KZ_SEARCH_COUNT_ONLY */
+    /* Budgets: a query that would pass either stops with KZ_ETIMEOUT and
+     * no results. timeout is in seconds of wall-clock time from the start
+     * of kz_query_run, max_work the candidate documents it may look at
+     * (each a document some clause matched); 0 means no limit. */
+    double timeout;
+    uint64_t max_work;
 } kz_search_options;
 
 /* Count the matches (kz_results_total) and rank nothing: no hits. */
 #define KZ_SEARCH_COUNT_ONLY 1u
 
-#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0 }
+#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0 }
 
 typedef struct kz_hit {
     uint32_t docid;

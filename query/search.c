@@ -42,6 +42,8 @@
 #include "format.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <time.h>
 #include <stdlib.h>
 
 #define NONE UINT32_MAX
@@ -81,6 +83,12 @@ typedef struct eval {
     kz_hit *heap;
     size_t n_heap, k;
     uint64_t total;
+    /* Budgets (kz_search_options): candidates left, the deadline on the
+     * monotonic clock, and candidates until the clock is read again. */
+    uint64_t work_left;
+    double deadline;
+    uint32_t until_clock;
+    double timeout, max_work; /* as asked, for the message */
 } eval;
 
 static double bm25_idf(double n_docs, double df)
@@ -94,6 +102,37 @@ static double bm25_w(double idf, double tf, double dl, double avgdl, double k1, 
 }
 
 static int oom(void) { return kz_error_set(KZ_ENOMEM, "out of memory"); }
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define CLOCK_EVERY 1024u /* candidates between readings of the clock */
+
+/* Counts one candidate document against the budgets: 1 (and e->rc set to
+ * KZ_ETIMEOUT) when the query must stop. */
+static int over_budget(eval *e)
+{
+    if (KZ_LIKELY(e->work_left > 0 && --e->until_clock > 0)) {
+        e->work_left--;
+        return 0;
+    }
+    if (e->work_left == 0) {
+        e->rc = kz_error_set(KZ_ETIMEOUT, "query stopped after looking at %.0f candidate documents, its work budget",
+                             e->max_work);
+        return 1;
+    }
+    e->work_left--;
+    e->until_clock = CLOCK_EVERY;
+    if (monotonic_seconds() > e->deadline) {
+        e->rc = kz_error_set(KZ_ETIMEOUT, "query stopped after %.3g s, its time budget", e->timeout);
+        return 1;
+    }
+    return 0;
+}
 
 /* ------------------------------------------------------------- top k */
 
@@ -396,7 +435,7 @@ static uint32_t bool_next(eval *e, const kz_qnode *n, uint32_t d)
         has_must |= o == KZ_OCCUR_MUST;
         has_should |= o == KZ_OCCUR_SHOULD;
     }
-    while (d != KZ_DOC_END && !e->rc) {
+    while (d != KZ_DOC_END && !e->rc && !over_budget(e)) {
         uint32_t x = d;
         if (has_must) {
             /* Leapfrog over the required clauses until they agree. */
@@ -449,7 +488,7 @@ static uint32_t node_next(eval *e, uint32_t node, uint32_t d)
 static void eval_general(eval *e)
 {
     uint32_t d = 0;
-    while (!e->rc && (d = node_next(e, e->q->root, d)) != KZ_DOC_END) {
+    while (!e->rc && (d = node_next(e, e->q->root, d)) != KZ_DOC_END && !over_budget(e)) {
         e->total++;
         if (e->k) {
             double s = score_doc(e, d);
@@ -498,7 +537,7 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
         goto done;
     e->total = got;
     double block_ub = 0;
-    for (size_t r = 0; r < got && e->k; r++) {
+    for (size_t r = 0; r < got && e->k && !over_budget(e); r++) {
         const uint32_t *o = ords + r * n;
         uint32_t d = docids[r];
         double theta = threshold(e);
@@ -611,7 +650,7 @@ static void eval_or_terms(eval *e, term_list *t, size_t n, const uint32_t *seen,
     for (size_t i = 0; i < n; i++)
         prefix[i + 1] = prefix[i] + t[i].ub;
     size_t ne = 0; /* t[0..ne) are non-essential */
-    for (;;) {
+    while (!over_budget(e)) {
         double theta = threshold(e);
         while (ne < n && e->n_heap == e->k && prefix[ne + 1] <= theta)
             ne++;
@@ -939,11 +978,16 @@ static int options_resolve(kz_search_options *o, const kz_search_options *opts)
     kz_search_options d = KZ_SEARCH_OPTIONS_INIT;
     *o = d;
     if (opts) {
-        if (opts->version != KZ_SEARCH_OPTIONS_VERSION)
+        if (opts->version == 1) /* without the budgets: copy what it has */
+            memcpy(o, opts, offsetof(kz_search_options, timeout));
+        else if (opts->version != KZ_SEARCH_OPTIONS_VERSION)
             return kz_error_set(KZ_EINVAL, "kz_search_options version %u, expected %u", opts->version,
                                 KZ_SEARCH_OPTIONS_VERSION);
-        *o = *opts;
+        else
+            *o = *opts;
     }
+    if (!(o->timeout >= 0) || !isfinite(o->timeout))
+        return kz_error_set(KZ_EINVAL, "a query's timeout must be a finite number of seconds, 0 for none");
     if (o->limit == 0)
         o->limit = 10;
     if (o->k1 <= 0)
@@ -1011,6 +1055,11 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     e.norm0 = o.k1 * (1.0 - o.b);
     e.norm1 = info.avgdl > 0 ? o.k1 * o.b / info.avgdl : 0;
     e.default_params = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
+    e.timeout = o.timeout;
+    e.max_work = (double)o.max_work;
+    e.work_left = o.max_work ? o.max_work : UINT64_MAX;
+    e.deadline = o.timeout > 0 ? monotonic_seconds() + o.timeout : INFINITY;
+    e.until_clock = CLOCK_EVERY;
     e.k = o.flags & KZ_SEARCH_COUNT_ONLY ? 0 : (size_t)o.offset + o.limit;
     kz_results *r = calloc(1, sizeof *r);
     if (!r) {

@@ -296,6 +296,20 @@ run "$KZ" --index "$T/ix" "${deep}russia"
 expect_status 2 "5,000 nested parentheses: an error, not a crash"
 run "$KZ" --index "$T/ix" "$(printf 'russia \377\376 \300\200')"
 expect_status 0 "invalid UTF-8 in a query"
+# A query that runs past --timeout stops with a clear error (exit 2); the
+# clock is read every 1,024 candidates, so the index has more.
+awk 'BEGIN { for (i = 0; i < 5000; i++) printf "{\"id\":\"d%d\",\"text\":\"war and peace %d\"}\n", i, i }' \
+    >"$T/many.jsonl"
+run "$KZ" index -q -o "$T/ix-many" "$T/many.jsonl"
+expect_status 0 "index of 5,000 documents"
+run "$KZ" --index "$T/ix-many" --timeout 0.000000001 war peace
+expect_status 2 "--timeout: a query past it"
+expect_in err "time budget" "--timeout: a query past it"
+expect_in err "--timeout" "--timeout: says how to give it longer"
+run "$KZ" --index "$T/ix-many" --timeout 0 war peace
+expect_status 0 "--timeout 0: no limit"
+run "$KZ" --index "$T/ix-many" --timeout -1 war
+expect_status 2 "--timeout -1: refused"
 # --json echoed the query's raw bytes, which no JSON parser accepts.
 run "$KZ" --index "$T/ix" --json "$(printf 'russia \377\376 \300\200 \355\240\200 caf\303\251 \342\202')"
 expect_status 0 "--json, invalid UTF-8 in a query"

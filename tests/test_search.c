@@ -220,6 +220,75 @@ static void test_bm25_against_reference(void)
     free(dir);
 }
 
+/* A query's budgets: max_work candidates and timeout seconds. Inside
+ * them the answer is the one without them; past them, KZ_ETIMEOUT with a
+ * message and no results, on every evaluator (a term alone, AND of
+ * terms, OR of terms, and the general one for phrases and NOT). */
+static void test_budgets(void)
+{
+    char *dir = kz_test_temp_dir();
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, NULL));
+    for (int d = 0; d < 3000; d++) {
+        char id[16], text[128];
+        snprintf(id, sizeof id, "d%d", d);
+        snprintf(text, sizeof text, "war and peace %s %s", d % 2 ? "oil" : "gas", d % 3 ? "river city" : "city");
+        CHECK_OK(kz_builder_add_document(b, id, strlen(id), "", 0, text, strlen(text), NULL, 0));
+    }
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    static const char *queries[] = { "war", "war peace", "oil OR gas", "\"river city\" -oil", "war NOT gas" };
+    for (size_t i = 0; ix && i < sizeof queries / sizeof *queries; i++) {
+        const char *q = queries[i];
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        kz_results *whole = NULL, *r = NULL;
+        CHECK_OK(kz_search(&whole, ix, q, strlen(q), &o));
+        if (!whole)
+            continue;
+        /* Enough work: the same answer. */
+        o.max_work = 100000;
+        o.timeout = 60;
+        CHECK_OK(kz_search(&r, ix, q, strlen(q), &o));
+        if (r) {
+            CHECK_INT(kz_results_total(r), kz_results_total(whole));
+            CHECK_INT(kz_results_count(r), kz_results_count(whole));
+            for (size_t h = 0; h < kz_results_count(r); h++)
+                CHECK(kz_results_hit(r, h)->docid == kz_results_hit(whole, h)->docid &&
+                      kz_results_hit(r, h)->score == kz_results_hit(whole, h)->score);
+        }
+        kz_results_free(r);
+        r = NULL;
+        /* Too little work. */
+        o.max_work = 50;
+        kz_error_clear();
+        CHECK_MSG(kz_search(&r, ix, q, strlen(q), &o) == KZ_ETIMEOUT, "\"%s\" with a work budget of 50", q);
+        CHECK(r == NULL && strstr(kz_last_error(), "work budget"));
+        /* Too little time (a deadline already past when the clock is read). */
+        o.max_work = 0;
+        o.timeout = 1e-9;
+        kz_error_clear();
+        CHECK_MSG(kz_search(&r, ix, q, strlen(q), &o) == KZ_ETIMEOUT, "\"%s\" with a timeout of 1 ns", q);
+        CHECK(r == NULL && strstr(kz_last_error(), "time budget"));
+        kz_results_free(whole);
+    }
+    /* Bad budgets, and the options of version 1 (no budgets). */
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    kz_results *r = NULL;
+    o.timeout = -1;
+    CHECK_INT(kz_search(&r, ix, "war", 3, &o), KZ_EINVAL);
+    o.timeout = NAN;
+    CHECK_INT(kz_search(&r, ix, "war", 3, &o), KZ_EINVAL);
+    o.timeout = 1e-9;
+    o.version = 1; /* timeout is not read */
+    CHECK_OK(kz_search(&r, ix, "war", 3, &o));
+    kz_results_free(r);
+    kz_index_free(ix);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* "ethnic Russians" on the bundled articles: the article that uses the
  * phrase five times comes first, and its snippet shows the words. */
 static void test_sample_articles(void)
@@ -276,5 +345,6 @@ int main(void)
 {
     KZ_RUN(test_bm25_against_reference);
     KZ_RUN(test_sample_articles);
+    KZ_RUN(test_budgets);
     return kz_test_finish();
 }
