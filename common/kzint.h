@@ -435,7 +435,8 @@ static inline uint32_t kz_plist_seek_container(const kz_plist *pl, uint32_t from
 /* Parses a blob of [blob, blob+len) for a term of document frequency df,
  * in a file whose last docid is max_docid. Checks every bound (never reads
  * outside the blob), that the bitmap's cardinality is df and that no docid
- * it names passes max_docid: KZ_ECORRUPT otherwise. */
+ * it names passes max_docid: KZ_ECORRUPT otherwise. That check reads the
+ * last container whole (up to 8 KiB); max_docid UINT32_MAX skips it. */
 int kz_plist_open(kz_plist *out, const uint8_t *blob, uint64_t len, uint32_t df, uint32_t max_docid);
 void kz_plist_close(kz_plist *pl);
 /* tf of the ordinal-th posting. */

@@ -43,6 +43,10 @@ struct kz_index {
     } *starts;
     size_t n_starts;
     uint64_t starts_bytes;
+    /* By term: its list's docids were checked against the last docid
+     * (kz_plist_open reads the last container whole for that, up to
+     * 8 KiB, so it is done on a term's first use only). */
+    _Atomic uint8_t *docids_checked;
 };
 
 static int corrupt(const char *what)
@@ -113,6 +117,11 @@ int kz_index_open_file(kz_index **out, const char *path)
     }
     ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
     ix->term_blocks = (uint32_t)(ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
+    ix->docids_checked = calloc(ix->terms ? ix->terms : 1, 1);
+    if (!ix->docids_checked) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
+        goto done;
+    }
     if (ix->len[KZ_SEC_STOREDICT] > 0) {
         if ((rc = kz_file_verify(ix->f, KZ_SEC_STOREDICT, 0, ix->len[KZ_SEC_STOREDICT])))
             goto done;
@@ -149,6 +158,7 @@ void kz_index_free(kz_index *ix)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
     free(atomic_load(&ix->lengths));
+    free((void *)ix->docids_checked);
     for (size_t i = 0; i < ix->n_starts; i++)
         free(ix->starts[i].starts);
     free(ix->starts);
@@ -659,7 +669,12 @@ int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t ordinal)
         return rc;
     if (ix->docs == 0)
         return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
-    return kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df, (uint32_t)(ix->docs - 1));
+    int checked = atomic_load_explicit(&ix->docids_checked[ordinal], memory_order_acquire);
+    rc = kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df,
+                       checked ? UINT32_MAX : (uint32_t)(ix->docs - 1));
+    if (rc == KZ_OK && !checked)
+        atomic_store_explicit(&ix->docids_checked[ordinal], 1, memory_order_release);
+    return rc;
 }
 
 int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults)
