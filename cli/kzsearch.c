@@ -612,10 +612,17 @@ static int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t
     int rc = kz_index_doc(ix, &hv->d, hv->h->docid, hv->meta, MAX_META);
     if (rc == 0)
         rc = kz_highlight(&hv->tmarks, &hv->n_tmarks, ix, r, hv->d.title, hv->d.title_len);
+    /* Passages come from the first KZ_SNIPPET_SCAN_BYTES: read no more
+     * than those and a passage's length (4 bytes a character at most). */
     if (rc == 0)
-        rc = kz_index_doc_text(ix, &hv->text, &hv->len, hv->h->docid);
+        rc = kz_index_doc_text_prefix(ix, &hv->text, &hv->len, hv->h->docid,
+                                      KZ_SNIPPET_SCAN_BYTES + 4 * v->snippet_chars + 64);
     if (rc == 0)
         rc = kz_snippets_make(hv->frag, &hv->n_frag, v->fragments, ix, r, hv->text, hv->len, v->snippet_chars);
+    /* A passage that runs to the end of what was read goes on in the text. */
+    for (size_t f = 0; rc == 0 && f < hv->n_frag; f++)
+        if (hv->frag[f].end == hv->len && hv->len < hv->d.text_bytes)
+            hv->frag[f].cut_after = 1;
     return rc;
 }
 

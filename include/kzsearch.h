@@ -225,6 +225,12 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid,
  * the caller frees it). */
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid);
 
+/* The first max_bytes bytes of the text at most, cut back to a character
+ * boundary, as kz_index_doc_text gives them; only what they need is read
+ * and decompressed, so that a 200 MB document costs what its first
+ * max_bytes cost. *len < kz_doc.text_bytes says the text was cut. */
+int kz_index_doc_text_prefix(kz_index *ix, char **out, size_t *len, uint32_t docid, size_t max_bytes);
+
 /* Term lookup. A kz_term holds a copy of a dictionary entry. */
 #define KZ_TERM_MAX_BYTES 1024 /* 255 code points of UTF-8 and then some */
 
@@ -383,6 +389,12 @@ typedef struct kz_snippet {
     kz_span *marks;        /* owned by the snippet */
     size_t n_marks;
 } kz_snippet;
+
+/* Snippets and highlights look for matches in the first
+ * KZ_SNIPPET_SCAN_BYTES of a text, so that huge documents answer fast: a
+ * caller may pass kz_index_doc_text_prefix() of that many bytes plus the
+ * passage's length. */
+#define KZ_SNIPPET_SCAN_BYTES (4u << 20)
 
 /* Chooses the passage of about max_chars characters of text (len bytes)
  * that best shows why r matched (README "Snippets"): the window with the

@@ -67,9 +67,9 @@ static void on_token(void *ctx, const char *stem, size_t len, size_t start, size
         s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
 }
 
-/* Passages come from the first KZ_SNIPPET_SCAN_BYTES of a text (cut on a
- * character boundary), so that a huge document answers as fast as any. */
-#define KZ_SNIPPET_SCAN_BYTES (4u << 20)
+/* Passages come from the first KZ_SNIPPET_SCAN_BYTES (kzsearch.h) of a
+ * text, cut on a character boundary, so that a huge document answers as
+ * fast as any. */
 
 static size_t analysed_length(const char *text, size_t len)
 {

@@ -412,6 +412,100 @@ int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *ca
     return KZ_OK;
 }
 
+/* The first want bytes (at most the block's size) of store block b into a
+ * new allocation *out (want + 1 bytes): zstd's streaming decompression,
+ * fed 64 KiB of the compressed block at a time, each piece verified
+ * before it is read, and stopped as soon as want bytes came out. */
+static int store_block_prefix(kz_index *ix, uint32_t block, size_t want, uint8_t **out)
+{
+    *out = NULL;
+    if (block >= ix->store_blocks)
+        return corrupt("a store block that does not exist");
+    int rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
+    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
+    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN), rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+    if (coff > ix->len[KZ_SEC_STORE] || clen > ix->len[KZ_SEC_STORE] - coff)
+        return corrupt("a store block lies outside the store");
+    if (want > rlen)
+        want = rlen;
+    uint8_t *buf = malloc(want + 1);
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    if (!buf || !dc) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (ix->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, ix->store_dict))) {
+        rc = corrupt("the document store's dictionary does not load");
+        goto done;
+    }
+    ZSTD_outBuffer ob = { buf, want, 0 };
+    uint64_t fed = 0;
+    const size_t piece = 64u << 10;
+    while (ob.pos < want) {
+        if (fed == clen) {
+            rc = corrupt("a document store block ends early");
+            goto done;
+        }
+        size_t n = (size_t)KZ_MIN((uint64_t)piece, clen - fed);
+        if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff + fed, n)))
+            goto done;
+        ZSTD_inBuffer ib = { ix->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
+        while (ib.pos < ib.size && ob.pos < want) {
+            size_t z = ZSTD_decompressStream(dc, &ob, &ib);
+            if (ZSTD_isError(z)) {
+                rc = corrupt("a document store block does not decompress");
+                goto done;
+            }
+            if (z == 0 && ob.pos < want) { /* the frame ended */
+                rc = corrupt("a document store block is shorter than its index says");
+                goto done;
+            }
+        }
+        fed += ib.pos;
+        if (ib.pos < ib.size && ob.pos < want) {
+            rc = corrupt("a document store block does not decompress");
+            goto done;
+        }
+    }
+    *out = buf;
+    buf = NULL;
+done:
+    ZSTD_freeDCtx(dc);
+    free(buf);
+    return rc;
+}
+
+int kz_index_doc_text_prefix(kz_index *ix, char **out, size_t *len, uint32_t docid, size_t max_bytes)
+{
+    const uint8_t *rec = NULL;
+    *out = NULL;
+    *len = 0;
+    int rc = doc_record(ix, docid, &rec);
+    if (rc)
+        return rc;
+    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
+    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
+    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    if (tlen <= max_bytes)
+        return kz_index_doc_text(ix, out, len, docid);
+    uint8_t *raw;
+    if ((rc = store_block_prefix(ix, block, (size_t)boff + max_bytes + 1, &raw)))
+        return rc;
+    /* One byte past the cut tells whether it splits a character. */
+    size_t n = max_bytes;
+    while (n > 0 && (raw[boff + n] & 0xC0) == 0x80)
+        n--;
+    if (boff > 0)
+        memmove(raw, raw + boff, n);
+    raw[n] = 0;
+    *out = (char *)raw;
+    *len = n;
+    return KZ_OK;
+}
+
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 {
     const uint8_t *rec = NULL;

@@ -315,6 +315,15 @@ static void read_all(kz_index *ix, read_result *rr)
             (!text || !same_span(text, len, r->text, r->text_len) || text[len] != 0))
             note(rr, &rr->wrong, "kz_index_doc_text %u: a different text with KZ_OK", i);
         free(text);
+        /* A prefix (the large document has a block of its own). */
+        text = NULL;
+        kz_error_clear();
+        rc = kz_index_doc_text_prefix(ix, &text, &len, i, 1000);
+        if (judge(rr, rc, "kz_index_doc_text_prefix", i) &&
+            (!text || len > r->text_len || len > 1000 || (len < 1000 && len != r->text_len && len + 4 < 1000) ||
+             !same_span(text, len, r->text, len) || text[len] != 0))
+            note(rr, &rr->wrong, "kz_index_doc_text_prefix %u: a different text with KZ_OK", i);
+        free(text);
     }
     kz_doc d;
     int rc = kz_index_doc(ix, &d, (uint32_t)info.docs, NULL, 0);

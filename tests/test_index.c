@@ -493,6 +493,64 @@ static void test_far_apart_positions(void)
     free(dir);
 }
 
+/* kz_index_doc_text_prefix: the first bytes of a text, the same as the
+ * whole text's, cut back to a character boundary; the whole text when it
+ * is short enough; for small documents sharing a block and a large one
+ * with a block of its own. */
+static void test_text_prefix(void)
+{
+    char *dir = kz_test_temp_dir();
+    kz_buf big = { 0 };
+    uint64_t rng = kz_test_seed();
+    /* About 3 MB of varied text, with two-, three- and four-byte characters. */
+    static const char *words[] = { "steppe", "Қазақстан", "Россия", "naïve", "€uro", "𝔘nicode", "a" };
+    while (big.len < (3u << 20))
+        kz_buf_printf(&big, "%s ", words[kz_test_rand(&rng) % 7]);
+    tdoc d[3] = { 0 };
+    strcpy(d[0].id, "small");
+    d[0].title = "";
+    d[0].text = "Қазақ text of a few bytes";
+    d[0].text_len = strlen(d[0].text);
+    strcpy(d[1].id, "big");
+    d[1].title = "";
+    d[1].text = (char *)big.data;
+    d[1].text_len = big.len;
+    strcpy(d[2].id, "after");
+    d[2].title = "";
+    d[2].text = "another small one";
+    d[2].text_len = strlen(d[2].text);
+    kz_build_stats st;
+    CHECK_OK(build(dir, d, 3, 1, 0, &st));
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    for (uint32_t doc = 0; ix && doc < 3; doc++) {
+        char *whole = NULL;
+        size_t whole_len = 0;
+        CHECK_OK(kz_index_doc_text(ix, &whole, &whole_len, doc));
+        CHECK_INT(whole_len, d[doc].text_len);
+        const size_t cuts[] = { 0, 1, 2, 3, 5, 100, 65535, 65536, 1000001, (1u << 20) + 3, whole_len - 1,
+                                whole_len, whole_len + 1, SIZE_MAX / 2 };
+        for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+            char *p = NULL;
+            size_t n = 0;
+            CHECK_OK(kz_index_doc_text_prefix(ix, &p, &n, doc, cuts[k]));
+            if (!p)
+                continue;
+            size_t want = cuts[k] >= whole_len ? whole_len : cuts[k];
+            while (want > 0 && want < whole_len && ((unsigned char)whole[want] & 0xC0) == 0x80)
+                want--;
+            CHECK_MSG(n == want && memcmp(p, whole, n) == 0 && p[n] == 0,
+                      "doc %u cut at %zu: %zu bytes, want %zu", doc, cuts[k], n, want);
+            free(p);
+        }
+        free(whole);
+    }
+    kz_index_free(ix);
+    kz_buf_free(&big);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* Documents with empty text after the last store block of a batch, and an
  * index of nothing but such documents, still name blocks that exist. */
 static void test_empty_texts_name_real_blocks(void)
@@ -600,5 +658,6 @@ int main(void)
     KZ_RUN(test_empty_texts_name_real_blocks);
     KZ_RUN(test_far_apart_positions);
     KZ_RUN(test_store_dictionary_size);
+    KZ_RUN(test_text_prefix);
     return kz_test_finish();
 }
