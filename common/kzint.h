@@ -790,7 +790,10 @@ uint64_t kz_plist_or_count(const kz_plist *const *lists, size_t n);
 **
 ** A parsed query: a tree of nodes over the query's distinct terms.
 */
-#define KZ_QUERY_MAX_NODES 65536
+/* Terms, phrases and groups a query may have, besides the group of the
+ * whole query: so a query of 65,536 words is allowed. */
+#define KZ_QUERY_MAX_CLAUSES 65536
+#define KZ_QUERY_MAX_NODES (KZ_QUERY_MAX_CLAUSES + 1)
 #define KZ_QUERY_MAX_NOTES 8
 #define KZ_PREFIX_MAX_TERMS 256 /* terms a prefix (russ*) expands to at most */
 

@@ -32,7 +32,8 @@
  * Parsing is linear in the query: terms and units are found by hashing,
  * columns are counted on from the last, and prefix operators are read in
  * a loop, so that the hostile queries the limits allow (1 MiB, 65,536
- * nodes, 100 levels of parentheses, any number of NOTs) cost milliseconds.
+ * terms and groups besides the whole query, 100 levels of parentheses, any
+ * number of NOTs) cost milliseconds.
  */
 #include "kzint.h"
 
@@ -341,7 +342,7 @@ static int new_node(parser *p, kz_qnode_kind kind, kz_occur occur, size_t at, ui
     kz_query *q = p->q;
     if (q->n_nodes >= KZ_QUERY_MAX_NODES) {
         p->rc = kz_error_set(KZ_ELIMIT, "query is too long: more than %u terms and groups",
-                             (unsigned)KZ_QUERY_MAX_NODES);
+                             (unsigned)KZ_QUERY_MAX_CLAUSES);
         return p->rc;
     }
     if (grow((void **)&q->nodes, &q->nodes_cap, q->n_nodes + 1, sizeof *q->nodes))
@@ -534,9 +535,9 @@ static int quote_clause(parser *p, const tok *t, kz_occur occur, idvec *out)
     size_t n = p->tv.len;
     if (n == 0)
         return KZ_OK;
-    if (n > KZ_QUERY_MAX_NODES)
+    if (n > KZ_QUERY_MAX_CLAUSES)
         return p->rc = kz_error_set(KZ_ELIMIT, "phrase is too long: more than %u terms",
-                                    (unsigned)KZ_QUERY_MAX_NODES);
+                                    (unsigned)KZ_QUERY_MAX_CLAUSES);
     uint32_t *terms = malloc(n * sizeof *terms), node;
     if (!terms)
         return oom(p);
