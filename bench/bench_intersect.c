@@ -489,8 +489,8 @@ static void real_lists(kzb *b)
             }
             kz_term term;
             uint32_t *ids = NULL, *tfs = NULL;
-            kz_index_term_at(ix, &term, query->terms[t].ordinal);
-            if (kz_index_postings(ix, &term, &ids, &tfs, NULL) != KZ_OK) {
+            if (kz_index_term(ix, &term, query->terms[t].text, query->terms[t].len) != KZ_OK ||
+                kz_index_postings(ix, &term, &ids, &tfs, NULL) != KZ_OK) {
                 ok = 0;
                 break;
             }
@@ -501,7 +501,7 @@ static void real_lists(kzb *b)
             s[n].rb = roaring_bitmap_of_ptr(term.df, ids);
             roaring_bitmap_run_optimize(s[n].rb);
             /* The index's own blob, read in place. */
-            if (kz_index_plist(ix, &s[n].pl, term.ordinal) == KZ_OK)
+            if (kz_segment_plist(kz_index_segment(ix, 0), &s[n].pl, term.ordinal) == KZ_OK)
                 s[n].open = 1;
             n++;
         }

@@ -10,6 +10,8 @@
 
 #include "kzsearch.h"
 
+#include <roaring/roaring.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -166,6 +168,8 @@ int kz_write_all(int fd, const void *buf, size_t len, const char *path);
 int kz_fwrite_all(FILE *f, const void *data, size_t len, const char *path);
 /* Creates dir and its parents (mode 0755). */
 int kz_mkdir_p(const char *dir);
+/* fsyncs a folder, so that a rename or a new file in it lasts. */
+int kz_fsync_dir(const char *dir);
 
 /**************************************************************************
 ** Interface to code in indexer/utf8.c
@@ -581,41 +585,136 @@ uint64_t kz_builder_max_doc(const kz_builder *b);
 int kz_source_add(kz_builder *b, const char *path);
 
 /**************************************************************************
-** Interface to code in store/index.c
+** Interface to code in store/manifest.c
+**
+** The list of an index's segments in one generation (FORMAT.md
+** "Manifest").
 */
+typedef struct kz_manifest_segment {
+    char *name;                /* the segment's file in the index folder */
+    uint64_t docs;             /* documents in the file, deleted ones included */
+    roaring_bitmap_t *deleted; /* by the segment's docids; NULL when none */
+} kz_manifest_segment;
 
-/* Opens an index file by its path (kz_index_open takes the folder). */
-int kz_index_open_file(kz_index **out, const char *path);
+typedef struct kz_manifest {
+    uint64_t generation;
+    uint64_t created; /* Unix time */
+    kz_manifest_segment *segments;
+    size_t n_segments;
+    char **sources; /* as given to kzsearch index and add */
+    size_t n_sources;
+} kz_manifest;
+
+/* Reads dir's manifest: KZ_ENOTFOUND when there is none, KZ_ECORRUPT
+ * (damaged: checksum, counts, names, bitmaps), KZ_EVERSION. *out is the
+ * caller's to free (kz_manifest_free), also on failure. */
+int kz_manifest_read(kz_manifest *out, const char *dir);
+/* Writes m as dir's manifest: beside the old one, fsynced, renamed over
+ * it, the folder fsynced. */
+int kz_manifest_write(const kz_manifest *m, const char *dir);
+/* The bytes of m as FORMAT.md gives them (out is reset first). */
+int kz_manifest_encode(kz_buf *out, const kz_manifest *m);
+void kz_manifest_free(kz_manifest *m);
+/* Whether name may name a segment file: 1 to KZ_MANIFEST_NAME_MAX bytes
+ * of [A-Za-z0-9._-], not starting with '.'. */
+#define KZ_MANIFEST_NAME_MAX 64
+int kz_manifest_name_ok(const char *name, size_t len);
+
+/**************************************************************************
+** Interface to code in store/segment.c
+**
+** One index file, a segment of an index: its documents by its own docids
+** (0 .. docs-1) and its terms by its own ordinals. Read-only, through mmap;
+** safe from several threads.
+*/
+typedef struct kz_segment kz_segment;
+
+/* Opens the segment file at path (FORMAT.md "What opening checks"). */
+int kz_segment_open(kz_segment **out, const char *path);
+void kz_segment_free(kz_segment *sg);
+/* Its counts as kz_index_info gives them for an index (language owned by
+ * the segment). */
+void kz_segment_get_info(const kz_segment *sg, kz_index_info *out);
 /* Verifies every section checksum: the check a build runs before renaming. */
-int kz_index_verify_sums(kz_index *ix);
+int kz_segment_verify_sums(kz_segment *sg);
+/* kz_index_warm for one segment. */
+int kz_segment_warm(kz_segment *sg);
+void kz_segment_section(const kz_segment *sg, unsigned i, const char **name, uint64_t *bytes);
 /* The starts of pl's position codes (kz_plist_position_starts) for term
- * ordinal, computed on first use and kept while the index is open, for
+ * ordinal, computed on first use and kept while the segment is open, for
  * phrases over frequent terms; NULL if they would take the cache over its
  * budget (KZ_POS_STARTS_BUDGET) or cannot be computed. Safe from several
- * threads; the array lives as long as ix. */
+ * threads; the array lives as long as sg. */
 #define KZ_POS_STARTS_BUDGET (64u << 20)
-const uint32_t *kz_index_position_starts(kz_index *ix, const kz_plist *pl, uint32_t ordinal);
+const uint32_t *kz_segment_position_starts(kz_segment *sg, const kz_plist *pl, uint32_t ordinal);
+/* The file, for the query engine and check.c. */
+kz_file *kz_segment_file(const kz_segment *sg);
+/* Documents by the segment's docids, as kz_index_doc and kz_index_doc_text
+ * give them. */
+int kz_segment_doc(kz_segment *sg, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta);
+int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid);
+int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t docid, size_t max_bytes);
+/* Terms by the segment's ordinals, as kz_index_term and the others give
+ * them for an index of one segment. */
+int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len);
+int kz_segment_term_at(kz_segment *sg, kz_term *out, uint32_t ordinal);
+int kz_segment_term_prefix(kz_segment *sg, uint32_t *first, uint32_t *count, const char *prefix, size_t len);
+int kz_segment_postings(kz_segment *sg, const kz_term *term, uint32_t **docids, uint32_t **tfs, uint32_t **positions);
+/* The ordinal and df of term in the segment: 1, or 0 when the segment
+ * does not have it (no message), or a negative error. */
+int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *ordinal, uint32_t *df);
+/* kz_segment_term_at without cf (which opens the term's postings). */
+int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal);
+/* A term's posting blob, verified and parsed into *out (kz_plist_close). */
+int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t term_ordinal);
+/* Decompresses store block b into *buf (grown as needed, *cap its size;
+ * the caller frees it); *rlen is the block's size. */
+int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen);
+/* Walks the whole dictionary: blocks in order and contiguous, terms
+ * strictly ascending, blobs covering POSTINGS exactly (for check). */
+int kz_segment_check_terms(kz_segment *sg, kz_check_fn fn, void *ctx, unsigned *faults);
+/* dl of docid: no range check, and the caller must have verified the
+ * DOCS bytes (kz_file_verify) or be running after a full verification. */
+uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid);
+/* The document's title_tokens, under the same conditions. */
+uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid);
+/* Verifies and checks one segment (kz_index_check of an index of it). */
+int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx);
+
+/**************************************************************************
+** Interface to code in store/index.c
+**
+** An index: its segments in order, the documents deleted from each, and
+** the statistics of the live documents. A document's docid in the index
+** is its segment's base plus its docid in the segment; the bases follow
+** the segments' order, so docids follow the order documents were added.
+*/
+
 /* Analyzers for queries, reused across them: take one (a new one if none
  * is free), give it back after. Safe from several threads. */
 #define KZ_ANALYZER_POOL 8
 #define KZ_ANALYZER_POOL_BYTES (1u << 20)
 int kz_index_analyzer_take(kz_index *ix, int fold_only, kz_analyzer **out);
 void kz_index_analyzer_give(kz_index *ix, int fold_only, kz_analyzer *a);
-/* The file, for the query engine and check.c. */
-kz_file *kz_index_file(const kz_index *ix);
-/* A term's posting blob, verified and parsed into *out (kz_plist_close). */
-int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t term_ordinal);
-/* Decompresses store block b into *buf (grown as needed, *cap its size;
- * the caller frees it); *rlen is the block's size. */
-int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen);
-/* Walks the whole dictionary: blocks in order and contiguous, terms
- * strictly ascending, blobs covering POSTINGS exactly (for check). */
-int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults);
-/* dl of docid: no range check, and the caller must have verified the
- * DOCS bytes (kz_file_verify) or be running after a full verification. */
-uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid);
-/* The document's title_tokens, under the same conditions. */
-uint32_t kz_index_doc_title_tokens(const kz_index *ix, uint32_t docid);
+
+size_t kz_index_segment_count(const kz_index *ix);
+/* Segment i (owned by ix), the docid in the index of its first document,
+ * and its deleted documents by its own docids (NULL when none; owned by
+ * ix). */
+kz_segment *kz_index_segment(const kz_index *ix, size_t i);
+uint32_t kz_index_segment_base(const kz_index *ix, size_t i);
+const roaring_bitmap_t *kz_index_segment_deleted(const kz_index *ix, size_t i);
+
+/* dl of a live document by its docid in the index, verified. */
+int kz_index_doc_length_at(kz_index *ix, uint32_t docid, uint32_t *dl);
+/* The segment and the segment's docid of docid: KZ_EINVAL past the last,
+ * KZ_ENOTFOUND for a deleted document. */
+int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_t *local);
+
+/* A term's document frequency among the live documents of every segment,
+ * as a fresh index of them would have it: df of each segment less its
+ * deleted documents that have the term. 0 when no segment has it. */
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df);
 
 /**************************************************************************
 ** Interface to code in query/cursor.c
@@ -820,8 +919,8 @@ typedef struct kz_qnode {
 typedef struct kz_qterm {
     char *text;       /* the stem, NUL-terminated, owned */
     size_t len;
-    int found;        /* the dictionary has it: then ordinal and df */
-    uint32_t ordinal, df;
+    int found;        /* a live document has it: then df */
+    uint32_t df;      /* over the live documents of every segment */
 } kz_qterm;
 
 struct kz_query {

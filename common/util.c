@@ -2,6 +2,7 @@
 #include "kzint.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -83,4 +84,14 @@ int kz_mkdir_p(const char *dir)
     }
     free(p);
     return KZ_OK;
+}
+
+int kz_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kz_error_errno(KZ_EIO, errno, "cannot open %s", dir);
+    int rc = fsync(fd) == 0 ? KZ_OK : kz_error_errno(KZ_EIO, errno, "cannot fsync %s", dir);
+    close(fd);
+    return rc;
 }

@@ -171,13 +171,16 @@ typedef struct kz_index_info {
     uint32_t format_version;
     uint32_t analyzer_version;
     const char *language;   /* owned by the index */
-    uint64_t docs;          /* N */
-    uint64_t terms;
-    uint64_t tokens;        /* sum of document lengths */
+    uint64_t docs;          /* N: live documents (deleted ones are not counted) */
+    uint64_t terms;         /* terms of the segments' dictionaries, summed */
+    uint64_t tokens;        /* sum of the live documents' lengths */
     double avgdl;           /* tokens / docs */
-    uint64_t file_bytes;
-    uint64_t text_bytes;    /* raw bytes of title and text indexed */
+    uint64_t file_bytes;    /* of the segment files, summed */
+    uint64_t text_bytes;    /* raw bytes of title and text indexed, deleted ones included */
     uint64_t created_unix;
+    uint64_t docids;        /* docids run 0 .. docids-1; deleted ones among them */
+    uint64_t segments;
+    uint64_t generation;    /* of the manifest; 0 for an index of one file without one */
 } kz_index_info;
 
 void kz_index_get_info(const kz_index *ix, kz_index_info *out);

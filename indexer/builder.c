@@ -1183,16 +1183,6 @@ static int stop_workers(kz_builder *b)
     return builder_failure(b);
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return kz_error_errno(KZ_EIO, errno, "cannot open %s", dir);
-    int rc = fsync(fd) == 0 ? KZ_OK : kz_error_errno(KZ_EIO, errno, "cannot fsync %s", dir);
-    close(fd);
-    return rc;
-}
-
 static int write_meta(kz_builder *b, uint64_t n_terms)
 {
     uint8_t m[KZ_META_SIZE] = { 0 };
@@ -1316,18 +1306,18 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     b->fw = NULL;
 
     /* Check the new index before it replaces the old one. */
-    kz_index *ix;
-    if ((rc = kz_index_open_file(&ix, b->tmp_path)))
+    kz_segment *sg;
+    if ((rc = kz_segment_open(&sg, b->tmp_path)))
         goto done;
-    rc = kz_index_verify_sums(ix);
-    kz_index_free(ix);
+    rc = kz_segment_verify_sums(sg);
+    kz_segment_free(sg);
     if (rc)
         goto done;
     if (rename(b->tmp_path, b->final_path) != 0) {
         rc = kz_error_errno(KZ_EIO, errno, "cannot rename %s to %s", b->tmp_path, b->final_path);
         goto done;
     }
-    if ((rc = fsync_dir(b->dir)))
+    if ((rc = kz_fsync_dir(b->dir)))
         goto done;
 
     b->stats.docs = b->n_docs;

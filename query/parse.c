@@ -324,15 +324,14 @@ static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
     t->len = len;
     q->n_terms++;
     p->term_slots[j] = (uint32_t)q->n_terms;
-    kz_term entry;
-    int rc = len < KZ_TERM_MAX_BYTES ? kz_index_term(q->ix, &entry, text, len) : KZ_ENOTFOUND;
-    if (rc == KZ_OK) {
-        t->found = 1;
-        t->ordinal = entry.ordinal;
-        t->df = entry.df;
-    } else if (rc != KZ_ENOTFOUND) {
+    /* Its df among the live documents of every segment: a term only
+     * deleted documents had is not in the index. */
+    uint64_t df = 0;
+    int rc = kz_index_live_df(q->ix, text, len, &df);
+    if (rc)
         return p->rc = rc;
-    }
+    t->found = df > 0;
+    t->df = (uint32_t)df;
     *out = (uint32_t)(q->n_terms - 1);
     return KZ_OK;
 }
@@ -416,35 +415,124 @@ static int analyse(parser *p, kz_analyzer *a, size_t start, size_t end)
     return rc;
 }
 
-typedef struct by_df {
-    uint32_t ordinal, df;
-} by_df;
+/* A term a prefix expands to, from every segment's dictionary. */
+typedef struct candidate {
+    char *text;
+    size_t len;
+    uint64_t df; /* live, over every segment */
+    size_t order; /* dictionary order */
+} candidate;
 
 static int cmp_by_df(const void *x, const void *y)
 {
-    const by_df *a = x, *b = y;
+    const candidate *a = x, *b = y;
     if (a->df != b->df)
         return a->df > b->df ? -1 : 1;
-    return a->ordinal < b->ordinal ? -1 : 1;
+    return a->order < b->order ? -1 : 1;
 }
 
-static int cmp_by_ordinal(const void *x, const void *y)
+static int cmp_by_order(const void *x, const void *y)
 {
-    const by_df *a = x, *b = y;
-    return a->ordinal < b->ordinal ? -1 : a->ordinal > b->ordinal;
+    const candidate *a = x, *b = y;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Every term of the index that starts with prefix, in dictionary order,
+ * each once with its live df: the segments' ranges merged. A term whose
+ * documents were all deleted is left out, as a fresh index would not have
+ * it. */
+static int prefix_candidates(parser *p, const char *prefix, size_t len, candidate **out, size_t *n_out)
+{
+    kz_index *ix = p->q->ix;
+    size_t n_seg = kz_index_segment_count(ix), n = 0, cap = 0;
+    uint32_t *at = calloc(n_seg, sizeof *at), *end = calloc(n_seg, sizeof *end);
+    kz_term *head = calloc(n_seg, sizeof *head);
+    candidate *c = NULL;
+    int rc = KZ_OK;
+    *out = NULL;
+    *n_out = 0;
+    if (!at || !end || !head) {
+        rc = KZ_ENOMEM;
+        goto done;
+    }
+    for (size_t s = 0; s < n_seg; s++) {
+        uint32_t first, count;
+        if ((rc = kz_segment_term_prefix(kz_index_segment(ix, s), &first, &count, prefix, len)))
+            goto done;
+        at[s] = first;
+        end[s] = first + count;
+        if (count && (rc = kz_segment_entry(kz_index_segment(ix, s), &head[s], first)))
+            goto done;
+    }
+    for (;;) {
+        /* The smallest head, and every segment that has it. */
+        size_t least = n_seg;
+        for (size_t s = 0; s < n_seg; s++)
+            if (at[s] < end[s] &&
+                (least == n_seg || kz_bytes_cmp(head[s].text, head[s].len, head[least].text, head[least].len) < 0))
+                least = s;
+        if (least == n_seg)
+            break;
+        kz_term t = head[least];
+        uint64_t df;
+        if ((rc = kz_index_live_df(ix, t.text, t.len, &df)))
+            goto done;
+        if (df > 0) {
+            if (n == cap) {
+                size_t new_cap = cap ? 2 * cap : 64;
+                candidate *g = realloc(c, new_cap * sizeof *g);
+                if (!g) {
+                    rc = KZ_ENOMEM;
+                    goto done;
+                }
+                c = g;
+                cap = new_cap;
+            }
+            if (!(c[n].text = malloc(t.len + 1))) {
+                rc = KZ_ENOMEM;
+                goto done;
+            }
+            memcpy(c[n].text, t.text, t.len);
+            c[n].text[t.len] = 0;
+            c[n].len = t.len;
+            c[n].df = df;
+            c[n].order = n;
+            n++;
+        }
+        for (size_t s = 0; s < n_seg; s++) {
+            if (at[s] < end[s] && kz_bytes_cmp(head[s].text, head[s].len, t.text, t.len) == 0 && s != least) {
+                if (++at[s] < end[s] && (rc = kz_segment_entry(kz_index_segment(ix, s), &head[s], at[s])))
+                    goto done;
+            }
+        }
+        if (++at[least] < end[least] && (rc = kz_segment_entry(kz_index_segment(ix, least), &head[least], at[least])))
+            goto done;
+    }
+done:
+    free(at);
+    free(end);
+    free(head);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            free(c[i].text);
+        free(c);
+        return p->rc = rc == KZ_ENOMEM ? oom(p) : rc;
+    }
+    *out = c;
+    *n_out = n;
+    return KZ_OK;
 }
 
 /* The prefix's expansion: a node of SHOULD terms (or one term). */
 static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occur, size_t at, idvec *out)
 {
     kz_query *q = p->q;
-    uint32_t first = 0, count = 0;
-    int rc = kz_index_term_prefix(q->ix, &first, &count, prefix, len);
-    if (rc)
-        return p->rc = rc;
-    by_df *cand = NULL;
+    candidate *cand = NULL;
+    size_t count = 0;
     idvec kids = { 0 };
     uint32_t node;
+    if (prefix_candidates(p, prefix, len, &cand, &count))
+        return p->rc;
     if (count == 0) {
         /* Nothing starts with it: a leaf of no terms, which matches
          * nothing and scores nothing. */
@@ -452,33 +540,17 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
             goto fail;
         return KZ_OK;
     }
-    uint32_t keep = KZ_MIN(count, (uint32_t)KZ_PREFIX_MAX_TERMS);
-    if (!(cand = malloc((size_t)count * sizeof *cand)))
-        goto fail;
-    for (uint32_t i = 0; i < count; i++) {
-        kz_term term;
-        if ((rc = kz_index_term_at(q->ix, &term, first + i))) {
-            p->rc = rc;
-            goto fail;
-        }
-        cand[i] = (by_df){ first + i, term.df };
-    }
+    size_t keep = KZ_MIN(count, (size_t)KZ_PREFIX_MAX_TERMS);
     if (count > keep) {
         /* The most frequent, then back to dictionary order. */
         qsort(cand, count, sizeof *cand, cmp_by_df);
-        qsort(cand, keep, sizeof *cand, cmp_by_ordinal);
-        if (add_note(q, "%.*s* matches %u terms; searching the %u most frequent", (int)len, prefix, count,
-                     keep))
+        qsort(cand, keep, sizeof *cand, cmp_by_order);
+        if (add_note(q, "%.*s* matches %zu terms; searching the %zu most frequent", (int)len, prefix, count, keep))
             goto fail;
     }
-    for (uint32_t i = 0; i < keep; i++) {
-        kz_term term;
+    for (size_t i = 0; i < keep; i++) {
         uint32_t t;
-        if ((rc = kz_index_term_at(q->ix, &term, cand[i].ordinal))) {
-            p->rc = rc;
-            goto fail;
-        }
-        if (intern_term(p, term.text, term.len, &t) ||
+        if (intern_term(p, cand[i].text, cand[i].len, &t) ||
             new_leaf(p, &t, 1, keep == 1 ? occur : KZ_OCCUR_SHOULD, at, &node) || idvec_push(&kids, node))
             goto fail;
     }
@@ -488,10 +560,14 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
     } else if (new_bool(p, &kids, occur, at, &node) || idvec_push(out, node)) {
         goto fail;
     }
+    for (size_t i = 0; i < count; i++)
+        free(cand[i].text);
     free(cand);
     free(kids.v);
     return KZ_OK;
 fail:
+    for (size_t i = 0; i < count; i++)
+        free(cand[i].text);
     free(cand);
     free(kids.v);
     return p->rc ? p->rc : oom(p);

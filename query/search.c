@@ -43,7 +43,6 @@
 
 #include <math.h>
 #include <stddef.h>
-#include <time.h>
 #include <stdlib.h>
 
 #define NONE UINT32_MAX
@@ -67,12 +66,19 @@ typedef struct leaf_reader {
 typedef struct eval {
     kz_index *ix;
     kz_query *q;
-    double k1, b, avgdl, n_docs;
+    double k1, b, avgdl, n_docs; /* avgdl and N of the live documents of every segment */
     double norm0, norm1; /* k1 (1 - b) and k1 b / avgdl, for bounds */
-    int default_params;   /* k1, b are those the stored bounds assume */
+    int default_k1_b;     /* k1, b are those the stored bounds assume */
+    int default_params;   /* ... and the segment's avgdl is the index's: its bounds hold */
     kz_occur default_occur;
-    kz_plist *pl;         /* by query term; opened if found */
-    uint8_t *opened;      /* by query term: pl[i] needs kz_plist_close */
+    /* The segment being evaluated: docids below are the segment's, and a
+     * hit's docid in the index is base + docid. */
+    kz_segment *sg;
+    uint32_t base, seg_docs;
+    const roaring_bitmap_t *deleted; /* the segment's, NULL when none */
+    kz_plist *pl;         /* by query term; opened if the segment has it */
+    uint32_t *ordinal;    /* by query term: its ordinal in the segment */
+    uint8_t *opened;      /* by query term: the segment has it; pl[i] needs kz_plist_close */
     double *idf;          /* by query term */
     leaf_reader *match;   /* by node, for leaves: matching */
     leaf_reader *score;   /* by unit: scoring */
@@ -103,13 +109,6 @@ static double bm25_w(double idf, double tf, double dl, double avgdl, double k1, 
 
 static int oom(void) { return kz_error_set(KZ_ENOMEM, "out of memory"); }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 #define CLOCK_EVERY 1024u /* candidates between readings of the clock */
 
 /* Counts one candidate document against the budgets: 1 (and e->rc set to
@@ -127,7 +126,7 @@ static int over_budget(eval *e)
     }
     e->work_left--;
     e->until_clock = CLOCK_EVERY;
-    if (monotonic_seconds() > e->deadline) {
+    if (kz_now() > e->deadline) {
         e->rc = kz_error_set(KZ_ETIMEOUT, "query stopped after %.3g s, its time budget", e->timeout);
         return 1;
     }
@@ -147,9 +146,16 @@ static double threshold(const eval *e)
     return e->n_heap < e->k ? -INFINITY : e->heap[0].score;
 }
 
+/* Whether the segment's document d was deleted. */
+static inline int is_deleted(const eval *e, uint32_t d)
+{
+    return e->deleted && roaring_bitmap_contains(e->deleted, d);
+}
+
+/* Offers the segment's document docid with its score. */
 static void topk_add(eval *e, uint32_t docid, double score)
 {
-    kz_hit h = { docid, score };
+    kz_hit h = { e->base + docid, score };
     size_t i;
     if (e->n_heap < e->k) {
         i = e->n_heap++;
@@ -218,7 +224,7 @@ static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
     if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap || !lr->tf || !lr->at)
         return oom();
     for (uint32_t i = 0; i < leaf->count; i++)
-        if (!e->q->terms[e->q->leaf_terms[leaf->first + i]].found)
+        if (!e->opened[e->q->leaf_terms[leaf->first + i]])
             lr->missing = 1;
     return KZ_OK;
 }
@@ -260,7 +266,7 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
     /* Anchored on the term with the fewest positions here: each of its
      * positions names where the phrase would start; the others are
      * checked with pointers that only move forward. */
-    uint32_t title = kz_index_doc_title_tokens(e->ix, d), last = lr->n - 1, count = 0, a = 0;
+    uint32_t title = kz_segment_doc_title_tokens(e->sg, d), last = lr->n - 1, count = 0, a = 0;
     for (uint32_t i = 1; i < lr->n; i++)
         if (lr->tf[i] < lr->tf[a])
             a = i;
@@ -333,7 +339,7 @@ static uint32_t leaf_tf(eval *e, leaf_reader *lr, uint32_t d)
 
 /* ------------------------------------------------------------- scoring */
 
-static double doc_length(const eval *e, uint32_t d) { return (double)kz_index_doc_length(e->ix, d); }
+static double doc_length(const eval *e, uint32_t d) { return (double)kz_segment_doc_length(e->sg, d); }
 
 /* The document's score, from scratch, in query order. */
 static double score_doc(eval *e, uint32_t d)
@@ -377,7 +383,7 @@ static double list_bound(const eval *e, const kz_plist *pl)
         kz_cursor_init(&c, pl);
         if (c.doc == KZ_DOC_END)
             return 0;
-        return part_bound_derived(e, (uint32_t)pl->cf, kz_index_doc_length(e->ix, c.doc));
+        return part_bound_derived(e, (uint32_t)pl->cf, kz_segment_doc_length(e->sg, c.doc));
     }
     if (e->default_params && isfinite(pl->bound))
         return pl->bound;
@@ -464,7 +470,7 @@ static uint32_t bool_next(eval *e, const kz_qnode *n, uint32_t d)
                         x = y;
                 }
             }
-        } else if (x >= (uint64_t)e->n_docs) {
+        } else if (x >= e->seg_docs) {
             x = KZ_DOC_END;
         }
         if (x == KZ_DOC_END || !excluded(e, n, x))
@@ -489,6 +495,12 @@ static void eval_general(eval *e)
 {
     uint32_t d = 0;
     while (!e->rc && (d = node_next(e, e->q->root, d)) != KZ_DOC_END && !over_budget(e)) {
+        if (is_deleted(e, d)) {
+            if (d == KZ_DOC_END - 1)
+                break;
+            d++;
+            continue;
+        }
         e->total++;
         if (e->k) {
             double s = score_doc(e, d);
@@ -535,11 +547,17 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
     }
     if ((e->rc = kz_plist_and(docids, ords, &got, pl, n)))
         goto done;
-    e->total = got;
+    uint64_t live = got;
+    if (e->deleted)
+        for (size_t r = 0; r < got; r++)
+            live -= roaring_bitmap_contains(e->deleted, docids[r]);
+    e->total += live;
     double block_ub = 0;
     for (size_t r = 0; r < got && e->k && !over_budget(e); r++) {
         const uint32_t *o = ords + r * n;
         uint32_t d = docids[r];
+        if (is_deleted(e, d))
+            continue;
         double theta = threshold(e);
         int full = e->n_heap == e->k;
         if (full) {
@@ -622,6 +640,8 @@ static void or_head_start(eval *e, term_list *t, size_t n, uint32_t **seen, size
             kz_cursor_init(&tc[u], e->score[u].cur[0].pl);
     for (size_t j = 0; j < want; j++) {
         uint32_t d = docids[j * got / want];
+        if (is_deleted(e, d))
+            continue;
         double dl = doc_length(e, d), score = 0;
         for (size_t u = 0; u < e->q->n_units; u++)
             if (!e->score[u].missing && kz_cursor_seek(&tc[u], d) == d)
@@ -733,6 +753,8 @@ static void eval_or_terms(eval *e, term_list *t, size_t n, const uint32_t *seen,
             seen_at++;
         if (seen_at < n_seen && seen[seen_at] == d)
             continue; /* already in the top k from the head start */
+        if (is_deleted(e, d))
+            continue;
         if (exact >= theta || e->n_heap < e->k)
             topk_add(e, d, exact);
     }
@@ -744,17 +766,39 @@ done:
 /* |union of the lists|, by the container kernels. */
 static int union_count(eval *e, term_list *t, size_t n, uint64_t *out)
 {
-    KZ_UNUSED(e);
     const kz_plist *lists[64] = { 0 };
     const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
-    if (!pl)
-        return oom();
+    kz_cursor *c = e->deleted ? calloc(n, sizeof *c) : NULL;
+    roaring_uint32_iterator_t *it = e->deleted ? roaring_create_iterator(e->deleted) : NULL;
+    int rc = KZ_OK;
+    if (!pl || (e->deleted && (!c || !it))) {
+        rc = oom();
+        goto done;
+    }
     for (size_t i = 0; i < n; i++)
         pl[i] = t[i].c->pl;
     *out = kz_plist_or_count(pl, n);
+    if (*out == UINT64_MAX) {
+        rc = oom();
+        goto done;
+    }
+    /* Less the deleted documents some list has. */
+    for (size_t i = 0; c && i < n; i++)
+        kz_cursor_init(&c[i], pl[i]);
+    for (; it && it->has_value; roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        int has = 0;
+        for (size_t i = 0; i < n; i++)
+            has |= kz_cursor_seek(&c[i], d) == d;
+        *out -= has;
+    }
+done:
+    if (it)
+        roaring_free_uint32_iterator(it);
+    free(c);
     if (pl != lists)
-        free(pl);
-    return *out == UINT64_MAX ? KZ_ENOMEM : KZ_OK;
+        free((void *)pl);
+    return rc;
 }
 
 /* Runs the fast path when the query is a plain conjunction or disjunction
@@ -819,7 +863,7 @@ static int try_fast(eval *e)
         uint64_t total = 0;
         if ((e->rc = union_count(e, t, n, &total)))
             goto done;
-        e->total = total;
+        e->total += total;
         if (e->k == 0)
             goto done; /* count only */
         qsort(t, n, sizeof *t, cmp_ub);
@@ -837,16 +881,26 @@ done:
 
 /* ------------------------------------------------------------- running */
 
-static void eval_free(eval *e)
+/* Closes what segment_open opened: the lists and the leaf readers. */
+static void segment_close(eval *e)
 {
-    for (size_t i = 0; e->opened && i < e->q->n_terms; i++)
+    for (size_t i = 0; e->opened && i < e->q->n_terms; i++) {
         if (e->opened[i])
             kz_plist_close(&e->pl[i]);
+        e->opened[i] = 0;
+    }
     for (size_t i = 0; e->match && i < e->q->n_nodes; i++)
         leaf_free(&e->match[i]);
     for (size_t i = 0; e->score && i < e->q->n_units; i++)
         leaf_free(&e->score[i]);
+    e->sg = NULL;
+}
+
+static void eval_free(eval *e)
+{
+    segment_close(e);
     free(e->pl);
+    free(e->ordinal);
     free(e->opened);
     free(e->idf);
     free(e->match);
@@ -859,7 +913,7 @@ static void eval_free(eval *e)
 
 /* A phrase checks positions in every candidate document. Where a term's
  * list is long and the phrase's other terms would take it to most of its
- * blocks, the index's table of where each posting's codes start saves
+ * blocks, the segment's table of where each posting's codes start saves
  * decoding the postings in between (kept for later queries too). */
 static void phrase_starts(eval *e, const kz_qnode *leaf)
 {
@@ -869,24 +923,27 @@ static void phrase_starts(eval *e, const kz_qnode *leaf)
     for (uint32_t i = 0; i < leaf->count; i++) {
         uint32_t ti = q->leaf_terms[leaf->first + i];
         kz_plist *pl = &e->pl[ti];
-        if (!q->terms[ti].found || pl->pos_starts || pl->n_blocks < 8)
+        if (!e->opened[ti] || pl->pos_starts || pl->n_blocks < 8)
             continue;
         uint32_t other = UINT32_MAX;
         for (uint32_t j = 0; j < leaf->count; j++) {
             uint32_t tj = q->leaf_terms[leaf->first + j];
-            if (tj != ti && q->terms[tj].found && e->pl[tj].df < other)
+            if (tj != ti && e->opened[tj] && e->pl[tj].df < other)
                 other = e->pl[tj].df;
         }
         if (other != UINT32_MAX && (uint64_t)other * 4 >= pl->n_blocks)
-            pl->pos_starts = kz_index_position_starts(e->ix, pl, q->terms[ti].ordinal);
+            pl->pos_starts = kz_segment_position_starts(e->sg, pl, e->ordinal[ti]);
     }
 }
 
+/* What a query needs whatever the segment: the arrays, and each term's
+ * and unit's idf from the live df over every segment. */
 static int eval_open(eval *e)
 {
     kz_query *q = e->q;
     size_t nn = q->n_nodes ? q->n_nodes : 1, nu = q->n_units ? q->n_units : 1, nt = q->n_terms ? q->n_terms : 1;
     e->pl = calloc(nt, sizeof *e->pl);
+    e->ordinal = calloc(nt, sizeof *e->ordinal);
     e->opened = calloc(nt, 1);
     e->idf = calloc(nt, sizeof *e->idf);
     e->match = calloc(nn, sizeof *e->match);
@@ -895,30 +952,14 @@ static int eval_open(eval *e)
     e->cache_from = calloc(nn, sizeof *e->cache_from);
     e->cache_doc = calloc(nn, sizeof *e->cache_doc);
     e->heap = malloc((e->k ? e->k : 1) * sizeof *e->heap);
-    if (!e->pl || !e->opened || !e->idf || !e->match || !e->score || !e->unit_idf || !e->cache_from || !e->cache_doc || !e->heap)
+    if (!e->pl || !e->ordinal || !e->opened || !e->idf || !e->match || !e->score || !e->unit_idf ||
+        !e->cache_from || !e->cache_doc || !e->heap)
         return oom();
-    for (size_t i = 0; i < q->n_terms; i++) {
-        if (!q->terms[i].found)
-            continue;
-        int rc = kz_index_plist(e->ix, &e->pl[i], q->terms[i].ordinal);
-        if (rc)
-            return rc;
-        e->opened[i] = 1;
-        e->idf[i] = bm25_idf(e->n_docs, (double)e->pl[i].df);
-    }
-    for (size_t i = 0; i < q->n_nodes; i++) {
-        if (q->nodes[i].kind != KZ_QNODE_LEAF)
-            continue;
-        int rc = leaf_open(e, &e->match[i], &q->nodes[i]);
-        if (rc)
-            return rc;
-        phrase_starts(e, &q->nodes[i]);
-    }
+    for (size_t i = 0; i < q->n_terms; i++)
+        if (q->terms[i].found)
+            e->idf[i] = bm25_idf(e->n_docs, (double)q->terms[i].df);
     for (size_t u = 0; u < q->n_units; u++) {
         const kz_qnode *leaf = &q->nodes[q->units[u]];
-        int rc = leaf_open(e, &e->score[u], leaf);
-        if (rc)
-            return rc;
         double idf = 0;
         for (uint32_t i = 0; i < leaf->count; i++)
             idf += e->idf[q->leaf_terms[leaf->first + i]];
@@ -927,25 +968,74 @@ static int eval_open(eval *e)
     return KZ_OK;
 }
 
-/* One pass over the index with DEFAULT clauses taken as occur. */
+/* Binds the query to segment s: its lists of the query's terms, the leaf
+ * readers over them, its deleted documents, and whether its stored bounds
+ * hold (they were computed with its own avgdl). */
+static int segment_open(eval *e, size_t s)
+{
+    kz_query *q = e->q;
+    e->sg = kz_index_segment(e->ix, s);
+    e->base = kz_index_segment_base(e->ix, s);
+    e->deleted = kz_index_segment_deleted(e->ix, s);
+    kz_index_info si;
+    kz_segment_get_info(e->sg, &si);
+    e->seg_docs = (uint32_t)si.docs;
+    e->default_params = e->default_k1_b && si.avgdl == e->avgdl;
+    /* Every dl and title length read below is checked once, here. */
+    int rc = si.docs ? kz_file_verify(kz_segment_file(e->sg), KZ_SEC_DOCS, 0, si.docs * KZ_DOC_SIZE) : KZ_OK;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        uint32_t df;
+        if (!q->terms[i].found)
+            continue;
+        int found = kz_segment_lookup(e->sg, q->terms[i].text, q->terms[i].len, &e->ordinal[i], &df);
+        if (found < 0)
+            return found;
+        if (!found)
+            continue;
+        if ((rc = kz_segment_plist(e->sg, &e->pl[i], e->ordinal[i])))
+            return rc;
+        e->opened[i] = 1;
+    }
+    for (size_t i = 0; i < q->n_nodes; i++) {
+        if (q->nodes[i].kind != KZ_QNODE_LEAF)
+            continue;
+        if ((rc = leaf_open(e, &e->match[i], &q->nodes[i])))
+            return rc;
+        phrase_starts(e, &q->nodes[i]);
+    }
+    for (size_t u = 0; u < q->n_units; u++)
+        if ((rc = leaf_open(e, &e->score[u], &q->nodes[q->units[u]])))
+            return rc;
+    return KZ_OK;
+}
+
+/* One pass over every segment, in order, with DEFAULT clauses taken as
+ * occur: the top k and the total gather across them. */
 static int eval_pass(eval *e, kz_occur occur)
 {
     kz_query *q = e->q;
     e->default_occur = occur;
     e->n_heap = 0;
     e->total = 0;
-    for (size_t i = 0; i < q->n_nodes; i++) {
-        e->cache_from[i] = 1;
-        e->cache_doc[i] = 0; /* empty: from > doc */
-        if (q->nodes[i].kind == KZ_QNODE_LEAF)
-            leaf_start(e, &e->match[i], &q->nodes[i]);
-    }
-    for (size_t u = 0; u < q->n_units; u++)
-        leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
     if (q->root == NONE)
         return KZ_OK;
-    if (!try_fast(e))
-        eval_general(e);
+    for (size_t s = 0; s < kz_index_segment_count(e->ix) && e->rc == KZ_OK; s++) {
+        if ((e->rc = segment_open(e, s)) == KZ_OK) {
+            for (size_t i = 0; i < q->n_nodes; i++) {
+                e->cache_from[i] = 1;
+                e->cache_doc[i] = 0; /* empty: from > doc */
+                if (q->nodes[i].kind == KZ_QNODE_LEAF)
+                    leaf_start(e, &e->match[i], &q->nodes[i]);
+            }
+            for (size_t u = 0; u < q->n_units; u++)
+                leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
+            if (!try_fast(e))
+                eval_general(e);
+        }
+        segment_close(e);
+    }
     return e->rc;
 }
 
@@ -1054,11 +1144,11 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     e.n_docs = (double)info.docs;
     e.norm0 = o.k1 * (1.0 - o.b);
     e.norm1 = info.avgdl > 0 ? o.k1 * o.b / info.avgdl : 0;
-    e.default_params = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
+    e.default_k1_b = o.k1 == KZ_BM25_K1 && o.b == KZ_BM25_B;
     e.timeout = o.timeout;
     e.max_work = (double)o.max_work;
     e.work_left = o.max_work ? o.max_work : UINT64_MAX;
-    e.deadline = o.timeout > 0 ? monotonic_seconds() + o.timeout : INFINITY;
+    e.deadline = o.timeout > 0 ? kz_now() + o.timeout : INFINITY;
     e.until_clock = CLOCK_EVERY;
     e.k = o.flags & KZ_SEARCH_COUNT_ONLY ? 0 : (size_t)o.offset + o.limit;
     kz_results *r = calloc(1, sizeof *r);
@@ -1069,9 +1159,6 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     r->k1 = o.k1;
     r->b = o.b;
     r->avgdl = info.avgdl;
-    /* Every dl and title length read below is checked once, here. */
-    if (info.docs && (rc = kz_file_verify(kz_index_file(q->ix), KZ_SEC_DOCS, 0, info.docs * KZ_DOC_SIZE)))
-        goto done;
     if ((rc = eval_open(&e)))
         goto done;
     r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
@@ -1147,15 +1234,17 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
     memset(out, 0, sizeof *out);
     if (hit >= r->n_hits)
         return kz_error_set(KZ_EINVAL, "hit %zu out of range", hit);
-    uint32_t d = r->hits[hit].docid;
-    int rc = KZ_OK;
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
+    uint32_t d = r->hits[hit].docid, local;
+    size_t seg;
+    int rc = kz_index_locate(ix, d, &seg, &local);
+    if (rc)
+        return rc;
     out->docid = d;
     out->k1 = r->k1;
     out->b = r->b;
     out->avgdl = r->avgdl;
-    out->dl = kz_index_doc_length(ix, d);
+    if ((rc = kz_index_doc_length_at(ix, d, &out->dl)))
+        return rc;
     out->n_units = r->n_units;
     if (!(out->units = calloc(r->n_units ? r->n_units : 1, sizeof *out->units)))
         return oom();
@@ -1163,29 +1252,20 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
         const kz_unit *ku = &r->units[u];
         kz_explain_unit *xu = &out->units[u];
         xu->idf = ku->idf;
-        /* The unit's tf at d, from its postings: a query of one leaf. */
+        /* The unit's tf at d, from its postings in d's segment: a query of
+         * one leaf. */
         kz_qterm *terms = calloc(ku->n_terms, sizeof *terms);
         uint32_t *leaf_terms = calloc(ku->n_terms, sizeof *leaf_terms), unit_leaf = 0;
         kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0 };
-        int all_found = 1;
         if (!terms || !leaf_terms)
             rc = oom();
         for (size_t i = 0; rc == KZ_OK && i < ku->n_terms; i++) {
-            kz_term t;
             leaf_terms[i] = (uint32_t)i;
             terms[i].text = (char *)ku->terms[i];
             terms[i].len = strlen(ku->terms[i]);
-            int lr = kz_index_term(ix, &t, terms[i].text, terms[i].len);
-            if (lr == KZ_OK) {
-                terms[i].found = 1;
-                terms[i].ordinal = t.ordinal;
-            } else if (lr == KZ_ENOTFOUND) {
-                all_found = 0;
-            } else {
-                rc = lr;
-            }
+            terms[i].found = 1; /* looked up in the segment by segment_open */
         }
-        if (rc == KZ_OK && all_found) {
+        if (rc == KZ_OK) {
             kz_query one = { 0 };
             one.ix = ix;
             one.terms = terms;
@@ -1201,10 +1281,9 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
             e.ix = ix;
             e.q = &one;
             e.k = 1;
-            e.n_docs = (double)info.docs;
-            if ((rc = eval_open(&e)) == KZ_OK) {
+            if ((rc = eval_open(&e)) == KZ_OK && (rc = segment_open(&e, seg)) == KZ_OK) {
                 leaf_start(&e, &e.score[0], &leaf);
-                xu->tf = leaf_tf(&e, &e.score[0], d);
+                xu->tf = leaf_tf(&e, &e.score[0], local);
                 rc = e.rc;
             }
             eval_free(&e);

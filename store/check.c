@@ -32,7 +32,7 @@ static float round_up(double v)
 }
 
 typedef struct checker {
-    kz_index *ix;
+    kz_segment *sg;
     kz_check_fn fn;
     void *ctx;
     unsigned faults;
@@ -55,12 +55,12 @@ static void fault(checker *c, const char *fmt, ...)
 
 static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
 {
-    kz_index *ix = c->ix;
+    kz_segment *sg = c->sg;
     uint64_t len;
-    const uint8_t *sidx = kz_file_section(kz_index_file(ix), KZ_SEC_STOREIDX, &len);
+    const uint8_t *sidx = kz_file_section(kz_segment_file(sg), KZ_SEC_STOREIDX, &len);
     uint64_t n_blocks = len / KZ_STOREIDX_SIZE;
     uint64_t store_len;
-    kz_file_section(kz_index_file(ix), KZ_SEC_STORE, &store_len);
+    kz_file_section(kz_segment_file(sg), KZ_SEC_STORE, &store_len);
     uint64_t expect_off = 0;
     uint8_t *raw = NULL;
     size_t raw_cap = 0;
@@ -71,7 +71,7 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
         if (off != expect_off || off > store_len || clen > store_len - off)
             fault(c, "store block %llu: offset %llu length %u out of place", (unsigned long long)b,
                   (unsigned long long)off, clen);
-        else if (kz_index_store_block(ix, (uint32_t)b, &raw, &raw_cap, &rlen) != KZ_OK)
+        else if (kz_segment_store_block(sg, (uint32_t)b, &raw, &raw_cap, &rlen) != KZ_OK)
             fault(c, "store block %llu: %s", (unsigned long long)b, kz_last_error());
         expect_off = off + clen;
     }
@@ -83,13 +83,13 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
     uint64_t sum = 0;
     for (uint64_t d = 0; d < info->docs; d++) {
         kz_doc doc;
-        if (kz_index_doc(ix, &doc, (uint32_t)d, NULL, 0) != KZ_OK) {
+        if (kz_segment_doc(sg, &doc, (uint32_t)d, NULL, 0) != KZ_OK) {
             fault(c, "document %llu: %s", (unsigned long long)d, kz_last_error());
             continue;
         }
         sum += doc.length;
         tokens[d] = 0;
-        const uint8_t *docs = kz_file_section(kz_index_file(ix), KZ_SEC_DOCS, &len);
+        const uint8_t *docs = kz_file_section(kz_segment_file(sg), KZ_SEC_DOCS, &len);
         const uint8_t *rec = docs + d * KZ_DOC_SIZE;
         uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
         uint64_t end = (uint64_t)kz_load_u32(rec + KZ_DOC_BLOCK_OFF) + kz_load_u32(rec + KZ_DOC_TEXT_LEN);
@@ -121,14 +121,14 @@ static int claim_position(position_map *pm, uint32_t d, uint32_t pos)
 static void check_term(checker *c, const kz_index_info *info, uint32_t o, uint64_t *tokens,
                        position_map *pm, uint32_t **docids, uint32_t **pos, size_t *cap, size_t *pos_cap)
 {
-    kz_index *ix = c->ix;
+    kz_segment *sg = c->sg;
     kz_term t;
     kz_plist pl;
-    if (kz_index_term_at(ix, &t, o) != KZ_OK) {
+    if (kz_segment_term_at(sg, &t, o) != KZ_OK) {
         fault(c, "term %u: %s", o, kz_last_error());
         return;
     }
-    if (kz_index_plist(ix, &pl, o) != KZ_OK) {
+    if (kz_segment_plist(sg, &pl, o) != KZ_OK) {
         fault(c, "term \"%.*s\": %s", (int)t.len, t.text, kz_last_error());
         return;
     }
@@ -161,7 +161,7 @@ static void check_term(checker *c, const kz_index_info *info, uint32_t o, uint64
             goto done;
         }
         uint32_t tf = kz_plist_tf(&pl, i);
-        uint32_t dl = kz_index_doc_length(ix, d);
+        uint32_t dl = kz_segment_doc_length(sg, d);
         if (tf == 0 || tf > dl) {
             fault(c, "term \"%.*s\": tf %u in document %u of length %u", (int)t.len, t.text, tf, d, dl);
             goto done;
@@ -230,13 +230,13 @@ done:
     kz_plist_close(&pl);
 }
 
-int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
+int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx)
 {
-    checker c = { ix, fn, ctx, 0 };
+    checker c = { sg, fn, ctx, 0 };
     kz_index_info info;
-    kz_index_get_info(ix, &info);
+    kz_segment_get_info(sg, &info);
     unsigned sum_faults = 0;
-    kz_file_verify_all(kz_index_file(ix), fn, ctx, &sum_faults);
+    kz_file_verify_all(kz_segment_file(sg), fn, ctx, &sum_faults);
     c.faults += sum_faults;
     if (sum_faults)
         goto done; /* decoding damaged bytes would only repeat the news */
@@ -261,13 +261,13 @@ int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
             uint64_t base = 0;
             for (uint64_t d = 0; d < info.docs; d++) {
                 pm.doc_base[d] = base;
-                base += kz_index_doc_length(ix, (uint32_t)d);
+                base += kz_segment_doc_length(sg, (uint32_t)d);
             }
         }
     }
     /* The dictionary's structure first: then every term can be read. */
     unsigned dict_faults = 0;
-    kz_index_check_terms(ix, c.fn, c.ctx, &dict_faults);
+    kz_segment_check_terms(sg, c.fn, c.ctx, &dict_faults);
     c.faults += dict_faults;
     for (uint64_t o = 0; o < info.terms && c.faults <= MAX_FAULTS && dict_faults == 0; o++)
         check_term(&c, &info, (uint32_t)o, tokens, &pm, &docids, &pos, &cap, &pos_cap);
@@ -275,10 +275,10 @@ int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
     free(pm.doc_base);
     if (c.faults == 0) {
         for (uint64_t d = 0; d < info.docs; d++) {
-            if (tokens[d] != kz_index_doc_length(ix, (uint32_t)d)) {
+            if (tokens[d] != kz_segment_doc_length(sg, (uint32_t)d)) {
                 fault(&c, "document %llu: its postings hold %llu tokens, its length is %u",
                       (unsigned long long)d, (unsigned long long)tokens[d],
-                      kz_index_doc_length(ix, (uint32_t)d));
+                      kz_segment_doc_length(sg, (uint32_t)d));
                 break;
             }
         }

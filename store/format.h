@@ -10,8 +10,15 @@
 
 #include <stdint.h>
 
-#define KZ_INDEX_FILE "index.kz"
+#define KZ_INDEX_FILE "index.kz" /* the one segment of an index without a manifest */
 #define KZ_LOCK_FILE "lock"
+#define KZ_MANIFEST_FILE "manifest"
+
+/* The manifest (FORMAT.md "Manifest"): "\x89KZM\r\n\x1a\n", as the
+ * index file's magic with M for manifest. */
+#define KZ_MANIFEST_MAGIC "\x89KZM\r\n\x1a\n"
+#define KZ_MANIFEST_VERSION 1u
+#define KZ_MANIFEST_HEADER 40u
 
 /* 0x89 (not ASCII), "KZI", CR LF, ^Z, LF: catches 7-bit and text-mode
  * transfers, as PNG's signature does. */

@@ -1,137 +1,174 @@
 /*
- * index.c: an open index: documents, the term dictionary and postings.
+ * index.c: an open index, its segments put together.
  *
- * Every accessor verifies the byte range it is about to read (file.c keeps
- * the verdict per 8 KiB chunk), then bounds-checks what it decodes, so a
- * damaged file gives KZ_ECORRUPT rather than a crash or a wrong answer.
+ * An index folder holds a manifest (manifest.c) naming its segment files
+ * in order, with the documents deleted from each; an index written before
+ * manifests is the one file index.kz, read as an index of one segment.
+ *
+ * Docids: segment i's documents are base[i] .. base[i] + docs[i] - 1, the
+ * bases following the manifest's order, so docids follow the order the
+ * documents were added in, as a fresh build of the same documents would
+ * number them (less the gaps the deleted ones leave).
+ *
+ * Statistics are those of the live documents: N, the sum of their
+ * lengths, avgdl, and each term's df (kz_index_live_df) count no deleted
+ * document, so that BM25 gives the scores a fresh index of the live
+ * documents would.
  */
 #include "kzint.h"
-
-#include <pthread.h>
-#include <stdatomic.h>
 #include "format.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zstd.h>
+
+/* Reading a manifest and then its segments races with a writer that
+ * replaces the manifest and removes the segments it no longer names: a
+ * segment gone missing sends the reader back to the manifest. */
+#define OPEN_TRIES 8
+
+typedef struct segment_slot {
+    kz_segment *sg;
+    uint32_t base;
+    uint32_t docs;
+    const roaring_bitmap_t *deleted; /* owned by the manifest; NULL when none */
+    uint64_t deleted_tokens;         /* sum of the deleted documents' dl */
+} segment_slot;
 
 struct kz_index {
-    kz_file *f;
-    char language[33];
-    uint32_t analyzer_version;
-    uint64_t docs, terms, tokens, text_bytes, store_blocks;
+    kz_manifest manifest; /* empty for an index of one file without one */
+    segment_slot *seg;
+    size_t n_seg;
+    uint64_t docids;               /* docids run 0 .. docids-1 */
+    uint64_t live_docs, live_tokens;
     double avgdl;
-    double bound_k1, bound_b;
-    uint32_t term_blocks; /* entries of the terms index */
-    ZSTD_DDict *store_dict; /* NULL when the store has no dictionary */
-    const uint8_t *sec[KZ_SEC_MAX];
-    uint64_t len[KZ_SEC_MAX];
+    kz_index_info info;            /* of the index as a whole (kz_index_get_info) */
+    char language[33];
     /* Analyzers that queries have used, kept for the next ones: [0]
      * stemming, [1] folding only. */
     pthread_mutex_t pool_lock;
     kz_analyzer *pool[2][KZ_ANALYZER_POOL];
     unsigned pool_n[2];
-    /* Every dl, 4 bytes a document, built by kz_index_warm(): scoring reads
-     * one dl per candidate, and 28-byte DOCS records cost a cache line
-     * each. NULL until then. */
-    _Atomic(uint32_t *) lengths;
-    /* Position starts of frequent terms (kz_index_position_starts). */
-    pthread_mutex_t starts_lock;
-    struct starts_entry {
-        uint32_t ordinal;
-        uint32_t *starts;
-    } *starts;
-    size_t n_starts;
-    uint64_t starts_bytes;
-    /* By term: its list's docids were checked against the last docid
-     * (kz_plist_open reads the last container whole for that, up to
-     * 8 KiB, so it is done on a term's first use only). */
-    _Atomic uint8_t *docids_checked;
 };
 
-static int corrupt(const char *what)
+static void free_segments(kz_index *ix)
 {
-    return kz_error_set(KZ_ECORRUPT, "index is corrupt: %s (run 'kzsearch check')", what);
+    for (size_t i = 0; i < ix->n_seg; i++)
+        kz_segment_free(ix->seg[i].sg);
+    free(ix->seg);
+    ix->seg = NULL;
+    ix->n_seg = 0;
+    kz_manifest_free(&ix->manifest);
 }
 
-int kz_index_open_file(kz_index **out, const char *path)
+/* The sum of the dl of segment slot s's deleted documents. */
+static int deleted_tokens(segment_slot *s)
 {
-    int rc;
+    s->deleted_tokens = 0;
+    if (!s->deleted)
+        return KZ_OK;
+    int rc = kz_file_verify(kz_segment_file(s->sg), KZ_SEC_DOCS, 0, (uint64_t)s->docs * KZ_DOC_SIZE);
+    if (rc)
+        return rc;
+    roaring_uint32_iterator_t *it = roaring_create_iterator(s->deleted);
+    if (!it)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (; it->has_value; roaring_advance_uint32_iterator(it))
+        s->deleted_tokens += kz_segment_doc_length(s->sg, it->current_value);
+    roaring_free_uint32_iterator(it);
+    return KZ_OK;
+}
+
+/* Opens the segments the manifest names (or index.kz alone); KZ_ENOTFOUND
+ * with *gone set when a segment the manifest names is missing. */
+static int open_segments(kz_index *ix, const char *dir, int *gone)
+{
+    char path[4300];
+    *gone = 0;
+    int rc = kz_manifest_read(&ix->manifest, dir);
+    size_t n = ix->manifest.n_segments;
+    int legacy = rc == KZ_ENOTFOUND;
+    if (rc && !legacy)
+        return rc;
+    if (legacy)
+        n = 1;
+    if (!(ix->seg = calloc(n, sizeof *ix->seg)))
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    uint64_t base = 0;
+    for (size_t i = 0; i < n; i++) {
+        segment_slot *s = &ix->seg[i];
+        snprintf(path, sizeof path, "%s/%s", dir, legacy ? KZ_INDEX_FILE : ix->manifest.segments[i].name);
+        if ((rc = kz_segment_open(&s->sg, path))) {
+            if (rc == KZ_ENOTFOUND && !legacy) {
+                *gone = 1;
+                rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its manifest names %s, which is missing", dir,
+                                  ix->manifest.segments[i].name);
+            }
+            return rc;
+        }
+        ix->n_seg++;
+        kz_index_info si;
+        kz_segment_get_info(s->sg, &si);
+        if (!legacy && si.docs != ix->manifest.segments[i].docs)
+            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its manifest says %s has %llu documents, it has %llu",
+                                dir, ix->manifest.segments[i].name,
+                                (unsigned long long)ix->manifest.segments[i].docs, (unsigned long long)si.docs);
+        if (i == 0)
+            snprintf(ix->language, sizeof ix->language, "%s", si.language);
+        else if (strcmp(ix->language, si.language) != 0)
+            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its segments are of two languages (%s, %s)", dir,
+                                ix->language, si.language);
+        if (base + si.docs > UINT32_MAX - 1)
+            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its segments hold more than 2^32-2 documents", dir);
+        s->base = (uint32_t)base;
+        s->docs = (uint32_t)si.docs;
+        s->deleted = legacy ? NULL : ix->manifest.segments[i].deleted;
+        if ((rc = deleted_tokens(s)))
+            return rc;
+        if (s->deleted_tokens > si.tokens)
+            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: deleted documents longer than their segment", dir);
+        base += si.docs;
+        uint64_t n_deleted = s->deleted ? roaring_bitmap_get_cardinality(s->deleted) : 0;
+        ix->live_docs += si.docs - n_deleted;
+        ix->live_tokens += si.tokens - s->deleted_tokens;
+        kz_index_info *t = &ix->info;
+        if (i == 0) {
+            t->format_version = si.format_version;
+            t->analyzer_version = si.analyzer_version;
+            t->created_unix = legacy ? si.created_unix : ix->manifest.created;
+        }
+        t->terms += si.terms;
+        t->file_bytes += si.file_bytes;
+        t->text_bytes += si.text_bytes;
+    }
+    ix->docids = base;
+    ix->avgdl = ix->live_docs ? (double)ix->live_tokens / (double)ix->live_docs : 0.0;
+    ix->info.language = ix->language;
+    ix->info.docs = ix->live_docs;
+    ix->info.tokens = ix->live_tokens;
+    ix->info.avgdl = ix->avgdl;
+    ix->info.docids = ix->docids;
+    ix->info.segments = ix->n_seg;
+    ix->info.generation = ix->manifest.generation;
+    return KZ_OK;
+}
+
+int kz_index_open(kz_index **out, const char *index_dir)
+{
     *out = NULL;
     kz_index *ix = calloc(1, sizeof *ix);
     if (!ix)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     pthread_mutex_init(&ix->pool_lock, NULL);
-    pthread_mutex_init(&ix->starts_lock, NULL);
-    if ((rc = kz_file_open(&ix->f, path)))
-        goto done;
-    for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
-        ix->sec[id] = kz_file_section(ix->f, id, &ix->len[id]);
-    if (ix->len[KZ_SEC_META] != KZ_META_SIZE) {
-        rc = corrupt("META section has the wrong size");
-        goto done;
+    int rc = KZ_OK, gone = 0;
+    for (int tries = 0; tries < OPEN_TRIES; tries++) {
+        if ((rc = open_segments(ix, index_dir, &gone)) == KZ_OK || !gone)
+            break;
+        free_segments(ix);
+        memset(&ix->info, 0, sizeof ix->info);
+        ix->live_docs = ix->live_tokens = 0;
     }
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_META, 0, KZ_META_SIZE)))
-        goto done;
-    const uint8_t *m = ix->sec[KZ_SEC_META];
-    ix->analyzer_version = kz_load_u32(m + KZ_META_ANALYZER_VERSION);
-    ix->docs = kz_load_u64(m + KZ_META_DOCS);
-    ix->terms = kz_load_u64(m + KZ_META_TERMS);
-    ix->tokens = kz_load_u64(m + KZ_META_TOKENS);
-    ix->text_bytes = kz_load_u64(m + KZ_META_TEXT_BYTES);
-    ix->store_blocks = kz_load_u64(m + KZ_META_STORE_BLOCKS);
-    ix->bound_k1 = kz_load_f64(m + KZ_META_BOUND_K1);
-    ix->bound_b = kz_load_f64(m + KZ_META_BOUND_B);
-    memcpy(ix->language, m + KZ_META_LANGUAGE, 32);
-    ix->language[32] = 0;
-    if (ix->analyzer_version != KZ_ANALYZER_VERSION) {
-        rc = kz_error_set(KZ_EVERSION, "%s: analyzer version %u, this kzsearch analyses with version %u: rebuild the index",
-                          path, ix->analyzer_version, KZ_ANALYZER_VERSION);
-        goto done;
-    }
-    if (kz_load_u32(m + KZ_META_POSTING_BLOCK) != KZ_POSTING_BLOCK || ix->docs > UINT32_MAX ||
-        ix->terms > UINT32_MAX || ix->len[KZ_SEC_DOCS] != ix->docs * KZ_DOC_SIZE ||
-        ix->len[KZ_SEC_TERMS] % KZ_TIDX_SIZE != 0 ||
-        ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE < (ix->terms + KZ_TERMS_PER_BLOCK - 1) / KZ_TERMS_PER_BLOCK ||
-        ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE > ix->terms ||
-        ix->len[KZ_SEC_STOREIDX] != ix->store_blocks * KZ_STOREIDX_SIZE || ix->language[0] == 0) {
-        rc = corrupt("section sizes disagree with the META counts");
-        goto done;
-    }
-    /* The name every query is analysed with: NUL-padded, and one the
-     * analyzer knows, or no search could run. */
-    size_t name_len = strlen(ix->language);
-    for (size_t i = name_len; i < 32; i++) {
-        if (m[KZ_META_LANGUAGE + i] != 0) {
-            rc = corrupt("the language name in META is not NUL-padded");
-            goto done;
-        }
-    }
-    if (!kz_analyzer_language_known(ix->language)) {
-        int printable = 1;
-        for (size_t i = 0; i < name_len; i++)
-            printable &= ix->language[i] > 0x20 && ix->language[i] < 0x7f;
-        rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: META names the language \"%s\", which no analyzer knows",
-                          path, printable ? ix->language : "(unprintable bytes)");
-        goto done;
-    }
-    ix->avgdl = ix->docs ? (double)ix->tokens / (double)ix->docs : 0.0;
-    ix->term_blocks = (uint32_t)(ix->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
-    ix->docids_checked = calloc(ix->terms ? ix->terms : 1, 1);
-    if (!ix->docids_checked) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
-        goto done;
-    }
-    if (ix->len[KZ_SEC_STOREDICT] > 0) {
-        if ((rc = kz_file_verify(ix->f, KZ_SEC_STOREDICT, 0, ix->len[KZ_SEC_STOREDICT])))
-            goto done;
-        ix->store_dict = ZSTD_createDDict(ix->sec[KZ_SEC_STOREDICT], (size_t)ix->len[KZ_SEC_STOREDICT]);
-        if (!ix->store_dict) {
-            rc = corrupt("the document store's dictionary does not load");
-            goto done;
-        }
-    }
-done:
     if (rc) {
         kz_index_free(ix);
         return rc;
@@ -140,70 +177,53 @@ done:
     return KZ_OK;
 }
 
-int kz_index_open(kz_index **out, const char *index_dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", index_dir, KZ_INDEX_FILE) >= (int)sizeof path)
-        return kz_error_set(KZ_EINVAL, "index path too long");
-    return kz_index_open_file(out, path);
-}
-
 void kz_index_free(kz_index *ix)
 {
     if (!ix)
         return;
-    ZSTD_freeDDict(ix->store_dict);
-    kz_file_close(ix->f);
+    free_segments(ix);
     for (int k = 0; k < 2; k++)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
-    free(atomic_load(&ix->lengths));
-    free((void *)ix->docids_checked);
-    for (size_t i = 0; i < ix->n_starts; i++)
-        free(ix->starts[i].starts);
-    free(ix->starts);
-    pthread_mutex_destroy(&ix->starts_lock);
     pthread_mutex_destroy(&ix->pool_lock);
     free(ix);
 }
 
-const uint32_t *kz_index_position_starts(kz_index *ix, const kz_plist *pl, uint32_t ordinal)
+void kz_index_get_info(const kz_index *ix, kz_index_info *out) { *out = ix->info; }
+
+size_t kz_index_segment_count(const kz_index *ix) { return ix->n_seg; }
+kz_segment *kz_index_segment(const kz_index *ix, size_t i) { return ix->seg[i].sg; }
+uint32_t kz_index_segment_base(const kz_index *ix, size_t i) { return ix->seg[i].base; }
+const roaring_bitmap_t *kz_index_segment_deleted(const kz_index *ix, size_t i) { return ix->seg[i].deleted; }
+
+int kz_index_warm(kz_index *ix)
 {
-    const uint32_t *found = NULL;
-    pthread_mutex_lock(&ix->starts_lock);
-    for (size_t i = 0; i < ix->n_starts && !found; i++)
-        if (ix->starts[i].ordinal == ordinal)
-            found = ix->starts[i].starts;
-    pthread_mutex_unlock(&ix->starts_lock);
-    if (found || pl->df < 2)
-        return found;
-    uint64_t bytes = (uint64_t)pl->df * sizeof(uint32_t);
-    if (ix->starts_bytes + bytes > KZ_POS_STARTS_BUDGET)
-        return NULL;
-    /* Computed outside the lock; a thread that loses the race frees its. */
-    uint32_t *starts = malloc(bytes);
-    if (!starts || kz_plist_position_starts(pl, starts) != KZ_OK) {
-        free(starts);
-        return NULL;
+    for (size_t i = 0; i < ix->n_seg; i++) {
+        int rc = kz_segment_warm(ix->seg[i].sg);
+        if (rc)
+            return rc;
     }
-    pthread_mutex_lock(&ix->starts_lock);
-    for (size_t i = 0; i < ix->n_starts && !found; i++)
-        if (ix->starts[i].ordinal == ordinal)
-            found = ix->starts[i].starts;
-    if (!found && ix->starts_bytes + bytes <= KZ_POS_STARTS_BUDGET) {
-        struct starts_entry *e = realloc(ix->starts, (ix->n_starts + 1) * sizeof *e);
-        if (e) {
-            ix->starts = e;
-            ix->starts[ix->n_starts++] = (struct starts_entry){ ordinal, starts };
-            ix->starts_bytes += bytes;
-            found = starts;
-            starts = NULL;
-        }
-    }
-    pthread_mutex_unlock(&ix->starts_lock);
-    free(starts);
-    return found;
+    return KZ_OK;
 }
+
+unsigned kz_index_section_count(const kz_index *ix)
+{
+    KZ_UNUSED(ix);
+    return KZ_SEC_MAX - 1;
+}
+
+void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes)
+{
+    uint64_t sum = 0, b = 0;
+    *name = kz_section_name(i + 1);
+    for (size_t s = 0; s < ix->n_seg; s++) {
+        kz_segment_section(ix->seg[s].sg, i, name, &b);
+        sum += b;
+    }
+    *bytes = sum;
+}
+
+/* ---------------------------------------------------------------- analyzers */
 
 int kz_index_analyzer_take(kz_index *ix, int fold_only, kz_analyzer **out)
 {
@@ -238,655 +258,202 @@ void kz_index_analyzer_give(kz_index *ix, int fold_only, kz_analyzer *a)
     kz_analyzer_free(a);
 }
 
-kz_file *kz_index_file(const kz_index *ix) { return ix->f; }
-
-int kz_index_verify_sums(kz_index *ix)
-{
-    unsigned faults = 0;
-    int rc = kz_file_verify_all(ix->f, NULL, NULL, &faults);
-    return rc ? kz_error_set(KZ_ECORRUPT, "index is corrupt: %u checksum mismatch%s", faults,
-                             faults == 1 ? "" : "es")
-              : KZ_OK;
-}
-
-int kz_index_warm(kz_index *ix)
-{
-    static const uint32_t query_sections[] = { KZ_SEC_DOCS, KZ_SEC_TERMS, KZ_SEC_TERMSTR, KZ_SEC_POSTINGS };
-    for (size_t i = 0; i < sizeof query_sections / sizeof query_sections[0]; i++) {
-        uint64_t len;
-        kz_file_section(ix->f, query_sections[i], &len);
-        int rc = kz_file_verify(ix->f, query_sections[i], 0, len);
-        if (rc)
-            return rc;
-    }
-    if (atomic_load(&ix->lengths) == NULL && ix->docs) {
-        uint32_t *lengths = malloc(ix->docs * sizeof *lengths);
-        if (!lengths)
-            return kz_error_set(KZ_ENOMEM, "out of memory");
-        for (uint64_t d = 0; d < ix->docs; d++)
-            lengths[d] = kz_load_u32(ix->sec[KZ_SEC_DOCS] + d * KZ_DOC_SIZE + KZ_DOC_LENGTH);
-        uint32_t *expected = NULL;
-        if (!atomic_compare_exchange_strong(&ix->lengths, &expected, lengths))
-            free(lengths); /* another thread was first */
-    }
-    return KZ_OK;
-}
-
-void kz_index_get_info(const kz_index *ix, kz_index_info *out)
-{
-    memset(out, 0, sizeof *out);
-    out->format_version = kz_file_version(ix->f);
-    out->analyzer_version = ix->analyzer_version;
-    out->language = ix->language;
-    out->docs = ix->docs;
-    out->terms = ix->terms;
-    out->tokens = ix->tokens;
-    out->avgdl = ix->avgdl;
-    out->file_bytes = kz_file_size(ix->f);
-    out->text_bytes = ix->text_bytes;
-    out->created_unix = kz_file_created(ix->f);
-}
-
-unsigned kz_index_section_count(const kz_index *ix)
-{
-    KZ_UNUSED(ix);
-    return KZ_SEC_MAX - 1;
-}
-
-void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes)
-{
-    uint32_t id = i + 1;
-    *name = kz_section_name(id);
-    *bytes = id < KZ_SEC_MAX ? ix->len[id] : 0;
-}
-
 /* ---------------------------------------------------------------- documents */
 
-static int doc_record(kz_index *ix, uint32_t docid, const uint8_t **rec)
+/* The slot and the segment's docid of docid: KZ_EINVAL past the last,
+ * KZ_ENOTFOUND for a deleted document. */
+static int locate(const kz_index *ix, uint32_t docid, segment_slot **slot, uint32_t *local)
 {
-    if (docid >= ix->docs)
-        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu)", docid,
-                            (unsigned long long)ix->docs);
-    int rc = kz_file_verify(ix->f, KZ_SEC_DOCS, (uint64_t)docid * KZ_DOC_SIZE, KZ_DOC_SIZE);
-    if (rc)
-        return rc;
-    *rec = ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE;
+    if (docid >= ix->docids)
+        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu docids)", docid,
+                            (unsigned long long)ix->docids);
+    size_t lo = 0, hi = ix->n_seg; /* the last slot whose base <= docid */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->seg[mid].base <= docid)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *slot = &ix->seg[lo];
+    *local = docid - ix->seg[lo].base;
+    if ((*slot)->deleted && roaring_bitmap_contains((*slot)->deleted, *local))
+        return kz_error_set(KZ_ENOTFOUND, "document %u was deleted", docid);
     return KZ_OK;
-}
-
-uint32_t kz_index_doc_length(const kz_index *ix, uint32_t docid)
-{
-    const uint32_t *lengths = atomic_load_explicit(&ix->lengths, memory_order_acquire);
-    if (lengths)
-        return lengths[docid];
-    return kz_load_u32(ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_LENGTH);
-}
-
-uint32_t kz_index_doc_title_tokens(const kz_index *ix, uint32_t docid)
-{
-    return kz_load_u32(ix->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_TITLE_TOKENS);
-}
-
-static int read_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *len)
-{
-    uint64_t n;
-    if (kz_varint_get(p, end, &n) || n > (uint64_t)(end - *p))
-        return -1;
-    *s = (const char *)*p;
-    *len = (size_t)n;
-    *p += n;
-    return 0;
 }
 
 int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta)
 {
-    const uint8_t *rec = NULL;
-    int rc = doc_record(ix, docid, &rec);
-    if (rc)
-        return rc;
-    uint64_t off = kz_load_u64(rec + KZ_DOC_INFO_OFF);
-    uint64_t end = ix->len[KZ_SEC_DOCINFO];
-    if (docid + 1 < ix->docs) {
-        const uint8_t *next;
-        if ((rc = doc_record(ix, docid + 1, &next)))
-            return rc;
-        end = kz_load_u64(next + KZ_DOC_INFO_OFF);
-    }
-    if (off > end || end > ix->len[KZ_SEC_DOCINFO])
-        return corrupt("document record points outside DOCINFO");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_DOCINFO, off, end - off)))
-        return rc;
-    const uint8_t *p = ix->sec[KZ_SEC_DOCINFO] + off, *e = ix->sec[KZ_SEC_DOCINFO] + end;
-    memset(out, 0, sizeof *out);
-    uint64_t n_meta;
-    if (read_str(&p, e, &out->id, &out->id_len) || read_str(&p, e, &out->title, &out->title_len) ||
-        kz_varint_get(&p, e, &n_meta))
-        return corrupt("document info truncated");
-    out->n_meta = (size_t)n_meta;
-    for (uint64_t i = 0; i < n_meta; i++) {
-        kz_doc_field f;
-        if (read_str(&p, e, &f.key, &f.key_len) || read_str(&p, e, &f.value, &f.value_len))
-            return corrupt("document metadata truncated");
-        if (meta && i < max_meta)
-            meta[i] = f;
-    }
-    if (p != e)
-        return corrupt("document info has trailing bytes");
-    out->length = kz_load_u32(rec + KZ_DOC_LENGTH);
-    out->title_tokens = kz_load_u32(rec + KZ_DOC_TITLE_TOKENS);
-    out->text_bytes = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
-    if (out->title_tokens > out->length)
-        return corrupt("document has more title tokens than tokens");
-    return KZ_OK;
-}
-
-int kz_index_store_block(kz_index *ix, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen)
-{
-    if (block >= ix->store_blocks)
-        return corrupt("a store block that does not exist");
-    int rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
-    if (rc)
-        return rc;
-    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
-    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
-    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
-    *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff, clen)))
-        return rc;
-    if ((size_t)*rlen + 1 > *cap) {
-        uint8_t *p = realloc(*buf, (size_t)*rlen + 1);
-        if (!p)
-            return kz_error_set(KZ_ENOMEM, "out of memory");
-        *buf = p;
-        *cap = (size_t)*rlen + 1;
-    }
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    if (!dc)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    size_t got = ix->store_dict
-                     ? ZSTD_decompress_usingDDict(dc, *buf, *rlen, ix->sec[KZ_SEC_STORE] + coff, clen, ix->store_dict)
-                     : ZSTD_decompressDCtx(dc, *buf, *rlen, ix->sec[KZ_SEC_STORE] + coff, clen);
-    ZSTD_freeDCtx(dc);
-    if (ZSTD_isError(got) || got != *rlen)
-        return corrupt("a document store block does not decompress");
-    return KZ_OK;
-}
-
-/* The first want bytes (at most the block's size) of store block b into a
- * new allocation *out (want + 1 bytes): zstd's streaming decompression,
- * fed 64 KiB of the compressed block at a time, each piece verified
- * before it is read, and stopped as soon as want bytes came out. */
-static int store_block_prefix(kz_index *ix, uint32_t block, size_t want, uint8_t **out)
-{
-    *out = NULL;
-    if (block >= ix->store_blocks)
-        return corrupt("a store block that does not exist");
-    int rc = kz_file_verify(ix->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
-    if (rc)
-        return rc;
-    const uint8_t *e = ix->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
-    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
-    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN), rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
-    if (coff > ix->len[KZ_SEC_STORE] || clen > ix->len[KZ_SEC_STORE] - coff)
-        return corrupt("a store block lies outside the store");
-    if (want > rlen)
-        want = rlen;
-    uint8_t *buf = malloc(want + 1);
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    if (!buf || !dc) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (ix->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, ix->store_dict))) {
-        rc = corrupt("the document store's dictionary does not load");
-        goto done;
-    }
-    ZSTD_outBuffer ob = { buf, want, 0 };
-    uint64_t fed = 0;
-    const size_t piece = 64u << 10;
-    while (ob.pos < want) {
-        if (fed == clen) {
-            rc = corrupt("a document store block ends early");
-            goto done;
-        }
-        size_t n = (size_t)KZ_MIN((uint64_t)piece, clen - fed);
-        if ((rc = kz_file_verify(ix->f, KZ_SEC_STORE, coff + fed, n)))
-            goto done;
-        ZSTD_inBuffer ib = { ix->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
-        while (ib.pos < ib.size && ob.pos < want) {
-            size_t z = ZSTD_decompressStream(dc, &ob, &ib);
-            if (ZSTD_isError(z)) {
-                rc = corrupt("a document store block does not decompress");
-                goto done;
-            }
-            if (z == 0 && ob.pos < want) { /* the frame ended */
-                rc = corrupt("a document store block is shorter than its index says");
-                goto done;
-            }
-        }
-        fed += ib.pos;
-        if (ib.pos < ib.size && ob.pos < want) {
-            rc = corrupt("a document store block does not decompress");
-            goto done;
-        }
-    }
-    *out = buf;
-    buf = NULL;
-done:
-    ZSTD_freeDCtx(dc);
-    free(buf);
-    return rc;
-}
-
-int kz_index_doc_text_prefix(kz_index *ix, char **out, size_t *len, uint32_t docid, size_t max_bytes)
-{
-    const uint8_t *rec = NULL;
-    *out = NULL;
-    *len = 0;
-    int rc = doc_record(ix, docid, &rec);
-    if (rc)
-        return rc;
-    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
-    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
-    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
-    if (tlen <= max_bytes)
-        return kz_index_doc_text(ix, out, len, docid);
-    uint8_t *raw;
-    if ((rc = store_block_prefix(ix, block, (size_t)boff + max_bytes + 1, &raw)))
-        return rc;
-    /* One byte past the cut tells whether it splits a character. */
-    size_t n = max_bytes;
-    while (n > 0 && (raw[boff + n] & 0xC0) == 0x80)
-        n--;
-    if (boff > 0)
-        memmove(raw, raw + boff, n);
-    raw[n] = 0;
-    *out = (char *)raw;
-    *len = n;
-    return KZ_OK;
+    segment_slot *s;
+    uint32_t local;
+    int rc = locate(ix, docid, &s, &local);
+    return rc ? rc : kz_segment_doc(s->sg, out, local, meta, max_meta);
 }
 
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 {
-    const uint8_t *rec = NULL;
-    int rc = doc_record(ix, docid, &rec);
+    segment_slot *s;
+    uint32_t local;
     *out = NULL;
+    int rc = locate(ix, docid, &s, &local);
+    return rc ? rc : kz_segment_doc_text(s->sg, out, len, local);
+}
+
+int kz_index_doc_text_prefix(kz_index *ix, char **out, size_t *len, uint32_t docid, size_t max_bytes)
+{
+    segment_slot *s;
+    uint32_t local;
+    *out = NULL;
+    int rc = locate(ix, docid, &s, &local);
+    return rc ? rc : kz_segment_doc_text_prefix(s->sg, out, len, local, max_bytes);
+}
+
+int kz_index_doc_length_at(kz_index *ix, uint32_t docid, uint32_t *dl)
+{
+    segment_slot *s;
+    uint32_t local;
+    int rc = locate(ix, docid, &s, &local);
     if (rc)
         return rc;
-    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
-    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
-    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
-    uint8_t *raw = NULL;
-    size_t cap = 0;
-    uint32_t rlen;
-    if ((rc = kz_index_store_block(ix, block, &raw, &cap, &rlen)))
-        goto fail;
-    if ((uint64_t)boff + tlen > rlen) {
-        rc = corrupt("document text lies outside its store block");
-        goto fail;
-    }
-    if (boff > 0)
-        memmove(raw, raw + boff, (size_t)tlen);
-    raw[tlen] = 0;
-    *out = (char *)raw;
-    *len = (size_t)tlen;
+    if ((rc = kz_file_verify(kz_segment_file(s->sg), KZ_SEC_DOCS, (uint64_t)local * KZ_DOC_SIZE, KZ_DOC_SIZE)))
+        return rc;
+    *dl = kz_segment_doc_length(s->sg, local);
     return KZ_OK;
-fail:
-    free(raw);
+}
+
+int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_t *local)
+{
+    segment_slot *s;
+    int rc = locate(ix, docid, &s, local);
+    if (rc == KZ_OK)
+        *segment = (size_t)(s - ix->seg);
     return rc;
 }
 
 /* ---------------------------------------------------------------- terms */
 
-/* ---------------------------------------------------------------- terms
- *
- * The dictionary is front-coded in blocks of at most 16 terms (TERMSTR),
- * with one TERMS entry per block: a lookup binary-searches the blocks by
- * their first term, then reads at most 16 terms of one block.
- */
-
-typedef struct term_scan {
-    const uint8_t *p, *end; /* the block's TERMSTR bytes left */
-    uint32_t next;          /* ordinal of the next term */
-    uint32_t last;          /* one past the block's last ordinal */
-    uint64_t blob_off;      /* blob of the next term */
-    kz_term t;              /* the term read last */
-    uint64_t t_blob_off, t_blob_len;
-} term_scan;
-
-static int tidx(kz_index *ix, uint32_t bi, uint32_t *first, uint32_t *str_off, uint64_t *blob_off)
+/* The deleted documents of slot s that term ordinal's list has. */
+static int deleted_with_term(segment_slot *s, uint32_t ordinal, uint64_t *out)
 {
-    int rc = kz_file_verify(ix->f, KZ_SEC_TERMS, (uint64_t)bi * KZ_TIDX_SIZE, KZ_TIDX_SIZE);
+    *out = 0;
+    if (!s->deleted)
+        return KZ_OK;
+    kz_plist pl;
+    int rc = kz_segment_plist(s->sg, &pl, ordinal);
     if (rc)
         return rc;
-    const uint8_t *e = ix->sec[KZ_SEC_TERMS] + (uint64_t)bi * KZ_TIDX_SIZE;
-    *first = kz_load_u32(e + KZ_TIDX_FIRST);
-    *str_off = kz_load_u32(e + KZ_TIDX_STR_OFF);
-    if (blob_off)
-        *blob_off = kz_load_u64(e + KZ_TIDX_BLOB_OFF);
-    return KZ_OK;
-}
-
-/* Starts reading block bi. */
-static int scan_open(kz_index *ix, uint32_t bi, term_scan *sc)
-{
-    uint32_t first, str_off, next_first = (uint32_t)ix->terms, next_str = 0;
-    uint64_t str_end = ix->len[KZ_SEC_TERMSTR];
-    int rc = tidx(ix, bi, &first, &str_off, &sc->blob_off);
-    if (rc)
-        return rc;
-    if (bi + 1 < ix->term_blocks) {
-        if ((rc = tidx(ix, bi + 1, &next_first, &next_str, NULL)))
-            return rc;
-        str_end = next_str;
+    kz_cursor c;
+    kz_cursor_init(&c, &pl);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(s->deleted);
+    if (!it) {
+        kz_plist_close(&pl);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
     }
-    if (first >= next_first || next_first - first > KZ_TERMS_PER_BLOCK || (bi == 0 && first != 0) ||
-        str_off >= str_end || str_end > ix->len[KZ_SEC_TERMSTR])
-        return corrupt("terms index entry out of order or out of range");
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_TERMSTR, str_off, str_end - str_off)))
-        return rc;
-    sc->p = ix->sec[KZ_SEC_TERMSTR] + str_off;
-    sc->end = ix->sec[KZ_SEC_TERMSTR] + str_end;
-    sc->next = first;
-    sc->last = next_first;
-    sc->t.len = 0;
+    for (; it->has_value && c.doc != KZ_DOC_END; roaring_advance_uint32_iterator(it))
+        *out += kz_cursor_seek(&c, it->current_value) == it->current_value;
+    roaring_free_uint32_iterator(it);
+    kz_plist_close(&pl);
     return KZ_OK;
 }
 
-/* Reads the block's next term into sc->t: 1, or 0 past the block's end. */
-static int scan_next(kz_index *ix, term_scan *sc)
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df)
 {
-    if (sc->next >= sc->last)
-        return 0;
-    uint64_t prefix, suffix, df, blob_len;
-    if (kz_varint_get(&sc->p, sc->end, &prefix) || kz_varint_get(&sc->p, sc->end, &suffix) ||
-        prefix > sc->t.len || suffix > (uint64_t)(sc->end - sc->p) ||
-        prefix + suffix == 0 || prefix + suffix >= KZ_TERM_MAX_BYTES)
-        return corrupt("term string malformed");
-    memcpy(sc->t.text + prefix, sc->p, (size_t)suffix);
-    sc->p += suffix;
-    sc->t.len = (size_t)(prefix + suffix);
-    sc->t.text[sc->t.len] = 0;
-    if (kz_varint_get(&sc->p, sc->end, &df) || kz_varint_get(&sc->p, sc->end, &blob_len) || df == 0 ||
-        df > UINT32_MAX || sc->blob_off > ix->len[KZ_SEC_POSTINGS] ||
-        blob_len > ix->len[KZ_SEC_POSTINGS] - sc->blob_off)
-        return corrupt("term entry malformed");
-    sc->t.ordinal = sc->next++;
-    sc->t.df = (uint32_t)df;
-    sc->t.cf = 0;
-    sc->t_blob_off = sc->blob_off;
-    sc->t_blob_len = blob_len;
-    sc->blob_off += blob_len;
-    return 1;
-}
-
-/* The block holding ordinal. */
-static int block_of(kz_index *ix, uint32_t ordinal, uint32_t *bi)
-{
-    uint32_t lo = 0, hi = ix->term_blocks;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2, first, str_off;
-        int rc = tidx(ix, mid, &first, &str_off, NULL);
+    *df = 0;
+    for (size_t i = 0; i < ix->n_seg; i++) {
+        uint32_t ordinal, seg_df;
+        int found = kz_segment_lookup(ix->seg[i].sg, term, len, &ordinal, &seg_df);
+        if (found < 0)
+            return found;
+        if (!found)
+            continue;
+        uint64_t gone;
+        int rc = deleted_with_term(&ix->seg[i], ordinal, &gone);
         if (rc)
             return rc;
-        if (first <= ordinal)
-            lo = mid;
-        else
-            hi = mid;
+        *df += seg_df - gone;
     }
-    *bi = lo;
     return KZ_OK;
 }
 
-/* Reads term ordinal (< terms) into sc->t. */
-static int term_entry(kz_index *ix, uint32_t ordinal, term_scan *sc)
+/* The dictionary-level calls read one segment's dictionary: an index of
+ * one segment without deletions is the index. */
+static int one_segment(const kz_index *ix, const char *what)
 {
-    uint32_t bi;
-    int rc = block_of(ix, ordinal, &bi);
-    if (rc || (rc = scan_open(ix, bi, sc)))
-        return rc;
-    for (;;) {
-        rc = scan_next(ix, sc);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return corrupt("terms index does not reach a term");
-        if (sc->t.ordinal == ordinal)
-            return KZ_OK;
-    }
-}
-
-/* Ordinal of the first term >= key (terms if none). */
-static int lower_bound(kz_index *ix, const char *key, size_t len, uint32_t *out)
-{
-    term_scan sc;
-    int rc;
-    if (ix->terms == 0) {
-        *out = 0;
+    if (ix->n_seg == 1 && !ix->seg[0].deleted)
         return KZ_OK;
-    }
-    /* The last block whose first term is <= key. */
-    uint32_t lo = 0, hi = ix->term_blocks;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if ((rc = scan_open(ix, mid, &sc)) || (rc = scan_next(ix, &sc)) < 0)
-            return rc;
-        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) <= 0)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    if ((rc = scan_open(ix, lo, &sc)))
-        return rc;
-    while ((rc = scan_next(ix, &sc)) > 0)
-        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) >= 0) {
-            *out = sc.t.ordinal;
-            return KZ_OK;
-        }
-    if (rc < 0)
-        return rc;
-    *out = sc.last; /* the next block's first term, or the end */
-    return KZ_OK;
+    return kz_error_set(KZ_EINVAL, "%s reads the dictionary of an index of one segment without deletions; this one "
+                        "has %zu segments ('kzsearch optimize' makes one)", what, ix->n_seg);
 }
 
-static int fill_cf(kz_index *ix, kz_term *t)
+int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
 {
-    kz_plist pl;
-    int rc = kz_index_plist(ix, &pl, t->ordinal);
-    if (rc)
-        return rc;
-    t->cf = pl.cf;
-    kz_plist_close(&pl);
+    if (ix->n_seg == 1 && !ix->seg[0].deleted)
+        return kz_segment_term(ix->seg[0].sg, out, term, len);
+    /* Several segments: the live df, and cf over the live documents. */
+    uint64_t df = 0, cf = 0;
+    int any = 0;
+    for (size_t i = 0; i < ix->n_seg; i++) {
+        segment_slot *s = &ix->seg[i];
+        kz_term t;
+        int rc = kz_segment_term(s->sg, &t, term, len);
+        if (rc == KZ_ENOTFOUND)
+            continue;
+        if (rc)
+            return rc;
+        if (!any)
+            *out = t;
+        any = 1;
+        df += t.df;
+        cf += t.cf;
+        if (!s->deleted)
+            continue;
+        uint32_t *docids = NULL, *tfs = NULL;
+        if ((rc = kz_segment_postings(s->sg, &t, &docids, &tfs, NULL)))
+            return rc;
+        for (uint32_t k = 0; k < t.df; k++) {
+            if (roaring_bitmap_contains(s->deleted, docids[k])) {
+                df--;
+                cf -= tfs[k];
+            }
+        }
+        free(docids);
+        free(tfs);
+    }
+    if (!any || df == 0)
+        return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
+    out->ordinal = UINT32_MAX; /* an index of several segments has no ordinals */
+    out->df = (uint32_t)df;
+    out->cf = cf;
     return KZ_OK;
 }
 
 int kz_index_term_at(kz_index *ix, kz_term *out, uint32_t ordinal)
 {
-    if (ordinal >= ix->terms)
-        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
-    term_scan sc;
-    int rc = term_entry(ix, ordinal, &sc);
-    if (rc)
-        return rc;
-    *out = sc.t;
-    return fill_cf(ix, out);
-}
-
-int kz_index_term(kz_index *ix, kz_term *out, const char *term, size_t len)
-{
-    uint32_t at;
-    int rc = lower_bound(ix, term, len, &at);
-    if (rc)
-        return rc;
-    if (at < ix->terms) {
-        term_scan sc;
-        if ((rc = term_entry(ix, at, &sc)))
-            return rc;
-        if (kz_bytes_cmp(sc.t.text, sc.t.len, term, len) == 0) {
-            *out = sc.t;
-            return fill_cf(ix, out);
-        }
-    }
-    return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
+    int rc = one_segment(ix, "kz_index_term_at");
+    return rc ? rc : kz_segment_term_at(ix->seg[0].sg, out, ordinal);
 }
 
 int kz_index_term_prefix(kz_index *ix, uint32_t *first, uint32_t *count, const char *prefix, size_t len)
 {
-    uint32_t lo, hi = (uint32_t)ix->terms;
-    int rc = lower_bound(ix, prefix, len, &lo);
-    if (rc)
-        return rc;
-    /* The end: the first term >= the smallest string above every string
-     * with this prefix (the prefix with its last byte below 0xFF raised). */
-    char succ[KZ_TERM_MAX_BYTES];
-    size_t n = KZ_MIN(len, sizeof succ);
-    memcpy(succ, prefix, n);
-    while (n > 0 && (unsigned char)succ[n - 1] == 0xFF)
-        n--;
-    if (n > 0) {
-        succ[n - 1] = (char)((unsigned char)succ[n - 1] + 1);
-        if ((rc = lower_bound(ix, succ, n, &hi)))
-            return rc;
-    }
-    *first = lo;
-    *count = hi > lo ? hi - lo : 0;
-    return KZ_OK;
+    int rc = one_segment(ix, "kz_index_term_prefix");
+    return rc ? rc : kz_segment_term_prefix(ix->seg[0].sg, first, count, prefix, len);
 }
 
-int kz_index_plist(kz_index *ix, kz_plist *out, uint32_t ordinal)
+int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint32_t **tfs, uint32_t **positions)
 {
-    term_scan sc;
-    int rc = term_entry(ix, ordinal, &sc);
-    if (rc)
-        return rc;
-    if ((rc = kz_file_verify(ix->f, KZ_SEC_POSTINGS, sc.t_blob_off, sc.t_blob_len)))
-        return rc;
-    if (ix->docs == 0)
-        return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
-    int checked = atomic_load_explicit(&ix->docids_checked[ordinal], memory_order_acquire);
-    rc = kz_plist_open(out, ix->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df,
-                       checked ? UINT32_MAX : (uint32_t)(ix->docs - 1));
-    if (rc == KZ_OK && !checked)
-        atomic_store_explicit(&ix->docids_checked[ordinal], 1, memory_order_release);
-    return rc;
+    int rc = one_segment(ix, "kz_index_postings");
+    return rc ? rc : kz_segment_postings(ix->seg[0].sg, term, docids, tfs, positions);
 }
 
-int kz_index_check_terms(kz_index *ix, kz_check_fn fn, void *ctx, unsigned *faults)
-{
-    term_scan sc;
-    kz_term prev;
-    uint64_t expect_str = 0, expect_blob = 0, n = 0;
-    char msg[300];
-    prev.len = 0;
-    for (uint32_t bi = 0; bi < ix->term_blocks; bi++) {
-        uint32_t first, str_off;
-        uint64_t blob_off;
-        int rc = tidx(ix, bi, &first, &str_off, &blob_off);
-        if (rc == KZ_OK && (first != n || str_off != expect_str || blob_off != expect_blob))
-            rc = corrupt("terms index entry does not follow the previous block");
-        if (rc == KZ_OK)
-            rc = scan_open(ix, bi, &sc);
-        while (rc == KZ_OK && (rc = scan_next(ix, &sc)) > 0) {
-            if (n > 0 && kz_bytes_cmp(prev.text, prev.len, sc.t.text, sc.t.len) >= 0) {
-                snprintf(msg, sizeof msg, "term %u \"%.*s\" is not after \"%.*s\"", sc.t.ordinal,
-                         (int)KZ_MIN(sc.t.len, 100), sc.t.text, (int)KZ_MIN(prev.len, 100), prev.text);
-                if (fn)
-                    fn(ctx, msg);
-                (*faults)++;
-                return KZ_ECORRUPT;
-            }
-            prev = sc.t;
-            n++;
-            rc = KZ_OK;
-        }
-        if (rc == 0 && sc.p != sc.end)
-            rc = corrupt("a block of terms has bytes after its last term");
-        if (rc < 0) {
-            if (fn)
-                fn(ctx, kz_last_error());
-            (*faults)++;
-            return KZ_ECORRUPT;
-        }
-        expect_str = (uint64_t)(sc.end - ix->sec[KZ_SEC_TERMSTR]);
-        expect_blob = sc.blob_off;
-    }
-    if (n != ix->terms || expect_str != ix->len[KZ_SEC_TERMSTR] || expect_blob != ix->len[KZ_SEC_POSTINGS]) {
-        snprintf(msg, sizeof msg, "the dictionary holds %llu terms and covers %llu of %llu postings bytes; META says %llu terms",
-                 (unsigned long long)n, (unsigned long long)expect_blob,
-                 (unsigned long long)ix->len[KZ_SEC_POSTINGS], (unsigned long long)ix->terms);
-        if (fn)
-            fn(ctx, msg);
-        (*faults)++;
-        return KZ_ECORRUPT;
-    }
-    return KZ_OK;
-}
+/* ---------------------------------------------------------------- check */
 
-int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint32_t **tfs,
-                      uint32_t **positions)
+int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
 {
-    kz_plist pl;
-    int rc = kz_index_plist(ix, &pl, term->ordinal);
-    uint32_t *d = NULL, *t = NULL, *p = NULL;
-    if (rc)
-        return rc;
-    d = malloc((size_t)pl.df * sizeof *d);
-    t = malloc((size_t)pl.df * sizeof *t);
-    if (positions)
-        p = malloc((size_t)(pl.cf ? pl.cf : 1) * sizeof *p);
-    if (!d || !t || (positions && !p)) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
+    int worst = KZ_OK;
+    for (size_t i = 0; i < ix->n_seg; i++) {
+        int rc = kz_segment_check(ix->seg[i].sg, fn, ctx);
+        if (rc && (worst == KZ_OK || rc != KZ_ECORRUPT))
+            worst = rc;
     }
-    if ((rc = kz_plist_docids(&pl, d)))
-        goto done;
-    uint64_t at = 0;
-    kz_pos_cursor cursor = { 0 };
-    for (uint32_t i = 0; i < pl.df; i++) {
-        t[i] = kz_plist_tf(&pl, i);
-        if (positions) {
-            if (at + t[i] > pl.cf) {
-                rc = corrupt("term frequencies exceed the collection frequency");
-                goto done;
-            }
-            if ((rc = kz_plist_positions_seq(&pl, &cursor, i, t[i], p + at)))
-                goto done;
-            at += t[i];
-        }
-    }
-done:
-    kz_plist_close(&pl);
-    if (rc) {
-        free(d);
-        free(t);
-        free(p);
-        return rc;
-    }
-    *docids = d;
-    *tfs = t;
-    if (positions)
-        *positions = p;
-    return KZ_OK;
-}
-
-/* ---------------------------------------------------------------- misc */
-
-char *kz_default_index_dir(void)
-{
-    const char *env = getenv("KZSEARCH_INDEX");
-    char *out = NULL;
-    if (env && *env)
-        return strdup(env);
-    const char *xdg = getenv("XDG_DATA_HOME");
-    if (xdg && *xdg) {
-        if (asprintf(&out, "%s/kzsearch/index", xdg) < 0)
-            return NULL;
-        return out;
-    }
-    const char *home = getenv("HOME");
-    if (!home || !*home)
-        home = ".";
-    if (asprintf(&out, "%s/.local/share/kzsearch/index", home) < 0)
-        return NULL;
-    return out;
+    return worst;
 }

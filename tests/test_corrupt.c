@@ -952,12 +952,12 @@ static int last_container_at(kz_index *ix, const char *term, size_t *at, kz_cont
     kz_term t;
     kz_plist pl;
     int rc = kz_index_term(ix, &t, term, strlen(term));
-    if (rc || (rc = kz_index_plist(ix, &pl, t.ordinal)))
+    if (rc || (rc = kz_segment_plist(kz_index_segment(ix, 0), &pl, t.ordinal)))
         return rc;
     uint64_t len;
-    const uint8_t *base = kz_file_section(kz_index_file(ix), KZ_SEC_POSTINGS, &len);
+    const uint8_t *base = kz_file_section(kz_segment_file(kz_index_segment(ix, 0)), KZ_SEC_POSTINGS, &len);
     *out = pl.containers[pl.n_containers - 1];
-    *at = (size_t)(kz_file_entry(kz_index_file(ix), KZ_SEC_POSTINGS)->offset +
+    *at = (size_t)(kz_file_entry(kz_segment_file(kz_index_segment(ix, 0)), KZ_SEC_POSTINGS)->offset +
                    (uint64_t)(out->data - base));
     kz_plist_close(&pl);
     return KZ_OK;
@@ -1047,7 +1047,7 @@ static void test_crafted_language(void)
 {
     const char *names[] = { "English", "englis", "", "english\x01" };
     uint8_t *copy = malloc(orig_size);
-    size_t meta = (size_t)kz_file_entry(kz_index_file(ref_ix), KZ_SEC_META)->offset;
+    size_t meta = (size_t)kz_file_entry(kz_segment_file(kz_index_segment(ref_ix, 0)), KZ_SEC_META)->offset;
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         memcpy(copy, orig, orig_size);
         memset(copy + meta + KZ_META_LANGUAGE, 0, 32);

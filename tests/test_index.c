@@ -313,7 +313,7 @@ static void section_sums(const char *dir, uint64_t sums[KZ_SEC_MAX])
     if (kz_index_open(&ix, dir) != KZ_OK)
         return;
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
-        sums[id] = kz_file_entry(kz_index_file(ix), id)->checksum;
+        sums[id] = kz_file_entry(kz_segment_file(kz_index_segment(ix, 0)), id)->checksum;
     kz_index_free(ix);
 }
 
@@ -622,7 +622,7 @@ static void test_store_dictionary_size(void)
         CHECK_OK(build(dir, docs, n, 2, 0, &st));
         kz_index *ix;
         if (kz_index_open(&ix, dir) == KZ_OK) {
-            uint64_t dict = kz_file_entry(kz_index_file(ix), KZ_SEC_STOREDICT)->length;
+            uint64_t dict = kz_file_entry(kz_segment_file(kz_index_segment(ix, 0)), KZ_SEC_STOREDICT)->length;
             if (text_bytes < (256u << 10))
                 CHECK_INT(dict, 0);
             else

@@ -1,0 +1,870 @@
+/*
+ * segment.c: an open segment, one index file: its documents, term
+ * dictionary and postings, by the segment's own docids and ordinals.
+ * index.c puts segments together into an index.
+ *
+ * Every accessor verifies the byte range it is about to read (file.c keeps
+ * the verdict per 8 KiB chunk), then bounds-checks what it decodes, so a
+ * damaged file gives KZ_ECORRUPT rather than a crash or a wrong answer.
+ */
+#include "kzint.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include "format.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+struct kz_segment {
+    kz_file *f;
+    char language[33];
+    uint32_t analyzer_version;
+    uint64_t docs, terms, tokens, text_bytes, store_blocks;
+    double avgdl;
+    double bound_k1, bound_b;
+    uint32_t term_blocks; /* entries of the terms index */
+    ZSTD_DDict *store_dict; /* NULL when the store has no dictionary */
+    const uint8_t *sec[KZ_SEC_MAX];
+    uint64_t len[KZ_SEC_MAX];
+    /* Every dl, 4 bytes a document, built by kz_segment_warm(): scoring reads
+     * one dl per candidate, and 28-byte DOCS records cost a cache line
+     * each. NULL until then. */
+    _Atomic(uint32_t *) lengths;
+    /* Position starts of frequent terms (kz_segment_position_starts). */
+    pthread_mutex_t starts_lock;
+    struct starts_entry {
+        uint32_t ordinal;
+        uint32_t *starts;
+    } *starts;
+    size_t n_starts;
+    uint64_t starts_bytes;
+    /* By term: its list's docids were checked against the last docid
+     * (kz_plist_open reads the last container whole for that, up to
+     * 8 KiB, so it is done on a term's first use only). */
+    _Atomic uint8_t *docids_checked;
+};
+
+static int corrupt(const char *what)
+{
+    return kz_error_set(KZ_ECORRUPT, "index is corrupt: %s (run 'kzsearch check')", what);
+}
+
+int kz_segment_open(kz_segment **out, const char *path)
+{
+    int rc;
+    *out = NULL;
+    kz_segment *sg = calloc(1, sizeof *sg);
+    if (!sg)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    pthread_mutex_init(&sg->starts_lock, NULL);
+    if ((rc = kz_file_open(&sg->f, path)))
+        goto done;
+    for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
+        sg->sec[id] = kz_file_section(sg->f, id, &sg->len[id]);
+    if (sg->len[KZ_SEC_META] != KZ_META_SIZE) {
+        rc = corrupt("META section has the wrong size");
+        goto done;
+    }
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_META, 0, KZ_META_SIZE)))
+        goto done;
+    const uint8_t *m = sg->sec[KZ_SEC_META];
+    sg->analyzer_version = kz_load_u32(m + KZ_META_ANALYZER_VERSION);
+    sg->docs = kz_load_u64(m + KZ_META_DOCS);
+    sg->terms = kz_load_u64(m + KZ_META_TERMS);
+    sg->tokens = kz_load_u64(m + KZ_META_TOKENS);
+    sg->text_bytes = kz_load_u64(m + KZ_META_TEXT_BYTES);
+    sg->store_blocks = kz_load_u64(m + KZ_META_STORE_BLOCKS);
+    sg->bound_k1 = kz_load_f64(m + KZ_META_BOUND_K1);
+    sg->bound_b = kz_load_f64(m + KZ_META_BOUND_B);
+    memcpy(sg->language, m + KZ_META_LANGUAGE, 32);
+    sg->language[32] = 0;
+    if (sg->analyzer_version != KZ_ANALYZER_VERSION) {
+        rc = kz_error_set(KZ_EVERSION, "%s: analyzer version %u, this kzsearch analyses with version %u: rebuild the index",
+                          path, sg->analyzer_version, KZ_ANALYZER_VERSION);
+        goto done;
+    }
+    if (kz_load_u32(m + KZ_META_POSTING_BLOCK) != KZ_POSTING_BLOCK || sg->docs > UINT32_MAX ||
+        sg->terms > UINT32_MAX || sg->len[KZ_SEC_DOCS] != sg->docs * KZ_DOC_SIZE ||
+        sg->len[KZ_SEC_TERMS] % KZ_TIDX_SIZE != 0 ||
+        sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE < (sg->terms + KZ_TERMS_PER_BLOCK - 1) / KZ_TERMS_PER_BLOCK ||
+        sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE > sg->terms ||
+        sg->len[KZ_SEC_STOREIDX] != sg->store_blocks * KZ_STOREIDX_SIZE || sg->language[0] == 0) {
+        rc = corrupt("section sizes disagree with the META counts");
+        goto done;
+    }
+    /* The name every query is analysed with: NUL-padded, and one the
+     * analyzer knows, or no search could run. */
+    size_t name_len = strlen(sg->language);
+    for (size_t i = name_len; i < 32; i++) {
+        if (m[KZ_META_LANGUAGE + i] != 0) {
+            rc = corrupt("the language name in META is not NUL-padded");
+            goto done;
+        }
+    }
+    if (!kz_analyzer_language_known(sg->language)) {
+        int printable = 1;
+        for (size_t i = 0; i < name_len; i++)
+            printable &= sg->language[i] > 0x20 && sg->language[i] < 0x7f;
+        rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: META names the language \"%s\", which no analyzer knows",
+                          path, printable ? sg->language : "(unprintable bytes)");
+        goto done;
+    }
+    sg->avgdl = sg->docs ? (double)sg->tokens / (double)sg->docs : 0.0;
+    sg->term_blocks = (uint32_t)(sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
+    sg->docids_checked = calloc(sg->terms ? sg->terms : 1, 1);
+    if (!sg->docids_checked) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
+        goto done;
+    }
+    if (sg->len[KZ_SEC_STOREDICT] > 0) {
+        if ((rc = kz_file_verify(sg->f, KZ_SEC_STOREDICT, 0, sg->len[KZ_SEC_STOREDICT])))
+            goto done;
+        sg->store_dict = ZSTD_createDDict(sg->sec[KZ_SEC_STOREDICT], (size_t)sg->len[KZ_SEC_STOREDICT]);
+        if (!sg->store_dict) {
+            rc = corrupt("the document store's dictionary does not load");
+            goto done;
+        }
+    }
+done:
+    if (rc) {
+        kz_segment_free(sg);
+        return rc;
+    }
+    *out = sg;
+    return KZ_OK;
+}
+
+void kz_segment_free(kz_segment *sg)
+{
+    if (!sg)
+        return;
+    ZSTD_freeDDict(sg->store_dict);
+    kz_file_close(sg->f);
+    free(atomic_load(&sg->lengths));
+    free((void *)sg->docids_checked);
+    for (size_t i = 0; i < sg->n_starts; i++)
+        free(sg->starts[i].starts);
+    free(sg->starts);
+    pthread_mutex_destroy(&sg->starts_lock);
+    free(sg);
+}
+
+const uint32_t *kz_segment_position_starts(kz_segment *sg, const kz_plist *pl, uint32_t ordinal)
+{
+    const uint32_t *found = NULL;
+    pthread_mutex_lock(&sg->starts_lock);
+    for (size_t i = 0; i < sg->n_starts && !found; i++)
+        if (sg->starts[i].ordinal == ordinal)
+            found = sg->starts[i].starts;
+    pthread_mutex_unlock(&sg->starts_lock);
+    if (found || pl->df < 2)
+        return found;
+    uint64_t bytes = (uint64_t)pl->df * sizeof(uint32_t);
+    if (sg->starts_bytes + bytes > KZ_POS_STARTS_BUDGET)
+        return NULL;
+    /* Computed outside the lock; a thread that loses the race frees its. */
+    uint32_t *starts = malloc(bytes);
+    if (!starts || kz_plist_position_starts(pl, starts) != KZ_OK) {
+        free(starts);
+        return NULL;
+    }
+    pthread_mutex_lock(&sg->starts_lock);
+    for (size_t i = 0; i < sg->n_starts && !found; i++)
+        if (sg->starts[i].ordinal == ordinal)
+            found = sg->starts[i].starts;
+    if (!found && sg->starts_bytes + bytes <= KZ_POS_STARTS_BUDGET) {
+        struct starts_entry *e = realloc(sg->starts, (sg->n_starts + 1) * sizeof *e);
+        if (e) {
+            sg->starts = e;
+            sg->starts[sg->n_starts++] = (struct starts_entry){ ordinal, starts };
+            sg->starts_bytes += bytes;
+            found = starts;
+            starts = NULL;
+        }
+    }
+    pthread_mutex_unlock(&sg->starts_lock);
+    free(starts);
+    return found;
+}
+
+kz_file *kz_segment_file(const kz_segment *sg) { return sg->f; }
+
+int kz_segment_verify_sums(kz_segment *sg)
+{
+    unsigned faults = 0;
+    int rc = kz_file_verify_all(sg->f, NULL, NULL, &faults);
+    return rc ? kz_error_set(KZ_ECORRUPT, "index is corrupt: %u checksum mismatch%s", faults,
+                             faults == 1 ? "" : "es")
+              : KZ_OK;
+}
+
+int kz_segment_warm(kz_segment *sg)
+{
+    static const uint32_t query_sections[] = { KZ_SEC_DOCS, KZ_SEC_TERMS, KZ_SEC_TERMSTR, KZ_SEC_POSTINGS };
+    for (size_t i = 0; i < sizeof query_sections / sizeof query_sections[0]; i++) {
+        uint64_t len;
+        kz_file_section(sg->f, query_sections[i], &len);
+        int rc = kz_file_verify(sg->f, query_sections[i], 0, len);
+        if (rc)
+            return rc;
+    }
+    if (atomic_load(&sg->lengths) == NULL && sg->docs) {
+        uint32_t *lengths = malloc(sg->docs * sizeof *lengths);
+        if (!lengths)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        for (uint64_t d = 0; d < sg->docs; d++)
+            lengths[d] = kz_load_u32(sg->sec[KZ_SEC_DOCS] + d * KZ_DOC_SIZE + KZ_DOC_LENGTH);
+        uint32_t *expected = NULL;
+        if (!atomic_compare_exchange_strong(&sg->lengths, &expected, lengths))
+            free(lengths); /* another thread was first */
+    }
+    return KZ_OK;
+}
+
+void kz_segment_get_info(const kz_segment *sg, kz_index_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->format_version = kz_file_version(sg->f);
+    out->analyzer_version = sg->analyzer_version;
+    out->language = sg->language;
+    out->docs = sg->docs;
+    out->terms = sg->terms;
+    out->tokens = sg->tokens;
+    out->avgdl = sg->avgdl;
+    out->file_bytes = kz_file_size(sg->f);
+    out->text_bytes = sg->text_bytes;
+    out->created_unix = kz_file_created(sg->f);
+}
+
+unsigned kz_segment_section_count(const kz_segment *sg)
+{
+    KZ_UNUSED(sg);
+    return KZ_SEC_MAX - 1;
+}
+
+void kz_segment_section(const kz_segment *sg, unsigned i, const char **name, uint64_t *bytes)
+{
+    uint32_t id = i + 1;
+    *name = kz_section_name(id);
+    *bytes = id < KZ_SEC_MAX ? sg->len[id] : 0;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+static int doc_record(kz_segment *sg, uint32_t docid, const uint8_t **rec)
+{
+    if (docid >= sg->docs)
+        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu)", docid,
+                            (unsigned long long)sg->docs);
+    int rc = kz_file_verify(sg->f, KZ_SEC_DOCS, (uint64_t)docid * KZ_DOC_SIZE, KZ_DOC_SIZE);
+    if (rc)
+        return rc;
+    *rec = sg->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE;
+    return KZ_OK;
+}
+
+uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid)
+{
+    const uint32_t *lengths = atomic_load_explicit(&sg->lengths, memory_order_acquire);
+    if (lengths)
+        return lengths[docid];
+    return kz_load_u32(sg->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_LENGTH);
+}
+
+uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid)
+{
+    return kz_load_u32(sg->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_TITLE_TOKENS);
+}
+
+static int read_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *len)
+{
+    uint64_t n;
+    if (kz_varint_get(p, end, &n) || n > (uint64_t)(end - *p))
+        return -1;
+    *s = (const char *)*p;
+    *len = (size_t)n;
+    *p += n;
+    return 0;
+}
+
+int kz_segment_doc(kz_segment *sg, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta)
+{
+    const uint8_t *rec = NULL;
+    int rc = doc_record(sg, docid, &rec);
+    if (rc)
+        return rc;
+    uint64_t off = kz_load_u64(rec + KZ_DOC_INFO_OFF);
+    uint64_t end = sg->len[KZ_SEC_DOCINFO];
+    if (docid + 1 < sg->docs) {
+        const uint8_t *next;
+        if ((rc = doc_record(sg, docid + 1, &next)))
+            return rc;
+        end = kz_load_u64(next + KZ_DOC_INFO_OFF);
+    }
+    if (off > end || end > sg->len[KZ_SEC_DOCINFO])
+        return corrupt("document record points outside DOCINFO");
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_DOCINFO, off, end - off)))
+        return rc;
+    const uint8_t *p = sg->sec[KZ_SEC_DOCINFO] + off, *e = sg->sec[KZ_SEC_DOCINFO] + end;
+    memset(out, 0, sizeof *out);
+    uint64_t n_meta;
+    if (read_str(&p, e, &out->id, &out->id_len) || read_str(&p, e, &out->title, &out->title_len) ||
+        kz_varint_get(&p, e, &n_meta))
+        return corrupt("document info truncated");
+    out->n_meta = (size_t)n_meta;
+    for (uint64_t i = 0; i < n_meta; i++) {
+        kz_doc_field f;
+        if (read_str(&p, e, &f.key, &f.key_len) || read_str(&p, e, &f.value, &f.value_len))
+            return corrupt("document metadata truncated");
+        if (meta && i < max_meta)
+            meta[i] = f;
+    }
+    if (p != e)
+        return corrupt("document info has trailing bytes");
+    out->length = kz_load_u32(rec + KZ_DOC_LENGTH);
+    out->title_tokens = kz_load_u32(rec + KZ_DOC_TITLE_TOKENS);
+    out->text_bytes = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    if (out->title_tokens > out->length)
+        return corrupt("document has more title tokens than tokens");
+    return KZ_OK;
+}
+
+int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen)
+{
+    if (block >= sg->store_blocks)
+        return corrupt("a store block that does not exist");
+    int rc = kz_file_verify(sg->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = sg->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
+    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
+    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
+    *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff, clen)))
+        return rc;
+    if ((size_t)*rlen + 1 > *cap) {
+        uint8_t *p = realloc(*buf, (size_t)*rlen + 1);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *buf = p;
+        *cap = (size_t)*rlen + 1;
+    }
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    if (!dc)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    size_t got = sg->store_dict
+                     ? ZSTD_decompress_usingDDict(dc, *buf, *rlen, sg->sec[KZ_SEC_STORE] + coff, clen, sg->store_dict)
+                     : ZSTD_decompressDCtx(dc, *buf, *rlen, sg->sec[KZ_SEC_STORE] + coff, clen);
+    ZSTD_freeDCtx(dc);
+    if (ZSTD_isError(got) || got != *rlen)
+        return corrupt("a document store block does not decompress");
+    return KZ_OK;
+}
+
+/* The first want bytes (at most the block's size) of store block b into a
+ * new allocation *out (want + 1 bytes): zstd's streaming decompression,
+ * fed 64 KiB of the compressed block at a time, each piece verified
+ * before it is read, and stopped as soon as want bytes came out. */
+static int store_block_prefix(kz_segment *sg, uint32_t block, size_t want, uint8_t **out)
+{
+    *out = NULL;
+    if (block >= sg->store_blocks)
+        return corrupt("a store block that does not exist");
+    int rc = kz_file_verify(sg->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = sg->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
+    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
+    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN), rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
+    if (coff > sg->len[KZ_SEC_STORE] || clen > sg->len[KZ_SEC_STORE] - coff)
+        return corrupt("a store block lies outside the store");
+    if (want > rlen)
+        want = rlen;
+    uint8_t *buf = malloc(want + 1);
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    if (!buf || !dc) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sg->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, sg->store_dict))) {
+        rc = corrupt("the document store's dictionary does not load");
+        goto done;
+    }
+    ZSTD_outBuffer ob = { buf, want, 0 };
+    uint64_t fed = 0;
+    const size_t piece = 64u << 10;
+    while (ob.pos < want) {
+        if (fed == clen) {
+            rc = corrupt("a document store block ends early");
+            goto done;
+        }
+        size_t n = (size_t)KZ_MIN((uint64_t)piece, clen - fed);
+        if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff + fed, n)))
+            goto done;
+        ZSTD_inBuffer ib = { sg->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
+        while (ib.pos < ib.size && ob.pos < want) {
+            size_t z = ZSTD_decompressStream(dc, &ob, &ib);
+            if (ZSTD_isError(z)) {
+                rc = corrupt("a document store block does not decompress");
+                goto done;
+            }
+            if (z == 0 && ob.pos < want) { /* the frame ended */
+                rc = corrupt("a document store block is shorter than its index says");
+                goto done;
+            }
+        }
+        fed += ib.pos;
+        if (ib.pos < ib.size && ob.pos < want) {
+            rc = corrupt("a document store block does not decompress");
+            goto done;
+        }
+    }
+    *out = buf;
+    buf = NULL;
+done:
+    ZSTD_freeDCtx(dc);
+    free(buf);
+    return rc;
+}
+
+int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t docid, size_t max_bytes)
+{
+    const uint8_t *rec = NULL;
+    *out = NULL;
+    *len = 0;
+    int rc = doc_record(sg, docid, &rec);
+    if (rc)
+        return rc;
+    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
+    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
+    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    if (tlen <= max_bytes)
+        return kz_segment_doc_text(sg, out, len, docid);
+    uint8_t *raw;
+    if ((rc = store_block_prefix(sg, block, (size_t)boff + max_bytes + 1, &raw)))
+        return rc;
+    /* One byte past the cut tells whether it splits a character. */
+    size_t n = max_bytes;
+    while (n > 0 && (raw[boff + n] & 0xC0) == 0x80)
+        n--;
+    if (boff > 0)
+        memmove(raw, raw + boff, n);
+    raw[n] = 0;
+    *out = (char *)raw;
+    *len = n;
+    return KZ_OK;
+}
+
+int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
+{
+    const uint8_t *rec = NULL;
+    int rc = doc_record(sg, docid, &rec);
+    *out = NULL;
+    if (rc)
+        return rc;
+    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
+    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
+    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    uint8_t *raw = NULL;
+    size_t cap = 0;
+    uint32_t rlen;
+    if ((rc = kz_segment_store_block(sg, block, &raw, &cap, &rlen)))
+        goto fail;
+    if ((uint64_t)boff + tlen > rlen) {
+        rc = corrupt("document text lies outside its store block");
+        goto fail;
+    }
+    if (boff > 0)
+        memmove(raw, raw + boff, (size_t)tlen);
+    raw[tlen] = 0;
+    *out = (char *)raw;
+    *len = (size_t)tlen;
+    return KZ_OK;
+fail:
+    free(raw);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- terms */
+
+/* ---------------------------------------------------------------- terms
+ *
+ * The dictionary is front-coded in blocks of at most 16 terms (TERMSTR),
+ * with one TERMS entry per block: a lookup binary-searches the blocks by
+ * their first term, then reads at most 16 terms of one block.
+ */
+
+typedef struct term_scan {
+    const uint8_t *p, *end; /* the block's TERMSTR bytes left */
+    uint32_t next;          /* ordinal of the next term */
+    uint32_t last;          /* one past the block's last ordinal */
+    uint64_t blob_off;      /* blob of the next term */
+    kz_term t;              /* the term read last */
+    uint64_t t_blob_off, t_blob_len;
+} term_scan;
+
+static int tidx(kz_segment *sg, uint32_t bi, uint32_t *first, uint32_t *str_off, uint64_t *blob_off)
+{
+    int rc = kz_file_verify(sg->f, KZ_SEC_TERMS, (uint64_t)bi * KZ_TIDX_SIZE, KZ_TIDX_SIZE);
+    if (rc)
+        return rc;
+    const uint8_t *e = sg->sec[KZ_SEC_TERMS] + (uint64_t)bi * KZ_TIDX_SIZE;
+    *first = kz_load_u32(e + KZ_TIDX_FIRST);
+    *str_off = kz_load_u32(e + KZ_TIDX_STR_OFF);
+    if (blob_off)
+        *blob_off = kz_load_u64(e + KZ_TIDX_BLOB_OFF);
+    return KZ_OK;
+}
+
+/* Starts reading block bi. */
+static int scan_open(kz_segment *sg, uint32_t bi, term_scan *sc)
+{
+    uint32_t first, str_off, next_first = (uint32_t)sg->terms, next_str = 0;
+    uint64_t str_end = sg->len[KZ_SEC_TERMSTR];
+    int rc = tidx(sg, bi, &first, &str_off, &sc->blob_off);
+    if (rc)
+        return rc;
+    if (bi + 1 < sg->term_blocks) {
+        if ((rc = tidx(sg, bi + 1, &next_first, &next_str, NULL)))
+            return rc;
+        str_end = next_str;
+    }
+    if (first >= next_first || next_first - first > KZ_TERMS_PER_BLOCK || (bi == 0 && first != 0) ||
+        str_off >= str_end || str_end > sg->len[KZ_SEC_TERMSTR])
+        return corrupt("terms index entry out of order or out of range");
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_TERMSTR, str_off, str_end - str_off)))
+        return rc;
+    sc->p = sg->sec[KZ_SEC_TERMSTR] + str_off;
+    sc->end = sg->sec[KZ_SEC_TERMSTR] + str_end;
+    sc->next = first;
+    sc->last = next_first;
+    sc->t.len = 0;
+    return KZ_OK;
+}
+
+/* Reads the block's next term into sc->t: 1, or 0 past the block's end. */
+static int scan_next(kz_segment *sg, term_scan *sc)
+{
+    if (sc->next >= sc->last)
+        return 0;
+    uint64_t prefix, suffix, df, blob_len;
+    if (kz_varint_get(&sc->p, sc->end, &prefix) || kz_varint_get(&sc->p, sc->end, &suffix) ||
+        prefix > sc->t.len || suffix > (uint64_t)(sc->end - sc->p) ||
+        prefix + suffix == 0 || prefix + suffix >= KZ_TERM_MAX_BYTES)
+        return corrupt("term string malformed");
+    memcpy(sc->t.text + prefix, sc->p, (size_t)suffix);
+    sc->p += suffix;
+    sc->t.len = (size_t)(prefix + suffix);
+    sc->t.text[sc->t.len] = 0;
+    if (kz_varint_get(&sc->p, sc->end, &df) || kz_varint_get(&sc->p, sc->end, &blob_len) || df == 0 ||
+        df > UINT32_MAX || sc->blob_off > sg->len[KZ_SEC_POSTINGS] ||
+        blob_len > sg->len[KZ_SEC_POSTINGS] - sc->blob_off)
+        return corrupt("term entry malformed");
+    sc->t.ordinal = sc->next++;
+    sc->t.df = (uint32_t)df;
+    sc->t.cf = 0;
+    sc->t_blob_off = sc->blob_off;
+    sc->t_blob_len = blob_len;
+    sc->blob_off += blob_len;
+    return 1;
+}
+
+/* The block holding ordinal. */
+static int block_of(kz_segment *sg, uint32_t ordinal, uint32_t *bi)
+{
+    uint32_t lo = 0, hi = sg->term_blocks;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2, first, str_off;
+        int rc = tidx(sg, mid, &first, &str_off, NULL);
+        if (rc)
+            return rc;
+        if (first <= ordinal)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *bi = lo;
+    return KZ_OK;
+}
+
+/* Reads term ordinal (< terms) into sc->t. */
+static int term_entry(kz_segment *sg, uint32_t ordinal, term_scan *sc)
+{
+    uint32_t bi;
+    int rc = block_of(sg, ordinal, &bi);
+    if (rc || (rc = scan_open(sg, bi, sc)))
+        return rc;
+    for (;;) {
+        rc = scan_next(sg, sc);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return corrupt("terms index does not reach a term");
+        if (sc->t.ordinal == ordinal)
+            return KZ_OK;
+    }
+}
+
+/* Ordinal of the first term >= key (terms if none). */
+static int lower_bound(kz_segment *sg, const char *key, size_t len, uint32_t *out)
+{
+    term_scan sc;
+    int rc;
+    if (sg->terms == 0) {
+        *out = 0;
+        return KZ_OK;
+    }
+    /* The last block whose first term is <= key. */
+    uint32_t lo = 0, hi = sg->term_blocks;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((rc = scan_open(sg, mid, &sc)) || (rc = scan_next(sg, &sc)) < 0)
+            return rc;
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) <= 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if ((rc = scan_open(sg, lo, &sc)))
+        return rc;
+    while ((rc = scan_next(sg, &sc)) > 0)
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) >= 0) {
+            *out = sc.t.ordinal;
+            return KZ_OK;
+        }
+    if (rc < 0)
+        return rc;
+    *out = sc.last; /* the next block's first term, or the end */
+    return KZ_OK;
+}
+
+static int fill_cf(kz_segment *sg, kz_term *t)
+{
+    kz_plist pl;
+    int rc = kz_segment_plist(sg, &pl, t->ordinal);
+    if (rc)
+        return rc;
+    t->cf = pl.cf;
+    kz_plist_close(&pl);
+    return KZ_OK;
+}
+
+int kz_segment_term_at(kz_segment *sg, kz_term *out, uint32_t ordinal)
+{
+    if (ordinal >= sg->terms)
+        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
+    term_scan sc;
+    int rc = term_entry(sg, ordinal, &sc);
+    if (rc)
+        return rc;
+    *out = sc.t;
+    return fill_cf(sg, out);
+}
+
+int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len)
+{
+    uint32_t at;
+    int rc = lower_bound(sg, term, len, &at);
+    if (rc)
+        return rc;
+    if (at < sg->terms) {
+        term_scan sc;
+        if ((rc = term_entry(sg, at, &sc)))
+            return rc;
+        if (kz_bytes_cmp(sc.t.text, sc.t.len, term, len) == 0) {
+            *out = sc.t;
+            return fill_cf(sg, out);
+        }
+    }
+    return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
+}
+
+int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *ordinal, uint32_t *df)
+{
+    uint32_t at;
+    int rc = len < KZ_TERM_MAX_BYTES ? lower_bound(sg, term, len, &at) : KZ_OK;
+    if (rc || len >= KZ_TERM_MAX_BYTES || at >= sg->terms)
+        return rc;
+    term_scan sc;
+    if ((rc = term_entry(sg, at, &sc)))
+        return rc;
+    if (kz_bytes_cmp(sc.t.text, sc.t.len, term, len) != 0)
+        return 0;
+    *ordinal = at;
+    *df = sc.t.df;
+    return 1;
+}
+
+int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal)
+{
+    if (ordinal >= sg->terms)
+        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
+    term_scan sc;
+    int rc = term_entry(sg, ordinal, &sc);
+    if (rc == KZ_OK)
+        *out = sc.t;
+    return rc;
+}
+
+int kz_segment_term_prefix(kz_segment *sg, uint32_t *first, uint32_t *count, const char *prefix, size_t len)
+{
+    uint32_t lo, hi = (uint32_t)sg->terms;
+    int rc = lower_bound(sg, prefix, len, &lo);
+    if (rc)
+        return rc;
+    /* The end: the first term >= the smallest string above every string
+     * with this prefix (the prefix with its last byte below 0xFF raised). */
+    char succ[KZ_TERM_MAX_BYTES];
+    size_t n = KZ_MIN(len, sizeof succ);
+    memcpy(succ, prefix, n);
+    while (n > 0 && (unsigned char)succ[n - 1] == 0xFF)
+        n--;
+    if (n > 0) {
+        succ[n - 1] = (char)((unsigned char)succ[n - 1] + 1);
+        if ((rc = lower_bound(sg, succ, n, &hi)))
+            return rc;
+    }
+    *first = lo;
+    *count = hi > lo ? hi - lo : 0;
+    return KZ_OK;
+}
+
+int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t ordinal)
+{
+    term_scan sc;
+    int rc = term_entry(sg, ordinal, &sc);
+    if (rc)
+        return rc;
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_POSTINGS, sc.t_blob_off, sc.t_blob_len)))
+        return rc;
+    if (sg->docs == 0)
+        return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
+    int checked = atomic_load_explicit(&sg->docids_checked[ordinal], memory_order_acquire);
+    rc = kz_plist_open(out, sg->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df,
+                       checked ? UINT32_MAX : (uint32_t)(sg->docs - 1));
+    if (rc == KZ_OK && !checked)
+        atomic_store_explicit(&sg->docids_checked[ordinal], 1, memory_order_release);
+    return rc;
+}
+
+int kz_segment_check_terms(kz_segment *sg, kz_check_fn fn, void *ctx, unsigned *faults)
+{
+    term_scan sc;
+    kz_term prev;
+    uint64_t expect_str = 0, expect_blob = 0, n = 0;
+    char msg[300];
+    prev.len = 0;
+    for (uint32_t bi = 0; bi < sg->term_blocks; bi++) {
+        uint32_t first, str_off;
+        uint64_t blob_off;
+        int rc = tidx(sg, bi, &first, &str_off, &blob_off);
+        if (rc == KZ_OK && (first != n || str_off != expect_str || blob_off != expect_blob))
+            rc = corrupt("terms index entry does not follow the previous block");
+        if (rc == KZ_OK)
+            rc = scan_open(sg, bi, &sc);
+        while (rc == KZ_OK && (rc = scan_next(sg, &sc)) > 0) {
+            if (n > 0 && kz_bytes_cmp(prev.text, prev.len, sc.t.text, sc.t.len) >= 0) {
+                snprintf(msg, sizeof msg, "term %u \"%.*s\" is not after \"%.*s\"", sc.t.ordinal,
+                         (int)KZ_MIN(sc.t.len, 100), sc.t.text, (int)KZ_MIN(prev.len, 100), prev.text);
+                if (fn)
+                    fn(ctx, msg);
+                (*faults)++;
+                return KZ_ECORRUPT;
+            }
+            prev = sc.t;
+            n++;
+            rc = KZ_OK;
+        }
+        if (rc == 0 && sc.p != sc.end)
+            rc = corrupt("a block of terms has bytes after its last term");
+        if (rc < 0) {
+            if (fn)
+                fn(ctx, kz_last_error());
+            (*faults)++;
+            return KZ_ECORRUPT;
+        }
+        expect_str = (uint64_t)(sc.end - sg->sec[KZ_SEC_TERMSTR]);
+        expect_blob = sc.blob_off;
+    }
+    if (n != sg->terms || expect_str != sg->len[KZ_SEC_TERMSTR] || expect_blob != sg->len[KZ_SEC_POSTINGS]) {
+        snprintf(msg, sizeof msg, "the dictionary holds %llu terms and covers %llu of %llu postings bytes; META says %llu terms",
+                 (unsigned long long)n, (unsigned long long)expect_blob,
+                 (unsigned long long)sg->len[KZ_SEC_POSTINGS], (unsigned long long)sg->terms);
+        if (fn)
+            fn(ctx, msg);
+        (*faults)++;
+        return KZ_ECORRUPT;
+    }
+    return KZ_OK;
+}
+
+int kz_segment_postings(kz_segment *sg, const kz_term *term, uint32_t **docids, uint32_t **tfs,
+                      uint32_t **positions)
+{
+    kz_plist pl;
+    int rc = kz_segment_plist(sg, &pl, term->ordinal);
+    uint32_t *d = NULL, *t = NULL, *p = NULL;
+    if (rc)
+        return rc;
+    d = malloc((size_t)pl.df * sizeof *d);
+    t = malloc((size_t)pl.df * sizeof *t);
+    if (positions)
+        p = malloc((size_t)(pl.cf ? pl.cf : 1) * sizeof *p);
+    if (!d || !t || (positions && !p)) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = kz_plist_docids(&pl, d)))
+        goto done;
+    uint64_t at = 0;
+    kz_pos_cursor cursor = { 0 };
+    for (uint32_t i = 0; i < pl.df; i++) {
+        t[i] = kz_plist_tf(&pl, i);
+        if (positions) {
+            if (at + t[i] > pl.cf) {
+                rc = corrupt("term frequencies exceed the collection frequency");
+                goto done;
+            }
+            if ((rc = kz_plist_positions_seq(&pl, &cursor, i, t[i], p + at)))
+                goto done;
+            at += t[i];
+        }
+    }
+done:
+    kz_plist_close(&pl);
+    if (rc) {
+        free(d);
+        free(t);
+        free(p);
+        return rc;
+    }
+    *docids = d;
+    *tfs = t;
+    if (positions)
+        *positions = p;
+    return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- misc */
+
+char *kz_default_index_dir(void)
+{
+    const char *env = getenv("KZSEARCH_INDEX");
+    char *out = NULL;
+    if (env && *env)
+        return strdup(env);
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg && *xdg) {
+        if (asprintf(&out, "%s/kzsearch/index", xdg) < 0)
+            return NULL;
+        return out;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        home = ".";
+    if (asprintf(&out, "%s/.local/share/kzsearch/index", home) < 0)
+        return NULL;
+    return out;
+}
