@@ -454,17 +454,27 @@ static int build_sample(const char *sample_dir)
  * folder; if there is none, the bundled sample articles, indexed on first
  * use into the user's cache folder (and again when this kzsearch cannot
  * read the copy there: it is ours to rebuild). */
+/* Whether dir holds an index: a manifest, or the one file of an index
+ * written before manifests. */
+static int index_exists(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/manifest", dir);
+    if (file_exists(path))
+        return 1;
+    snprintf(path, sizeof path, "%s/index.kz", dir);
+    return file_exists(path);
+}
+
 static char *resolve_index(const char *given, int *sample)
 {
-    char path[4096];
     *sample = 0;
     if (given)
         return strdup(given);
     char *dir = kz_default_index_dir();
     if (!dir)
         return NULL;
-    snprintf(path, sizeof path, "%s/index.kz", dir);
-    if (file_exists(path) || getenv("KZSEARCH_INDEX"))
+    if (index_exists(dir) || getenv("KZSEARCH_INDEX"))
         return dir;
     free(dir);
     const char *cache = getenv("XDG_CACHE_HOME");
@@ -475,8 +485,7 @@ static char *resolve_index(const char *given, int *sample)
     else
         snprintf(sample_dir, sizeof sample_dir, "%s/.cache/kzsearch/sample", home && *home ? home : ".");
     *sample = 1;
-    snprintf(path, sizeof path, "%s/index.kz", sample_dir);
-    if (file_exists(path)) {
+    if (index_exists(sample_dir)) {
         kz_index *ix;
         int rc = kz_index_open(&ix, sample_dir);
         kz_index_free(ix);

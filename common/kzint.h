@@ -717,6 +717,39 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
 int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df);
 
 /**************************************************************************
+** Interface to code in store/writer.c
+**
+** Changes to an index folder, each a new generation of its manifest, made
+** under the folder's lock.
+*/
+
+/* Takes the folder's writer lock (creating the folder): KZ_ELOCKED when
+ * another process holds it. kz_index_unlock(fd) releases it. */
+int kz_index_lock(const char *dir, int *fd);
+void kz_index_unlock(int fd);
+/* The folder's manifest as it stands: read, or for an index of one file
+ * without one a manifest of generation 0 naming it; *exists 0 (and an
+ * empty manifest) when there is no index. */
+int kz_manifest_current(kz_manifest *out, const char *dir, int *exists);
+/* The name of the segment file a change of the given generation writes. */
+int kz_segment_file_name(char *out, size_t size, uint64_t generation);
+/* Makes the segment file dir/name, complete and verified, part of the
+ * index: with replace, the index is it alone (and the sources are
+ * replaced); else it is added after the others, and every older document
+ * with an id it has is deleted (*replaced counts them). The lock must be
+ * held. Files the new generation does not name are removed. */
+int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
+                            size_t n_sources, uint64_t *replaced);
+/* Deletes the live documents with the given ids (NUL-terminated): one new
+ * generation, none when nothing matched. found[k] (n bytes) says whether
+ * ids[k] was in the index; *deleted counts the documents deleted. Takes
+ * the lock itself. */
+int kz_index_delete(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
+/* Removes the segment files, temporary files and index.kz that m does
+ * not name (m NULL: all of them). The lock must be held. */
+void kz_index_remove_unnamed(const char *dir, const kz_manifest *m);
+
+/**************************************************************************
 ** Interface to code in query/cursor.c
 **
 ** A forward-only reader of one term's postings: docid, ordinal (for

@@ -86,7 +86,16 @@ typedef struct kz_build_progress {
 
 typedef void (*kz_progress_fn)(void *ctx, const kz_build_progress *p);
 
-#define KZ_BUILD_OPTIONS_VERSION 1
+#define KZ_BUILD_OPTIONS_VERSION 2 /* 1: without mode and flags */
+
+/* What a build does to the index it writes into (kz_build_options.mode). */
+typedef enum kz_build_mode {
+    KZ_BUILD_REPLACE = 0, /* the index becomes the new documents alone */
+    KZ_BUILD_ADD = 1      /* a new segment after the others; a document whose id the index has replaces it */
+} kz_build_mode;
+
+/* kz_build_options.flags: replace an index even with no documents. */
+#define KZ_BUILD_EMPTY_OK 1u
 
 typedef struct kz_build_options {
     unsigned version;        /* KZ_BUILD_OPTIONS_VERSION */
@@ -98,9 +107,13 @@ typedef struct kz_build_options {
     kz_problem_fn on_problem;
     kz_progress_fn on_progress;
     void *ctx;               /* passed to both callbacks */
+    kz_build_mode mode;
+    /* KZ_BUILD_EMPTY_OK; without it, replacing an index that has documents
+     * with one of none fails with KZ_EINVAL, and the old index stays. */
+    unsigned flags;
 } kz_build_options;
 
-#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL }
+#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, KZ_BUILD_REPLACE, 0 }
 
 typedef struct kz_build_stats {
     uint64_t docs;         /* documents indexed */
@@ -114,12 +127,15 @@ typedef struct kz_build_stats {
     double seconds;
     uint64_t problems[KZ_PROBLEM_COUNT];
     uint64_t skipped;      /* items skipped (the problems that lose a document) */
+    uint64_t replaced;     /* KZ_BUILD_ADD: older documents replaced by one of the same id */
+    uint64_t segments;     /* segments of the index after the build */
 } kz_build_stats;
 
-/* Starts a batch rebuild of the index in index_dir (created if missing).
+/* Starts a build into the index in index_dir (created if missing): a new
+ * segment that replaces the index or is added to it (opts->mode).
  * Nothing is visible to readers until kz_builder_commit() succeeds; the old
  * index keeps serving meanwhile. opts may be NULL for defaults.
- * KZ_ELOCKED if another process is building the same index. */
+ * KZ_ELOCKED if another process is writing the same index. */
 int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_options *opts);
 
 /* Adds a source: a folder (recursively, .txt and .md files in sorted path

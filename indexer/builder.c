@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -133,7 +134,12 @@ typedef struct worker {
 
 struct kz_builder {
     char *dir, *final_path, *tmp_path, *work_dir;
+    char segment_name[KZ_MANIFEST_NAME_MAX + 1];
     int lock_fd;
+    int index_exists;  /* before this build */
+    uint64_t index_docs; /* ... with this many documents, deleted ones included */
+    char **sources;    /* as recorded in the manifest: absolute paths, or "-" */
+    size_t n_sources;
     kz_build_options opts;
     char language[32];
     uint64_t budget, max_doc;
@@ -994,8 +1000,12 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
         return kz_error_set(KZ_ENOMEM, "out of memory");
     b->lock_fd = -1;
     kz_build_options defaults = KZ_BUILD_OPTIONS_INIT;
-    b->opts = opts ? *opts : defaults;
-    if (b->opts.version != KZ_BUILD_OPTIONS_VERSION) {
+    b->opts = defaults;
+    if (opts && opts->version == 1) /* without mode and flags */
+        memcpy(&b->opts, opts, offsetof(kz_build_options, mode));
+    else if (opts)
+        b->opts = *opts;
+    if (b->opts.version != KZ_BUILD_OPTIONS_VERSION && b->opts.version != 1) {
         unsigned version = b->opts.version;
         free(b);
         return kz_error_set(KZ_EINVAL, "kz_build_options version %u, expected %u", version,
@@ -1029,28 +1039,31 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = kz_mkdir_p(index_dir)))
+    if ((rc = kz_index_lock(index_dir, &b->lock_fd)))
         goto done;
-    char *lock_path;
-    if (asprintf(&lock_path, "%s/%s", index_dir, KZ_LOCK_FILE) < 0) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
+    /* What a killed writer left: files the manifest does not name, and
+     * build folders. The new segment is named by the next generation. */
+    kz_manifest current;
+    rc = kz_manifest_current(&current, index_dir, &b->index_exists);
+    if ((rc == KZ_ECORRUPT || rc == KZ_EVERSION) && b->opts.mode == KZ_BUILD_REPLACE) {
+        /* An index no reader can open is replaced whole: its files go. */
+        kz_index_remove_unnamed(index_dir, NULL);
+        b->index_exists = 1;
+        rc = KZ_OK;
     }
-    b->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    free(lock_path);
-    if (b->lock_fd < 0) {
-        rc = kz_error_errno(KZ_EIO, errno, "cannot open the lock file in %s", index_dir);
+    if (rc)
         goto done;
-    }
-    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = errno == EWOULDBLOCK
-                 ? kz_error_set(KZ_ELOCKED, "another kzsearch is building the index in %s", index_dir)
-                 : kz_error_errno(KZ_EIO, errno, "cannot lock %s", index_dir);
-        goto done;
-    }
+    for (size_t i = 0; i < current.n_segments; i++)
+        b->index_docs += current.segments[i].docs;
+    uint64_t next_generation = current.generation + 1;
+    if (b->index_exists && current.n_segments)
+        kz_index_remove_unnamed(index_dir, &current);
+    kz_manifest_free(&current);
     remove_stale(index_dir);
-    if (asprintf(&b->final_path, "%s/%s", index_dir, KZ_INDEX_FILE) < 0 ||
-        asprintf(&b->tmp_path, "%s/%s.tmp-%ld", index_dir, KZ_INDEX_FILE, (long)getpid()) < 0 ||
+    if ((rc = kz_segment_file_name(b->segment_name, sizeof b->segment_name, next_generation)))
+        goto done;
+    if (asprintf(&b->final_path, "%s/%s", index_dir, b->segment_name) < 0 ||
+        asprintf(&b->tmp_path, "%s.tmp-%ld", b->final_path, (long)getpid()) < 0 ||
         asprintf(&b->work_dir, "%s/.build-%ld", index_dir, (long)getpid()) < 0) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
@@ -1229,6 +1242,17 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         rc = kz_error_set(KZ_EIO, "internal error: a batch was never committed");
         goto done;
     }
+    if (b->n_docs == 0 && b->opts.mode == KZ_BUILD_REPLACE && b->index_docs > 0 &&
+        !(b->opts.flags & KZ_BUILD_EMPTY_OK)) {
+        rc = kz_error_set(KZ_EINVAL, "the build found no documents, and would replace an index of %llu: the index "
+                          "is as it was",
+                          (unsigned long long)b->index_docs);
+        goto done;
+    }
+    if (b->n_docs == 0 && b->opts.mode == KZ_BUILD_ADD) {
+        b->stats.seconds = kz_now() - b->started;
+        goto done; /* nothing to add: no new generation */
+    }
     report_progress(b, "merging", 1);
     if ((rc = kz_fwriter_end(b->fw)))
         goto done;
@@ -1319,6 +1343,18 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     }
     if ((rc = kz_fsync_dir(b->dir)))
         goto done;
+    /* The new generation of the manifest makes the segment part of the
+     * index (writer.c). */
+    if ((rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE,
+                                      (const char *const *)b->sources, b->n_sources, &b->stats.replaced)))
+        goto done;
+    {
+        kz_manifest after;
+        int exists;
+        if (kz_manifest_current(&after, b->dir, &exists) == KZ_OK)
+            b->stats.segments = after.n_segments;
+        kz_manifest_free(&after);
+    }
 
     b->stats.docs = b->n_docs;
     b->stats.terms = n_terms;
@@ -1418,6 +1454,9 @@ void kz_builder_free(kz_builder *b)
     }
     free(b->final_path);
     free(b->dir);
+    for (size_t i = 0; i < b->n_sources; i++)
+        free(b->sources[i]);
+    free(b->sources);
     free(b->id_hashes);
     free(b->doc_lengths);
     kz_buf_free(&b->scratch);
@@ -1438,5 +1477,17 @@ int kz_builder_add_source(kz_builder *b, const char *path)
         return rc;
     if (b->finished)
         return kz_error_set(KZ_EINVAL, "builder already committed");
+    /* Recorded in the manifest as an absolute path, so that an update
+     * finds it from anywhere. */
+    char *abs = strcmp(path, "-") == 0 ? strdup("-") : realpath(path, NULL);
+    if (abs) {
+        char **p = realloc(b->sources, (b->n_sources + 1) * sizeof *p);
+        if (!p) {
+            free(abs);
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        }
+        b->sources = p;
+        b->sources[b->n_sources++] = abs;
+    }
     return kz_source_add(b, path);
 }

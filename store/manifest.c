@@ -37,7 +37,8 @@ void kz_manifest_free(kz_manifest *m)
         return;
     for (size_t i = 0; i < m->n_segments; i++) {
         free(m->segments[i].name);
-        roaring_bitmap_free(m->segments[i].deleted);
+        if (m->segments[i].deleted)
+            roaring_bitmap_free(m->segments[i].deleted);
     }
     for (size_t i = 0; i < m->n_sources; i++)
         free(m->sources[i]);

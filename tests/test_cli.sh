@@ -90,10 +90,11 @@ flip_byte() {
 
 run "$KZ" index -q -o "$T/ix" "$SRC/data/articles"
 expect_status 0 "index the bundled articles"
-if [ -f "$T/ix/index.kz" ]; then
-    pass "index.kz written"
+seg=$(ls "$T/ix" | grep '^seg-.*\.kz$' | head -1)
+if [ -f "$T/ix/manifest" ] && [ -n "$seg" ]; then
+    pass "a manifest and a segment written ($seg)"
 else
-    fail "index.kz not written" "$(ls -la "$T/ix" 2>&1)"
+    fail "no manifest or segment written" "$(ls -la "$T/ix" 2>&1)"
 fi
 
 run "$KZ" stats --index "$T/ix"
@@ -149,11 +150,12 @@ expect_in err "sorted run" "the summary names the sorted runs"
 
 # ---------------------------------------------------------------- damage
 
+# The segment alone, as index.kz: an index of one file.
 mkdir -p "$T/flip" "$T/trunc"
-cp "$T/ix/index.kz" "$T/flip/index.kz"
-size=$(wc -c <"$T/ix/index.kz" | tr -d ' ')
+cp "$T/ix/$seg" "$T/flip/index.kz"
+size=$(wc -c <"$T/ix/$seg" | tr -d ' ')
 flip_byte "$T/flip/index.kz" $((size / 2))
-if cmp -s "$T/ix/index.kz" "$T/flip/index.kz"; then
+if cmp -s "$T/ix/$seg" "$T/flip/index.kz"; then
     fail "flip_byte changed nothing"
 else
     pass "one byte flipped at offset $((size / 2)) of $size"
@@ -166,7 +168,7 @@ else
     fail "check an index with a flipped byte: no fault:/damaged: line" "$(output)"
 fi
 
-dd if="$T/ix/index.kz" of="$T/trunc/index.kz" bs=1 count=$((size / 2)) 2>/dev/null
+dd if="$T/ix/$seg" of="$T/trunc/index.kz" bs=1 count=$((size / 2)) 2>/dev/null
 run "$KZ" stats --index "$T/trunc"
 expect_status 2 "stats on a truncated index"
 expect_in_i err "corrupt" "stats on a truncated index"
@@ -190,7 +192,7 @@ expect_status 2 "an unknown option"
 expect_in err "frobnicate" "an unknown option"
 run "$KZ" index --frobnicate -o "$T/ix3" "$SRC/data/articles"
 expect_status 2 "an unknown option to index"
-if [ -e "$T/ix3/index.kz" ]; then
+if [ -e "$T/ix3/manifest" ] || [ -e "$T/ix3/index.kz" ]; then
     fail "an unknown option to index: an index was written anyway"
 else
     pass "an unknown option to index: nothing written"
@@ -230,7 +232,7 @@ else
     pass "second search of the sample: no re-indexing"
 fi
 # A sample index this kzsearch cannot read is rebuilt: it is ours.
-echo "not an index" >"$T/cache/kzsearch/sample/index.kz"
+echo "not an index" >"$T/cache/kzsearch/sample/manifest"
 run "$KZ" "ethnic Russians"
 expect_status 0 "a damaged sample index"
 expect_in err "re-indexing the bundled sample" "a damaged sample index"

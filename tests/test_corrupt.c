@@ -1147,7 +1147,9 @@ int main(void)
     snprintf(work_file, sizeof work_file, "%s/%s", work_dir, KZ_INDEX_FILE);
     mkdir(work_dir, 0755);
     char ref_file[4300];
-    snprintf(ref_file, sizeof ref_file, "%s/%s", ref_dir, KZ_INDEX_FILE);
+    /* The reference's one segment; its damaged copies are read as the one
+     * file of an index without a manifest. */
+    snprintf(ref_file, sizeof ref_file, "%s/seg-000001.kz", ref_dir);
     if (build_reference() != KZ_OK || !(orig = kz_test_read_file(ref_file, &orig_size))) {
         fprintf(stderr, "cannot build the reference index\n");
         kz_test_remove_tree(tmp_root);

@@ -923,11 +923,13 @@ static void test_missing_source(void)
     const char *sources[] = { tmp_path("keep"), NULL };
     build_result r;
     build(ixdir, sources, 0, &r);
-    char file[4400];
-    snprintf(file, sizeof file, "%s/index.kz", ixdir);
-    size_t before_len = 0, after_len = 0;
+    char file[4400], manifest[4400];
+    snprintf(file, sizeof file, "%s/seg-000001.kz", ixdir);
+    snprintf(manifest, sizeof manifest, "%s/manifest", ixdir);
+    size_t before_len = 0, after_len = 0, m_before_len = 0, m_after_len = 0;
     uint8_t *before = kz_test_read_file(file, &before_len);
-    CHECK(before != NULL);
+    uint8_t *m_before = kz_test_read_file(manifest, &m_before_len);
+    CHECK(before != NULL && m_before != NULL);
 
     kz_build_options o = KZ_BUILD_OPTIONS_INIT;
     o.on_problem = on_problem;
@@ -945,14 +947,18 @@ static void test_missing_source(void)
         kz_builder_free(b);
     }
     EXPECT_NO_OTHER_PROBLEMS();
-    uint8_t *after = kz_test_read_file(file, &after_len);
+    uint8_t *after = kz_test_read_file(file, &after_len), *m_after = kz_test_read_file(manifest, &m_after_len);
     CHECK_MSG(after && before && after_len == before_len && memcmp(before, after, after_len) == 0,
               "the old index changed");
+    CHECK_MSG(m_after && m_before && m_after_len == m_before_len && memcmp(m_before, m_after, m_after_len) == 0,
+              "the old manifest changed");
     free(before);
     free(after);
+    free(m_before);
+    free(m_after);
     /* Nothing left behind but the index and the lock. */
     char cmd[4600];
-    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s' | sort | tr '\\n' ' ')\" = 'index.kz lock '",
+    snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s' | sort | tr '\\n' ' ')\" = 'lock manifest seg-000001.kz '",
              ixdir);
     CHECK_MSG(system(cmd) == 0, "temporary files left in %s", ixdir);
     kz_index *ix = open_index(ixdir);
