@@ -2,6 +2,8 @@
  * kzsearch.c: the command. It uses only the public header.
  *
  *   kzsearch index [-o DIR] [options] SOURCE...   batch rebuild
+ *   kzsearch add [-o DIR] [options] SOURCE...     a new segment
+ *   kzsearch delete [--index DIR] ID...           delete by id
  *   kzsearch check [--index DIR]                  verify everything
  *   kzsearch stats [--index DIR]                  counts and section sizes
  *   kzsearch analyze [--lang L] TEXT...           show the analysis
@@ -101,6 +103,13 @@ static const char usage[] =
     "      --max-doc SIZE        skip documents larger than this (default 1G)\n"
     "      --store-level N       zstd level of the document store (default 3)\n"
     "      -q, --quiet           no progress bar, summary or problem list\n"
+    "      --replace             replace an index built from other sources (or\n"
+    "                            empty it when the sources have no documents)\n"
+    "  add [-o DIR] SOURCE...    add documents to an index as a new segment; a\n"
+    "                            document whose id it has replaces the old one\n"
+    "                            (the options of index, but --replace)\n"
+    "  delete [--index DIR] ID...  delete documents by id; --ids-from FILE takes\n"
+    "                            an id per line (- for standard input)\n"
     "  run --queries FILE.tsv    run qid<TAB>query lines; write a TREC run\n"
     "      --mode and|or         plain words, all or any (no operators, no fallback)\n"
     "      -k N                  hits per query (default 1000)\n"
@@ -200,22 +209,81 @@ static void on_progress(void *ctx, const kz_build_progress *p)
     ui->bar_drawn = 1;
 }
 
-static int cmd_index(int argc, char **argv)
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* Whether dir holds an index: a manifest, or the one file of an index
+ * written before manifests. */
+static int index_exists(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/manifest", dir);
+    if (file_exists(path))
+        return 1;
+    snprintf(path, sizeof path, "%s/index.kz", dir);
+    return file_exists(path);
+}
+
+/* Whether the sources named on the command line are those the index in
+ * dir records (as sets of absolute paths). */
+static int same_sources(kz_index *ix, int argc, char **argv, int first)
+{
+    size_t n = kz_index_source_count(ix), given = 0;
+    for (int i = first; i < argc; i++) {
+        char *abs = strcmp(argv[i], "-") == 0 ? strdup("-") : realpath(argv[i], NULL);
+        int known = 0;
+        for (size_t k = 0; abs && k < n && !known; k++)
+            known = strcmp(kz_index_source(ix, k), abs) == 0;
+        free(abs);
+        if (!known)
+            return 0;
+        given++;
+    }
+    /* Every recorded source named again (repeats aside). */
+    for (size_t k = 0; k < n; k++) {
+        int named = 0;
+        for (int i = first; i < argc && !named; i++) {
+            char *abs = strcmp(argv[i], "-") == 0 ? strdup("-") : realpath(argv[i], NULL);
+            named = abs && strcmp(kz_index_source(ix, k), abs) == 0;
+            free(abs);
+        }
+        if (!named)
+            return 0;
+    }
+    return given > 0;
+}
+
+/* kzsearch index (mode KZ_BUILD_REPLACE) and kzsearch add (KZ_BUILD_ADD). */
+static int cmd_build(int argc, char **argv, kz_build_mode mode)
 {
     static const struct option opts[] = {
+        { "replace", no_argument, 0, 'R' }, { "index", required_argument, 0, 'o' },
         { "output", required_argument, 0, 'o' }, { "lang", required_argument, 0, 'l' },
         { "memory", required_argument, 0, 'm' }, { "threads", required_argument, 0, 't' },
         { "max-doc", required_argument, 0, 'x' }, { "store-level", required_argument, 0, 's' },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    bo.mode = mode;
     index_ui ui = { 0 };
     char *out_dir = NULL;
-    int c;
+    int c, replace = 0;
+    const char *cmd = mode == KZ_BUILD_ADD ? "add" : "index";
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'o': out_dir = optarg; break;
+        case 'R':
+            if (mode == KZ_BUILD_ADD)
+                die_usage("--replace goes with index, not add");
+            replace = 1;
+            bo.flags |= KZ_BUILD_EMPTY_OK;
+            break;
         case 'l': bo.language = optarg; break;
         case 'm':
             if (parse_size(optarg, &bo.memory_budget))
@@ -247,13 +315,34 @@ static int cmd_index(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        die_usage("index needs at least one SOURCE (a folder, a file, or -)");
+        die_usage("%s needs at least one SOURCE (a folder, a file, or -)", cmd);
     char *default_dir = NULL;
     if (!out_dir) {
         default_dir = kz_default_index_dir();
         if (!default_dir)
             return fail(KZ_ENOMEM);
         out_dir = default_dir;
+    }
+    /* A rebuild from other sources than the index's would throw its
+     * documents away: only when asked. */
+    if (mode == KZ_BUILD_REPLACE && !replace && index_exists(out_dir)) {
+        kz_index *old = NULL;
+        int orc = kz_index_open(&old, out_dir);
+        int differ = orc == KZ_OK && !same_sources(old, argc, argv, optind);
+        kz_index_info oi = { 0 };
+        if (old)
+            kz_index_get_info(old, &oi);
+        kz_index_free(old);
+        if (differ && oi.docs > 0) {
+            fprintf(stderr,
+                    "kzsearch: %s already holds an index of %" PRIu64 " documents built from %s sources; "
+                    "rebuilding it from these would replace them.\n"
+                    "kzsearch: 'kzsearch add' adds documents, 'kzsearch index --replace' replaces the index; "
+                    "nothing was changed\n",
+                    out_dir, oi.docs, oi.generation ? "other" : "unrecorded");
+            free(default_dir);
+            return EXIT_ERROR;
+        }
     }
     ui.tty = isatty(2);
     bo.on_problem = on_problem;
@@ -270,7 +359,8 @@ static int cmd_index(int argc, char **argv)
     clear_bar(&ui);
     if (rc) {
         int status = fail(rc);
-        fprintf(stderr, "kzsearch: the index in %s was not changed\n", out_dir);
+        fprintf(stderr, "kzsearch: the index in %s was not changed%s\n", out_dir,
+                rc == KZ_EINVAL && mode == KZ_BUILD_REPLACE ? " ('kzsearch index --replace' empties it)" : "");
         kz_builder_free(b);
         free(default_dir);
         return status;
@@ -285,6 +375,10 @@ static int cmd_index(int argc, char **argv)
                 st.docs, st.terms, st.tokens, mb, st.seconds, st.seconds > 0 ? mb / st.seconds : 0,
                 (double)st.index_bytes / 1e6, st.text_bytes ? (double)st.index_bytes / (double)st.text_bytes : 0,
                 (double)st.peak_rss / 1e6, st.runs, st.runs == 1 ? "" : "s", st.skipped, out_dir);
+        if (mode == KZ_BUILD_ADD)
+            fprintf(stderr, "added as a new segment: %" PRIu64 " older document%s replaced; the index has %" PRIu64
+                            " segment%s\n",
+                    st.replaced, st.replaced == 1 ? "" : "s", st.segments, st.segments == 1 ? "" : "s");
         int any = 0;
         for (int k = 0; k < KZ_PROBLEM_COUNT; k++) {
             if (!st.problems[k])
@@ -357,6 +451,100 @@ static int cmd_check(int argc, char **argv)
     return rc == 0 ? 0 : rc == KZ_ECORRUPT ? 1 : EXIT_ERROR;
 }
 
+static char *resolve_index(const char *given, int *sample);
+
+/* kzsearch delete [--index DIR] [--ids-from FILE] ID...: a document per
+ * id (an id per line in FILE). An id the index does not have is reported;
+ * the others are deleted all the same, and the status is then 1. */
+static int cmd_delete(int argc, char **argv)
+{
+    static const struct option opts[] = { { "index", required_argument, 0, 'i' },
+                                           { "ids-from", required_argument, 0, 'f' },
+                                           { "help", no_argument, 0, 'h' },
+                                           { 0, 0, 0, 0 } };
+    const char *index_opt = NULL, *from = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': index_opt = optarg; break;
+        case 'f': from = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: die_usage("bad option");
+        }
+    }
+    if (optind >= argc && !from)
+        die_usage("delete needs an ID, or --ids-from FILE");
+    char **ids = NULL, *line = NULL;
+    size_t n = 0, cap = 0, line_cap = 0;
+    int status = EXIT_ERROR, rc = KZ_OK;
+    for (int i = optind; i < argc; i++) {
+        if (n == cap && !(ids = realloc(ids, (cap = cap ? 2 * cap : 64) * sizeof *ids)))
+            return fail(KZ_ENOMEM);
+        if (!(ids[n++] = strdup(argv[i])))
+            return fail(KZ_ENOMEM);
+    }
+    if (from) {
+        FILE *f = strcmp(from, "-") == 0 ? stdin : fopen(from, "r");
+        if (!f) {
+            fprintf(stderr, "kzsearch: cannot read %s: %s\n", from, strerror(errno));
+            goto done;
+        }
+        ssize_t len;
+        while ((len = getline(&line, &line_cap, f)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = 0;
+            if (len == 0)
+                continue;
+            if (n == cap && !(ids = realloc(ids, (cap = cap ? 2 * cap : 64) * sizeof *ids))) {
+                rc = KZ_ENOMEM;
+                break;
+            }
+            if (!(ids[n++] = strdup(line))) {
+                rc = KZ_ENOMEM;
+                break;
+            }
+        }
+        if (f != stdin)
+            fclose(f);
+        if (rc) {
+            fail(rc);
+            goto done;
+        }
+    }
+    int sample;
+    char *dir = resolve_index(index_opt, &sample);
+    if (!dir || sample) {
+        fprintf(stderr, "kzsearch: no index to delete from (give --index DIR)\n");
+        free(dir);
+        goto done;
+    }
+    uint8_t *found = calloc(n ? n : 1, 1);
+    uint64_t deleted = 0;
+    rc = found ? kz_index_delete(dir, (const char *const *)ids, n, found, &deleted) : KZ_ENOMEM;
+    if (rc) {
+        fail(rc);
+        fprintf(stderr, "kzsearch: the index in %s was not changed\n", dir);
+    } else {
+        size_t unknown = 0;
+        for (size_t k = 0; k < n; k++) {
+            if (!found[k]) {
+                fprintf(stderr, "kzsearch: no document with id \"%s\"\n", ids[k]);
+                unknown++;
+            }
+        }
+        fprintf(stderr, "deleted %" PRIu64 " document%s from %s\n", deleted, deleted == 1 ? "" : "s", dir);
+        status = unknown ? 1 : 0;
+    }
+    free(found);
+    free(dir);
+done:
+    for (size_t k = 0; k < n; k++)
+        free(ids[k]);
+    free(ids);
+    free(line);
+    return status;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
     int first;
@@ -384,6 +572,17 @@ static int cmd_stats(int argc, char **argv)
     printf("text        %" PRIu64 " bytes\n", info.text_bytes);
     printf("file        %" PRIu64 " bytes (%.3fx the text)\n", info.file_bytes,
            info.text_bytes ? (double)info.file_bytes / (double)info.text_bytes : 0.0);
+    printf("generation  %" PRIu64 "\n", info.generation);
+    printf("segments    %" PRIu64 "\n", info.segments);
+    for (size_t i = 0; i < info.segments; i++) {
+        const char *name;
+        uint64_t docs, deleted;
+        kz_index_segment_info(ix, i, &name, &docs, &deleted);
+        printf("  %-16s %12" PRIu64 " documents, %" PRIu64 " deleted\n", name, docs, deleted);
+    }
+    printf("sources     %zu%s\n", kz_index_source_count(ix), kz_index_source_count(ix) ? "" : " recorded");
+    for (size_t i = 0; i < kz_index_source_count(ix); i++)
+        printf("  %s\n", kz_index_source(ix, i));
     printf("sections:\n");
     for (unsigned i = 0; i < kz_index_section_count(ix); i++) {
         const char *name;
@@ -428,14 +627,6 @@ static void put_marked(const char *text, size_t start, size_t end, const kz_span
     put_clean(text + at, end - at);
 }
 
-static int file_exists(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f)
-        fclose(f);
-    return f != NULL;
-}
-
 static int build_sample(const char *sample_dir)
 {
     kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
@@ -454,18 +645,6 @@ static int build_sample(const char *sample_dir)
  * folder; if there is none, the bundled sample articles, indexed on first
  * use into the user's cache folder (and again when this kzsearch cannot
  * read the copy there: it is ours to rebuild). */
-/* Whether dir holds an index: a manifest, or the one file of an index
- * written before manifests. */
-static int index_exists(const char *dir)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/manifest", dir);
-    if (file_exists(path))
-        return 1;
-    snprintf(path, sizeof path, "%s/index.kz", dir);
-    return file_exists(path);
-}
-
 static char *resolve_index(const char *given, int *sample)
 {
     *sample = 0;
@@ -1151,7 +1330,11 @@ int main(int argc, char **argv)
     argv++;
     optind = 1;
     if (strcmp(cmd, "index") == 0)
-        return cmd_index(argc, argv);
+        return cmd_build(argc, argv, KZ_BUILD_REPLACE);
+    if (strcmp(cmd, "add") == 0)
+        return cmd_build(argc, argv, KZ_BUILD_ADD);
+    if (strcmp(cmd, "delete") == 0)
+        return cmd_delete(argc, argv);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "stats") == 0)

@@ -740,11 +740,6 @@ int kz_segment_file_name(char *out, size_t size, uint64_t generation);
  * held. Files the new generation does not name are removed. */
 int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
                             size_t n_sources, uint64_t *replaced);
-/* Deletes the live documents with the given ids (NUL-terminated): one new
- * generation, none when nothing matched. found[k] (n bytes) says whether
- * ids[k] was in the index; *deleted counts the documents deleted. Takes
- * the lock itself. */
-int kz_index_delete(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
 /* Removes the segment files, temporary files and index.kz that m does
  * not name (m NULL: all of them). The lock must be held. */
 void kz_index_remove_unnamed(const char *dir, const kz_manifest *m);

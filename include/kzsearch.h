@@ -213,6 +213,24 @@ int kz_index_warm(kz_index *ix);
 unsigned kz_index_section_count(const kz_index *ix);
 void kz_index_section(const kz_index *ix, unsigned i, const char **name, uint64_t *bytes);
 
+/* Segment i of the index (0 .. kz_index_info.segments - 1), in order: its
+ * file's name (owned by the index), its documents and how many of them
+ * were deleted. */
+void kz_index_segment_info(const kz_index *ix, size_t i, const char **name, uint64_t *docs, uint64_t *deleted);
+/* The sources the index was built from (absolute paths, or "-"), as
+ * recorded by kzsearch index and add; none for an index written before
+ * manifests. Owned by the index. */
+size_t kz_index_source_count(const kz_index *ix);
+const char *kz_index_source(const kz_index *ix, size_t i);
+
+/* Deletes the live documents with the given ids (NUL-terminated strings)
+ * from the index in index_dir: one new generation of its manifest, none
+ * when no id matched. found[k] (n bytes, the caller's) says whether ids[k]
+ * named a document; *deleted counts the documents deleted. A reader that
+ * has the index open goes on seeing it as it was. KZ_ELOCKED while
+ * another process writes the index. */
+int kz_index_delete(const char *index_dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
+
 /* Called by kz_index_check() for each fault found. */
 typedef void (*kz_check_fn)(void *ctx, const char *message);
 

@@ -196,6 +196,20 @@ kz_segment *kz_index_segment(const kz_index *ix, size_t i) { return ix->seg[i].s
 uint32_t kz_index_segment_base(const kz_index *ix, size_t i) { return ix->seg[i].base; }
 const roaring_bitmap_t *kz_index_segment_deleted(const kz_index *ix, size_t i) { return ix->seg[i].deleted; }
 
+void kz_index_segment_info(const kz_index *ix, size_t i, const char **name, uint64_t *docs, uint64_t *deleted)
+{
+    const segment_slot *s = &ix->seg[i];
+    *name = ix->manifest.n_segments ? ix->manifest.segments[i].name : KZ_INDEX_FILE;
+    *docs = s->docs;
+    *deleted = s->deleted ? roaring_bitmap_get_cardinality(s->deleted) : 0;
+}
+
+size_t kz_index_source_count(const kz_index *ix) { return ix->manifest.n_sources; }
+const char *kz_index_source(const kz_index *ix, size_t i)
+{
+    return i < ix->manifest.n_sources ? ix->manifest.sources[i] : NULL;
+}
+
 int kz_index_warm(kz_index *ix)
 {
     for (size_t i = 0; i < ix->n_seg; i++) {

@@ -1,0 +1,407 @@
+/*
+ * test_segments.c: an index of segments answers as a fresh index of its
+ * live documents.
+ *
+ * A property test: random sequences of adds (new documents and new
+ * versions of old ones), deletes and rebuilds on a seeded corpus. A model
+ * keeps the live documents in the order a fresh build would number them
+ * (a new version goes to the end, as its segment does). After each step,
+ * every query of a fixed set (terms, AND, OR, phrases, prefixes, NOT, in
+ * every mode, top 10 with pruning and every hit) must give the same
+ * documents in the same order, bit-identical scores and the same totals as
+ * a fresh build of the model's documents; the index's N, tokens and avgdl
+ * must be the fresh index's.
+ *
+ * Also: manifests read back what was written, and damaged or truncated
+ * ones are refused with a message.
+ */
+#include "kzint.h"
+#include "format.h"
+#include "test.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static const char *vocab[] = { "russia", "kazakhstan", "border", "steppe", "oil", "grain", "astana", "tokayev",
+                               "treaty", "language", "minority", "pipeline", "election", "uranium", "railway",
+                               "news", "report", "history", "market", "river" };
+#define N_VOCAB (sizeof vocab / sizeof *vocab)
+
+typedef struct mdoc {
+    char id[24];
+    char *title, *text;
+} mdoc;
+
+typedef struct model {
+    mdoc *d;
+    size_t n, cap;
+} model;
+
+static uint64_t rng;
+
+static char *random_text(size_t words)
+{
+    kz_buf b = { 0 };
+    for (size_t i = 0; i < words; i++) {
+        /* Skewed: low words are common, so that lists span blocks. */
+        uint64_t r = kz_test_rand(&rng) % (N_VOCAB * N_VOCAB);
+        size_t w = 0;
+        while ((w + 1) * (w + 1) <= r)
+            w++;
+        kz_buf_printf(&b, "%s%s", i ? " " : "", vocab[w % N_VOCAB]);
+    }
+    kz_buf_terminate(&b);
+    return (char *)b.data;
+}
+
+static void model_remove(model *m, const char *id)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->d[i].id, id) == 0) {
+            free(m->d[i].title);
+            free(m->d[i].text);
+            memmove(&m->d[i], &m->d[i + 1], (m->n - i - 1) * sizeof *m->d);
+            m->n--;
+            return;
+        }
+    }
+}
+
+static void model_append(model *m, const char *id, char *title, char *text)
+{
+    model_remove(m, id); /* a new version goes to the end */
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->d = realloc(m->d, m->cap * sizeof *m->d);
+    }
+    mdoc *d = &m->d[m->n++];
+    snprintf(d->id, sizeof d->id, "%s", id);
+    d->title = title;
+    d->text = text;
+}
+
+static void model_free(model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->d[i].title);
+        free(m->d[i].text);
+    }
+    free(m->d);
+    memset(m, 0, sizeof *m);
+}
+
+/* Builds docs [0, n) into dir: replacing or added. */
+static int build(const char *dir, const mdoc *docs, size_t n, kz_build_mode mode)
+{
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.threads = 1 + (unsigned)(kz_test_rand(&rng) % 2);
+    o.mode = mode;
+    o.flags = KZ_BUILD_EMPTY_OK;
+    kz_builder *b;
+    int rc = kz_builder_new(&b, dir, &o);
+    for (size_t i = 0; rc == KZ_OK && i < n; i++)
+        rc = kz_builder_add_document(b, docs[i].id, strlen(docs[i].id), docs[i].title, strlen(docs[i].title),
+                                     docs[i].text, strlen(docs[i].text), NULL, 0);
+    if (rc == KZ_OK)
+        rc = kz_builder_commit(b, NULL);
+    if (rc)
+        fprintf(stderr, "build: %s\n", kz_last_error());
+    kz_builder_free(b);
+    return rc;
+}
+
+static const char *queries[] = {
+    "russia", "kazakhstan border", "oil OR grain", "\"russia kazakhstan\"", "ka* news", "russia -border",
+    "(oil grain) OR \"border steppe\"", "+astana tokayev", "NOT russia", "uranium railway news history",
+    "r*", "river -(oil OR grain)", "zzzunknown", "\"news report history\"", "market",
+};
+#define N_QUERIES (sizeof queries / sizeof *queries)
+
+/* The id of hit h of r in ix. */
+static void hit_id(kz_index *ix, const kz_results *r, size_t h, char *out, size_t size)
+{
+    kz_doc d;
+    out[0] = 0;
+    if (kz_index_doc(ix, &d, kz_results_hit(r, h)->docid, NULL, 0) == KZ_OK)
+        snprintf(out, size, "%.*s", (int)d.id_len, d.id);
+}
+
+static int same_results(kz_index *a, kz_index *b, const char *q, kz_mode mode, uint32_t limit, int step)
+{
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.mode = mode;
+    o.limit = limit;
+    kz_results *ra = NULL, *rb = NULL;
+    int ca = kz_search(&ra, a, q, strlen(q), &o), cb = kz_search(&rb, b, q, strlen(q), &o), ok = 1;
+    if (ca != cb) {
+        fprintf(stderr, "step %d \"%s\": %d against %d (%s)\n", step, q, ca, cb, kz_last_error());
+        ok = 0;
+    } else if (ca == KZ_OK) {
+        if (kz_results_total(ra) != kz_results_total(rb) || kz_results_count(ra) != kz_results_count(rb) ||
+            kz_results_mode(ra) != kz_results_mode(rb)) {
+            fprintf(stderr, "step %d \"%s\" mode %d limit %u: %llu/%zu hits against %llu/%zu\n", step, q, mode,
+                    limit, (unsigned long long)kz_results_total(ra), kz_results_count(ra),
+                    (unsigned long long)kz_results_total(rb), kz_results_count(rb));
+            ok = 0;
+        }
+        for (size_t h = 0; ok && h < kz_results_count(ra); h++) {
+            char ia[32], ib[32];
+            hit_id(a, ra, h, ia, sizeof ia);
+            hit_id(b, rb, h, ib, sizeof ib);
+            double sa = kz_results_hit(ra, h)->score, sb = kz_results_hit(rb, h)->score;
+            if (strcmp(ia, ib) != 0 || memcmp(&sa, &sb, sizeof sa) != 0) {
+                fprintf(stderr, "step %d \"%s\" mode %d limit %u hit %zu: %s %.17g against %s %.17g\n", step, q,
+                        mode, limit, h, ia, sa, ib, sb);
+                ok = 0;
+            }
+        }
+    }
+    kz_results_free(ra);
+    kz_results_free(rb);
+    return ok;
+}
+
+static int compare_with_fresh(const char *dir, const char *fresh_dir, const model *m, int step)
+{
+    if (build(fresh_dir, m->d, m->n, KZ_BUILD_REPLACE))
+        return 0;
+    kz_index *a = NULL, *b = NULL;
+    int ok = kz_index_open(&a, dir) == KZ_OK && kz_index_open(&b, fresh_dir) == KZ_OK;
+    if (!ok) {
+        fprintf(stderr, "step %d: open: %s\n", step, kz_last_error());
+    } else {
+        kz_index_info ia, ib;
+        kz_index_get_info(a, &ia);
+        kz_index_get_info(b, &ib);
+        if (ia.docs != ib.docs || ia.tokens != ib.tokens || memcmp(&ia.avgdl, &ib.avgdl, sizeof ia.avgdl) != 0) {
+            fprintf(stderr, "step %d: N %llu tokens %llu, fresh %llu %llu\n", step, (unsigned long long)ia.docs,
+                    (unsigned long long)ia.tokens, (unsigned long long)ib.docs, (unsigned long long)ib.tokens);
+            ok = 0;
+        }
+        for (size_t q = 0; ok && q < N_QUERIES; q++)
+            for (int mode = 0; ok && mode < 3; mode++)
+                ok = same_results(a, b, queries[q], (kz_mode)mode, 10, step) &&
+                     same_results(a, b, queries[q], (kz_mode)mode, 1000, step);
+        ok = ok && kz_index_check(a, NULL, NULL) == KZ_OK;
+    }
+    kz_index_free(a);
+    kz_index_free(b);
+    return ok;
+}
+
+static void test_random_changes(void)
+{
+    char *dir = kz_test_temp_dir(), *fresh = kz_test_temp_dir();
+    model m = { 0 };
+    unsigned next_id = 0, steps = 0, adds = 0, updates = 0, deletes = 0, rebuilds = 0, max_segments = 0;
+    int ok = 1;
+    for (int step = 0; step < 40 && ok; step++) {
+        unsigned op = step == 0 ? 0 : (unsigned)(kz_test_rand(&rng) % 10);
+        if (op < 6) {
+            /* Add a batch: new documents, and new versions of old ones. */
+            size_t n = 1 + kz_test_rand(&rng) % 40;
+            mdoc *batch = calloc(n, sizeof *batch);
+            for (size_t i = 0; i < n; i++) {
+                if (m.n > 0 && kz_test_rand(&rng) % 4 == 0) {
+                    snprintf(batch[i].id, sizeof batch[i].id, "%s", m.d[kz_test_rand(&rng) % m.n].id);
+                    updates++;
+                } else {
+                    snprintf(batch[i].id, sizeof batch[i].id, "d%u", next_id++);
+                }
+                /* An id twice in one batch: the builder keeps the first. */
+                int twice = 0;
+                for (size_t j = 0; j < i; j++)
+                    twice |= strcmp(batch[j].id, batch[i].id) == 0;
+                if (twice)
+                    snprintf(batch[i].id, sizeof batch[i].id, "d%u", next_id++);
+                batch[i].title = random_text(kz_test_rand(&rng) % 4);
+                batch[i].text = random_text(1 + kz_test_rand(&rng) % (kz_test_rand(&rng) % 8 ? 30 : 400));
+            }
+            ok = build(dir, batch, n, KZ_BUILD_ADD) == KZ_OK;
+            for (size_t i = 0; i < n; i++)
+                model_append(&m, batch[i].id, batch[i].title, batch[i].text);
+            free(batch);
+            adds++;
+        } else if (op < 9) {
+            /* Delete some ids, an unknown one among them. */
+            size_t n = 1 + kz_test_rand(&rng) % 10;
+            const char **ids = calloc(n + 1, sizeof *ids);
+            char **owned = calloc(n + 1, sizeof *owned);
+            for (size_t i = 0; i < n && m.n; i++)
+                owned[i] = strdup(m.d[kz_test_rand(&rng) % m.n].id);
+            owned[n] = strdup("no-such-id");
+            for (size_t i = 0; i <= n; i++)
+                ids[i] = owned[i] ? owned[i] : "no-such-id";
+            uint8_t *found = calloc(n + 1, 1);
+            uint64_t deleted = 0;
+            ok = kz_index_delete(dir, ids, n + 1, found, &deleted) == KZ_OK;
+            CHECK(!found[n]);
+            for (size_t i = 0; i < n; i++)
+                if (owned[i])
+                    model_remove(&m, owned[i]);
+            for (size_t i = 0; i <= n; i++)
+                free(owned[i]);
+            free(owned);
+            free(ids);
+            free(found);
+            deletes++;
+        } else {
+            /* A rebuild of the live documents: one segment again. */
+            ok = build(dir, m.d, m.n, KZ_BUILD_REPLACE) == KZ_OK;
+            rebuilds++;
+        }
+        kz_index *ix;
+        if (ok && kz_index_open(&ix, dir) == KZ_OK) {
+            kz_index_info info;
+            kz_index_get_info(ix, &info);
+            if (info.segments > max_segments)
+                max_segments = (unsigned)info.segments;
+            CHECK_INT(info.docs, m.n);
+            kz_index_free(ix);
+        }
+        ok = ok && compare_with_fresh(dir, fresh, &m, step);
+        steps++;
+    }
+    CHECK_MSG(ok, "the index of segments and the fresh index disagree (seed above)");
+    fprintf(stderr, "  %u steps: %u adds (%u updates), %u deletes, %u rebuilds; up to %u segments, %zu live documents\n",
+            steps, adds, updates, deletes, rebuilds, max_segments, m.n);
+    CHECK(max_segments >= 3);
+    model_free(&m);
+    kz_test_remove_tree(dir);
+    kz_test_remove_tree(fresh);
+    free(dir);
+    free(fresh);
+}
+
+/* A reader keeps the generation it opened while writers change the index. */
+static void test_reader_keeps_its_generation(void)
+{
+    char *dir = kz_test_temp_dir();
+    mdoc docs[3] = { { "a", "", "russia border" }, { "b", "", "russia oil" }, { "c", "", "grain" } };
+    CHECK_OK(build(dir, docs, 2, KZ_BUILD_REPLACE));
+    kz_index *old;
+    CHECK_OK(kz_index_open(&old, dir));
+    CHECK_OK(build(dir, docs + 2, 1, KZ_BUILD_ADD));
+    const char *ids[] = { "a" };
+    uint8_t found;
+    uint64_t deleted;
+    CHECK_OK(kz_index_delete(dir, ids, 1, &found, &deleted));
+    CHECK_INT(deleted, 1);
+    /* A rebuild removes the old segments' files: the reader has them open. */
+    CHECK_OK(build(dir, docs + 1, 2, KZ_BUILD_REPLACE));
+    kz_results *r = NULL;
+    if (old) {
+        CHECK_OK(kz_search(&r, old, "russia", 6, NULL));
+        if (r)
+            CHECK_INT(kz_results_total(r), 2);
+        kz_results_free(r);
+        kz_index_info info;
+        kz_index_get_info(old, &info);
+        CHECK_INT(info.docs, 2);
+        kz_index_free(old);
+    }
+    kz_index *now;
+    CHECK_OK(kz_index_open(&now, dir));
+    if (now) {
+        kz_index_info info;
+        kz_index_get_info(now, &info);
+        CHECK_INT(info.docs, 2);
+        CHECK_INT(info.segments, 1);
+        CHECK_OK(kz_search(&r, now, "russia", 6, NULL));
+        if (r)
+            CHECK_INT(kz_results_total(r), 1);
+        kz_results_free(r);
+        kz_index_free(now);
+    }
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+/* Manifests: what is written reads back; damage of any kind is refused. */
+static void test_manifest(void)
+{
+    char *dir = kz_test_temp_dir();
+    kz_manifest m = { 0 };
+    m.generation = 7;
+    m.created = 1700000000;
+    m.n_segments = 2;
+    m.segments = calloc(2, sizeof *m.segments);
+    m.segments[0].name = strdup("seg-000001.kz");
+    m.segments[0].docs = 100;
+    m.segments[0].deleted = roaring_bitmap_create();
+    roaring_bitmap_add(m.segments[0].deleted, 3);
+    roaring_bitmap_add(m.segments[0].deleted, 99);
+    m.segments[1].name = strdup("seg-000007.kz");
+    m.segments[1].docs = 5;
+    m.n_sources = 1;
+    m.sources = calloc(1, sizeof *m.sources);
+    m.sources[0] = strdup("/data/articles");
+    CHECK_OK(kz_manifest_write(&m, dir));
+    kz_manifest back;
+    CHECK_OK(kz_manifest_read(&back, dir));
+    CHECK_INT(back.generation, 7);
+    CHECK_INT(back.n_segments, 2);
+    if (back.n_segments == 2) {
+        CHECK_STR(back.segments[1].name, "seg-000007.kz");
+        CHECK(back.segments[0].deleted && roaring_bitmap_get_cardinality(back.segments[0].deleted) == 2 &&
+              roaring_bitmap_contains(back.segments[0].deleted, 99));
+        CHECK(back.segments[1].deleted == NULL);
+    }
+    CHECK(back.n_sources == 1 && strcmp(back.sources[0], "/data/articles") == 0);
+    kz_manifest_free(&back);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, KZ_MANIFEST_FILE);
+    size_t size;
+    uint8_t *orig = kz_test_read_file(path, &size);
+    /* Every truncation and every byte flipped: refused, with a message. */
+    unsigned refused = 0, cases = 0;
+    for (size_t len = 0; orig && len < size; len++) {
+        kz_test_write_file(path, orig, len);
+        kz_error_clear();
+        int rc = kz_manifest_read(&back, dir);
+        CHECK_MSG(rc == KZ_ECORRUPT && *kz_last_error(), "truncated to %zu: %d", len, rc);
+        refused += rc == KZ_ECORRUPT;
+        cases++;
+    }
+    for (size_t off = 0; orig && off < size; off++) {
+        orig[off] ^= 0x20;
+        kz_test_write_file(path, orig, size);
+        int rc = kz_manifest_read(&back, dir);
+        CHECK_MSG(rc == KZ_ECORRUPT || rc == KZ_EVERSION, "byte %zu flipped: %d", off, rc);
+        refused += rc != KZ_OK;
+        cases++;
+        orig[off] ^= 0x20;
+    }
+    /* Resealed (the checksum recomputed): the structure is checked too. A
+     * deleted docid past the segment's documents, and a name with '/'. */
+    kz_buf bytes = { 0 };
+    roaring_bitmap_add(m.segments[0].deleted, 100); /* docs is 100: docid 100 is past the last */
+    CHECK_OK(kz_manifest_encode(&bytes, &m));
+    kz_test_write_file(path, bytes.data, bytes.len);
+    CHECK_INT(kz_manifest_read(&back, dir), KZ_ECORRUPT);
+    roaring_bitmap_remove(m.segments[0].deleted, 100);
+    CHECK_OK(kz_manifest_encode(&bytes, &m));
+    size_t at = KZ_MANIFEST_HEADER + 2 + 3; /* inside the first name */
+    bytes.data[at] = '/';
+    kz_store_u64(bytes.data + bytes.len - 8, XXH3_64bits(bytes.data, bytes.len - 8));
+    kz_test_write_file(path, bytes.data, bytes.len);
+    CHECK_INT(kz_manifest_read(&back, dir), KZ_ECORRUPT);
+    fprintf(stderr, "  %u damaged manifests, %u refused\n", cases, refused);
+    kz_buf_free(&bytes);
+    free(orig);
+    kz_manifest_free(&m);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    rng = kz_test_seed();
+    KZ_RUN(test_manifest);
+    KZ_RUN(test_reader_keeps_its_generation);
+    KZ_RUN(test_random_changes);
+    return kz_test_finish();
+}
