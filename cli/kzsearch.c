@@ -230,12 +230,15 @@ static int index_exists(const char *dir)
 }
 
 /* Whether the sources named on the command line are those the index in
- * dir records (as sets of absolute paths). */
+ * dir records (as sets of absolute paths): 1 or 0, or -1 when one of them
+ * does not exist (the build then says so). */
 static int same_sources(kz_index *ix, int argc, char **argv, int first)
 {
     size_t n = kz_index_source_count(ix), given = 0;
     for (int i = first; i < argc; i++) {
         char *abs = strcmp(argv[i], "-") == 0 ? strdup("-") : realpath(argv[i], NULL);
+        if (!abs)
+            return -1;
         int known = 0;
         for (size_t k = 0; abs && k < n && !known; k++)
             known = strcmp(kz_index_source(ix, k), abs) == 0;
@@ -328,7 +331,7 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
     if (mode == KZ_BUILD_REPLACE && !replace && index_exists(out_dir)) {
         kz_index *old = NULL;
         int orc = kz_index_open(&old, out_dir);
-        int differ = orc == KZ_OK && !same_sources(old, argc, argv, optind);
+        int differ = orc == KZ_OK && same_sources(old, argc, argv, optind) == 0;
         kz_index_info oi = { 0 };
         if (old)
             kz_index_get_info(old, &oi);

@@ -148,6 +148,56 @@ run "$KZ" index -o "$T/ix-runs" --memory 64M "$SRC/data/articles"
 expect_status 0 "index with --memory 64M"
 expect_in err "sorted run" "the summary names the sorted runs"
 
+# ---------------------------------------------------------------- add, delete
+
+run "$KZ" index -q -o "$T/ixs" "$SRC/data/articles"
+expect_status 0 "index for add and delete"
+printf '%s\n' '{"id":"new1","title":"Astana news","text":"Tokayev visited Moscow today."}' \
+    '{"id":"kazakhstan-second-ukraine.txt","title":"Replaced","text":"A new version of an article."}' >"$T/new.jsonl"
+run "$KZ" add -o "$T/ixs" "$T/new.jsonl"
+expect_status 0 "add"
+expect_in err "1 older document replaced" "add: a new version replaces the old"
+run "$KZ" stats --index "$T/ixs"
+expect_in out "segments    2" "stats after add"
+expect_in out "documents   6" "stats after add: 5 + 2 - 1 replaced"
+expect_in out "$T/new.jsonl" "stats lists the sources"
+run "$KZ" --index "$T/ixs" --json Tokayev
+expect_in out '"id": "new1"' "an added document is found"
+run "$KZ" --index "$T/ixs" --all '"second Ukraine waiting"'
+expect_status 1 "the old version of a replaced document is gone"
+run "$KZ" delete --index "$T/ixs" new1
+expect_status 0 "delete"
+expect_in err "deleted 1 document" "delete"
+run "$KZ" delete --index "$T/ixs" new1 no-such-id
+expect_status 1 "delete of unknown ids"
+expect_in err 'no document with id "new1"' "delete of an id deleted already"
+expect_in err 'no document with id "no-such-id"' "delete of an unknown id"
+printf 'kazakhs-fear-new-imperial-target.txt\n\nwill-russia-invade-kazakhstan.txt\n' >"$T/ids.txt"
+run "$KZ" delete --index "$T/ixs" --ids-from "$T/ids.txt"
+expect_status 0 "delete --ids-from"
+expect_in err "deleted 2 documents" "delete --ids-from"
+run "$KZ" stats --index "$T/ixs"
+expect_in out "documents   3" "stats after deletes"
+run "$KZ" check --index "$T/ixs"
+expect_status 0 "check after add and delete"
+# A rebuild from other sources would throw documents away: refused.
+run "$KZ" index -o "$T/ixs" "$T/new.jsonl"
+expect_status 2 "index from other sources over an index"
+expect_in err "kzsearch add" "index from other sources: names add"
+expect_in err "--replace" "index from other sources: names --replace"
+run "$KZ" stats --index "$T/ixs"
+expect_in out "documents   3" "index from other sources: nothing changed"
+mkdir -p "$T/empty"
+run "$KZ" index -o "$T/ixs" --replace "$T/new.jsonl"
+expect_status 0 "index --replace"
+run "$KZ" stats --index "$T/ixs"
+expect_in out "documents   2" "index --replace: the new sources alone"
+expect_in out "segments    1" "index --replace: one segment"
+run "$KZ" index -o "$T/ixs" "$T/new.jsonl" "$T/empty"
+expect_status 2 "index from the recorded sources and another"
+run "$KZ" index -q -o "$T/ixs" "$T/new.jsonl"
+expect_status 0 "index again from the recorded sources"
+
 # ---------------------------------------------------------------- damage
 
 # The segment alone, as index.kz: an index of one file.
