@@ -1,8 +1,9 @@
 /*
  * test_rebuild.c: a batch rebuild is atomic.
  *
- *  - a build killed (SIGKILL) at any moment leaves the old index intact and
- *    usable, and the next build clears what the killed one left;
+ *  - a build, an add or a delete killed (SIGKILL) at any moment leaves the
+ *    old index intact and usable (or the new one whole), and the next
+ *    change clears what the killed one left;
  *  - a reader that opened the old index keeps reading it, unchanged, while
  *    a new one is renamed into place; a new open sees the new one;
  *  - a second builder of the same index is refused (KZ_ELOCKED);
@@ -138,6 +139,116 @@ static void test_killed_build_keeps_old_index(void)
     free(dir);
 }
 
+/* An add or a delete killed at any moment: the index is the old
+ * generation or the new one, whole, and the next change clears what the
+ * killed one left. */
+static uint64_t live_docs(const char *dir)
+{
+    kz_index *ix;
+    kz_index_info info = { 0 };
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (ix) {
+        kz_index_get_info(ix, &info);
+        CHECK_OK(kz_index_check(ix, NULL, NULL));
+        kz_index_free(ix);
+    }
+    return info.docs;
+}
+
+static void kill_add(const char *dir, int delay_us)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        CHECK(0);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[1]);
+        dup2(fds[0], 0);
+        kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+        o.mode = KZ_BUILD_ADD;
+        kz_builder *b;
+        if (kz_builder_new(&b, dir, &o) != KZ_OK)
+            _exit(3);
+        kz_builder_add_source(b, "-");
+        kz_builder_commit(b, NULL);
+        _exit(0);
+    }
+    close(fds[0]);
+    FILE *f = fdopen(fds[1], "w");
+    /* 2,000 new documents and new versions of 50 old ones. */
+    for (int i = 0; i < 2000; i++)
+        fprintf(f, "{\"id\":\"a%d\",\"text\":\"added text %d\"}\n", i, i);
+    for (int i = 0; i < 50; i++)
+        fprintf(f, "{\"id\":\"g1-%d\",\"text\":\"generation1 a new version %d\"}\n", i, i);
+    fclose(f);
+    usleep((useconds_t)delay_us);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+static void kill_delete(const char *dir, int delay_us)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *ids[100];
+        char names[100][32];
+        for (int i = 0; i < 100; i++) {
+            snprintf(names[i], sizeof names[i], "g1-%d", 100 + i);
+            ids[i] = names[i];
+        }
+        uint8_t found[100];
+        uint64_t deleted;
+        _exit(kz_index_delete(dir, ids, 100, found, &deleted) == KZ_OK ? 0 : 3);
+    }
+    usleep((useconds_t)delay_us);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
+static void test_killed_add_and_delete(void)
+{
+    char *dir = kz_test_temp_dir();
+    CHECK_OK(build_generation(dir, 1, 300));
+    int delays[] = { 0, 200, 1000, 3000, 10000, 30000, 100000, 300000 };
+    unsigned old = 0, changed = 0;
+    for (size_t i = 0; i < sizeof delays / sizeof *delays; i++) {
+        uint64_t before = live_docs(dir);
+        kill_add(dir, delays[i]);
+        uint64_t after = live_docs(dir);
+        CHECK_MSG(after == before || after == before + 2000, "add killed after %d us: %llu documents, was %llu",
+                  delays[i], (unsigned long long)after, (unsigned long long)before);
+        old += after == before;
+        changed += after != before;
+        before = after;
+        kill_delete(dir, delays[i] / 10);
+        after = live_docs(dir);
+        CHECK_MSG(after == before || after + 100 == before, "delete killed after %d us: %llu documents, was %llu",
+                  delays[i] / 10, (unsigned long long)after, (unsigned long long)before);
+        old += after == before;
+        changed += after != before;
+    }
+    fprintf(stderr, "  %u kills left the old generation, %u the new one\n", old, changed);
+    /* The next change removes what the killed ones left: no file but the
+     * segments the manifest names, the manifest and the lock. */
+    CHECK_OK(build_generation(dir, 2, 50));
+    CHECK_INT(count_leftovers(dir), 0);
+    expect_generation(dir, 2, 50);
+    DIR *d = opendir(dir);
+    int files = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        files += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    CHECK_INT(files, 3); /* lock, manifest, one segment */
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 static void test_reader_keeps_old_index(void)
 {
     char *dir = kz_test_temp_dir();
@@ -204,6 +315,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     KZ_RUN(test_killed_build_keeps_old_index);
+    KZ_RUN(test_killed_add_and_delete);
     KZ_RUN(test_reader_keeps_old_index);
     KZ_RUN(test_second_builder_is_refused);
     KZ_RUN(test_abandoned_build_changes_nothing);
