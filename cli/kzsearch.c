@@ -4,6 +4,7 @@
  *   kzsearch index [-o DIR] [options] SOURCE...   batch rebuild
  *   kzsearch add [-o DIR] [options] SOURCE...     a new segment
  *   kzsearch delete [--index DIR] ID...           delete by id
+ *   kzsearch optimize [--index DIR]               every segment into one
  *   kzsearch check [--index DIR]                  verify everything
  *   kzsearch stats [--index DIR]                  counts and section sizes
  *   kzsearch analyze [--lang L] TEXT...           show the analysis
@@ -110,6 +111,7 @@ static const char usage[] =
     "                            (the options of index, but --replace)\n"
     "  delete [--index DIR] ID...  delete documents by id; --ids-from FILE takes\n"
     "                            an id per line (- for standard input)\n"
+    "  optimize [--index DIR]    merge every segment into one (--memory, --threads)\n"
     "  run --queries FILE.tsv    run qid<TAB>query lines; write a TREC run\n"
     "      --mode and|or         plain words, all or any (no operators, no fallback)\n"
     "      -k N                  hits per query (default 1000)\n"
@@ -379,9 +381,8 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
                 (double)st.index_bytes / 1e6, st.text_bytes ? (double)st.index_bytes / (double)st.text_bytes : 0,
                 (double)st.peak_rss / 1e6, st.runs, st.runs == 1 ? "" : "s", st.skipped, out_dir);
         if (mode == KZ_BUILD_ADD)
-            fprintf(stderr, "added as a new segment: %" PRIu64 " older document%s replaced; the index has %" PRIu64
-                            " segment%s\n",
-                    st.replaced, st.replaced == 1 ? "" : "s", st.segments, st.segments == 1 ? "" : "s");
+            fprintf(stderr, "added as a new segment: %" PRIu64 " older document%s replaced\n", st.replaced,
+                    st.replaced == 1 ? "" : "s");
         int any = 0;
         for (int k = 0; k < KZ_PROBLEM_COUNT; k++) {
             if (!st.problems[k])
@@ -393,8 +394,81 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
         if (any)
             fputc('\n', stderr);
     }
+    /* Segments of one size merge as they gather (kz_index_merge). */
+    if (mode == KZ_BUILD_ADD) {
+        unsigned merges = 0;
+        bo.on_progress = NULL;
+        rc = kz_index_merge(out_dir, &bo, 0, &merges);
+        if (rc) {
+            int status = fail(rc);
+            fprintf(stderr, "kzsearch: the documents were added, but merging segments failed\n");
+            free(default_dir);
+            return status;
+        }
+        if (!ui.quiet && merges)
+            fprintf(stderr, "merged segments %u time%s\n", merges, merges == 1 ? "" : "s");
+    }
     free(default_dir);
     return st.skipped ? EXIT_SKIPPED : 0;
+}
+
+static char *resolve_index(const char *given, int *sample);
+
+/* kzsearch optimize [--index DIR] [--memory SIZE] [--threads N]: every
+ * segment into one, the deleted documents dropped. */
+static int cmd_optimize(int argc, char **argv)
+{
+    static const struct option opts[] = { { "index", required_argument, 0, 'i' },
+                                           { "memory", required_argument, 0, 'm' },
+                                           { "threads", required_argument, 0, 't' },
+                                           { "help", no_argument, 0, 'h' },
+                                           { 0, 0, 0, 0 } };
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    bo.on_problem = on_problem;
+    const char *index_opt = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'i': index_opt = optarg; break;
+        case 'm':
+            if (parse_size(optarg, &bo.memory_budget) || bo.memory_budget < (64u << 20))
+                die_usage("bad --memory '%s' (at least 64M)", optarg);
+            break;
+        case 't': {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 64)
+                die_usage("bad --threads '%s' (1 to 64)", optarg);
+            bo.threads = (unsigned)n;
+            break;
+        }
+        case 'h': fputs(usage, stdout); return 0;
+        default: die_usage("bad option");
+        }
+    }
+    int sample;
+    char *dir = resolve_index(index_opt, &sample);
+    if (!dir || sample) {
+        fprintf(stderr, "kzsearch: no index to optimize (give --index DIR)\n");
+        free(dir);
+        return EXIT_ERROR;
+    }
+    index_ui ui = { 0 };
+    bo.ctx = &ui;
+    ui.quiet = 1;
+    unsigned merges = 0;
+    double t0 = now_seconds();
+    int rc = kz_index_merge(dir, &bo, KZ_MERGE_ALL, &merges);
+    if (rc) {
+        int status = fail(rc);
+        fprintf(stderr, "kzsearch: the index in %s was not changed\n", dir);
+        free(dir);
+        return status;
+    }
+    fprintf(stderr, "%s in %.2f s: %s\n", merges ? "merged every segment into one" : "already one segment",
+            now_seconds() - t0, dir);
+    free(dir);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- check, stats */
@@ -453,8 +527,6 @@ static int cmd_check(int argc, char **argv)
     free(dir);
     return rc == 0 ? 0 : rc == KZ_ECORRUPT ? 1 : EXIT_ERROR;
 }
-
-static char *resolve_index(const char *given, int *sample);
 
 /* kzsearch delete [--index DIR] [--ids-from FILE] ID...: a document per
  * id (an id per line in FILE). An id the index does not have is reported;
@@ -1338,6 +1410,8 @@ int main(int argc, char **argv)
         return cmd_build(argc, argv, KZ_BUILD_ADD);
     if (strcmp(cmd, "delete") == 0)
         return cmd_delete(argc, argv);
+    if (strcmp(cmd, "optimize") == 0)
+        return cmd_optimize(argc, argv);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "stats") == 0)

@@ -576,6 +576,10 @@ void kz_builder_input_read(kz_builder *b, uint64_t bytes);
 void kz_builder_input_total(kz_builder *b, uint64_t bytes);
 /* The largest document, in bytes, that the build accepts. */
 uint64_t kz_builder_max_doc(const kz_builder *b);
+/* Makes the build a merge: at commit its segment takes the place of the
+ * manifest's segments [first, first + count) (read under the lock the
+ * builder holds), and no id is matched against the others. */
+void kz_builder_merge_range(kz_builder *b, size_t first, size_t count);
 
 /**************************************************************************
 ** Interface to code in indexer/source.c
@@ -740,6 +744,14 @@ int kz_segment_file_name(char *out, size_t size, uint64_t generation);
  * held. Files the new generation does not name are removed. */
 int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
                             size_t n_sources, uint64_t *replaced);
+/* The general change: the manifest's segments [first, first + count)
+ * (clamped to those there are) give way to the segment file dir/name (or
+ * to nothing when name is NULL), which takes their place in the order;
+ * with match_ids, documents of the other segments with an id the new one
+ * has are deleted (*replaced counts them). sources are added to the
+ * manifest's (replaced when the range is every segment). */
+int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
+                          const char *const *sources, size_t n_sources, uint64_t *replaced);
 /* Removes the segment files, temporary files and index.kz that m does
  * not name (m NULL: all of them). The lock must be held. */
 void kz_index_remove_unnamed(const char *dir, const kz_manifest *m);

@@ -170,6 +170,17 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats);
  * and leaves the old index as it was. */
 void kz_builder_free(kz_builder *b);
 
+/* Merges segments of the index in index_dir: adjacent ones, their live
+ * documents into one new segment that takes their place (deleted ones are
+ * dropped), each merge one new generation. By a tiered policy (runs of 8
+ * segments of one size tier, and segments more than half deleted), again
+ * until none qualifies; with KZ_MERGE_ALL, every segment into one. opts
+ * (NULL for defaults) gives the memory budget and threads; *merges counts
+ * the merges made. Readers are not blocked; searches answer the same
+ * before and after. KZ_ELOCKED while another process writes the index. */
+#define KZ_MERGE_ALL 1u
+int kz_index_merge(const char *index_dir, const kz_build_options *opts, unsigned flags, unsigned *merges);
+
 /* ------------------------------------------------------------- reading */
 
 typedef struct kz_index kz_index;

@@ -140,6 +140,10 @@ struct kz_builder {
     uint64_t index_docs; /* ... with this many documents, deleted ones included */
     char **sources;    /* as recorded in the manifest: absolute paths, or "-" */
     size_t n_sources;
+    /* A merge (kz_builder_merge_range): the new segment takes the place of
+     * the manifest's segments [merge_first, merge_first + merge_count). */
+    int merging;
+    size_t merge_first, merge_count;
     kz_build_options opts;
     char language[32];
     uint64_t budget, max_doc;
@@ -1249,9 +1253,13 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
                           (unsigned long long)b->index_docs);
         goto done;
     }
-    if (b->n_docs == 0 && b->opts.mode == KZ_BUILD_ADD) {
+    if (b->n_docs == 0 && b->opts.mode == KZ_BUILD_ADD && !b->merging) {
         b->stats.seconds = kz_now() - b->started;
         goto done; /* nothing to add: no new generation */
+    }
+    if (b->n_docs == 0 && b->merging) { /* every document was deleted: the segments go */
+        rc = kz_index_commit_range(b->dir, NULL, b->merge_first, b->merge_count, 0, NULL, 0, &b->stats.replaced);
+        goto done;
     }
     report_progress(b, "merging", 1);
     if ((rc = kz_fwriter_end(b->fw)))
@@ -1345,8 +1353,13 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         goto done;
     /* The new generation of the manifest makes the segment part of the
      * index (writer.c). */
-    if ((rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE,
-                                      (const char *const *)b->sources, b->n_sources, &b->stats.replaced)))
+    if (b->merging)
+        rc = kz_index_commit_range(b->dir, b->segment_name, b->merge_first, b->merge_count, 0, NULL, 0,
+                                   &b->stats.replaced);
+    else
+        rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE,
+                                     (const char *const *)b->sources, b->n_sources, &b->stats.replaced);
+    if (rc)
         goto done;
     {
         kz_manifest after;
@@ -1468,6 +1481,13 @@ void kz_builder_free(kz_builder *b)
         pthread_cond_destroy(&b->cv_space);
     }
     free(b);
+}
+
+void kz_builder_merge_range(kz_builder *b, size_t first, size_t count)
+{
+    b->merging = 1;
+    b->merge_first = first;
+    b->merge_count = count;
 }
 
 int kz_builder_add_source(kz_builder *b, const char *path)

@@ -254,6 +254,14 @@ static int add_sources(kz_manifest *m, const char *const *sources, size_t n)
 int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
                             size_t n_sources, uint64_t *replaced)
 {
+    return kz_index_commit_range(dir, name, replace ? 0 : SIZE_MAX, replace ? SIZE_MAX : 0, !replace, sources,
+                                 n_sources, replaced);
+}
+
+int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
+                          const char *const *sources, size_t n_sources, uint64_t *replaced)
+{
+    int replace = first == 0 && count == SIZE_MAX;
     kz_manifest m;
     int exists, rc;
     char path[4400];
@@ -270,14 +278,20 @@ int kz_index_commit_segment(const char *dir, const char *name, int replace, cons
         kz_manifest_free(&m);
         m.generation = generation;
     }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if ((rc = kz_segment_open(&sg, path)))
-        goto done;
-    kz_index_info si;
-    kz_segment_get_info(sg, &si);
+    kz_index_info si = { 0 };
+    if (name) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if ((rc = kz_segment_open(&sg, path)))
+            goto done;
+        kz_segment_get_info(sg, &si);
+    }
     size_t n_old = m.n_segments;
+    if (first > n_old)
+        first = n_old;
+    if (count > n_old - first)
+        count = n_old - first;
     /* An added document whose id the index has replaces the old one. */
-    if (n_old > 0 && si.docs > 0) {
+    if (match_ids && n_old > 0 && si.docs > 0) {
         if ((rc = id_set_init(&ids, si.docs)))
             goto done;
         for (uint32_t d = 0; d < si.docs; d++) {
@@ -289,19 +303,37 @@ int kz_index_commit_segment(const char *dir, const char *name, int replace, cons
         if ((rc = delete_matching(dir, &m, n_old, &ids, segment_id_at, sg, replaced, NULL)))
             goto done;
     }
-    kz_manifest_segment *segs = realloc(m.segments, (n_old + 1) * sizeof *segs);
+    /* Segments [first, first + count) give way to the new one (if any). */
+    for (size_t i = first; i < first + count; i++) {
+        free(m.segments[i].name);
+        if (m.segments[i].deleted)
+            roaring_bitmap_free(m.segments[i].deleted);
+    }
+    size_t added = name ? 1 : 0, n_new = n_old - count + added;
+    if (n_new == 0) {
+        rc = kz_error_set(KZ_EINVAL, "an index of no segments");
+        goto done;
+    }
+    kz_manifest_segment *segs = malloc(n_new * sizeof *segs);
     if (!segs) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
     }
+    if (first)
+        memcpy(segs, m.segments, first * sizeof *segs);
+    if (n_old > first + count)
+        memcpy(segs + first + added, m.segments + first + count, (n_old - first - count) * sizeof *segs);
+    free(m.segments);
     m.segments = segs;
-    memset(&segs[n_old], 0, sizeof segs[n_old]);
-    if (!(segs[n_old].name = strdup(name))) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
+    m.n_segments = n_new;
+    if (name) {
+        memset(&segs[first], 0, sizeof segs[first]);
+        if (!(segs[first].name = strdup(name))) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto done;
+        }
+        segs[first].docs = si.docs;
     }
-    segs[n_old].docs = si.docs;
-    m.n_segments = n_old + 1;
     if ((rc = add_sources(&m, sources, n_sources)))
         goto done;
     m.generation = generation + 1;

@@ -180,6 +180,21 @@ run "$KZ" stats --index "$T/ixs"
 expect_in out "documents   3" "stats after deletes"
 run "$KZ" check --index "$T/ixs"
 expect_status 0 "check after add and delete"
+run "$KZ" --index "$T/ixs" --json -n 10 kazakhstan
+cp "$T/out" "$T/before-optimize.json"
+run "$KZ" optimize --index "$T/ixs"
+expect_status 0 "optimize"
+run "$KZ" stats --index "$T/ixs"
+expect_in out "segments    1" "optimize: one segment"
+expect_in out "documents   3" "optimize: the live documents"
+run "$KZ" --index "$T/ixs" --json -n 10 kazakhstan
+sed -e 's/"took_ms": [0-9.]*//' -e 's/"docid": [0-9]*//' "$T/before-optimize.json" >"$T/a.json"
+sed -e 's/"took_ms": [0-9.]*//' -e 's/"docid": [0-9]*//' "$T/out" >"$T/b.json"
+if cmp -s "$T/a.json" "$T/b.json"; then
+    pass "optimize: the same hits and scores"
+else
+    fail "optimize: other hits or scores" "$(diff "$T/before-optimize.json" "$T/out")"
+fi
 # A rebuild from other sources would throw documents away: refused.
 run "$KZ" index -o "$T/ixs" "$T/new.jsonl"
 expect_status 2 "index from other sources over an index"

@@ -3,7 +3,8 @@
  * live documents.
  *
  * A property test: random sequences of adds (new documents and new
- * versions of old ones), deletes and rebuilds on a seeded corpus. A model
+ * versions of old ones), deletes, merges (by the tiered policy, and all
+ * into one) and rebuilds on a seeded corpus. A model
  * keeps the live documents in the order a fresh build would number them
  * (a new version goes to the end, as its segment does). After each step,
  * every query of a fixed set (terms, AND, OR, phrases, prefixes, NOT, in
@@ -196,8 +197,9 @@ static void test_random_changes(void)
     char *dir = kz_test_temp_dir(), *fresh = kz_test_temp_dir();
     model m = { 0 };
     unsigned next_id = 0, steps = 0, adds = 0, updates = 0, deletes = 0, rebuilds = 0, max_segments = 0;
+    unsigned merges = 0, optimizes = 0;
     int ok = 1;
-    for (int step = 0; step < 40 && ok; step++) {
+    for (int step = 0; step < 60 && ok; step++) {
         unsigned op = step == 0 ? 0 : (unsigned)(kz_test_rand(&rng) % 10);
         if (op < 6) {
             /* Add a batch: new documents, and new versions of old ones. */
@@ -247,10 +249,21 @@ static void test_random_changes(void)
             free(ids);
             free(found);
             deletes++;
-        } else {
+        } else if (op == 9 && kz_test_rand(&rng) % 3 == 0) {
             /* A rebuild of the live documents: one segment again. */
             ok = build(dir, m.d, m.n, KZ_BUILD_REPLACE) == KZ_OK;
             rebuilds++;
+        } else {
+            /* Merges: by the policy, or every segment into one. */
+            unsigned done = 0, all = kz_test_rand(&rng) % 2;
+            kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+            o.threads = 1;
+            o.memory_budget = 64u << 20;
+            ok = kz_index_merge(dir, &o, all ? KZ_MERGE_ALL : 0, &done) == KZ_OK;
+            if (!ok)
+                fprintf(stderr, "merge: %s\n", kz_last_error());
+            merges += done;
+            optimizes += all;
         }
         kz_index *ix;
         if (ok && kz_index_open(&ix, dir) == KZ_OK) {
@@ -265,8 +278,10 @@ static void test_random_changes(void)
         steps++;
     }
     CHECK_MSG(ok, "the index of segments and the fresh index disagree (seed above)");
-    fprintf(stderr, "  %u steps: %u adds (%u updates), %u deletes, %u rebuilds; up to %u segments, %zu live documents\n",
-            steps, adds, updates, deletes, rebuilds, max_segments, m.n);
+    fprintf(stderr,
+            "  %u steps: %u adds (%u updates), %u deletes, %u rebuilds, %u merges (%u optimize calls); up to %u "
+            "segments, %zu live documents\n",
+            steps, adds, updates, deletes, rebuilds, merges, optimizes, max_segments, m.n);
     CHECK(max_segments >= 3);
     model_free(&m);
     kz_test_remove_tree(dir);
@@ -397,11 +412,55 @@ static void test_manifest(void)
     free(dir);
 }
 
+/* Adds of a few documents at a time, merged by the policy after each: the
+ * segments stay few (fewer than 8 a tier), and the answers those of a
+ * fresh build. */
+static void test_tiered_merges(void)
+{
+    char *dir = kz_test_temp_dir(), *fresh = kz_test_temp_dir();
+    model m = { 0 };
+    unsigned most = 0, total_merges = 0;
+    int ok = 1;
+    for (int step = 0; step < 70 && ok; step++) {
+        mdoc batch[3];
+        memset(batch, 0, sizeof batch);
+        for (int i = 0; i < 3; i++) {
+            snprintf(batch[i].id, sizeof batch[i].id, "t%d", step * 3 + i);
+            batch[i].title = random_text(1);
+            batch[i].text = random_text(5 + kz_test_rand(&rng) % 20);
+        }
+        ok = build(dir, batch, 3, KZ_BUILD_ADD) == KZ_OK;
+        for (int i = 0; i < 3; i++)
+            model_append(&m, batch[i].id, batch[i].title, batch[i].text);
+        unsigned merges = 0;
+        ok = ok && kz_index_merge(dir, NULL, 0, &merges) == KZ_OK;
+        total_merges += merges;
+        kz_index *ix;
+        if (ok && kz_index_open(&ix, dir) == KZ_OK) {
+            kz_index_info info;
+            kz_index_get_info(ix, &info);
+            most = info.segments > most ? (unsigned)info.segments : most;
+            kz_index_free(ix);
+        }
+    }
+    CHECK(ok);
+    CHECK_MSG(most < 8, "%u segments at most after 70 adds", most);
+    CHECK(total_merges >= 8);
+    CHECK(compare_with_fresh(dir, fresh, &m, 999));
+    fprintf(stderr, "  70 adds of 3: %u merges, at most %u segments\n", total_merges, most);
+    model_free(&m);
+    kz_test_remove_tree(dir);
+    kz_test_remove_tree(fresh);
+    free(dir);
+    free(fresh);
+}
+
 int main(void)
 {
     rng = kz_test_seed();
     KZ_RUN(test_manifest);
     KZ_RUN(test_reader_keeps_its_generation);
     KZ_RUN(test_random_changes);
+    KZ_RUN(test_tiered_merges);
     return kz_test_finish();
 }
