@@ -194,6 +194,12 @@ typedef struct kz_index kz_index;
 int kz_index_open(kz_index **out, const char *index_dir);
 void kz_index_free(kz_index *ix);
 
+/* For long-running readers: *out is the index as it is now, newly opened,
+ * when a change was made since ix was opened (a new generation of its
+ * manifest), else NULL. Reads the manifest, nothing more, when nothing
+ * changed. ix stays open and valid; the caller frees either when done. */
+int kz_index_reopen(kz_index *ix, kz_index **out);
+
 typedef struct kz_index_info {
     uint32_t format_version;
     uint32_t analyzer_version;

@@ -37,6 +37,7 @@ typedef struct segment_slot {
 } segment_slot;
 
 struct kz_index {
+    char *dir;
     kz_manifest manifest; /* empty for an index of one file without one */
     segment_slot *seg;
     size_t n_seg;
@@ -161,6 +162,10 @@ int kz_index_open(kz_index **out, const char *index_dir)
     if (!ix)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     pthread_mutex_init(&ix->pool_lock, NULL);
+    if (!(ix->dir = strdup(index_dir))) {
+        kz_index_free(ix);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
     int rc = KZ_OK, gone = 0;
     for (int tries = 0; tries < OPEN_TRIES; tries++) {
         if ((rc = open_segments(ix, index_dir, &gone)) == KZ_OK || !gone)
@@ -186,7 +191,24 @@ void kz_index_free(kz_index *ix)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
     pthread_mutex_destroy(&ix->pool_lock);
+    free(ix->dir);
     free(ix);
+}
+
+int kz_index_reopen(kz_index *ix, kz_index **out)
+{
+    *out = NULL;
+    kz_manifest m;
+    int rc = kz_manifest_read(&m, ix->dir);
+    if (rc == KZ_ENOTFOUND && ix->manifest.n_segments == 0)
+        return KZ_OK; /* an index of one file without a manifest, still */
+    if (rc && rc != KZ_ENOTFOUND)
+        return rc;
+    int same = rc == KZ_OK && m.generation == ix->manifest.generation && ix->manifest.n_segments > 0;
+    kz_manifest_free(&m);
+    if (same)
+        return KZ_OK;
+    return kz_index_open(out, ix->dir);
 }
 
 void kz_index_get_info(const kz_index *ix, kz_index_info *out) { *out = ix->info; }

@@ -21,6 +21,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -334,6 +335,113 @@ static void test_reader_keeps_its_generation(void)
     free(dir);
 }
 
+/* Searches in another thread while this one adds, deletes, merges and
+ * rebuilds: every search succeeds, on the generation its reader opened,
+ * and a reader that reopens sees the changes. */
+typedef struct searcher {
+    const char *dir;
+    _Atomic int stop;
+    unsigned searches, reopens, failures;
+    char first_failure[300];
+} searcher;
+
+static void *search_loop(void *arg)
+{
+    searcher *s = arg;
+    kz_index *ix = NULL;
+    if (kz_index_open(&ix, s->dir) != KZ_OK) {
+        s->failures++;
+        snprintf(s->first_failure, sizeof s->first_failure, "open: %s", kz_last_error());
+        return NULL;
+    }
+    while (!s->stop) {
+        for (size_t q = 0; q < N_QUERIES; q++) {
+            kz_results *r = NULL;
+            int rc = kz_search(&r, ix, queries[q], strlen(queries[q]), NULL);
+            if (rc) {
+                if (!s->failures++)
+                    snprintf(s->first_failure, sizeof s->first_failure, "\"%s\": %s", queries[q], kz_last_error());
+            } else if (kz_results_count(r) > 0) {
+                /* The hits' documents read back. */
+                char *text = NULL;
+                size_t len;
+                if (kz_index_doc_text(ix, &text, &len, kz_results_hit(r, 0)->docid) != KZ_OK && !s->failures++)
+                    snprintf(s->first_failure, sizeof s->first_failure, "text: %s", kz_last_error());
+                free(text);
+            }
+            kz_results_free(r);
+            s->searches++;
+        }
+        kz_index *now = NULL;
+        if (kz_index_reopen(ix, &now) != KZ_OK) {
+            if (!s->failures++)
+                snprintf(s->first_failure, sizeof s->first_failure, "reopen: %s", kz_last_error());
+        } else if (now) {
+            kz_index_free(ix);
+            ix = now;
+            s->reopens++;
+        }
+    }
+    kz_index_free(ix);
+    return NULL;
+}
+
+static void test_searches_during_changes(void)
+{
+    char *dir = kz_test_temp_dir();
+    model m = { 0 };
+    mdoc first[20];
+    memset(first, 0, sizeof first);
+    for (int i = 0; i < 20; i++) {
+        snprintf(first[i].id, sizeof first[i].id, "s%d", i);
+        first[i].title = random_text(2);
+        first[i].text = random_text(20);
+    }
+    CHECK_OK(build(dir, first, 20, KZ_BUILD_REPLACE));
+    for (int i = 0; i < 20; i++)
+        model_append(&m, first[i].id, first[i].title, first[i].text);
+    searcher s = { dir, 0, 0, 0, 0, "" };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, search_loop, &s) == 0);
+    int next = 20;
+    for (int step = 0; step < 30; step++) {
+        mdoc batch[10];
+        memset(batch, 0, sizeof batch);
+        for (int i = 0; i < 10; i++) {
+            snprintf(batch[i].id, sizeof batch[i].id, "s%d", step % 3 ? next++ : (int)(kz_test_rand(&rng) % next));
+            batch[i].title = random_text(2);
+            batch[i].text = random_text(10 + kz_test_rand(&rng) % 30);
+        }
+        CHECK_OK(build(dir, batch, 10, KZ_BUILD_ADD));
+        for (int i = 0; i < 10; i++)
+            model_append(&m, batch[i].id, batch[i].title, batch[i].text);
+        if (step % 4 == 1 && m.n) {
+            const char *ids[1] = { m.d[kz_test_rand(&rng) % m.n].id };
+            uint8_t found;
+            uint64_t deleted;
+            char id[24];
+            snprintf(id, sizeof id, "%s", ids[0]);
+            ids[0] = id;
+            CHECK_OK(kz_index_delete(dir, ids, 1, &found, &deleted));
+            model_remove(&m, id);
+        }
+        unsigned merges;
+        CHECK_OK(kz_index_merge(dir, NULL, step % 10 == 9 ? KZ_MERGE_ALL : 0, &merges));
+        if (step == 15)
+            CHECK_OK(build(dir, m.d, m.n, KZ_BUILD_REPLACE));
+        usleep(2000);
+    }
+    s.stop = 1;
+    pthread_join(t, NULL);
+    CHECK_MSG(s.failures == 0, "%u of %u searches failed during changes; first: %s", s.failures, s.searches,
+              s.first_failure);
+    CHECK(s.searches > 0 && s.reopens > 0);
+    fprintf(stderr, "  %u searches and %u reopens during 30 adds, deletes and merges\n", s.searches, s.reopens);
+    model_free(&m);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* Manifests: what is written reads back; damage of any kind is refused. */
 static void test_manifest(void)
 {
@@ -462,5 +570,6 @@ int main(void)
     KZ_RUN(test_reader_keeps_its_generation);
     KZ_RUN(test_random_changes);
     KZ_RUN(test_tiered_merges);
+    KZ_RUN(test_searches_during_changes);
     return kz_test_finish();
 }
