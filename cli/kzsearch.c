@@ -5,6 +5,7 @@
  *   kzsearch add [-o DIR] [options] SOURCE...     a new segment
  *   kzsearch delete [--index DIR] ID...           delete by id
  *   kzsearch optimize [--index DIR]               every segment into one
+ *   kzsearch update [--index DIR]                 apply what changed in the sources
  *   kzsearch check [--index DIR]                  verify everything
  *   kzsearch stats [--index DIR]                  counts and section sizes
  *   kzsearch analyze [--lang L] TEXT...           show the analysis
@@ -112,6 +113,8 @@ static const char usage[] =
     "  delete [--index DIR] ID...  delete documents by id; --ids-from FILE takes\n"
     "                            an id per line (- for standard input)\n"
     "  optimize [--index DIR]    merge every segment into one (--memory, --threads)\n"
+    "  update [--index DIR]      read the recorded sources again and apply what\n"
+    "                            changed: new, changed and removed documents\n"
     "  run --queries FILE.tsv    run qid<TAB>query lines; write a TREC run\n"
     "      --mode and|or         plain words, all or any (no operators, no fallback)\n"
     "      -k N                  hits per query (default 1000)\n"
@@ -413,6 +416,71 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
 }
 
 static char *resolve_index(const char *given, int *sample);
+
+/* kzsearch update [--index DIR] [--memory SIZE] [--threads N] [-q]: the
+ * recorded sources read again, only what changed applied. */
+static int cmd_update(int argc, char **argv)
+{
+    static const struct option opts[] = { { "index", required_argument, 0, 'i' },
+                                           { "memory", required_argument, 0, 'm' },
+                                           { "threads", required_argument, 0, 't' },
+                                           { "quiet", no_argument, 0, 'q' },
+                                           { "help", no_argument, 0, 'h' },
+                                           { 0, 0, 0, 0 } };
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    index_ui ui = { 0 };
+    const char *index_opt = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'i': index_opt = optarg; break;
+        case 'm':
+            if (parse_size(optarg, &bo.memory_budget) || bo.memory_budget < (64u << 20))
+                die_usage("bad --memory '%s' (at least 64M)", optarg);
+            break;
+        case 't': {
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 64)
+                die_usage("bad --threads '%s' (1 to 64)", optarg);
+            bo.threads = (unsigned)n;
+            break;
+        }
+        case 'q': ui.quiet = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: die_usage("bad option");
+        }
+    }
+    if (optind < argc)
+        die_usage("update takes no sources: it reads again those the index records");
+    int sample;
+    char *dir = resolve_index(index_opt, &sample);
+    if (!dir || sample) {
+        fprintf(stderr, "kzsearch: no index to update (give --index DIR)\n");
+        free(dir);
+        return EXIT_ERROR;
+    }
+    bo.on_problem = on_problem;
+    bo.ctx = &ui;
+    kz_update_stats us;
+    double t0 = now_seconds();
+    int rc = kz_index_update(dir, &bo, &us);
+    unsigned merges = 0;
+    if (rc == KZ_OK)
+        rc = kz_index_merge(dir, &bo, 0, &merges);
+    if (rc) {
+        int status = fail(rc);
+        fprintf(stderr, "kzsearch: the index in %s was not changed\n", dir);
+        free(dir);
+        return status;
+    }
+    if (!ui.quiet)
+        fprintf(stderr, "updated %s in %.2f s: %" PRIu64 " new or changed, %" PRIu64 " unchanged, %" PRIu64
+                        " deleted, %" PRIu64 " skipped\n",
+                dir, now_seconds() - t0, us.changed, us.unchanged, us.deleted, us.skipped);
+    free(dir);
+    return us.skipped ? EXIT_SKIPPED : 0;
+}
 
 /* kzsearch optimize [--index DIR] [--memory SIZE] [--threads N]: every
  * segment into one, the deleted documents dropped. */
@@ -1412,6 +1480,8 @@ int main(int argc, char **argv)
         return cmd_delete(argc, argv);
     if (strcmp(cmd, "optimize") == 0)
         return cmd_optimize(argc, argv);
+    if (strcmp(cmd, "update") == 0)
+        return cmd_update(argc, argv);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "stats") == 0)

@@ -580,6 +580,11 @@ uint64_t kz_builder_max_doc(const kz_builder *b);
  * manifest's segments [first, first + count) (read under the lock the
  * builder holds), and no id is matched against the others. */
 void kz_builder_merge_range(kz_builder *b, size_t first, size_t count);
+/* Called for each document the build would take (after the checks for
+ * size, emptiness and repeated ids): 1 to take it, 0 to pass over it
+ * silently, a negative error to stop the build. */
+typedef int (*kz_doc_filter_fn)(void *ctx, const kz_jsonl_doc *doc);
+void kz_builder_set_filter(kz_builder *b, kz_doc_filter_fn fn, void *ctx);
 
 /**************************************************************************
 ** Interface to code in indexer/source.c
@@ -752,6 +757,8 @@ int kz_index_commit_segment(const char *dir, const char *name, int replace, cons
  * manifest's (replaced when the range is every segment). */
 int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
                           const char *const *sources, size_t n_sources, uint64_t *replaced);
+/* kz_index_delete with the lock held by the caller. */
+int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
 /* Removes the segment files, temporary files and index.kz that m does
  * not name (m NULL: all of them). The lock must be held. */
 void kz_index_remove_unnamed(const char *dir, const kz_manifest *m);

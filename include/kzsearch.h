@@ -178,6 +178,21 @@ void kz_builder_free(kz_builder *b);
  * (NULL for defaults) gives the memory budget and threads; *merges counts
  * the merges made. Readers are not blocked; searches answer the same
  * before and after. KZ_ELOCKED while another process writes the index. */
+/* Brings the index in index_dir up to date with the sources it records
+ * (kz_index_source): each is read again; a document of a new id, or of an
+ * id whose title, text or metadata changed, goes into one new segment
+ * (replacing the old version), an unchanged one is passed over, and the
+ * live documents no source gives any more are deleted. A source that
+ * cannot be read fails the update, and nothing changes. opts as for a
+ * build (its mode is ignored). */
+typedef struct kz_update_stats {
+    uint64_t changed;   /* new documents and new versions, added */
+    uint64_t unchanged; /* passed over */
+    uint64_t deleted;   /* no source gives them any more */
+    uint64_t skipped;   /* input the build skipped (problems) */
+} kz_update_stats;
+int kz_index_update(const char *index_dir, const kz_build_options *opts, kz_update_stats *out);
+
 #define KZ_MERGE_ALL 1u
 int kz_index_merge(const char *index_dir, const kz_build_options *opts, unsigned flags, unsigned *merges);
 

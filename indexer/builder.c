@@ -144,6 +144,8 @@ struct kz_builder {
      * the manifest's segments [merge_first, merge_first + merge_count). */
     int merging;
     size_t merge_first, merge_count;
+    kz_doc_filter_fn filter; /* kz_builder_set_filter */
+    void *filter_ctx;
     kz_build_options opts;
     char language[32];
     uint64_t budget, max_doc;
@@ -846,6 +848,13 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
                            (int)KZ_MIN(doc->id_len, 200), doc->id);
         return KZ_OK;
     }
+    if (b->filter) {
+        int keep = b->filter(b->filter_ctx, doc);
+        if (keep < 0)
+            return keep;
+        if (!keep)
+            return KZ_OK;
+    }
     if (b->n_docs >= UINT32_MAX - 1)
         return kz_error_set(KZ_ELIMIT, "an index holds at most 2^32-2 documents");
 
@@ -1481,6 +1490,12 @@ void kz_builder_free(kz_builder *b)
         pthread_cond_destroy(&b->cv_space);
     }
     free(b);
+}
+
+void kz_builder_set_filter(kz_builder *b, kz_doc_filter_fn fn, void *ctx)
+{
+    b->filter = fn;
+    b->filter_ctx = ctx;
 }
 
 void kz_builder_merge_range(kz_builder *b, size_t first, size_t count)

@@ -364,12 +364,21 @@ static int list_id_at(void *ctx, uint32_t k, const char **id, size_t *len)
 
 int kz_index_delete(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted)
 {
-    int lock_fd, exists, rc;
-    kz_manifest m = { 0 };
-    id_set set = { 0 };
+    int lock_fd, rc;
     *deleted = 0;
     if ((rc = kz_index_lock(dir, &lock_fd)))
         return rc;
+    rc = kz_index_delete_locked(dir, ids, n, found, deleted);
+    kz_index_unlock(lock_fd);
+    return rc;
+}
+
+int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted)
+{
+    int exists, rc;
+    kz_manifest m = { 0 };
+    id_set set = { 0 };
+    *deleted = 0;
     if ((rc = kz_manifest_current(&m, dir, &exists)))
         goto done;
     if (!exists) {
@@ -398,6 +407,5 @@ int kz_index_delete(const char *dir, const char *const *ids, size_t n, uint8_t *
 done:
     id_set_free(&set);
     kz_manifest_free(&m);
-    kz_index_unlock(lock_fd);
     return rc;
 }

@@ -213,6 +213,28 @@ expect_status 2 "index from the recorded sources and another"
 run "$KZ" index -q -o "$T/ixs" "$T/new.jsonl"
 expect_status 0 "index again from the recorded sources"
 
+# update: the recorded sources read again.
+mkdir -p "$T/upd"
+printf 'One\nabout the steppe\n' >"$T/upd/one.txt"
+printf 'Two\nabout oil\n' >"$T/upd/two.txt"
+run "$KZ" index -q -o "$T/ixu" "$T/upd"
+printf 'Two\nabout grain now\n' >"$T/upd/two.txt"
+printf 'Three\nabout a river\n' >"$T/upd/three.txt"
+rm "$T/upd/one.txt"
+run "$KZ" update --index "$T/ixu"
+expect_status 0 "update"
+expect_in err "2 new or changed, 0 unchanged, 1 deleted" "update: a file changed, one added, one removed"
+run "$KZ" --index "$T/ixu" grain
+expect_status 0 "update: the changed file is found by its new words"
+run "$KZ" --index "$T/ixu" --all steppe
+expect_status 1 "update: the removed file is gone"
+run "$KZ" update --index "$T/ixu"
+expect_in err "0 new or changed, 2 unchanged, 0 deleted" "update with nothing changed"
+mv "$T/upd" "$T/upd-moved"
+run "$KZ" update --index "$T/ixu"
+expect_status 2 "update with a source gone"
+expect_in err "was not changed" "update with a source gone: nothing changes"
+
 # ---------------------------------------------------------------- damage
 
 # The segment alone, as index.kz: an index of one file.

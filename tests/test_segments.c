@@ -21,6 +21,8 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -442,6 +444,143 @@ static void test_searches_during_changes(void)
     free(dir);
 }
 
+/* Every hit of query q as "id score" lines, sorted: the same for two
+ * indexes of the same documents in any order. */
+static char *hit_set(kz_index *ix, const char *q)
+{
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.mode = KZ_MODE_ANY;
+    o.limit = 100000;
+    kz_results *r = NULL;
+    if (kz_search(&r, ix, q, strlen(q), &o) != KZ_OK)
+        return strdup("(error)");
+    size_t n = kz_results_count(r);
+    char **lines = calloc(n ? n : 1, sizeof *lines);
+    for (size_t h = 0; h < n; h++) {
+        char id[64];
+        hit_id(ix, r, h, id, sizeof id);
+        if (asprintf(&lines[h], "%s %.17g\n", id, kz_results_hit(r, h)->score) < 0)
+            lines[h] = NULL;
+    }
+    kz_results_free(r);
+    for (size_t i = 1; i < n; i++) /* insertion sort: few hits */
+        for (size_t j = i; j > 0 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
+            char *t = lines[j];
+            lines[j] = lines[j - 1];
+            lines[j - 1] = t;
+        }
+    kz_buf out = { 0 };
+    for (size_t h = 0; h < n; h++) {
+        kz_buf_printf(&out, "%s", lines[h]);
+        free(lines[h]);
+    }
+    free(lines);
+    kz_buf_terminate(&out);
+    return (char *)out.data;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    kz_test_write_file(path, text, strlen(text));
+}
+
+/* kzsearch update: the recorded sources read again. Files added, changed
+ * and removed in a folder, documents added, changed and dropped in JSON
+ * Lines: afterwards every query's hits and scores are those of a fresh
+ * index of the sources; unchanged documents are not indexed again; a
+ * source gone fails the update and changes nothing. */
+static void test_update(void)
+{
+    char *root = kz_test_temp_dir(), dir[4300], folder[4300], jsonl[4300], fresh[4300];
+    snprintf(dir, sizeof dir, "%s/ix", root);
+    snprintf(fresh, sizeof fresh, "%s/fresh", root);
+    snprintf(folder, sizeof folder, "%s/articles", root);
+    snprintf(jsonl, sizeof jsonl, "%s/feed.jsonl", root);
+    mkdir(folder, 0755);
+    for (int i = 0; i < 12; i++) {
+        char name[32], *text = random_text(10 + (size_t)i);
+        snprintf(name, sizeof name, "a%02d.txt", i);
+        kz_buf b = { 0 };
+        kz_buf_printf(&b, "Title %d\n%s\n", i, text);
+        kz_buf_terminate(&b);
+        put(folder, name, (char *)b.data);
+        kz_buf_free(&b);
+        free(text);
+    }
+    put(root, "feed.jsonl",
+        "{\"id\":\"j1\",\"title\":\"One\",\"text\":\"russia oil\",\"date\":\"2024-01-01\"}\n"
+        "{\"id\":\"j2\",\"text\":\"kazakhstan grain\"}\n{\"id\":\"j3\",\"text\":\"steppe river\"}\n");
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.on_problem = NULL;
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, &o));
+    if (b) {
+        CHECK_OK(kz_builder_add_source(b, folder));
+        CHECK_OK(kz_builder_add_source(b, jsonl));
+        CHECK_OK(kz_builder_commit(b, NULL));
+        kz_builder_free(b);
+    }
+    kz_update_stats us;
+    CHECK_OK(kz_index_update(dir, NULL, &us));
+    CHECK(us.changed == 0 && us.unchanged == 15 && us.deleted == 0);
+    /* Changes: a file changed, one removed, one added; a JSON document
+     * changed (its metadata only), one dropped, one added. */
+    put(folder, "a03.txt", "Title 3\nnow about uranium and the railway\n");
+    char path[4400];
+    snprintf(path, sizeof path, "%s/a07.txt", folder);
+    unlink(path);
+    put(folder, "new.txt", "A new one\nastana tokayev election\n");
+    put(root, "feed.jsonl",
+        "{\"id\":\"j1\",\"title\":\"One\",\"text\":\"russia oil\",\"date\":\"2024-02-02\"}\n"
+        "{\"id\":\"j3\",\"text\":\"steppe river\"}\n{\"id\":\"j4\",\"text\":\"market news\"}\n");
+    CHECK_OK(kz_index_update(dir, NULL, &us));
+    CHECK_INT(us.changed, 4);   /* a03, new.txt, j1, j4 */
+    CHECK_INT(us.unchanged, 11); /* 10 files, j3 */
+    CHECK_INT(us.deleted, 2);    /* a07, j2 */
+    /* A fresh index of the sources as they are now answers the same. */
+    CHECK_OK(kz_builder_new(&b, fresh, &o));
+    if (b) {
+        CHECK_OK(kz_builder_add_source(b, folder));
+        CHECK_OK(kz_builder_add_source(b, jsonl));
+        CHECK_OK(kz_builder_commit(b, NULL));
+        kz_builder_free(b);
+    }
+    kz_index *a = NULL, *f = NULL;
+    CHECK_OK(kz_index_open(&a, dir));
+    CHECK_OK(kz_index_open(&f, fresh));
+    for (size_t q = 0; a && f && q < N_QUERIES; q++) {
+        char *x = hit_set(a, queries[q]), *y = hit_set(f, queries[q]);
+        CHECK_MSG(strcmp(x, y) == 0, "\"%s\" after update:\n%s\nfresh:\n%s", queries[q], x, y);
+        free(x);
+        free(y);
+    }
+    if (a) {
+        kz_index_info info;
+        kz_index_get_info(a, &info);
+        CHECK_INT(info.docs, 15);
+    }
+    kz_index_free(a);
+    kz_index_free(f);
+    /* A source gone: an error, and nothing changes (not everything deleted). */
+    char moved[4400];
+    snprintf(moved, sizeof moved, "%s/moved", root);
+    CHECK(rename(folder, moved) == 0);
+    kz_error_clear();
+    CHECK_INT(kz_index_update(dir, NULL, &us), KZ_ENOTFOUND);
+    CHECK(strstr(kz_last_error(), "articles") != NULL);
+    CHECK_OK(kz_index_open(&a, dir));
+    if (a) {
+        kz_index_info info;
+        kz_index_get_info(a, &info);
+        CHECK_INT(info.docs, 15);
+        kz_index_free(a);
+    }
+    kz_test_remove_tree(root);
+    free(root);
+}
+
 /* Manifests: what is written reads back; damage of any kind is refused. */
 static void test_manifest(void)
 {
@@ -571,5 +710,6 @@ int main(void)
     KZ_RUN(test_random_changes);
     KZ_RUN(test_tiered_merges);
     KZ_RUN(test_searches_during_changes);
+    KZ_RUN(test_update);
     return kz_test_finish();
 }
