@@ -110,6 +110,7 @@ static const char usage[] =
     "  add [-o DIR] SOURCE...    add documents to an index as a new segment; a\n"
     "                            document whose id it has replaces the old one\n"
     "                            (the options of index, but --replace)\n"
+    "      --no-merge            leave the segments unmerged (optimize merges)\n"
     "  delete [--index DIR] ID...  delete documents by id; --ids-from FILE takes\n"
     "                            an id per line (- for standard input)\n"
     "  optimize [--index DIR]    merge every segment into one (--memory, --threads)\n"
@@ -270,7 +271,8 @@ static int same_sources(kz_index *ix, int argc, char **argv, int first)
 static int cmd_build(int argc, char **argv, kz_build_mode mode)
 {
     static const struct option opts[] = {
-        { "replace", no_argument, 0, 'R' }, { "index", required_argument, 0, 'o' },
+        { "replace", no_argument, 0, 'R' }, { "no-merge", no_argument, 0, 'N' },
+        { "index", required_argument, 0, 'o' },
         { "output", required_argument, 0, 'o' }, { "lang", required_argument, 0, 'l' },
         { "memory", required_argument, 0, 'm' }, { "threads", required_argument, 0, 't' },
         { "max-doc", required_argument, 0, 'x' }, { "store-level", required_argument, 0, 's' },
@@ -280,12 +282,17 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
     bo.mode = mode;
     index_ui ui = { 0 };
     char *out_dir = NULL;
-    int c, replace = 0;
+    int c, replace = 0, merge = 1;
     const char *cmd = mode == KZ_BUILD_ADD ? "add" : "index";
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'o': out_dir = optarg; break;
+        case 'N':
+            if (mode != KZ_BUILD_ADD)
+                die_usage("--no-merge goes with add");
+            merge = 0;
+            break;
         case 'R':
             if (mode == KZ_BUILD_ADD)
                 die_usage("--replace goes with index, not add");
@@ -398,7 +405,7 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
             fputc('\n', stderr);
     }
     /* Segments of one size merge as they gather (kz_index_merge). */
-    if (mode == KZ_BUILD_ADD) {
+    if (mode == KZ_BUILD_ADD && merge) {
         unsigned merges = 0;
         bo.on_progress = NULL;
         rc = kz_index_merge(out_dir, &bo, 0, &merges);

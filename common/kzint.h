@@ -722,8 +722,10 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
 
 /* A term's document frequency among the live documents of every segment,
  * as a fresh index of them would have it: df of each segment less its
- * deleted documents that have the term. 0 when no segment has it. */
-int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df);
+ * deleted documents that have the term. 0 when no segment has it. If
+ * ordinals is not NULL (kz_index_segment_count entries), the term's
+ * ordinal in each segment goes there, UINT32_MAX where it is absent. */
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, uint32_t *ordinals);
 
 /**************************************************************************
 ** Interface to code in store/writer.c
@@ -968,6 +970,7 @@ typedef struct kz_qterm {
     size_t len;
     int found;        /* a live document has it: then df */
     uint32_t df;      /* over the live documents of every segment */
+    uint32_t *seg_ordinal; /* by segment: its ordinal there, UINT32_MAX if absent; owned; NULL: look it up */
 } kz_qterm;
 
 struct kz_query {

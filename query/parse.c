@@ -327,7 +327,9 @@ static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
     /* Its df among the live documents of every segment: a term only
      * deleted documents had is not in the index. */
     uint64_t df = 0;
-    int rc = kz_index_live_df(q->ix, text, len, &df);
+    if (!(t->seg_ordinal = malloc(kz_index_segment_count(q->ix) * sizeof *t->seg_ordinal)))
+        return oom(p);
+    int rc = kz_index_live_df(q->ix, text, len, &df, t->seg_ordinal);
     if (rc)
         return p->rc = rc;
     t->found = df > 0;
@@ -475,7 +477,7 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, candidat
             break;
         kz_term t = head[least];
         uint64_t df;
-        if ((rc = kz_index_live_df(ix, t.text, t.len, &df)))
+        if ((rc = kz_index_live_df(ix, t.text, t.len, &df, NULL)))
             goto done;
         if (df > 0) {
             if (n == cap) {
@@ -1079,8 +1081,10 @@ void kz_query_free(kz_query *q)
 {
     if (!q)
         return;
-    for (size_t i = 0; i < q->n_terms; i++)
+    for (size_t i = 0; i < q->n_terms; i++) {
         free(q->terms[i].text);
+        free(q->terms[i].seg_ordinal);
+    }
     for (size_t i = 0; i < q->n_notes; i++)
         free(q->notes[i]);
     free(q->terms);

@@ -206,12 +206,22 @@ static void leaf_free(leaf_reader *lr)
     memset(lr, 0, sizeof *lr);
 }
 
+/* Readies lr for the leaf in the segment being evaluated: its arrays are
+ * made on the first segment and kept for the next ones (leaf_free frees
+ * them when the query is done). */
 static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
 {
     lr->n = leaf->count;
     lr->known_doc = KZ_DOC_END;
+    lr->missing = 0;
     if (leaf->count == 0) {
         lr->missing = 1; /* a prefix that matched no term */
+        return KZ_OK;
+    }
+    if (lr->cur) {
+        for (uint32_t i = 0; i < leaf->count; i++)
+            if (!e->opened[e->q->leaf_terms[leaf->first + i]])
+                lr->missing = 1;
         return KZ_OK;
     }
     lr->cur = calloc(leaf->count, sizeof *lr->cur);
@@ -881,7 +891,8 @@ done:
 
 /* ------------------------------------------------------------- running */
 
-/* Closes what segment_open opened: the lists and the leaf readers. */
+/* Closes what segment_open opened: the lists (the leaf readers stay for
+ * the next segment). */
 static void segment_close(eval *e)
 {
     for (size_t i = 0; e->opened && i < e->q->n_terms; i++) {
@@ -889,16 +900,16 @@ static void segment_close(eval *e)
             kz_plist_close(&e->pl[i]);
         e->opened[i] = 0;
     }
-    for (size_t i = 0; e->match && i < e->q->n_nodes; i++)
-        leaf_free(&e->match[i]);
-    for (size_t i = 0; e->score && i < e->q->n_units; i++)
-        leaf_free(&e->score[i]);
     e->sg = NULL;
 }
 
 static void eval_free(eval *e)
 {
     segment_close(e);
+    for (size_t i = 0; e->match && i < e->q->n_nodes; i++)
+        leaf_free(&e->match[i]);
+    for (size_t i = 0; e->score && i < e->q->n_units; i++)
+        leaf_free(&e->score[i]);
     free(e->pl);
     free(e->ordinal);
     free(e->opened);
@@ -989,7 +1000,13 @@ static int segment_open(eval *e, size_t s)
         uint32_t df;
         if (!q->terms[i].found)
             continue;
-        int found = kz_segment_lookup(e->sg, q->terms[i].text, q->terms[i].len, &e->ordinal[i], &df);
+        int found;
+        if (q->terms[i].seg_ordinal) { /* looked up when the query was parsed */
+            e->ordinal[i] = q->terms[i].seg_ordinal[s];
+            found = e->ordinal[i] != UINT32_MAX;
+        } else {
+            found = kz_segment_lookup(e->sg, q->terms[i].text, q->terms[i].len, &e->ordinal[i], &df);
+        }
         if (found < 0)
             return found;
         if (!found)

@@ -392,7 +392,7 @@ static int deleted_with_term(segment_slot *s, uint32_t ordinal, uint64_t *out)
     return KZ_OK;
 }
 
-int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df)
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, uint32_t *ordinals)
 {
     *df = 0;
     for (size_t i = 0; i < ix->n_seg; i++) {
@@ -400,6 +400,8 @@ int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df)
         int found = kz_segment_lookup(ix->seg[i].sg, term, len, &ordinal, &seg_df);
         if (found < 0)
             return found;
+        if (ordinals)
+            ordinals[i] = found ? ordinal : UINT32_MAX;
         if (!found)
             continue;
         uint64_t gone;

@@ -681,20 +681,59 @@ int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len)
     return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
 }
 
+/* How the first term of block bi compares with key (<0, 0, >0), read in
+ * place: a block's first term has no prefix, so its bytes are whole in
+ * TERMSTR. */
+static int block_head_cmp(kz_segment *sg, uint32_t bi, const char *key, size_t len, int *out)
+{
+    term_scan sc;
+    int rc = scan_open(sg, bi, &sc);
+    if (rc)
+        return rc;
+    const uint8_t *p = sc.p;
+    uint64_t prefix, suffix;
+    if (kz_varint_get(&p, sc.end, &prefix) || kz_varint_get(&p, sc.end, &suffix) || prefix != 0 ||
+        suffix == 0 || suffix > (uint64_t)(sc.end - p) || suffix >= KZ_TERM_MAX_BYTES)
+        return corrupt("term string malformed");
+    *out = kz_bytes_cmp((const char *)p, (size_t)suffix, key, len);
+    return KZ_OK;
+}
+
 int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *ordinal, uint32_t *df)
 {
-    uint32_t at;
-    int rc = len < KZ_TERM_MAX_BYTES ? lower_bound(sg, term, len, &at) : KZ_OK;
-    if (rc || len >= KZ_TERM_MAX_BYTES || at >= sg->terms)
-        return rc;
-    term_scan sc;
-    if ((rc = term_entry(sg, at, &sc)))
-        return rc;
-    if (kz_bytes_cmp(sc.t.text, sc.t.len, term, len) != 0)
+    if (len == 0 || len >= KZ_TERM_MAX_BYTES || sg->terms == 0)
         return 0;
-    *ordinal = at;
-    *df = sc.t.df;
-    return 1;
+    /* The last block whose first term is <= term, then a scan of it: one
+     * binary search, the block heads compared where they lie. */
+    uint32_t lo = 0, hi = sg->term_blocks;
+    int rc, c;
+    if ((rc = block_head_cmp(sg, 0, term, len, &c)))
+        return rc;
+    if (c > 0)
+        return 0; /* before the first term */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((rc = block_head_cmp(sg, mid, term, len, &c)))
+            return rc;
+        if (c <= 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    term_scan sc;
+    if ((rc = scan_open(sg, lo, &sc)))
+        return rc;
+    while ((rc = scan_next(sg, &sc)) > 0) {
+        c = kz_bytes_cmp(sc.t.text, sc.t.len, term, len);
+        if (c == 0) {
+            *ordinal = sc.t.ordinal;
+            *df = sc.t.df;
+            return 1;
+        }
+        if (c > 0)
+            return 0;
+    }
+    return rc;
 }
 
 int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal)
