@@ -424,9 +424,9 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
 
 static char *resolve_index(const char *given, int *sample);
 
-/* kzsearch update [--index DIR] [--memory SIZE] [--threads N] [-q]: the
- * recorded sources read again, only what changed applied. */
-static int cmd_update(int argc, char **argv)
+/* The options of update and optimize: --index DIR, --memory SIZE,
+ * --threads N, and -q. */
+static void maintenance_options(int argc, char **argv, kz_build_options *bo, const char **index_opt, int *quiet)
 {
     static const struct option opts[] = { { "index", required_argument, 0, 'i' },
                                            { "memory", required_argument, 0, 'm' },
@@ -434,30 +434,37 @@ static int cmd_update(int argc, char **argv)
                                            { "quiet", no_argument, 0, 'q' },
                                            { "help", no_argument, 0, 'h' },
                                            { 0, 0, 0, 0 } };
-    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
-    index_ui ui = { 0 };
-    const char *index_opt = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'i': index_opt = optarg; break;
+        case 'i': *index_opt = optarg; break;
         case 'm':
-            if (parse_size(optarg, &bo.memory_budget) || bo.memory_budget < (64u << 20))
+            if (parse_size(optarg, &bo->memory_budget) || bo->memory_budget < (64u << 20))
                 die_usage("bad --memory '%s' (at least 64M)", optarg);
             break;
         case 't': {
             long n = strtol(optarg, &end, 10);
             if (*end || n < 1 || n > 64)
                 die_usage("bad --threads '%s' (1 to 64)", optarg);
-            bo.threads = (unsigned)n;
+            bo->threads = (unsigned)n;
             break;
         }
-        case 'q': ui.quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'q': *quiet = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
         default: die_usage("bad option");
         }
     }
+}
+
+/* kzsearch update [--index DIR] [--memory SIZE] [--threads N] [-q]: the
+ * recorded sources read again, only what changed applied. */
+static int cmd_update(int argc, char **argv)
+{
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    index_ui ui = { 0 };
+    const char *index_opt = NULL;
+    maintenance_options(argc, argv, &bo, &index_opt, &ui.quiet);
     if (optind < argc)
         die_usage("update takes no sources: it reads again those the index records");
     int sample;
@@ -493,34 +500,11 @@ static int cmd_update(int argc, char **argv)
  * segment into one, the deleted documents dropped. */
 static int cmd_optimize(int argc, char **argv)
 {
-    static const struct option opts[] = { { "index", required_argument, 0, 'i' },
-                                           { "memory", required_argument, 0, 'm' },
-                                           { "threads", required_argument, 0, 't' },
-                                           { "help", no_argument, 0, 'h' },
-                                           { 0, 0, 0, 0 } };
     kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
     bo.on_problem = on_problem;
     const char *index_opt = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'i': index_opt = optarg; break;
-        case 'm':
-            if (parse_size(optarg, &bo.memory_budget) || bo.memory_budget < (64u << 20))
-                die_usage("bad --memory '%s' (at least 64M)", optarg);
-            break;
-        case 't': {
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 64)
-                die_usage("bad --threads '%s' (1 to 64)", optarg);
-            bo.threads = (unsigned)n;
-            break;
-        }
-        case 'h': fputs(usage, stdout); return 0;
-        default: die_usage("bad option");
-        }
-    }
+    index_ui ui = { 0 };
+    maintenance_options(argc, argv, &bo, &index_opt, &ui.quiet);
     int sample;
     char *dir = resolve_index(index_opt, &sample);
     if (!dir || sample) {
@@ -528,9 +512,7 @@ static int cmd_optimize(int argc, char **argv)
         free(dir);
         return EXIT_ERROR;
     }
-    index_ui ui = { 0 };
     bo.ctx = &ui;
-    ui.quiet = 1;
     unsigned merges = 0;
     double t0 = now_seconds();
     int rc = kz_index_merge(dir, &bo, KZ_MERGE_ALL, &merges);
@@ -540,8 +522,9 @@ static int cmd_optimize(int argc, char **argv)
         free(dir);
         return status;
     }
-    fprintf(stderr, "%s in %.2f s: %s\n", merges ? "merged every segment into one" : "already one segment",
-            now_seconds() - t0, dir);
+    if (!ui.quiet)
+        fprintf(stderr, "%s in %.2f s: %s\n", merges ? "merged every segment into one" : "already one segment",
+                now_seconds() - t0, dir);
     free(dir);
     return 0;
 }

@@ -54,7 +54,10 @@ def index_seeds(out, kzsearch):
                 write(src, name, text[:1500])
             ix = os.path.join(tmp, "ix")
             subprocess.run([kzsearch, "index", "-q", "-o", ix, src], check=True)
-            with open(os.path.join(ix, "index.kz"), "rb") as f:
+            # The index's one segment: the fuzz target reads it as the one
+            # file of an index without a manifest.
+            segments = sorted(n for n in os.listdir(ix) if n.startswith("seg-") and n.endswith(".kz"))
+            with open(os.path.join(ix, segments[0]), "rb") as f:
                 write(out, "ix%02d" % i, f.read())
 
 

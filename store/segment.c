@@ -429,17 +429,28 @@ done:
     return rc;
 }
 
-int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t docid, size_t max_bytes)
+/* Where docid's text lies: its store block, offset in it and length. */
+static int text_place(kz_segment *sg, uint32_t docid, uint32_t *block, uint32_t *boff, uint64_t *tlen)
 {
     const uint8_t *rec = NULL;
-    *out = NULL;
-    *len = 0;
     int rc = doc_record(sg, docid, &rec);
     if (rc)
         return rc;
-    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
-    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
-    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    *block = kz_load_u32(rec + KZ_DOC_BLOCK);
+    *boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
+    *tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
+    return KZ_OK;
+}
+
+int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t docid, size_t max_bytes)
+{
+    uint32_t block, boff;
+    uint64_t tlen;
+    *out = NULL;
+    *len = 0;
+    int rc = text_place(sg, docid, &block, &boff, &tlen);
+    if (rc)
+        return rc;
     if (tlen <= max_bytes)
         return kz_segment_doc_text(sg, out, len, docid);
     uint8_t *raw;
@@ -459,14 +470,12 @@ int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t
 
 int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
 {
-    const uint8_t *rec = NULL;
-    int rc = doc_record(sg, docid, &rec);
+    uint32_t block, boff;
+    uint64_t tlen;
     *out = NULL;
+    int rc = text_place(sg, docid, &block, &boff, &tlen);
     if (rc)
         return rc;
-    uint32_t block = kz_load_u32(rec + KZ_DOC_BLOCK);
-    uint32_t boff = kz_load_u32(rec + KZ_DOC_BLOCK_OFF);
-    uint64_t tlen = kz_load_u32(rec + KZ_DOC_TEXT_LEN);
     uint8_t *raw = NULL;
     size_t cap = 0;
     uint32_t rlen;
