@@ -844,8 +844,11 @@ done:
 
 static int same_leaf(const kz_query *q, const kz_qnode *a, const kz_qnode *b)
 {
+    /* A leaf of no terms (a prefix that matched none) may have no array to
+     * point into. */
     return a->count == b->count &&
-           memcmp(q->leaf_terms + a->first, q->leaf_terms + b->first, a->count * sizeof(uint32_t)) == 0;
+           (a->count == 0 ||
+            memcmp(q->leaf_terms + a->first, q->leaf_terms + b->first, a->count * sizeof(uint32_t)) == 0);
 }
 
 static uint64_t leaf_hash(const kz_query *q, uint32_t unit)
@@ -972,7 +975,8 @@ static int merge_repeats(parser *p)
             }
             h = hash_bytes(key, (1 + 2 * (size_t)kept) * sizeof *key);
         } else {
-            h = hash_bytes(q->leaf_terms + node->first, node->count * sizeof(uint32_t)) ^ 0x9E3779B97F4A7C15ull;
+            h = (node->count ? hash_bytes(q->leaf_terms + node->first, node->count * sizeof(uint32_t)) : 0) ^
+                0x9E3779B97F4A7C15ull;
         }
         size_t j = (size_t)h & (cap - 1);
         for (; slots[j]; j = (j + 1) & (cap - 1))
