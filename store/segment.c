@@ -540,8 +540,8 @@ static int scan_open(kz_segment *sg, uint32_t bi, term_scan *sc)
             return rc;
         str_end = next_str;
     }
-    if (first >= next_first || next_first - first > KZ_TERMS_PER_BLOCK || (bi == 0 && first != 0) ||
-        str_off >= str_end || str_end > sg->len[KZ_SEC_TERMSTR])
+    if (first >= next_first || next_first - first > KZ_TERMS_PER_BLOCK || next_first > sg->terms ||
+        (bi == 0 && first != 0) || str_off >= str_end || str_end > sg->len[KZ_SEC_TERMSTR])
         return corrupt("terms index entry out of order or out of range");
     if ((rc = kz_file_verify(sg->f, KZ_SEC_TERMSTR, str_off, str_end - str_off)))
         return rc;
@@ -789,6 +789,8 @@ int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t ordinal)
         return rc;
     if (sg->docs == 0)
         return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
+    if (ordinal >= sg->terms)
+        return corrupt("a term past the dictionary's last");
     int checked = atomic_load_explicit(&sg->docids_checked[ordinal], memory_order_acquire);
     rc = kz_plist_open(out, sg->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df,
                        checked ? UINT32_MAX : (uint32_t)(sg->docs - 1));

@@ -1072,6 +1072,38 @@ static void test_crafted_language(void)
     free(copy);
 }
 
+/* A terms index whose next-to-last block claims ordinals past the last
+ * term (the next block's first one is past it), every checksum
+ * recomputed: once a dictionary lookup gave such an ordinal and a search
+ * read past the per-term table (found by fuzz_index). Now the block is
+ * refused as out of range: no crash, and searches and check say corrupt. */
+static void test_crafted_terms_index(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    memcpy(copy, orig, orig_size);
+    const kz_section_entry *te = kz_file_entry(kz_segment_file(kz_index_segment(ref_ix, 0)), KZ_SEC_TERMS);
+    uint64_t n_blocks = te->length / KZ_TIDX_SIZE, terms = ref_info.terms;
+    CHECK(n_blocks >= 3);
+    uint8_t *second_last = copy + te->offset + (n_blocks - 2) * KZ_TIDX_SIZE;
+    uint8_t *last = copy + te->offset + (n_blocks - 1) * KZ_TIDX_SIZE;
+    kz_store_u32(second_last + KZ_TIDX_FIRST, (uint32_t)terms - 10);
+    kz_store_u32(last + KZ_TIDX_FIRST, (uint32_t)terms + 5);
+    kz_test_reseal(copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
+    kz_index *ix;
+    CHECK_OK(open_fresh(&ix, work_dir));
+    if (ix) {
+        read_result rr = { 0 };
+        read_all(ix, &rr);
+        search_all(ix, &rr, 0);
+        CHECK_MSG(rr.bad_rc == 0 && rr.silent == 0, "%s", rr.first_fault);
+        CHECK(rr.corrupt > 0);
+        CHECK_INT(kz_index_check(ix, NULL, NULL), KZ_ECORRUPT);
+        kz_index_free(ix);
+    }
+    free(copy);
+}
+
 /* A flip at a stride through the file (a random phase, so that runs
  * differ; KZ_CORRUPT_STRIDE sets it), with every checksum
  * recomputed after it: whatever the structure checks let through must be
@@ -1173,6 +1205,7 @@ int main(void)
         RUN_TIMED(test_crafted_section_table);
         RUN_TIMED(test_crafted_docid);
         RUN_TIMED(test_crafted_language);
+        RUN_TIMED(test_crafted_terms_index);
         RUN_TIMED(test_resealed_flips);
     }
 
