@@ -55,12 +55,13 @@ static inline void kz_test_reseal(uint8_t *buf, size_t size)
     }
     /* Find CHUNKSUMS first: the other sections' chunk sums go there. */
     uint8_t *sums = NULL, *sums_entry = NULL;
-    uint64_t n_sums = 0;
+    uint64_t n_sums = 0, sums_len = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *e = buf + table_off + (uint64_t)i * KZ_SECTION_ENTRY_SIZE;
         uint64_t off = kz_load_u64(e + 8), len = kz_load_u64(e + 16);
         if (kz_load_u32(e) == KZ_SEC_CHUNKSUMS && off <= size && len <= size - off) {
             sums = buf + off;
+            sums_len = len; /* as it is now: the sums written below may land on the table itself */
             n_sums = len / 8;
             sums_entry = e;
         }
@@ -78,7 +79,7 @@ static inline void kz_test_reseal(uint8_t *buf, size_t size)
         kz_store_u64(e + 32, XXH3_64bits(buf + off, (size_t)len));
     }
     if (sums_entry)
-        kz_store_u64(sums_entry + 32, XXH3_64bits(sums, (size_t)kz_load_u64(sums_entry + 16)));
+        kz_store_u64(sums_entry + 32, XXH3_64bits(sums, (size_t)sums_len));
     kz_test_reseal_table(buf, size);
     kz_test_reseal_header(buf, size);
 }
