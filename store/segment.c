@@ -344,22 +344,58 @@ int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t
     *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
     if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff, clen)))
         return rc;
-    if ((size_t)*rlen + 1 > *cap) {
-        uint8_t *p = realloc(*buf, (size_t)*rlen + 1);
-        if (!p)
-            return kz_error_set(KZ_ENOMEM, "out of memory");
-        *buf = p;
-        *cap = (size_t)*rlen + 1;
-    }
+    if (coff > sg->len[KZ_SEC_STORE] || clen > sg->len[KZ_SEC_STORE] - coff)
+        return corrupt("a store block lies outside the store");
+    /* Decompressed as a stream into a buffer that grows with what comes
+     * out, up to rlen: a damaged rlen costs no more memory than the
+     * block's real content. */
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     if (!dc)
         return kz_error_set(KZ_ENOMEM, "out of memory");
-    size_t got = sg->store_dict
-                     ? ZSTD_decompress_usingDDict(dc, *buf, *rlen, sg->sec[KZ_SEC_STORE] + coff, clen, sg->store_dict)
-                     : ZSTD_decompressDCtx(dc, *buf, *rlen, sg->sec[KZ_SEC_STORE] + coff, clen);
+    if (sg->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, sg->store_dict))) {
+        ZSTD_freeDCtx(dc);
+        return corrupt("the document store's dictionary does not load");
+    }
+    ZSTD_inBuffer ib = { sg->sec[KZ_SEC_STORE] + coff, clen, 0 };
+    size_t want = (size_t)*rlen, pos = 0, z = 1;
+    rc = KZ_OK;
+    while (z != 0) { /* until the frame ends, its last bytes read */
+        size_t room = *cap > 0 ? *cap - 1 : 0; /* one byte stays for the caller's NUL */
+        if (pos == room && pos < want) {
+            size_t grown = KZ_MAX(KZ_MIN(want, (size_t)1 << 20), 2 * room);
+            grown = KZ_MIN(grown, want) + 1;
+            uint8_t *p = realloc(*buf, grown);
+            if (!p) {
+                rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                break;
+            }
+            *buf = p;
+            *cap = grown;
+            room = grown - 1;
+        }
+        size_t in_before = ib.pos;
+        ZSTD_outBuffer ob = { *buf, KZ_MIN(room, want), pos };
+        z = ZSTD_decompressStream(dc, &ob, &ib);
+        /* No progress either way: the frame wants more output than rlen,
+         * or more input than the block has. */
+        if (ZSTD_isError(z) || (z != 0 && ob.pos == pos && ib.pos == in_before)) {
+            rc = corrupt("a document store block does not decompress");
+            break;
+        }
+        pos = ob.pos;
+    }
     ZSTD_freeDCtx(dc);
-    if (ZSTD_isError(got) || got != *rlen)
-        return corrupt("a document store block does not decompress");
+    if (rc)
+        return rc;
+    if (pos != want || ib.pos != ib.size)
+        return corrupt("a document store block does not decompress to its size");
+    if (*cap == 0) { /* an empty block: room for the NUL */
+        uint8_t *p = realloc(*buf, 1);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *buf = p;
+        *cap = 1;
+    }
     return KZ_OK;
 }
 

@@ -1104,6 +1104,34 @@ static void test_crafted_terms_index(void)
     free(copy);
 }
 
+/* A store block whose raw length says 4 GiB, every checksum recomputed:
+ * once the reader allocated that much before decompressing (fuzz_index,
+ * out of memory). Now the buffer grows with what really comes out, and
+ * the text is reported corrupt. */
+static void test_crafted_store_length(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    memcpy(copy, orig, orig_size);
+    const kz_section_entry *si = kz_file_entry(kz_segment_file(kz_index_segment(ref_ix, 0)), KZ_SEC_STOREIDX);
+    kz_store_u32(copy + si->offset + KZ_STOREIDX_RLEN, 0xFFFFFFF0u); /* block 0 */
+    kz_test_reseal(copy, orig_size);
+    kz_test_write_file(work_file, copy, orig_size);
+    kz_index *ix;
+    CHECK_OK(open_fresh(&ix, work_dir));
+    if (ix) {
+        char *text = NULL;
+        size_t len;
+        uint64_t rss = kz_peak_rss();
+        CHECK_INT(kz_index_doc_text(ix, &text, &len, 0), KZ_ECORRUPT);
+        free(text);
+        CHECK_MSG(kz_peak_rss() < rss + (256u << 20), "reading the block took %llu MB",
+                  (unsigned long long)((kz_peak_rss() - rss) >> 20));
+        CHECK_INT(kz_index_check(ix, NULL, NULL), KZ_ECORRUPT);
+        kz_index_free(ix);
+    }
+    free(copy);
+}
+
 /* A flip at a stride through the file (a random phase, so that runs
  * differ; KZ_CORRUPT_STRIDE sets it), with every checksum
  * recomputed after it: whatever the structure checks let through must be
@@ -1206,6 +1234,7 @@ int main(void)
         RUN_TIMED(test_crafted_docid);
         RUN_TIMED(test_crafted_language);
         RUN_TIMED(test_crafted_terms_index);
+        RUN_TIMED(test_crafted_store_length);
         RUN_TIMED(test_resealed_flips);
     }
 
