@@ -424,6 +424,20 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
 
 static char *resolve_index(const char *given, int *sample);
 
+/* The index a change is made to (--index, else the default one), or NULL
+ * after saying there is none: never the bundled sample. */
+static char *changed_index_dir(const char *index_opt, const char *what)
+{
+    int sample;
+    char *dir = resolve_index(index_opt, &sample);
+    if (!dir || sample) {
+        fprintf(stderr, "kzsearch: no index to %s (give --index DIR)\n", what);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 /* The options of update and optimize: --index DIR, --memory SIZE,
  * --threads N, and -q. */
 static void maintenance_options(int argc, char **argv, kz_build_options *bo, const char **index_opt, int *quiet)
@@ -467,13 +481,9 @@ static int cmd_update(int argc, char **argv)
     maintenance_options(argc, argv, &bo, &index_opt, &ui.quiet);
     if (optind < argc)
         die_usage("update takes no sources: it reads again those the index records");
-    int sample;
-    char *dir = resolve_index(index_opt, &sample);
-    if (!dir || sample) {
-        fprintf(stderr, "kzsearch: no index to update (give --index DIR)\n");
-        free(dir);
+    char *dir = changed_index_dir(index_opt, "update");
+    if (!dir)
         return EXIT_ERROR;
-    }
     bo.on_problem = on_problem;
     bo.ctx = &ui;
     kz_update_stats us;
@@ -505,13 +515,9 @@ static int cmd_optimize(int argc, char **argv)
     const char *index_opt = NULL;
     index_ui ui = { 0 };
     maintenance_options(argc, argv, &bo, &index_opt, &ui.quiet);
-    int sample;
-    char *dir = resolve_index(index_opt, &sample);
-    if (!dir || sample) {
-        fprintf(stderr, "kzsearch: no index to optimize (give --index DIR)\n");
-        free(dir);
+    char *dir = changed_index_dir(index_opt, "optimize");
+    if (!dir)
         return EXIT_ERROR;
-    }
     bo.ctx = &ui;
     unsigned merges = 0;
     double t0 = now_seconds();
@@ -644,13 +650,9 @@ static int cmd_delete(int argc, char **argv)
             goto done;
         }
     }
-    int sample;
-    char *dir = resolve_index(index_opt, &sample);
-    if (!dir || sample) {
-        fprintf(stderr, "kzsearch: no index to delete from (give --index DIR)\n");
-        free(dir);
+    char *dir = changed_index_dir(index_opt, "delete from");
+    if (!dir)
         goto done;
-    }
     uint8_t *found = calloc(n ? n : 1, 1);
     uint64_t deleted = 0;
     rc = found ? kz_index_delete(dir, (const char *const *)ids, n, found, &deleted) : KZ_ENOMEM;

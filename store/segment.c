@@ -331,8 +331,18 @@ int kz_segment_doc(kz_segment *sg, kz_doc *out, uint32_t docid, kz_doc_field *me
     return KZ_OK;
 }
 
-int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen)
+/* Decompresses store block b into *buf (grown as needed, *cap its size,
+ * a byte past the output always there for a NUL) as a stream: fed 64 KiB
+ * of the compressed block at a time, each piece verified before it is
+ * read, the buffer growing with what comes out, so that a damaged length
+ * costs no more memory than the block's real content. With limit below
+ * the block's size it stops after limit bytes; else the whole block must
+ * come out, exactly rlen bytes, and its frame end with the block. *got is
+ * what came out, *rlen the block's size. */
+static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_t **buf, size_t *cap, size_t *got,
+                            uint32_t *rlen)
 {
+    *got = 0;
     if (block >= sg->store_blocks)
         return corrupt("a store block that does not exist");
     int rc = kz_file_verify(sg->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
@@ -342,13 +352,8 @@ int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t
     uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
     uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN);
     *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
-    if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff, clen)))
-        return rc;
     if (coff > sg->len[KZ_SEC_STORE] || clen > sg->len[KZ_SEC_STORE] - coff)
         return corrupt("a store block lies outside the store");
-    /* Decompressed as a stream into a buffer that grows with what comes
-     * out, up to rlen: a damaged rlen costs no more memory than the
-     * block's real content. */
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     if (!dc)
         return kz_error_set(KZ_ENOMEM, "out of memory");
@@ -356,14 +361,26 @@ int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t
         ZSTD_freeDCtx(dc);
         return corrupt("the document store's dictionary does not load");
     }
-    ZSTD_inBuffer ib = { sg->sec[KZ_SEC_STORE] + coff, clen, 0 };
-    size_t want = (size_t)*rlen, pos = 0, z = 1;
-    rc = KZ_OK;
-    while (z != 0) { /* until the frame ends, its last bytes read */
-        size_t room = *cap > 0 ? *cap - 1 : 0; /* one byte stays for the caller's NUL */
+    int whole = limit >= *rlen;
+    size_t want = whole ? *rlen : limit, pos = 0, z = 1;
+    const size_t piece = 64u << 10;
+    uint64_t fed = 0;
+    ZSTD_inBuffer ib = { NULL, 0, 0 };
+    while (whole ? z != 0 : pos < want) {
+        if (ib.pos == ib.size) { /* the next piece of the compressed block */
+            if (fed == clen) {
+                rc = corrupt("a document store block ends early");
+                break;
+            }
+            size_t n = (size_t)KZ_MIN((uint64_t)piece, clen - fed);
+            if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff + fed, n)))
+                break;
+            ib = (ZSTD_inBuffer){ sg->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
+            fed += n;
+        }
+        size_t room = *cap > 0 ? *cap - 1 : 0;
         if (pos == room && pos < want) {
-            size_t grown = KZ_MAX(KZ_MIN(want, (size_t)1 << 20), 2 * room);
-            grown = KZ_MIN(grown, want) + 1;
+            size_t grown = KZ_MIN(KZ_MAX(KZ_MIN(want, (size_t)1 << 20), 2 * room), want) + 1;
             uint8_t *p = realloc(*buf, grown);
             if (!p) {
                 rc = kz_error_set(KZ_ENOMEM, "out of memory");
@@ -376,93 +393,33 @@ int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t
         size_t in_before = ib.pos;
         ZSTD_outBuffer ob = { *buf, KZ_MIN(room, want), pos };
         z = ZSTD_decompressStream(dc, &ob, &ib);
-        /* No progress either way: the frame wants more output than rlen,
-         * or more input than the block has. */
-        if (ZSTD_isError(z) || (z != 0 && ob.pos == pos && ib.pos == in_before)) {
-            rc = corrupt("a document store block does not decompress");
+        /* An error; a frame that ends short of what its index says; or no
+         * progress with input left, when the frame wants more than rlen. */
+        if (ZSTD_isError(z) || (z == 0 && ob.pos < want) ||
+            (z != 0 && ob.pos == pos && ib.pos == in_before && ib.pos < ib.size)) {
+            rc = corrupt("a document store block does not decompress to its size");
             break;
         }
         pos = ob.pos;
     }
     ZSTD_freeDCtx(dc);
-    if (rc)
-        return rc;
-    if (pos != want || ib.pos != ib.size)
-        return corrupt("a document store block does not decompress to its size");
-    if (*cap == 0) { /* an empty block: room for the NUL */
+    if (rc == KZ_OK && whole && (fed != clen || ib.pos != ib.size))
+        rc = corrupt("a document store block has bytes after its frame");
+    if (rc == KZ_OK && *cap == 0) { /* an empty block: room for the NUL */
         uint8_t *p = realloc(*buf, 1);
         if (!p)
             return kz_error_set(KZ_ENOMEM, "out of memory");
         *buf = p;
         *cap = 1;
     }
-    return KZ_OK;
+    *got = pos;
+    return rc;
 }
 
-/* The first want bytes (at most the block's size) of store block b into a
- * new allocation *out (want + 1 bytes): zstd's streaming decompression,
- * fed 64 KiB of the compressed block at a time, each piece verified
- * before it is read, and stopped as soon as want bytes came out. */
-static int store_block_prefix(kz_segment *sg, uint32_t block, size_t want, uint8_t **out)
+int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen)
 {
-    *out = NULL;
-    if (block >= sg->store_blocks)
-        return corrupt("a store block that does not exist");
-    int rc = kz_file_verify(sg->f, KZ_SEC_STOREIDX, (uint64_t)block * KZ_STOREIDX_SIZE, KZ_STOREIDX_SIZE);
-    if (rc)
-        return rc;
-    const uint8_t *e = sg->sec[KZ_SEC_STOREIDX] + (uint64_t)block * KZ_STOREIDX_SIZE;
-    uint64_t coff = kz_load_u64(e + KZ_STOREIDX_OFF);
-    uint32_t clen = kz_load_u32(e + KZ_STOREIDX_CLEN), rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
-    if (coff > sg->len[KZ_SEC_STORE] || clen > sg->len[KZ_SEC_STORE] - coff)
-        return corrupt("a store block lies outside the store");
-    if (want > rlen)
-        want = rlen;
-    uint8_t *buf = malloc(want + 1);
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    if (!buf || !dc) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (sg->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, sg->store_dict))) {
-        rc = corrupt("the document store's dictionary does not load");
-        goto done;
-    }
-    ZSTD_outBuffer ob = { buf, want, 0 };
-    uint64_t fed = 0;
-    const size_t piece = 64u << 10;
-    while (ob.pos < want) {
-        if (fed == clen) {
-            rc = corrupt("a document store block ends early");
-            goto done;
-        }
-        size_t n = (size_t)KZ_MIN((uint64_t)piece, clen - fed);
-        if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff + fed, n)))
-            goto done;
-        ZSTD_inBuffer ib = { sg->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
-        while (ib.pos < ib.size && ob.pos < want) {
-            size_t z = ZSTD_decompressStream(dc, &ob, &ib);
-            if (ZSTD_isError(z)) {
-                rc = corrupt("a document store block does not decompress");
-                goto done;
-            }
-            if (z == 0 && ob.pos < want) { /* the frame ended */
-                rc = corrupt("a document store block is shorter than its index says");
-                goto done;
-            }
-        }
-        fed += ib.pos;
-        if (ib.pos < ib.size && ob.pos < want) {
-            rc = corrupt("a document store block does not decompress");
-            goto done;
-        }
-    }
-    *out = buf;
-    buf = NULL;
-done:
-    ZSTD_freeDCtx(dc);
-    free(buf);
-    return rc;
+    size_t got;
+    return decompress_block(sg, block, SIZE_MAX, buf, cap, &got, rlen);
 }
 
 /* Where docid's text lies: its store block, offset in it and length. */
@@ -489,10 +446,15 @@ int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t
         return rc;
     if (tlen <= max_bytes)
         return kz_segment_doc_text(sg, out, len, docid);
-    uint8_t *raw;
-    if ((rc = store_block_prefix(sg, block, (size_t)boff + max_bytes + 1, &raw)))
-        return rc;
     /* One byte past the cut tells whether it splits a character. */
+    uint8_t *raw = NULL;
+    size_t cap = 0, got;
+    uint32_t rlen;
+    if ((rc = decompress_block(sg, block, (size_t)boff + max_bytes + 1, &raw, &cap, &got, &rlen)) ||
+        (got < (size_t)boff + max_bytes + 1 && (rc = corrupt("document text lies outside its store block")))) {
+        free(raw);
+        return rc;
+    }
     size_t n = max_bytes;
     while (n > 0 && (raw[boff + n] & 0xC0) == 0x80)
         n--;
@@ -698,14 +660,8 @@ static int fill_cf(kz_segment *sg, kz_term *t)
 
 int kz_segment_term_at(kz_segment *sg, kz_term *out, uint32_t ordinal)
 {
-    if (ordinal >= sg->terms)
-        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
-    term_scan sc;
-    int rc = term_entry(sg, ordinal, &sc);
-    if (rc)
-        return rc;
-    *out = sc.t;
-    return fill_cf(sg, out);
+    int rc = kz_segment_entry(sg, out, ordinal);
+    return rc ? rc : fill_cf(sg, out);
 }
 
 int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len)
