@@ -689,6 +689,21 @@ uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid);
 uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid);
 /* Verifies and checks one segment (kz_index_check of an index of it). */
 int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx);
+/* The IDS section (FORMAT.md "IDS"), verified: *n records of KZ_IDS_SIZE
+ * bytes, sorted by the XXH3 of the id, then docid; valid while sg is open. */
+int kz_segment_ids(kz_segment *sg, const uint8_t **records, uint64_t *n);
+/* The docid of the document whose id is id: 1 and *docid when the segment
+ * has one (the first by docid, if a damaged segment has more), 0 when it
+ * has none (no message), or a negative error. Deleted documents are the
+ * caller's business. */
+int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *docid);
+/* The fingerprint of docid's fields (FORMAT.md "DOCHASH"). */
+int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
+
+/* A document's fingerprint (FORMAT.md "DOCHASH") is built field by field:
+ * title, text, then each metadata key and value, each as repaired UTF-8.
+ * kz_fingerprint_field adds one to st, an XXH3_state_t that was reset. */
+void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 
 /**************************************************************************
 ** Interface to code in store/index.c
@@ -714,6 +729,8 @@ kz_segment *kz_index_segment(const kz_index *ix, size_t i);
 uint32_t kz_index_segment_base(const kz_index *ix, size_t i);
 const roaring_bitmap_t *kz_index_segment_deleted(const kz_index *ix, size_t i);
 
+/* The fingerprint of a live document's fields (FORMAT.md "DOCHASH"). */
+int kz_index_doc_fingerprint(kz_index *ix, uint32_t docid, uint64_t *out);
 /* dl of a live document by its docid in the index, verified. */
 int kz_index_doc_length_at(kz_index *ix, uint32_t docid, uint32_t *dl);
 /* The segment and the segment's docid of docid: KZ_EINVAL past the last,

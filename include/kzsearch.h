@@ -294,6 +294,12 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid,
  * the caller frees it). */
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid);
 
+/* The docid of the live document whose id is id (its bytes, id_len of
+ * them): KZ_OK, or KZ_ENOTFOUND when the index has none. Ids are unique
+ * among live documents. Looked up in each segment's id section: about
+ * log2(documents) probes a segment. */
+int kz_index_find(kz_index *ix, uint32_t *docid, const char *id, size_t id_len);
+
 /* The first max_bytes bytes of the text at most, cut back to a character
  * boundary, as kz_index_doc_text gives them; only what they need is read
  * and decompressed, so that a 200 MB document costs what its first

@@ -132,6 +132,12 @@ typedef struct worker {
     kz_buf raw; /* a store block being filled */
 } worker;
 
+/* One record of the IDS section. */
+typedef struct id_record {
+    uint64_t hash;
+    uint32_t docid;
+} id_record;
+
 struct kz_builder {
     char *dir, *final_path, *tmp_path, *work_dir;
     char segment_name[KZ_MANIFEST_NAME_MAX + 1];
@@ -150,12 +156,15 @@ struct kz_builder {
     char language[32];
     uint64_t budget, max_doc;
     kz_fwriter *fw;
-    FILE *docs_f, *docinfo_f, *storeidx_f;
-    char *docs_path, *docinfo_path, *storeidx_path;
+    FILE *docs_f, *docinfo_f, *storeidx_f, *dochash_f;
+    char *docs_path, *docinfo_path, *storeidx_path, *dochash_path;
 
     /* Documents, assigned in input order. */
     uint64_t *id_hashes; /* open addressing; 0 = empty */
     size_t id_cap, n_ids;
+    id_record *ids;      /* the IDS section's records, by docid until sorted */
+    size_t ids_cap;
+    XXH3_state_t *fingerprint; /* of the document being added */
     uint32_t *doc_lengths;
     size_t dl_cap;
     uint64_t n_docs, tokens, text_bytes, docinfo_bytes, store_bytes, store_blocks;
@@ -805,7 +814,11 @@ static int append_clean(kz_builder *b, kz_buf *dst, const char *s, size_t n, siz
     return kz_buf_append(dst, b->scratch.data, b->scratch.len);
 }
 
-static int append_clean_varstr(kz_builder *b, kz_buf *dst, const char *s, size_t n, size_t *invalid)
+/* Appends s to dst as a str of valid UTF-8, and adds what it appended to
+ * the document's fingerprint (if fingerprint) or gives its XXH3 (if
+ * hash). */
+static int append_clean_varstr(kz_builder *b, kz_buf *dst, const char *s, size_t n, size_t *invalid,
+                               XXH3_state_t *fingerprint, uint64_t *hash)
 {
     size_t bad = kz_utf8_count_invalid(s, n);
     if (bad) {
@@ -815,6 +828,10 @@ static int append_clean_varstr(kz_builder *b, kz_buf *dst, const char *s, size_t
         s = (const char *)b->scratch.data;
         n = b->scratch.len;
     }
+    if (fingerprint)
+        kz_fingerprint_field(fingerprint, s, n);
+    if (hash)
+        *hash = XXH3_64bits(s, n);
     int rc = kz_buf_append_varint(dst, n);
     return rc ? rc : kz_buf_append(dst, s, n);
 }
@@ -874,6 +891,14 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         bt->docs = p;
         bt->docs_cap = cap;
     }
+    if (b->n_docs >= b->ids_cap) {
+        size_t cap = b->ids_cap ? b->ids_cap * 2 : 4096;
+        id_record *p = realloc(b->ids, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        b->ids = p;
+        b->ids_cap = cap;
+    }
     if (b->n_docs >= b->dl_cap) {
         /* Committing workers write into doc_lengths under b->mu. */
         size_t cap = b->dl_cap ? b->dl_cap * 2 : 4096;
@@ -898,19 +923,29 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         return rc;
     d->text_len = bt->arena.len - d->text_off;
 
+    XXH3_64bits_reset(b->fingerprint);
+    kz_fingerprint_field(b->fingerprint, bt->arena.data + d->title_off, d->title_len);
+    kz_fingerprint_field(b->fingerprint, bt->arena.data + d->text_off, d->text_len);
+
     /* The title was cleaned (and its repairs counted) into the arena. */
+    id_record *idr = &b->ids[b->n_docs];
+    idr->docid = (uint32_t)b->n_docs;
     if ((rc = kz_buf_append_u64(&bt->info_off, bt->docinfo.len)) ||
-        (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid)) ||
+        (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid, NULL, &idr->hash)) ||
         (rc = kz_buf_append_varint(&bt->docinfo, d->title_len)) ||
         (rc = kz_buf_append(&bt->docinfo, bt->arena.data + d->title_off, d->title_len)) ||
         (rc = kz_buf_append_varint(&bt->docinfo, doc->n_meta)))
         return rc;
     for (size_t i = 0; i < doc->n_meta; i++) {
         const kz_meta *m = &doc->meta[i];
-        if ((rc = append_clean_varstr(b, &bt->docinfo, m->key, m->key_len, &invalid)) ||
-            (rc = append_clean_varstr(b, &bt->docinfo, m->value, m->value_len, &invalid)))
+        if ((rc = append_clean_varstr(b, &bt->docinfo, m->key, m->key_len, &invalid, b->fingerprint, NULL)) ||
+            (rc = append_clean_varstr(b, &bt->docinfo, m->value, m->value_len, &invalid, b->fingerprint, NULL)))
             return rc;
     }
+    uint8_t fingerprint[KZ_DOCHASH_SIZE];
+    kz_store_u64(fingerprint, XXH3_64bits_digest(b->fingerprint));
+    if ((rc = kz_fwrite_all(b->dochash_f, fingerprint, sizeof fingerprint, b->dochash_path)))
+        return rc;
     if (invalid)
         kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where,
                            "%zu invalid UTF-8 sequence%s replaced by U+FFFD", invalid,
@@ -1087,8 +1122,13 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     }
     if ((rc = open_temp(&b->docs_f, &b->docs_path, b->work_dir, "docs")) ||
         (rc = open_temp(&b->docinfo_f, &b->docinfo_path, b->work_dir, "docinfo")) ||
-        (rc = open_temp(&b->storeidx_f, &b->storeidx_path, b->work_dir, "storeidx")))
+        (rc = open_temp(&b->storeidx_f, &b->storeidx_path, b->work_dir, "storeidx")) ||
+        (rc = open_temp(&b->dochash_f, &b->dochash_path, b->work_dir, "dochash")))
         goto done;
+    if (!(b->fingerprint = XXH3_createState())) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
     if ((rc = kz_fwriter_open(&b->fw, b->tmp_path)) || (rc = kz_fwriter_begin(b->fw, KZ_SEC_STORE)))
         goto done;
 
@@ -1209,6 +1249,31 @@ static int stop_workers(kz_builder *b)
     return builder_failure(b);
 }
 
+static int id_record_cmp(const void *x, const void *y)
+{
+    const id_record *a = x, *b = y;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+/* The IDS section: the records sorted by hash, then docid. */
+static int write_ids(kz_builder *b)
+{
+    qsort(b->ids, b->n_docs, sizeof *b->ids, id_record_cmp);
+    uint8_t out[256 * KZ_IDS_SIZE];
+    int rc = kz_fwriter_begin(b->fw, KZ_SEC_IDS);
+    for (uint64_t i = 0; i < b->n_docs && rc == KZ_OK;) {
+        size_t n = 0;
+        for (; n < 256 && i < b->n_docs; n++, i++) {
+            kz_store_u64(out + n * KZ_IDS_SIZE + KZ_IDS_HASH, b->ids[i].hash);
+            kz_store_u32(out + n * KZ_IDS_SIZE + KZ_IDS_DOCID, b->ids[i].docid);
+        }
+        rc = kz_fwriter_write(b->fw, out, n * KZ_IDS_SIZE);
+    }
+    return rc ? rc : kz_fwriter_end(b->fw);
+}
+
 static int write_meta(kz_builder *b, uint64_t n_terms)
 {
     uint8_t m[KZ_META_SIZE] = { 0 };
@@ -1278,7 +1343,10 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCS)) ||
         (rc = copy_file_into(b, b->docs_f, b->docs_path)) || (rc = kz_fwriter_end(b->fw)) ||
         (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCINFO)) ||
-        (rc = copy_file_into(b, b->docinfo_f, b->docinfo_path)) || (rc = kz_fwriter_end(b->fw)))
+        (rc = copy_file_into(b, b->docinfo_f, b->docinfo_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCHASH)) ||
+        (rc = copy_file_into(b, b->dochash_f, b->dochash_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = write_ids(b)))
         goto done;
     if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")))
         goto done;
@@ -1450,9 +1518,9 @@ void kz_builder_free(kz_builder *b)
         batch_free(bt);
     }
     kz_fwriter_abort(b->fw);
-    FILE *files[3] = { b->docs_f, b->docinfo_f, b->storeidx_f };
-    char *paths[3] = { b->docs_path, b->docinfo_path, b->storeidx_path };
-    for (int i = 0; i < 3; i++) {
+    FILE *files[4] = { b->docs_f, b->docinfo_f, b->storeidx_f, b->dochash_f };
+    char *paths[4] = { b->docs_path, b->docinfo_path, b->storeidx_path, b->dochash_path };
+    for (int i = 0; i < 4; i++) {
         if (files[i])
             fclose(files[i]);
         if (paths[i])
@@ -1480,6 +1548,8 @@ void kz_builder_free(kz_builder *b)
         free(b->sources[i]);
     free(b->sources);
     free(b->id_hashes);
+    free(b->ids);
+    XXH3_freeState(b->fingerprint);
     free(b->doc_lengths);
     kz_buf_free(&b->scratch);
     if (b->lock_fd >= 0)

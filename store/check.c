@@ -9,7 +9,9 @@
  * length; for every document, the sum of its tf over all terms is its
  * length, and the lengths add up to the token count; document info parses;
  * every store block decompresses to its recorded size and every text lies
- * inside its block. Positions are checked as a whole: within each
+ * inside its block; the id lookup lists every document once under its
+ * id's hash, and each fingerprint is that of the document's stored fields.
+ * Positions are checked as a whole: within each
  * document, every position 0 .. dl-1 belongs to exactly one term.
  */
 #include "kzint.h"
@@ -19,6 +21,7 @@
 #include <roaring/roaring.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #define MAX_FAULTS 100
 
@@ -99,6 +102,105 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
     if (sum != info->tokens)
         fault(c, "document lengths add up to %llu, META says %llu tokens", (unsigned long long)sum,
               (unsigned long long)info->tokens);
+}
+
+/* IDS: every document once, under the XXH3 of its id, in order, no id
+ * twice. DOCHASH: each document's fingerprint recomputed from its stored
+ * fields. */
+static void check_ids(checker *c, const kz_index_info *info)
+{
+    kz_segment *sg = c->sg;
+    const uint8_t *rec;
+    uint64_t n;
+    uint8_t *listed = calloc(info->docs ? info->docs : 1, 1);
+    uint8_t *raw = NULL;
+    size_t raw_cap = 0;
+    kz_doc_field *meta = NULL;
+    size_t meta_cap = 0;
+    XXH3_state_t *st = XXH3_createState();
+    if (!listed || !st) {
+        fault(c, "out of memory checking the ids");
+        goto done;
+    }
+    if (kz_segment_ids(sg, &rec, &n) != KZ_OK) {
+        fault(c, "IDS: %s", kz_last_error());
+        goto done;
+    }
+    for (uint64_t r = 0; r < n && c->faults <= MAX_FAULTS; r++) {
+        uint64_t h = kz_load_u64(rec + r * KZ_IDS_SIZE + KZ_IDS_HASH);
+        uint32_t d = kz_load_u32(rec + r * KZ_IDS_SIZE + KZ_IDS_DOCID);
+        kz_doc doc;
+        if (d >= info->docs || listed[d]) {
+            fault(c, "IDS record %llu: document %u is past the last or listed twice", (unsigned long long)r, d);
+            continue;
+        }
+        listed[d] = 1;
+        if (r > 0) {
+            uint64_t ph = kz_load_u64(rec + (r - 1) * KZ_IDS_SIZE + KZ_IDS_HASH);
+            uint32_t pd = kz_load_u32(rec + (r - 1) * KZ_IDS_SIZE + KZ_IDS_DOCID);
+            if (ph > h || (ph == h && pd >= d))
+                fault(c, "IDS record %llu is out of order", (unsigned long long)r);
+        }
+        if (kz_segment_doc(sg, &doc, d, NULL, 0) != KZ_OK)
+            continue; /* check_docs reported it */
+        if (XXH3_64bits(doc.id, doc.id_len) != h) {
+            fault(c, "IDS record %llu: the hash is not that of document %u's id", (unsigned long long)r, d);
+            continue;
+        }
+        /* Ids are unique in a segment: a record of the same hash before
+         * this one has another id. */
+        for (uint64_t q = r; q-- > 0 && kz_load_u64(rec + q * KZ_IDS_SIZE + KZ_IDS_HASH) == h;) {
+            kz_doc other;
+            uint32_t od = kz_load_u32(rec + q * KZ_IDS_SIZE + KZ_IDS_DOCID);
+            if (od < info->docs && kz_segment_doc(sg, &other, od, NULL, 0) == KZ_OK &&
+                other.id_len == doc.id_len && memcmp(other.id, doc.id, doc.id_len) == 0)
+                fault(c, "documents %u and %u have the same id", od, d);
+        }
+    }
+    uint64_t docs_len;
+    const uint8_t *docs = kz_file_section(kz_segment_file(sg), KZ_SEC_DOCS, &docs_len);
+    uint32_t have_block = UINT32_MAX, rlen = 0;
+    for (uint64_t d = 0; d < info->docs && c->faults <= MAX_FAULTS; d++) {
+        kz_doc doc;
+        uint64_t stored;
+        if (kz_segment_doc(sg, &doc, (uint32_t)d, NULL, 0) != KZ_OK ||
+            kz_segment_doc_fingerprint(sg, (uint32_t)d, &stored) != KZ_OK)
+            continue; /* reported already */
+        if (doc.n_meta > meta_cap) {
+            free(meta);
+            meta_cap = doc.n_meta;
+            if (!(meta = malloc(meta_cap * sizeof *meta))) {
+                fault(c, "out of memory checking the fingerprints");
+                goto done;
+            }
+        }
+        kz_segment_doc(sg, &doc, (uint32_t)d, meta, meta_cap);
+        const uint8_t *r = docs + d * KZ_DOC_SIZE;
+        uint32_t block = kz_load_u32(r + KZ_DOC_BLOCK), off = kz_load_u32(r + KZ_DOC_BLOCK_OFF);
+        uint32_t len = kz_load_u32(r + KZ_DOC_TEXT_LEN);
+        if (block != have_block) {
+            have_block = UINT32_MAX;
+            if (kz_segment_store_block(sg, block, &raw, &raw_cap, &rlen) != KZ_OK)
+                continue; /* check_docs reported it */
+            have_block = block;
+        }
+        if ((uint64_t)off + len > rlen)
+            continue;
+        XXH3_64bits_reset(st);
+        kz_fingerprint_field(st, doc.title, doc.title_len);
+        kz_fingerprint_field(st, raw + off, len);
+        for (size_t i = 0; i < doc.n_meta; i++) {
+            kz_fingerprint_field(st, meta[i].key, meta[i].key_len);
+            kz_fingerprint_field(st, meta[i].value, meta[i].value_len);
+        }
+        if (XXH3_64bits_digest(st) != stored)
+            fault(c, "document %llu: its fingerprint (DOCHASH) is not that of its fields", (unsigned long long)d);
+    }
+done:
+    free(listed);
+    free(raw);
+    free(meta);
+    XXH3_freeState(st);
 }
 
 /* One bit per token of the collection, at doc_base[d] + position: every
@@ -244,6 +346,7 @@ int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx)
     if (!tokens)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     check_docs(&c, &info, tokens);
+    check_ids(&c, &info);
     for (uint64_t d = 0; d < info.docs; d++)
         tokens[d] = 0;
     uint32_t *docids = NULL, *pos = NULL;

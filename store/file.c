@@ -261,7 +261,7 @@ struct kz_file {
 
 static const char *section_names[KZ_SEC_MAX] = {
     "?", "meta", "docs", "docinfo", "store", "storeidx", "terms", "termstr", "postings", "chunksums",
-    "storedict"
+    "storedict", "ids", "dochash"
 };
 
 const char *kz_section_name(uint32_t id) { return id < KZ_SEC_MAX ? section_names[id] : "?"; }

@@ -24,7 +24,7 @@
  * transfers, as PNG's signature does. */
 #define KZ_MAGIC "\x89KZI\r\n\x1a\n"
 #define KZ_END_MAGIC "KZIEND\r\n"
-#define KZ_FORMAT_VERSION 2u
+#define KZ_FORMAT_VERSION 3u
 /* Written as a u64 in the file's byte order (little-endian): a big-endian
  * reader sees 0x0807060504030201 and knows. */
 #define KZ_BYTE_ORDER_MARK 0x0102030405060708ull
@@ -57,7 +57,9 @@ enum {
     KZ_SEC_POSTINGS = 8,
     KZ_SEC_CHUNKSUMS = 9,
     KZ_SEC_STOREDICT = 10, /* zstd dictionary of the store blocks; may be empty */
-    KZ_SEC_MAX = 11
+    KZ_SEC_IDS = 11,       /* id lookup: (XXH3 of the id, docid), sorted */
+    KZ_SEC_DOCHASH = 12,   /* per docid, the fingerprint of its fields */
+    KZ_SEC_MAX = 13
 };
 
 /* META section: one fixed record. */
@@ -83,6 +85,14 @@ enum {
 #define KZ_DOC_BLOCK_OFF 20    /* u32 offset of the text in the block */
 #define KZ_DOC_TEXT_LEN 24     /* u32 bytes of text */
 #define KZ_DOC_SIZE 28
+
+/* IDS section: one record per document, sorted by hash, then docid. */
+#define KZ_IDS_HASH 0          /* u64 XXH3 of the id's bytes */
+#define KZ_IDS_DOCID 8         /* u32 */
+#define KZ_IDS_SIZE 12
+
+/* DOCHASH section: one u64 per document, by docid (FORMAT.md "DOCHASH"). */
+#define KZ_DOCHASH_SIZE 8
 
 /* STOREIDX section: one record per block. */
 #define KZ_STOREIDX_OFF 0      /* u64 into STORE */

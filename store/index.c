@@ -326,6 +326,31 @@ int kz_index_doc(kz_index *ix, kz_doc *out, uint32_t docid, kz_doc_field *meta, 
     return rc ? rc : kz_segment_doc(s->sg, out, local, meta, max_meta);
 }
 
+int kz_index_find(kz_index *ix, uint32_t *docid, const char *id, size_t id_len)
+{
+    /* Newest first: a segment's older copies of an id are deleted. */
+    for (size_t i = ix->n_seg; i-- > 0;) {
+        segment_slot *s = &ix->seg[i];
+        uint32_t local;
+        int rc = kz_segment_find_id(s->sg, id, id_len, &local);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && !(s->deleted && roaring_bitmap_contains(s->deleted, local))) {
+            *docid = s->base + local;
+            return KZ_OK;
+        }
+    }
+    return kz_error_set(KZ_ENOTFOUND, "no document with id \"%.*s\"", (int)KZ_MIN(id_len, (size_t)200), id);
+}
+
+int kz_index_doc_fingerprint(kz_index *ix, uint32_t docid, uint64_t *out)
+{
+    segment_slot *s;
+    uint32_t local;
+    int rc = locate(ix, docid, &s, &local);
+    return rc ? rc : kz_segment_doc_fingerprint(s->sg, local, out);
+}
+
 int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid)
 {
     segment_slot *s;

@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 struct kz_segment {
@@ -90,7 +91,9 @@ int kz_segment_open(kz_segment **out, const char *path)
         sg->len[KZ_SEC_TERMS] % KZ_TIDX_SIZE != 0 ||
         sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE < (sg->terms + KZ_TERMS_PER_BLOCK - 1) / KZ_TERMS_PER_BLOCK ||
         sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE > sg->terms ||
-        sg->len[KZ_SEC_STOREIDX] != sg->store_blocks * KZ_STOREIDX_SIZE || sg->language[0] == 0) {
+        sg->len[KZ_SEC_STOREIDX] != sg->store_blocks * KZ_STOREIDX_SIZE ||
+        sg->len[KZ_SEC_IDS] != sg->docs * KZ_IDS_SIZE || sg->len[KZ_SEC_DOCHASH] != sg->docs * KZ_DOCHASH_SIZE ||
+        sg->language[0] == 0) {
         rc = corrupt("section sizes disagree with the META counts");
         goto done;
     }
@@ -329,6 +332,70 @@ int kz_segment_doc(kz_segment *sg, kz_doc *out, uint32_t docid, kz_doc_field *me
     if (out->title_tokens > out->length)
         return corrupt("document has more title tokens than tokens");
     return KZ_OK;
+}
+
+/* ---------------------------------------------------------------- ids */
+
+int kz_segment_ids(kz_segment *sg, const uint8_t **records, uint64_t *n)
+{
+    int rc = kz_file_verify(sg->f, KZ_SEC_IDS, 0, sg->len[KZ_SEC_IDS]);
+    if (rc)
+        return rc;
+    *records = sg->sec[KZ_SEC_IDS];
+    *n = sg->docs;
+    return KZ_OK;
+}
+
+int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *docid)
+{
+    const uint8_t *rec;
+    uint64_t n;
+    int rc = kz_segment_ids(sg, &rec, &n);
+    if (rc)
+        return rc;
+    uint64_t h = XXH3_64bits(id, len), lo = 0, hi = n;
+    while (lo < hi) { /* the first record whose hash is not below h */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (kz_load_u64(rec + mid * KZ_IDS_SIZE + KZ_IDS_HASH) < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Hashes collide: compare the ids of every record of this hash. */
+    for (; lo < n && kz_load_u64(rec + lo * KZ_IDS_SIZE + KZ_IDS_HASH) == h; lo++) {
+        uint32_t d = kz_load_u32(rec + lo * KZ_IDS_SIZE + KZ_IDS_DOCID);
+        if (d >= sg->docs)
+            return corrupt("an IDS record names a document past the last");
+        kz_doc doc;
+        if ((rc = kz_segment_doc(sg, &doc, d, NULL, 0)))
+            return rc;
+        if (doc.id_len == len && memcmp(doc.id, id, len) == 0) {
+            *docid = d;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out)
+{
+    if (docid >= sg->docs)
+        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu)", docid,
+                            (unsigned long long)sg->docs);
+    uint64_t off = (uint64_t)docid * KZ_DOCHASH_SIZE;
+    int rc = kz_file_verify(sg->f, KZ_SEC_DOCHASH, off, KZ_DOCHASH_SIZE);
+    if (rc == KZ_OK)
+        *out = kz_load_u64(sg->sec[KZ_SEC_DOCHASH] + off);
+    return rc;
+}
+
+void kz_fingerprint_field(void *st, const void *bytes, size_t len)
+{
+    uint8_t n[8];
+    kz_store_u64(n, (uint64_t)len);
+    XXH3_64bits_update(st, n, sizeof n);
+    if (len)
+        XXH3_64bits_update(st, bytes, len);
 }
 
 /* Decompresses store block b into *buf (grown as needed, *cap its size,

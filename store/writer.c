@@ -121,59 +121,54 @@ void kz_index_remove_unnamed(const char *dir, const kz_manifest *m)
 
 /* ---------------------------------------------------------------- ids */
 
-/* A set of document ids, by hash: what an added segment or a delete names. */
-typedef struct id_set {
-    uint64_t *hash; /* 0: free */
-    uint32_t *which; /* index into the caller's list, for a name and a flag */
-    size_t cap, n;
-} id_set;
+/* The ids an added segment or a delete names, sorted by their hash: the
+ * order of the IDS section, so that each segment is searched in one pass
+ * forward. which is the caller's number of the id (id_at gives its bytes,
+ * to compare: hashes collide). */
+typedef struct id_query {
+    uint64_t hash;
+    uint32_t which;
+} id_query;
 
-static uint64_t id_hash(const char *id, size_t len)
+typedef int (*id_at_fn)(void *ctx, uint32_t which, const char **id, size_t *len);
+
+static int id_query_cmp(const void *x, const void *y)
 {
-    uint64_t h = XXH3_64bits(id, len);
-    return h ? h : 1;
+    const id_query *a = x, *b = y;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return a->which < b->which ? -1 : a->which > b->which;
 }
 
-static int id_set_init(id_set *s, size_t n)
-{
-    s->cap = 16;
-    while (s->cap < 2 * n + 2)
-        s->cap *= 2;
-    s->hash = calloc(s->cap, sizeof *s->hash);
-    s->which = calloc(s->cap, sizeof *s->which);
-    s->n = 0;
-    return s->hash && s->which ? KZ_OK : kz_error_set(KZ_ENOMEM, "out of memory");
-}
+static uint64_t ids_hash_at(const uint8_t *rec, uint64_t i) { return kz_load_u64(rec + i * KZ_IDS_SIZE + KZ_IDS_HASH); }
 
-static void id_set_free(id_set *s)
+/* The first record in [lo, n) whose hash is not below h. */
+static uint64_t ids_lower_bound(const uint8_t *rec, uint64_t lo, uint64_t n, uint64_t h)
 {
-    free(s->hash);
-    free(s->which);
+    /* Gallop from lo: the queries are sorted, so the next one is often
+     * near the last. */
+    uint64_t step = 1, hi = lo;
+    while (hi < n && ids_hash_at(rec, hi) < h) {
+        lo = hi + 1;
+        hi = step < n - hi ? hi + step : n;
+        step *= 2;
+    }
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ids_hash_at(rec, mid) < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
-
-static void id_set_add(id_set *s, uint64_t h, uint32_t which)
-{
-    size_t j = h & (s->cap - 1);
-    while (s->hash[j])
-        j = (j + 1) & (s->cap - 1);
-    s->hash[j] = h;
-    s->which[j] = which;
-    s->n++;
-}
-
-/* Each entry j of s with hash h (the caller compares the ids: hashes
- * collide). */
-#define ID_SET_EACH(s, h, j)                                                            \
-    for (size_t j = (h) & ((s)->cap - 1); (s)->hash[j]; j = (j + 1) & ((s)->cap - 1))  \
-        if ((s)->hash[j] == (h))
 
 /* Marks deleted, in m's segments [0, n_old), every live document whose id
- * is in ids (id_at gives the k-th id, to compare): *deleted counts them,
- * and found[k] is set for each id found (if found is not NULL). */
-typedef int (*id_at_fn)(void *ctx, uint32_t k, const char **id, size_t *len);
-
-static int delete_matching(const char *dir, kz_manifest *m, size_t n_old, const id_set *ids, id_at_fn id_at,
-                           void *ctx, uint64_t *deleted, uint8_t *found)
+ * is one of q's: *deleted counts them, and found[which] is set for each id
+ * found (if found is not NULL). Each segment's id lookup (IDS) is searched
+ * once for every query, in hash order. */
+static int delete_matching(const char *dir, kz_manifest *m, size_t n_old, const id_query *q, size_t nq,
+                           id_at_fn id_at, void *ctx, uint64_t *deleted, uint8_t *found)
 {
     char path[4400];
     int rc = KZ_OK;
@@ -184,33 +179,48 @@ static int delete_matching(const char *dir, kz_manifest *m, size_t n_old, const 
         snprintf(path, sizeof path, "%s/%s", dir, ms->name);
         if ((rc = kz_segment_open(&sg, path)))
             break;
-        for (uint32_t d = 0; d < ms->docs && rc == KZ_OK; d++) {
-            if (ms->deleted && roaring_bitmap_contains(ms->deleted, d))
-                continue;
-            kz_doc doc;
-            if ((rc = kz_segment_doc(sg, &doc, d, NULL, 0)))
-                break;
-            uint64_t h = id_hash(doc.id, doc.id_len);
-            int hit = 0;
-            ID_SET_EACH(ids, h, j) {
+        const uint8_t *rec;
+        uint64_t n, at = 0;
+        roaring_bitmap_t *fresh = roaring_bitmap_create(); /* deleted by this change */
+        if (!fresh) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto next;
+        }
+        if ((rc = kz_segment_ids(sg, &rec, &n)))
+            goto next;
+        for (size_t j = 0; j < nq && rc == KZ_OK; j++) {
+            at = ids_lower_bound(rec, at, n, q[j].hash);
+            for (uint64_t r = at; r < n && ids_hash_at(rec, r) == q[j].hash; r++) {
+                uint32_t d = kz_load_u32(rec + r * KZ_IDS_SIZE + KZ_IDS_DOCID);
+                if (d >= ms->docs) {
+                    rc = kz_error_set(KZ_ECORRUPT, "index is corrupt: an IDS record of %s names a document past "
+                                      "the last (run 'kzsearch check')", ms->name);
+                    break;
+                }
+                /* Deleted before this change (not by an id named twice). */
+                if (ms->deleted && roaring_bitmap_contains(ms->deleted, d) && !roaring_bitmap_contains(fresh, d))
+                    continue;
+                kz_doc doc;
                 const char *id;
                 size_t len;
-                if ((rc = id_at(ctx, ids->which[j], &id, &len)))
+                if ((rc = kz_segment_doc(sg, &doc, d, NULL, 0)) || (rc = id_at(ctx, q[j].which, &id, &len)))
                     break;
                 if (len != doc.id_len || memcmp(id, doc.id, len) != 0)
                     continue;
-                if (found) /* an id named twice is found twice */
-                    found[ids->which[j]] = 1;
-                if (hit++)
-                    continue;
+                if (found)
+                    found[q[j].which] = 1;
                 if (!ms->deleted && !(ms->deleted = roaring_bitmap_create())) {
                     rc = kz_error_set(KZ_ENOMEM, "out of memory");
                     break;
                 }
-                roaring_bitmap_add(ms->deleted, d);
-                (*deleted)++;
+                roaring_bitmap_add(fresh, d);
+                if (roaring_bitmap_add_checked(ms->deleted, d))
+                    (*deleted)++;
             }
         }
+    next:
+        if (fresh)
+            roaring_bitmap_free(fresh);
         kz_segment_free(sg);
     }
     for (size_t i = 0; i < n_old; i++)
@@ -266,7 +276,7 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
     int exists, rc;
     char path[4400];
     kz_segment *sg = NULL;
-    id_set ids = { 0 };
+    id_query *q = NULL;
     *replaced = 0;
     rc = kz_manifest_current(&m, dir, &exists);
     if (rc && replace && (rc == KZ_ECORRUPT || rc == KZ_EVERSION))
@@ -292,15 +302,20 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
         count = n_old - first;
     /* An added document whose id the index has replaces the old one. */
     if (match_ids && n_old > 0 && si.docs > 0) {
-        if ((rc = id_set_init(&ids, si.docs)))
+        /* The new segment's IDS records are the queries, in their order. */
+        const uint8_t *rec;
+        uint64_t n;
+        if ((rc = kz_segment_ids(sg, &rec, &n)))
             goto done;
-        for (uint32_t d = 0; d < si.docs; d++) {
-            kz_doc doc;
-            if ((rc = kz_segment_doc(sg, &doc, d, NULL, 0)))
-                goto done;
-            id_set_add(&ids, id_hash(doc.id, doc.id_len), d);
+        if (!(q = malloc(n * sizeof *q))) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto done;
         }
-        if ((rc = delete_matching(dir, &m, n_old, &ids, segment_id_at, sg, replaced, NULL)))
+        for (uint64_t r = 0; r < n; r++) {
+            q[r].hash = ids_hash_at(rec, r);
+            q[r].which = kz_load_u32(rec + r * KZ_IDS_SIZE + KZ_IDS_DOCID);
+        }
+        if ((rc = delete_matching(dir, &m, n_old, q, n, segment_id_at, sg, replaced, NULL)))
             goto done;
     }
     /* Segments [first, first + count) give way to the new one (if any). */
@@ -342,7 +357,7 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
         goto done;
     kz_index_remove_unnamed(dir, &m);
 done:
-    id_set_free(&ids);
+    free(q);
     kz_segment_free(sg);
     kz_manifest_free(&m);
     return rc;
@@ -377,7 +392,7 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
 {
     int exists, rc;
     kz_manifest m = { 0 };
-    id_set set = { 0 };
+    id_query *q = NULL;
     *deleted = 0;
     if ((rc = kz_manifest_current(&m, dir, &exists)))
         goto done;
@@ -389,13 +404,18 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
         rc = kz_error_set(KZ_ELIMIT, "too many ids at once");
         goto done;
     }
-    if ((rc = id_set_init(&set, n)))
+    if (!(q = malloc((n ? n : 1) * sizeof *q))) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
+    }
     memset(found, 0, n);
-    for (size_t k = 0; k < n; k++)
-        id_set_add(&set, id_hash(ids[k], strlen(ids[k])), (uint32_t)k);
+    for (size_t k = 0; k < n; k++) {
+        q[k].hash = XXH3_64bits(ids[k], strlen(ids[k]));
+        q[k].which = (uint32_t)k;
+    }
+    qsort(q, n, sizeof *q, id_query_cmp);
     id_list list = { ids };
-    if ((rc = delete_matching(dir, &m, m.n_segments, &set, list_id_at, &list, deleted, found)))
+    if ((rc = delete_matching(dir, &m, m.n_segments, q, n, list_id_at, &list, deleted, found)))
         goto done;
     if (*deleted == 0)
         goto done; /* nothing changes: no new generation */
@@ -405,7 +425,7 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
         goto done;
     kz_index_remove_unnamed(dir, &m);
 done:
-    id_set_free(&set);
+    free(q);
     kz_manifest_free(&m);
     return rc;
 }

@@ -570,6 +570,18 @@ static void test_version(void)
     if (rc == KZ_OK)
         kz_index_free(ix);
 
+    /* A file of the format before (2, without an id lookup): a clear
+     * "rebuild". */
+    memcpy(copy, orig, orig_size);
+    kz_store_u32(copy + KZ_HDR_VERSION, KZ_FORMAT_VERSION - 1);
+    kz_store_u64(copy + KZ_HDR_CHECKSUM, XXH3_64bits(copy, KZ_HDR_CHECKSUM));
+    kz_test_write_file(work_file, copy, orig_size);
+    rc = open_fresh(&ix, work_dir);
+    CHECK_MSG(rc == KZ_EVERSION, "version %u: %d (%s)", KZ_FORMAT_VERSION - 1, rc, kz_last_error());
+    CHECK_MSG(strstr(kz_last_error(), "rebuild") != NULL, "%s", kz_last_error());
+    if (rc == KZ_OK)
+        kz_index_free(ix);
+
     /* Without the checksum fixed, the header is simply damaged. */
     memcpy(copy, orig, orig_size);
     kz_store_u32(copy + KZ_HDR_VERSION, KZ_FORMAT_VERSION + 1);
@@ -1132,6 +1144,59 @@ static void test_crafted_store_length(void)
     free(copy);
 }
 
+/* The id lookup and the fingerprints, every checksum recomputed: a
+ * record naming a document past the last fails the lookup and a delete
+ * (which then changes nothing); a wrong hash or fingerprint is found by
+ * check. */
+static void test_crafted_ids(void)
+{
+    uint8_t *copy = malloc(orig_size);
+    const kz_file *f = kz_segment_file(kz_index_segment(ref_ix, 0));
+    const kz_section_entry *ids = kz_file_entry(f, KZ_SEC_IDS), *dh = kz_file_entry(f, KZ_SEC_DOCHASH);
+    CHECK_INT(ids->length, ref_info.docs * KZ_IDS_SIZE);
+    CHECK_INT(dh->length, ref_info.docs * KZ_DOCHASH_SIZE);
+    char id0[64];
+    snprintf(id0, sizeof id0, "%.*s", (int)ref_docs[0].d.id_len, ref_docs[0].d.id);
+    for (int variant = 0; variant < 3; variant++) {
+        memcpy(copy, orig, orig_size);
+        for (uint64_t r = 0; r < ref_info.docs; r++) {
+            uint8_t *rec = copy + ids->offset + r * KZ_IDS_SIZE;
+            if (variant == 0)
+                kz_store_u32(rec + KZ_IDS_DOCID, (uint32_t)ref_info.docs + 5);
+            else if (variant == 1 && kz_load_u32(rec + KZ_IDS_DOCID) == 0)
+                kz_store_u64(rec + KZ_IDS_HASH, kz_load_u64(rec + KZ_IDS_HASH) ^ 1);
+        }
+        if (variant == 2)
+            copy[dh->offset + 3 * KZ_DOCHASH_SIZE] ^= 0x40;
+        kz_test_reseal(copy, orig_size);
+        kz_test_write_file(work_file, copy, orig_size);
+        kz_index *ix;
+        CHECK_OK(open_fresh(&ix, work_dir));
+        if (!ix)
+            continue;
+        uint32_t docid = UINT32_MAX;
+        int rc = kz_index_find(ix, &docid, id0, strlen(id0));
+        if (variant == 0)
+            CHECK_MSG(rc == KZ_ECORRUPT && strstr(kz_last_error(), "check"), "%d %s", rc, kz_last_error());
+        else if (variant == 1)
+            CHECK_INT(rc, KZ_ENOTFOUND); /* silently missed: check must say so */
+        else
+            CHECK_MSG(rc == KZ_OK && docid == 0, "%d %u", rc, docid);
+        CHECK_INT(kz_index_check(ix, NULL, NULL), KZ_ECORRUPT);
+        kz_index_free(ix);
+        if (variant == 0) {
+            const char *list[1] = { id0 };
+            uint8_t found = 0;
+            uint64_t deleted = 99;
+            CHECK_INT(kz_index_delete(work_dir, list, 1, &found, &deleted), KZ_ECORRUPT);
+            char manifest[4400];
+            snprintf(manifest, sizeof manifest, "%s/%s", work_dir, KZ_MANIFEST_FILE);
+            CHECK_MSG(access(manifest, F_OK) != 0, "a failed delete wrote a manifest");
+        }
+    }
+    free(copy);
+}
+
 /* A flip at a stride through the file (a random phase, so that runs
  * differ; KZ_CORRUPT_STRIDE sets it), with every checksum
  * recomputed after it: whatever the structure checks let through must be
@@ -1235,6 +1300,7 @@ int main(void)
         RUN_TIMED(test_crafted_language);
         RUN_TIMED(test_crafted_terms_index);
         RUN_TIMED(test_crafted_store_length);
+        RUN_TIMED(test_crafted_ids);
         RUN_TIMED(test_resealed_flips);
     }
 

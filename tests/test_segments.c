@@ -167,7 +167,40 @@ static int same_results(kz_index *a, kz_index *b, const char *q, kz_mode mode, u
     return ok;
 }
 
-static int compare_with_fresh(const char *dir, const char *fresh_dir, const model *m, int step)
+/* Ids <prefix>0 .. <prefix><next_id-1>: each found in a (by its id lookup) exactly when
+ * the model holds it, as that document, with the fingerprint the fresh
+ * index b gives it. */
+static int same_ids(kz_index *a, kz_index *b, const model *m, char prefix, unsigned next_id, int step)
+{
+    for (unsigned k = 0; k < next_id; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "%c%u", prefix, k);
+        int live = 0;
+        for (size_t i = 0; i < m->n && !live; i++)
+            live = strcmp(m->d[i].id, id) == 0;
+        uint32_t da, db;
+        int ra = kz_index_find(a, &da, id, strlen(id)), rb = kz_index_find(b, &db, id, strlen(id));
+        if (ra != (live ? KZ_OK : KZ_ENOTFOUND) || rb != ra) {
+            fprintf(stderr, "step %d: id %s (%s): lookup %d, fresh %d (%s)\n", step, id, live ? "live" : "gone", ra,
+                    rb, kz_last_error());
+            return 0;
+        }
+        if (!live)
+            continue;
+        kz_doc doc;
+        uint64_t fa = 0, fb = 1;
+        if (kz_index_doc(a, &doc, da, NULL, 0) != KZ_OK || doc.id_len != strlen(id) ||
+            memcmp(doc.id, id, doc.id_len) != 0 || kz_index_doc_fingerprint(a, da, &fa) != KZ_OK ||
+            kz_index_doc_fingerprint(b, db, &fb) != KZ_OK || fa != fb) {
+            fprintf(stderr, "step %d: id %s: docid %u is another document or fingerprint\n", step, id, da);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int compare_with_fresh(const char *dir, const char *fresh_dir, const model *m, char prefix, unsigned next_id,
+                              int step)
 {
     if (build(fresh_dir, m->d, m->n, KZ_BUILD_REPLACE))
         return 0;
@@ -188,6 +221,7 @@ static int compare_with_fresh(const char *dir, const char *fresh_dir, const mode
             for (int mode = 0; ok && mode < 3; mode++)
                 ok = same_results(a, b, queries[q], (kz_mode)mode, 10, step) &&
                      same_results(a, b, queries[q], (kz_mode)mode, 1000, step);
+        ok = ok && same_ids(a, b, m, prefix, next_id, step);
         ok = ok && kz_index_check(a, NULL, NULL) == KZ_OK;
     }
     kz_index_free(a);
@@ -277,7 +311,7 @@ static void test_random_changes(void)
             CHECK_INT(info.docs, m.n);
             kz_index_free(ix);
         }
-        ok = ok && compare_with_fresh(dir, fresh, &m, step);
+        ok = ok && compare_with_fresh(dir, fresh, &m, 'd', next_id, step);
         steps++;
     }
     CHECK_MSG(ok, "the index of segments and the fresh index disagree (seed above)");
@@ -693,7 +727,7 @@ static void test_tiered_merges(void)
     CHECK(ok);
     CHECK_MSG(most < 8, "%u segments at most after 70 adds", most);
     CHECK(total_merges >= 8);
-    CHECK(compare_with_fresh(dir, fresh, &m, 999));
+    CHECK(compare_with_fresh(dir, fresh, &m, 't', 70 * 3, 999));
     fprintf(stderr, "  70 adds of 3: %u merges, at most %u segments\n", total_merges, most);
     model_free(&m);
     kz_test_remove_tree(dir);
