@@ -669,13 +669,22 @@ int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len);
 int kz_segment_term_at(kz_segment *sg, kz_term *out, uint32_t ordinal);
 int kz_segment_term_prefix(kz_segment *sg, uint32_t *first, uint32_t *count, const char *prefix, size_t len);
 int kz_segment_postings(kz_segment *sg, const kz_term *term, uint32_t **docids, uint32_t **tfs, uint32_t **positions);
-/* The ordinal and df of term in the segment: 1, or 0 when the segment
- * does not have it (no message), or a negative error. */
-int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *ordinal, uint32_t *df);
+/* Where a term is in a segment: its ordinal and df, and its blob in
+ * POSTINGS, so that its list opens without a second dictionary search. */
+typedef struct kz_term_loc {
+    uint32_t ordinal, df;
+    uint64_t blob_off, blob_len;
+} kz_term_loc;
+#define KZ_TERM_ABSENT UINT32_MAX /* kz_term_loc.ordinal of a term a segment lacks */
+/* Where term is in the segment: 1, or 0 when the segment does not have it
+ * (no message), or a negative error. */
+int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, kz_term_loc *out);
 /* kz_segment_term_at without cf (which opens the term's postings). */
 int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal);
-/* A term's posting blob, verified and parsed into *out (kz_plist_close). */
+/* A term's posting blob, verified and parsed into *out (kz_plist_close):
+ * by its ordinal, or where kz_segment_lookup found it. */
 int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t term_ordinal);
+int kz_segment_plist_at(kz_segment *sg, kz_plist *out, const kz_term_loc *loc);
 /* Decompresses store block b into *buf (grown as needed, *cap its size;
  * the caller frees it); *rlen is the block's size. */
 int kz_segment_store_block(kz_segment *sg, uint32_t block, uint8_t **buf, size_t *cap, uint32_t *rlen);
@@ -740,9 +749,9 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
 /* A term's document frequency among the live documents of every segment,
  * as a fresh index of them would have it: df of each segment less its
  * deleted documents that have the term. 0 when no segment has it. If
- * ordinals is not NULL (kz_index_segment_count entries), the term's
- * ordinal in each segment goes there, UINT32_MAX where it is absent. */
-int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, uint32_t *ordinals);
+ * locs is not NULL (kz_index_segment_count entries), where the term is
+ * in each segment goes there (ordinal KZ_TERM_ABSENT where it is not). */
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, kz_term_loc *locs);
 
 /**************************************************************************
 ** Interface to code in store/writer.c
@@ -987,7 +996,7 @@ typedef struct kz_qterm {
     size_t len;
     int found;        /* a live document has it: then df */
     uint32_t df;      /* over the live documents of every segment */
-    uint32_t *seg_ordinal; /* by segment: its ordinal there, UINT32_MAX if absent; owned; NULL: look it up */
+    kz_term_loc *seg_loc; /* by segment: where it is there (KZ_TERM_ABSENT); owned; NULL: look it up */
 } kz_qterm;
 
 struct kz_query {

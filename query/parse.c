@@ -327,9 +327,9 @@ static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
     /* Its df among the live documents of every segment: a term only
      * deleted documents had is not in the index. */
     uint64_t df = 0;
-    if (!(t->seg_ordinal = malloc(kz_index_segment_count(q->ix) * sizeof *t->seg_ordinal)))
+    if (!(t->seg_loc = malloc(kz_index_segment_count(q->ix) * sizeof *t->seg_loc)))
         return oom(p);
-    int rc = kz_index_live_df(q->ix, text, len, &df, t->seg_ordinal);
+    int rc = kz_index_live_df(q->ix, text, len, &df, t->seg_loc);
     if (rc)
         return p->rc = rc;
     t->found = df > 0;
@@ -1087,7 +1087,7 @@ void kz_query_free(kz_query *q)
         return;
     for (size_t i = 0; i < q->n_terms; i++) {
         free(q->terms[i].text);
-        free(q->terms[i].seg_ordinal);
+        free(q->terms[i].seg_loc);
     }
     for (size_t i = 0; i < q->n_notes; i++)
         free(q->notes[i]);

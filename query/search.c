@@ -997,21 +997,22 @@ static int segment_open(eval *e, size_t s)
     if (rc)
         return rc;
     for (size_t i = 0; i < q->n_terms; i++) {
-        uint32_t df;
         if (!q->terms[i].found)
             continue;
+        kz_term_loc loc;
         int found;
-        if (q->terms[i].seg_ordinal) { /* looked up when the query was parsed */
-            e->ordinal[i] = q->terms[i].seg_ordinal[s];
-            found = e->ordinal[i] != UINT32_MAX;
+        if (q->terms[i].seg_loc) { /* looked up when the query was parsed */
+            loc = q->terms[i].seg_loc[s];
+            found = loc.ordinal != KZ_TERM_ABSENT;
         } else {
-            found = kz_segment_lookup(e->sg, q->terms[i].text, q->terms[i].len, &e->ordinal[i], &df);
+            found = kz_segment_lookup(e->sg, q->terms[i].text, q->terms[i].len, &loc);
         }
         if (found < 0)
             return found;
         if (!found)
             continue;
-        if ((rc = kz_segment_plist(e->sg, &e->pl[i], e->ordinal[i])))
+        e->ordinal[i] = loc.ordinal;
+        if ((rc = kz_segment_plist_at(e->sg, &e->pl[i], &loc)))
             return rc;
         e->opened[i] = 1;
     }

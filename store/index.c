@@ -393,14 +393,14 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
 
 /* ---------------------------------------------------------------- terms */
 
-/* The deleted documents of slot s that term ordinal's list has. */
-static int deleted_with_term(segment_slot *s, uint32_t ordinal, uint64_t *out)
+/* The deleted documents of slot s that the term at loc has. */
+static int deleted_with_term(segment_slot *s, const kz_term_loc *loc, uint64_t *out)
 {
     *out = 0;
     if (!s->deleted)
         return KZ_OK;
     kz_plist pl;
-    int rc = kz_segment_plist(s->sg, &pl, ordinal);
+    int rc = kz_segment_plist_at(s->sg, &pl, loc);
     if (rc)
         return rc;
     kz_cursor c;
@@ -417,23 +417,25 @@ static int deleted_with_term(segment_slot *s, uint32_t ordinal, uint64_t *out)
     return KZ_OK;
 }
 
-int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, uint32_t *ordinals)
+int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, kz_term_loc *locs)
 {
     *df = 0;
     for (size_t i = 0; i < ix->n_seg; i++) {
-        uint32_t ordinal, seg_df;
-        int found = kz_segment_lookup(ix->seg[i].sg, term, len, &ordinal, &seg_df);
+        kz_term_loc loc;
+        int found = kz_segment_lookup(ix->seg[i].sg, term, len, &loc);
         if (found < 0)
             return found;
-        if (ordinals)
-            ordinals[i] = found ? ordinal : UINT32_MAX;
+        if (!found)
+            loc.ordinal = KZ_TERM_ABSENT;
+        if (locs)
+            locs[i] = loc;
         if (!found)
             continue;
         uint64_t gone;
-        int rc = deleted_with_term(&ix->seg[i], ordinal, &gone);
+        int rc = deleted_with_term(&ix->seg[i], &loc, &gone);
         if (rc)
             return rc;
-        *df += seg_df - gone;
+        *df += loc.df - gone;
     }
     return KZ_OK;
 }

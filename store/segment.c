@@ -754,20 +754,29 @@ int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len)
  * TERMSTR. */
 static int block_head_cmp(kz_segment *sg, uint32_t bi, const char *key, size_t len, int *out)
 {
-    term_scan sc;
-    int rc = scan_open(sg, bi, &sc);
+    /* Only the entry and the head's bytes are read (and verified): the
+     * block that the search ends on is opened whole, with every check of
+     * scan_open. */
+    uint32_t first, str_off;
+    int rc = tidx(sg, bi, &first, &str_off, NULL);
     if (rc)
         return rc;
-    const uint8_t *p = sc.p;
+    uint64_t n = sg->len[KZ_SEC_TERMSTR];
+    if (str_off >= n)
+        return corrupt("terms index entry out of order or out of range");
+    uint64_t head_max = KZ_MIN(n - str_off, (uint64_t)(2 * 10 + KZ_TERM_MAX_BYTES));
+    if ((rc = kz_file_verify(sg->f, KZ_SEC_TERMSTR, str_off, head_max)))
+        return rc;
+    const uint8_t *p = sg->sec[KZ_SEC_TERMSTR] + str_off, *end = p + head_max;
     uint64_t prefix, suffix;
-    if (kz_varint_get(&p, sc.end, &prefix) || kz_varint_get(&p, sc.end, &suffix) || prefix != 0 ||
-        suffix == 0 || suffix > (uint64_t)(sc.end - p) || suffix >= KZ_TERM_MAX_BYTES)
+    if (kz_varint_get(&p, end, &prefix) || kz_varint_get(&p, end, &suffix) || prefix != 0 || suffix == 0 ||
+        suffix > (uint64_t)(end - p) || suffix >= KZ_TERM_MAX_BYTES)
         return corrupt("term string malformed");
     *out = kz_bytes_cmp((const char *)p, (size_t)suffix, key, len);
     return KZ_OK;
 }
 
-int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *ordinal, uint32_t *df)
+int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, kz_term_loc *out)
 {
     if (len == 0 || len >= KZ_TERM_MAX_BYTES || sg->terms == 0)
         return 0;
@@ -794,8 +803,10 @@ int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, uint32_t *or
     while ((rc = scan_next(sg, &sc)) > 0) {
         c = kz_bytes_cmp(sc.t.text, sc.t.len, term, len);
         if (c == 0) {
-            *ordinal = sc.t.ordinal;
-            *df = sc.t.df;
+            out->ordinal = sc.t.ordinal;
+            out->df = sc.t.df;
+            out->blob_off = sc.t_blob_off;
+            out->blob_len = sc.t_blob_len;
             return 1;
         }
         if (c > 0)
@@ -844,17 +855,25 @@ int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t ordinal)
     int rc = term_entry(sg, ordinal, &sc);
     if (rc)
         return rc;
-    if ((rc = kz_file_verify(sg->f, KZ_SEC_POSTINGS, sc.t_blob_off, sc.t_blob_len)))
+    kz_term_loc loc = { sc.t.ordinal, sc.t.df, sc.t_blob_off, sc.t_blob_len };
+    return kz_segment_plist_at(sg, out, &loc);
+}
+
+int kz_segment_plist_at(kz_segment *sg, kz_plist *out, const kz_term_loc *loc)
+{
+    /* The scan that found loc checked the blob lies in POSTINGS. */
+    int rc = kz_file_verify(sg->f, KZ_SEC_POSTINGS, loc->blob_off, loc->blob_len);
+    if (rc)
         return rc;
     if (sg->docs == 0)
         return kz_error_set(KZ_ECORRUPT, "index is corrupt: a posting list in an index of no documents");
-    if (ordinal >= sg->terms)
+    if (loc->ordinal >= sg->terms)
         return corrupt("a term past the dictionary's last");
-    int checked = atomic_load_explicit(&sg->docids_checked[ordinal], memory_order_acquire);
-    rc = kz_plist_open(out, sg->sec[KZ_SEC_POSTINGS] + sc.t_blob_off, sc.t_blob_len, sc.t.df,
+    int checked = atomic_load_explicit(&sg->docids_checked[loc->ordinal], memory_order_acquire);
+    rc = kz_plist_open(out, sg->sec[KZ_SEC_POSTINGS] + loc->blob_off, loc->blob_len, loc->df,
                        checked ? UINT32_MAX : (uint32_t)(sg->docs - 1));
     if (rc == KZ_OK && !checked)
-        atomic_store_explicit(&sg->docids_checked[ordinal], 1, memory_order_release);
+        atomic_store_explicit(&sg->docids_checked[loc->ordinal], 1, memory_order_release);
     return rc;
 }
 
