@@ -960,11 +960,29 @@ static int show_hit_json(kz_index *ix, const kz_results *r, size_t i, size_t ran
     printf(", \"title\": ");
     json_string(stdout, hv.d.title, hv.d.title_len);
     printf(", \"score\": %.17g, \"metadata\": {", hv.h->score);
-    for (size_t m = 0; m < hv.d.n_meta && m < MAX_META; m++) {
-        printf("%s", m ? ", " : "");
-        json_string(stdout, hv.meta[m].key, hv.meta[m].key_len);
-        printf(": ");
-        json_string(stdout, hv.meta[m].value, hv.meta[m].value_len);
+    /* A key of several values (a JSON array when indexed) gives an array,
+     * at the place of its first value. */
+    size_t n_meta = hv.d.n_meta < MAX_META ? hv.d.n_meta : MAX_META, shown = 0;
+    for (size_t m = 0; m < n_meta; m++) {
+        const kz_doc_field *f = &hv.meta[m];
+        size_t n_values = 0, earlier = 0;
+        for (size_t j = 0; j < n_meta; j++) {
+            int same = hv.meta[j].key_len == f->key_len && memcmp(hv.meta[j].key, f->key, f->key_len) == 0;
+            n_values += same;
+            earlier |= same && j < m;
+        }
+        if (earlier)
+            continue;
+        printf("%s", shown++ ? ", " : "");
+        json_string(stdout, f->key, f->key_len);
+        printf(n_values > 1 ? ": [" : ": ");
+        for (size_t j = m, k = 0; j < n_meta; j++) {
+            if (hv.meta[j].key_len != f->key_len || memcmp(hv.meta[j].key, f->key, f->key_len) != 0)
+                continue;
+            printf("%s", k++ ? ", " : "");
+            json_string(stdout, hv.meta[j].value, hv.meta[j].value_len);
+        }
+        printf(n_values > 1 ? "]" : "");
     }
     printf("}, \"title_highlights\": [");
     for (size_t m = 0; m < hv.n_tmarks; m++)

@@ -8,9 +8,10 @@
  *   "title"  optional string; missing or null gives "";
  *   "text"   required string;
  *   others   metadata: strings as they are, numbers and true/false as their
- *            JSON text, an array of such scalars joined with ", ". A null,
- *            an object, or an array holding null, an object or an array is
- *            dropped and counted in n_dropped_fields.
+ *            JSON text; an array of such scalars gives one entry of its key
+ *            for each, in order (a field of several values; none for []).
+ *            A null, an object, or an array holding null, an object or an
+ *            array is dropped and counted in n_dropped_fields.
  *
  * When a key occurs twice in one record the last value wins, as in
  * JavaScript and Python: a metadata field keeps the position of its first
@@ -47,7 +48,9 @@ typedef struct span {
 /* A metadata field while the line is parsed. */
 typedef struct field {
     span key;
-    span value;
+    span value;            /* a scalar's bytes, or an array's items (items_of()) */
+    uint32_t n_items;      /* 1 for a scalar, the items of an array */
+    unsigned char is_array;
     unsigned char dropped; /* value of an unusable type */
     unsigned char dead;    /* superseded by a later field of the same key */
 } field;
@@ -506,27 +509,37 @@ done:
 }
 
 /* Parses the array at c->pos, the value of a metadata field, appending its
- * scalars to the scratch joined by ", " and followed by a NUL. If it holds
- * anything else the array is checked but kept out of the scratch and
- * *dropped is set. */
-static int join_array(cursor *c, span *out, int *dropped)
+ * scalars to the scratch, each as a u32 length (native order), its bytes
+ * and a NUL; *n_items counts them. If it holds anything else the array is
+ * checked but kept out of the scratch and *dropped is set. */
+static int collect_array(cursor *c, span *out, uint32_t *n_items, int *dropped)
 {
     kz_buf *b = c->out;
     int rc;
 
     *dropped = 0;
+    *n_items = 0;
     out->off = b->len;
     c->pos++; /* '[' */
     skip_ws(c);
     if (peek(c) == ']') {
         c->pos++;
     } else {
-        for (int first = 1;; first = 0) {
+        for (;;) {
             int kind;
-            if (!first && (rc = put(b, ", ", 2)) != KZ_OK)
+            size_t at = b->len;
+            uint32_t len = 0;
+            if ((rc = put(b, &len, sizeof len)) != KZ_OK)
                 return rc;
             if ((rc = parse_scalar(c, &kind)) != KZ_OK)
                 return rc;
+            if (b->len - at - sizeof len > UINT32_MAX)
+                return syntax_error(c, c->pos, "an array item over 4 GiB");
+            len = (uint32_t)(b->len - at - sizeof len);
+            memcpy(b->data + at, &len, sizeof len);
+            if ((rc = put_byte(b, 0)) != KZ_OK)
+                return rc;
+            (*n_items)++;
             if (kind == V_ARRAY || kind == V_OBJECT) {
                 if ((rc = skip_value(c, 2)) != KZ_OK)
                     return rc;
@@ -549,15 +562,16 @@ static int join_array(cursor *c, span *out, int *dropped)
     if (*dropped) {
         b->len = out->off;
         out->len = 0;
+        *n_items = 0;
         return KZ_OK;
     }
     out->len = b->len - out->off;
-    return put_byte(b, 0);
+    return KZ_OK;
 }
 
 /* ---------------------------------------------------------------- fields */
 
-static int add_field(kz_jsonl_parser *p, span key, span value, int dropped)
+static int add_field(kz_jsonl_parser *p, span key, span value, uint32_t n_items, int is_array, int dropped)
 {
     if (p->n_fields == p->fields_cap) {
         size_t cap = p->fields_cap ? p->fields_cap * 2 : 16;
@@ -570,6 +584,8 @@ static int add_field(kz_jsonl_parser *p, span key, span value, int dropped)
     field *f = &p->fields[p->n_fields++];
     f->key = key;
     f->value = value;
+    f->n_items = n_items;
+    f->is_array = (unsigned char)is_array;
     f->dropped = (unsigned char)dropped;
     f->dead = 0;
     return KZ_OK;
@@ -603,6 +619,8 @@ static int dedupe_fields(kz_jsonl_parser *p)
                 if (!f[j].dead && f[j].key.len == f[i].key.len &&
                     memcmp(base + f[j].key.off, base + f[i].key.off, f[i].key.len) == 0) {
                     f[i].value = f[j].value;
+                    f[i].n_items = f[j].n_items;
+                    f[i].is_array = f[j].is_array;
                     f[i].dropped = f[j].dropped;
                     f[j].dead = 1;
                 }
@@ -631,6 +649,8 @@ static int dedupe_fields(kz_jsonl_parser *p)
         if (j - i > 1) {
             field *first = &f[r[i].index], *last = &f[r[j - 1].index];
             first->value = last->value;
+            first->n_items = last->n_items;
+            first->is_array = last->is_array;
             first->dropped = last->dropped;
         }
         i = j;
@@ -657,12 +677,16 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, unsigned lone_sur
 
     if ((rc = dedupe_fields(p)) != KZ_OK)
         return rc;
-    if (p->meta_cap < p->n_fields) {
-        kz_meta *m = realloc(p->meta, p->n_fields * sizeof *m);
+    size_t n_entries = 0;
+    for (size_t i = 0; i < p->n_fields; i++)
+        if (!p->fields[i].dead && !p->fields[i].dropped)
+            n_entries += p->fields[i].n_items;
+    if (p->meta_cap < n_entries) {
+        kz_meta *m = realloc(p->meta, n_entries * sizeof *m);
         if (!m)
-            return kz_error_set(KZ_ENOMEM, "out of memory for %zu metadata fields", p->n_fields);
+            return kz_error_set(KZ_ENOMEM, "out of memory for %zu metadata fields", n_entries);
         p->meta = m;
-        p->meta_cap = p->n_fields;
+        p->meta_cap = n_entries;
     }
 
     const char *base = (const char *)p->scratch.data;
@@ -685,11 +709,26 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, unsigned lone_sur
             n_dropped++;
             continue;
         }
-        kz_meta *m = &p->meta[n_meta++];
-        m->key = base + f->key.off;
-        m->key_len = f->key.len;
-        m->value = base + f->value.off;
-        m->value_len = f->value.len;
+        if (!f->is_array) {
+            kz_meta *m = &p->meta[n_meta++];
+            m->key = base + f->key.off;
+            m->key_len = f->key.len;
+            m->value = base + f->value.off;
+            m->value_len = f->value.len;
+            continue;
+        }
+        /* An array: an entry for each item (collect_array's layout). */
+        size_t at = f->value.off;
+        for (uint32_t k = 0; k < f->n_items; k++) {
+            uint32_t len;
+            memcpy(&len, base + at, sizeof len);
+            kz_meta *m = &p->meta[n_meta++];
+            m->key = base + f->key.off;
+            m->key_len = f->key.len;
+            m->value = base + at + sizeof len;
+            m->value_len = len;
+            at += sizeof len + len + 1;
+        }
     }
 
     out->id = base + req[F_ID].value.off;
@@ -759,7 +798,8 @@ static int parse_member(kz_jsonl_parser *p, cursor *c, span key, required *req)
     if ((rc = put_byte(b, 0)) != KZ_OK) /* ends the key */
         return rc;
     span value = {b->len, 0};
-    int dropped = 0;
+    int dropped = 0, is_array = 0;
+    uint32_t n_items = 1;
     if ((rc = parse_scalar(c, &kind)) != KZ_OK)
         return rc;
     switch (kind) {
@@ -772,8 +812,9 @@ static int parse_member(kz_jsonl_parser *p, cursor *c, span key, required *req)
         dropped = 1;
         break;
     case V_ARRAY:
-        if ((rc = join_array(c, &value, &dropped)) != KZ_OK)
+        if ((rc = collect_array(c, &value, &n_items, &dropped)) != KZ_OK)
             return rc;
+        is_array = 1;
         break;
     default:
         value.len = b->len - value.off;
@@ -781,7 +822,7 @@ static int parse_member(kz_jsonl_parser *p, cursor *c, span key, required *req)
             return rc;
         break;
     }
-    return add_field(p, key, value, dropped);
+    return add_field(p, key, value, n_items, is_array, dropped);
 }
 
 /* ------------------------------------------------------------------ API */

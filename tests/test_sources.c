@@ -461,8 +461,8 @@ static void expect_jsonl_result(const char *ixdir, const char *name, const build
         return;
     CHECK_INT(index_docs(ix), 8);
     EXPECT_DOC(ix, 0, "j1", "First", "hello world");
-    EXPECT_META(ix, 0, "url", "https://example.org/1", "date", "2024-01-02", "n", "42", "tags",
-                "x, y, z");
+    EXPECT_META(ix, 0, "url", "https://example.org/1", "date", "2024-01-02", "n", "42", "tags", "x", "tags", "y",
+                "tags", "z");
     EXPECT_DOC(ix, 1, "j10", "Bad \xEF\xBF\xBD utf", "in \xEF\xBF\xBD text");
     EXPECT_DOC(ix, 2, "j11", "", "has a null");
     EXPECT_META(ix, 2, "keep", "yes", "num", "-1.5");
