@@ -29,6 +29,7 @@ typedef struct kzb_options {
     uint64_t max_docs;    /* cap on the corpus (0 = all) */
     size_t passage_words; /* scaling: words per passage (default 100) */
     int fts5;             /* run the SQLite FTS5 side */
+    const char *baseline_bin; /* segments/release: the last release's kzsearch */
 } kzb_options;
 
 const kzb_options *kzb_opts(const kzb *b);
@@ -64,6 +65,7 @@ void kzb_data(kzb *b, const char *file, const char *header, const char *fmt, ...
 void kzb_intersect_cases(kzb *b);
 void kzb_query_cases(kzb *b);
 void kzb_index_cases(kzb *b);
+void kzb_segments_cases(kzb *b);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);
@@ -131,6 +133,28 @@ int kzb_kz_latency(kzb *b, const char *case_name, const char *index_dir, const k
  * wall time, and *peak_rss the child's peak memory as its summary line in
  * log reports it (0 if none). Returns its exit status, or -1. */
 int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, const char *log);
+
+/* What a child process held at most (kzb_spawn_ex). peak is exact: the
+ * kernel's high-water mark of its resident set over its whole life
+ * (wait4's ru_maxrss), mapped index pages it touched included. anon (heap
+ * and other private memory) and file (pages of mapped files) are the
+ * most of RssAnon and RssFile seen, sampled every 5 ms: they may miss a
+ * short spike, and their peaks need not coincide. Bytes. */
+typedef struct kzb_child_memory {
+    uint64_t peak, anon, file;
+} kzb_child_memory;
+
+/* kzb_spawn with more: bin is the program to run (NULL: this build's
+ * kzsearch), and *mem, if mem is not NULL, receives what the child held at
+ * most, which covers what it did after printing its summary line (a
+ * merge after an add; optimize prints none). For that the child is
+ * started through a small intermediate process (kzbench --spawn-child),
+ * so that the figure is not this large process's resident set, which a
+ * child inherits at exec; the wall time then includes that process's
+ * start, about a millisecond. log must not be NULL then (the figures pass
+ * through LOG.memory). */
+int kzb_spawn_ex(const char *bin, const char *const *args, double *seconds, uint64_t *peak_rss,
+                 kzb_child_memory *mem, const char *log);
 
 /* Peak resident set of this process so far, in bytes. */
 uint64_t kzb_peak_rss(void);

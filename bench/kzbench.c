@@ -2,14 +2,15 @@
  * kzbench.c: the benchmark suite's harness and command.
  *
  *   kzbench [--quick] [--filter TEXT] [--corpus FILE] [--queries FILE]
- *           [--out DIR] [--max-docs N] [--no-fts5] [--list]
+ *           [--out DIR] [--max-docs N] [--no-fts5] [--baseline-bin BIN]
+ *           [--list]
  *   kzbench split --words N IN OUT.jsonl      passages of about N words
  *
  * Cases are grouped by what they measure (bench_intersect.c,
- * bench_query.c, bench_index.c). Each checks its result; a failed check
- * makes kzbench exit 1. Results go to stdout as a table, and to
- * OUT/results.json and OUT/results.csv; the data behind the plots go to
- * OUT/NAME.dat and, when gnuplot is installed, OUT/NAME.png.
+ * bench_query.c, bench_index.c, bench_segments.c). Each checks its
+ * result; a failed check makes kzbench exit 1. Results go to stdout as a
+ * table, and to OUT/results.json and OUT/results.csv; the data behind the
+ * plots go to OUT/NAME.dat and, when gnuplot is installed, OUT/NAME.png.
  */
 #include "bench.h"
 #include "kzsearch.h"
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -476,6 +478,40 @@ void kzb_work_path(char *out, size_t size, const kzb *b, const char *name)
 
 int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, const char *log)
 {
+    return kzb_spawn_ex(NULL, args, seconds, peak_rss, NULL, log);
+}
+
+int kzb_spawn_ex(const char *bin, const char *const *args, double *seconds, uint64_t *peak_rss,
+                 kzb_child_memory *mem, const char *log)
+{
+    if (!bin)
+        bin = KZ_CLI_PATH;
+    /* Through kzbench --spawn-child RESULT BIN ARGS... for the kernel's
+     * figure of the child alone. */
+    char self[4096], result[4200];
+    const char **argv = (const char **)args;
+    const char *path = bin;
+    if (mem) {
+        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (!log || l <= 0)
+            return -1;
+        self[l] = 0;
+        snprintf(result, sizeof result, "%s.memory", log);
+        remove(result);
+        size_t n = 0;
+        while (args[n])
+            n++;
+        argv = calloc(n + 5, sizeof *argv);
+        if (!argv)
+            return -1;
+        argv[0] = "kzbench";
+        argv[1] = "--spawn-child";
+        argv[2] = result;
+        argv[3] = bin;
+        for (size_t i = 0; i <= n; i++)
+            argv[4 + i] = args[i];
+        path = self;
+    }
     /* posix_spawn, not fork: copying this process's page tables (it holds
      * the corpus) would be timed too. */
     posix_spawn_file_actions_t fa;
@@ -484,8 +520,10 @@ int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, cons
     posix_spawn_file_actions_addopen(&fa, 2, log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     uint64_t t0 = kzb_now_ns();
     pid_t pid;
-    int rc = posix_spawn(&pid, KZ_CLI_PATH, &fa, NULL, (char *const *)args, environ);
+    int rc = posix_spawn(&pid, path, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    if (argv != (const char **)args)
+        free(argv);
     if (rc != 0)
         return -1;
     int status;
@@ -506,7 +544,81 @@ int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, cons
         if (f)
             fclose(f);
     }
+    if (mem) {
+        unsigned long long kib[3] = { 0, 0, 0 };
+        FILE *f = fopen(result, "r");
+        if (!f || fscanf(f, "%llu %llu %llu", &kib[0], &kib[1], &kib[2]) != 3)
+            kib[0] = kib[1] = kib[2] = 0;
+        if (f)
+            fclose(f);
+        mem->peak = (uint64_t)kib[0] * 1024;
+        mem->anon = (uint64_t)kib[1] * 1024;
+        mem->file = (uint64_t)kib[2] * 1024;
+    }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The RssAnon and RssFile lines of /proc/PID/status, in KiB, into the
+ * largest seen so far. */
+static void sample_rss(const char *status_path, unsigned long long *anon, unsigned long long *file)
+{
+    FILE *f = fopen(status_path, "r");
+    char line[256];
+    unsigned long long v;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "RssAnon: %llu", &v) == 1 && v > *anon)
+            *anon = v;
+        else if (sscanf(line, "RssFile: %llu", &v) == 1 && v > *file)
+            *file = v;
+    }
+    if (f)
+        fclose(f);
+}
+
+/* kzbench --spawn-child RESULT BIN ARGV0 ARGS...: runs BIN as a child of
+ * this process, freshly started and small, samples its RssAnon and
+ * RssFile every 5 ms, and writes to RESULT its peak resident set (wait4's
+ * ru_maxrss) and the largest samples, in KiB; exits with its status. A
+ * child started by the large benchmark process directly would be charged
+ * that process's resident set at exec. */
+static int cmd_spawn_child(int argc, char **argv)
+{
+    if (argc < 5)
+        return 127;
+    /* SIGCHLD blocked, so that it ends the wait between samples at once. */
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 127;
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        execv(argv[3], argv + 4);
+        _exit(127);
+    }
+    char status_path[64];
+    snprintf(status_path, sizeof status_path, "/proc/%d/status", (int)pid);
+    unsigned long long anon = 0, file = 0;
+    int status;
+    struct rusage ru;
+    for (;;) {
+        pid_t w = wait4(pid, &status, WNOHANG, &ru);
+        if (w == pid)
+            break;
+        if (w < 0)
+            return 127;
+        sample_rss(status_path, &anon, &file);
+        struct timespec ts = { 0, 5000000 };
+        sigtimedwait(&chld, NULL, &ts);
+    }
+    FILE *f = fopen(argv[2], "w");
+    if (f) {
+        fprintf(f, "%ld %llu %llu\n", ru.ru_maxrss, anon, file);
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 127;
 }
 
 /* ------------------------------------------------------------- output */
@@ -668,6 +780,9 @@ static const char usage[] =
     "  --work DIR         scratch indexes (default OUT/work)\n"
     "  --passage-words N  scaling: passages of about N words (default 100)\n"
     "  --no-fts5          skip SQLite FTS5\n"
+    "  --baseline-bin BIN segments/release: the query latency of BIN (the last\n"
+    "                     release's kzsearch) against this build's, each on the\n"
+    "                     one-segment index it built of the same passages\n"
     "  --list             list the cases\n";
 
 static int cmd_split(int argc, char **argv)
@@ -698,6 +813,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "split") == 0)
         return cmd_split(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--spawn-child") == 0)
+        return cmd_spawn_child(argc, argv);
     static const struct option opts[] = {
         { "quick", no_argument, 0, 'q' },        { "filter", required_argument, 0, 'f' },
         { "corpus", required_argument, 0, 'c' }, { "queries", required_argument, 0, 'Q' },
@@ -706,6 +823,7 @@ int main(int argc, char **argv)
         { "list", no_argument, 0, 'l' },         { "help", no_argument, 0, 'h' },
         { "json", required_argument, 0, 'j' },   { "csv", required_argument, 0, 'v' },
         { "passage-words", required_argument, 0, 'p' },
+        { "baseline-bin", required_argument, 0, 'B' },
         { 0, 0, 0, 0 }
     };
     kzb b = { 0 };
@@ -728,6 +846,7 @@ int main(int argc, char **argv)
         case 'j': b.o.json = optarg; break;
         case 'p': b.o.passage_words = strtoul(optarg, NULL, 10); break;
         case 'v': b.o.csv = optarg; break;
+        case 'B': b.o.baseline_bin = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -737,6 +856,8 @@ int main(int argc, char **argv)
         puts("query/*       latency of AND, OR, phrase; top 10, top 100, count; cold start; FTS5");
         puts("index/*       indexing throughput, threads, budgets; FTS5");
         puts("scaling/*     the same at 1e3 .. 1e6 passages (not in --quick)");
+        puts("segments/*    adding, updating, deleting; 10 segments against 1; merges in a budget;");
+        puts("              the last release with --baseline-bin (--quick: a small smoke version)");
         return 0;
     }
     char work[4096];
@@ -753,6 +874,7 @@ int main(int argc, char **argv)
     kzb_index_cases(&b);
     kzb_query_cases(&b);
     kzb_intersect_cases(&b);
+    kzb_segments_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

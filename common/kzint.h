@@ -54,6 +54,30 @@ int kz_error_errno(int code, int errno_value, const char *fmt, ...) KZ_PRINTF(3,
 void kz_error_clear(void);
 
 /**************************************************************************
+** Interface to code in common/date.c
+*/
+
+typedef enum kz_date_precision {
+    KZ_DATE_MONTH = 1, /* 2022-03 */
+    KZ_DATE_DAY,       /* 2022-03-01 */
+    KZ_DATE_SECOND     /* with a time of day */
+} kz_date_precision;
+
+typedef struct kz_date {
+    int64_t seconds; /* since 1970-01-01T00:00:00Z (the month's first day at month precision) */
+    int year;        /* the UTC date of seconds */
+    unsigned month, day;
+    kz_date_precision precision;
+} kz_date;
+
+/* Parses a date of news metadata or of a query (the forms date.c lists):
+ * 0, or -1 when text is not one. */
+int kz_date_parse(const char *text, size_t len, kz_date *out);
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t kz_days_from_civil(int y, unsigned m, unsigned d);
+void kz_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
+
+/**************************************************************************
 ** Interface to code in common/buf.c
 **
 ** kz_buf is a growable byte buffer. Zero-initialised is empty and valid.
@@ -235,6 +259,9 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
 /* The stem bytes of an interned id (not NUL-terminated). The pointer stays
  * valid until kz_analyzer_reset() or kz_analyzer_free(). */
 const char *kz_analyzer_term(const kz_analyzer *a, uint32_t term, size_t *len);
+/* Sets *term to the id of the bytes [s, s+len), interned as a stem is
+ * (the terms of metadata fields go through the inverter so). */
+int kz_analyzer_intern(kz_analyzer *a, const char *s, size_t len, uint32_t *term);
 /* Number of interned stems: ids are 0 .. count-1. */
 uint32_t kz_analyzer_term_count(const kz_analyzer *a);
 /* Bytes of heap held by the caches and interned stems. */
@@ -715,6 +742,36 @@ int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
 void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 
 /**************************************************************************
+** Interface to code in store/field.c
+**
+** The terms of metadata fields (FORMAT.md "Field terms"): 0x01, the field's
+** name, 0x1F, a kind byte, the value.
+*/
+#define KZ_FIELD_MARK '\x01'
+#define KZ_FIELD_SEP '\x1f'
+#define KZ_FIELD_KEYWORD 'k'
+#define KZ_FIELD_DATE 'd'
+#define KZ_DATE_TERM_YEAR 'Y'
+#define KZ_DATE_TERM_MONTH 'M'
+#define KZ_DATE_TERM_DAY 'D'
+#define KZ_FIELD_NAME_MAX 128
+
+/* Whether a metadata key can be a field: 1 to 128 bytes, no control
+ * characters. */
+int kz_field_name_ok(const char *name, size_t len);
+/* The keyword term of a value (trimmed, case-folded) into out
+ * (KZ_TERM_MAX_BYTES): 0, or -1 when it has none (empty, too long, or a
+ * bad field name). */
+int kz_field_keyword_term(char *out, size_t *out_len, const char *field, size_t flen, const char *value, size_t vlen);
+/* The date term of a year, month or day (level KZ_DATE_TERM_...): 0 or -1. */
+int kz_field_date_term(char *out, size_t *out_len, const char *field, size_t flen, char level, int year,
+                       unsigned month, unsigned day);
+/* Calls emit with each term of one metadata pair (none for a field name
+ * that cannot be one); stops at emit's first non-zero return. */
+typedef int (*kz_field_term_fn)(void *ctx, const char *term, size_t len);
+int kz_field_terms(const char *field, size_t flen, const char *value, size_t vlen, kz_field_term_fn emit, void *ctx);
+
+/**************************************************************************
 ** Interface to code in store/index.c
 **
 ** An index: its segments in order, the documents deleted from each, and
@@ -752,6 +809,12 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
  * locs is not NULL (kz_index_segment_count entries), where the term is
  * in each segment goes there (ordinal KZ_TERM_ABSENT where it is not). */
 int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, kz_term_loc *locs);
+/* The dictionary entries that start with prefix, over every segment
+ * (deleted documents' terms included): *count of them (summed over the
+ * segments, so a term in two counts twice), and the least and the
+ * greatest in *lo and *hi (when not NULL and *count > 0). Two binary
+ * searches a segment, whatever the count. */
+int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi);
 
 /**************************************************************************
 ** Interface to code in store/writer.c
@@ -988,7 +1051,9 @@ typedef struct kz_qnode {
     kz_occur occur;  /* how its parent takes it */
     uint32_t column; /* of its start in the query, from 1 */
     uint32_t first, count;
-    uint32_t unit;   /* LEAF: its scoring unit, or UINT32_MAX under a NOT */
+    uint32_t unit;   /* LEAF: its scoring unit, or UINT32_MAX under a NOT or for a filter */
+    uint8_t filter;  /* a field clause (source:x, date:2022), or a group of them only: it
+                        narrows the matches and scores nothing */
 } kz_qnode;
 
 typedef struct kz_qterm {

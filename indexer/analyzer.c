@@ -902,3 +902,8 @@ done:
     kz_analyzer_free(a);
     return rc;
 }
+
+int kz_analyzer_intern(kz_analyzer *a, const char *s, size_t len, uint32_t *term)
+{
+    return intern(a, (const uint8_t *)s, len, term);
+}

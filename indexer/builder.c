@@ -123,6 +123,7 @@ typedef struct worker {
     int started;
     kz_analyzer *an;
     kz_tokvec tv;
+    kz_tokvec fields; /* the field terms of the document being inverted */
     acc *accs;
     size_t n_accs;
     uint32_t *touched;
@@ -465,6 +466,61 @@ static int store_flush_block(worker *w, batch *bt)
     return KZ_OK;
 }
 
+static int field_term(void *ctx, const char *term, size_t len)
+{
+    worker *w = ctx;
+    kz_tokvec *tv = &w->fields;
+    if (tv->len == tv->cap) {
+        size_t cap = tv->cap ? tv->cap * 2 : 16;
+        kz_token *p = realloc(tv->v, cap * sizeof *p);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        tv->v = p;
+        tv->cap = cap;
+    }
+    kz_token *t = &tv->v[tv->len];
+    t->start = t->end = 0;
+    int rc = kz_analyzer_intern(w->an, term, len, &t->term);
+    if (rc == KZ_OK)
+        tv->len++;
+    return rc;
+}
+
+/* Inverts document i's field terms (FORMAT.md "Field terms"), read from
+ * its DOCINFO record: they count in no document length. */
+static int invert_fields(worker *w, batch *bt, uint32_t i)
+{
+    uint64_t off = kz_load_u64(bt->info_off.data + 8 * (size_t)i);
+    uint64_t end = i + 1 < bt->n_docs ? kz_load_u64(bt->info_off.data + 8 * (size_t)(i + 1)) : bt->docinfo.len;
+    const uint8_t *p = bt->docinfo.data + off, *e = bt->docinfo.data + end;
+    uint64_t n, n_meta;
+    /* id and title, then the pairs: written by kz_builder_add just before. */
+    for (int k = 0; k < 2; k++) {
+        if (kz_varint_get(&p, e, &n) || n > (uint64_t)(e - p))
+            return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
+        p += n;
+    }
+    if (kz_varint_get(&p, e, &n_meta))
+        return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
+    w->fields.len = 0;
+    for (uint64_t m = 0; m < n_meta; m++) {
+        uint64_t klen, vlen;
+        const uint8_t *key, *value;
+        if (kz_varint_get(&p, e, &klen) || klen > (uint64_t)(e - p))
+            return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
+        key = p;
+        p += klen;
+        if (kz_varint_get(&p, e, &vlen) || vlen > (uint64_t)(e - p))
+            return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
+        value = p;
+        p += vlen;
+        int rc = kz_field_terms((const char *)key, (size_t)klen, (const char *)value, (size_t)vlen, field_term, w);
+        if (rc)
+            return rc;
+    }
+    return w->fields.len ? inverter_add(w, bt->first_docid + i, w->fields.v, w->fields.len) : KZ_OK;
+}
+
 static int process_batch(worker *w, batch *bt)
 {
     int rc = KZ_OK;
@@ -485,7 +541,7 @@ static int process_batch(worker *w, batch *bt)
             return rc;
         if (w->tv.len > UINT32_MAX)
             return kz_error_set(KZ_ELIMIT, "document has more than 2^32 tokens");
-        if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)))
+        if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)) || (rc = invert_fields(w, bt, i)))
             return rc;
         bt->dl[i] = (uint32_t)w->tv.len;
         bt->tokens += w->tv.len;
@@ -1497,6 +1553,7 @@ void kz_builder_free(kz_builder *b)
         free(w->accs);
         free(w->touched);
         kz_tokvec_free(&w->tv);
+        kz_tokvec_free(&w->fields);
         kz_analyzer_free(w->an);
         ZSTD_freeCCtx(w->zc);
         kz_buf_free(&w->raw);

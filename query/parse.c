@@ -387,6 +387,9 @@ static int new_bool(parser *p, const idvec *kids, kz_occur occur, size_t at, uin
     n->count = (uint32_t)kids->n;
     memcpy(q->kids + q->n_kids, kids->v, kids->n * sizeof *kids->v);
     q->n_kids += kids->n;
+    n->filter = kids->n > 0;
+    for (size_t i = 0; i < kids->n; i++)
+        n->filter &= q->nodes[kids->v[i]].filter;
     return KZ_OK;
 }
 
@@ -634,6 +637,248 @@ static int quote_clause(parser *p, const tok *t, kz_occur occur, idvec *out)
     return KZ_OK;
 }
 
+/* ------------------------------------------------------------- fields */
+
+/* A filter leaf of the given terms (none: it matches nothing). */
+static int filter_leaf(parser *p, const uint32_t *terms, size_t count, kz_occur occur, size_t at, idvec *out)
+{
+    uint32_t node;
+    if (new_leaf(p, terms, count, occur, at, &node) || idvec_push(out, node))
+        return p->rc ? p->rc : oom(p);
+    p->q->nodes[node].filter = 1;
+    return KZ_OK;
+}
+
+/* Whether the index has a term that starts with 0x01 name 0x1F kind (kind
+ * 0: any), and, for dates, the years it spans. */
+static int field_has(parser *p, const char *name, size_t len, char kind, int *lo_year, int *hi_year, int *has)
+{
+    char prefix[KZ_FIELD_NAME_MAX + 8];
+    size_t n = 0;
+    prefix[n++] = KZ_FIELD_MARK;
+    memcpy(prefix + n, name, len);
+    n += len;
+    prefix[n++] = KZ_FIELD_SEP;
+    if (kind)
+        prefix[n++] = kind;
+    if (kind == KZ_FIELD_DATE)
+        prefix[n++] = KZ_DATE_TERM_YEAR;
+    uint64_t count;
+    kz_term *lo = NULL, *hi = NULL;
+    if (lo_year && (!(lo = malloc(sizeof *lo)) || !(hi = malloc(sizeof *hi)))) {
+        free(lo);
+        return oom(p);
+    }
+    int rc = kz_index_prefix_extent(p->q->ix, prefix, n, &count, lo, hi);
+    if (rc == KZ_OK && lo_year && count) {
+        *lo_year = atoi(lo->text + n);
+        *hi_year = atoi(hi->text + n);
+    }
+    free(lo);
+    free(hi);
+    if (rc)
+        return p->rc = rc;
+    *has = count > 0;
+    return KZ_OK;
+}
+
+/* One end of a date range in a query: YYYY, YYYY-MM, YYYY-MM-DD (or any
+ * date date.c reads, taken as its day): the first and the last day it
+ * covers, as days since 1970-01-01. */
+static int query_date(const char *s, size_t len, int64_t *first, int64_t *last)
+{
+    if (len == 4 && s[0] >= '0' && s[0] <= '9') {
+        int y = 0;
+        for (size_t i = 0; i < 4; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return -1;
+            y = y * 10 + (s[i] - '0');
+        }
+        if (y < 1)
+            return -1;
+        *first = kz_days_from_civil(y, 1, 1);
+        *last = kz_days_from_civil(y, 12, 31);
+        return 0;
+    }
+    kz_date d;
+    if (kz_date_parse(s, len, &d) != 0)
+        return -1;
+    int64_t day = kz_days_from_civil(d.year, d.month, d.precision == KZ_DATE_MONTH ? 1 : d.day);
+    *first = day;
+    if (d.precision == KZ_DATE_MONTH) {
+        unsigned m = d.month % 12 + 1;
+        *last = kz_days_from_civil(d.month == 12 ? d.year + 1 : d.year, m, 1) - 1;
+    } else {
+        *last = day;
+    }
+    return 0;
+}
+
+/* The date terms whose union is the days [from, to]: whole years, then
+ * whole months, then days. At most 11,000 or so for the widest range. */
+static int date_range_terms(parser *p, const char *name, size_t nlen, int64_t from, int64_t to, idvec *terms)
+{
+    char term[KZ_TERM_MAX_BYTES];
+    size_t len;
+    while (from <= to) {
+        int y;
+        unsigned m, d;
+        kz_civil_from_days(from, &y, &m, &d);
+        int64_t year_end = kz_days_from_civil(y, 12, 31);
+        int64_t month_end = kz_days_from_civil(m == 12 ? y + 1 : y, m % 12 + 1, 1) - 1;
+        char level;
+        int64_t next;
+        if (m == 1 && d == 1 && year_end <= to) {
+            level = KZ_DATE_TERM_YEAR;
+            next = year_end + 1;
+        } else if (d == 1 && month_end <= to) {
+            level = KZ_DATE_TERM_MONTH;
+            next = month_end + 1;
+        } else {
+            level = KZ_DATE_TERM_DAY;
+            next = from + 1;
+        }
+        uint32_t t;
+        if (kz_field_date_term(term, &len, name, nlen, level, y, m, d) == 0) {
+            if (intern_term(p, term, len, &t) || idvec_push(terms, t))
+                return p->rc ? p->rc : oom(p);
+        }
+        from = next;
+    }
+    return KZ_OK;
+}
+
+/* A date clause: name OP value, OP one of ':' (a date or a range A..B,
+ * either end open) '>=' '>' '<=' '<'. */
+static int date_clause(parser *p, const char *name, size_t nlen, const char *op, size_t vat, size_t vend,
+                       int lo_year, int hi_year, kz_occur occur, size_t at, idvec *out)
+{
+    const char *v = p->s + vat;
+    size_t vlen = vend - vat;
+    int64_t lo = kz_days_from_civil(lo_year, 1, 1), hi = kz_days_from_civil(hi_year, 12, 31), first, last;
+    int64_t from = lo, to = hi;
+    const char *dots = NULL;
+    for (size_t i = 0; op[0] == ':' && i + 1 < vlen; i++)
+        if (v[i] == '.' && v[i + 1] == '.') {
+            dots = v + i;
+            break;
+        }
+    if (dots) {
+        size_t a = (size_t)(dots - v), b = vlen - a - 2;
+        if (a == 0 && b == 0)
+            return syntax_error(p, vat, "a range needs a date on at least one side of '..'");
+        if (a && query_date(v, a, &first, &last) != 0)
+            return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
+        if (a)
+            from = first;
+        if (b && query_date(dots + 2, b, &first, &last) != 0)
+            return syntax_error(p, vat + a + 2, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
+        if (b)
+            to = last;
+    } else {
+        if (query_date(v, vlen, &first, &last) != 0)
+            return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
+        if (op[0] == ':')
+            from = first, to = last;
+        else if (op[0] == '>' && op[1] == '=')
+            from = first;
+        else if (op[0] == '>')
+            from = last + 1;
+        else if (op[0] == '<' && op[1] == '=')
+            to = last;
+        else
+            to = first - 1;
+    }
+    /* Only the years the index has: a hostile 0001..9999 costs no more. */
+    from = KZ_MAX(from, lo);
+    to = KZ_MIN(to, hi);
+    idvec terms = { 0 };
+    int rc = date_range_terms(p, name, nlen, from, to, &terms);
+    if (rc == KZ_OK && terms.n <= 1) {
+        rc = filter_leaf(p, terms.v, terms.n, occur, at, out);
+    } else if (rc == KZ_OK) {
+        idvec alts = { 0 };
+        for (size_t i = 0; i < terms.n && rc == KZ_OK; i++)
+            rc = filter_leaf(p, &terms.v[i], 1, KZ_OCCUR_SHOULD, at, &alts);
+        uint32_t node;
+        if (rc == KZ_OK && !(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
+            rc = oom(p);
+        free(alts.v);
+    }
+    free(terms.v);
+    return rc;
+}
+
+/* A field clause, if the word is one: name:value, name:"a value",
+ * name>=date and the like, for a field the index has (*handled then 1).
+ * A word of the form x:y whose x is no field of the index is left to be
+ * read as words, with a note. */
+static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int *handled)
+{
+    *handled = 0;
+    const char *s = p->s;
+    size_t i = t->start;
+    while (i < t->end && s[i] != ':' && s[i] != '<' && s[i] != '>')
+        i++;
+    if (i == t->start || i == t->end || t->prefix)
+        return KZ_OK;
+    const char *name = s + t->start;
+    size_t nlen = i - t->start;
+    char op[3] = { s[i], 0, 0 };
+    size_t vat = i + 1;
+    if (s[i] != ':' && vat < t->end && s[vat] == '=')
+        op[1] = s[vat++];
+    int has = 0, has_date = 0, lo_year = 0, hi_year = 0;
+    if (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, 0, NULL, NULL, &has))
+        return p->rc;
+    if (!has) {
+        unsigned char c0 = (unsigned char)name[0];
+        if (op[0] == ':' && ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z'))
+            return add_note(p->q, "\"%.*s:\" is not a field of this index: read as words", (int)KZ_MIN(nlen, (size_t)64),
+                            name) ? oom(p) : KZ_OK;
+        return KZ_OK;
+    }
+    *handled = 1;
+    size_t vend = t->end;
+    /* name:"a value": the quote that follows. */
+    if (vat == vend && op[0] == ':') {
+        tok *q = peek(p);
+        if (!q)
+            return p->rc;
+        if (q->kind != TOK_QUOTE || q->at != t->end)
+            return syntax_error(p, t->at, "%.*s: needs a value", (int)KZ_MIN(nlen, (size_t)64), name);
+        vat = q->start;
+        vend = q->end;
+        consume(p);
+    }
+    if (vat == vend)
+        return syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
+    if (field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date))
+        return p->rc;
+    int64_t first, last;
+    int date_like = query_date(s + vat, vend - vat, &first, &last) == 0;
+    for (size_t k = vat; !date_like && op[0] == ':' && k + 1 < vend; k++)
+        date_like = s[k] == '.' && s[k + 1] == '.';
+    /* Meant as a date, and not one: 2022-13, 2022-02-30. */
+    int digits4 = vend - vat >= 4;
+    for (size_t k = vat; k < vat + 4 && k < vend; k++)
+        digits4 &= s[k] >= '0' && s[k] <= '9';
+    if (has_date && !date_like && digits4)
+        return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
+    if (has_date && (date_like || op[0] != ':'))
+        return date_clause(p, name, nlen, op, vat, vend, lo_year, hi_year, occur, t->at, out);
+    if (op[0] != ':')
+        return syntax_error(p, vat, "%.*s holds no dates: %s compares dates", (int)KZ_MIN(nlen, (size_t)64), name, op);
+    char term[KZ_TERM_MAX_BYTES];
+    size_t len;
+    uint32_t id;
+    if (kz_field_keyword_term(term, &len, name, nlen, s + vat, vend - vat) != 0)
+        return filter_leaf(p, NULL, 0, occur, t->at, out); /* no value can match */
+    if (intern_term(p, term, len, &id))
+        return p->rc ? p->rc : oom(p);
+    return filter_leaf(p, &id, 1, occur, t->at, out);
+}
+
 static int parse_or(parser *p, unsigned depth, kz_occur occur, size_t at, idvec *out);
 
 /* Replaces *node by a group holding it alone, taken with occur. */
@@ -687,9 +932,13 @@ static int parse_clause(parser *p, unsigned depth, kz_occur occur, idvec *out)
     consume(p);
     int rc;
     switch (op.kind) {
-    case TOK_WORD:
-        rc = word_clauses(p, &op, occur, out);
+    case TOK_WORD: {
+        int handled;
+        rc = field_clause(p, &op, occur, out, &handled);
+        if (rc == KZ_OK && !handled)
+            rc = word_clauses(p, &op, occur, out);
         break;
+    }
     case TOK_QUOTE:
         rc = quote_clause(p, &op, occur, out);
         break;
@@ -749,6 +998,10 @@ static int parse_sequence(parser *p, unsigned depth, idvec *out, size_t *at)
         size_t before = kids.n;
         if ((rc = parse_clause(p, depth, KZ_OCCUR_DEFAULT, &kids)))
             goto done;
+        /* A filter narrows in OR mode too: it is required. */
+        for (size_t i = before; i < kids.n; i++)
+            if (p->q->nodes[kids.v[i]].filter && p->q->nodes[kids.v[i]].occur == KZ_OCCUR_DEFAULT)
+                p->q->nodes[kids.v[i]].occur = KZ_OCCUR_MUST;
         if (need_right)
             for (size_t i = before; i < kids.n; i++)
                 if (p->q->nodes[kids.v[i]].occur == KZ_OCCUR_DEFAULT)
@@ -879,7 +1132,7 @@ static int collect_units(parser *p, uint32_t root)
             continue;
         }
         n->unit = NONE;
-        if (negated || n->count == 0)
+        if (negated || n->count == 0 || n->filter)
             continue;
         if ((q->n_units + 1) * 2 > p->unit_slots_cap && slots_grow(&p->unit_slots, &p->unit_slots_cap, leaf_hash, q))
             goto fail;

@@ -830,7 +830,8 @@ static int try_fast(eval *e)
     }
     for (uint32_t i = 0; i < n_kids; i++) {
         const kz_qnode *k = &q->nodes[kids[i]];
-        if (k->kind != KZ_QNODE_LEAF || k->count != 1 || (root->kind == KZ_QNODE_BOOL && occur_of(e, k) != want))
+        if (k->kind != KZ_QNODE_LEAF || k->count != 1 || k->filter ||
+            (root->kind == KZ_QNODE_BOOL && occur_of(e, k) != want))
             return 0;
     }
     /* Each leaf is a distinct term and a unit (a repeated term is one). */
@@ -1274,7 +1275,7 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
          * one leaf. */
         kz_qterm *terms = calloc(ku->n_terms, sizeof *terms);
         uint32_t *leaf_terms = calloc(ku->n_terms, sizeof *leaf_terms), unit_leaf = 0;
-        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0 };
+        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0, 0 };
         if (!terms || !leaf_terms)
             rc = oom();
         for (size_t i = 0; rc == KZ_OK && i < ku->n_terms; i++) {

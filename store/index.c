@@ -522,3 +522,26 @@ int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
     }
     return worst;
 }
+
+int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
+{
+    *count = 0;
+    for (size_t i = 0; i < ix->n_seg; i++) {
+        kz_segment *sg = ix->seg[i].sg;
+        uint32_t first, n;
+        int rc = kz_segment_term_prefix(sg, &first, &n, prefix, len);
+        if (rc)
+            return rc;
+        if (n == 0)
+            continue;
+        kz_term a, b;
+        if ((rc = kz_segment_entry(sg, &a, first)) || (rc = kz_segment_entry(sg, &b, first + n - 1)))
+            return rc;
+        if (lo && (*count == 0 || kz_bytes_cmp(a.text, a.len, lo->text, lo->len) < 0))
+            *lo = a;
+        if (hi && (*count == 0 || kz_bytes_cmp(b.text, b.len, hi->text, hi->len) > 0))
+            *hi = b;
+        *count += n;
+    }
+    return KZ_OK;
+}

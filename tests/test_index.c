@@ -182,6 +182,29 @@ static void build_model(model *m, const tdoc *docs, size_t n)
         CHECK_OK(kz_analyze("english", docs[i].text, docs[i].text_len, model_token, m));
         m->dl[i] = m->cur_pos;
         m->tokens += m->cur_pos;
+        /* Field terms, as FORMAT.md "Field terms" says, for the two kinds
+         * of value the documents have (an ISO day, an ASCII keyword): their
+         * positions count the document's field terms from 0. */
+        m->cur_pos = 0;
+        for (size_t k = 0; k < docs[i].n_meta; k++) {
+            const kz_doc_field *f = &docs[i].meta[k];
+            char term[256];
+            int y, mo, d;
+            char end;
+            if (f->value_len == 10 && sscanf(f->value, "%4d-%2d-%2d%c", &y, &mo, &d, &end) == 3) {
+                int w = snprintf(term, sizeof term, "\x01%.*s\x1f" "dY%04d", (int)f->key_len, f->key, y);
+                model_token(m, term, (size_t)w, 0, 0);
+                w = snprintf(term, sizeof term, "\x01%.*s\x1f" "dM%04d-%02d", (int)f->key_len, f->key, y, mo);
+                model_token(m, term, (size_t)w, 0, 0);
+                w = snprintf(term, sizeof term, "\x01%.*s\x1f" "dD%04d-%02d-%02d", (int)f->key_len, f->key, y, mo, d);
+                model_token(m, term, (size_t)w, 0, 0);
+            } else {
+                int w = snprintf(term, sizeof term, "\x01%.*s\x1f" "k", (int)f->key_len, f->key);
+                for (size_t j = 0; j < f->value_len; j++)
+                    term[w++] = (char)(f->value[j] >= 'A' && f->value[j] <= 'Z' ? f->value[j] + 32 : f->value[j]);
+                model_token(m, term, (size_t)w, 0, 0);
+            }
+        }
     }
     qsort(m->terms, m->n, sizeof *m->terms, cmp_mterm);
 }
