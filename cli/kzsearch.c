@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,6 +269,13 @@ static int same_sources(kz_index *ix, int argc, char **argv, int first)
 }
 
 /* kzsearch index (mode KZ_BUILD_REPLACE) and kzsearch add (KZ_BUILD_ADD). */
+/* This process's peak resident memory so far. */
+static double peak_memory_mb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024 / 1e6 : 0;
+}
+
 static int cmd_build(int argc, char **argv, kz_build_mode mode)
 {
     static const struct option opts[] = {
@@ -416,13 +424,15 @@ static int cmd_build(int argc, char **argv, kz_build_mode mode)
             return status;
         }
         if (!ui.quiet && merges)
-            fprintf(stderr, "merged segments %u time%s\n", merges, merges == 1 ? "" : "s");
+            fprintf(stderr, "merged segments %u time%s; peak memory %.1f MB\n", merges, merges == 1 ? "" : "s",
+                    peak_memory_mb());
     }
     free(default_dir);
     return st.skipped ? EXIT_SKIPPED : 0;
 }
 
 static char *resolve_index(const char *given, int *sample);
+
 
 /* The index a change is made to (--index, else the default one), or NULL
  * after saying there is none: never the bundled sample. */
@@ -529,8 +539,9 @@ static int cmd_optimize(int argc, char **argv)
         return status;
     }
     if (!ui.quiet)
-        fprintf(stderr, "%s in %.2f s: %s\n", merges ? "merged every segment into one" : "already one segment",
-                now_seconds() - t0, dir);
+        fprintf(stderr, "%s in %.2f s (peak memory %.1f MB): %s\n",
+                merges ? "merged every segment into one" : "already one segment", now_seconds() - t0,
+                peak_memory_mb(), dir);
     free(dir);
     return 0;
 }

@@ -357,6 +357,8 @@ const kz_section_entry *kz_file_entry(const kz_file *f, uint32_t id);
 int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len);
 /* Verifies every section checksum and chunk; reports each fault. */
 int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults);
+/* Lets go of the file's pages this process holds (madvise DONTNEED). */
+void kz_file_release(kz_file *f);
 uint64_t kz_file_size(const kz_file *f);
 uint64_t kz_file_created(const kz_file *f);
 uint32_t kz_file_version(const kz_file *f);
@@ -723,6 +725,10 @@ int kz_segment_check_terms(kz_segment *sg, kz_check_fn fn, void *ctx, unsigned *
 uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid);
 /* The document's title_tokens, under the same conditions. */
 uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid);
+/* Lets go of the pages of the segment's file this process holds: a
+ * merge reading a large segment whole must not keep it resident (they
+ * come back from the page cache if read again). */
+void kz_segment_release(kz_segment *sg);
 /* Verifies and checks one segment (kz_index_check of an index of it). */
 int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx);
 /* The IDS section (FORMAT.md "IDS"), verified: *n records of KZ_IDS_SIZE

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,12 +134,6 @@ typedef struct worker {
     kz_buf raw; /* a store block being filled */
 } worker;
 
-/* One record of the IDS section. */
-typedef struct id_record {
-    uint64_t hash;
-    uint32_t docid;
-} id_record;
-
 struct kz_builder {
     char *dir, *final_path, *tmp_path, *work_dir;
     char segment_name[KZ_MANIFEST_NAME_MAX + 1];
@@ -163,8 +158,11 @@ struct kz_builder {
     /* Documents, assigned in input order. */
     uint64_t *id_hashes; /* open addressing; 0 = empty */
     size_t id_cap, n_ids;
-    id_record *ids;      /* the IDS section's records, by docid until sorted */
+    uint64_t *id_hash_of; /* by docid: XXH3 of its id, for the IDS section */
     size_t ids_cap;
+    /* Bytes of the three tables above, a few tens a document: the
+     * inverters' share of the budget is what they leave. */
+    _Atomic uint64_t doc_table_bytes;
     XXH3_state_t *fingerprint; /* of the document being added */
     uint32_t *doc_lengths;
     size_t dl_cap;
@@ -626,18 +624,23 @@ static int commit_ready(kz_builder *b)
     }
 }
 
+/* An inverter's share of the budget: the inverters get 70% of it less
+ * what the rest needs whatever the budget (batches in flight, compression
+ * contexts, and at the end the merge's read-ahead and a term's unspilled
+ * positions) and less the tables of the documents so far; never less than
+ * MIN_INVERTER_SHARE. */
+static uint64_t inverter_share(kz_builder *b)
+{
+    uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 2) + atomic_load(&b->doc_table_bytes);
+    uint64_t floor = MIN_INVERTER_SHARE * b->n_workers;
+    uint64_t for_inverters = b->budget * 7 / 10 > fixed + floor ? b->budget * 7 / 10 - fixed : floor;
+    return for_inverters / b->n_workers;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     kz_builder *b = w->b;
-    /* The inverters get 70% of the budget less what the rest needs
-     * whatever the budget (batches in flight, compression contexts, and at
-     * the end the merge's read-ahead and a term's unspilled positions). */
-    uint64_t fixed = KZ_MIN(FIXED_OVERHEAD, b->budget / 2);
-    uint64_t for_inverters = b->budget * 7 / 10 > fixed + MIN_INVERTER_SHARE * b->n_workers
-                                 ? b->budget * 7 / 10 - fixed
-                                 : MIN_INVERTER_SHARE * b->n_workers;
-    uint64_t share = for_inverters / b->n_workers;
     for (;;) {
         pthread_mutex_lock(&b->mu);
         while (!b->q_head && !b->closing && !b->failed)
@@ -655,7 +658,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&b->mu);
 
         int rc = process_batch(w, bt);
-        if (rc == KZ_OK && w->mem + kz_analyzer_memory(w->an) > share)
+        if (rc == KZ_OK && w->mem + kz_analyzer_memory(w->an) > inverter_share(b))
             rc = inverter_flush(w);
 
         pthread_mutex_lock(&b->mu);
@@ -813,6 +816,13 @@ static int queue_batch(kz_builder *b, batch *bt)
 
 /* ---------------------------------------------------------------- adding */
 
+static void doc_tables_changed(kz_builder *b)
+{
+    atomic_store(&b->doc_table_bytes, (uint64_t)b->id_cap * sizeof *b->id_hashes +
+                                          (uint64_t)b->ids_cap * sizeof *b->id_hash_of +
+                                          (uint64_t)b->dl_cap * sizeof *b->doc_lengths);
+}
+
 static int id_seen(kz_builder *b, const char *id, size_t len, int *seen)
 {
     uint64_t h = XXH3_64bits(id, len) | 1;
@@ -833,6 +843,7 @@ static int id_seen(kz_builder *b, const char *id, size_t len, int *seen)
         free(b->id_hashes);
         b->id_hashes = t;
         b->id_cap = cap;
+        doc_tables_changed(b);
     }
     size_t j = (size_t)(h >> 7) & (b->id_cap - 1);
     while (b->id_hashes[j]) {
@@ -912,8 +923,10 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
                            (int)KZ_MIN(doc->id_len, 200), doc->id);
         return KZ_OK;
     }
-    int seen;
-    if ((rc = id_seen(b, doc->id, doc->id_len, &seen)))
+    /* A merge's documents are live ones, whose ids are unique: it needs
+     * no table of the ids seen. */
+    int seen = 0;
+    if (!b->merging && (rc = id_seen(b, doc->id, doc->id_len, &seen)))
         return rc;
     if (seen) {
         kz_builder_problem(b, KZ_PROBLEM_DUPLICATE_ID, where,
@@ -949,11 +962,12 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     }
     if (b->n_docs >= b->ids_cap) {
         size_t cap = b->ids_cap ? b->ids_cap * 2 : 4096;
-        id_record *p = realloc(b->ids, cap * sizeof *p);
+        uint64_t *p = realloc(b->id_hash_of, cap * sizeof *p);
         if (!p)
             return kz_error_set(KZ_ENOMEM, "out of memory");
-        b->ids = p;
+        b->id_hash_of = p;
         b->ids_cap = cap;
+        doc_tables_changed(b);
     }
     if (b->n_docs >= b->dl_cap) {
         /* Committing workers write into doc_lengths under b->mu. */
@@ -963,6 +977,7 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         if (p) {
             b->doc_lengths = p;
             b->dl_cap = cap;
+            doc_tables_changed(b);
         }
         pthread_mutex_unlock(&b->mu);
         if (!p)
@@ -984,10 +999,9 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     kz_fingerprint_field(b->fingerprint, bt->arena.data + d->text_off, d->text_len);
 
     /* The title was cleaned (and its repairs counted) into the arena. */
-    id_record *idr = &b->ids[b->n_docs];
-    idr->docid = (uint32_t)b->n_docs;
+    uint64_t *id_hash = &b->id_hash_of[b->n_docs];
     if ((rc = kz_buf_append_u64(&bt->info_off, bt->docinfo.len)) ||
-        (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid, NULL, &idr->hash)) ||
+        (rc = append_clean_varstr(b, &bt->docinfo, doc->id, doc->id_len, &invalid, NULL, id_hash)) ||
         (rc = kz_buf_append_varint(&bt->docinfo, d->title_len)) ||
         (rc = kz_buf_append(&bt->docinfo, bt->arena.data + d->title_off, d->title_len)) ||
         (rc = kz_buf_append_varint(&bt->docinfo, doc->n_meta)))
@@ -1305,28 +1319,36 @@ static int stop_workers(kz_builder *b)
     return builder_failure(b);
 }
 
-static int id_record_cmp(const void *x, const void *y)
+static int by_id_hash(const void *x, const void *y, void *ctx)
 {
-    const id_record *a = x, *b = y;
-    if (a->hash != b->hash)
-        return a->hash < b->hash ? -1 : 1;
-    return a->docid < b->docid ? -1 : a->docid > b->docid;
+    const uint64_t *hash = ctx;
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    if (hash[a] != hash[b])
+        return hash[a] < hash[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
 }
 
-/* The IDS section: the records sorted by hash, then docid. */
+/* The IDS section: the docids sorted by their ids' hash, then docid (4
+ * bytes a document while it is written). */
 static int write_ids(kz_builder *b)
 {
-    qsort(b->ids, b->n_docs, sizeof *b->ids, id_record_cmp);
+    uint32_t *order = malloc((b->n_docs ? b->n_docs : 1) * sizeof *order);
+    if (!order)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (uint64_t d = 0; d < b->n_docs; d++)
+        order[d] = (uint32_t)d;
+    qsort_r(order, b->n_docs, sizeof *order, by_id_hash, b->id_hash_of);
     uint8_t out[256 * KZ_IDS_SIZE];
     int rc = kz_fwriter_begin(b->fw, KZ_SEC_IDS);
     for (uint64_t i = 0; i < b->n_docs && rc == KZ_OK;) {
         size_t n = 0;
         for (; n < 256 && i < b->n_docs; n++, i++) {
-            kz_store_u64(out + n * KZ_IDS_SIZE + KZ_IDS_HASH, b->ids[i].hash);
-            kz_store_u32(out + n * KZ_IDS_SIZE + KZ_IDS_DOCID, b->ids[i].docid);
+            kz_store_u64(out + n * KZ_IDS_SIZE + KZ_IDS_HASH, b->id_hash_of[order[i]]);
+            kz_store_u32(out + n * KZ_IDS_SIZE + KZ_IDS_DOCID, order[i]);
         }
         rc = kz_fwriter_write(b->fw, out, n * KZ_IDS_SIZE);
     }
+    free(order);
     return rc ? rc : kz_fwriter_end(b->fw);
 }
 
@@ -1605,7 +1627,7 @@ void kz_builder_free(kz_builder *b)
         free(b->sources[i]);
     free(b->sources);
     free(b->id_hashes);
-    free(b->ids);
+    free(b->id_hash_of);
     XXH3_freeState(b->fingerprint);
     free(b->doc_lengths);
     kz_buf_free(&b->scratch);

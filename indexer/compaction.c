@@ -82,6 +82,8 @@ static int choose(const kz_manifest *m, int all, size_t *first, size_t *count)
     return 0;
 }
 
+#define RELEASE_EVERY (2u << 20) /* bytes of text */
+
 /* Feeds the live documents of segment file dir/name to b, in order. */
 static int feed_segment(kz_builder *b, const char *dir, const kz_manifest_segment *ms)
 {
@@ -96,6 +98,7 @@ static int feed_segment(kz_builder *b, const char *dir, const kz_manifest_segmen
         kz_segment_free(sg);
         return kz_error_set(KZ_ENOMEM, "out of memory");
     }
+    uint64_t read = 0;
     for (uint32_t d = 0; d < ms->docs && rc == KZ_OK; d++) {
         if (ms->deleted && roaring_bitmap_contains(ms->deleted, d))
             continue;
@@ -113,6 +116,11 @@ static int feed_segment(kz_builder *b, const char *dir, const kz_manifest_segmen
         }
         rc = kz_builder_add_document(b, doc.id, doc.id_len, doc.title, doc.title_len, text, len, meta, doc.n_meta);
         free(text);
+        read += len;
+        if (read > RELEASE_EVERY) { /* the pages read so far stay out of the merge's memory */
+            kz_segment_release(sg);
+            read = 0;
+        }
     }
     free(meta);
     kz_segment_free(sg);

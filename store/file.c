@@ -522,6 +522,8 @@ static void release_pages(const uint8_t *p, size_t n)
         madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+void kz_file_release(kz_file *f) { release_pages(f->map, (size_t)f->size); }
+
 #define VERIFY_PIECE ((uint64_t)16 << 20) /* a multiple of KZ_CHUNK_SIZE */
 
 int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)

@@ -194,6 +194,8 @@ const uint32_t *kz_segment_position_starts(kz_segment *sg, const kz_plist *pl, u
 
 kz_file *kz_segment_file(const kz_segment *sg) { return sg->f; }
 
+void kz_segment_release(kz_segment *sg) { kz_file_release(sg->f); }
+
 int kz_segment_verify_sums(kz_segment *sg)
 {
     unsigned faults = 0;
