@@ -69,7 +69,12 @@ typedef struct eval {
     double k1, b, avgdl, n_docs; /* avgdl and N of the live documents of every segment */
     double norm0, norm1; /* k1 (1 - b) and k1 b / avgdl, for bounds */
     int default_k1_b;     /* k1, b are those the stored bounds assume */
-    int default_params;   /* ... and the segment's avgdl is the index's: its bounds hold */
+    /* The segment's stored bounds (computed with its own avgdl A) hold at
+     * the index's avgdl A' once multiplied by this: max(1, A'/A). Per
+     * posting, tf/(tf + c0 + c1' dl) <= tf/(tf + c0 + c1 dl) * c1/c1'
+     * with c1 = k1 b / A, when c1' < c1; and no more than before when
+     * c1' >= c1. 0 when they do not hold (other k1 or b). */
+    double bound_scale;
     kz_occur default_occur;
     /* The segment being evaluated: docids below are the segment's, and a
      * hit's docid in the index is base + docid. */
@@ -113,12 +118,9 @@ static int oom(void) { return kz_error_set(KZ_ENOMEM, "out of memory"); }
 
 /* Counts one candidate document against the budgets: 1 (and e->rc set to
  * KZ_ETIMEOUT) when the query must stop. */
-static int over_budget(eval *e)
+/* The budget's slow path: the clock, or the end of the work. */
+static int __attribute__((noinline)) budget_check(eval *e)
 {
-    if (KZ_LIKELY(e->work_left > 0 && --e->until_clock > 0)) {
-        e->work_left--;
-        return 0;
-    }
     if (e->work_left == 0) {
         e->rc = kz_error_set(KZ_ETIMEOUT, "query stopped after looking at %.0f candidate documents, its work budget",
                              e->max_work);
@@ -131,6 +133,17 @@ static int over_budget(eval *e)
         return 1;
     }
     return 0;
+}
+
+/* Counts one candidate against the query's budgets: 1 when one is spent
+ * (e->rc is then KZ_ETIMEOUT). Called for every candidate, so inline. */
+static inline int over_budget(eval *e)
+{
+    if (KZ_LIKELY(e->work_left > 0 && --e->until_clock > 0)) {
+        e->work_left--;
+        return 0;
+    }
+    return budget_check(e);
 }
 
 /* ------------------------------------------------------------- top k */
@@ -378,10 +391,10 @@ static double part_bound_derived(const eval *e, uint32_t max_tf, uint32_t min_dl
 static double block_bound(const eval *e, const kz_plist *pl, uint32_t blk)
 {
     const uint8_t *entry = pl->blocks + (size_t)blk * KZ_BLOCK_SIZE;
-    if (e->default_params) {
+    if (e->bound_scale > 0) {
         float f;
         memcpy(&f, entry + KZ_BLOCK_BOUND, 4);
-        return f;
+        return KZ_MIN((double)f * e->bound_scale, 1.0);
     }
     return part_bound_derived(e, kz_load_u32(entry + KZ_BLOCK_MAX_TF), kz_load_u32(entry + KZ_BLOCK_MIN_DL));
 }
@@ -395,8 +408,8 @@ static double list_bound(const eval *e, const kz_plist *pl)
             return 0;
         return part_bound_derived(e, (uint32_t)pl->cf, kz_segment_doc_length(e->sg, c.doc));
     }
-    if (e->default_params && isfinite(pl->bound))
-        return pl->bound;
+    if (e->bound_scale > 0 && isfinite(pl->bound))
+        return KZ_MIN(pl->bound * e->bound_scale, 1.0);
     double best = 0;
     for (uint32_t k = 0; k < pl->n_blocks; k++) {
         double v = block_bound(e, pl, k);
@@ -981,8 +994,8 @@ static int eval_open(eval *e)
 }
 
 /* Binds the query to segment s: its lists of the query's terms, the leaf
- * readers over them, its deleted documents, and whether its stored bounds
- * hold (they were computed with its own avgdl). */
+ * readers over them, its deleted documents, and how its stored bounds
+ * (computed with its own avgdl) hold at the index's. */
 static int segment_open(eval *e, size_t s)
 {
     kz_query *q = e->q;
@@ -992,7 +1005,7 @@ static int segment_open(eval *e, size_t s)
     kz_index_info si;
     kz_segment_get_info(e->sg, &si);
     e->seg_docs = (uint32_t)si.docs;
-    e->default_params = e->default_k1_b && si.avgdl == e->avgdl;
+    e->bound_scale = e->default_k1_b && si.avgdl > 0 ? KZ_MAX(1.0, e->avgdl / si.avgdl) : 0;
     /* Every dl and title length read below is checked once, here. */
     int rc = si.docs ? kz_file_verify(kz_segment_file(e->sg), KZ_SEC_DOCS, 0, si.docs * KZ_DOC_SIZE) : KZ_OK;
     if (rc)
