@@ -45,7 +45,15 @@ struct kz_segment {
      * (kz_plist_open reads the last container whole for that, up to
      * 8 KiB, so it is done on a term's first use only). */
     _Atomic uint8_t *docids_checked;
+    /* The heads of the blocks the first HEAD_CACHE_LEVELS steps of the
+     * dictionary's binary search compare with, by the step's node in the
+     * implicit tree (1 the root, 2n and 2n+1 its children): each is
+     * (offset in TERMSTR + 1) << 16 | length, 0 until read. Every search
+     * takes the same first steps, so they are read (and verified) once. */
+    _Atomic uint64_t *head_cache;
 };
+
+#define HEAD_CACHE_LEVELS 10
 
 static int corrupt(const char *what)
 {
@@ -117,7 +125,8 @@ int kz_segment_open(kz_segment **out, const char *path)
     sg->avgdl = sg->docs ? (double)sg->tokens / (double)sg->docs : 0.0;
     sg->term_blocks = (uint32_t)(sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
     sg->docids_checked = calloc(sg->terms ? sg->terms : 1, 1);
-    if (!sg->docids_checked) {
+    sg->head_cache = calloc((size_t)1 << HEAD_CACHE_LEVELS, sizeof *sg->head_cache);
+    if (!sg->docids_checked || !sg->head_cache) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
         goto done;
     }
@@ -147,6 +156,7 @@ void kz_segment_free(kz_segment *sg)
     kz_file_close(sg->f);
     free(atomic_load(&sg->lengths));
     free((void *)sg->docids_checked);
+    free((void *)sg->head_cache);
     for (size_t i = 0; i < sg->n_starts; i++)
         free(sg->starts[i].starts);
     free(sg->starts);
@@ -683,6 +693,8 @@ static int term_entry(kz_segment *sg, uint32_t ordinal, term_scan *sc)
     }
 }
 
+static int find_block(kz_segment *sg, const char *key, size_t len, uint32_t *out);
+
 /* Ordinal of the first term >= key (terms if none). */
 static int lower_bound(kz_segment *sg, const char *key, size_t len, uint32_t *out)
 {
@@ -692,18 +704,8 @@ static int lower_bound(kz_segment *sg, const char *key, size_t len, uint32_t *ou
         *out = 0;
         return KZ_OK;
     }
-    /* The last block whose first term is <= key. */
-    uint32_t lo = 0, hi = sg->term_blocks;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if ((rc = scan_open(sg, mid, &sc)) || (rc = scan_next(sg, &sc)) < 0)
-            return rc;
-        if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) <= 0)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    if ((rc = scan_open(sg, lo, &sc)))
+    uint32_t lo;
+    if ((rc = find_block(sg, key, len, &lo)) || (rc = scan_open(sg, lo, &sc)))
         return rc;
     while ((rc = scan_next(sg, &sc)) > 0)
         if (kz_bytes_cmp(sc.t.text, sc.t.len, key, len) >= 0) {
@@ -751,14 +753,12 @@ int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len)
     return kz_error_set(KZ_ENOTFOUND, "term \"%.*s\" not in the index", (int)KZ_MIN(len, 200), term);
 }
 
-/* How the first term of block bi compares with key (<0, 0, >0), read in
- * place: a block's first term has no prefix, so its bytes are whole in
- * TERMSTR. */
-static int block_head_cmp(kz_segment *sg, uint32_t bi, const char *key, size_t len, int *out)
+/* The first term of block bi, read in place: a block's first term has no
+ * prefix, so its bytes are whole in TERMSTR, at *off, *len of them. Only
+ * the entry and the head's bytes are read (and verified): the block that
+ * a search ends on is opened whole, with every check of scan_open. */
+static int block_head(kz_segment *sg, uint32_t bi, uint64_t *off, size_t *len)
 {
-    /* Only the entry and the head's bytes are read (and verified): the
-     * block that the search ends on is opened whole, with every check of
-     * scan_open. */
     uint32_t first, str_off;
     int rc = tidx(sg, bi, &first, &str_off, NULL);
     if (rc)
@@ -769,12 +769,45 @@ static int block_head_cmp(kz_segment *sg, uint32_t bi, const char *key, size_t l
     uint64_t head_max = KZ_MIN(n - str_off, (uint64_t)(2 * 10 + KZ_TERM_MAX_BYTES));
     if ((rc = kz_file_verify(sg->f, KZ_SEC_TERMSTR, str_off, head_max)))
         return rc;
-    const uint8_t *p = sg->sec[KZ_SEC_TERMSTR] + str_off, *end = p + head_max;
+    const uint8_t *start = sg->sec[KZ_SEC_TERMSTR] + str_off, *p = start, *end = p + head_max;
     uint64_t prefix, suffix;
     if (kz_varint_get(&p, end, &prefix) || kz_varint_get(&p, end, &suffix) || prefix != 0 || suffix == 0 ||
         suffix > (uint64_t)(end - p) || suffix >= KZ_TERM_MAX_BYTES)
         return corrupt("term string malformed");
-    *out = kz_bytes_cmp((const char *)p, (size_t)suffix, key, len);
+    *off = str_off + (uint64_t)(p - start);
+    *len = (size_t)suffix;
+    return KZ_OK;
+}
+
+/* The last block whose first term is <= key (block 0 if none is): one
+ * binary search over the block heads, its first steps from head_cache. */
+static int find_block(kz_segment *sg, const char *key, size_t len, uint32_t *out)
+{
+    uint32_t lo = 0, hi = sg->term_blocks, node = 1;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint64_t off = 0, cached = node < ((uint32_t)1 << HEAD_CACHE_LEVELS)
+                                   ? atomic_load_explicit(&sg->head_cache[node], memory_order_acquire) : 0;
+        size_t head_len = 0;
+        if (cached) {
+            off = (cached >> 16) - 1;
+            head_len = (size_t)(cached & 0xFFFF);
+        } else {
+            int rc = block_head(sg, mid, &off, &head_len);
+            if (rc)
+                return rc;
+            if (node < ((uint32_t)1 << HEAD_CACHE_LEVELS))
+                atomic_store_explicit(&sg->head_cache[node], (off + 1) << 16 | head_len, memory_order_release);
+        }
+        if (kz_bytes_cmp((const char *)sg->sec[KZ_SEC_TERMSTR] + off, head_len, key, len) <= 0) {
+            lo = mid;
+            node = 2 * node + 1;
+        } else {
+            hi = mid;
+            node = 2 * node;
+        }
+    }
+    *out = lo;
     return KZ_OK;
 }
 
@@ -782,23 +815,12 @@ int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, kz_term_loc 
 {
     if (len == 0 || len >= KZ_TERM_MAX_BYTES || sg->terms == 0)
         return 0;
-    /* The last block whose first term is <= term, then a scan of it: one
-     * binary search, the block heads compared where they lie. */
-    uint32_t lo = 0, hi = sg->term_blocks;
+    /* The last block whose first term is <= term, then a scan of it (a
+     * term before the first stops the scan at once). */
+    uint32_t lo;
     int rc, c;
-    if ((rc = block_head_cmp(sg, 0, term, len, &c)))
+    if ((rc = find_block(sg, term, len, &lo)))
         return rc;
-    if (c > 0)
-        return 0; /* before the first term */
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if ((rc = block_head_cmp(sg, mid, term, len, &c)))
-            return rc;
-        if (c <= 0)
-            lo = mid;
-        else
-            hi = mid;
-    }
     term_scan sc;
     if ((rc = scan_open(sg, lo, &sc)))
         return rc;
