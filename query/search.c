@@ -81,6 +81,9 @@ typedef struct eval {
     kz_segment *sg;
     uint32_t base, seg_docs;
     const roaring_bitmap_t *deleted; /* the segment's, NULL when none */
+    /* The documents the query's top-level filters let through (fast
+     * paths only, by try_fast); owned, NULL when they are not used. */
+    roaring_bitmap_t *allowed;
     kz_plist *pl;         /* by query term; opened if the segment has it */
     uint32_t *ordinal;    /* by query term: its ordinal in the segment */
     uint8_t *opened;      /* by query term: the segment has it; pl[i] needs kz_plist_close */
@@ -159,10 +162,12 @@ static double threshold(const eval *e)
     return e->n_heap < e->k ? -INFINITY : e->heap[0].score;
 }
 
-/* Whether the segment's document d was deleted. */
+/* Whether the segment's document d was deleted, or is kept out by the
+ * filters a fast path applies. */
 static inline int is_deleted(const eval *e, uint32_t d)
 {
-    return e->deleted && roaring_bitmap_contains(e->deleted, d);
+    return (e->deleted && roaring_bitmap_contains(e->deleted, d)) ||
+           (e->allowed && !roaring_bitmap_contains(e->allowed, d));
 }
 
 /* Offers the segment's document docid with its score. */
@@ -571,9 +576,9 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
     if ((e->rc = kz_plist_and(docids, ords, &got, pl, n)))
         goto done;
     uint64_t live = got;
-    if (e->deleted)
+    if (e->deleted || e->allowed)
         for (size_t r = 0; r < got; r++)
-            live -= roaring_bitmap_contains(e->deleted, docids[r]);
+            live -= is_deleted(e, docids[r]);
     e->total += live;
     double block_ub = 0;
     for (size_t r = 0; r < got && e->k && !over_budget(e); r++) {
@@ -786,9 +791,40 @@ done:
     free(w);
 }
 
+/* |union of the lists| among the documents the filters let through. */
+static int union_count_allowed(eval *e, term_list *t, size_t n, uint64_t *out)
+{
+    kz_cursor *c = calloc(n, sizeof *c);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(e->allowed);
+    int rc = KZ_OK;
+    *out = 0;
+    if (!c || !it) {
+        rc = oom();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        kz_cursor_init(&c[i], t[i].c->pl);
+    for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        if (e->deleted && roaring_bitmap_contains(e->deleted, d))
+            continue;
+        int has = 0;
+        for (size_t i = 0; i < n && !has; i++)
+            has = kz_cursor_seek(&c[i], d) == d;
+        *out += has;
+    }
+done:
+    if (it)
+        roaring_free_uint32_iterator(it);
+    free(c);
+    return rc;
+}
+
 /* |union of the lists|, by the container kernels. */
 static int union_count(eval *e, term_list *t, size_t n, uint64_t *out)
 {
+    if (e->allowed)
+        return union_count_allowed(e, t, n, out);
     const kz_plist *lists[64] = { 0 };
     const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
     kz_cursor *c = e->deleted ? calloc(n, sizeof *c) : NULL;
@@ -824,8 +860,57 @@ done:
     return rc;
 }
 
+/* The segment's documents a filter node matches (FORMAT.md "Field
+ * terms"), as bool_next would find them: NULL when out of memory. */
+static roaring_bitmap_t *filter_docs(eval *e, uint32_t node)
+{
+    const kz_query *q = e->q;
+    const kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF) {
+        if (n->count != 1 || !e->opened[q->leaf_terms[n->first]])
+            return roaring_bitmap_create();
+        const kz_plist *pl = &e->pl[q->leaf_terms[n->first]];
+        /* The blob's bitmap is a CRoaring portable bitmap (FORMAT.md
+         * "Posting blob"), checked when the list was opened. */
+        return roaring_bitmap_portable_deserialize_safe((const char *)pl->bitmap, pl->bitmap_len);
+    }
+    roaring_bitmap_t *must = NULL, *should = NULL, *not = NULL;
+    int ok = 1;
+    for (uint32_t i = 0; i < n->count && ok; i++) {
+        uint32_t kid = q->kids[n->first + i];
+        kz_occur o = occur_of(e, &q->nodes[kid]);
+        roaring_bitmap_t *b = filter_docs(e, kid), **into = o == KZ_OCCUR_MUST ? &must : o == KZ_OCCUR_NOT ? &not : &should;
+        if (!(ok = b != NULL))
+            break;
+        if (!*into) {
+            *into = b;
+        } else {
+            if (o == KZ_OCCUR_MUST)
+                roaring_bitmap_and_inplace(*into, b);
+            else
+                roaring_bitmap_or_inplace(*into, b);
+            roaring_bitmap_free(b);
+        }
+    }
+    roaring_bitmap_t *out = must ? must : should;
+    if (ok && !out)
+        ok = (out = roaring_bitmap_from_range(0, e->seg_docs, 1)) != NULL; /* exclusions alone */
+    if (ok && not)
+        roaring_bitmap_andnot_inplace(out, not);
+    if (should && should != out)
+        roaring_bitmap_free(should);
+    if (not)
+        roaring_bitmap_free(not);
+    if (!ok && out) {
+        roaring_bitmap_free(out);
+        out = NULL;
+    }
+    return out;
+}
+
 /* Runs the fast path when the query is a plain conjunction or disjunction
- * of terms; returns 0 if it is not. */
+ * of terms, with or without required or excluded filters beside them (the
+ * filters become e->allowed); returns 0 if it is not. */
 static int try_fast(eval *e)
 {
     const kz_query *q = e->q;
@@ -833,19 +918,57 @@ static int try_fast(eval *e)
     const uint32_t *kids = &q->root;
     uint32_t n_kids = 1;
     kz_occur want = e->default_occur == KZ_OCCUR_MUST ? KZ_OCCUR_MUST : KZ_OCCUR_SHOULD;
+    size_t n_text = 0;
     if (root->kind == KZ_QNODE_BOOL) {
         kids = q->kids + root->first;
         n_kids = root->count;
-        kz_occur first = occur_of(e, &q->nodes[kids[0]]);
-        if (first != KZ_OCCUR_MUST && first != KZ_OCCUR_SHOULD)
-            return 0;
-        want = first;
+        want = KZ_OCCUR_NOT; /* the text clauses' occur, from the first */
+        for (uint32_t i = 0; i < n_kids; i++) {
+            const kz_qnode *k = &q->nodes[kids[i]];
+            if (k->filter)
+                continue;
+            if (want == KZ_OCCUR_NOT)
+                want = occur_of(e, k);
+            if (want != KZ_OCCUR_MUST && want != KZ_OCCUR_SHOULD)
+                return 0;
+        }
     }
     for (uint32_t i = 0; i < n_kids; i++) {
         const kz_qnode *k = &q->nodes[kids[i]];
+        if (k->filter && root->kind == KZ_QNODE_BOOL && occur_of(e, k) != KZ_OCCUR_SHOULD)
+            continue; /* a required or excluded filter: e->allowed */
         if (k->kind != KZ_QNODE_LEAF || k->count != 1 || k->filter ||
             (root->kind == KZ_QNODE_BOOL && occur_of(e, k) != want))
             return 0;
+        n_text++;
+    }
+    if (n_text == 0)
+        return 0;
+    if (n_text < n_kids) {
+        roaring_bitmap_t *allowed = roaring_bitmap_from_range(0, e->seg_docs, 1);
+        for (uint32_t i = 0; i < n_kids && allowed; i++) {
+            const kz_qnode *k = &q->nodes[kids[i]];
+            if (!k->filter)
+                continue;
+            roaring_bitmap_t *b = filter_docs(e, kids[i]);
+            if (!b) {
+                roaring_bitmap_free(allowed);
+                allowed = NULL;
+                break;
+            }
+            if (occur_of(e, k) == KZ_OCCUR_MUST)
+                roaring_bitmap_and_inplace(allowed, b);
+            else
+                roaring_bitmap_andnot_inplace(allowed, b);
+            roaring_bitmap_free(b);
+        }
+        if (!allowed) {
+            e->rc = oom();
+            return 1;
+        }
+        e->allowed = allowed;
+        if (roaring_bitmap_is_empty(allowed))
+            return 1; /* nothing in this segment passes */
     }
     /* Each leaf is a distinct term and a unit (a repeated term is one). */
     term_list *t = calloc(q->n_units, sizeof *t);
@@ -909,6 +1032,10 @@ done:
  * the next segment). */
 static void segment_close(eval *e)
 {
+    if (e->allowed) {
+        roaring_bitmap_free(e->allowed);
+        e->allowed = NULL;
+    }
     for (size_t i = 0; e->opened && i < e->q->n_terms; i++) {
         if (e->opened[i])
             kz_plist_close(&e->pl[i]);
