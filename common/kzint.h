@@ -815,11 +815,13 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
  * locs is not NULL (kz_index_segment_count entries), where the term is
  * in each segment goes there (ordinal KZ_TERM_ABSENT where it is not). */
 int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, kz_term_loc *locs);
-/* The dictionary entries that start with prefix, over every segment
- * (deleted documents' terms included): *count of them (summed over the
- * segments, so a term in two counts twice), and the least and the
- * greatest in *lo and *hi (when not NULL and *count > 0). Two binary
- * searches a segment, whatever the count. */
+/* The dictionary entries that start with prefix, over every segment:
+ * *count is 0 when no live document has one, else the entries of the
+ * segments where one has (a term in two segments counts twice); the least
+ * and the greatest a live document has go to *lo and *hi (when not NULL
+ * and *count > 0). Two binary searches a segment, and, in a segment with
+ * deletions, a look at the postings of the terms at either end that only
+ * deleted documents have. */
 int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi);
 
 /**************************************************************************

@@ -463,12 +463,18 @@ static int excluded(eval *e, const kz_qnode *n, uint32_t d)
 static uint32_t bool_next(eval *e, const kz_qnode *n, uint32_t d)
 {
     const kz_query *q = e->q;
-    int has_must = 0, has_should = 0;
+    /* A required filter narrows the group's matches and does not make its
+     * optional clauses optional, as a required word does: "soviet
+     * places:ussr" in OR mode finds the documents with soviet from ussr. */
+    int has_must = 0, has_word_must = 0, has_should = 0;
     for (uint32_t i = 0; i < n->count; i++) {
-        kz_occur o = occur_of(e, &q->nodes[q->kids[n->first + i]]);
+        const kz_qnode *k = &q->nodes[q->kids[n->first + i]];
+        kz_occur o = occur_of(e, k);
         has_must |= o == KZ_OCCUR_MUST;
+        has_word_must |= o == KZ_OCCUR_MUST && !k->filter;
         has_should |= o == KZ_OCCUR_SHOULD;
     }
+    int need_should = has_should && !has_word_must;
     while (d != KZ_DOC_END && !e->rc && !over_budget(e)) {
         uint32_t x = d;
         if (has_must) {
@@ -488,17 +494,23 @@ static uint32_t bool_next(eval *e, const kz_qnode *n, uint32_t d)
                     agreed = 1;
                 }
             }
-        } else if (has_should) {
+        }
+        if (need_should && x != KZ_DOC_END) {
+            uint32_t from = x;
             x = KZ_DOC_END;
             for (uint32_t i = 0; i < n->count; i++) {
                 uint32_t kid = q->kids[n->first + i];
                 if (occur_of(e, &q->nodes[kid]) == KZ_OCCUR_SHOULD) {
-                    uint32_t y = node_next(e, kid, d);
+                    uint32_t y = node_next(e, kid, from);
                     if (y < x)
                         x = y;
                 }
             }
-        } else if (x >= e->seg_docs) {
+            if (has_must && x != from && x != KZ_DOC_END) {
+                d = x; /* the required clauses again, from there */
+                continue;
+            }
+        } else if (!has_must && !has_should && x >= e->seg_docs) {
             x = KZ_DOC_END;
         }
         if (x == KZ_DOC_END || !excluded(e, n, x))

@@ -523,25 +523,58 @@ int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)
     return worst;
 }
 
+/* Whether term ordinal o of slot s has a live document. */
+static int live_term(segment_slot *s, uint32_t o, kz_term *t, int *live)
+{
+    int rc = kz_segment_entry(s->sg, t, o);
+    if (rc)
+        return rc;
+    if (!s->deleted) {
+        *live = 1;
+        return KZ_OK;
+    }
+    kz_term_loc loc;
+    if ((rc = kz_segment_lookup(s->sg, t->text, t->len, &loc)) < 0)
+        return rc;
+    uint64_t gone = 0;
+    if (rc == 1 && (rc = deleted_with_term(s, &loc, &gone)))
+        return rc;
+    *live = gone < t->df;
+    return KZ_OK;
+}
+
 int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
 {
     *count = 0;
-    for (size_t i = 0; i < ix->n_seg; i++) {
-        kz_segment *sg = ix->seg[i].sg;
-        uint32_t first, n;
-        int rc = kz_segment_term_prefix(sg, &first, &n, prefix, len);
-        if (rc)
-            return rc;
-        if (n == 0)
+    kz_term *t = malloc(sizeof *t);
+    if (!t)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = KZ_OK;
+    for (size_t i = 0; i < ix->n_seg && rc == KZ_OK; i++) {
+        segment_slot *s = &ix->seg[i];
+        uint32_t first, n, live_n = 0;
+        if ((rc = kz_segment_term_prefix(s->sg, &first, &n, prefix, len)) || n == 0)
             continue;
-        kz_term a, b;
-        if ((rc = kz_segment_entry(sg, &a, first)) || (rc = kz_segment_entry(sg, &b, first + n - 1)))
-            return rc;
-        if (lo && (*count == 0 || kz_bytes_cmp(a.text, a.len, lo->text, lo->len) < 0))
-            *lo = a;
-        if (hi && (*count == 0 || kz_bytes_cmp(b.text, b.len, hi->text, hi->len) > 0))
-            *hi = b;
-        *count += n;
+        /* The least and the greatest of them a live document has: from
+         * each end inward (at once, without deletions). */
+        int live = 0;
+        uint32_t a = first, b = first + n;
+        for (; a < b && !live && rc == KZ_OK; a++)
+            rc = live_term(s, a, t, &live);
+        if (rc || !live)
+            continue;
+        if (lo && (*count == 0 || kz_bytes_cmp(t->text, t->len, lo->text, lo->len) < 0))
+            *lo = *t;
+        live = 0;
+        for (; b > a - 1 && !live && rc == KZ_OK; b--)
+            rc = live_term(s, b - 1, t, &live);
+        if (rc)
+            break;
+        if (hi && (*count == 0 || kz_bytes_cmp(t->text, t->len, hi->text, hi->len) > 0))
+            *hi = *t;
+        live_n = n;
+        *count += live_n;
     }
-    return KZ_OK;
+    free(t);
+    return rc;
 }
