@@ -72,6 +72,8 @@ static const char usage[] =
     "  NOT war, -war         exclude; -\"cold war\" excludes a phrase\n"
     "  +putin kremlin        require putin even with --any\n"
     "  (a OR b) c            group; nests up to 100 deep\n"
+    "  source:interfax.ru    a field's value (JSON Lines keys); -source:x excludes\n"
+    "  date:2022-03, date:2022-01..2022-06, date>=2022-03-01   dates and ranges\n"
     "  kaz*                  every dictionary term starting with kaz (the 256 most\n"
     "                        frequent if there are more, with a note)\n"
     "  Operators are upper case; words are analysed like the text (case, accents,\n"
@@ -79,7 +81,12 @@ static const char usage[] =
     "\n"
     "      --index DIR           the index to search (default below; if there is\n"
     "                            none, the bundled sample articles)\n"
-    "  -n, --limit N             hits to show (default 10)\n"
+    "  -n, --limit N             hits to show (default 10; 0: the count alone)\n"
+    "      --count               the number of hits alone\n"
+    "  -l, --ids                 the ids of the hits alone, one a line (-n 10 unless\n"
+    "                            given)\n"
+    "      --since DATE, --until DATE   documents of the field 'date' (or\n"
+    "                            --date-field NAME) from/until DATE, inclusive\n"
     "      --offset N            hits to skip first\n"
     "      --any                 juxtaposed words are alternatives (OR)\n"
     "      --all                 never fall back from AND to OR\n"
@@ -1159,20 +1166,32 @@ static int cmd_search(int argc, char **argv)
         { "b", required_argument, 0, 'b' }, { "color", required_argument, 0, 'c' },
         { "snippet-chars", required_argument, 0, 's' }, { "fragments", required_argument, 0, 'f' },
         { "json", no_argument, 0, 'j' }, { "explain", no_argument, 0, 'x' },
+        { "count", no_argument, 0, 'C' }, { "ids", no_argument, 0, 'l' },
+        { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
+        { "date-field", required_argument, 0, 'D' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     so.timeout = DEFAULT_TIMEOUT;
-    const char *index_opt = NULL, *color = "auto";
+    const char *index_opt = NULL, *color = "auto", *since = NULL, *until = NULL, *date_field = "date";
+    int count_only = 0, ids_only = 0;
     search_view v = { 0 };
     v.fragments = 1;
     v.snippet_chars = 200;
     int c;
-    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:lh", opts, NULL)) != -1) {
         switch (c) {
         case 'i': index_opt = optarg; break;
         case 'T': so.timeout = timeout_option(optarg); break;
-        case 'n': so.limit = (uint32_t)int_option("--limit", optarg, 1, 1000000); break;
+        case 'n':
+            so.limit = (uint32_t)int_option("--limit", optarg, 0, 1000000);
+            count_only = so.limit == 0;
+            break;
+        case 'C': count_only = 1; break;
+        case 'l': ids_only = 1; break;
+        case 'S': since = optarg; break;
+        case 'U': until = optarg; break;
+        case 'D': date_field = optarg; break;
         case 'O': so.offset = (uint32_t)int_option("--offset", optarg, 0, 100000000); break;
         case 'A': so.mode = KZ_MODE_ANY; break;
         case 'L': so.mode = KZ_MODE_ALL; break;
@@ -1191,11 +1210,26 @@ static int cmd_search(int argc, char **argv)
         default: die_usage("bad option");
         }
     }
-    if (optind >= argc)
+    if (optind >= argc && !since && !until)
         die_usage("search needs a QUERY");
-    char *query = join_args(argc, argv, optind);
+    if (count_only) {
+        so.flags |= KZ_SEARCH_COUNT_ONLY;
+        so.limit = 0;
+    }
+    char *query = optind < argc ? join_args(argc, argv, optind) : strdup("");
     if (!query)
         return fail(KZ_ENOMEM);
+    /* --since and --until are field clauses beside the query, which goes
+     * in parentheses first: columns past it are theirs. */
+    char *parsed = NULL;
+    size_t user_len = strlen(query);
+    if ((since || until) &&
+        asprintf(&parsed, "%s%s%s %s%s%s %s%s%s", *query ? "(" : "", query, *query ? ")" : "", since ? date_field : "",
+                 since ? ">=" : "", since ? since : "", until ? date_field : "", until ? "<=" : "",
+                 until ? until : "") < 0) {
+        free(query);
+        return fail(KZ_ENOMEM);
+    }
     int use_color = !v.json && (strcmp(color, "always") == 0 ||
                                 (strcmp(color, "auto") == 0 && isatty(1) && !getenv("NO_COLOR")));
     v.hl = (style){ use_color ? "\033[1;31m" : "", use_color ? "\033[0m" : "" };
@@ -1217,9 +1251,21 @@ static int cmd_search(int argc, char **argv)
             fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", dir);
         goto done;
     }
-    rc = kz_query_parse(&q, ix, query, strlen(query), 0, &err);
+    rc = kz_query_parse(&q, ix, parsed ? parsed : query, strlen(parsed ? parsed : query), 0, &err);
     if (rc == KZ_ESYNTAX) {
-        show_syntax_error(query, &err);
+        if (parsed && err.column > user_len + 2) {
+            fprintf(stderr, "kzsearch: bad --since or --until: %s\n", err.message);
+        } else {
+            if (parsed && *query && err.column > 1)
+                err.column--;
+            show_syntax_error(query, &err);
+        }
+        goto done;
+    }
+    if (parsed && kz_query_note_count(q) && strstr(kz_query_note(q, 0), date_field) &&
+        strstr(kz_query_note(q, 0), "is not a field")) {
+        fprintf(stderr, "kzsearch: --since and --until need a field '%s' of dates (--date-field NAME)\n",
+                date_field);
         goto done;
     }
     if (rc == 0)
@@ -1234,7 +1280,21 @@ static int cmd_search(int argc, char **argv)
     size_t n = kz_results_count(r);
     uint64_t total = kz_results_total(r);
     int fell_back = so.mode == KZ_MODE_AUTO && kz_results_mode(r) == KZ_MODE_ANY && total > 0;
-    if (v.json) {
+    for (size_t i = 0; !v.json && i < kz_query_note_count(q) && (count_only || ids_only); i++)
+        fprintf(stderr, "kzsearch: note: %s\n", kz_query_note(q, i));
+    if (count_only && !v.json) {
+        printf("%" PRIu64 "\n", total);
+    } else if (ids_only && !v.json) {
+        for (size_t i = 0; i < n; i++) {
+            kz_doc d;
+            if ((rc = kz_index_doc(ix, &d, kz_results_hit(r, i)->docid, NULL, 0))) {
+                fail(rc);
+                goto done;
+            }
+            fwrite(d.id, 1, d.id_len, stdout);
+            putchar('\n');
+        }
+    } else if (v.json) {
         printf("{\"query\": ");
         json_cstr(stdout, query);
         printf(", \"mode\": \"%s\", \"fallback\": %s, \"total\": %" PRIu64 ", \"took_ms\": %.3f, \"offset\": %u, "
@@ -1271,6 +1331,7 @@ done:
     kz_index_free(ix);
     free(dir);
     free(query);
+    free(parsed);
     return status;
 }
 

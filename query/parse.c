@@ -833,9 +833,9 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
         return p->rc;
     if (!has) {
         unsigned char c0 = (unsigned char)name[0];
-        if (op[0] == ':' && ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z'))
-            return add_note(p->q, "\"%.*s:\" is not a field of this index: read as words", (int)KZ_MIN(nlen, (size_t)64),
-                            name) ? oom(p) : KZ_OK;
+        if ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z')
+            return add_note(p->q, "\"%.*s%s\" is not a field of this index: read as words",
+                            (int)KZ_MIN(nlen, (size_t)64), name, op) ? oom(p) : KZ_OK;
         return KZ_OK;
     }
     *handled = 1;

@@ -432,6 +432,45 @@ fi
 run "$KZ" run --index "$T/ix" --queries "$T/does-not-exist.tsv"
 expect_status 2 "run with a missing queries file"
 
+# ---------------------------------------------------------------- fields
+
+cat >"$T/news.jsonl" <<'EOF2'
+{"id":"n1","title":"Grain deal","text":"Soviet grain imports rise.","date":"1987-03-02T10:00:00","source":"Interfax","topics":["grain","trade"]}
+{"id":"n2","title":"Grain talks","text":"Soviet grain talks stall.","date":"1987-06-15","source":"TASS","topics":["grain"]}
+{"id":"n3","title":"Oil","text":"Soviet oil output falls.","date":"1987-06-30T23:30:00-05:00","source":"interfax","topics":["oil"]}
+{"id":"n4","title":"Steppe","text":"Grain harvest on the steppe.","source":"Radio Free Europe"}
+EOF2
+run "$KZ" index -q -o "$T/news" "$T/news.jsonl"
+expect_status 0 "index news with fields"
+run "$KZ" --index "$T/news" -l 'soviet source:interfax'
+expect_status 0 "a keyword filter"
+if [ "$(sort "$T/out" | tr '\n' ' ')" = "n1 n3 " ]; then pass "source:interfax finds n1 n3 (case folded)"; else fail "source:interfax" "$(output)"; fi
+run "$KZ" --index "$T/news" --count 'grain -source:tass'
+if [ "$(cat "$T/out")" = "2" ]; then pass "an excluded value"; else fail "-source:tass" "$(output)"; fi
+run "$KZ" --index "$T/news" -l 'source:"Radio Free Europe"'
+if [ "$(cat "$T/out")" = "n4" ]; then pass "a quoted value"; else fail "quoted value" "$(output)"; fi
+run "$KZ" --index "$T/news" -l 'soviet date:1987-06'
+if [ "$(cat "$T/out")" = "n2" ]; then pass "a month (a time with a zone counts by its UTC day: n3 is July 1)"; else fail "date:1987-06" "$(output)"; fi
+run "$KZ" --index "$T/news" -l --since 1987-06-01 soviet
+if [ "$(sort "$T/out" | tr '\n' ' ')" = "n2 n3 " ]; then pass "--since"; else fail "--since" "$(output)"; fi
+run "$KZ" --index "$T/news" -n 0 --until 1987-03 soviet
+if [ "$(cat "$T/out")" = "1" ]; then pass "-n 0 and --until"; else fail "--until" "$(output)"; fi
+run "$KZ" --index "$T/news" -l 'topics:grain OR topics:oil' --any soviet
+if [ "$(sort "$T/out" | tr '\n' ' ')" = "n1 n2 n3 " ]; then pass "OR of values"; else fail "topics OR" "$(output)"; fi
+run "$KZ" --index "$T/news" --any -l 'soviet zzzqqq topics:oil'
+if [ "$(cat "$T/out")" = "n3" ]; then pass "a filter stays required with --any"; else fail "--any filter" "$(output)"; fi
+run "$KZ" --index "$T/news" 'soviet date:1987-13'
+expect_status 2 "a malformed date"
+expect_in err "column 13" "a malformed date's column"
+run "$KZ" --index "$T/news" 'soviet foo:bar'
+expect_in err "\"foo:\" is not a field" "an unknown field is words, with a note"
+run "$KZ" --index "$T/news" --since 1987-13 soviet
+expect_status 2 "a bad --since"
+run "$KZ" --index "$T/news" --json -n 1 'steppe'
+expect_in out '"source": "Radio Free Europe"' "json metadata"
+run "$KZ" --index "$T/news" --json -n 1 'imports'
+expect_in out '"topics": ["grain", "trade"]' "an array's values as a JSON array"
+
 # ---------------------------------------------------------------- summary
 
 echo "$passed passed, $failed failed"
