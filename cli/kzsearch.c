@@ -922,6 +922,7 @@ typedef struct search_view {
 } search_view;
 
 #define MAX_META 32
+#define KZ_CLI_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Everything shown of one hit: its document, the title's marks, the text
  * and its passages. */
@@ -1065,10 +1066,22 @@ static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, co
     else
         fputs("(untitled)", stdout);
     fputs(v->bold.off, stdout);
-    printf("  [score %.4f]\n   %.*s", hv.h->score, (int)hv.d.id_len, hv.d.id);
+    /* Under the title: the url (or the id), then the date and the source,
+     * when the document has them. */
+    const kz_doc_field *shown[3] = { NULL, NULL, NULL };
+    static const char *const keys[3] = { "url", "date", "source" };
     for (size_t m = 0; m < hv.d.n_meta && m < MAX_META; m++)
-        if (hv.meta[m].key_len == 4 && (memcmp(hv.meta[m].key, "date", 4) == 0))
-            printf("  %.*s", (int)hv.meta[m].value_len, hv.meta[m].value);
+        for (int k = 0; k < 3; k++)
+            if (!shown[k] && hv.meta[m].key_len == strlen(keys[k]) && memcmp(hv.meta[m].key, keys[k], hv.meta[m].key_len) == 0)
+                shown[k] = &hv.meta[m];
+    printf("  [score %.4f]\n   ", hv.h->score);
+    if (shown[0])
+        printf("%.*s", (int)KZ_CLI_MIN(shown[0]->value_len, 300), shown[0]->value);
+    else
+        printf("%.*s", (int)hv.d.id_len, hv.d.id);
+    for (int k = 1; k < 3; k++)
+        if (shown[k])
+            printf("  %.*s", (int)KZ_CLI_MIN(shown[k]->value_len, 100), shown[k]->value);
     putchar('\n');
     for (size_t f = 0; f < hv.n_frag; f++) {
         const kz_snippet *sn = &hv.frag[f];

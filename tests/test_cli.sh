@@ -466,6 +466,8 @@ run "$KZ" --index "$T/news" 'soviet foo:bar'
 expect_in err "\"foo:\" is not a field" "an unknown field is words, with a note"
 run "$KZ" --index "$T/news" --since 1987-13 soviet
 expect_status 2 "a bad --since"
+run "$KZ" --index "$T/news" -n 1 'oil'
+expect_in out "1987-06-30T23:30:00-05:00  interfax" "a hit shows its date and source"
 run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'
