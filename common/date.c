@@ -133,8 +133,10 @@ static int time_and_zone(scan *s, int64_t *secs, int64_t *offset)
     if (mm < 0 || mm > 59)
         return -1;
     if (eat(s, ':')) {
-        if ((ss = digits(s, 2)) < 0 || ss > 60) /* a leap second reads as :60 */
+        if ((ss = digits(s, 2)) < 0 || ss > 60)
             return -1;
+        if (ss == 60) /* a leap second: its minute's last second, on its own day */
+            ss = 59;
         if (eat(s, '.') || eat(s, ','))
             while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
                 s->p++;

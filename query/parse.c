@@ -840,13 +840,13 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     }
     *handled = 1;
     size_t vend = t->end;
-    /* name:"a value": the quote that follows. */
-    if (vat == vend && op[0] == ':') {
+    /* name:"a value", name>="2022-03": the quote that follows. */
+    if (vat == vend) {
         tok *q = peek(p);
         if (!q)
             return p->rc;
         if (q->kind != TOK_QUOTE || q->at != t->end)
-            return syntax_error(p, t->at, "%.*s: needs a value", (int)KZ_MIN(nlen, (size_t)64), name);
+            return syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
         vat = q->start;
         vend = q->end;
         consume(p);
