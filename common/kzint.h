@@ -614,6 +614,12 @@ void kz_builder_merge_range(kz_builder *b, size_t first, size_t count);
  * silently, a negative error to stop the build. */
 typedef int (*kz_doc_filter_fn)(void *ctx, const kz_jsonl_doc *doc);
 void kz_builder_set_filter(kz_builder *b, kz_doc_filter_fn fn, void *ctx);
+/* The commit also deletes list's ids from the index's other segments, in
+ * the same generation (kz_delete_list); list lives until the commit. */
+typedef struct kz_delete_list kz_delete_list;
+void kz_builder_also_delete(kz_builder *b, kz_delete_list *list);
+/* Problems of one kind reported so far. */
+uint64_t kz_builder_problem_count(const kz_builder *b, kz_problem kind);
 
 /**************************************************************************
 ** Interface to code in indexer/source.c
@@ -846,8 +852,17 @@ int kz_segment_file_name(char *out, size_t size, uint64_t generation);
  * replaced); else it is added after the others, and every older document
  * with an id it has is deleted (*replaced counts them). The lock must be
  * held. Files the new generation does not name are removed. */
+/* Ids a change also deletes from the other segments, in the same
+ * generation (an update's vanished documents): deleted counts them, and
+ * applied says the change was made. */
+typedef struct kz_delete_list {
+    const char *const *ids;
+    size_t n;
+    uint64_t deleted;
+    int applied;
+} kz_delete_list;
 int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
-                            size_t n_sources, uint64_t *replaced);
+                            size_t n_sources, kz_delete_list *also, uint64_t *replaced);
 /* The general change: the manifest's segments [first, first + count)
  * (clamped to those there are) give way to the segment file dir/name (or
  * to nothing when name is NULL), which takes their place in the order;
@@ -855,7 +870,7 @@ int kz_index_commit_segment(const char *dir, const char *name, int replace, cons
  * has are deleted (*replaced counts them). sources are added to the
  * manifest's (replaced when the range is every segment). */
 int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
-                          const char *const *sources, size_t n_sources, uint64_t *replaced);
+                          const char *const *sources, size_t n_sources, kz_delete_list *also, uint64_t *replaced);
 /* kz_index_delete with the lock held by the caller. */
 int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
 /* Removes the segment files, temporary files and index.kz that m does

@@ -4,7 +4,7 @@ articles (data/articles), so that no binary seed is kept in the repository.
 
 usage: make_seeds.py KZSEARCH OUT_DIR
   KZSEARCH  the kzsearch command, used to build the seed indexes
-  OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/
+  OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/ manifest/
 """
 import json
 import os
@@ -86,6 +86,29 @@ def text_seeds(out):
     write(out, "tree", tree)
 
 
+def manifest_seeds(out, kzsearch):
+    """The manifest of each generation of an index built as fuzz_manifest.c
+    builds its own at start-up (so that the segments they name are there,
+    with as many documents): two articles, then two added, then one, then
+    the first deleted."""
+    arts = list(articles())
+    with tempfile.TemporaryDirectory() as tmp:
+        ix = os.path.join(tmp, "ix")
+        groups = [arts[0:2], arts[2:4], arts[4:5]]
+        steps = []
+        for i, group in enumerate(groups):
+            src = os.path.join(tmp, "abc"[i])
+            for name, text in group:
+                write(src, name, text)
+            steps.append([kzsearch, "index" if i == 0 else "add", "-q", "-o", ix] + (["--no-merge"] if i else []) +
+                         [src])
+        steps.append([kzsearch, "delete", "--index", ix, arts[0][0]])
+        for i, step in enumerate(steps):
+            subprocess.run(step, check=True, capture_output=True)
+            with open(os.path.join(ix, "manifest"), "rb") as f:
+                write(out, "m%d" % (i + 1), f.read())
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -94,6 +117,7 @@ def main():
     index_seeds(os.path.join(out, "index"), kzsearch)
     jsonl_seeds(os.path.join(out, "jsonl"))
     text_seeds(os.path.join(out, "text"))
+    manifest_seeds(os.path.join(out, "manifest"), kzsearch)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ struct kz_builder {
     int lock_fd;
     int index_exists;  /* before this build */
     uint64_t index_docs; /* ... with this many documents, deleted ones included */
+    size_t index_segments; /* ... in this many segments */
     char **sources;    /* as recorded in the manifest: absolute paths, or "-" */
     size_t n_sources;
     /* A merge (kz_builder_merge_range): the new segment takes the place of
@@ -147,6 +148,7 @@ struct kz_builder {
     int merging;
     size_t merge_first, merge_count;
     kz_doc_filter_fn filter; /* kz_builder_set_filter */
+    kz_delete_list *also_delete; /* kz_builder_also_delete; not owned */
     void *filter_ctx;
     kz_build_options opts;
     char language[32];
@@ -1173,6 +1175,7 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
         goto done;
     for (size_t i = 0; i < current.n_segments; i++)
         b->index_docs += current.segments[i].docs;
+    b->index_segments = current.n_segments;
     uint64_t next_generation = current.generation + 1;
     if (b->index_exists && current.n_segments)
         kz_index_remove_unnamed(index_dir, &current);
@@ -1409,8 +1412,11 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         b->stats.seconds = kz_now() - b->started;
         goto done; /* nothing to add: no new generation */
     }
-    if (b->n_docs == 0 && b->merging) { /* every document was deleted: the segments go */
-        rc = kz_index_commit_range(b->dir, NULL, b->merge_first, b->merge_count, 0, NULL, 0, &b->stats.replaced);
+    /* Every document was deleted: the segments go, unless they are all the
+     * index has (an index keeps a segment: then an empty one is written). */
+    if (b->n_docs == 0 && b->merging && b->merge_count < b->index_segments) {
+        rc = kz_index_commit_range(b->dir, NULL, b->merge_first, b->merge_count, 0, NULL, 0, NULL,
+                                   &b->stats.replaced);
         goto done;
     }
     report_progress(b, "merging", 1);
@@ -1509,11 +1515,12 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     /* The new generation of the manifest makes the segment part of the
      * index (writer.c). */
     if (b->merging)
-        rc = kz_index_commit_range(b->dir, b->segment_name, b->merge_first, b->merge_count, 0, NULL, 0,
+        rc = kz_index_commit_range(b->dir, b->segment_name, b->merge_first, b->merge_count, 0, NULL, 0, NULL,
                                    &b->stats.replaced);
     else
         rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE,
-                                     (const char *const *)b->sources, b->n_sources, &b->stats.replaced);
+                                     (const char *const *)b->sources, b->n_sources, b->also_delete,
+                                     &b->stats.replaced);
     if (rc)
         goto done;
     {
@@ -1647,6 +1654,13 @@ void kz_builder_set_filter(kz_builder *b, kz_doc_filter_fn fn, void *ctx)
     b->filter_ctx = ctx;
 }
 
+void kz_builder_also_delete(kz_builder *b, kz_delete_list *list) { b->also_delete = list; }
+
+uint64_t kz_builder_problem_count(const kz_builder *b, kz_problem kind)
+{
+    return (unsigned)kind < KZ_PROBLEM_COUNT ? b->stats.problems[kind] : 0;
+}
+
 void kz_builder_merge_range(kz_builder *b, size_t first, size_t count)
 {
     b->merging = 1;
@@ -1664,6 +1678,8 @@ int kz_builder_add_source(kz_builder *b, const char *path)
     /* Recorded in the manifest as an absolute path, so that an update
      * finds it from anywhere. */
     char *abs = strcmp(path, "-") == 0 ? strdup("-") : realpath(path, NULL);
+    if (!abs && (errno == ENOMEM || strcmp(path, "-") == 0))
+        return kz_error_errno(KZ_ENOMEM, errno, "cannot record the source %s", path);
     if (abs) {
         char **p = realloc(b->sources, (b->n_sources + 1) * sizeof *p);
         if (!p) {

@@ -201,7 +201,8 @@ static int walk(kz_builder *b, const char *root, const char *rel, walk_state *w,
     }
     int rc = KZ_OK;
     struct dirent *e;
-    while ((e = readdir(d)) && rc == KZ_OK) {
+    /* readdir says an error only through errno: set before each call. */
+    while ((errno = 0, e = readdir(d)) && rc == KZ_OK) {
         if (e->d_name[0] == '.')
             continue;
         char sub[8192], full[16400];
@@ -243,6 +244,9 @@ static int walk(kz_builder *b, const char *root, const char *rel, walk_state *w,
             kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full, "not a regular file: skipped");
         }
     }
+    if (!e && errno && rc == KZ_OK)
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, dir, "cannot read folder: %s (the rest of it is skipped)",
+                           strerror(errno));
     closedir(d);
     return rc;
 }

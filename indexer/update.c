@@ -172,10 +172,24 @@ int kz_index_update(const char *index_dir, const kz_build_options *opts, kz_upda
      * held: nothing changes. */
     for (size_t i = 0; i < n_sources && rc == KZ_OK; i++)
         rc = kz_builder_add_source(b, sources[i]);
+    /* Input that could not be read or parsed may hold documents the index
+     * has: they would look gone, and be deleted. Nothing changes then. */
+    static const kz_problem unread[] = { KZ_PROBLEM_UNREADABLE, KZ_PROBLEM_BINARY, KZ_PROBLEM_MALFORMED_JSON,
+                                         KZ_PROBLEM_BAD_FIELD };
+    uint64_t not_read = 0;
+    for (size_t i = 0; i < sizeof unread / sizeof *unread; i++)
+        not_read += kz_builder_problem_count(b, unread[i]);
+    if (rc == KZ_OK && not_read)
+        rc = kz_error_set(KZ_EIO, "%llu piece%s of input could not be read or parsed (reported above), and the "
+                          "documents in them would have been deleted: the index is as it was",
+                          (unsigned long long)not_read, not_read == 1 ? "" : "s");
     /* What no source gave any more, found before the new segment commits
      * (which deletes the old versions of what changed). */
     if (rc == KZ_OK)
         rc = unseen_ids(&k, &gone, &n_gone);
+    kz_delete_list also = { (const char *const *)gone, n_gone, 0, 0 };
+    /* The new segment and the deletions are one generation. */
+    kz_builder_also_delete(b, &also);
     kz_build_stats st;
     if (rc == KZ_OK)
         rc = kz_builder_commit(b, &st);
@@ -184,9 +198,10 @@ int kz_index_update(const char *index_dir, const kz_build_options *opts, kz_upda
     out->changed = k.changed;
     out->unchanged = k.unchanged;
     out->skipped = st.skipped;
-    if (n_gone) {
-        uint8_t *found = calloc(n_gone, 1);
-        rc = found ? kz_index_delete_locked(index_dir, (const char *const *)gone, n_gone, found, &out->deleted)
+    out->deleted = also.deleted;
+    if (also.n && !also.applied) { /* nothing new: the deletions alone */
+        uint8_t *found = calloc(also.n, 1);
+        rc = found ? kz_index_delete_locked(index_dir, also.ids, also.n, found, &out->deleted)
                    : kz_error_set(KZ_ENOMEM, "out of memory");
         free(found);
     }

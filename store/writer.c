@@ -262,14 +262,47 @@ static int add_sources(kz_manifest *m, const char *const *sources, size_t n)
 }
 
 int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
-                            size_t n_sources, uint64_t *replaced)
+                            size_t n_sources, kz_delete_list *also, uint64_t *replaced)
 {
     return kz_index_commit_range(dir, name, replace ? 0 : SIZE_MAX, replace ? SIZE_MAX : 0, !replace, sources,
-                                 n_sources, replaced);
+                                 n_sources, also, replaced);
+}
+
+/* id_at for a caller's list of NUL-terminated ids. */
+typedef struct id_list {
+    const char *const *ids;
+} id_list;
+
+static int list_id_at(void *ctx, uint32_t k, const char **id, size_t *len)
+{
+    const id_list *l = ctx;
+    *id = l->ids[k];
+    *len = strlen(l->ids[k]);
+    return KZ_OK;
+}
+
+/* delete_matching for a caller's list of ids. */
+static int delete_listed(const char *dir, kz_manifest *m, size_t n_old, const char *const *ids, size_t n,
+                         uint8_t *found, uint64_t *deleted)
+{
+    if (n > UINT32_MAX)
+        return kz_error_set(KZ_ELIMIT, "too many ids at once");
+    id_query *q = malloc((n ? n : 1) * sizeof *q);
+    if (!q)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        q[k].hash = XXH3_64bits(ids[k], strlen(ids[k]));
+        q[k].which = (uint32_t)k;
+    }
+    qsort(q, n, sizeof *q, id_query_cmp);
+    id_list list = { ids };
+    int rc = delete_matching(dir, m, n_old, q, n, list_id_at, &list, deleted, found);
+    free(q);
+    return rc;
 }
 
 int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
-                          const char *const *sources, size_t n_sources, uint64_t *replaced)
+                          const char *const *sources, size_t n_sources, kz_delete_list *also, uint64_t *replaced)
 {
     int replace = first == 0 && count == SIZE_MAX;
     kz_manifest m;
@@ -318,21 +351,26 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
         if ((rc = delete_matching(dir, &m, n_old, q, n, segment_id_at, sg, replaced, NULL)))
             goto done;
     }
-    /* Segments [first, first + count) give way to the new one (if any). */
-    for (size_t i = first; i < first + count; i++) {
-        free(m.segments[i].name);
-        if (m.segments[i].deleted)
-            roaring_bitmap_free(m.segments[i].deleted);
-    }
+    if (also && also->n && !replace &&
+        (rc = delete_listed(dir, &m, n_old, also->ids, also->n, NULL, &also->deleted)))
+        goto done;
+    /* Segments [first, first + count) give way to the new one (if any);
+     * they are freed only once nothing can fail before the manifest takes
+     * the new list (kz_manifest_free frees what m still holds). */
     size_t added = name ? 1 : 0, n_new = n_old - count + added;
     if (n_new == 0) {
-        rc = kz_error_set(KZ_EINVAL, "an index of no segments");
+        rc = kz_error_set(KZ_EINVAL, "internal error: a change would leave an index of no segments");
         goto done;
     }
     kz_manifest_segment *segs = malloc(n_new * sizeof *segs);
     if (!segs) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
         goto done;
+    }
+    for (size_t i = first; i < first + count; i++) {
+        free(m.segments[i].name);
+        if (m.segments[i].deleted)
+            roaring_bitmap_free(m.segments[i].deleted);
     }
     if (first)
         memcpy(segs, m.segments, first * sizeof *segs);
@@ -355,6 +393,8 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
     m.created = (uint64_t)time(NULL);
     if ((rc = kz_manifest_write(&m, dir)))
         goto done;
+    if (also)
+        also->applied = 1;
     kz_index_remove_unnamed(dir, &m);
 done:
     free(q);
@@ -364,18 +404,6 @@ done:
 }
 
 /* ---------------------------------------------------------------- delete */
-
-typedef struct id_list {
-    const char *const *ids;
-} id_list;
-
-static int list_id_at(void *ctx, uint32_t k, const char **id, size_t *len)
-{
-    const id_list *l = ctx;
-    *id = l->ids[k];
-    *len = strlen(l->ids[k]);
-    return KZ_OK;
-}
 
 int kz_index_delete(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted)
 {
@@ -392,7 +420,6 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
 {
     int exists, rc;
     kz_manifest m = { 0 };
-    id_query *q = NULL;
     *deleted = 0;
     if ((rc = kz_manifest_current(&m, dir, &exists)))
         goto done;
@@ -400,22 +427,8 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
         rc = kz_error_set(KZ_ENOTFOUND, "no index in %s", dir);
         goto done;
     }
-    if (n > UINT32_MAX) {
-        rc = kz_error_set(KZ_ELIMIT, "too many ids at once");
-        goto done;
-    }
-    if (!(q = malloc((n ? n : 1) * sizeof *q))) {
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
     memset(found, 0, n);
-    for (size_t k = 0; k < n; k++) {
-        q[k].hash = XXH3_64bits(ids[k], strlen(ids[k]));
-        q[k].which = (uint32_t)k;
-    }
-    qsort(q, n, sizeof *q, id_query_cmp);
-    id_list list = { ids };
-    if ((rc = delete_matching(dir, &m, m.n_segments, q, n, list_id_at, &list, deleted, found)))
+    if ((rc = delete_listed(dir, &m, m.n_segments, ids, n, found, deleted)))
         goto done;
     if (*deleted == 0)
         goto done; /* nothing changes: no new generation */
@@ -425,7 +438,6 @@ int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, ui
         goto done;
     kz_index_remove_unnamed(dir, &m);
 done:
-    free(q);
     kz_manifest_free(&m);
     return rc;
 }
