@@ -87,6 +87,8 @@ static const char usage[] =
     "                            given)\n"
     "      --since DATE, --until DATE   documents of the field 'date' (or\n"
     "                            --date-field NAME) from/until DATE, inclusive\n"
+    "      --facet FIELD[:year|:month|:day][:N]   the N (10) commonest values of a\n"
+    "                            field among all matches, with their counts\n"
     "      --offset N            hits to skip first\n"
     "      --any                 juxtaposed words are alternatives (OR)\n"
     "      --all                 never fall back from AND to OR\n"
@@ -1169,6 +1171,16 @@ static double timeout_option(const char *arg)
 
 #define DEFAULT_TIMEOUT 10.0 /* seconds: no ordinary query comes near it */
 
+/* The name a facet is shown under: its field, and the kind of a date
+ * facet ("date:month"). */
+static const char *optarg_facet_name(const kz_facet_spec *f, const char *field)
+{
+    static char name[300];
+    static const char *const kinds[] = { "", ":year", ":month", ":day" };
+    snprintf(name, sizeof name, "%s%s", field, kinds[f->kind]);
+    return name;
+}
+
 static int cmd_search(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1181,13 +1193,16 @@ static int cmd_search(int argc, char **argv)
         { "json", no_argument, 0, 'j' }, { "explain", no_argument, 0, 'x' },
         { "count", no_argument, 0, 'C' }, { "ids", no_argument, 0, 'l' },
         { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
-        { "date-field", required_argument, 0, 'D' },
+        { "date-field", required_argument, 0, 'D' }, { "facet", required_argument, 0, 'F' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     so.timeout = DEFAULT_TIMEOUT;
     const char *index_opt = NULL, *color = "auto", *since = NULL, *until = NULL, *date_field = "date";
     int count_only = 0, ids_only = 0;
+    kz_facet_spec facets[16];
+    char *facet_names[16];
+    size_t n_facets = 0;
     search_view v = { 0 };
     v.fragments = 1;
     v.snippet_chars = 200;
@@ -1205,6 +1220,30 @@ static int cmd_search(int argc, char **argv)
         case 'S': since = optarg; break;
         case 'U': until = optarg; break;
         case 'D': date_field = optarg; break;
+        case 'F': {
+            if (n_facets == 16)
+                die_usage("at most 16 --facet");
+            kz_facet_spec *f = &facets[n_facets];
+            memset(f, 0, sizeof *f);
+            char *spec = strdup(optarg), *part, *save = NULL;
+            if (!spec)
+                return fail(KZ_ENOMEM);
+            facet_names[n_facets++] = spec;
+            f->field = strtok_r(spec, ":", &save);
+            if (!f->field)
+                die_usage("bad --facet '%s' (FIELD[:year|:month|:day][:N])", optarg);
+            while ((part = strtok_r(NULL, ":", &save))) {
+                if (strcmp(part, "year") == 0)
+                    f->kind = KZ_FACET_YEAR;
+                else if (strcmp(part, "month") == 0)
+                    f->kind = KZ_FACET_MONTH;
+                else if (strcmp(part, "day") == 0)
+                    f->kind = KZ_FACET_DAY;
+                else
+                    f->limit = (uint32_t)int_option("--facet's count", part, 1, 100000);
+            }
+            break;
+        }
         case 'O': so.offset = (uint32_t)int_option("--offset", optarg, 0, 100000000); break;
         case 'A': so.mode = KZ_MODE_ANY; break;
         case 'L': so.mode = KZ_MODE_ALL; break;
@@ -1229,6 +1268,8 @@ static int cmd_search(int argc, char **argv)
         so.flags |= KZ_SEARCH_COUNT_ONLY;
         so.limit = 0;
     }
+    so.facets = facets;
+    so.n_facets = n_facets;
     char *query = optind < argc ? join_args(argc, argv, optind) : strdup("");
     if (!query)
         return fail(KZ_ENOMEM);
@@ -1323,7 +1364,26 @@ static int cmd_search(int argc, char **argv)
                 fail(rc);
                 goto done;
             }
-        printf("%s]}\n", n ? "\n  " : "");
+        printf("%s]", n ? "\n  " : "");
+        if (n_facets) {
+            printf(", \"facets\": {");
+            for (size_t f = 0; f < n_facets; f++) {
+                printf("%s", f ? ", " : "");
+                json_cstr(stdout, optarg_facet_name(&facets[f], facet_names[f]));
+                printf(": [");
+                for (size_t i = 0; i < kz_results_facet_count(r, f); i++) {
+                    size_t len;
+                    uint64_t docs;
+                    const char *value = kz_results_facet_value(r, f, i, &len, &docs);
+                    printf("%s{\"value\": ", i ? ", " : "");
+                    json_string(stdout, value, len);
+                    printf(", \"docs\": %" PRIu64 "}", docs);
+                }
+                printf("]");
+            }
+            printf("}");
+        }
+        printf("}\n");
     } else {
         for (size_t i = 0; i < kz_query_note_count(q); i++)
             fprintf(stderr, "kzsearch: note: %s\n", kz_query_note(q, i));
@@ -1337,6 +1397,16 @@ static int cmd_search(int argc, char **argv)
                 goto done;
             }
     }
+    for (size_t f = 0; !v.json && f < n_facets; f++) {
+        printf("%s%s:", f == 0 && !count_only && !ids_only ? "\n" : "", optarg_facet_name(&facets[f], facet_names[f]));
+        for (size_t i = 0; i < kz_results_facet_count(r, f); i++) {
+            size_t len;
+            uint64_t docs;
+            const char *value = kz_results_facet_value(r, f, i, &len, &docs);
+            printf("%s %.*s (%" PRIu64 ")", i ? "," : "", (int)KZ_CLI_MIN(len, 200), value, docs);
+        }
+        printf("%s\n", kz_results_facet_count(r, f) ? "" : " (none)");
+    }
     status = total > 0 ? 0 : 1;
 done:
     kz_results_free(r);
@@ -1345,6 +1415,8 @@ done:
     free(dir);
     free(query);
     free(parsed);
+    for (size_t f = 0; f < n_facets; f++)
+        free(facet_names[f]);
     return status;
 }
 

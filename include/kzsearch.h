@@ -342,7 +342,22 @@ typedef enum kz_mode {
     KZ_MODE_ANY = 2   /* OR */
 } kz_mode;
 
-#define KZ_SEARCH_OPTIONS_VERSION 2 /* 1: without timeout and max_work */
+#define KZ_SEARCH_OPTIONS_VERSION 3 /* 1: without timeout and max_work; 2: without facets */
+
+/* A facet: the values of a field among all of a search's matches, each
+ * with the number of matching documents that have it (kz_results_facet). */
+typedef enum kz_facet_kind {
+    KZ_FACET_VALUES = 0, /* the field's keyword values (case-folded) */
+    KZ_FACET_YEAR,       /* its dates by year: "2022" */
+    KZ_FACET_MONTH,      /* by month: "2022-03" */
+    KZ_FACET_DAY         /* by day: "2022-03-01" */
+} kz_facet_kind;
+
+typedef struct kz_facet_spec {
+    const char *field; /* NUL-terminated; read during kz_query_run only */
+    kz_facet_kind kind;
+    uint32_t limit;    /* values kept, the most frequent first; 0 = 10 */
+} kz_facet_spec;
 
 typedef struct kz_search_options {
     unsigned version;  /* KZ_SEARCH_OPTIONS_VERSION */
@@ -358,12 +373,16 @@ typedef struct kz_search_options {
      * (each a document some clause matched); 0 means no limit. */
     double timeout;
     uint64_t max_work;
+    /* Facets to count over every match (not only the hits shown): n_facets
+     * of them, read during kz_query_run only. */
+    const kz_facet_spec *facets;
+    size_t n_facets;
 } kz_search_options;
 
 /* Count the matches (kz_results_total) and rank nothing: no hits. */
 #define KZ_SEARCH_COUNT_ONLY 1u
 
-#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0 }
+#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0 }
 
 typedef struct kz_hit {
     uint32_t docid;
@@ -415,6 +434,12 @@ void kz_results_free(kz_results *r);
 /* Hits returned (at most limit), and the hits there are in all. */
 size_t kz_results_count(const kz_results *r);
 uint64_t kz_results_total(const kz_results *r);
+/* Facet f (in kz_search_options.facets order): its values, the most
+ * documents first, then by value; at most the facet's limit. Counts are
+ * exact over every live match. The strings are owned by r (not
+ * NUL-terminated: len bytes). */
+size_t kz_results_facet_count(const kz_results *r, size_t facet);
+const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, size_t *len, uint64_t *docs);
 const kz_hit *kz_results_hit(const kz_results *r, size_t i);
 /* The mode that produced the hits: KZ_MODE_ANY after an AND fallback. */
 kz_mode kz_results_mode(const kz_results *r);

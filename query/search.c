@@ -44,6 +44,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #define NONE UINT32_MAX
 #define BOUND_SLACK (1.0 + 1e-9)
@@ -84,6 +85,10 @@ typedef struct eval {
     /* The documents the query's top-level filters let through (fast
      * paths only, by try_fast); owned, NULL when they are not used. */
     roaring_bitmap_t *allowed;
+    /* With facets: the segment's live matches, and the counts so far. */
+    roaring_bitmap_t *matched;
+    struct facet_acc *facets;
+    size_t n_facets;
     kz_plist *pl;         /* by query term; opened if the segment has it */
     uint32_t *ordinal;    /* by query term: its ordinal in the segment */
     uint8_t *opened;      /* by query term: the segment has it; pl[i] needs kz_plist_close */
@@ -531,6 +536,120 @@ static uint32_t node_next(eval *e, uint32_t node, uint32_t d)
     return x;
 }
 
+/* ------------------------------------------------------------- facets */
+
+typedef struct facet_value {
+    char *value; /* owned */
+    size_t len;
+    uint64_t docs;
+} facet_value;
+
+/* One facet's counts over the segments so far, by value. */
+typedef struct facet_acc {
+    char prefix[KZ_FIELD_NAME_MAX + 8]; /* of its field terms */
+    size_t prefix_len;
+    uint32_t limit;
+    facet_value *v;
+    size_t n, cap;
+    uint32_t *slots; /* index + 1 into v, by hash of the value; 0 free */
+    size_t n_slots;
+} facet_acc;
+
+static void facet_free(facet_acc *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].value);
+    free(f->v);
+    free(f->slots);
+    memset(f, 0, sizeof *f);
+}
+
+static int facet_add(facet_acc *f, const char *value, size_t len, uint64_t docs)
+{
+    if ((f->n + 1) * 2 > f->n_slots) {
+        size_t n = f->n_slots ? f->n_slots * 2 : 64;
+        uint32_t *slots = calloc(n, sizeof *slots);
+        if (!slots)
+            return oom();
+        for (size_t i = 0; i < f->n; i++) {
+            size_t j = (size_t)XXH3_64bits(f->v[i].value, f->v[i].len) & (n - 1);
+            while (slots[j])
+                j = (j + 1) & (n - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(f->slots);
+        f->slots = slots;
+        f->n_slots = n;
+    }
+    size_t j = (size_t)XXH3_64bits(value, len) & (f->n_slots - 1);
+    for (; f->slots[j]; j = (j + 1) & (f->n_slots - 1)) {
+        facet_value *v = &f->v[f->slots[j] - 1];
+        if (v->len == len && memcmp(v->value, value, len) == 0) {
+            v->docs += docs;
+            return KZ_OK;
+        }
+    }
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 32;
+        facet_value *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return oom();
+        f->v = v;
+        f->cap = cap;
+    }
+    facet_value *v = &f->v[f->n];
+    if (!(v->value = malloc(len ? len : 1)))
+        return oom();
+    memcpy(v->value, value, len);
+    v->len = len;
+    v->docs = docs;
+    f->slots[j] = (uint32_t)++f->n;
+    return KZ_OK;
+}
+
+/* Counts the segment's matches (e->matched) under every value of every
+ * facet: the values are the field's terms of the facet's kind, each
+ * intersected with the matches by CRoaring. */
+static int facets_count_segment(eval *e)
+{
+    for (size_t i = 0; i < e->n_facets; i++) {
+        facet_acc *f = &e->facets[i];
+        uint32_t first, count;
+        int rc = kz_segment_term_prefix(e->sg, &first, &count, f->prefix, f->prefix_len);
+        if (rc)
+            return rc;
+        for (uint32_t o = first; o < first + count; o++) {
+            kz_term t;
+            kz_plist pl;
+            if ((rc = kz_segment_entry(e->sg, &t, o)) || (rc = kz_segment_plist(e->sg, &pl, o)))
+                return rc;
+            roaring_bitmap_t *docs = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
+            kz_plist_close(&pl);
+            if (!docs)
+                return oom();
+            uint64_t n = roaring_bitmap_and_cardinality(docs, e->matched);
+            roaring_bitmap_free(docs);
+            if (n && (rc = facet_add(f, t.text + f->prefix_len, t.len - f->prefix_len, n)))
+                return rc;
+        }
+    }
+    return KZ_OK;
+}
+
+static int cmp_facet_value(const void *x, const void *y)
+{
+    const facet_value *a = x, *b = y;
+    if (a->docs != b->docs)
+        return a->docs > b->docs ? -1 : 1;
+    return kz_bytes_cmp(a->value, a->len, b->value, b->len);
+}
+
+static void note_match(eval *e, uint32_t d)
+{
+    if (e->matched)
+        roaring_bitmap_add(e->matched, d);
+}
+
 static void eval_general(eval *e)
 {
     uint32_t d = 0;
@@ -542,6 +661,7 @@ static void eval_general(eval *e)
             continue;
         }
         e->total++;
+        note_match(e, d);
         if (e->k) {
             double s = score_doc(e, d);
             if (s >= threshold(e) || e->n_heap < e->k)
@@ -592,6 +712,9 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
         for (size_t r = 0; r < got; r++)
             live -= is_deleted(e, docids[r]);
     e->total += live;
+    for (size_t r = 0; e->matched && r < got; r++)
+        if (!is_deleted(e, docids[r]))
+            roaring_bitmap_add(e->matched, docids[r]);
     double block_ub = 0;
     for (size_t r = 0; r < got && e->k && !over_budget(e); r++) {
         const uint32_t *o = ords + r * n;
@@ -1023,6 +1146,20 @@ static int try_fast(eval *e)
         if ((e->rc = union_count(e, t, n, &total)))
             goto done;
         e->total += total;
+        for (size_t i = 0; e->matched && i < n; i++) {
+            const kz_plist *pl = t[i].c->pl;
+            roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)pl->bitmap, pl->bitmap_len);
+            if (!b) {
+                e->rc = oom();
+                goto done;
+            }
+            if (e->allowed)
+                roaring_bitmap_and_inplace(b, e->allowed);
+            if (e->deleted)
+                roaring_bitmap_andnot_inplace(b, e->deleted);
+            roaring_bitmap_or_inplace(e->matched, b);
+            roaring_bitmap_free(b);
+        }
         if (e->k == 0)
             goto done; /* count only */
         qsort(t, n, sizeof *t, cmp_ub);
@@ -1048,6 +1185,10 @@ static void segment_close(eval *e)
         roaring_bitmap_free(e->allowed);
         e->allowed = NULL;
     }
+    if (e->matched) {
+        roaring_bitmap_free(e->matched);
+        e->matched = NULL;
+    }
     for (size_t i = 0; e->opened && i < e->q->n_terms; i++) {
         if (e->opened[i])
             kz_plist_close(&e->pl[i]);
@@ -1059,6 +1200,9 @@ static void segment_close(eval *e)
 static void eval_free(eval *e)
 {
     segment_close(e);
+    for (size_t i = 0; i < e->n_facets; i++)
+        facet_free(&e->facets[i]);
+    free(e->facets);
     for (size_t i = 0; e->match && i < e->q->n_nodes; i++)
         leaf_free(&e->match[i]);
     for (size_t i = 0; e->score && i < e->q->n_units; i++)
@@ -1190,10 +1334,19 @@ static int eval_pass(eval *e, kz_occur occur)
     e->default_occur = occur;
     e->n_heap = 0;
     e->total = 0;
+    for (size_t i = 0; i < e->n_facets; i++) { /* a second pass starts over */
+        for (size_t j = 0; j < e->facets[i].n; j++)
+            free(e->facets[i].v[j].value);
+        e->facets[i].n = 0;
+        if (e->facets[i].slots)
+            memset(e->facets[i].slots, 0, e->facets[i].n_slots * sizeof *e->facets[i].slots);
+    }
     if (q->root == NONE)
         return KZ_OK;
     for (size_t s = 0; s < kz_index_segment_count(e->ix) && e->rc == KZ_OK; s++) {
-        if ((e->rc = segment_open(e, s)) == KZ_OK) {
+        if (e->n_facets && !(e->matched = roaring_bitmap_create()))
+            e->rc = oom();
+        if (e->rc == KZ_OK && (e->rc = segment_open(e, s)) == KZ_OK) {
             for (size_t i = 0; i < q->n_nodes; i++) {
                 e->cache_from[i] = 1;
                 e->cache_doc[i] = 0; /* empty: from > doc */
@@ -1204,6 +1357,8 @@ static int eval_pass(eval *e, kz_occur occur)
                 leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
             if (!try_fast(e))
                 eval_general(e);
+            if (e->rc == KZ_OK && e->matched)
+                e->rc = facets_count_segment(e);
         }
         segment_close(e);
     }
@@ -1224,6 +1379,8 @@ static int has_default(const kz_query *q)
 struct kz_results {
     kz_mode mode;
     uint64_t total;
+    facet_acc *facets; /* sorted and cut to their limits */
+    size_t n_facets;
     kz_hit *hits;
     size_t n_hits;
     char **terms; /* distinct stems of the units, in query order */
@@ -1241,6 +1398,8 @@ static int options_resolve(kz_search_options *o, const kz_search_options *opts)
     if (opts) {
         if (opts->version == 1) /* without the budgets: copy what it has */
             memcpy(o, opts, offsetof(kz_search_options, timeout));
+        else if (opts->version == 2) /* without facets */
+            memcpy(o, opts, offsetof(kz_search_options, facets));
         else if (opts->version != KZ_SEARCH_OPTIONS_VERSION)
             return kz_error_set(KZ_EINVAL, "kz_search_options version %u, expected %u", opts->version,
                                 KZ_SEARCH_OPTIONS_VERSION);
@@ -1259,6 +1418,14 @@ static int options_resolve(kz_search_options *o, const kz_search_options *opts)
         return kz_error_set(KZ_EINVAL, "BM25 needs k1 > 0 and 0 <= b <= 1");
     if ((uint64_t)o->offset + o->limit > 100000000u)
         return kz_error_set(KZ_ELIMIT, "offset + limit is over 100,000,000");
+    if (o->n_facets > 64)
+        return kz_error_set(KZ_ELIMIT, "at most 64 facets");
+    for (size_t i = 0; i < o->n_facets; i++) {
+        const kz_facet_spec *f = &o->facets[i];
+        if (!f->field || !kz_field_name_ok(f->field, strlen(f->field)) || (unsigned)f->kind > KZ_FACET_DAY)
+            return kz_error_set(KZ_EINVAL, "facet %zu: a field name of 1 to %d bytes and a kind are needed", i,
+                                KZ_FIELD_NAME_MAX);
+    }
     return KZ_OK;
 }
 
@@ -1330,6 +1497,25 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     r->k1 = o.k1;
     r->b = o.b;
     r->avgdl = info.avgdl;
+    if (o.n_facets) {
+        if (!(e.facets = calloc(o.n_facets, sizeof *e.facets))) {
+            rc = oom();
+            goto done;
+        }
+        e.n_facets = o.n_facets;
+        for (size_t i = 0; i < o.n_facets; i++) {
+            facet_acc *f = &e.facets[i];
+            const kz_facet_spec *sp = &o.facets[i];
+            size_t n = strlen(sp->field);
+            static const char *const kinds[] = { "k", "dY", "dM", "dD" };
+            f->prefix[0] = KZ_FIELD_MARK;
+            memcpy(f->prefix + 1, sp->field, n);
+            f->prefix[1 + n] = KZ_FIELD_SEP;
+            memcpy(f->prefix + 2 + n, kinds[sp->kind], strlen(kinds[sp->kind]));
+            f->prefix_len = 2 + n + strlen(kinds[sp->kind]);
+            f->limit = sp->limit ? sp->limit : 10;
+        }
+    }
     if ((rc = eval_open(&e)))
         goto done;
     r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
@@ -1351,6 +1537,18 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     if (r->n_hits)
         memcpy(r->hits, e.heap + from, r->n_hits * sizeof *r->hits);
     rc = results_units(r, q, &e);
+    /* The facets, most documents first, cut to their limits: r takes them. */
+    for (size_t i = 0; i < e.n_facets; i++) {
+        facet_acc *f = &e.facets[i];
+        qsort(f->v, f->n, sizeof *f->v, cmp_facet_value);
+        for (size_t j = f->limit; j < f->n; j++)
+            free(f->v[j].value);
+        f->n = KZ_MIN(f->n, (size_t)f->limit);
+    }
+    r->facets = e.facets;
+    r->n_facets = e.n_facets;
+    e.facets = NULL;
+    e.n_facets = 0;
 done:
     eval_free(&e);
     if (rc) {
@@ -1385,11 +1583,29 @@ void kz_results_free(kz_results *r)
     free(r->terms);
     free(r->term_idf);
     free(r->hits);
+    for (size_t i = 0; i < r->n_facets; i++)
+        facet_free(&r->facets[i]);
+    free(r->facets);
     free(r);
 }
 
 size_t kz_results_count(const kz_results *r) { return r->n_hits; }
 uint64_t kz_results_total(const kz_results *r) { return r->total; }
+
+size_t kz_results_facet_count(const kz_results *r, size_t facet)
+{
+    return facet < r->n_facets ? r->facets[facet].n : 0;
+}
+
+const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, size_t *len, uint64_t *docs)
+{
+    if (facet >= r->n_facets || i >= r->facets[facet].n)
+        return NULL;
+    const facet_value *v = &r->facets[facet].v[i];
+    *len = v->len;
+    *docs = v->docs;
+    return v->value;
+}
 const kz_hit *kz_results_hit(const kz_results *r, size_t i) { return i < r->n_hits ? &r->hits[i] : NULL; }
 kz_mode kz_results_mode(const kz_results *r) { return r->mode; }
 size_t kz_results_term_count(const kz_results *r) { return r->n_terms; }

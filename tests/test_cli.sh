@@ -468,6 +468,19 @@ run "$KZ" --index "$T/news" --since 1987-13 soviet
 expect_status 2 "a bad --since"
 run "$KZ" --index "$T/news" -n 1 'oil'
 expect_in out "1987-06-30T23:30:00-05:00  interfax" "a hit shows its date and source"
+run "$KZ" --index "$T/news" -n 1 --facet topics --facet date:month --facet source:1 grain
+expect_in out "topics: grain (2), trade (1)" "facet counts over all matches"
+expect_in out "date:month: 1987-03 (1), 1987-06 (1)" "a date facet by month"
+expect_in out "source: interfax (1)" "a facet cut to its limit"
+# Each value's count is that of the search narrowed to it (another path).
+for v in grain trade; do
+    run "$KZ" --index "$T/news" --count "grain topics:$v"
+    want=$(cat "$T/out")
+    run "$KZ" --index "$T/news" --count --facet topics grain
+    if grep -q "$v ($want)" "$T/out"; then pass "facet $v = the filtered count $want"; else fail "facet $v" "$(output)"; fi
+done
+run "$KZ" --index "$T/news" --json -n 0 --facet topics grain
+expect_in out '"facets": {"topics": [{"value": "grain", "docs": 2}' "facets in JSON"
 run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'
