@@ -87,6 +87,8 @@ static const char usage[] =
     "                            given)\n"
     "      --since DATE, --until DATE   documents of the field 'date' (or\n"
     "                            --date-field NAME) from/until DATE, inclusive\n"
+    "      --sort ORDER          score (the default), date or -date (newest first),\n"
+    "                            or FIELD / -FIELD for another date field\n"
     "      --facet FIELD[:year|:month|:day][:N]   the N (10) commonest values of a\n"
     "                            field among all matches, with their counts\n"
     "      --offset N            hits to skip first\n"
@@ -1194,6 +1196,7 @@ static int cmd_search(int argc, char **argv)
         { "count", no_argument, 0, 'C' }, { "ids", no_argument, 0, 'l' },
         { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
         { "date-field", required_argument, 0, 'D' }, { "facet", required_argument, 0, 'F' },
+        { "sort", required_argument, 0, 'R' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
@@ -1220,6 +1223,16 @@ static int cmd_search(int argc, char **argv)
         case 'S': since = optarg; break;
         case 'U': until = optarg; break;
         case 'D': date_field = optarg; break;
+        case 'R':
+            if (strcmp(optarg, "score") == 0) {
+                so.sort_field = NULL;
+            } else {
+                so.sort_descending = optarg[0] == '-';
+                so.sort_field = optarg + (optarg[0] == '-' || optarg[0] == '+');
+                if (!*so.sort_field)
+                    die_usage("bad --sort '%s' (score, date, -date, FIELD or -FIELD)", optarg);
+            }
+            break;
         case 'F': {
             if (n_facets == 16)
                 die_usage("at most 16 --facet");

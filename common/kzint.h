@@ -747,6 +747,12 @@ int kz_segment_ids(kz_segment *sg, const uint8_t **records, uint64_t *n);
 int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *docid);
 /* The fingerprint of docid's fields (FORMAT.md "DOCHASH"). */
 int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
+/* Each document's latest date in field (days since 1970-01-01 of its D
+ * terms, else the first day of its latest M term; KZ_NO_DAY when none),
+ * built from the field terms on first use and kept while sg is open
+ * (4 bytes a document). Safe from several threads. */
+#define KZ_NO_DAY INT32_MIN
+int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const int32_t **out);
 
 /* A document's fingerprint (FORMAT.md "DOCHASH") is built field by field:
  * title, text, then each metadata key and value, each as repaired UTF-8.

@@ -342,7 +342,7 @@ typedef enum kz_mode {
     KZ_MODE_ANY = 2   /* OR */
 } kz_mode;
 
-#define KZ_SEARCH_OPTIONS_VERSION 3 /* 1: without timeout and max_work; 2: without facets */
+#define KZ_SEARCH_OPTIONS_VERSION 3 /* 1: without timeout and max_work; 2: without facets and sorting */
 
 /* A facet: the values of a field among all of a search's matches, each
  * with the number of matching documents that have it (kz_results_facet). */
@@ -377,12 +377,17 @@ typedef struct kz_search_options {
      * of them, read during kz_query_run only. */
     const kz_facet_spec *facets;
     size_t n_facets;
+    /* Hits ordered by a date field (its latest date in a document, by
+     * day; documents without one last), then by score, then by docid;
+     * NULL: by score. Read during kz_query_run only. */
+    const char *sort_field;
+    int sort_descending; /* newest first */
 } kz_search_options;
 
 /* Count the matches (kz_results_total) and rank nothing: no hits. */
 #define KZ_SEARCH_COUNT_ONLY 1u
 
-#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0 }
+#define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0, NULL, 0 }
 
 typedef struct kz_hit {
     uint32_t docid;

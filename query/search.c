@@ -85,8 +85,15 @@ typedef struct eval {
     /* The documents the query's top-level filters let through (fast
      * paths only, by try_fast); owned, NULL when they are not used. */
     roaring_bitmap_t *allowed;
-    /* With facets: the segment's live matches, and the counts so far. */
+    /* With facets or a sort: the segment's live matches; the counts. */
     roaring_bitmap_t *matched;
+    /* A sort by a date field: the best sort_k hits so far, the worst at
+     * the root (e->k is 0 while segments are evaluated: they only count
+     * and gather e->matched). */
+    const char *sort_field;
+    int sort_desc;
+    struct sort_item *sheap;
+    size_t n_sheap, sort_k;
     struct facet_acc *facets;
     size_t n_facets;
     kz_plist *pl;         /* by query term; opened if the segment has it */
@@ -642,6 +649,93 @@ static int cmp_facet_value(const void *x, const void *y)
     if (a->docs != b->docs)
         return a->docs > b->docs ? -1 : 1;
     return kz_bytes_cmp(a->value, a->len, b->value, b->len);
+}
+
+/* ------------------------------------------------------------- sorting */
+
+typedef struct sort_item {
+    int32_t day; /* KZ_NO_DAY: none, after every day */
+    double score;
+    uint32_t docid; /* in the index */
+} sort_item;
+
+/* Whether a comes after b: by day (newest first when descending, none
+ * last), then score, then docid. */
+static int sort_after(const eval *e, const sort_item *a, const sort_item *b)
+{
+    if (a->day != b->day) {
+        if (a->day == KZ_NO_DAY || b->day == KZ_NO_DAY)
+            return a->day == KZ_NO_DAY;
+        return e->sort_desc ? a->day < b->day : a->day > b->day;
+    }
+    if (a->score != b->score)
+        return a->score < b->score;
+    return a->docid > b->docid;
+}
+
+static void sort_push(eval *e, sort_item it)
+{
+    sort_item *h = e->sheap;
+    size_t i;
+    if (e->n_sheap < e->sort_k) {
+        i = e->n_sheap++;
+        while (i > 0 && sort_after(e, &it, &h[(i - 1) / 2])) {
+            h[i] = h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h[i] = it;
+        return;
+    }
+    if (!sort_after(e, &h[0], &it))
+        return;
+    i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= e->n_sheap)
+            break;
+        if (c + 1 < e->n_sheap && sort_after(e, &h[c + 1], &h[c]))
+            c++;
+        if (!sort_after(e, &h[c], &it))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = it;
+}
+
+/* The segment's matches into the sorted top: a document is scored only
+ * when its day could place it. */
+static int sort_segment(eval *e)
+{
+    const int32_t *days;
+    int rc = kz_segment_date_days(e->sg, e->sort_field, strlen(e->sort_field), &days);
+    if (rc)
+        return rc;
+    roaring_uint32_iterator_t *it = roaring_create_iterator(e->matched);
+    if (!it)
+        return oom();
+    for (; it->has_value && !over_budget(e); roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        sort_item x = { days[d], INFINITY, e->base + d };
+        if (e->n_sheap == e->sort_k) { /* full: the day alone may rule it out */
+            sort_item probe = x;
+            probe.score = INFINITY;
+            probe.docid = 0;
+            if (e->sort_k == 0 || !sort_after(e, &e->sheap[0], &probe))
+                continue;
+        }
+        x.score = score_doc(e, d);
+        sort_push(e, x);
+    }
+    roaring_free_uint32_iterator(it);
+    return e->rc;
+}
+
+static int cmp_sort_items(const void *x, const void *y, void *ctx)
+{
+    const eval *e = ctx;
+    const sort_item *a = x, *b = y;
+    return sort_after(e, a, b) ? 1 : sort_after(e, b, a) ? -1 : 0;
 }
 
 static void note_match(eval *e, uint32_t d)
@@ -1200,6 +1294,7 @@ static void segment_close(eval *e)
 static void eval_free(eval *e)
 {
     segment_close(e);
+    free(e->sheap);
     for (size_t i = 0; i < e->n_facets; i++)
         facet_free(&e->facets[i]);
     free(e->facets);
@@ -1343,8 +1438,9 @@ static int eval_pass(eval *e, kz_occur occur)
     }
     if (q->root == NONE)
         return KZ_OK;
+    e->n_sheap = 0;
     for (size_t s = 0; s < kz_index_segment_count(e->ix) && e->rc == KZ_OK; s++) {
-        if (e->n_facets && !(e->matched = roaring_bitmap_create()))
+        if ((e->n_facets || e->sort_field) && !(e->matched = roaring_bitmap_create()))
             e->rc = oom();
         if (e->rc == KZ_OK && (e->rc = segment_open(e, s)) == KZ_OK) {
             for (size_t i = 0; i < q->n_nodes; i++) {
@@ -1357,8 +1453,10 @@ static int eval_pass(eval *e, kz_occur occur)
                 leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
             if (!try_fast(e))
                 eval_general(e);
-            if (e->rc == KZ_OK && e->matched)
+            if (e->rc == KZ_OK && e->matched && e->n_facets)
                 e->rc = facets_count_segment(e);
+            if (e->rc == KZ_OK && e->sort_field && e->sort_k)
+                e->rc = sort_segment(e);
         }
         segment_close(e);
     }
@@ -1398,7 +1496,7 @@ static int options_resolve(kz_search_options *o, const kz_search_options *opts)
     if (opts) {
         if (opts->version == 1) /* without the budgets: copy what it has */
             memcpy(o, opts, offsetof(kz_search_options, timeout));
-        else if (opts->version == 2) /* without facets */
+        else if (opts->version == 2) /* without facets and sorting */
             memcpy(o, opts, offsetof(kz_search_options, facets));
         else if (opts->version != KZ_SEARCH_OPTIONS_VERSION)
             return kz_error_set(KZ_EINVAL, "kz_search_options version %u, expected %u", opts->version,
@@ -1418,6 +1516,8 @@ static int options_resolve(kz_search_options *o, const kz_search_options *opts)
         return kz_error_set(KZ_EINVAL, "BM25 needs k1 > 0 and 0 <= b <= 1");
     if ((uint64_t)o->offset + o->limit > 100000000u)
         return kz_error_set(KZ_ELIMIT, "offset + limit is over 100,000,000");
+    if (o->sort_field && !kz_field_name_ok(o->sort_field, strlen(o->sort_field)))
+        return kz_error_set(KZ_EINVAL, "sort: a field name of 1 to %d bytes is needed", KZ_FIELD_NAME_MAX);
     if (o->n_facets > 64)
         return kz_error_set(KZ_ELIMIT, "at most 64 facets");
     for (size_t i = 0; i < o->n_facets; i++) {
@@ -1497,6 +1597,16 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     r->k1 = o.k1;
     r->b = o.b;
     r->avgdl = info.avgdl;
+    if (o.sort_field) { /* segments only count and gather; sort_segment ranks */
+        e.sort_field = o.sort_field;
+        e.sort_desc = o.sort_descending;
+        e.sort_k = e.k;
+        e.k = 0;
+        if (!(e.sheap = malloc((e.sort_k ? e.sort_k : 1) * sizeof *e.sheap))) {
+            rc = oom();
+            goto done;
+        }
+    }
     if (o.n_facets) {
         if (!(e.facets = calloc(o.n_facets, sizeof *e.facets))) {
             rc = oom();
@@ -1526,7 +1636,19 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
         if ((rc = eval_pass(&e, KZ_OCCUR_SHOULD)))
             goto done;
     }
-    qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
+    if (e.sort_field) { /* the sorted top becomes the hits, in its order */
+        qsort_r(e.sheap, e.n_sheap, sizeof *e.sheap, cmp_sort_items, &e);
+        free(e.heap);
+        if (!(e.heap = malloc((e.n_sheap ? e.n_sheap : 1) * sizeof *e.heap))) {
+            rc = oom();
+            goto done;
+        }
+        for (size_t i = 0; i < e.n_sheap; i++)
+            e.heap[i] = (kz_hit){ e.sheap[i].docid, e.sheap[i].score };
+        e.n_heap = e.n_sheap;
+    } else {
+        qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
+    }
     r->total = e.total;
     size_t from = KZ_MIN((size_t)o.offset, e.n_heap);
     r->n_hits = e.n_heap - from;

@@ -51,6 +51,12 @@ struct kz_segment {
      * (offset in TERMSTR + 1) << 16 | length, 0 until read. Every search
      * takes the same first steps, so they are read (and verified) once. */
     _Atomic uint64_t *head_cache;
+    /* Date columns (kz_segment_date_days), by field; under starts_lock. */
+    struct date_column {
+        char field[KZ_FIELD_NAME_MAX + 1];
+        int32_t *days;
+    } *dates;
+    size_t n_dates;
 };
 
 #define HEAD_CACHE_LEVELS 10
@@ -157,6 +163,9 @@ void kz_segment_free(kz_segment *sg)
     free(atomic_load(&sg->lengths));
     free((void *)sg->docids_checked);
     free((void *)sg->head_cache);
+    for (size_t i = 0; i < sg->n_dates; i++)
+        free(sg->dates[i].days);
+    free(sg->dates);
     for (size_t i = 0; i < sg->n_starts; i++)
         free(sg->starts[i].starts);
     free(sg->starts);
@@ -1019,4 +1028,96 @@ char *kz_default_index_dir(void)
     if (asprintf(&out, "%s/.local/share/kzsearch/index", home) < 0)
         return NULL;
     return out;
+}
+
+/* Sets days[d] to day for every document d of the term at ordinal o, the
+ * latest when only_missing is 0, else only where days[d] is none yet. */
+static int date_term_days(kz_segment *sg, uint32_t o, int32_t day, int only_missing, int32_t *days)
+{
+    kz_plist pl;
+    int rc = kz_segment_plist(sg, &pl, o);
+    if (rc)
+        return rc;
+    roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
+    kz_plist_close(&pl);
+    if (!b)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    roaring_uint32_iterator_t *it = roaring_create_iterator(b);
+    if (!it) {
+        roaring_bitmap_free(b);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    for (; it->has_value; roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        if (d >= sg->docs)
+            continue; /* checked when the list was opened: cannot be */
+        if (only_missing ? days[d] == KZ_NO_DAY : day > days[d])
+            days[d] = day;
+    }
+    roaring_free_uint32_iterator(it);
+    roaring_bitmap_free(b);
+    return KZ_OK;
+}
+
+int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const int32_t **out)
+{
+    if (!kz_field_name_ok(field, len))
+        return kz_error_set(KZ_EINVAL, "not a field name");
+    pthread_mutex_lock(&sg->starts_lock);
+    for (size_t i = 0; i < sg->n_dates; i++)
+        if (strlen(sg->dates[i].field) == len && memcmp(sg->dates[i].field, field, len) == 0) {
+            *out = sg->dates[i].days;
+            pthread_mutex_unlock(&sg->starts_lock);
+            return KZ_OK;
+        }
+    int rc = KZ_OK;
+    int32_t *days = malloc((sg->docs ? sg->docs : 1) * sizeof *days);
+    struct date_column *grown = realloc(sg->dates, (sg->n_dates + 1) * sizeof *grown);
+    if (grown)
+        sg->dates = grown;
+    if (!days || !grown) {
+        free(days);
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (uint64_t d = 0; d < sg->docs; d++)
+        days[d] = KZ_NO_DAY;
+    /* Days first, then the months of documents with no day. */
+    for (int level = 0; level < 2 && rc == KZ_OK; level++) {
+        char prefix[KZ_FIELD_NAME_MAX + 8];
+        size_t n = 0;
+        prefix[n++] = KZ_FIELD_MARK;
+        memcpy(prefix + n, field, len);
+        n += len;
+        prefix[n++] = KZ_FIELD_SEP;
+        prefix[n++] = KZ_FIELD_DATE;
+        prefix[n++] = level == 0 ? KZ_DATE_TERM_DAY : KZ_DATE_TERM_MONTH;
+        uint32_t first, count;
+        if ((rc = kz_segment_term_prefix(sg, &first, &count, prefix, n)))
+            break;
+        for (uint32_t o = first; o < first + count && rc == KZ_OK; o++) {
+            kz_term t;
+            if ((rc = kz_segment_entry(sg, &t, o)))
+                break;
+            int y = 0;
+            unsigned m = 0, dd = 1;
+            int got = level == 0 ? sscanf(t.text + n, "%4d-%2u-%2u", &y, &m, &dd) == 3
+                                 : sscanf(t.text + n, "%4d-%2u", &y, &m) == 2;
+            if (!got || y < 1 || m < 1 || m > 12 || dd < 1 || dd > 31)
+                continue; /* not a term this kzsearch writes: no date */
+            rc = date_term_days(sg, o, (int32_t)kz_days_from_civil(y, m, dd), level == 1, days);
+        }
+    }
+    if (rc) {
+        free(days);
+        goto done;
+    }
+    memcpy(sg->dates[sg->n_dates].field, field, len);
+    sg->dates[sg->n_dates].field[len] = 0;
+    sg->dates[sg->n_dates].days = days;
+    sg->n_dates++;
+    *out = days;
+done:
+    pthread_mutex_unlock(&sg->starts_lock);
+    return rc;
 }

@@ -481,6 +481,12 @@ for v in grain trade; do
 done
 run "$KZ" --index "$T/news" --json -n 0 --facet topics grain
 expect_in out '"facets": {"topics": [{"value": "grain", "docs": 2}' "facets in JSON"
+run "$KZ" --index "$T/news" -l --sort -date soviet
+if [ "$(tr '\n' ' ' <"$T/out")" = "n3 n2 n1 " ]; then pass "--sort -date: newest first (n3 is July 1 in UTC)"; else fail "--sort -date" "$(output)"; fi
+run "$KZ" --index "$T/news" -l --sort date grain
+if [ "$(tr '\n' ' ' <"$T/out")" = "n1 n2 n4 " ]; then pass "--sort date: oldest first, undated last"; else fail "--sort date" "$(output)"; fi
+run "$KZ" --index "$T/news" -l --sort -date -n 1 --offset 1 soviet
+if [ "$(cat "$T/out")" = "n2" ]; then pass "--sort with --offset"; else fail "--sort --offset" "$(output)"; fi
 run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'

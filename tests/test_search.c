@@ -220,6 +220,111 @@ static void test_bm25_against_reference(void)
     free(dir);
 }
 
+/* --sort by a date field, against the unsorted hits reordered here: by
+ * the document's latest date (as y*10000 + m*100 + d from the values
+ * written), undated last, then score, then docid. */
+typedef struct sorted_ref {
+    int key; /* -1: no date */
+    double score;
+    uint32_t docid;
+} sorted_ref;
+
+static int sort_desc_ref;
+
+static int cmp_sorted_ref(const void *x, const void *y)
+{
+    const sorted_ref *a = x, *b = y;
+    if (a->key != b->key) {
+        if (a->key < 0 || b->key < 0)
+            return a->key < 0 ? 1 : -1;
+        return (sort_desc_ref ? a->key < b->key : a->key > b->key) ? 1 : -1;
+    }
+    if (a->score != b->score)
+        return a->score < b->score ? 1 : -1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+static void test_sort_by_date(void)
+{
+    uint64_t rng = kz_test_seed() + 7;
+    enum { N = 300 };
+    static int key[N];
+    char *dir = kz_test_temp_dir();
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, NULL));
+    for (int d = 0; d < N; d++) {
+        char text[512] = "", id[16], dates[2][16];
+        int n = 1 + (int)(kz_test_rand(&rng) % 12);
+        for (int i = 0; i < n; i++) {
+            strcat(text, i ? " " : "");
+            strcat(text, words[(size_t)sqrt((double)(kz_test_rand(&rng) % (VOCAB * VOCAB)))]);
+        }
+        snprintf(id, sizeof id, "s%d", d);
+        int n_dates = kz_test_rand(&rng) % 6 == 0 ? 0 : kz_test_rand(&rng) % 5 == 0 ? 2 : 1;
+        kz_doc_field meta[2];
+        key[d] = -1;
+        for (int k = 0; k < n_dates; k++) {
+            int y = 2020 + (int)(kz_test_rand(&rng) % 3), m = 1 + (int)(kz_test_rand(&rng) % 12);
+            int dd = 1 + (int)(kz_test_rand(&rng) % 28);
+            snprintf(dates[k], sizeof dates[k], "%04d-%02d-%02d", y, m, dd);
+            meta[k] = (kz_doc_field){ "date", 4, dates[k], strlen(dates[k]) };
+            if (y * 10000 + m * 100 + dd > key[d])
+                key[d] = y * 10000 + m * 100 + dd;
+        }
+        CHECK_OK(kz_builder_add_document(b, id, strlen(id), "", 0, text, strlen(text), meta, (size_t)n_dates));
+    }
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    static sorted_ref ref[N];
+    for (int k = 0; ix && k < 60; k++) {
+        char query[128] = "";
+        int nw = 1 + (int)(kz_test_rand(&rng) % 3);
+        for (int i = 0; i < nw; i++) {
+            strcat(query, i ? " " : "");
+            strcat(query, words[kz_test_rand(&rng) % VOCAB]);
+        }
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.mode = KZ_MODE_ANY;
+        o.limit = N;
+        kz_results *all;
+        CHECK_OK(kz_search(&all, ix, query, strlen(query), &o));
+        if (!all)
+            continue;
+        size_t n = kz_results_count(all);
+        for (size_t i = 0; i < n; i++) {
+            const kz_hit *h = kz_results_hit(all, i);
+            ref[i] = (sorted_ref){ key[h->docid], h->score, h->docid };
+        }
+        kz_results_free(all);
+        sort_desc_ref = k % 2;
+        qsort(ref, n, sizeof *ref, cmp_sorted_ref);
+        o.sort_field = "date";
+        o.sort_descending = sort_desc_ref;
+        o.offset = (uint32_t)(kz_test_rand(&rng) % 4);
+        o.limit = 1 + (uint32_t)(kz_test_rand(&rng) % 12);
+        kz_results *r;
+        CHECK_OK(kz_search(&r, ix, query, strlen(query), &o));
+        if (!r)
+            continue;
+        CHECK_INT(kz_results_total(r), n);
+        size_t want = o.offset < n ? KZ_MIN((size_t)o.limit, n - o.offset) : 0;
+        CHECK_INT(kz_results_count(r), want);
+        for (size_t i = 0; i < kz_results_count(r) && i < want; i++) {
+            const kz_hit *h = kz_results_hit(r, i);
+            const sorted_ref *e = &ref[o.offset + i];
+            CHECK_MSG(h->docid == e->docid && h->score == e->score,
+                      "\"%s\" sorted %s, hit %zu: docid %u score %.17g, expected %u %.17g", query,
+                      sort_desc_ref ? "newest first" : "oldest first", i, h->docid, h->score, e->docid, e->score);
+        }
+        kz_results_free(r);
+    }
+    kz_index_free(ix);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* A query's budgets: max_work candidates and timeout seconds. Inside
  * them the answer is the one without them; past them, KZ_ETIMEOUT with a
  * message and no results, on every evaluator (a term alone, AND of
@@ -346,5 +451,6 @@ int main(void)
     KZ_RUN(test_bm25_against_reference);
     KZ_RUN(test_sample_articles);
     KZ_RUN(test_budgets);
+    KZ_RUN(test_sort_by_date);
     return kz_test_finish();
 }
