@@ -135,6 +135,8 @@ static const char usage[] =
     "      --latency FILE        qid<TAB>microseconds per query, timed in-process\n"
     "      --tag TAG, --index DIR, --k1 X, --b X\n"
     "      --cold                do not read the index into memory first\n"
+    "      --sort ORDER, --since DATE, --until DATE, --date-field NAME   as for a\n"
+    "                            search (--since and --until without --mode)\n"
     "  check [--index DIR]       verify every checksum and structure of an index\n"
     "  stats [--index DIR]       documents, terms, tokens, avgdl and section sizes\n"
     "  analyze [--lang LANG] TEXT...  show tokens and stems as the index sees them\n"
@@ -1449,12 +1451,15 @@ static int cmd_run(int argc, char **argv)
         { "mode", required_argument, 0, 'm' }, { "output", required_argument, 0, 'o' },
         { "latency", required_argument, 0, 'l' }, { "tag", required_argument, 0, 't' },
         { "k1", required_argument, 0, 'K' }, { "b", required_argument, 0, 'b' },
-        { "cold", no_argument, 0, 'C' }, { 0, 0, 0, 0 }
+        { "cold", no_argument, 0, 'C' }, { "sort", required_argument, 0, 'R' },
+        { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
+        { "date-field", required_argument, 0, 'D' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     const char *index_opt = NULL, *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
     unsigned flags = 0;
     int cold = 0;
+    const char *run_since = NULL, *run_until = NULL, *run_date_field = "date";
     so.limit = 1000;
     int c;
     while ((c = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
@@ -1477,9 +1482,23 @@ static int cmd_run(int argc, char **argv)
         case 'l': latency = optarg; break;
         case 't': tag = optarg; break;
         case 'C': cold = 1; break;
+        case 'R':
+            if (strcmp(optarg, "score") != 0) {
+                so.sort_descending = optarg[0] == '-';
+                so.sort_field = optarg + (optarg[0] == '-' || optarg[0] == '+');
+                if (!*so.sort_field)
+                    die_usage("bad --sort '%s' (score, date, -date, FIELD or -FIELD)", optarg);
+            }
+            break;
+        case 'S': run_since = optarg; break;
+        case 'U': run_until = optarg; break;
+        case 'D': run_date_field = optarg; break;
         default: die_usage("bad option");
         }
     }
+    if ((run_since || run_until) && (flags & KZ_QUERY_PLAIN))
+        die_usage("--since and --until need the query language: leave out --mode (queries are then read "
+                  "with operators, and run in AND mode falling back to OR)");
     if (!queries || optind != argc)
         die_usage("usage: kzsearch run --queries FILE.tsv [--mode and|or] [-k N] [--output RUN] "
                   "[--latency FILE] [--index DIR]");
@@ -1528,7 +1547,16 @@ static int cmd_run(int argc, char **argv)
         kz_results *r = NULL;
         kz_syntax_error err;
         double t0 = now_seconds();
-        rc = kz_query_parse(&q, ix, text, strlen(text), flags, &err);
+        char *narrowed = NULL; /* the query in parentheses, then the date clauses */
+        if ((run_since || run_until) &&
+            asprintf(&narrowed, "(%s) %s%s%s %s%s%s", text, run_since ? run_date_field : "", run_since ? ">=" : "",
+                     run_since ? run_since : "", run_until ? run_date_field : "", run_until ? "<=" : "",
+                     run_until ? run_until : "") < 0) {
+            rc = fail(KZ_ENOMEM);
+            goto done;
+        }
+        rc = kz_query_parse(&q, ix, narrowed ? narrowed : text, strlen(narrowed ? narrowed : text), flags, &err);
+        free(narrowed);
         if (rc == 0)
             rc = kz_query_run(&r, q, &so);
         uint64_t us = (uint64_t)((now_seconds() - t0) * 1e6 + 0.5);

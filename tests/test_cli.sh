@@ -487,6 +487,12 @@ run "$KZ" --index "$T/news" -l --sort date grain
 if [ "$(tr '\n' ' ' <"$T/out")" = "n1 n2 n4 " ]; then pass "--sort date: oldest first, undated last"; else fail "--sort date" "$(output)"; fi
 run "$KZ" --index "$T/news" -l --sort -date -n 1 --offset 1 soviet
 if [ "$(cat "$T/out")" = "n2" ]; then pass "--sort with --offset"; else fail "--sort --offset" "$(output)"; fi
+printf '1\tsoviet\n' >"$T/nq.tsv"
+run "$KZ" run --index "$T/news" --queries "$T/nq.tsv" -k 2 --sort -date --since 1987-06 --output "$T/nrun"
+expect_status 0 "run with --sort and --since"
+if [ "$(awk '{print $3}' "$T/nrun" | tr '\n' ' ')" = "n3 n2 " ]; then pass "run: sorted and narrowed"; else fail "run --sort --since" "$(cat "$T/nrun")"; fi
+run "$KZ" run --index "$T/news" --queries "$T/nq.tsv" --mode and --since 1987-06
+expect_status 2 "run: --since needs the query language"
 run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'
