@@ -858,6 +858,8 @@ int main(int argc, char **argv)
         puts("scaling/*     the same at 1e3 .. 1e6 passages (not in --quick)");
         puts("segments/*    adding, updating, deleting; 10 segments against 1; merges in a budget;");
         puts("              the last release with --baseline-bin (--quick: a small smoke version)");
+        puts("fields/*      filters keeping 10% and under 1%, facets, sorting by date, against the plain");
+        puts("              query (passages with generated dates and sources; not in --quick)");
         return 0;
     }
     char work[4096];
@@ -875,6 +877,7 @@ int main(int argc, char **argv)
     kzb_query_cases(&b);
     kzb_intersect_cases(&b);
     kzb_segments_cases(&b);
+    kzb_fields_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

@@ -1,0 +1,253 @@
+/*
+ * bench_fields.c: field filters, facets and sorting by date, against the
+ * same queries unfiltered in the same run.
+ *
+ * The corpus is split into passages (--passage-words, 100 by default:
+ * 666,157 for wikipedia-en) and each gets a generated date (one day in
+ * 2020-2022, spread evenly) and source (one of 20, the first twenty times as
+ * common as the last), and is indexed in this process (2 threads, 1G).
+ * The queries run in AND mode, top 10, single thread, warm, each case over
+ * every query:
+ *
+ * fields/plain-and-top10: the query alone (the baseline).
+ * fields/filter10-and-top10: with a date range and a source that together
+ *   keep about 10% of the documents (date:2021-01..2022-06 source:s00).
+ * fields/filter1-and-top10: with filters that keep under 1%
+ *   (date:2021-03 source:s03).
+ * fields/facets-and: the query, counting only, with the facets source and
+ *   date:month over every match.
+ * fields/sort-date-and-top10: the query sorted by -date.
+ *
+ * p50 and p99 in us, each against the plain query. Checks: every filtered
+ * hit is an unfiltered match that passes the filter (its own date and
+ * source read back), with the same score; the filtered total equals the
+ * unfiltered matches that pass, counted here; the source facet's counts
+ * add up to the total (one source a document); sorted hits come newest
+ * first. Not in --quick.
+ */
+#include "bench.h"
+#include "kzsearch.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_SOURCES 20
+
+/* Passage i's date (days into 2020-01-01 .. 2022-12-31) and source. */
+static int gen_day(size_t i) { return (int)((i * 7919u) % 1096u); }
+static int gen_source(size_t i)
+{
+    /* Weights 100, 95, ... 5 (1,050 in all): s00 twenty times as common as s19. */
+    unsigned r = (unsigned)(((uint64_t)i * 2654435761u) >> 7) % 1050u, acc = 0;
+    for (int s = 0; s < N_SOURCES; s++) {
+        acc += 100u - 5u * (unsigned)s;
+        if (r < acc)
+            return s;
+    }
+    return N_SOURCES - 1;
+}
+
+static void day_text(int day, char *out, size_t size)
+{
+    static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int y = 2020;
+    for (;;) {
+        int len = y % 4 == 0 ? 366 : 365;
+        if (day < len)
+            break;
+        day -= len;
+        y++;
+    }
+    int m = 0;
+    for (;; m++) {
+        int len = mdays[m] + (m == 1 && y % 4 == 0);
+        if (day < len)
+            break;
+        day -= len;
+    }
+    snprintf(out, size, "%04d-%02d-%02d", y, m + 1, day + 1);
+}
+
+typedef struct fcase {
+    const char *name, *suffix;
+    int facets, sort;
+} fcase;
+
+static double now_us(void) { return (double)kzb_now_ns() / 1000.0; }
+
+static int cmp_d(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether document docid passes the filter of case c (by its metadata). */
+static int passes(kz_index *ix, uint32_t docid, int which)
+{
+    kz_doc d;
+    kz_doc_field meta[4];
+    if (kz_index_doc(ix, &d, docid, meta, 4) != KZ_OK)
+        return 0;
+    char date[16] = "", source[8] = "";
+    for (size_t i = 0; i < d.n_meta && i < 4; i++) {
+        if (meta[i].key_len == 4 && memcmp(meta[i].key, "date", 4) == 0)
+            snprintf(date, sizeof date, "%.*s", (int)meta[i].value_len, meta[i].value);
+        else
+            snprintf(source, sizeof source, "%.*s", (int)meta[i].value_len, meta[i].value);
+    }
+    if (which == 1)
+        return strcmp(date, "2021-01-01") >= 0 && strcmp(date, "2022-06-30") <= 0 && strcmp(source, "s00") == 0;
+    return strncmp(date, "2021-03", 7) == 0 && strcmp(source, "s03") == 0;
+}
+
+void kzb_fields_cases(kzb *b)
+{
+    const kzb_corpus *c = kzb_main_corpus(b);
+    const kzb_queries *q = kzb_main_queries(b);
+    if (!c || !q || kzb_opts(b)->quick || !kzb_selects_group(b, "fields/"))
+        return;
+    kzb_corpus passages;
+    size_t words = kzb_opts(b)->passage_words ? kzb_opts(b)->passage_words : 100;
+    if (kzb_corpus_passages(&passages, c, words) != KZ_OK) {
+        kzb_fail(b, "fields", "cannot split the corpus");
+        return;
+    }
+    char dir[4096];
+    kzb_work_path(dir, sizeof dir, b, "kz-fields");
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    bo.threads = 2;
+    bo.flags = KZ_BUILD_EMPTY_OK;
+    bo.mode = KZ_BUILD_REPLACE;
+    kz_builder *bd = NULL;
+    kz_index *ix = NULL;
+    double *us = calloc(q->n ? q->n : 1, sizeof *us);
+    if (!us || kz_builder_new(&bd, dir, &bo) != KZ_OK) {
+        kzb_fail(b, "fields", "cannot start a build: %s", us ? kz_last_error() : "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < passages.n; i++) {
+        const kzb_doc *d = &passages.docs[i];
+        char date[48], source[16];
+        day_text(gen_day(i), date, sizeof date);
+        snprintf(source, sizeof source, "s%02d", gen_source(i));
+        kz_doc_field meta[2] = { { "date", 4, date, strlen(date) }, { "source", 6, source, strlen(source) } };
+        if (kz_builder_add_document(bd, d->id, strlen(d->id), d->title, strlen(d->title), d->text, d->text_len,
+                                    meta, 2) != KZ_OK) {
+            kzb_fail(b, "fields", "cannot add a passage: %s", kz_last_error());
+            goto done;
+        }
+    }
+    if (kz_builder_commit(bd, NULL) != KZ_OK || kz_index_open(&ix, dir) != KZ_OK || kz_index_warm(ix) != KZ_OK) {
+        kzb_fail(b, "fields", "cannot build or open the index: %s", kz_last_error());
+        goto done;
+    }
+    static const fcase cases[] = {
+        { "fields/plain-and-top10", "", 0, 0 },
+        { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0 },
+        { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0 },
+        { "fields/facets-and", "", 1, 0 },
+        { "fields/sort-date-and-top10", "", 0, 1 },
+    };
+    kz_facet_spec facets[2] = { { "source", KZ_FACET_VALUES, 20 }, { "date", KZ_FACET_MONTH, 36 } };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const fcase *fc = &cases[k];
+        int bad = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < q->n; i++) {
+                char text[8192];
+                snprintf(text, sizeof text, "%s%s", q->text[i], fc->suffix);
+                kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+                so.mode = KZ_MODE_ALL;
+                if (fc->facets) {
+                    so.flags = KZ_SEARCH_COUNT_ONLY;
+                    so.facets = facets;
+                    so.n_facets = 2;
+                }
+                if (fc->sort) {
+                    so.sort_field = "date";
+                    so.sort_descending = 1;
+                }
+                kz_query *qq = NULL;
+                kz_results *r = NULL;
+                double t0 = now_us();
+                int rc = kz_query_parse(&qq, ix, text, strlen(text), 0, NULL);
+                if (rc == KZ_OK)
+                    rc = kz_query_run(&r, qq, &so);
+                us[i] = now_us() - t0;
+                if (rc != KZ_OK) {
+                    if (!bad++)
+                        kzb_fail(b, fc->name, "query %s: %s", q->qid[i], kz_last_error());
+                    kz_query_free(qq);
+                    continue;
+                }
+                if (pass == 1 && !bad && (k == 1 || k == 2) && i % 17 == 0) {
+                    /* The filtered answer is the unfiltered matches that pass. */
+                    kz_results *all = NULL;
+                    kz_search_options ao = KZ_SEARCH_OPTIONS_INIT;
+                    ao.mode = KZ_MODE_ALL;
+                    ao.limit = 1000000;
+                    if (kz_search(&all, ix, q->text[i], strlen(q->text[i]), &ao) == KZ_OK) {
+                        uint64_t pass_n = 0;
+                        size_t h = 0, n_all = kz_results_count(all);
+                        for (size_t j = 0; j < n_all; j++) {
+                            const kz_hit *x = kz_results_hit(all, j);
+                            if (!passes(ix, x->docid, (int)k))
+                                continue;
+                            if (h < kz_results_count(r)) {
+                                const kz_hit *y = kz_results_hit(r, h);
+                                if (y->docid != x->docid || y->score != x->score) {
+                                    kzb_fail(b, fc->name, "query %s: filtered hit %zu is not the unfiltered one",
+                                             q->qid[i], h);
+                                    bad++;
+                                }
+                                h++;
+                            }
+                            pass_n++;
+                        }
+                        if (pass_n != kz_results_total(r) && !bad++)
+                            kzb_fail(b, fc->name, "query %s: %llu filtered matches, %llu pass here", q->qid[i],
+                                     (unsigned long long)kz_results_total(r), (unsigned long long)pass_n);
+                        kz_results_free(all);
+                    }
+                }
+                if (pass == 1 && fc->facets && !bad) {
+                    uint64_t sum = 0, docs;
+                    size_t len;
+                    for (size_t v = 0; v < kz_results_facet_count(r, 0); v++)
+                        if (kz_results_facet_value(r, 0, v, &len, &docs))
+                            sum += docs;
+                    if (sum != kz_results_total(r) && !bad++)
+                        kzb_fail(b, fc->name, "query %s: source counts add to %llu of %llu", q->qid[i],
+                                 (unsigned long long)sum, (unsigned long long)kz_results_total(r));
+                }
+                if (pass == 1 && fc->sort && !bad) {
+                    char prev[16] = "9999";
+                    for (size_t h = 0; h < kz_results_count(r); h++) {
+                        kz_doc d;
+                        kz_doc_field meta[2];
+                        if (kz_index_doc(ix, &d, kz_results_hit(r, h)->docid, meta, 2) != KZ_OK || d.n_meta < 1)
+                            continue;
+                        char date[16];
+                        snprintf(date, sizeof date, "%.*s", (int)meta[0].value_len, meta[0].value);
+                        if (strcmp(date, prev) > 0 && !bad++)
+                            kzb_fail(b, fc->name, "query %s: hit %zu (%s) after %s", q->qid[i], h, date, prev);
+                        memcpy(prev, date, sizeof prev);
+                    }
+                }
+                kz_results_free(r);
+                kz_query_free(qq);
+            }
+        }
+        qsort(us, q->n, sizeof *us, cmp_d);
+        const char *base = k ? "fields/plain-and-top10" : NULL;
+        kzb_metric(b, fc->name, "p50", kzb_percentile(us, q->n, 0.5), "us", base, base ? "p50" : NULL);
+        kzb_metric(b, fc->name, "p99", kzb_percentile(us, q->n, 0.99), "us", base, base ? "p99" : NULL);
+    }
+done:
+    kz_index_free(ix);
+    kz_builder_free(bd);
+    free(us);
+    kzb_corpus_free(&passages);
+}
