@@ -774,6 +774,11 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 #define KZ_DATE_TERM_DAY 'D'
 #define KZ_FIELD_NAME_MAX 128
 
+/* The start of a field's terms: 0x01 field 0x1F and kind ("" for all of
+ * them, "k", "d", "dY", "dM", "dD"), into out (KZ_FIELD_PREFIX_MAX); its
+ * length. */
+#define KZ_FIELD_PREFIX_MAX (KZ_FIELD_NAME_MAX + 8)
+size_t kz_field_prefix(char *out, const char *field, size_t flen, const char *kind);
 /* Whether a metadata key can be a field: 1 to 128 bytes, no control
  * characters. */
 int kz_field_name_ok(const char *name, size_t len);

@@ -653,16 +653,9 @@ static int filter_leaf(parser *p, const uint32_t *terms, size_t count, kz_occur 
  * 0: any), and, for dates, the years it spans. */
 static int field_has(parser *p, const char *name, size_t len, char kind, int *lo_year, int *hi_year, int *has)
 {
-    char prefix[KZ_FIELD_NAME_MAX + 8];
-    size_t n = 0;
-    prefix[n++] = KZ_FIELD_MARK;
-    memcpy(prefix + n, name, len);
-    n += len;
-    prefix[n++] = KZ_FIELD_SEP;
-    if (kind)
-        prefix[n++] = kind;
-    if (kind == KZ_FIELD_DATE)
-        prefix[n++] = KZ_DATE_TERM_YEAR;
+    char prefix[KZ_FIELD_PREFIX_MAX];
+    char k[3] = { kind, kind == KZ_FIELD_DATE ? KZ_DATE_TERM_YEAR : 0, 0 };
+    size_t n = kz_field_prefix(prefix, name, len, k);
     uint64_t count;
     kz_term *lo = NULL, *hi = NULL;
     if (lo_year && (!(lo = malloc(sizeof *lo)) || !(hi = malloc(sizeof *hi)))) {

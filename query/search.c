@@ -553,7 +553,7 @@ typedef struct facet_value {
 
 /* One facet's counts over the segments so far, by value. */
 typedef struct facet_acc {
-    char prefix[KZ_FIELD_NAME_MAX + 8]; /* of its field terms */
+    char prefix[KZ_FIELD_PREFIX_MAX]; /* of its field terms */
     size_t prefix_len;
     uint32_t limit;
     facet_value *v;
@@ -1616,13 +1616,8 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
         for (size_t i = 0; i < o.n_facets; i++) {
             facet_acc *f = &e.facets[i];
             const kz_facet_spec *sp = &o.facets[i];
-            size_t n = strlen(sp->field);
             static const char *const kinds[] = { "k", "dY", "dM", "dD" };
-            f->prefix[0] = KZ_FIELD_MARK;
-            memcpy(f->prefix + 1, sp->field, n);
-            f->prefix[1 + n] = KZ_FIELD_SEP;
-            memcpy(f->prefix + 2 + n, kinds[sp->kind], strlen(kinds[sp->kind]));
-            f->prefix_len = 2 + n + strlen(kinds[sp->kind]);
+            f->prefix_len = kz_field_prefix(f->prefix, sp->field, strlen(sp->field), kinds[sp->kind]);
             f->limit = sp->limit ? sp->limit : 10;
         }
     }

@@ -32,14 +32,22 @@ int kz_field_name_ok(const char *name, size_t len)
     return 1;
 }
 
+size_t kz_field_prefix(char *out, const char *field, size_t flen, const char *kind)
+{
+    size_t n = 0, k = strlen(kind);
+    out[n++] = KZ_FIELD_MARK;
+    memcpy(out + n, field, flen);
+    n += flen;
+    out[n++] = KZ_FIELD_SEP;
+    memcpy(out + n, kind, k);
+    return n + k;
+}
+
 /* The namespace head of field name: 0x01 name 0x1F kind. */
 static size_t head(char *out, const char *field, size_t flen, char kind)
 {
-    out[0] = KZ_FIELD_MARK;
-    memcpy(out + 1, field, flen);
-    out[1 + flen] = KZ_FIELD_SEP;
-    out[2 + flen] = kind;
-    return flen + 3;
+    char k[2] = { kind, 0 };
+    return kz_field_prefix(out, field, flen, k);
 }
 
 int kz_field_keyword_term(char *out, size_t *out_len, const char *field, size_t flen, const char *value, size_t vlen)

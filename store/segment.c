@@ -1084,14 +1084,8 @@ int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const in
         days[d] = KZ_NO_DAY;
     /* Days first, then the months of documents with no day. */
     for (int level = 0; level < 2 && rc == KZ_OK; level++) {
-        char prefix[KZ_FIELD_NAME_MAX + 8];
-        size_t n = 0;
-        prefix[n++] = KZ_FIELD_MARK;
-        memcpy(prefix + n, field, len);
-        n += len;
-        prefix[n++] = KZ_FIELD_SEP;
-        prefix[n++] = KZ_FIELD_DATE;
-        prefix[n++] = level == 0 ? KZ_DATE_TERM_DAY : KZ_DATE_TERM_MONTH;
+        char prefix[KZ_FIELD_PREFIX_MAX];
+        size_t n = kz_field_prefix(prefix, field, len, level == 0 ? "dD" : "dM");
         uint32_t first, count;
         if ((rc = kz_segment_term_prefix(sg, &first, &count, prefix, n)))
             break;
