@@ -472,6 +472,10 @@ static inline uint32_t kz_plist_seek_container(const kz_plist *pl, uint32_t from
  * last container whole (up to 8 KiB); max_docid UINT32_MAX skips it. */
 int kz_plist_open(kz_plist *out, const uint8_t *blob, uint64_t len, uint32_t df, uint32_t max_docid);
 void kz_plist_close(kz_plist *pl);
+/* The list's docids as a CRoaring bitmap (the blob's bitmap is CRoaring's
+ * portable format, checked when the list was opened); the caller frees it
+ * (roaring_bitmap_free). NULL when out of memory. */
+roaring_bitmap_t *kz_plist_bitmap(const kz_plist *pl);
 /* tf of the ordinal-th posting. */
 uint32_t kz_plist_tf(const kz_plist *pl, uint32_t ordinal);
 /* Decodes all docids into out (df entries). KZ_ECORRUPT if a container is
@@ -740,6 +744,9 @@ int kz_segment_check(kz_segment *sg, kz_check_fn fn, void *ctx);
 /* The IDS section (FORMAT.md "IDS"), verified: *n records of KZ_IDS_SIZE
  * bytes, sorted by the XXH3 of the id, then docid; valid while sg is open. */
 int kz_segment_ids(kz_segment *sg, const uint8_t **records, uint64_t *n);
+/* The first of IDS records [lo, n) whose hash is not below h, galloping
+ * from lo: a sorted run of lookups walks the section once. */
+uint64_t kz_ids_lower_bound(const uint8_t *records, uint64_t lo, uint64_t n, uint64_t h);
 /* The docid of the document whose id is id: 1 and *docid when the segment
  * has one (the first by docid, if a damaged segment has more), 0 when it
  * has none (no message), or a negative error. Deleted documents are the

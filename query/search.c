@@ -630,7 +630,7 @@ static int facets_count_segment(eval *e)
             kz_plist pl;
             if ((rc = kz_segment_entry(e->sg, &t, o)) || (rc = kz_segment_plist(e->sg, &pl, o)))
                 return rc;
-            roaring_bitmap_t *docs = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
+            roaring_bitmap_t *docs = kz_plist_bitmap(&pl);
             kz_plist_close(&pl);
             if (!docs)
                 return oom();
@@ -1098,10 +1098,7 @@ static roaring_bitmap_t *filter_docs(eval *e, uint32_t node)
     if (n->kind == KZ_QNODE_LEAF) {
         if (n->count != 1 || !e->opened[q->leaf_terms[n->first]])
             return roaring_bitmap_create();
-        const kz_plist *pl = &e->pl[q->leaf_terms[n->first]];
-        /* The blob's bitmap is a CRoaring portable bitmap (FORMAT.md
-         * "Posting blob"), checked when the list was opened. */
-        return roaring_bitmap_portable_deserialize_safe((const char *)pl->bitmap, pl->bitmap_len);
+        return kz_plist_bitmap(&e->pl[q->leaf_terms[n->first]]);
     }
     roaring_bitmap_t *must = NULL, *should = NULL, *not = NULL;
     int ok = 1;
@@ -1241,8 +1238,7 @@ static int try_fast(eval *e)
             goto done;
         e->total += total;
         for (size_t i = 0; e->matched && i < n; i++) {
-            const kz_plist *pl = t[i].c->pl;
-            roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)pl->bitmap, pl->bitmap_len);
+            roaring_bitmap_t *b = kz_plist_bitmap(t[i].c->pl);
             if (!b) {
                 e->rc = oom();
                 goto done;

@@ -393,7 +393,23 @@ int kz_index_locate(const kz_index *ix, uint32_t docid, size_t *segment, uint32_
 
 /* ---------------------------------------------------------------- terms */
 
-/* The deleted documents of slot s that the term at loc has. */
+/* The documents of list pl that slot s has deleted (s->deleted not NULL). */
+static int deleted_in_list(segment_slot *s, kz_plist *pl, uint64_t *out)
+{
+    *out = 0;
+    kz_cursor c;
+    kz_cursor_init(&c, pl);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(s->deleted);
+    if (!it)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (; it->has_value && c.doc != KZ_DOC_END; roaring_advance_uint32_iterator(it))
+        *out += kz_cursor_seek(&c, it->current_value) == it->current_value;
+    roaring_free_uint32_iterator(it);
+    return KZ_OK;
+}
+
+/* The deleted documents of slot s that the term at loc has (0 at once
+ * when the slot has none). */
 static int deleted_with_term(segment_slot *s, const kz_term_loc *loc, uint64_t *out)
 {
     *out = 0;
@@ -403,18 +419,9 @@ static int deleted_with_term(segment_slot *s, const kz_term_loc *loc, uint64_t *
     int rc = kz_segment_plist_at(s->sg, &pl, loc);
     if (rc)
         return rc;
-    kz_cursor c;
-    kz_cursor_init(&c, &pl);
-    roaring_uint32_iterator_t *it = roaring_create_iterator(s->deleted);
-    if (!it) {
-        kz_plist_close(&pl);
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    }
-    for (; it->has_value && c.doc != KZ_DOC_END; roaring_advance_uint32_iterator(it))
-        *out += kz_cursor_seek(&c, it->current_value) == it->current_value;
-    roaring_free_uint32_iterator(it);
+    rc = deleted_in_list(s, &pl, out);
     kz_plist_close(&pl);
-    return KZ_OK;
+    return rc;
 }
 
 int kz_index_live_df(kz_index *ix, const char *term, size_t len, uint64_t *df, kz_term_loc *locs)
@@ -533,14 +540,14 @@ static int live_term(segment_slot *s, uint32_t o, kz_term *t, int *live)
         *live = 1;
         return KZ_OK;
     }
-    kz_term_loc loc;
-    if ((rc = kz_segment_lookup(s->sg, t->text, t->len, &loc)) < 0)
-        return rc;
+    kz_plist pl;
     uint64_t gone = 0;
-    if (rc == 1 && (rc = deleted_with_term(s, &loc, &gone)))
+    if ((rc = kz_segment_plist(s->sg, &pl, o)))
         return rc;
+    rc = deleted_in_list(s, &pl, &gone);
+    kz_plist_close(&pl);
     *live = gone < t->df;
-    return KZ_OK;
+    return rc;
 }
 
 int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
@@ -552,7 +559,7 @@ int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_
     int rc = KZ_OK;
     for (size_t i = 0; i < ix->n_seg && rc == KZ_OK; i++) {
         segment_slot *s = &ix->seg[i];
-        uint32_t first, n, live_n = 0;
+        uint32_t first, n;
         if ((rc = kz_segment_term_prefix(s->sg, &first, &n, prefix, len)) || n == 0)
             continue;
         /* The least and the greatest of them a live document has: from
@@ -572,8 +579,7 @@ int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_
             break;
         if (hi && (*count == 0 || kz_bytes_cmp(t->text, t->len, hi->text, hi->len) > 0))
             *hi = *t;
-        live_n = n;
-        *count += live_n;
+        *count += n;
     }
     free(t);
     return rc;

@@ -702,6 +702,11 @@ int kz_plist_open(kz_plist *pl, const uint8_t *blob, uint64_t len, uint32_t df, 
     return KZ_OK;
 }
 
+roaring_bitmap_t *kz_plist_bitmap(const kz_plist *pl)
+{
+    return roaring_bitmap_portable_deserialize_safe((const char *)pl->bitmap, pl->bitmap_len);
+}
+
 void kz_plist_close(kz_plist *pl)
 {
     free(pl->containers);

@@ -367,6 +367,27 @@ int kz_segment_ids(kz_segment *sg, const uint8_t **records, uint64_t *n)
     return KZ_OK;
 }
 
+/* The first record in [lo, n) whose hash is not below h. */
+uint64_t kz_ids_lower_bound(const uint8_t *rec, uint64_t lo, uint64_t n, uint64_t h)
+{
+    /* Gallop from lo: the queries are sorted, so the next one is often
+     * near the last. */
+    uint64_t step = 1, hi = lo;
+    while (hi < n && kz_load_u64(rec + KZ_IDS_HASH + KZ_IDS_SIZE * hi) < h) {
+        lo = hi + 1;
+        hi = step < n - hi ? hi + step : n;
+        step *= 2;
+    }
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (kz_load_u64(rec + KZ_IDS_HASH + KZ_IDS_SIZE * mid) < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *docid)
 {
     const uint8_t *rec;
@@ -374,14 +395,7 @@ int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *doc
     int rc = kz_segment_ids(sg, &rec, &n);
     if (rc)
         return rc;
-    uint64_t h = XXH3_64bits(id, len), lo = 0, hi = n;
-    while (lo < hi) { /* the first record whose hash is not below h */
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (kz_load_u64(rec + mid * KZ_IDS_SIZE + KZ_IDS_HASH) < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    uint64_t h = XXH3_64bits(id, len), lo = kz_ids_lower_bound(rec, 0, n, h);
     /* Hashes collide: compare the ids of every record of this hash. */
     for (; lo < n && kz_load_u64(rec + lo * KZ_IDS_SIZE + KZ_IDS_HASH) == h; lo++) {
         uint32_t d = kz_load_u32(rec + lo * KZ_IDS_SIZE + KZ_IDS_DOCID);
@@ -1038,7 +1052,7 @@ static int date_term_days(kz_segment *sg, uint32_t o, int32_t day, int only_miss
     int rc = kz_segment_plist(sg, &pl, o);
     if (rc)
         return rc;
-    roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)pl.bitmap, pl.bitmap_len);
+    roaring_bitmap_t *b = kz_plist_bitmap(&pl);
     kz_plist_close(&pl);
     if (!b)
         return kz_error_set(KZ_ENOMEM, "out of memory");

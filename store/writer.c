@@ -142,27 +142,6 @@ static int id_query_cmp(const void *x, const void *y)
 
 static uint64_t ids_hash_at(const uint8_t *rec, uint64_t i) { return kz_load_u64(rec + i * KZ_IDS_SIZE + KZ_IDS_HASH); }
 
-/* The first record in [lo, n) whose hash is not below h. */
-static uint64_t ids_lower_bound(const uint8_t *rec, uint64_t lo, uint64_t n, uint64_t h)
-{
-    /* Gallop from lo: the queries are sorted, so the next one is often
-     * near the last. */
-    uint64_t step = 1, hi = lo;
-    while (hi < n && ids_hash_at(rec, hi) < h) {
-        lo = hi + 1;
-        hi = step < n - hi ? hi + step : n;
-        step *= 2;
-    }
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (ids_hash_at(rec, mid) < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Marks deleted, in m's segments [0, n_old), every live document whose id
  * is one of q's: *deleted counts them, and found[which] is set for each id
  * found (if found is not NULL). Each segment's id lookup (IDS) is searched
@@ -189,7 +168,7 @@ static int delete_matching(const char *dir, kz_manifest *m, size_t n_old, const 
         if ((rc = kz_segment_ids(sg, &rec, &n)))
             goto next;
         for (size_t j = 0; j < nq && rc == KZ_OK; j++) {
-            at = ids_lower_bound(rec, at, n, q[j].hash);
+            at = kz_ids_lower_bound(rec, at, n, q[j].hash);
             for (uint64_t r = at; r < n && ids_hash_at(rec, r) == q[j].hash; r++) {
                 uint32_t d = kz_load_u32(rec + r * KZ_IDS_SIZE + KZ_IDS_DOCID);
                 if (d >= ms->docs) {
