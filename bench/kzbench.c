@@ -860,6 +860,8 @@ int main(int argc, char **argv)
         puts("              the last release with --baseline-bin (--quick: a small smoke version)");
         puts("fields/*      filters keeping 10% and under 1%, facets, sorting by date, against the plain");
         puts("              query (passages with generated dates and sources; not in --quick)");
+        puts("html/extract  web page extraction speed (MB/s of HTML, one thread) on the article-");
+        puts("              extraction pages; checks every page gives a title and text");
         return 0;
     }
     char work[4096];
@@ -878,6 +880,7 @@ int main(int argc, char **argv)
     kzb_intersect_cases(&b);
     kzb_segments_cases(&b);
     kzb_fields_cases(&b);
+    kzb_html_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

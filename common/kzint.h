@@ -237,13 +237,16 @@ typedef struct kz_tokvec {
 void kz_tokvec_free(kz_tokvec *tv);
 
 #define KZ_MAX_TOKEN_CODEPOINTS 255
-#define KZ_ANALYZER_VERSION 1
+#define KZ_ANALYZER_VERSION 2
 
-/* Creates an analyzer for a Snowball language ("english", "russian", ...).
- * *out is the caller's to free with kz_analyzer_free(). KZ_EINVAL with a
- * message listing the languages when the language is unknown. */
+/* Creates an analyzer: "auto" (or NULL) chooses each word's stemmer by its
+ * script (README "Analysis"); a Snowball language ("english", "russian",
+ * ...) stems every word with that one. *out is the caller's to free with
+ * kz_analyzer_free(). KZ_EINVAL with a message listing the languages when
+ * the language is unknown. */
 int kz_analyzer_new(kz_analyzer **out, const char *language);
-/* Whether kz_analyzer_new() accepts language (a Snowball name or alias). */
+/* Whether kz_analyzer_new() accepts language ("auto", a Snowball name or
+ * alias). */
 int kz_analyzer_language_known(const char *language);
 void kz_analyzer_free(kz_analyzer *a);
 /* Makes a fold and split but not stem: a query's prefix (russ*) is
@@ -290,8 +293,10 @@ typedef struct kz_jsonl_doc {
     size_t id_len;
     const char *title; /* "" when the record has no title */
     size_t title_len;
-    const char *text;
+    const char *text;    /* NULL when a JSON record has html instead */
     size_t text_len;
+    const char *html;    /* a JSON record's "html" (a page to extract), else NULL */
+    size_t html_len;
     const kz_meta *meta; /* other fields, in record order */
     size_t n_meta;
     unsigned n_dropped_fields; /* metadata fields of unusable type (null, object, nested array) */
@@ -307,7 +312,7 @@ void kz_jsonl_parser_free(kz_jsonl_parser *p);
 /* Parses one line (without its newline). Returns
  *   KZ_OK        and fills *out;
  *   KZ_ESYNTAX   the line is not one JSON object (message names the column);
- *   KZ_EFIELD    id or text missing or of the wrong type (message names it);
+ *   KZ_EFIELD    id or text (or html) missing or of the wrong type (message names it);
  *   KZ_ENOMEM.
  * Strings may hold any bytes the line held, invalid UTF-8 included; \u
  * escapes are decoded, a lone surrogate becoming U+FFFD (and counted). */
@@ -1120,6 +1125,9 @@ struct kz_query {
     size_t n_units, units_cap;
     char *notes[KZ_QUERY_MAX_NOTES];
     size_t n_notes;
+    /* A juxtaposed clause, in a group of several as written (repeats
+     * included), lies under an exclusion: AUTO mode keeps AND then. */
+    int default_under_not;
 };
 
 /**************************************************************************

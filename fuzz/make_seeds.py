@@ -5,6 +5,7 @@ articles (data/articles), so that no binary seed is kept in the repository.
 usage: make_seeds.py KZSEARCH OUT_DIR
   KZSEARCH  the kzsearch command, used to build the seed indexes
   OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/ manifest/
+            html/ warc/
 """
 import json
 import os
@@ -109,6 +110,47 @@ def manifest_seeds(out, kzsearch):
                 write(out, "m%d" % (i + 1), f.read())
 
 
+def html_page(i, title, paragraphs):
+    """A news page around an article: the first byte of an html seed picks
+    the HTTP charset (fuzz_html.c)."""
+    body = "".join("<p>%s</p>" % p.replace("&", "&amp;").replace("<", "&lt;") for p in paragraphs)
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>%s | Site</title>"
+            "<meta property=og:site_name content=Site><meta property=article:published_time content=2024-03-0%d>"
+            "<script type=application/ld+json>{\"datePublished\":\"2024-03-01\",\"author\":{\"name\":\"A\"}}</script>"
+            "</head><body><nav><a href=/>Home</a></nav><div class=share>Share</div><article><h1>%s</h1>%s"
+            "</article><footer>Copyright</footer></body></html>" % (title, i + 1, title, body))
+
+
+def html_seeds(out):
+    for i, (name, text) in enumerate(articles()):
+        lines = [l for l in text.splitlines() if l.strip()]
+        page = html_page(i, lines[0], lines[1:12])
+        write(out, "h%02d" % i, bytes([0]) + page.encode("utf-8")[:60000])
+        if i == 0:
+            write(out, "h-cp1251", bytes([1]) + "<p>Привет, мир &amp; всё</p>".encode("cp1251"))
+            write(out, "h-koi8", bytes([2]) + "<meta charset=koi8-r><p>Привет</p>".encode("koi8_r"))
+
+
+def warc_record(kind, uri, block):
+    head = "WARC/1.0\r\nWARC-Type: %s\r\nWARC-Target-URI: %s\r\nContent-Type: application/http;msgtype=%s\r\n" \
+           "Content-Length: %d\r\n\r\n" % (kind, uri, kind, len(block))
+    return head.encode() + block + b"\r\n\r\n"
+
+
+def warc_seeds(out):
+    import gzip
+    for i, (name, text) in enumerate(articles()):
+        if i > 1:
+            break
+        lines = [l for l in text.splitlines() if l.strip()]
+        page = html_page(i, lines[0], lines[1:6]).encode("utf-8")
+        resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + page
+        recs = [warc_record("request", "http://example.org/%d" % i, b"GET / HTTP/1.1\r\n\r\n"),
+                warc_record("response", "http://example.org/%d" % i, resp)]
+        write(out, "w%02d" % i, b"".join(recs))
+        write(out, "w%02d-gz" % i, b"".join(gzip.compress(r) for r in recs))
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -118,6 +160,8 @@ def main():
     jsonl_seeds(os.path.join(out, "jsonl"))
     text_seeds(os.path.join(out, "text"))
     manifest_seeds(os.path.join(out, "manifest"), kzsearch)
+    html_seeds(os.path.join(out, "html"))
+    warc_seeds(os.path.join(out, "warc"))
 
 
 if __name__ == "__main__":

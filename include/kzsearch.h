@@ -99,7 +99,7 @@ typedef enum kz_build_mode {
 
 typedef struct kz_build_options {
     unsigned version;        /* KZ_BUILD_OPTIONS_VERSION */
-    const char *language;    /* Snowball language; NULL = "english" */
+    const char *language;    /* "auto" (NULL): stemmer by script; or one Snowball language */
     uint64_t memory_budget;  /* bytes; 0 = default (1 GiB) */
     unsigned threads;        /* 0 = all cores */
     uint64_t max_doc_bytes;  /* 0 = default (1 GiB); larger documents are skipped */
@@ -337,7 +337,7 @@ int kz_index_postings(kz_index *ix, const kz_term *term,
 /* ------------------------------------------------------------- searching */
 
 typedef enum kz_mode {
-    KZ_MODE_AUTO = 0, /* all words (AND); if no document has them all, any (OR) */
+    KZ_MODE_AUTO = 0, /* the documents with all words (AND) first, then those with any (OR) */
     KZ_MODE_ALL = 1,  /* AND, no fallback */
     KZ_MODE_ANY = 2   /* OR */
 } kz_mode;
@@ -407,13 +407,16 @@ typedef struct kz_syntax_error {
     char message[200];
 } kz_syntax_error;
 
-#define KZ_QUERY_PLAIN 1u /* no operators: every word is a plain term */
+#define KZ_QUERY_PLAIN 1u   /* no operators: every word is a plain term */
+#define KZ_QUERY_LENIENT 2u /* a syntax error outside a field clause: read as KZ_QUERY_PLAIN, with a note */
 
 /* Parses a query against an index (README "Query language"): words,
  * "quoted phrases", OR, AND, NOT, parentheses, +word, -word, prefix*.
  * Words are analysed as the index analyses text; a prefix expands to the
  * dictionary's terms that start with it. On KZ_ESYNTAX, err (if not NULL)
- * says where. *out is the caller's (kz_query_free) and must not outlive
+ * says where. With KZ_QUERY_LENIENT, a query whose error is not in a field
+ * clause's value (an unclosed quote or parenthesis, a dangling OR) is read
+ * as plain words instead, and a note (kz_query_note) says why. *out is the caller's (kz_query_free) and must not outlive
  * ix. text may hold invalid UTF-8. */
 int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
                    kz_syntax_error *err);
@@ -446,8 +449,16 @@ uint64_t kz_results_total(const kz_results *r);
 size_t kz_results_facet_count(const kz_results *r, size_t facet);
 const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, size_t *len, uint64_t *docs);
 const kz_hit *kz_results_hit(const kz_results *r, size_t i);
-/* The mode that produced the hits: KZ_MODE_ANY after an AND fallback. */
+/* The mode that produced the hits: KZ_MODE_ALL when every match has
+ * every word, KZ_MODE_ANY when some match has only some (OR mode, or AUTO
+ * beyond its AND matches). */
 kz_mode kz_results_mode(const kz_results *r);
+/* How many matches have every word (match in AND mode). In AUTO mode they
+ * rank first: hits at ranks below this number (counting kz_search_options
+ * offset) have every word, the rest only some. 0 in OR mode; the total in
+ * AND mode. Sorted by a field, AUTO falls back to OR only when no document
+ * has every word, and this is then 0. */
+uint64_t kz_results_total_all_words(const kz_results *r);
 /* Distinct analysed terms of the scoring units, in query order (stems,
  * NUL-terminated, owned by r). */
 size_t kz_results_term_count(const kz_results *r);

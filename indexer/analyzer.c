@@ -4,43 +4,53 @@
  * One pass over the input turns text into tokens:
  *
  *   fold      Each input character is folded on its own: NFKD, full case
- *             folding, NFKD again, then every combining mark (M*) removed.
- *             Folding character by character equals folding the whole text:
- *             each step maps single code points, and canonical reordering,
- *             the one step that looks at neighbours, only moves code points
- *             with a non-zero combining class, all of which are marks.
- *   tokenise  Maximal runs of folded L* and N* code points. An apostrophe
- *             (U+0027 or U+2019) with such a code point on both sides joins
- *             the two runs and is stored as U+0027.
- *   compose   NFC of each token. Once marks are gone, the only canonical
- *             compositions left are those of Hangul jamo (tests/
- *             test_analyzer.c checks this over all of Unicode), so they are
- *             done here by the arithmetic of Unicode section 3.12.
- *   drop      Tokens longer than KZ_MAX_TOKEN_CODEPOINTS after composition.
- *   stem      Snowball, then each distinct stem is interned as a dense id.
+ *             folding, NFKD again. Combining marks (M*) are kept, so that
+ *             a stemmer can see the letters its language writes with them
+ *             (Russian й); they are removed after stemming. Folding
+ *             character by character equals folding the whole text: each
+ *             step maps single code points.
+ *   tokenise  Maximal runs of folded L* and N* code points, with the marks
+ *             that follow them. An apostrophe (U+0027 or U+2019) with such
+ *             a code point on both sides joins the two runs and is stored
+ *             as U+0027.
+ *   script    A token's letters decide its stemmer (README "Analysis"):
+ *             Latin words English, Russian words Russian, other words none,
+ *             unless the analyzer has one language for every word. A token
+ *             that mixes Latin and Cyrillic letters has the look-alike
+ *             letters of its minority script read as its majority's.
+ *   stem      Snowball on the token's NFC (marks composed); Russian is
+ *             stemmed again until the stem no longer changes, so that every
+ *             case of a name meets (Токаев, Токаева, Токаеву).
+ *   strip     The stem's NFKD without marks, Hangul jamo composed: the term.
+ *             Once marks are gone, the only canonical compositions left are
+ *             those of Hangul jamo (tests/test_analyzer.c checks this over
+ *             all of Unicode), so they are done here by the arithmetic of
+ *             Unicode section 3.12.
+ *   drop      Tokens longer than KZ_MAX_TOKEN_CODEPOINTS without their marks.
+ *   intern    Each distinct term becomes a dense id.
  *
  * Where utf8proc 2.8 does not do what the steps above say, this file does
  * the steps itself:
  *   - utf8proc_decompose_char() with CASEFOLD|STRIPMARK removes a mark
  *     before case folding it, so U+0345 (a mark whose case folding is the
  *     letter U+03B9) would vanish instead of becoming iota. fold_char()
- *     therefore runs the three steps as separate calls.
+ *     therefore runs the steps as separate calls.
  *   - utf8proc's composition merges an LV syllable with U+11A7, which is not
- *     a trailing consonant, and loses it; compose_hangul() does not.
+ *     a trailing consonant, and loses it; compose_hangul() does not. Tokens
+ *     holding Hangul are never stemmed, so utf8proc never composes them.
  *
  * Spans: every folded code point remembers the input character it came
  * from; a token's span runs from its first character's first byte to its
- * last character's last byte. Characters that fold to nothing (combining
- * marks) right after the token's last character are included, so that a
- * highlight never separates a letter from its accents in decomposed text.
+ * last character's last byte, marks after its last character included, so
+ * that a highlight never separates a letter from its accents.
  *
  * Speed: ASCII bytes skip utf8proc (folding is lower-casing, token
  * characters are [A-Za-z0-9]). The fold of other code points is computed
  * once per analyzer and kept in a table. A hash table maps the folded bytes
- * of each distinct token (before composition: composition is a function of
- * them) to its stem id, so a token is composed and stemmed only the first
- * time it is seen; a second table interns the stems. Both tables use
- * XXH3 and open addressing with linear probing.
+ * of each distinct token (marks included: the term is a function of them)
+ * to its term id, so a token is stemmed only the first time it is seen; a
+ * second table interns the terms. Both tables use XXH3 and open addressing
+ * with linear probing.
  */
 #include "kzint.h"
 
@@ -51,18 +61,23 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* A token is buffered, before composition, up to this many code points.
- * Composition shortens by a factor of 3 at most (L V T jamo become one
- * syllable), so a token longer than this is certainly dropped. */
+/* A token is buffered, before composition, up to this many code points
+ * other than marks. Composition shortens by a factor of 3 at most (L V T
+ * jamo become one syllable), so a token longer than this is certainly
+ * dropped. Up to MAX_MARKS marks are kept besides; later ones are not
+ * buffered (they are removed from the term anyway, and only a stemmer would
+ * have seen them). */
 #define PRE_MAX_CP (3 * KZ_MAX_TOKEN_CODEPOINTS)
-#define TOK_MAX_BYTES (4 * PRE_MAX_CP)
+#define MAX_MARKS 1024
+#define TOK_MAX_CP (PRE_MAX_CP + MAX_MARKS)
+#define TOK_MAX_BYTES (4 * TOK_MAX_CP)
 
 /* Room for the fold of one code point; the longest in Unicode 15 is 18
  * (U+FDFA), each step's intermediate result is shorter than this. */
 #define FOLD_MAX 64
 
 /* Folded code points are stored with their class in bits 24..25. */
-enum { CLS_OTHER = 0, CLS_WORD = 1, CLS_APOS = 2 };
+enum { CLS_OTHER = 0, CLS_WORD = 1, CLS_APOS = 2, CLS_MARK = 3 };
 #define FOLD_CP(e) ((e) & 0x1FFFFFu)
 #define FOLD_CLS(e) ((e) >> 24)
 
@@ -142,11 +157,15 @@ typedef struct scan {
     int nonascii;  /* tok holds a byte >= 0x80 */
     uint32_t start, end;
     size_t len;    /* bytes in tok */
-    unsigned ncp;  /* code points in tok */
+    unsigned ncp;  /* code points in tok, marks not counted */
+    unsigned nmarks; /* marks in tok */
 } scan;
 
 struct kz_analyzer {
-    struct sb_stemmer *stemmer;
+    /* One stemmer for every word (the_stemmer), or the stemmers of the
+     * scripts (latin_stemmer, russian_stemmer) when the_stemmer is NULL. */
+    struct sb_stemmer *the_stemmer, *latin_stemmer, *russian_stemmer;
+    int the_stemmer_is_russian;
     int fold_only; /* tokens are folded but not stemmed (query prefixes) */
 
     /* Token cache: folded token bytes -> term. */
@@ -181,8 +200,10 @@ struct kz_analyzer {
 
     /* Scratch for the current token, with room for zero padding. */
     uint8_t tok[TOK_MAX_BYTES + INLINE_KEY];
-    uint32_t cps[PRE_MAX_CP];
+    uint32_t cps[TOK_MAX_CP];     /* the token's code points, marks included */
+    uint32_t bare[TOK_MAX_CP];    /* and without its marks */
     uint8_t composed[4 * KZ_MAX_TOKEN_CODEPOINTS];
+    kz_buf scratch;               /* a stem being stemmed again, or folded */
 };
 
 /* ------------------------------------------------------------------ fold */
@@ -199,6 +220,10 @@ static unsigned fold_class(int32_t c)
     if (c == 0x27 || c == 0x2019)
         return CLS_APOS;
     switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+        return CLS_MARK;
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
@@ -229,8 +254,8 @@ static size_t map_char(int32_t c, int32_t *dst, size_t room, utf8proc_option_t o
     return KZ_MIN((size_t)n, room);
 }
 
-/* Folds one code point (NFKD, case fold, NFKD, strip marks) into out, which
- * has room for FOLD_MAX; returns the number of code points. */
+/* Folds one code point (NFKD, case fold, NFKD) into out, which has room
+ * for FOLD_MAX; returns the number of code points. */
 static size_t fold_char(int32_t c, int32_t *out)
 {
     const utf8proc_option_t nfkd = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
@@ -242,9 +267,8 @@ static size_t fold_char(int32_t c, int32_t *out)
     size_t n = 0;
     for (size_t i = 0; i < n2; i++) {
         size_t n3 = map_char(folded[i], again, FOLD_MAX, nfkd);
-        for (size_t j = 0; j < n3; j++)
-            if (!is_mark(again[j]) && n < FOLD_MAX)
-                out[n++] = again[j];
+        for (size_t j = 0; j < n3 && n < FOLD_MAX; j++)
+            out[n++] = again[j];
     }
     return n;
 }
@@ -333,28 +357,111 @@ static size_t encode_utf8(uint32_t c, uint8_t *p)
     return 4;
 }
 
-/* Composes the non-ASCII token in tok (len bytes) into composed. Returns its
- * length in code points; *out_len gets its bytes, only set when the token
- * is short enough to keep. */
-static size_t compose_token(kz_analyzer *a, size_t len, size_t *out_len)
+static size_t encode_all(const uint32_t *c, size_t n, uint8_t *out)
 {
-    size_t n = 0, i = 0;
-    while (i < len && n < PRE_MAX_CP) {
-        int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate(a->tok + i, (utf8proc_ssize_t)(len - i), &c);
-        if (k <= 0) /* cannot happen: tok holds what encode_utf8 wrote */
-            break;
-        a->cps[n++] = (uint32_t)c;
-        i += (size_t)k;
-    }
-    n = compose_hangul(a->cps, n);
-    if (n > KZ_MAX_TOKEN_CODEPOINTS)
-        return n;
     size_t w = 0;
-    for (size_t j = 0; j < n; j++)
-        w += encode_utf8(a->cps[j], a->composed + w);
-    *out_len = w;
-    return n;
+    for (size_t i = 0; i < n; i++)
+        w += encode_utf8(c[i], out + w);
+    return w;
+}
+
+/* ------------------------------------------------------------ scripts */
+
+typedef enum script {
+    SCRIPT_NONE,     /* no Latin or Cyrillic letter: digits, Greek, Han, ... */
+    SCRIPT_LATIN,
+    SCRIPT_RUSSIAN,  /* Cyrillic letters, all of the Russian alphabet */
+    SCRIPT_CYRILLIC, /* Cyrillic letters, some outside it (Kazakh, Ukrainian) */
+    SCRIPT_MIXED,    /* Latin and Cyrillic letters that do not look alike */
+    SCRIPT_HANGUL,   /* never stemmed; see the head of this file */
+} script;
+
+/* Code points are folded (lower case, no marks). */
+static int is_latin(uint32_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 0xC0 && c <= 0x2AF) || (c >= 0x1E00 && c <= 0x1EFF) ||
+           (c >= 0x2C60 && c <= 0x2C7F) || (c >= 0xA720 && c <= 0xA7FF) || (c >= 0xAB30 && c <= 0xAB6F);
+}
+
+static int is_cyrillic(uint32_t c)
+{
+    return (c >= 0x400 && c <= 0x52F) || (c >= 0x1C80 && c <= 0x1C8F) || (c >= 0xA640 && c <= 0xA69F);
+}
+
+static int is_hangul(uint32_t c)
+{
+    return (c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F) || (c >= 0xA960 && c <= 0xA97F) ||
+           (c >= 0xAC00 && c <= 0xD7FF);
+}
+
+/* Latin and Cyrillic letters that look alike, in lower case: a spam trick
+ * writes "Kазахстан" with a Latin K. */
+static const uint32_t look_alike[][2] = {
+    { 'a', 0x430 }, { 'b', 0x432 }, { 'c', 0x441 }, { 'e', 0x435 }, { 'h', 0x43D }, { 'i', 0x456 },
+    { 'k', 0x43A }, { 'm', 0x43C }, { 'o', 0x43E }, { 'p', 0x440 }, { 't', 0x442 }, { 'x', 0x445 },
+    { 'y', 0x443 },
+};
+
+/* c's look-alike in the other script (to = 1: Cyrillic, 0: Latin), or c. */
+static uint32_t look_alike_of(uint32_t c, int to)
+{
+    for (size_t i = 0; i < sizeof look_alike / sizeof look_alike[0]; i++)
+        if (look_alike[i][!to] == c)
+            return look_alike[i][to];
+    return c;
+}
+
+/* The script of the token whose code points without marks are bare[0..n)
+ * (and with marks cps[0..ncps)). A token of Latin and Cyrillic letters
+ * first has the look-alikes of its minority script (Latin on a tie)
+ * replaced, in both arrays. A token with Hangul is SCRIPT_HANGUL whatever
+ * else it holds. */
+static script token_script(uint32_t *bare, size_t n, uint32_t *cps, size_t ncps)
+{
+    size_t latin = 0, cyrillic = 0, hangul = 0;
+    for (size_t i = 0; i < n; i++) {
+        hangul += is_hangul(bare[i]);
+        latin += is_latin(bare[i]);
+        cyrillic += is_cyrillic(bare[i]);
+    }
+    if (latin && cyrillic) {
+        int to_cyrillic = cyrillic >= latin;
+        latin = cyrillic = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (is_latin(bare[i]) == to_cyrillic)
+                bare[i] = look_alike_of(bare[i], to_cyrillic);
+            latin += is_latin(bare[i]);
+            cyrillic += is_cyrillic(bare[i]);
+        }
+        for (size_t i = 0; i < ncps; i++)
+            if (is_latin(cps[i]) == to_cyrillic)
+                cps[i] = look_alike_of(cps[i], to_cyrillic);
+        if (latin && cyrillic)
+            return hangul ? SCRIPT_HANGUL : SCRIPT_MIXED;
+    }
+    if (hangul)
+        return SCRIPT_HANGUL;
+    if (cyrillic) {
+        for (size_t i = 0; i < n; i++)
+            if (is_cyrillic(bare[i]) && !(bare[i] >= 0x430 && bare[i] <= 0x44F))
+                return SCRIPT_CYRILLIC;
+        return SCRIPT_RUSSIAN;
+    }
+    return latin ? SCRIPT_LATIN : SCRIPT_NONE;
+}
+
+/* The stemmer for a token of script sc, or NULL for none. */
+static struct sb_stemmer *stemmer_for(const kz_analyzer *a, script sc)
+{
+    if (a->fold_only || sc == SCRIPT_HANGUL)
+        return NULL;
+    if (a->the_stemmer)
+        return a->the_stemmer;
+    if (sc == SCRIPT_LATIN)
+        return a->latin_stemmer;
+    if (sc == SCRIPT_RUSSIAN)
+        return a->russian_stemmer;
+    return NULL;
 }
 
 /* ------------------------------------------------------------- intern */
@@ -505,26 +612,129 @@ static int cache_insert(kz_analyzer *a, uint32_t h, const uint8_t *key, size_t l
     return KZ_OK;
 }
 
-/* Composes, measures and stems a token that missed the cache. *term is
- * NO_TERM when the token is too long to keep. */
-static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
+/* Stems word[0..len) with st into *out (*out_len bytes, valid until the
+ * stemmer's next call). Russian is stemmed again until it holds: Snowball
+ * takes -ев from Токаев but -а from Токаева, and the second pass takes
+ * -ев from what is left. Each pass shortens the word or only replaces ё,
+ * so the loop ends; MAX_PASSES is a guard. */
+#define MAX_PASSES 16
+static int stem_word(kz_analyzer *a, struct sb_stemmer *st, const uint8_t *word, size_t len,
+                     const uint8_t **out, size_t *out_len)
 {
-    const uint8_t *word = a->tok;
-    size_t word_len = len;
-    *term = NO_TERM;
-    if (nonascii) {
-        if (compose_token(a, len, &word_len) > KZ_MAX_TOKEN_CODEPOINTS)
-            return KZ_OK;
-        word = a->composed;
-    } else if (len > KZ_MAX_TOKEN_CODEPOINTS) {
-        return KZ_OK;
-    }
-    if (a->fold_only)
-        return intern(a, word, word_len, term);
-    const sb_symbol *stem = sb_stemmer_stem(a->stemmer, word, (int)word_len);
+    int rc;
+    const sb_symbol *stem = sb_stemmer_stem(st, word, (int)len);
     if (!stem)
         return kz_error_set(KZ_ENOMEM, "out of memory stemming a token");
-    return intern(a, stem, (size_t)sb_stemmer_length(a->stemmer), term);
+    size_t n = (size_t)sb_stemmer_length(st);
+    for (int pass = 1; st == a->russian_stemmer && pass < MAX_PASSES; pass++) {
+        if (n == len && memcmp(stem, word, len) == 0)
+            break;
+        a->scratch.len = 0;
+        if ((rc = kz_buf_append(&a->scratch, stem, n)) != KZ_OK)
+            return rc;
+        word = a->scratch.data;
+        len = n;
+        if (!(stem = sb_stemmer_stem(st, word, (int)len)))
+            return kz_error_set(KZ_ENOMEM, "out of memory stemming a token");
+        n = (size_t)sb_stemmer_length(st);
+    }
+    *out = stem;
+    *out_len = n;
+    return KZ_OK;
+}
+
+/* Interns the fold of the stem s[0..len) (NFKD, marks removed; it holds no
+ * Hangul) as *term. */
+static int intern_folded(kz_analyzer *a, const uint8_t *s, size_t len, uint32_t *term)
+{
+    int rc;
+    kz_buf *b = &a->scratch;
+    b->len = 0;
+    for (size_t i = 0; i < len;) {
+        int32_t c, d[FOLD_MAX];
+        utf8proc_ssize_t k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c);
+        if (k <= 0) { /* cannot happen: Snowball keeps UTF-8 valid */
+            i++;
+            continue;
+        }
+        i += (size_t)k;
+        size_t nd = map_char(c, d, FOLD_MAX, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
+        for (size_t j = 0; j < nd; j++) {
+            if (is_mark(d[j]))
+                continue;
+            uint8_t u[4];
+            if ((rc = kz_buf_append(b, u, encode_utf8((uint32_t)d[j], u))) != KZ_OK)
+                return rc;
+        }
+    }
+    return intern(a, b->data, b->len, term);
+}
+
+/* Stems a token that missed the cache: its folded bytes are tok[0..len).
+ * *term is NO_TERM when the token is too long to keep. */
+static int stem_token(kz_analyzer *a, size_t len, int nonascii, uint32_t *term)
+{
+    int rc = KZ_OK;
+    const uint8_t *stem;
+    size_t stem_len;
+    *term = NO_TERM;
+    if (!nonascii) {
+        if (len > KZ_MAX_TOKEN_CODEPOINTS)
+            return KZ_OK;
+        struct sb_stemmer *st = stemmer_for(a, SCRIPT_LATIN);
+        if (!st)
+            return intern(a, a->tok, len, term);
+        if ((rc = stem_word(a, st, a->tok, len, &stem, &stem_len)) != KZ_OK)
+            return rc;
+        return intern(a, stem, stem_len, term);
+    }
+
+    size_t n = 0, n_bare = 0, marks = 0;
+    for (size_t i = 0; i < len && n < TOK_MAX_CP;) {
+        int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(a->tok + i, (utf8proc_ssize_t)(len - i), &c);
+        if (k <= 0) /* cannot happen: tok holds what encode_utf8 wrote */
+            break;
+        i += (size_t)k;
+        a->cps[n++] = (uint32_t)c;
+        if (is_mark(c))
+            marks++;
+        else
+            a->bare[n_bare++] = (uint32_t)c;
+    }
+    n_bare = compose_hangul(a->bare, n_bare);
+    if (n_bare > KZ_MAX_TOKEN_CODEPOINTS)
+        return KZ_OK;
+    struct sb_stemmer *st = stemmer_for(a, token_script(a->bare, n_bare, a->cps, n));
+    if (!st)
+        return intern(a, a->composed, encode_all(a->bare, n_bare, a->composed), term);
+    if (!marks) { /* without marks or Hangul, NFC changes nothing */
+        size_t w = encode_all(a->cps, n, a->composed);
+        if ((rc = stem_word(a, st, a->composed, w, &stem, &stem_len)) != KZ_OK)
+            return rc;
+        return intern_folded(a, stem, stem_len, term);
+    }
+    uint8_t *nfc = NULL;
+    a->scratch.len = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t u[4];
+        if ((rc = kz_buf_append(&a->scratch, u, encode_utf8(a->cps[i], u))) != KZ_OK)
+            return rc;
+    }
+    utf8proc_ssize_t nfc_len = utf8proc_map(a->scratch.data, (utf8proc_ssize_t)a->scratch.len, &nfc,
+                                            UTF8PROC_COMPOSE | UTF8PROC_STABLE);
+    if (nfc_len < 0) {
+        rc = nfc_len == UTF8PROC_ERROR_NOMEM ? kz_error_set(KZ_ENOMEM, "out of memory composing a token")
+                                             : kz_error_set(KZ_EINVAL, "cannot compose a token: %s",
+                                                            utf8proc_errmsg(nfc_len));
+        goto done;
+    }
+    if ((rc = stem_word(a, st, nfc, (size_t)nfc_len, &stem, &stem_len)) != KZ_OK)
+        goto done;
+    rc = intern_folded(a, stem, stem_len, term);
+done:
+    free(nfc);
+    return rc;
 }
 
 /* Sets *term to the stem id of the folded token key[0..len), whose hash
@@ -635,6 +845,7 @@ static inline void word_begin(kz_analyzer *a, scan *s, uint32_t start)
         s->start = start;
         s->len = 0;
         s->ncp = 0;
+        s->nmarks = 0;
     } else if (s->apos) {
         s->apos = 0;
         if (s->ncp < PRE_MAX_CP) {
@@ -663,6 +874,18 @@ static int feed(kz_analyzer *a, scan *s, uint32_t e, uint32_t start, uint32_t en
             s->overlong = 1;
         }
         s->end = end;
+        return KZ_OK;
+    case CLS_MARK:
+        /* A mark belongs to the token before it; elsewhere (at the start,
+         * after an apostrophe) it is dropped, as the term drops it. */
+        if (s->active && !s->apos) {
+            if (s->nmarks < MAX_MARKS) {
+                s->len += encode_utf8(FOLD_CP(e), a->tok + s->len);
+                s->nmarks++;
+                s->nonascii = 1;
+            }
+            s->end = end;
+        }
         return KZ_OK;
     case CLS_APOS:
         if (!s->active)
@@ -735,8 +958,6 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
         if ((rc = fold_lookup(a, c, &f, &nf)) != KZ_OK)
             goto done;
         uint32_t start = (uint32_t)i, end = (uint32_t)(i + (size_t)n);
-        if (nf == 0 && st.active && !st.apos && st.end == start)
-            st.end = end; /* a mark after the token's last character */
         for (size_t k = 0; k < nf; k++)
             if ((rc = feed(a, &st, f[k], start, end, out)) != KZ_OK)
                 goto done;
@@ -758,40 +979,51 @@ done:
 static int unknown_language(const char *language)
 {
     kz_buf list = { 0 };
-    const char *sep = "";
-    for (const char **l = sb_stemmer_list(); *l; l++) {
-        if (kz_buf_printf(&list, "%s%s", sep, *l) != KZ_OK)
-            break;
-        sep = ", ";
-    }
-    int rc = kz_error_set(KZ_EINVAL, "unknown language \"%s\"; available: %s", language,
-                          list.data ? (const char *)list.data : "(none)");
+    int rc = kz_buf_printf(&list, "auto");
+    for (const char **l = sb_stemmer_list(); *l && rc == KZ_OK; l++)
+        rc = kz_buf_printf(&list, ", %s", *l);
+    rc = kz_error_set(KZ_EINVAL, "unknown language \"%s\"; available: %s", language,
+                      rc == KZ_OK ? (const char *)list.data : "(out of memory listing them)");
     kz_buf_free(&list);
     return rc;
 }
 
 int kz_analyzer_language_known(const char *language)
 {
+    if (strcmp(language, "auto") == 0)
+        return 1;
     struct sb_stemmer *s = sb_stemmer_new(language, "UTF_8");
     sb_stemmer_delete(s);
     return s != NULL;
 }
 
-/* language NULL means "english", as in kz_build_options. Snowball's
- * aliases ("en", "ru") are accepted; names are case-sensitive. */
+/* language NULL means "auto", as in kz_build_options. Snowball's aliases
+ * ("en", "ru") are accepted; names are case-sensitive. */
 int kz_analyzer_new(kz_analyzer **out, const char *language)
 {
     int rc = KZ_OK;
     *out = NULL;
     if (!language)
-        language = "english";
+        language = "auto";
     kz_analyzer *a = calloc(1, sizeof *a);
     if (!a)
         return kz_error_set(KZ_ENOMEM, "out of memory creating an analyzer");
-    a->stemmer = sb_stemmer_new(language, "UTF_8");
-    if (!a->stemmer) {
-        rc = unknown_language(language);
-        goto done;
+    if (strcmp(language, "auto") == 0) {
+        a->latin_stemmer = sb_stemmer_new("english", "UTF_8");
+        a->russian_stemmer = sb_stemmer_new("russian", "UTF_8");
+        if (!a->latin_stemmer || !a->russian_stemmer) {
+            rc = kz_error_set(KZ_ENOMEM, "cannot create the English and Russian stemmers");
+            goto done;
+        }
+    } else {
+        a->the_stemmer = sb_stemmer_new(language, "UTF_8");
+        if (!a->the_stemmer) {
+            rc = unknown_language(language);
+            goto done;
+        }
+        /* Snowball's names and aliases of Russian. */
+        if (strcmp(language, "russian") == 0 || strcmp(language, "ru") == 0 || strcmp(language, "rus") == 0)
+            a->russian_stemmer = a->the_stemmer;
     }
     a->pool_len = 1; /* index 0 means "not computed" */
     *out = a;
@@ -841,7 +1073,11 @@ void kz_analyzer_free(kz_analyzer *a)
             a->n_fold_pages--;
         }
     free(a->pool);
-    sb_stemmer_delete(a->stemmer);
+    kz_buf_free(&a->scratch);
+    if (a->russian_stemmer != a->the_stemmer)
+        sb_stemmer_delete(a->russian_stemmer);
+    sb_stemmer_delete(a->the_stemmer);
+    sb_stemmer_delete(a->latin_stemmer);
     free(a);
 }
 
@@ -877,7 +1113,7 @@ void kz_tokvec_free(kz_tokvec *tv)
 
 /* ------------------------------------------------------------- public */
 
-/* language NULL means "english". Invalid UTF-8 in text is not an error:
+/* language NULL means "auto". Invalid UTF-8 in text is not an error:
  * each invalid byte is taken as a non-token character. Stems passed to fn
  * are NUL-terminated (a property of this implementation, not promised by
  * the API). */

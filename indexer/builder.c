@@ -40,6 +40,7 @@
 #include <zstd.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
+#include <utf8proc.h>
 
 /* Batches, and so store blocks, are cut the same way whatever the threads
  * and budget: an index does not depend on how it was built. */
@@ -152,6 +153,8 @@ struct kz_builder {
     void *filter_ctx;
     kz_build_options opts;
     char language[32];
+    kz_analyzer *check_an; /* has_token's, made on first use */
+    kz_tokvec check_tv;
     uint64_t budget, max_doc;
     kz_fwriter *fw;
     FILE *docs_f, *docinfo_f, *storeidx_f, *dochash_f;
@@ -871,6 +874,89 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
+static int is_mark_category(utf8proc_category_t c)
+{
+    return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
+}
+
+static int is_word_category(utf8proc_category_t c)
+{
+    return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+           (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+}
+
+/* Whether s certainly holds a token, found without analysis: a run of 1 to
+ * 14 letters and digits whose NFKD starts with one (marks inside the run
+ * allowed) between ASCII characters that are neither letters, digits nor
+ * apostrophes, or the ends of s. Folding makes at most 18 code points of
+ * one character and keeps a letter or digit in the fold of each such
+ * (tests/test_analyzer.c checks both), so the run is a token of at most
+ * 252. 0 means "not certain". */
+static int surely_has_token(const char *s, size_t n)
+{
+    int sure = 1;       /* what came before is a boundary for certain */
+    int in_run = 0, run_sure = 0;
+    size_t run = 0;     /* letters and digits in the run */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        int32_t cp = c;
+        utf8proc_ssize_t k = 1;
+        if (c >= 0x80 && (k = utf8proc_iterate((const uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp)) <= 0) {
+            in_run = sure = 0; /* invalid UTF-8 */
+            i++;
+            continue;
+        }
+        i += (size_t)k;
+        int mark = is_mark_category(utf8proc_category(cp));
+        int word = is_word_category(utf8proc_category(cp));
+        if (word && c >= 0x80) { /* and still one after NFKD (not U+FE70, a space and a mark) */
+            int32_t d[32];
+            int bound = 0;
+            utf8proc_ssize_t nd = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &bound);
+            word = nd > 0 && is_word_category(utf8proc_category(d[0]));
+        }
+        if (word) {
+            if (!in_run) {
+                in_run = 1;
+                run_sure = sure;
+                run = 0;
+            }
+            run++;
+        } else if (mark) {
+            if (!in_run)
+                sure = 0;
+        } else {
+            if (in_run && run_sure && run <= 14 && c < 0x80 && c != '\'')
+                return 1;
+            in_run = 0;
+            sure = c < 0x80 && c != '\'';
+        }
+    }
+    return in_run && run_sure && run <= 14;
+}
+
+/* Whether the document has a token (README "Analysis"): without one it is
+ * skipped, and not counted in N. Nearly every document shows one to
+ * surely_has_token; the rest are analysed here. */
+static int has_token(kz_builder *b, const kz_jsonl_doc *doc, int *found)
+{
+    int rc;
+    *found = surely_has_token(doc->title, doc->title_len) || surely_has_token(doc->text, doc->text_len);
+    if (*found)
+        return KZ_OK;
+    if (!b->check_an && (rc = kz_analyzer_new(&b->check_an, b->language)))
+        return rc;
+    b->check_tv.len = 0;
+    if ((rc = kz_analyzer_run(b->check_an, doc->title, doc->title_len, &b->check_tv)) ||
+        (!b->check_tv.len && (rc = kz_analyzer_run(b->check_an, doc->text, doc->text_len, &b->check_tv))))
+        return rc;
+    *found = b->check_tv.len > 0;
+    /* Its terms are of no use later: keep the analyzer small. */
+    if (kz_analyzer_memory(b->check_an) > (16u << 20))
+        kz_analyzer_reset(b->check_an);
+    return KZ_OK;
+}
+
 /* Appends s as valid UTF-8 to dst, counting replacements in *invalid. */
 static int append_clean(kz_builder *b, kz_buf *dst, const char *s, size_t n, size_t *invalid)
 {
@@ -922,6 +1008,15 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     }
     if (is_blank(doc->title, doc->title_len) && is_blank(doc->text, doc->text_len)) {
         kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "document \"%.*s\" is empty: skipped",
+                           (int)KZ_MIN(doc->id_len, 200), doc->id);
+        return KZ_OK;
+    }
+    /* A merge's documents were checked when they were added. */
+    int found = 1;
+    if (!b->merging && (rc = has_token(b, doc, &found)))
+        return rc;
+    if (!found) {
+        kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "document \"%.*s\" has no words: skipped",
                            (int)KZ_MIN(doc->id_len, 200), doc->id);
         return KZ_OK;
     }
@@ -1131,7 +1226,7 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
         return kz_error_set(KZ_EINVAL, "kz_build_options version %u, expected %u", version,
                             KZ_BUILD_OPTIONS_VERSION);
     }
-    const char *lang = b->opts.language ? b->opts.language : "english";
+    const char *lang = b->opts.language ? b->opts.language : "auto";
     if (strlen(lang) >= sizeof b->language) {
         free(b);
         return kz_error_set(KZ_EINVAL, "language name too long: %s", lang);
@@ -1588,6 +1683,8 @@ void kz_builder_free(kz_builder *b)
         kz_buf_free(&w->raw);
     }
     free(b->workers);
+    kz_analyzer_free(b->check_an);
+    kz_tokvec_free(&b->check_tv);
     batch_free(b->cur);
     for (batch *bt = b->held, *next; bt; bt = next) {
         next = bt->next;

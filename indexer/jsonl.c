@@ -6,7 +6,9 @@
  *
  *   "id"     required: a string, or an integer number kept as its text;
  *   "title"  optional string; missing or null gives "";
- *   "text"   required string;
+ *   "text"   required string, unless the record has
+ *   "html"   a web page, whose text the caller extracts (html.c): text is
+ *            then NULL; with both, text is the text and html is not used;
  *   others   metadata: strings as they are, numbers and true/false as their
  *            JSON text; an array of such scalars gives one entry of its key
  *            for each, in order (a field of several values; none for []).
@@ -112,9 +114,10 @@ static const char *kind_name(int kind)
     }
 }
 
-/* The three fields the indexer needs. */
-enum { F_ID, F_TITLE, F_TEXT, F_COUNT };
-static const char *const field_names[F_COUNT] = {"id", "title", "text"};
+/* The fields the indexer reads itself: id, title, and text or, for a
+ * web page, html (extracted by the caller, html.c). */
+enum { F_ID, F_TITLE, F_TEXT, F_HTML, F_COUNT };
+static const char *const field_names[F_COUNT] = {"id", "title", "text", "html"};
 
 enum { S_MISSING, S_OK, S_BAD };
 
@@ -665,10 +668,12 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, unsigned lone_sur
     int rc;
 
     for (int k = 0; k < F_COUNT; k++) {
-        static const int order[F_COUNT] = {F_ID, F_TEXT, F_TITLE};
+        static const int order[F_COUNT] = {F_ID, F_TEXT, F_HTML, F_TITLE};
         const required *r = &req[order[k]];
         const char *name = field_names[order[k]];
-        if (r->state == S_MISSING && order[k] != F_TITLE)
+        if (r->state == S_MISSING && order[k] == F_TEXT && req[F_HTML].state == S_MISSING)
+            return kz_error_set(KZ_EFIELD, "missing \"%s\"", name);
+        if (r->state == S_MISSING && order[k] == F_ID)
             return kz_error_set(KZ_EFIELD, "missing \"%s\"", name);
         if (r->state == S_BAD)
             return kz_error_set(KZ_EFIELD, "\"%s\" is not a string%s (found %s)", name,
@@ -740,8 +745,15 @@ static int finish_doc(kz_jsonl_parser *p, const required *req, unsigned lone_sur
         out->title = empty;
         out->title_len = 0;
     }
-    out->text = base + req[F_TEXT].value.off;
-    out->text_len = req[F_TEXT].value.len;
+    if (req[F_TEXT].state == S_OK) {
+        out->text = base + req[F_TEXT].value.off;
+        out->text_len = req[F_TEXT].value.len;
+    } else {
+        out->text = NULL;
+        out->text_len = 0;
+    }
+    out->html = req[F_HTML].state == S_OK ? base + req[F_HTML].value.off : NULL;
+    out->html_len = req[F_HTML].state == S_OK ? req[F_HTML].value.len : 0;
     out->meta = n_meta ? p->meta : NULL;
     out->n_meta = n_meta;
     out->n_dropped_fields = n_dropped;
@@ -757,7 +769,7 @@ static int required_index(const uint8_t *key, size_t len)
 {
     switch (len) {
     case 2: return memcmp(key, "id", 2) == 0 ? F_ID : F_COUNT;
-    case 4: return memcmp(key, "text", 4) == 0 ? F_TEXT : F_COUNT;
+    case 4: return memcmp(key, "text", 4) == 0 ? F_TEXT : memcmp(key, "html", 4) == 0 ? F_HTML : F_COUNT;
     case 5: return memcmp(key, "title", 5) == 0 ? F_TITLE : F_COUNT;
     default: return F_COUNT;
     }

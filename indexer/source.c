@@ -8,12 +8,18 @@
  *  - a text file: title = its first non-blank line, text = the rest,
  *    id = the path relative to the folder given (or as given);
  *  - a JSON Lines file (.jsonl, .ndjson, optionally .gz) or "-" for stdin:
- *    one document per line (jsonl.c); blank lines are ignored.
+ *    one document per line (jsonl.c); blank lines are ignored; a record
+ *    with "html" instead of "text" is a web page, extracted (html.c);
+ *  - a web page (.html, .htm, .xhtml, optionally .gz): its article's text,
+ *    title and metadata (html.c); id = the path as for a text file;
+ *  - a WARC file (.warc, .warc.gz): each response record of HTML is a
+ *    page (warc.c), id = its WARC-Target-URI. Folders hold these too.
  *
  * Nothing here aborts the build for one bad item: it is reported through
  * kz_builder_problem() and skipped.
  */
 #include "kzint.h"
+#include "html.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +47,12 @@ static int is_jsonl_name(const char *path)
 static int is_text_name(const char *path)
 {
     return has_suffix(path, ".txt") || has_suffix(path, ".md");
+}
+
+/* The files a folder walk takes. */
+static int is_source_name(const char *path)
+{
+    return is_text_name(path) || kz_html_is_page_name(path) || kz_warc_is_name(path);
 }
 
 /* ---------------------------------------------------------------- text files */
@@ -118,6 +130,9 @@ done:
     close(fd);
     return rc;
 }
+
+static int read_page_file(kz_builder *b, const char *path, const char *id);
+static int read_warc(kz_builder *b, const char *path);
 
 /* ---------------------------------------------------------------- folders */
 
@@ -215,7 +230,7 @@ static int walk(kz_builder *b, const char *root, const char *rel, walk_state *w,
         }
         if (S_ISLNK(st.st_mode)) {
             if (stat(full, &st) != 0) {
-                if (is_text_name(e->d_name))
+                if (is_source_name(e->d_name))
                     kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "cannot follow link: %s",
                                        strerror(errno));
                 continue;
@@ -230,13 +245,14 @@ static int walk(kz_builder *b, const char *root, const char *rel, walk_state *w,
             if ((rc = enter_folder(w, &st, &first)) == KZ_OK && first)
                 rc = walk(b, root, sub, w, depth + 1);
         } else if (S_ISREG(st.st_mode)) {
-            if (is_text_name(e->d_name)) {
+            if (is_source_name(e->d_name)) {
                 rc = path_list_add(&w->files, sub);
                 kz_builder_input_total(b, (uint64_t)st.st_size);
             } else {
-                kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full, "not a .txt or .md file: skipped");
+                kz_builder_problem(b, KZ_PROBLEM_OTHER_FILE, full,
+                                   "not a .txt, .md, .html, .htm, .xhtml or .warc file: skipped");
             }
-        } else if (is_text_name(e->d_name)) {
+        } else if (is_source_name(e->d_name)) {
             /* A FIFO would block the build, a device never end. */
             kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, full, "not a regular file (a %s): skipped",
                                S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ? "socket" : "device");
@@ -301,7 +317,12 @@ static int read_folder(kz_builder *b, const char *root)
     for (size_t i = 0; i < w.files.n && rc == KZ_OK; i++) {
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
-        rc = read_text_file(b, full, w.files.v[i]);
+        if (kz_html_is_page_name(full))
+            rc = read_page_file(b, full, w.files.v[i]);
+        else if (kz_warc_is_name(full))
+            rc = read_warc(b, full);
+        else
+            rc = read_text_file(b, full, w.files.v[i]);
     }
     path_list_free(&w.files);
     path_list_free(&w.links);
@@ -456,6 +477,217 @@ static ssize_t zr_read(zreader *z, uint8_t *out, size_t cap)
     return produced > 0 ? (ssize_t)produced : (z->failed ? -1 : 0);
 }
 
+/* The gzip-or-plain reader for warc.c (html.h). */
+struct kz_zreader {
+    zreader z;
+};
+
+int kz_zreader_open(kz_zreader **out, int fd)
+{
+    kz_zreader *r = calloc(1, sizeof *r);
+    if (!r || !(r->z.in = malloc(ZR_IN_SIZE))) {
+        free(r);
+        *out = NULL;
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    r->z.fd = fd;
+    *out = r;
+    return KZ_OK;
+}
+
+ssize_t kz_zreader_read(kz_zreader *r, uint8_t *out, size_t cap) { return zr_read(&r->z, out, cap); }
+const char *kz_zreader_error(const kz_zreader *r) { return r->z.err; }
+uint64_t kz_zreader_consumed(const kz_zreader *r) { return r->z.consumed; }
+
+void kz_zreader_free(kz_zreader *r)
+{
+    if (!r)
+        return;
+    free(r->z.zs);
+    free(r->z.in);
+    free(r);
+}
+
+/* ---------------------------------------------------------------- web pages */
+
+/* Extracts one page and adds it as a document of the given id. extra
+ * (a JSON record's other fields, n_extra of them) come first; the page's
+ * fields are added for the keys extra lacks. title, when not empty,
+ * replaces the page's. where names it in reports. */
+static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t len, const kz_html_options *opts,
+                    const char *id, size_t id_len, const char *title, size_t title_len, const kz_meta *extra,
+                    size_t n_extra, const char *where)
+{
+    if ((uint64_t)len > kz_builder_max_doc(b)) {
+        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "a page of %zu bytes, over the document limit of %llu: skipped",
+                           len, (unsigned long long)kz_builder_max_doc(b));
+        return KZ_OK;
+    }
+    int rc = kz_html_extract(pg, data, len, opts);
+    if (rc == KZ_ESYNTAX) {
+        kz_builder_problem(b, KZ_PROBLEM_BINARY, where, "%s: skipped", kz_last_error());
+        return KZ_OK;
+    }
+    if (rc == KZ_ELIMIT) {
+        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "%s: skipped", kz_last_error());
+        return KZ_OK;
+    }
+    if (rc)
+        return rc;
+    if (pg->flags & KZ_HTML_UNKNOWN_CHARSET)
+        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where, "unknown charset \"%s\": read as UTF-8", pg->charset);
+    else if (pg->flags & KZ_HTML_INVALID_BYTES)
+        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where, "bytes invalid in %s replaced by U+FFFD", pg->charset);
+    if (pg->text.len == 0) {
+        kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "a page with no text: skipped");
+        return KZ_OK;
+    }
+    kz_jsonl_doc doc = { 0 };
+    kz_html_page_doc(pg, &doc);
+    doc.id = id;
+    doc.id_len = id_len;
+    if (title_len) {
+        doc.title = title;
+        doc.title_len = title_len;
+    }
+    kz_meta merged[64 + KZ_HTML_N_FIELDS];
+    if (n_extra) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_extra && n < 64; i++)
+            merged[n++] = extra[i];
+        for (size_t f = 0; f < pg->n_meta; f++) {
+            int have = 0;
+            for (size_t i = 0; i < n_extra && !have; i++)
+                have = extra[i].key_len == pg->meta[f].key_len &&
+                       memcmp(extra[i].key, pg->meta[f].key, extra[i].key_len) == 0;
+            if (!have)
+                merged[n++] = pg->meta[f];
+        }
+        if (n_extra > 64) { /* a record of many fields: its own, unmerged */
+            doc.meta = extra;
+            doc.n_meta = n_extra;
+        } else {
+            doc.meta = merged;
+            doc.n_meta = n;
+        }
+    }
+    return kz_builder_add(b, &doc, where);
+}
+
+/* Reads all of a (gzip or plain) file into out, at most limit bytes:
+ * 1 when it has more, -1 on damage (z's err says). */
+static int read_all(zreader *z, kz_buf *out, uint64_t limit, int *rc)
+{
+    *rc = KZ_OK;
+    for (;;) {
+        if ((*rc = kz_buf_reserve(out, READ_CHUNK)))
+            return 0;
+        ssize_t n = zr_read(z, out->data + out->len, READ_CHUNK);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        out->len += (size_t)n;
+        if (out->len > limit)
+            return 1;
+    }
+}
+
+static int read_page_file(kz_builder *b, const char *path, const char *id)
+{
+    int rc = KZ_OK;
+    kz_buf data = { 0 };
+    kz_html_page pg = { 0 };
+    zreader z;
+    memset(&z, 0, sizeof z);
+    z.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (z.fd < 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
+        return KZ_OK;
+    }
+    if (!(z.in = malloc(ZR_IN_SIZE))) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    int r = read_all(&z, &data, kz_builder_max_doc(b), &rc);
+    kz_builder_input_read(b, z.consumed);
+    if (rc)
+        goto done;
+    if (r < 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "%s: skipped", z.err);
+        goto done;
+    }
+    if (r > 0) {
+        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, path, "a page over the document limit of %llu bytes: skipped",
+                           (unsigned long long)kz_builder_max_doc(b));
+        goto done;
+    }
+    rc = add_page(b, &pg, (const char *)data.data, data.len, NULL, id, strlen(id), NULL, 0, NULL, 0, path);
+done:
+    kz_html_page_free(&pg);
+    kz_buf_free(&data);
+    free(z.zs);
+    free(z.in);
+    close(z.fd);
+    return rc;
+}
+
+/* Each response record of a WARC file whose HTTP Content-Type is HTML. */
+static int read_warc(kz_builder *b, const char *path)
+{
+    int rc = KZ_OK;
+    kz_html_page pg = { 0 };
+    kz_warc_reader *wr = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
+        return KZ_OK;
+    }
+    if ((rc = kz_warc_open(&wr, fd, path, kz_builder_max_doc(b))))
+        return rc;
+    uint64_t reported = 0;
+    for (;;) {
+        kz_warc_record rec;
+        rc = kz_warc_next(wr, &rec);
+        uint64_t consumed = kz_warc_consumed(wr);
+        kz_builder_input_read(b, consumed - reported);
+        reported = consumed;
+        if (rc == KZ_ENOTFOUND) {
+            rc = KZ_OK;
+            break;
+        }
+        if (rc == KZ_ECORRUPT) {
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "%s: the rest is skipped", kz_last_error());
+            rc = KZ_OK;
+            break;
+        }
+        if (rc)
+            break;
+        if (strcmp(rec.type, "response") != 0 || !kz_html_content_type_is_html(rec.http_content_type))
+            continue;
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%llu", path, (unsigned long long)rec.number);
+        if (rec.too_large) {
+            kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "a record of %llu bytes, over the document limit: skipped",
+                               (unsigned long long)rec.block_len);
+            continue;
+        }
+        if (!rec.target_uri[0]) {
+            kz_builder_problem(b, KZ_PROBLEM_BAD_FIELD, where, "a response without WARC-Target-URI: skipped");
+            continue;
+        }
+        char charset[64];
+        kz_html_content_type_charset(charset, sizeof charset, rec.http_content_type);
+        kz_html_options opts = { charset[0] ? charset : NULL, rec.target_uri, 0 };
+        if ((rc = add_page(b, &pg, rec.body, rec.body_len, &opts, rec.target_uri, strlen(rec.target_uri), NULL, 0,
+                           NULL, 0, where)))
+            break;
+    }
+    kz_warc_close(wr);
+    kz_html_page_free(&pg);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- JSON Lines */
 
 static int is_blank_line(const char *s, size_t n)
@@ -471,6 +703,7 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
     int rc = KZ_OK;
     kz_jsonl_parser *parser = NULL;
     kz_buf buf = { 0 };
+    kz_html_page pg = { 0 };
     zreader z;
     memset(&z, 0, sizeof z);
     z.fd = fd;
@@ -529,7 +762,11 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
             } else if (!is_blank_line(line, len)) {
                 kz_jsonl_doc doc;
                 int prc = kz_jsonl_parse(parser, line, len, &doc);
-                if (prc == KZ_OK) {
+                if (prc == KZ_OK && !doc.text) { /* a web page */
+                    if ((rc = add_page(b, &pg, doc.html, doc.html_len, NULL, doc.id, doc.id_len, doc.title,
+                                       doc.title_len, doc.meta, doc.n_meta, where)))
+                        goto done;
+                } else if (prc == KZ_OK) {
                     if ((rc = kz_builder_add(b, &doc, where)))
                         goto done;
                 } else if (prc == KZ_ESYNTAX) {
@@ -559,6 +796,7 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
     }
 done:
     kz_jsonl_parser_free(parser);
+    kz_html_page_free(&pg);
     kz_buf_free(&buf);
     free(z.zs);
     free(z.in);
@@ -601,5 +839,9 @@ int kz_source_add(kz_builder *b, const char *path)
     }
     if (S_ISREG(st.st_mode))
         kz_builder_input_total(b, (uint64_t)st.st_size);
+    if (kz_html_is_page_name(path))
+        return read_page_file(b, path, path);
+    if (kz_warc_is_name(path))
+        return read_warc(b, path);
     return read_text_file(b, path, path);
 }

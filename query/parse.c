@@ -75,6 +75,7 @@ typedef struct parser {
     kz_tokvec tv;
     kz_syntax_error *err;
     int rc;
+    int field_error; /* the syntax error is a field clause's: no plain reading */
     /* The column of byte col_at, so that columns are counted on from the
      * last one asked for: nodes are made in query order. */
     size_t col_at;
@@ -121,6 +122,10 @@ static int syntax_error(parser *p, size_t at, const char *fmt, ...)
     p->rc = kz_error_set(KZ_ESYNTAX, "query syntax error at column %u: %s", col, msg);
     return p->rc;
 }
+
+/* A field clause's value is wrong (date:1987-13): written on purpose, so
+ * KZ_QUERY_LENIENT does not read it as words. */
+#define field_syntax_error(p, ...) ((p)->field_error = 1, syntax_error((p), __VA_ARGS__))
 
 static int oom(parser *p)
 {
@@ -759,18 +764,18 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
     if (dots) {
         size_t a = (size_t)(dots - v), b = vlen - a - 2;
         if (a == 0 && b == 0)
-            return syntax_error(p, vat, "a range needs a date on at least one side of '..'");
+            return field_syntax_error(p, vat, "a range needs a date on at least one side of '..'");
         if (a && query_date(v, a, &first, &last) != 0)
-            return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
+            return field_syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
         if (a)
             from = first;
         if (b && query_date(dots + 2, b, &first, &last) != 0)
-            return syntax_error(p, vat + a + 2, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
+            return field_syntax_error(p, vat + a + 2, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD");
         if (b)
             to = last;
     } else {
         if (query_date(v, vlen, &first, &last) != 0)
-            return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
+            return field_syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
         if (op[0] == ':')
             from = first, to = last;
         else if (op[0] == '>' && op[1] == '=')
@@ -839,13 +844,13 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
         if (!q)
             return p->rc;
         if (q->kind != TOK_QUOTE || q->at != t->end)
-            return syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
+            return field_syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
         vat = q->start;
         vend = q->end;
         consume(p);
     }
     if (vat == vend)
-        return syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
+        return field_syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
     if (field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date))
         return p->rc;
     int64_t first, last;
@@ -857,11 +862,11 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     for (size_t k = vat; k < vat + 4 && k < vend; k++)
         digits4 &= s[k] >= '0' && s[k] <= '9';
     if (has_date && !date_like && digits4)
-        return syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
+        return field_syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
     if (has_date && (date_like || op[0] != ':'))
         return date_clause(p, name, nlen, op, vat, vend, lo_year, hi_year, occur, t->at, out);
     if (op[0] != ':')
-        return syntax_error(p, vat, "%.*s holds no dates: %s compares dates", (int)KZ_MIN(nlen, (size_t)64), name, op);
+        return field_syntax_error(p, vat, "%.*s holds no dates: %s compares dates", (int)KZ_MIN(nlen, (size_t)64), name, op);
     char term[KZ_TERM_MAX_BYTES];
     size_t len;
     uint32_t id;
@@ -1172,6 +1177,29 @@ static int same_clause(const kz_query *q, const uint32_t *canon, uint32_t a, uin
     return 1;
 }
 
+/* Whether a juxtaposed clause (not a filter, which both modes require), in
+ * a group of several, lies under an exclusion ("-(war peace)"): OR mode then excludes more than AND mode, so
+ * that the AND matches are not all OR matches, and AUTO falls back instead
+ * (search.c's and_then_or needs them to be). A group of one clause means
+ * the same in both modes. Looked at before merge_repeats, so that a
+ * repeated clause counts as written. Depth is bounded by the parser's
+ * nesting limit. */
+static int default_under_not(const kz_query *q, uint32_t node, int excluded)
+{
+    const kz_qnode *n = &q->nodes[node];
+    if (n->kind != KZ_QNODE_BOOL)
+        return 0;
+    for (uint32_t j = 0; j < n->count; j++) {
+        uint32_t kid = q->kids[n->first + j];
+        kz_occur occ = q->nodes[kid].occur;
+        if (excluded && occ == KZ_OCCUR_DEFAULT && !q->nodes[kid].filter && n->count > 1)
+            return 1;
+        if (default_under_not(q, kid, excluded || occ == KZ_OCCUR_NOT))
+            return 1;
+    }
+    return 0;
+}
+
 /* Merges repeated clauses: a group's children that are the same clause
  * taken the same way ("of the" a thousand times, (a b) twice, -x -x) are
  * one child, which matches and scores as they did (a boolean node is
@@ -1242,8 +1270,8 @@ done:
 
 /* ------------------------------------------------------------- public */
 
-int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
-                   kz_syntax_error *err)
+static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                      kz_syntax_error *err, int *field_error)
 {
     *out = NULL;
     if (err)
@@ -1306,6 +1334,7 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
         } else {
             q->nodes[q->root].occur = KZ_OCCUR_DEFAULT;
         }
+        q->default_under_not = default_under_not(q, q->root, 0);
         if (merge_repeats(&p) || collect_units(&p, q->root)) {
             rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
             goto done;
@@ -1314,6 +1343,7 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
     *out = q;
     q = NULL;
 done:
+    *field_error = p.field_error;
     if (rc == KZ_ENOMEM && !p.rc)
         rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
     kz_query_free(q);
@@ -1324,6 +1354,27 @@ done:
     free(p.term_slots);
     free(p.unit_slots);
     free(top.v);
+    return rc;
+}
+
+int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                   kz_syntax_error *err)
+{
+    kz_syntax_error local, why;
+    kz_syntax_error *e = err ? err : &local;
+    int field_error = 0;
+    int rc = parse_once(out, ix, text, len, flags & KZ_QUERY_PLAIN, e, &field_error);
+    if (rc != KZ_ESYNTAX || !(flags & KZ_QUERY_LENIENT) || (flags & KZ_QUERY_PLAIN) || field_error)
+        return rc;
+    /* Pasted text with an unclosed quote or parenthesis, or an operator
+     * without its operand: its words are what the user wants found. */
+    why = *e;
+    if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN, e, &field_error)))
+        return rc;
+    if ((rc = add_note(*out, "searched the words without operators: column %u: %s", why.column, why.message))) {
+        kz_query_free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 

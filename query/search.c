@@ -17,8 +17,10 @@
  * clauses matches the documents that have all of them (its optional
  * clauses then only add to the score); a group with none matches the
  * documents that have any optional clause; a group of exclusions alone
- * matches every document without them. In AUTO mode a query with no match
- * in AND mode is run again in OR mode.
+ * matches every document without them. In AUTO mode the documents that
+ * match in AND mode come first, then those that match only in OR mode,
+ * each part ranked by score (and_then_or); sorted by a field, AUTO is AND,
+ * run again in OR mode when nothing matches.
  *
  * Three evaluators give the same hits, scores and totals:
  *  - and_terms: a conjunction of terms. The container kernels
@@ -218,6 +220,12 @@ static int cmp_hits(const void *x, const void *y)
     const kz_hit *a = x, *b = y;
     if (a->score != b->score)
         return a->score > b->score ? -1 : 1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+static int cmp_hit_docids(const void *x, const void *y)
+{
+    const kz_hit *a = x, *b = y;
     return a->docid < b->docid ? -1 : a->docid > b->docid;
 }
 
@@ -1470,9 +1478,69 @@ static int has_default(const kz_query *q)
     return 0;
 }
 
+/* AUTO mode: the top e->k of the documents that match in AND mode, then,
+ * to fill the k places, the best of those that match only in OR mode. The
+ * facets and the total are the OR pass's: every document that matches.
+ * *n_all gets the AND pass's total. e->heap gets the ranking, in order. */
+static int and_then_or(eval *e, uint64_t *n_all)
+{
+    int rc;
+    size_t k = e->k, n_facets = e->n_facets;
+    kz_hit *all = NULL, *merged = NULL;
+    e->n_facets = 0; /* counted once, over the OR pass's matches */
+    rc = eval_pass(e, KZ_OCCUR_MUST);
+    e->n_facets = n_facets;
+    if (rc)
+        return rc;
+    *n_all = e->total;
+    size_t n = e->n_heap;
+    if (!(all = malloc((n ? n : 1) * sizeof *all)))
+        return oom();
+    memcpy(all, e->heap, n * sizeof *all);
+    qsort(all, n, sizeof *all, cmp_hits);
+    /* The OR pass ranks enough documents to fill the places the AND pass
+     * left, whichever of the AND hits are among them; or only counts. */
+    size_t k_or = n >= k ? 0 : k + n;
+    if (k_or > k) {
+        kz_hit *h = realloc(e->heap, k_or * sizeof *h);
+        if (!h) {
+            rc = oom();
+            goto done;
+        }
+        e->heap = h;
+    }
+    e->k = k_or;
+    rc = eval_pass(e, KZ_OCCUR_SHOULD);
+    e->k = k;
+    if (rc)
+        goto done;
+    qsort(e->heap, e->n_heap, sizeof *e->heap, cmp_hits);
+    if (!(merged = malloc((k ? k : 1) * sizeof *merged))) {
+        rc = oom();
+        goto done;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < k; i++)
+        merged[m++] = all[i];
+    /* An OR hit is an AND hit when its docid is among all's. */
+    qsort(all, n, sizeof *all, cmp_hit_docids);
+    for (size_t i = 0; i < e->n_heap && m < k; i++)
+        if (!bsearch(&e->heap[i], all, n, sizeof *all, cmp_hit_docids))
+            merged[m++] = e->heap[i];
+    free(e->heap);
+    e->heap = merged;
+    e->n_heap = m;
+    merged = NULL;
+done:
+    free(merged);
+    free(all);
+    return rc;
+}
+
 struct kz_results {
     kz_mode mode;
     uint64_t total;
+    uint64_t total_all_words; /* the first this many of the ranking match in AND mode */
     facet_acc *facets; /* sorted and cut to their limits */
     size_t n_facets;
     kz_hit *hits;
@@ -1620,12 +1688,22 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     if ((rc = eval_open(&e)))
         goto done;
     r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
-    if ((rc = eval_pass(&e, o.mode == KZ_MODE_ANY ? KZ_OCCUR_SHOULD : KZ_OCCUR_MUST)))
-        goto done;
-    if (e.total == 0 && o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q)) {
-        r->mode = KZ_MODE_ANY;
-        if ((rc = eval_pass(&e, KZ_OCCUR_SHOULD)))
+    int and_first = o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q) && !e.sort_field &&
+                    !q->default_under_not;
+    if (and_first) {
+        if ((rc = and_then_or(&e, &r->total_all_words)))
             goto done;
+        if (e.total > r->total_all_words)
+            r->mode = KZ_MODE_ANY;
+    } else {
+        if ((rc = eval_pass(&e, o.mode == KZ_MODE_ANY ? KZ_OCCUR_SHOULD : KZ_OCCUR_MUST)))
+            goto done;
+        if (e.total == 0 && o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q)) {
+            r->mode = KZ_MODE_ANY;
+            if ((rc = eval_pass(&e, KZ_OCCUR_SHOULD)))
+                goto done;
+        }
+        r->total_all_words = r->mode == KZ_MODE_ALL ? e.total : 0;
     }
     if (e.sort_field) { /* the sorted top becomes the hits, in its order */
         qsort_r(e.sheap, e.n_sheap, sizeof *e.sheap, cmp_sort_items, &e);
@@ -1637,7 +1715,7 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
         for (size_t i = 0; i < e.n_sheap; i++)
             e.heap[i] = (kz_hit){ e.sheap[i].docid, e.sheap[i].score };
         e.n_heap = e.n_sheap;
-    } else {
+    } else if (!and_first) { /* and_then_or left the heap in its order */
         qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
     }
     r->total = e.total;
@@ -1721,6 +1799,8 @@ const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, 
 }
 const kz_hit *kz_results_hit(const kz_results *r, size_t i) { return i < r->n_hits ? &r->hits[i] : NULL; }
 kz_mode kz_results_mode(const kz_results *r) { return r->mode; }
+
+uint64_t kz_results_total_all_words(const kz_results *r) { return r->total_all_words; }
 size_t kz_results_term_count(const kz_results *r) { return r->n_terms; }
 const char *kz_results_term(const kz_results *r, size_t i) { return i < r->n_terms ? r->terms[i] : NULL; }
 double kz_results_idf(const kz_results *r, size_t i) { return i < r->n_terms ? r->term_idf[i] : 0.0; }

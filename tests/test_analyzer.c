@@ -104,71 +104,246 @@ static uint8_t *ref_map(const uint8_t *s, size_t len, utf8proc_option_t options,
     return out;
 }
 
-/* The specification applied to the whole (valid) text, one step at a time:
- * NFKD, case fold, NFKD, strip marks, NFC, tokenize, drop long tokens, stem.
- * Appends the stems joined by spaces to out. */
-static void ref_analyze(struct sb_stemmer *stemmer, const char *text, size_t len, kz_buf *out)
+/* The stemmers of an analysis: one for every word (forced), or English for
+ * Latin words and Russian for Russian ones (auto). */
+typedef struct ref_stemmers {
+    struct sb_stemmer *forced, *english, *russian;
+    int forced_is_russian;
+} ref_stemmers;
+
+static void ref_stemmers_open(ref_stemmers *r, const char *language)
 {
-    size_t n1, n2, n3, n4;
+    memset(r, 0, sizeof *r);
+    if (strcmp(language, "auto") == 0) {
+        r->english = sb_stemmer_new("english", "UTF_8");
+        r->russian = sb_stemmer_new("russian", "UTF_8");
+    } else {
+        r->forced = sb_stemmer_new(language, "UTF_8");
+        r->forced_is_russian = strcmp(language, "russian") == 0;
+    }
+}
+
+static void ref_stemmers_close(ref_stemmers *r)
+{
+    sb_stemmer_delete(r->forced);
+    sb_stemmer_delete(r->english);
+    sb_stemmer_delete(r->russian);
+}
+
+/* Decodes valid UTF-8 into a malloc'd array of *n code points. */
+static int32_t *ref_decode(const uint8_t *s, size_t len, size_t *n)
+{
+    int32_t *cp = malloc((len + 1) * sizeof *cp);
+    *n = 0;
+    for (size_t i = 0; i < len;)
+        i += (size_t)utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp[(*n)++]);
+    return cp;
+}
+
+static size_t ref_encode(const int32_t *cp, size_t n, uint8_t *out)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += put_utf8((char *)out + w, (uint32_t)cp[i]);
+    return w;
+}
+
+/* The README's script of a folded letter: 'L'atin, 'C'yrillic, 'H'angul or 0. */
+static int ref_script_of(int32_t c)
+{
+    static const int32_t ranges[][3] = {
+        { 'a', 'z', 'L' }, { 0xC0, 0x2AF, 'L' }, { 0x1E00, 0x1EFF, 'L' }, { 0x2C60, 0x2C7F, 'L' },
+        { 0xA720, 0xA7FF, 'L' }, { 0xAB30, 0xAB6F, 'L' },
+        { 0x400, 0x52F, 'C' }, { 0x1C80, 0x1C8F, 'C' }, { 0xA640, 0xA69F, 'C' },
+        { 0x1100, 0x11FF, 'H' }, { 0x3130, 0x318F, 'H' }, { 0xA960, 0xA97F, 'H' }, { 0xAC00, 0xD7FF, 'H' },
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (c >= ranges[i][0] && c <= ranges[i][1])
+            return ranges[i][2];
+    return 0;
+}
+
+/* The README's table of look-alike letters, Latin then Cyrillic. */
+static const char *const ref_latin_twins = "abcehikmoptxy";
+static const char *const ref_cyrillic_twins[] = { "а", "в", "с", "е", "н", "і", "к", "м", "о", "р", "т", "х", "у" };
+
+static int32_t ref_twin(int32_t c, int to_cyrillic)
+{
+    for (int i = 0; ref_latin_twins[i]; i++) {
+        int32_t cyr;
+        utf8proc_iterate((const uint8_t *)ref_cyrillic_twins[i], -1, &cyr);
+        if (to_cyrillic && c == ref_latin_twins[i])
+            return cyr;
+        if (!to_cyrillic && c == cyr)
+            return ref_latin_twins[i];
+    }
+    return c;
+}
+
+/* Stems word (NUL-terminated; stems are never longer) in place; Russian
+ * until it holds. */
+static void ref_stem(struct sb_stemmer *st, int again, char *word)
+{
+    for (;;) {
+        const sb_symbol *s = sb_stemmer_stem(st, (const sb_symbol *)word, (int)strlen(word));
+        size_t n = (size_t)sb_stemmer_length(st);
+        int same = n == strlen(word) && memcmp(s, word, n) == 0;
+        memcpy(word, s, n);
+        word[n] = 0;
+        if (same || !again)
+            return;
+    }
+}
+
+/* Appends the term of one token to out: tok[0..n) holds its code points,
+ * marks included, as folding left them. */
+static void ref_term(const ref_stemmers *r, const int32_t *tok, size_t n, kz_buf *out, int *first)
+{
+    int32_t *cp = malloc((n + 1) * sizeof *cp), *bare = malloc((n + 1) * sizeof *bare);
+    uint8_t *u = malloc(4 * n + 4), *nfc = NULL;
+    char *buf = malloc(4 * n + 4);
+    size_t nb = 0, marks = 0, nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ref_is_mark(tok[i]) && ++marks > 1024)
+            continue; /* marks after the 1,024th are not kept */
+        cp[nc++] = tok[i];
+        if (!ref_is_mark(tok[i]))
+            bare[nb++] = tok[i];
+    }
+    size_t nfc_len;
+    nfc = ref_map(u, ref_encode(bare, nb, u), UTF8PROC_COMPOSE | UTF8PROC_STABLE, &nfc_len);
+    size_t n_nfc = 0;
+    free(ref_decode(nfc, nfc_len, &n_nfc));
+    if (n_nfc > KZ_MAX_TOKEN_CODEPOINTS) {
+        free(nfc);
+        goto done;
+    }
+    /* Script, with look-alikes read as the majority's. */
+    size_t count[128] = { 0 };
+    for (size_t i = 0; i < nb; i++)
+        count[ref_script_of(bare[i])]++;
+    if (count['L'] && count['C']) {
+        int to_cyrillic = count['C'] >= count['L'];
+        char from = to_cyrillic ? 'L' : 'C';
+        for (size_t i = 0; i < nc; i++)
+            if (ref_script_of(cp[i]) == from)
+                cp[i] = ref_twin(cp[i], to_cyrillic);
+        count['L'] = count['C'] = 0;
+        nb = 0;
+        for (size_t i = 0; i < nc; i++)
+            if (!ref_is_mark(cp[i])) {
+                bare[nb++] = cp[i];
+                count[ref_script_of(cp[i])]++;
+            }
+        free(nfc);
+        nfc = ref_map(u, ref_encode(bare, nb, u), UTF8PROC_COMPOSE | UTF8PROC_STABLE, &nfc_len);
+    }
+    int russian = 1;
+    for (size_t i = 0; i < nb; i++)
+        if (ref_script_of(bare[i]) == 'C' && !(bare[i] >= 0x430 && bare[i] <= 0x44F))
+            russian = 0;
+    struct sb_stemmer *st = NULL;
+    int again = 0;
+    if (count['H']) {
+        st = NULL;
+    } else if (r->forced) {
+        st = r->forced;
+        again = r->forced_is_russian;
+    } else if (count['L'] && !count['C']) {
+        st = r->english;
+    } else if (count['C'] && !count['L'] && russian) {
+        st = r->russian;
+        again = 1;
+    }
+    if (!*first)
+        kz_buf_append_u8(out, ' ');
+    *first = 0;
+    if (!st) {
+        kz_buf_append(out, nfc, nfc_len);
+        free(nfc);
+        goto done;
+    }
+    free(nfc);
+    size_t word_len;
+    uint8_t *word = ref_map(u, ref_encode(cp, nc, u), UTF8PROC_COMPOSE | UTF8PROC_STABLE, &word_len);
+    memcpy(buf, word, word_len);
+    buf[word_len] = 0;
+    free(word);
+    ref_stem(st, again, buf);
+    size_t d_len, n_d, w = 0;
+    uint8_t *d = ref_map((uint8_t *)buf, strlen(buf), UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE, &d_len);
+    int32_t *dc = ref_decode(d, d_len, &n_d);
+    for (size_t i = 0; i < n_d; i++)
+        if (!ref_is_mark(dc[i]))
+            dc[w++] = dc[i];
+    size_t t_len;
+    uint8_t *t = ref_map(u, ref_encode(dc, w, u), UTF8PROC_COMPOSE | UTF8PROC_STABLE, &t_len);
+    kz_buf_append(out, t, t_len);
+    free(t);
+    free(dc);
+    free(d);
+done:
+    free(buf);
+    free(u);
+    free(bare);
+    free(cp);
+}
+
+/* The specification applied to the whole (valid) text, one step at a time:
+ * NFKD, case fold, NFKD; tokens of word characters with the marks after
+ * them; each token's term (ref_term). Appends the terms joined by spaces
+ * to out. */
+static void ref_analyze(const ref_stemmers *r, const char *text, size_t len, kz_buf *out)
+{
+    size_t n1, n2, n3;
     uint8_t *nfkd = ref_map((const uint8_t *)text, len,
                             UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE, &n1);
     uint8_t *folded = ref_map(nfkd, n1, UTF8PROC_CASEFOLD, &n2);
     uint8_t *again = ref_map(folded, n2, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE, &n3);
-    uint8_t *stripped = malloc(n3 + 1);
-    size_t w = 0;
-    for (size_t i = 0; i < n3;) {
-        int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate(again + i, (utf8proc_ssize_t)(n3 - i), &c);
-        if (!ref_is_mark(c)) {
-            memcpy(stripped + w, again + i, (size_t)k);
-            w += (size_t)k;
-        }
-        i += (size_t)k;
+    size_t n;
+    int32_t *cp = ref_decode(again, n3, &n);
+    /* The letters without marks; after[i] is where the marks after the
+     * i-th of them end in cp. */
+    size_t *at = malloc((n + 1) * sizeof *at), *after = malloc((n + 1) * sizeof *after), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ref_is_mark(cp[i]))
+            continue;
+        at[m] = i;
+        size_t j = i + 1;
+        while (j < n && ref_is_mark(cp[j]))
+            j++;
+        after[m++] = j;
     }
-    uint8_t *nfc = ref_map(stripped, w, UTF8PROC_COMPOSE | UTF8PROC_STABLE, &n4);
-
-    int32_t *cp = malloc((n4 + 1) * sizeof *cp);
-    size_t n = 0;
-    for (size_t i = 0; i < n4;) {
-        i += (size_t)utf8proc_iterate(nfc + i, (utf8proc_ssize_t)(n4 - i), &cp[n]);
-        n++;
-    }
-    char *tok = malloc(4 * n + 1);
+    int32_t *tok = malloc((n + 1) * sizeof *tok);
     out->len = 0;
     int first = 1;
-    for (size_t i = 0; i < n;) {
-        if (!ref_is_word(cp[i])) {
+    for (size_t i = 0; i < m;) {
+        if (!ref_is_word(cp[at[i]])) {
             i++;
             continue;
         }
-        size_t j = i, count = 0, tl = 0;
+        size_t j = i, tl = 0;
         for (;;) {
-            while (j < n && ref_is_word(cp[j])) {
-                tl += put_utf8(tok + tl, (uint32_t)cp[j++]);
-                count++;
+            while (j < m && ref_is_word(cp[at[j]])) {
+                for (size_t k = at[j]; k < after[j]; k++)
+                    tok[tl++] = cp[k];
+                j++;
             }
-            if (j + 1 < n && (cp[j] == 0x27 || cp[j] == 0x2019) && ref_is_word(cp[j + 1])) {
+            if (j + 1 < m && (cp[at[j]] == 0x27 || cp[at[j]] == 0x2019) && ref_is_word(cp[at[j + 1]])) {
                 tok[tl++] = '\'';
-                count++;
                 j++;
                 continue;
             }
             break;
         }
-        if (count <= KZ_MAX_TOKEN_CODEPOINTS) {
-            const sb_symbol *s = sb_stemmer_stem(stemmer, (const sb_symbol *)tok, (int)tl);
-            if (!first)
-                kz_buf_append_u8(out, ' ');
-            kz_buf_append(out, s, (size_t)sb_stemmer_length(stemmer));
-            first = 0;
-        }
+        ref_term(r, tok, tl, out, &first);
         i = j;
     }
     kz_buf_terminate(out);
     free(tok);
+    free(at);
+    free(after);
     free(cp);
-    free(nfc);
-    free(stripped);
     free(again);
     free(folded);
     free(nfkd);
@@ -176,14 +351,14 @@ static void ref_analyze(struct sb_stemmer *stemmer, const char *text, size_t len
 
 /* Compares the analyzer with the reference on text; prints the first
  * difference. Also checks that spans are sane. */
-static int agrees_with_reference(kz_analyzer *a, struct sb_stemmer *stemmer, const char *text,
+static int agrees_with_reference(kz_analyzer *a, const ref_stemmers *stemmers, const char *text,
                                  size_t len)
 {
     kz_buf got = { 0 }, want = { 0 };
     kz_tokvec tv = { 0 };
     int ok = kz_analyzer_run(a, text, len, &tv) == KZ_OK;
     join_stems(&got, a, &tv);
-    ref_analyze(stemmer, text, len, &want);
+    ref_analyze(stemmers, text, len, &want);
     if (ok && strcmp((char *)got.data, (char *)want.data) != 0) {
         size_t d = 0;
         while (got.data[d] && got.data[d] == want.data[d])
@@ -268,7 +443,10 @@ static void test_mixed_scripts(void)
 {
     CHECK_STR(stems("Astana (Астана, Ақмола) 1997"), "astana астана ақмола 1997");
     /* No separator between scripts: one run of letters. */
-    CHECK_STR(stems("abcабв"), "abcабв");
+    /* Latin and Cyrillic in one word: the look-alikes of the minority (of
+     * Latin, on a tie) are read as the majority's letters. */
+    CHECK_STR(stems("abcабв"), "авсабв");
+    CHECK_STR(stems_lang("auto", "abcабв"), "авсабв");
     CHECK_STR(stems("東京 Tokyo"), "東京 tokyo");
     CHECK_STR(stems("Ελλάδα"), "ελλαδα");
     CHECK_STR(stems("한국어"), "한국어"); /* decomposed and composed again */
@@ -427,6 +605,89 @@ static void test_stemming(void)
         CHECK_INT(tv.v[0].term, tv.v[2].term);
     kz_tokvec_free(&tv);
     kz_analyzer_free(a);
+}
+
+/* Snowball sees й: stemming comes before the fold that turns й into и. */
+static void test_stem_then_fold(void)
+{
+    static const char *const languages[] = { "auto", "russian" };
+    for (int l = 0; l < 2; l++) {
+        CHECK_STR(stems_lang(languages[l], "новый новой нового"), "нов нов нов");
+        /* The terms are folded: й became и after stemming. */
+        CHECK_STR(stems_lang(languages[l], "российский российской"), "россииск россииск");
+        CHECK_STR(stems_lang(languages[l], "война войной"), "воин воин");
+        CHECK_STR(stems_lang(languages[l], "файл файлы"), "фаил фаил");
+        CHECK_STR(stems_lang(languages[l], "ЁЛКА ёлки елка"), "елк елк елк");
+    }
+    /* Marks come off after stemming, in every language. */
+    CHECK_STR(stems_lang("auto", "café cafés naïve"), "cafe cafe naiv");
+    CHECK_STR(stems_lang("german", "Häuser Hauser"), "haus haus");
+}
+
+/* The default analysis stems each word by its script. */
+static void test_stemmer_by_script(void)
+{
+    /* Latin words English, Russian words Russian, in one text. */
+    CHECK_STR(stems_lang("auto", "Sanctions against Russia: санкции против России"),
+              "sanction against russia санкц прот росс");
+    CHECK_STR(stems_lang("auto", "sanction sanctions санкция санкциями"), "sanction sanction санкц санкц");
+    /* Cyrillic with letters outside the Russian alphabet (Kazakh,
+     * Ukrainian) is not stemmed as Russian. */
+    CHECK_STR(stems_lang("auto", "Қазақстанның Україна"), "қазақстанның украіна");
+    /* Other scripts are not stemmed; digits neither. */
+    CHECK_STR(stems_lang("auto", "Ελλάδα 東京 1990s 2022"), "ελλαδα 東京 1990s 2022");
+    /* One language for every word, as before: English leaves Cyrillic
+     * alone and Russian leaves Latin alone. */
+    CHECK_STR(stems_lang("english", "sanctions санкции"), "sanction санкции");
+    CHECK_STR(stems_lang("russian", "sanctions санкции"), "sanctions санкц");
+    /* A word with a Latin K among Cyrillic letters (a spam trick) is the
+     * Cyrillic word, and the reverse. */
+    CHECK_STR(stems_lang("auto", "Kазахстан Казахстан"), "казахст казахст");
+    CHECK_STR(stems_lang("auto", "Tokаyev Tokayev"), "tokayev tokayev");
+    /* Letters without a look-alike keep the word mixed: not stemmed. */
+    CHECK_STR(stems_lang("auto", "fжs"), "fжs");
+}
+
+/* Every case of each name in tests/data/russian-names.txt has one term, and
+ * no two names share one. */
+static void test_russian_names(void)
+{
+    FILE *f = fopen(KZ_SOURCE_DIR "/tests/data/russian-names.txt", "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    kz_analyzer *a = NULL;
+    CHECK_OK(kz_analyzer_new(&a, NULL));
+    kz_tokvec tv = { 0 };
+    char line[1024];
+    uint32_t seen[128];
+    size_t n_names = 0, n_forms = 0;
+    while (a && fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        tv.len = 0;
+        CHECK_OK(kz_analyzer_run(a, line, strlen(line), &tv));
+        CHECK(tv.len >= 4);
+        for (size_t i = 1; i < tv.len; i++)
+            if (tv.v[i].term != tv.v[0].term) {
+                size_t n0, ni;
+                const char *t0 = kz_analyzer_term(a, tv.v[0].term, &n0);
+                const char *ti = kz_analyzer_term(a, tv.v[i].term, &ni);
+                fprintf(stderr, "%.*s: form %zu is %.*s, not %.*s\n", (int)(tv.v[0].end - tv.v[0].start),
+                        line + tv.v[0].start, i, (int)ni, ti, (int)n0, t0);
+                CHECK(0);
+            }
+        for (size_t k = 0; k < n_names && tv.len; k++)
+            CHECK(seen[k] != tv.v[0].term);
+        if (tv.len && n_names < sizeof seen / sizeof seen[0])
+            seen[n_names++] = tv.v[0].term;
+        n_forms += tv.len;
+    }
+    CHECK(n_names >= 30);
+    CHECK(n_forms >= 150);
+    kz_tokvec_free(&tv);
+    kz_analyzer_free(a);
+    fclose(f);
 }
 
 static void test_unknown_language(void)
@@ -631,13 +892,11 @@ static void test_only_hangul_composes(void)
     CHECK_INT(bad, 0);
 }
 
-/* Every code point, alone and between two letters, against the reference. */
+/* Every code point, alone and between two letters, against the reference,
+ * in the default analysis and with English for every word. */
 static void test_exhaustive(void)
 {
-    kz_analyzer *a = NULL;
-    struct sb_stemmer *stemmer = sb_stemmer_new("english", "UTF_8");
     kz_buf text = { 0 };
-    CHECK_OK(kz_analyzer_new(&a, "english"));
     for (int32_t c = 1; c < 0x110000; c++) {
         if (c >= 0xD800 && c < 0xE000)
             continue;
@@ -649,11 +908,58 @@ static void test_exhaustive(void)
         kz_buf_append(&text, u, k);
         kz_buf_append(&text, " ", 1);
     }
-    if (a)
-        CHECK(agrees_with_reference(a, stemmer, (char *)text.data, text.len));
+    static const char *const languages[] = { "auto", "english" };
+    for (size_t l = 0; l < 2; l++) {
+        kz_analyzer *a = NULL;
+        ref_stemmers r;
+        ref_stemmers_open(&r, languages[l]);
+        CHECK_OK(kz_analyzer_new(&a, languages[l]));
+        if (a)
+            CHECK(agrees_with_reference(a, &r, (char *)text.data, text.len));
+        kz_analyzer_free(a);
+        ref_stemmers_close(&r);
+    }
     kz_buf_free(&text);
+}
+
+/* What the builder's surely_has_token() relies on: every letter or digit
+ * whose NFKD starts with a letter or digit (not U+FE70, a space and a mark)
+ * is, alone, a token, and no character folds to more than 18 code points
+ * (all of its fold's tokens together). */
+static void test_letters_are_tokens(void)
+{
+    kz_analyzer *a = NULL;
+    CHECK_OK(kz_analyzer_new(&a, NULL));
+    if (!a)
+        return;
+    kz_analyzer_fold_only(a);
+    kz_tokvec tv = { 0 };
+    size_t bad = 0, longest = 0;
+    for (int32_t c = 1; c < 0x110000; c++) {
+        if (!ref_is_word(c) || (c >= 0xD800 && c < 0xE000))
+            continue;
+        int32_t d[32];
+        int bound = 0;
+        if (utf8proc_decompose_char(c, d, 32, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, &bound) <= 0 ||
+            !ref_is_word(d[0]))
+            continue;
+        char u[4];
+        size_t n = put_utf8(u, (uint32_t)c), cps = 0;
+        tv.len = 0;
+        CHECK_OK(kz_analyzer_run(a, u, n, &tv));
+        for (size_t i = 0; i < tv.len; i++) {
+            size_t len;
+            const char *t = kz_analyzer_term(a, tv.v[i].term, &len);
+            for (size_t j = 0; j < len; j++)
+                cps += ((unsigned char)t[j] & 0xC0) != 0x80;
+        }
+        bad += tv.len == 0;
+        longest = KZ_MAX(longest, cps);
+    }
+    CHECK_INT(bad, 0);
+    CHECK(longest <= 18);
+    kz_tokvec_free(&tv);
     kz_analyzer_free(a);
-    sb_stemmer_delete(stemmer);
 }
 
 /* Pieces that random texts are made of. */
@@ -714,34 +1020,36 @@ static void random_text(uint64_t *rng, kz_buf *b)
 
 static void test_random_against_reference(void)
 {
+    static const char *const languages[] = { "auto", "english", "russian" };
+    enum { N_LANGUAGES = 3 };
     uint64_t seed = kz_test_seed();
     uint64_t rng = seed;
-    kz_analyzer *en = NULL, *ru = NULL;
-    struct sb_stemmer *sen = sb_stemmer_new("english", "UTF_8");
-    struct sb_stemmer *sru = sb_stemmer_new("russian", "UTF_8");
+    kz_analyzer *an[N_LANGUAGES] = { 0 };
+    ref_stemmers ref[N_LANGUAGES];
     kz_buf text = { 0 };
-    CHECK_OK(kz_analyzer_new(&en, "english"));
-    CHECK_OK(kz_analyzer_new(&ru, "russian"));
-    if (!en || !ru)
-        goto done;
+    int ok = 1;
+    for (int l = 0; l < N_LANGUAGES; l++) {
+        ref_stemmers_open(&ref[l], languages[l]);
+        CHECK_OK(kz_analyzer_new(&an[l], languages[l]));
+        ok &= an[l] != NULL;
+    }
     int failures = 0;
-    for (int i = 0; i < 20000 && failures < 5; i++) {
+    for (int i = 0; ok && i < 30000 && failures < 5; i++) {
         random_text(&rng, &text);
-        kz_analyzer *a = i % 2 ? ru : en;
-        if (!agrees_with_reference(a, i % 2 ? sru : sen, (char *)text.data, text.len)) {
-            fprintf(stderr, "  (iteration %d of seed %" PRIu64 ")\n", i, seed);
+        int l = i % N_LANGUAGES;
+        if (!agrees_with_reference(an[l], &ref[l], (char *)text.data, text.len)) {
+            fprintf(stderr, "  (iteration %d of seed %" PRIu64 ", language %s)\n", i, seed, languages[l]);
             failures++;
         }
         if (i % 5000 == 4999)
-            kz_analyzer_reset(a); /* results must not depend on the caches */
+            kz_analyzer_reset(an[l]); /* results must not depend on the caches */
     }
     CHECK_INT(failures, 0);
-done:
     kz_buf_free(&text);
-    kz_analyzer_free(en);
-    kz_analyzer_free(ru);
-    sb_stemmer_delete(sen);
-    sb_stemmer_delete(sru);
+    for (int l = 0; l < N_LANGUAGES; l++) {
+        kz_analyzer_free(an[l]);
+        ref_stemmers_close(&ref[l]);
+    }
 }
 
 int main(void)
@@ -756,6 +1064,9 @@ int main(void)
     KZ_RUN(test_empty_and_punctuation);
     KZ_RUN(test_vulgar_fraction);
     KZ_RUN(test_stemming);
+    KZ_RUN(test_stem_then_fold);
+    KZ_RUN(test_stemmer_by_script);
+    KZ_RUN(test_russian_names);
     KZ_RUN(test_unknown_language);
     KZ_RUN(test_ids);
     KZ_RUN(test_utf8proc_corners);
@@ -765,6 +1076,7 @@ int main(void)
     KZ_RUN(test_fast_path_agrees);
     KZ_RUN(test_only_hangul_composes);
     KZ_RUN(test_exhaustive);
+    KZ_RUN(test_letters_are_tokens);
     KZ_RUN(test_random_against_reference);
     return kz_test_finish();
 }

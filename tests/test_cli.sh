@@ -100,7 +100,7 @@ fi
 run "$KZ" stats --index "$T/ix"
 expect_status 0 "stats"
 expect_in out "documents   5" "stats"
-expect_in out "language english" "stats"
+expect_in out "language auto" "stats"
 
 run "$KZ" check --index "$T/ix"
 expect_status 0 "check a good index"
@@ -290,6 +290,57 @@ expect_status 2 "stats --index without its argument"
 run "$KZ"
 expect_status 2 "no command"
 
+# Each command's own help: its usage line and examples, exit 0.
+for c in search index add update delete optimize stats check analyze run help; do
+    run "$KZ" "$c" --help
+    expect_status 0 "$c --help"
+    expect_in out "Usage: kzsearch" "$c --help"
+    expect_in out "Examples:" "$c --help"
+    if grep -q "^Commands:" "$T/out"; then fail "$c --help prints the overview" "$(output)"; else pass "$c --help is its own"; fi
+    run "$KZ" help "$c"
+    if grep -q "kzsearch.*$c" "$T/out"; then pass "help $c"; else fail "help $c" "$(output)"; fi
+done
+run "$KZ" index -h
+expect_in out "Usage: kzsearch index" "index -h"
+run "$KZ" help frobnicate
+expect_status 2 "help for no command"
+run "$KZ" -V
+expect_status 0 "-V"
+expect_in out "kzsearch " "-V"
+run "$KZ" --version
+expect_status 0 "--version"
+
+# Global options before or after the command: the same command.
+run "$KZ" --index "$T/ix" stats
+expect_status 0 "--index DIR stats"
+expect_in out "documents   5" "--index DIR stats runs stats"
+run "$KZ" --index="$T/ix" stats
+expect_in out "documents   5" "--index=DIR stats runs stats"
+run "$KZ" --json --index "$T/ix" stats
+expect_status 0 "--json --index DIR stats"
+expect_in out '"documents": 5' "--json before stats"
+if "$JSON_VALID" <"$T/out" >/dev/null 2>&1; then pass "stats --json is valid JSON"; else fail "stats --json is not valid JSON" "$(output)"; fi
+run "$KZ" stats --json --index "$T/ix"
+expect_in out '"documents": 5' "stats --json after"
+run "$KZ" --index "$T/ix" check --json
+expect_status 0 "--index DIR check --json"
+expect_in out '"ok": true' "check --json"
+if "$JSON_VALID" <"$T/out" >/dev/null 2>&1; then pass "check --json is valid JSON"; else fail "check --json is not valid JSON" "$(output)"; fi
+run "$KZ" --index "$T/ix" --json search Tokayev
+expect_in out '"hits": [' "--index and --json before search"
+run "$KZ" --index "$T/ix" -n 1 --count Tokayev
+expect_status 0 "--index DIR then search options"
+run "$KZ" --index "$T/ix" -- stats
+expect_status 1 "-- makes a command's name a query"
+run "$KZ" --json --index "$T/ix" optimize
+expect_status 2 "--json with a command that has no JSON"
+expect_in err "--json goes with" "--json with a command that has no JSON"
+run "$KZ" --index "$T/ix" stats extra
+expect_status 2 "stats with an argument"
+expect_in err "Try 'kzsearch stats --help'" "a usage error names the command's help"
+run "$KZ" --index "$T/ix" analyze Russians
+expect_status 0 "analyze --index: the index's language"
+
 # ---------------------------------------------------------------- stdin
 
 printf '{"id":"1","title":"t","text":"hello world"}\n' | "$KZ" index -q -o "$T/ix2" - >"$T/out" 2>"$T/err"
@@ -345,15 +396,18 @@ run "$KZ" --index "$T/ix" "ethnic zzzqqq"
 expect_status 0 "a word no document has: OR fallback"
 expect_in out "No document has all the words" "the fallback note"
 
-run "$KZ" --index "$T/ix" 'russia OR'
+run "$KZ" --index "$T/ix" --strict 'russia OR'
 expect_status 2 "a syntax error"
 expect_in err "column 8: OR needs a query after it" "a syntax error"
 expect_in err "       ^" "a syntax error: the caret"
-run "$KZ" --index "$T/ix" '(russia'
+run "$KZ" --index "$T/ix" --strict '(russia'
 expect_status 2 "an unclosed parenthesis"
 expect_in err "column 1" "an unclosed parenthesis"
-run "$KZ" --index "$T/ix" '"cold war'
+run "$KZ" --index "$T/ix" --strict '"cold war'
 expect_status 2 "an unclosed quote"
+run "$KZ" --index "$T/ix" 'russia OR'
+expect_status 0 "a dangling OR without --strict: plain words"
+expect_in err "column 8: OR needs a query after it" "a dangling OR: the note says where"
 run "$KZ" --index "$T/ix" -- '-russia kazakhstan'
 expect_status 1 "-- then a query that starts with -"
 
@@ -366,9 +420,29 @@ if "$JSON_VALID" <"$T/out" 2>"$T/err"; then
 else
     fail "--json: invalid JSON" "$(output)"
 fi
-expect_in out '"mode": "all"' "--json"
+expect_in out '"mode": "any", "fallback": false, "total": 5, "total_all_words": 2' "--json: AUTO, the AND hits first"
+expect_in out '"rank": 2, "all_words": true' "--json: the last hit with every word"
+expect_in out '"rank": 3, "all_words": false' "--json: the first with only some"
 expect_in out '"highlights": [{"snippet": [' "--json highlights"
 expect_in out '"unit": "\"ethnic russian\""' "--json explain of a phrase"
+run "$KZ" --index "$T/ix" -n 5 '"ethnic Russians" kazakhstan'
+expect_in out '5 hits for ""ethnic Russians" kazakhstan", 2 with every word' "AUTO: how many have every word"
+expect_in out '-- 3 more with only some of the words --' "AUTO: the boundary before the OR hits"
+run "$KZ" --index "$T/ix" -n 5 --all --json '"ethnic Russians" kazakhstan'
+expect_in out '"mode": "all", "fallback": false, "total": 2, "total_all_words": 2' "--all: the AND hits only"
+run "$KZ" --index "$T/ix" -n 1 --offset 2 '"ethnic Russians" kazakhstan'
+expect_in out '-- 3 more with only some of the words --' "AUTO: the boundary on a later page"
+run "$KZ" --index "$T/ix" -n 1 '"ethnic Russians'
+expect_status 0 "an unclosed quote: plain words"
+expect_in err 'note: searched the words without operators: column 1: this quote is never closed' "an unclosed quote: the note"
+expect_in out 'with every word' "an unclosed quote: the words are searched"
+run "$KZ" --index "$T/ix" -n 1 '(ethnic Russians OR'
+expect_status 0 "an unclosed parenthesis and a dangling OR: plain words"
+run "$KZ" --index "$T/ix" --strict -n 1 '"ethnic Russians'
+expect_status 2 "--strict: an unclosed quote is an error"
+expect_in err 'syntax error at column 1: this quote is never closed' "--strict: the error"
+run "$KZ" --index "$T/ix" -n 1 --since 2020 '"ethnic Russians'
+expect_status 2 "beside --since a syntax error stays an error"
 run "$KZ" --index "$T/ix" --json zzzqqq
 expect_status 1 "--json with no hits"
 "$JSON_VALID" <"$T/out" && pass "--json with no hits: valid JSON" || fail "--json with no hits: invalid JSON" "$(output)"
@@ -381,8 +455,10 @@ words=$(i=0; while [ $i -lt 10000 ]; do printf 'w%d ' $i; i=$((i + 1)); done)
 run "$KZ" --index "$T/ix" --any "$words russia"
 expect_status 0 "a query of 10,000 words"
 deep=$(i=0; while [ $i -lt 5000 ]; do printf '('; i=$((i + 1)); done)
-run "$KZ" --index "$T/ix" "${deep}russia"
+run "$KZ" --index "$T/ix" --strict "${deep}russia"
 expect_status 2 "5,000 nested parentheses: an error, not a crash"
+run "$KZ" --index "$T/ix" "${deep}russia"
+expect_status 0 "5,000 nested parentheses without --strict: the word"
 run "$KZ" --index "$T/ix" "$(printf 'russia \377\376 \300\200')"
 expect_status 0 "invalid UTF-8 in a query"
 # A query that runs past --timeout stops with a clear error (exit 2); the
@@ -497,6 +573,27 @@ run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'
 expect_in out '"topics": ["grain", "trade"]' "an array's values as a JSON array"
+
+# ---------------------------------------------------------------- web pages
+
+mkdir -p "$T/web"
+printf '<html lang=ru><head><meta charset="windows-1251"><title>\315\356\342\356\361\362\350 \344\355\377 \350 \355\356\367\350 | Site</title><meta property=og:site_name content=Site></head><body><nav><a href=/>Home</a></nav><article><p>\317\360\350\342\345\362 &amp; hello from a page about Tokayev, long enough to be text.</p></article><script>var adblock=1;</script></body></html>' >"$T/web/ru.html"
+run "$KZ" extract "$T/web/ru.html"
+expect_status 0 "extract a page"
+expect_in out "title: Новости дня и ночи" "extract: title without the site"
+expect_in out "Привет & hello from a page" "extract: charset and entities"
+expect_in out "site: Site" "extract: fields"
+run "$KZ" extract --json "$T/web/ru.html"
+expect_in out '"lang": "ru"' "extract --json"
+printf 'binary\000data' >"$T/web/bin.html"
+run "$KZ" extract "$T/web/bin.html"
+expect_status 1 "extract: binary is skipped"
+run "$KZ" index --index "$T/webix" "$T/web"
+expect_status 1 "index pages, one binary"
+run "$KZ" --index "$T/webix" Tokayev
+expect_in out "Новости дня и ночи" "a page found by its text"
+run "$KZ" --index "$T/webix" adblock
+expect_status 1 "no hit inside a script"
 
 # ---------------------------------------------------------------- summary
 

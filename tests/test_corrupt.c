@@ -176,7 +176,7 @@ static void test_reference(void)
     CHECK_INT(ref_info.docs, N_DOCS);
     fprintf(stderr, "  %llu documents, %llu terms, %llu tokens\n", (unsigned long long)ref_info.docs,
             (unsigned long long)ref_info.terms, (unsigned long long)ref_info.tokens);
-    CHECK_STR(ref_info.language, "english");
+    CHECK_STR(ref_info.language, "auto");
     CHECK_INT(ref_info.file_bytes, orig_size);
     CHECK_INT(kz_index_section_count(ref_ix), KZ_SEC_MAX - 1);
     for (unsigned i = 0; i < kz_index_section_count(ref_ix); i++) {

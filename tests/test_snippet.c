@@ -40,7 +40,7 @@ static void collect(void *ctx, const char *stem, size_t len, size_t start, size_
 static int mark_is_unit(const kz_results *r, const char *text, kz_span m)
 {
     stems s = { { { 0 } }, 0 };
-    kz_analyze("english", text + m.start, m.end - m.start, collect, &s);
+    kz_analyze(NULL, text + m.start, m.end - m.start, collect, &s);
     for (size_t u = 0; u < kz_results_unit_count(r); u++) {
         const kz_unit *ku = kz_results_unit(r, u);
         /* A mark may join overlapping occurrences: it starts with the unit. */

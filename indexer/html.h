@@ -1,0 +1,140 @@
+/*
+ * html.h: the private interface of the web page readers, in the way of a
+ * section of kzint.h (kept apart so that only the files that read pages
+ * see it):
+ *
+ *   indexer/html.c   one HTML page: charset to UTF-8, parse (libgumbo),
+ *                    metadata, and the article's own text;
+ *   indexer/warc.c   a WARC file, record by record.
+ */
+#ifndef KZ_HTML_H
+#define KZ_HTML_H
+
+#include "kzint.h"
+
+#include <sys/types.h>
+
+/**************************************************************************
+** Interface to code in indexer/html.c
+**
+** kz_html_extract() reads one page. A kz_html_page holds the result; it is
+** zero-initialised empty and valid, is reused from page to page (keeping
+** its buffers' capacity), and is freed with kz_html_page_free().
+*/
+
+/* Metadata fields a page gives, in this order, by these field names. */
+enum { KZ_HTML_DATE, KZ_HTML_URL, KZ_HTML_SITE, KZ_HTML_AUTHOR, KZ_HTML_LANG, KZ_HTML_N_FIELDS };
+
+/* kz_html_page.flags: what the reader had to repair (the page is kept). */
+#define KZ_HTML_UNKNOWN_CHARSET 1u /* the charset named is not one iconv knows: read as UTF-8 */
+#define KZ_HTML_INVALID_BYTES 2u   /* bytes invalid in the charset, replaced by U+FFFD */
+
+/* The memory the parse of one page may take (libgumbo's tree, in an arena
+ * the reader owns), unless kz_html_options.max_memory says otherwise. */
+#define KZ_HTML_DEFAULT_MEMORY (768ull << 20)
+
+typedef struct kz_html_options {
+    const char *http_charset; /* the charset of an HTTP Content-Type (WARC), or NULL */
+    const char *url;          /* the page's address (WARC-Target-URI), or NULL: the url default */
+    uint64_t max_memory;      /* bytes; 0 = KZ_HTML_DEFAULT_MEMORY */
+} kz_html_options;
+
+typedef struct kz_html_page {
+    /* The result of the last kz_html_extract(): NUL-terminated UTF-8,
+     * whitespace collapsed. text holds the article's blocks (paragraphs,
+     * headings, list items) in page order, separated by blank lines. */
+    kz_buf title;
+    kz_buf text;
+    kz_buf field[KZ_HTML_N_FIELDS]; /* empty when the page does not say */
+    kz_meta meta[KZ_HTML_N_FIELDS]; /* the non-empty fields, pointing into field[] */
+    size_t n_meta;
+    char charset[64]; /* the charset the page was read in ("UTF-8", "windows-1251") */
+    unsigned flags;   /* KZ_HTML_UNKNOWN_CHARSET, KZ_HTML_INVALID_BYTES */
+    /* Scratch the reader keeps between pages; not for callers. */
+    kz_buf utf8, scratch, nodes, stack, saved;
+} kz_html_page;
+
+/* The field name of a KZ_HTML_* index ("date", "url", "site", "author", "lang"). */
+const char *kz_html_field_name(int field);
+
+/* Reads the page [data, data+len) into *page (opts may be NULL). Returns
+ *   KZ_OK      the page was read (its text may be empty);
+ *   KZ_ESYNTAX the bytes are not a page (binary data: NUL or control bytes);
+ *   KZ_ELIMIT  the parse would take more than max_memory;
+ *   KZ_ENOMEM;
+ * each with a message. Nothing of data is kept. Memory is bounded by
+ * max_memory plus a few times len; no walk of the tree recurses. */
+int kz_html_extract(kz_html_page *page, const char *data, size_t len, const kz_html_options *opts);
+
+void kz_html_page_free(kz_html_page *page);
+
+/* Fills doc's title, text and meta from page (pointers into page, valid
+ * until its next use); id is left to the caller. */
+void kz_html_page_doc(const kz_html_page *page, kz_jsonl_doc *doc);
+
+/* Whether path names a page: .html, .htm, .xhtml, optionally .gz. */
+int kz_html_is_page_name(const char *path);
+
+/* The charset= parameter of a Content-Type value, copied to out (size
+ * bytes, NUL-terminated); "" when it has none. */
+void kz_html_content_type_charset(char *out, size_t size, const char *content_type);
+/* Whether a Content-Type value is HTML (text/html, application/xhtml+xml). */
+int kz_html_content_type_is_html(const char *content_type);
+
+/**************************************************************************
+** Interface to code in indexer/source.c (for warc.c)
+**
+** The reader of a byte stream that is gzip (any number of members) or
+** plain, told apart by its first bytes.
+*/
+typedef struct kz_zreader kz_zreader;
+
+/* A reader of fd, which stays the caller's to close. *out is the caller's
+ * to free with kz_zreader_free(). */
+int kz_zreader_open(kz_zreader **out, int fd);
+/* Up to cap bytes: the count, 0 at a clean end, -1 on damage or a read
+ * error (kz_zreader_error() says which). */
+ssize_t kz_zreader_read(kz_zreader *r, uint8_t *out, size_t cap);
+const char *kz_zreader_error(const kz_zreader *r);
+/* Input bytes read from fd so far. */
+uint64_t kz_zreader_consumed(const kz_zreader *r);
+void kz_zreader_free(kz_zreader *r);
+
+/**************************************************************************
+** Interface to code in indexer/warc.c
+**
+** A WARC file (ISO 28500; WARC/1.0 and 1.1), plain or gzipped (one gzip
+** member a record, or the whole file in one), read record by record.
+*/
+typedef struct kz_warc_reader kz_warc_reader;
+
+typedef struct kz_warc_record {
+    uint64_t number;          /* 1 for the file's first record */
+    const char *type;         /* WARC-Type ("response", "request", ...), "" if absent */
+    const char *target_uri;   /* WARC-Target-URI, "" if absent */
+    const char *content_type; /* the record's Content-Type, "" if absent */
+    /* For a response record whose block is an HTTP response: */
+    int http_status;          /* 0 if the block is not one */
+    const char *http_content_type; /* the HTTP Content-Type header, "" if absent */
+    const char *body;         /* the HTTP body (or the whole block when not HTTP) */
+    size_t body_len;
+    uint64_t block_len;       /* Content-Length of the record */
+    int too_large;            /* the block is over max_block: body is NULL */
+} kz_warc_record;
+
+/* Reads from fd (which the reader owns from now and closes); name is used
+ * in messages. Blocks over max_block bytes are skipped, not held. */
+int kz_warc_open(kz_warc_reader **out, int fd, const char *name, uint64_t max_block);
+/* The next record: KZ_OK and *rec (valid until the next call), KZ_ENOTFOUND
+ * at the end, KZ_ECORRUPT when the file is damaged or cut (the message
+ * says where; the records before were delivered), KZ_ENOMEM. */
+int kz_warc_next(kz_warc_reader *r, kz_warc_record *rec);
+/* Input bytes consumed so far (compressed, for .gz). */
+uint64_t kz_warc_consumed(const kz_warc_reader *r);
+void kz_warc_close(kz_warc_reader *r);
+
+/* Whether path names a WARC file: .warc, .warc.gz. */
+int kz_warc_is_name(const char *path);
+
+
+#endif
