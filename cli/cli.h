@@ -12,6 +12,8 @@
  *   kzsearch analyze [--lang L] TEXT...           show the analysis (cmd_analyze.c)
  *   kzsearch [search] [options] QUERY...          search (cmd_search.c)
  *   kzsearch run --queries FILE.tsv [options]     a TREC run of many queries (cmd_run.c)
+ *   kzsearch serve [--index DIR] [--listen A:P]   the HTTP API and search page (cmd_serve.c)
+ *   kzsearch shards create SET SHARD...           a shard set (cmd_shards.c)
  *
  * main.c reads the global options (--index, --json, --help, --version)
  * wherever they stand, picks the command and passes them on to it.
@@ -80,7 +82,7 @@ double timeout_option(const char *arg);
 
 /* ---------------------------------------------------------------- locate.c */
 
-/* Whether dir holds an index. */
+/* Whether dir holds an index, or a shard set. */
 int index_exists(const char *dir);
 
 /* The bundled sample articles: the folder installed beside the binary
@@ -98,6 +100,23 @@ char *resolve_index(const char *given, int *sample);
  * after saying there is none: never the bundled sample. Caller frees. */
 char *changed_index_dir(const char *index_opt, const char *what);
 
+/* The --index options of a command that reads: several are searched as
+ * one index (kz_index_open_many). */
+typedef struct index_list {
+    const char *dir[64];
+    size_t n;
+} index_list;
+
+/* Adds one --index; exits with a usage message past 64. */
+void index_list_add(index_list *l, const char *dir);
+
+/* Opens what l names: one index or shard set, several as one, or with
+ * none the default index (resolve_index: *sample 1 for the bundled
+ * sample). *dir gets a folder to name in messages, the first (the caller
+ * frees it; NULL only out of memory). Prints the error and returns its
+ * code. */
+int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir);
+
 /* Reads the only options of check and stats (--index DIR, --json, -h);
  * returns the index folder (the caller frees it) and sets *json. */
 char *index_dir_option(int argc, char **argv, int *first_arg, int *json);
@@ -108,6 +127,147 @@ char *index_dir_option(int argc, char **argv, int *first_arg, int *json);
  * sequence are written as U+FFFD. */
 void json_string(FILE *f, const char *s, size_t n);
 void json_cstr(FILE *f, const char *s);
+
+/* ---------------------------------------------------------------- search.c */
+
+#define SEARCH_MAX_FACETS 16
+
+/* A search as asked: by the command's options or the server's parameters.
+ * The strings are the caller's and must outlive the search_run and the
+ * search_json_write that read them; the facets' fields point into
+ * facet_text. */
+typedef struct search_spec {
+    const char *query;       /* the user's text; "" when only since/until */
+    const char *since, *until, *date_field; /* NULL or "": none */
+    int strict;              /* a syntax error is an error, never read as plain words */
+    int explain;             /* JSON: each hit's "explain" */
+    size_t fragments, snippet_chars;
+    double started;          /* now_seconds() when the search began; 0: in search_run */
+    kz_search_options so;    /* mode, limit, offset, timeout, sort; facets set by search_run */
+    kz_facet_spec facets[SEARCH_MAX_FACETS];
+    char facet_text[SEARCH_MAX_FACETS][256];
+    size_t n_facets;
+} search_spec;
+
+/* Defaults: the command's (10 hits, one passage of 200 characters, a
+ * timeout of DEFAULT_TIMEOUT, lenient parsing, dates in "date"). */
+void search_spec_init(search_spec *s);
+
+/* Adds a facet "FIELD[:year|:month|:day][:N]"; NULL, or what is wrong
+ * (static storage). */
+const char *search_facet_add(search_spec *s, const char *text);
+
+/* The name facet i is shown under: "source", "date:month". Written to buf. */
+const char *search_facet_name(const search_spec *s, size_t i, char *buf, size_t size);
+
+/* "score", "date", "-date", "+FIELD": NULL, or what is wrong. The sort
+ * field points into arg, which must outlive the search. */
+const char *search_sort_set(search_spec *s, const char *arg);
+
+typedef enum search_error {
+    SEARCH_NO_ERROR = 0,
+    SEARCH_BAD_QUERY,     /* err: the syntax error, its column in the user's query */
+    SEARCH_BAD_DATES,     /* err.message: since or until is no date */
+    SEARCH_NO_DATE_FIELD  /* since or until, but the index has no such field */
+} search_error;
+
+/* A search's outcome: q and r are owned (search_result_free). */
+typedef struct search_result {
+    kz_query *q;
+    kz_results *r;
+    double took_ms;
+    search_error error;  /* with KZ_ESYNTAX */
+    kz_syntax_error err;
+} search_result;
+
+/* Parses and runs s on ix. KZ_ESYNTAX with res->error saying which input
+ * is wrong; KZ_ETIMEOUT past s->so.timeout; the library's other errors.
+ * search_result_free(res) whatever the result. */
+int search_run(search_result *res, kz_index *ix, const search_spec *s);
+void search_result_free(search_result *res);
+
+/* ---------------------------------------------------------------- hit_view.c */
+
+#define HIT_VIEW_MAX_META 32
+#define HIT_VIEW_MAX_FRAGMENTS 16
+
+/* Everything shown of one hit: its document (strings owned by the index),
+ * the title's marks, the start of its text and its passages (owned). */
+typedef struct hit_view {
+    const kz_hit *h;
+    kz_doc d;
+    kz_doc_field meta[HIT_VIEW_MAX_META];
+    kz_span *tmarks;
+    size_t n_tmarks;
+    char *text;
+    size_t len;
+    kz_snippet frag[HIT_VIEW_MAX_FRAGMENTS];
+    size_t n_frag;
+} hit_view;
+
+/* Fills hv for hit i of r; hit_view_free() whatever the result. */
+int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, size_t fragments,
+                  size_t snippet_chars);
+void hit_view_free(hit_view *hv);
+
+/* ---------------------------------------------------------------- search_json.c */
+
+/* The JSON document of a search that succeeded (README "JSON output"),
+ * one line per hit, a newline at the end. An error of the library's from
+ * loading a hit leaves the document cut. */
+int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_result *res);
+
+/* A document's fields as a JSON object; a key of several values gives an
+ * array. */
+void json_metadata(FILE *f, const kz_doc_field *meta, size_t n_meta);
+
+/* "all" or "any". */
+const char *search_mode_name(kz_mode m);
+
+/* Whether AUTO fell back to any word: no document has them all. */
+int search_fell_back(const search_spec *s, const search_result *res);
+
+/* A scoring unit as a user would write it: stem or "phrase of stems". */
+void search_unit_text(char *buf, size_t size, const kz_unit *u);
+
+/* ---------------------------------------------------------------- live_index.c */
+
+/* The index a server serves, reopened when a new generation appears. */
+typedef struct live_index live_index;
+/* One generation of it, counted: valid from live_index_take until the
+ * matching live_index_give, even after a newer one took its place. */
+typedef struct served_index served_index;
+
+/* Opens and warms the index in dir; a new generation is looked for at
+ * most every interval seconds (0: at each take). *out is the caller's
+ * (live_index_free, after the last give). */
+int live_index_open(live_index **out, const char *dir, double interval);
+/* The current generation, after looking for a newer one if it is time.
+ * Never NULL. */
+served_index *live_index_take(live_index *li);
+void live_index_give(live_index *li, served_index *s);
+kz_index *served_index_get(const served_index *s);
+/* How many new generations were put in place since the open. */
+uint64_t live_index_reloads(live_index *li);
+void live_index_free(live_index *li);
+
+/* ---------------------------------------------------------------- web_assets.c */
+
+/* The search page's files, from web/, built into the binary
+ * (web/embed.cmake writes web_assets.c at build time). */
+typedef struct web_asset {
+    const char *path; /* "/", "/app.js" */
+    const char *type; /* Content-Type */
+    const unsigned char *data;
+    size_t len;
+} web_asset;
+extern const web_asset web_assets[];
+extern const size_t web_asset_count;
+
+/* ---------------------------------------------------------------- cmd_stats.c */
+
+/* The JSON document of `kzsearch stats --json` for ix (opened from dir). */
+void stats_json_write(FILE *f, kz_index *ix, const char *dir);
 
 /* ---------------------------------------------------------------- cmd_build.c */
 
@@ -136,5 +296,7 @@ int cmd_search(int argc, char **argv);   /* cmd_search.c */
 int cmd_run(int argc, char **argv);      /* cmd_run.c */
 int cmd_analyze(int argc, char **argv);  /* cmd_analyze.c */
 int cmd_extract(int argc, char **argv);  /* cmd_extract.c */
+int cmd_shards(int argc, char **argv);   /* cmd_shards.c */
+int cmd_serve(int argc, char **argv);    /* cmd_serve.c */
 
 #endif

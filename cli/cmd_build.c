@@ -21,7 +21,7 @@ static void clear_bar(index_ui *ui)
 void on_problem(void *ctx, kz_problem kind, const char *where, const char *message)
 {
     index_ui *ui = ctx;
-    if (ui->quiet || kind == KZ_PROBLEM_OTHER_FILE)
+    if (ui->quiet)
         return;
     if (ui->shown[kind]++ >= PROBLEMS_SHOWN_PER_KIND)
         return;
@@ -102,6 +102,7 @@ int cmd_build(int argc, char **argv, kz_build_mode mode)
         { "output", required_argument, 0, 'o' }, { "lang", required_argument, 0, 'l' },
         { "memory", required_argument, 0, 'm' }, { "threads", required_argument, 0, 't' },
         { "max-doc", required_argument, 0, 'x' }, { "store-level", required_argument, 0, 's' },
+        { "shard", required_argument, 0, 'S' },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
@@ -126,6 +127,16 @@ int cmd_build(int argc, char **argv, kz_build_mode mode)
             bo.flags |= KZ_BUILD_EMPTY_OK;
             break;
         case 'l': bo.language = optarg; break;
+        case 'S': {
+            unsigned long shard, shards;
+            int used = 0;
+            if (sscanf(optarg, "%lu/%lu%n", &shard, &shards, &used) != 2 || optarg[used] || shards == 0 ||
+                shards > 65536 || shard >= shards)
+                die_usage("bad --shard '%s' (I/N: shard I of N, 0 <= I < N <= 65536)", optarg);
+            bo.shard = (uint32_t)shard;
+            bo.shards = (uint32_t)shards;
+            break;
+        }
         case 'm':
             if (parse_size(optarg, &bo.memory_budget))
                 die_usage("bad --memory '%s' (try 512M or 2G)", optarg);
@@ -219,6 +230,9 @@ int cmd_build(int argc, char **argv, kz_build_mode mode)
         if (mode == KZ_BUILD_ADD)
             fprintf(stderr, "added as a new segment: %" PRIu64 " older document%s replaced\n", st.replaced,
                     st.replaced == 1 ? "" : "s");
+        if (bo.shards)
+            fprintf(stderr, "shard %u of %u (0-based): %" PRIu64 " document%s of the other shards left out\n",
+                    bo.shard, bo.shards, st.other_shards, st.other_shards == 1 ? "" : "s");
         int any = 0;
         for (int k = 0; k < KZ_PROBLEM_COUNT; k++) {
             if (!st.problems[k])

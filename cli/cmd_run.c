@@ -32,7 +32,8 @@ int cmd_run(int argc, char **argv)
         { "date-field", required_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
-    const char *index_opt = NULL, *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
+    index_list indexes = { { 0 }, 0 };
+    const char *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
     unsigned flags = 0;
     int cold = 0;
     const char *run_since = NULL, *run_until = NULL, *run_date_field = "date";
@@ -40,7 +41,7 @@ int cmd_run(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'i': index_opt = optarg; break;
+        case 'i': index_list_add(&indexes, optarg); break;
         case 'Q': queries = optarg; break;
         case 'm':
             if (strcmp(optarg, "and") == 0)
@@ -80,15 +81,15 @@ int cmd_run(int argc, char **argv)
         die_usage("usage: kzsearch run --queries FILE.tsv [--mode and|or] [-k N] [--output RUN] "
                   "[--latency FILE] [--index DIR]");
     int sample, status = EXIT_ERROR, rc;
-    char *dir = resolve_index(index_opt, &sample);
+    char *dir = NULL;
     kz_index *ix = NULL;
     FILE *in = NULL, *out = stdout, *lat = NULL;
     char *line = NULL;
     size_t cap = 0, n_queries = 0, lat_cap = 0;
     uint64_t *micros = NULL;
-    if (!dir)
+    if ((rc = open_indexes(&ix, &indexes, &sample, &dir)))
         goto done;
-    if ((rc = kz_index_open(&ix, dir)) || (!cold && (rc = kz_index_warm(ix)))) {
+    if (!cold && (rc = kz_index_warm(ix))) {
         fail(rc);
         goto done;
     }

@@ -7,17 +7,29 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* The same facts as one JSON document. */
-static void print_stats_json(kz_index *ix, const char *dir, const kz_index_info *info, const char *when)
+static void built_when(char *when, size_t size, const kz_index_info *info)
 {
-    printf("{\"index\": ");
-    json_cstr(stdout, dir);
-    printf(", \"format_version\": %u, \"analyzer_version\": %u, \"language\": ", info->format_version,
+    time_t created = (time_t)info->created_unix;
+    struct tm tm;
+    strftime(when, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&created, &tm)); /* the server's threads */
+}
+
+/* The same facts as one JSON document (also the server's /api/stats). */
+void stats_json_write(FILE *f, kz_index *ix, const char *dir)
+{
+    kz_index_info info_;
+    const kz_index_info *info = &info_;
+    char when[64];
+    kz_index_get_info(ix, &info_);
+    built_when(when, sizeof when, info);
+    fprintf(f, "{\"index\": ");
+    json_cstr(f, dir);
+    fprintf(f, ", \"format_version\": %u, \"analyzer_version\": %u, \"language\": ", info->format_version,
            info->analyzer_version);
-    json_cstr(stdout, info->language);
-    printf(", \"built\": ");
-    json_cstr(stdout, when);
-    printf(", \"documents\": %" PRIu64 ", \"terms\": %" PRIu64 ", \"tokens\": %" PRIu64
+    json_cstr(f, info->language);
+    fprintf(f, ", \"built\": ");
+    json_cstr(f, when);
+    fprintf(f, ", \"documents\": %" PRIu64 ", \"terms\": %" PRIu64 ", \"tokens\": %" PRIu64
            ", \"avgdl\": %.17g, \"text_bytes\": %" PRIu64 ", \"file_bytes\": %" PRIu64
            ", \"generation\": %" PRIu64 ", \"segments\": [",
            info->docs, info->terms, info->tokens, info->avgdl, info->text_bytes, info->file_bytes,
@@ -26,25 +38,25 @@ static void print_stats_json(kz_index *ix, const char *dir, const kz_index_info 
         const char *name;
         uint64_t docs, deleted;
         kz_index_segment_info(ix, i, &name, &docs, &deleted);
-        printf("%s{\"name\": ", i ? ", " : "");
-        json_cstr(stdout, name);
-        printf(", \"documents\": %" PRIu64 ", \"deleted\": %" PRIu64 "}", docs, deleted);
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
+        json_cstr(f, name);
+        fprintf(f, ", \"documents\": %" PRIu64 ", \"deleted\": %" PRIu64 "}", docs, deleted);
     }
-    printf("], \"sources\": [");
+    fprintf(f, "], \"sources\": [");
     for (size_t i = 0; i < kz_index_source_count(ix); i++) {
-        printf("%s", i ? ", " : "");
-        json_cstr(stdout, kz_index_source(ix, i));
+        fprintf(f, "%s", i ? ", " : "");
+        json_cstr(f, kz_index_source(ix, i));
     }
-    printf("], \"sections\": {");
+    fprintf(f, "], \"sections\": {");
     for (unsigned i = 0; i < kz_index_section_count(ix); i++) {
         const char *name;
         uint64_t bytes;
         kz_index_section(ix, i, &name, &bytes);
-        printf("%s", i ? ", " : "");
-        json_cstr(stdout, name);
-        printf(": %" PRIu64, bytes);
+        fprintf(f, "%s", i ? ", " : "");
+        json_cstr(f, name);
+        fprintf(f, ": %" PRIu64, bytes);
     }
-    printf("}}\n");
+    fprintf(f, "}}\n");
 }
 
 int cmd_stats(int argc, char **argv)
@@ -62,11 +74,10 @@ int cmd_stats(int argc, char **argv)
     }
     kz_index_info info;
     kz_index_get_info(ix, &info);
-    time_t created = (time_t)info.created_unix;
     char when[64];
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&created));
+    built_when(when, sizeof when, &info);
     if (json) {
-        print_stats_json(ix, dir, &info, when);
+        stats_json_write(stdout, ix, dir);
         kz_index_free(ix);
         free(dir);
         return 0;

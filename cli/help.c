@@ -27,6 +27,8 @@ static const char overview[] =
     "  analyze TEXT...      the tokens and stems the index sees in a text\n"
     "  extract FILE...      what indexing a web page or WARC file takes from it\n"
     "  run --queries FILE   a TREC run of many queries, with their latencies\n"
+    "  serve                the HTTP API and a search page (127.0.0.1:8080)\n"
+    "  shards create SET SHARD...   several indexes searched as one\n"
     "  help [COMMAND]       this overview, or a command's help\n"
     "\n"
     "Global options, before or after the command:\n"
@@ -137,6 +139,8 @@ static const char index_help[] =
     "  -q, --quiet               no progress bar, summary or problem list\n"
     "      --replace             replace an index built from other sources (or\n"
     "                            empty it when the sources have no documents)\n"
+    "      --shard I/N           only shard I of N (0 <= I < N): the documents whose\n"
+    "                            id hashes to I; see 'kzsearch shards --help'\n"
     "\n"
     "Examples:\n"
     "  kzsearch index ~/articles\n"
@@ -255,6 +259,40 @@ static const char extract_help[] =
     "\n"
     "Exit status 1 when a page was skipped (binary, no text, damaged).\n";
 
+static const char serve_help[] =
+    "Usage: kzsearch serve [--index DIR] [--listen ADDR:PORT] [OPTIONS]\n"
+    "\n"
+    "Serve an index over HTTP: a JSON API and a search page, read-only. A new\n"
+    "generation of the index (kzsearch add, update, delete, optimize) is served\n"
+    "without a restart; requests in flight finish on the one they started on.\n"
+    "\n"
+    "  GET /                    the search page (built in; no external files)\n"
+    "  GET /api/search?q=       the JSON of kzsearch --json; also n (0-100),\n"
+    "                           offset, sort, since, until, date_field, mode\n"
+    "                           (auto, all, any), facet (repeatable), strict=1\n"
+    "  GET /api/doc/ID?q=       a document's text and fields, q's matches in it\n"
+    "  GET /api/stats           the JSON of kzsearch stats --json\n"
+    "  GET /healthz             {\"status\": \"ok\", ...}\n"
+    "\n"
+    "Errors are JSON with a status: 400 (a query's syntax with strict=1, with\n"
+    "its column; bad parameters), 404, 405 (not GET or HEAD), 413 (a query\n"
+    "over 4096 bytes, a body), 503 (past --timeout).\n"
+    "\n"
+    "Options:\n"
+    "      --listen ADDR:PORT   where to listen (default 127.0.0.1:8080; port 0:\n"
+    "                           any free one; [::1]:PORT for IPv6). Only what you\n"
+    "                           name: 0.0.0.0:8080 opens it to the network\n"
+    "      --threads N          threads answering requests (default: the cores)\n"
+    "      --timeout SECONDS    a search's time limit (default 5; 0: none)\n"
+    "      --max-work N         a search's work limit in candidate documents\n"
+    "      --access-log         one line a request on stderr (method, path, ms)\n"
+    "\n"
+    "Examples:\n"
+    "  kzsearch serve                                 # the default index, :8080\n"
+    "  kzsearch serve --index ~/ix --listen 127.0.0.1:9000\n"
+    "  curl 'http://127.0.0.1:8080/api/search?q=grain+source:reuters&facet=date:year'\n"
+    "  curl 'http://127.0.0.1:8080/api/doc/ID?q=grain'\n";
+
 static const char analyze_help[] =
     "Usage: kzsearch analyze [--lang LANG | --index DIR] TEXT...\n"
     "\n"
@@ -292,6 +330,28 @@ static const char run_help[] =
     "  kzsearch run --index ~/ixsf --queries queries.tsv --mode or -k 1000 -o sf.run\n"
     "  kzsearch run --queries q.tsv -k 10 --latency lat.tsv -o /dev/null\n";
 
+static const char shards_help[] =
+    "Usage: kzsearch shards create SET_DIR SHARD_DIR...\n"
+    "\n"
+    "Record a shard set: SET_DIR (created if missing) lists the indexes SHARD_DIR\n"
+    "by their paths relative to it, with their generations and checksums.\n"
+    "'--index SET_DIR' then searches them as one index: N, avgdl and df are\n"
+    "summed, so scores are those of one index of all their documents. Once a\n"
+    "shard changes (add, update, delete, optimize), searches of the set fail\n"
+    "until it is created again. Build the shards with 'kzsearch index --shard\n"
+    "I/N' from the same sources: every document goes to exactly one shard.\n"
+    "Several --index DIR options search several indexes as one the same way,\n"
+    "without a set.\n"
+    "\n"
+    "Examples:\n"
+    "  for i in 0 1 2; do kzsearch index --shard $i/3 -o ix.$i corpus.jsonl.gz; done\n"
+    "  kzsearch shards create ix.all ix.0 ix.1 ix.2\n"
+    "  kzsearch --index ix.all Tokayev\n"
+    "  sbatch --array=0-15 --wrap 'kzsearch index --shard $SLURM_ARRAY_TASK_ID/16 \\\n"
+    "      -o /shared/ix.$SLURM_ARRAY_TASK_ID /shared/news/'\n"
+    "\n"
+    "Exit status: 0 the set was written, 2 an error (the old set is untouched).\n";
+
 static const char help_help[] =
     "Usage: kzsearch help [COMMAND]\n"
     "\n"
@@ -309,7 +369,8 @@ static const struct {
     { "search", search_help },     { "index", index_help },   { "add", add_help },
     { "update", update_help },     { "delete", delete_help }, { "optimize", optimize_help },
     { "stats", stats_help },       { "check", check_help },   { "analyze", analyze_help }, { "extract", extract_help },
-    { "run", run_help },           { "help", help_help },
+    { "serve", serve_help },
+    { "run", run_help },           { "help", help_help },     { "shards", shards_help },
 };
 
 const char *cli_help_text(const char *command)

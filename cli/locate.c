@@ -28,6 +28,9 @@ int index_exists(const char *dir)
     snprintf(path, sizeof path, "%s/manifest", dir);
     if (file_exists(path))
         return 1;
+    snprintf(path, sizeof path, "%s/shards", dir); /* a shard set */
+    if (file_exists(path))
+        return 1;
     snprintf(path, sizeof path, "%s/index.kz", dir);
     return file_exists(path);
 }
@@ -167,3 +170,26 @@ char *resolve_index(const char *given, int *sample)
     return strdup(sample_dir);
 }
 
+
+int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir)
+{
+    *ix = NULL;
+    *sample = 0;
+    *dir = l->n > 1 ? strdup(l->dir[0]) : resolve_index(l->n ? l->dir[0] : NULL, sample);
+    if (!*dir)
+        return KZ_ENOMEM;
+    int rc = l->n > 1 ? kz_index_open_many(ix, l->dir, l->n) : kz_index_open(ix, *dir);
+    if (rc) {
+        fail(rc);
+        if (rc == KZ_ENOTFOUND && l->n < 2)
+            fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", *dir);
+    }
+    return rc;
+}
+
+void index_list_add(index_list *l, const char *dir)
+{
+    if (l->n == sizeof l->dir / sizeof l->dir[0])
+        die_usage("--index given more than %zu times", sizeof l->dir / sizeof l->dir[0]);
+    l->dir[l->n++] = dir;
+}

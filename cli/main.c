@@ -38,6 +38,8 @@ static const struct command {
     { "update", cmd_update, 0 }, { "delete", cmd_delete, 0 }, { "optimize", cmd_optimize, 0 },
     { "stats", cmd_stats, 1 },   { "check", cmd_check, 1 },   { "analyze", cmd_analyze, 0 },
     { "run", cmd_run, 0 },       { "help", cmd_help, 0 },     { "extract", cmd_extract, 1 },
+    { "serve", cmd_serve, 0 },
+    { "shards", cmd_shards, 0 },
 };
 
 static const struct command *find_command(const char *name)
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     /* The global options before the command, kept to be passed on. */
-    char *globals[8];
+    char *globals[2 * 64 + 1]; /* up to 64 --index, and --json */
     int n_globals = 0, json = 0, i = 1;
     while (i < argc) {
         const char *a = argv[i];

@@ -20,6 +20,7 @@ const char *kz_strerror(int code)
     case KZ_ELIMIT: return "limit exceeded";
     case KZ_ELOCKED: return "index is locked by another process";
     case KZ_ETIMEOUT: return "query ran past its time or work budget";
+    case KZ_ESTALE: return "a shard changed since its shard set was made";
     }
     return "unknown error";
 }

@@ -614,6 +614,9 @@ void kz_builder_input_read(kz_builder *b, uint64_t bytes);
 void kz_builder_input_total(kz_builder *b, uint64_t bytes);
 /* The largest document, in bytes, that the build accepts. */
 uint64_t kz_builder_max_doc(const kz_builder *b);
+/* The build's memory budget in bytes (kz_build_options.memory_budget or
+ * its default). */
+uint64_t kz_builder_memory_budget(const kz_builder *b);
 /* Makes the build a merge: at commit its segment takes the place of the
  * manifest's segments [first, first + count) (read under the lock the
  * builder holds), and no id is matched against the others. */
@@ -672,6 +675,24 @@ void kz_manifest_free(kz_manifest *m);
  * of [A-Za-z0-9._-], not starting with '.'. */
 #define KZ_MANIFEST_NAME_MAX 64
 int kz_manifest_name_ok(const char *name, size_t len);
+
+/**************************************************************************
+** Interface to code in store/shards.c
+*/
+
+/* The folders of set_dir's shards (joined to set_dir), in order: KZ_OK, or
+ * KZ_ENOTFOUND when set_dir is no shard set, KZ_ECORRUPT. *dirs and its
+ * strings are the caller's to free. */
+int kz_shard_set_read(const char *set_dir, char ***dirs, size_t *n);
+/* Whether the parts of ix, opened from set_dir's shards, are those the set
+ * recorded: KZ_OK, KZ_ESTALE (one changed), KZ_ECORRUPT. */
+int kz_shard_set_verify(const char *set_dir, const kz_index *ix);
+/* The shard of shards that an id belongs to: XXH3 of its bytes modulo
+ * shards. */
+uint32_t kz_shard_of(const char *id, size_t len, uint32_t shards);
+/* Part i's manifest, as read when ix was opened (empty for an index of one
+ * file without one). */
+const kz_manifest *kz_index_part_manifest(const kz_index *ix, size_t i);
 
 /**************************************************************************
 ** Interface to code in store/segment.c
@@ -1078,6 +1099,23 @@ uint64_t kz_plist_or_count(const kz_plist *const *lists, size_t n);
 #define KZ_QUERY_MAX_CLAUSES 65536
 #define KZ_QUERY_MAX_NODES (KZ_QUERY_MAX_CLAUSES + 1)
 #define KZ_QUERY_MAX_NOTES 8
+
+/**************************************************************************
+** Interface to code in query/translit.c
+*/
+
+#define KZ_TRANSLIT_MAX 16      /* spellings of one word, at most */
+#define KZ_TRANSLIT_WORD_MAX 64 /* code points of a word transliterated, at most */
+/* Receives one spelling (UTF-8, not NUL-terminated); a non-zero return
+ * stops kz_translit, which returns it. */
+typedef int (*kz_translit_fn)(void *ctx, const char *s, size_t len);
+/* The spellings of the word w (case-folded, NFC, marks kept) in the other
+ * script: Cyrillic in BGN/PCGN, ICAO and the Kazakh Latin alphabet; Latin
+ * read back by those schemes (README "Spelling variants"). Nothing for a
+ * word of other letters or of 1 or over KZ_TRANSLIT_WORD_MAX. */
+int kz_translit(const char *w, size_t n, kz_translit_fn fn, void *ctx);
+/* Whether the index has a term in Cyrillic letters; computed once. */
+int kz_index_has_cyrillic(kz_index *ix, int *has);
 #define KZ_PREFIX_MAX_TERMS 256 /* terms a prefix (russ*) expands to at most */
 
 typedef enum kz_occur {

@@ -15,7 +15,7 @@ _kzsearch()
         cword=$COMP_CWORD
     fi
 
-    local commands="search index add update delete optimize stats check analyze run extract help"
+    local commands="search index add update delete optimize stats check analyze run extract serve help"
     local global="--index --json --help --version -h -V"
     local search_opts="--index --limit -n --count --ids -l --since --until --date-field --sort
         --facet --offset --any --all --k1 --b --snippet-chars --fragments --explain --json
@@ -85,6 +85,7 @@ _kzsearch()
         run) opts="--queries --index --mode -k --output -o --latency --tag --k1 --b --cold --sort
             --since --until --date-field --help" ;;
         extract) opts="--json --help" ;;
+        serve) opts="--index --listen --threads --timeout --max-work --access-log --help" ;;
         help)
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             return ;;

@@ -37,7 +37,8 @@ typedef enum kz_error {
     KZ_EFIELD = -8,   /* a record lacks a required field or has a wrong type */
     KZ_ELIMIT = -9,   /* a size limit was exceeded */
     KZ_ELOCKED = -10, /* another process is writing this index */
-    KZ_ETIMEOUT = -11 /* a query ran past its time or work budget (kz_search_options) */
+    KZ_ETIMEOUT = -11,/* a query ran past its time or work budget (kz_search_options) */
+    KZ_ESTALE = -12   /* a shard set's shard changed since the set was made */
 } kz_error;
 
 /* A fixed description of an error code ("index is corrupt"). Never NULL. */
@@ -86,7 +87,7 @@ typedef struct kz_build_progress {
 
 typedef void (*kz_progress_fn)(void *ctx, const kz_build_progress *p);
 
-#define KZ_BUILD_OPTIONS_VERSION 2 /* 1: without mode and flags */
+#define KZ_BUILD_OPTIONS_VERSION 3 /* 1: without mode and flags; 2: without shard */
 
 /* What a build does to the index it writes into (kz_build_options.mode). */
 typedef enum kz_build_mode {
@@ -111,9 +112,13 @@ typedef struct kz_build_options {
     /* KZ_BUILD_EMPTY_OK; without it, replacing an index that has documents
      * with one of none fails with KZ_EINVAL, and the old index stays. */
     unsigned flags;
+    /* Shard shard of shards (shards 0: all): only the documents whose id's
+     * XXH3 is shard modulo shards, so that shards built from the same
+     * sources never overlap (README "Shards"). */
+    uint32_t shard, shards;
 } kz_build_options;
 
-#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, KZ_BUILD_REPLACE, 0 }
+#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, KZ_BUILD_REPLACE, 0, 0, 0 }
 
 typedef struct kz_build_stats {
     uint64_t docs;         /* documents indexed */
@@ -129,6 +134,7 @@ typedef struct kz_build_stats {
     uint64_t skipped;      /* items skipped (the problems that lose a document) */
     uint64_t replaced;     /* KZ_BUILD_ADD: older documents replaced by one of the same id */
     uint64_t segments;     /* segments of the index after the build */
+    uint64_t other_shards; /* documents left to the other shards (kz_build_options.shards) */
 } kz_build_stats;
 
 /* Starts a build into the index in index_dir (created if missing): a new
@@ -207,7 +213,25 @@ typedef struct kz_index kz_index;
  * readable, as it was when opened, while a rebuild replaces it.
  * A kz_index may be used from several threads at once. */
 int kz_index_open(kz_index **out, const char *index_dir);
+/* Opens several indexes as one (index_dir of kz_index_open may also be a
+ * shard set's folder, kz_shard_set_create): their segments one after
+ * another, in the order given, so that docids, and ties between equal
+ * scores, follow that order. Statistics (N, avgdl, df) are summed over
+ * all, so scores are those of one index of all their documents. They must
+ * share one language; a folder named twice is KZ_EINVAL. */
+int kz_index_open_many(kz_index **out, const char *const *index_dirs, size_t n);
 void kz_index_free(kz_index *ix);
+/* The indexes opened together (1 for one index): folder i, and the
+ * generation of its manifest when opened. NULL past the last. Owned by ix. */
+size_t kz_index_part_count(const kz_index *ix);
+const char *kz_index_part_dir(const kz_index *ix, size_t i, uint64_t *generation);
+
+/* Writes set_dir (created if missing) as a shard set of the n indexes
+ * shard_dirs, recorded by their paths relative to set_dir, with their
+ * manifests' generations and checksums (FORMAT.md "Shard set"), written
+ * beside the old set and renamed over it. kz_index_open(set_dir) then
+ * opens them as one, and fails with KZ_ESTALE once one has changed. */
+int kz_shard_set_create(const char *set_dir, const char *const *shard_dirs, size_t n);
 
 /* For long-running readers: *out is the index as it is now, newly opened,
  * when a change was made since ix was opened (a new generation of its
@@ -409,6 +433,7 @@ typedef struct kz_syntax_error {
 
 #define KZ_QUERY_PLAIN 1u   /* no operators: every word is a plain term */
 #define KZ_QUERY_LENIENT 2u /* a syntax error outside a field clause: read as KZ_QUERY_PLAIN, with a note */
+#define KZ_QUERY_NO_VARIANTS 4u /* a word is not also searched in its other script's spellings */
 
 /* Parses a query against an index (README "Query language"): words,
  * "quoted phrases", OR, AND, NOT, parentheses, +word, -word, prefix*.
@@ -416,7 +441,10 @@ typedef struct kz_syntax_error {
  * dictionary's terms that start with it. On KZ_ESYNTAX, err (if not NULL)
  * says where. With KZ_QUERY_LENIENT, a query whose error is not in a field
  * clause's value (an unclosed quote or parenthesis, a dangling OR) is read
- * as plain words instead, and a note (kz_query_note) says why. *out is the caller's (kz_query_free) and must not outlive
+ * as plain words instead, and a note (kz_query_note) says why. In an index
+ * with Cyrillic terms, a word also finds its spellings in the other script
+ * that the index has (Tokayev, Tokaev, Токаев; README "Spelling
+ * variants"), with a note "also searched: ...", unless KZ_QUERY_NO_VARIANTS. *out is the caller's (kz_query_free) and must not outlive
  * ix. text may hold invalid UTF-8. */
 int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
                    kz_syntax_error *err);

@@ -219,11 +219,12 @@ const char *kz_problem_name(kz_problem kind)
     return (unsigned)kind < KZ_PROBLEM_COUNT ? problem_names[kind] : "?";
 }
 
-/* Problems that cost a document (or a file of them). */
+/* Problems that cost a document (or a file of them). A file of a kind a
+ * folder walk does not read is input skipped too (issue 12: a folder of
+ * unread files said "0 skipped"). */
 static int problem_skips(kz_problem kind)
 {
-    return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD &&
-           kind != KZ_PROBLEM_OTHER_FILE && kind != KZ_PROBLEM_REPEATED_KEY;
+    return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD && kind != KZ_PROBLEM_REPEATED_KEY;
 }
 
 void kz_builder_problem(kz_builder *b, kz_problem kind, const char *where, const char *fmt, ...)
@@ -263,6 +264,7 @@ void kz_builder_input_read(kz_builder *b, uint64_t bytes)
 void kz_builder_input_total(kz_builder *b, uint64_t bytes) { b->bytes_total += bytes; }
 
 uint64_t kz_builder_max_doc(const kz_builder *b) { return b->max_doc; }
+uint64_t kz_builder_memory_budget(const kz_builder *b) { return b->budget; }
 
 /* Records a worker's failure; the first one wins. Called with b->mu held. */
 static void fail_locked(kz_builder *b, int rc)
@@ -1006,6 +1008,11 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
                            (unsigned long long)KZ_MIN(b->max_doc, (uint64_t)UINT32_MAX));
         return KZ_OK;
     }
+    /* Another shard's document: not this build's, not a problem. */
+    if (b->opts.shards && !b->merging && kz_shard_of(doc->id, doc->id_len, b->opts.shards) != b->opts.shard) {
+        b->stats.other_shards++;
+        return KZ_OK;
+    }
     if (is_blank(doc->title, doc->title_len) && is_blank(doc->text, doc->text_len)) {
         kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "document \"%.*s\" is empty: skipped",
                            (int)KZ_MIN(doc->id_len, 200), doc->id);
@@ -1218,13 +1225,22 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     b->opts = defaults;
     if (opts && opts->version == 1) /* without mode and flags */
         memcpy(&b->opts, opts, offsetof(kz_build_options, mode));
+    else if (opts && opts->version == 2) /* without shard */
+        memcpy(&b->opts, opts, offsetof(kz_build_options, shard));
     else if (opts)
         b->opts = *opts;
-    if (b->opts.version != KZ_BUILD_OPTIONS_VERSION && b->opts.version != 1) {
+    if (opts && (opts->version == 1 || opts->version == 2))
+        b->opts.version = KZ_BUILD_OPTIONS_VERSION; /* the rest are the defaults */
+    if (b->opts.version != KZ_BUILD_OPTIONS_VERSION) {
         unsigned version = b->opts.version;
         free(b);
         return kz_error_set(KZ_EINVAL, "kz_build_options version %u, expected %u", version,
                             KZ_BUILD_OPTIONS_VERSION);
+    }
+    if (b->opts.shards && b->opts.shard >= b->opts.shards) {
+        uint32_t shard = b->opts.shard, shards = b->opts.shards;
+        free(b);
+        return kz_error_set(KZ_EINVAL, "shard %u of %u: shards are numbered 0 to %u", shard, shards, shards - 1);
     }
     const char *lang = b->opts.language ? b->opts.language : "auto";
     if (strlen(lang) >= sizeof b->language) {

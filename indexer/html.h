@@ -5,7 +5,8 @@
  *
  *   indexer/html.c   one HTML page: charset to UTF-8, parse (libgumbo),
  *                    metadata, and the article's own text;
- *   indexer/warc.c   a WARC file, record by record.
+ *   indexer/warc.c   a WARC file, record by record;
+ *   indexer/chrome.c the site's chrome in scraped plain text.
  */
 #ifndef KZ_HTML_H
 #define KZ_HTML_H
@@ -30,7 +31,9 @@ enum { KZ_HTML_DATE, KZ_HTML_URL, KZ_HTML_SITE, KZ_HTML_AUTHOR, KZ_HTML_LANG, KZ
 #define KZ_HTML_INVALID_BYTES 2u   /* bytes invalid in the charset, replaced by U+FFFD */
 
 /* The memory the parse of one page may take (libgumbo's tree, in an arena
- * the reader owns), unless kz_html_options.max_memory says otherwise. */
+ * the reader owns), unless kz_html_options.max_memory says otherwise: for
+ * callers outside a build (kzsearch extract). A build gives each page a
+ * fifth of its memory budget (source.c). */
 #define KZ_HTML_DEFAULT_MEMORY (768ull << 20)
 
 typedef struct kz_html_options {
@@ -120,7 +123,17 @@ typedef struct kz_warc_record {
     size_t body_len;
     uint64_t block_len;       /* Content-Length of the record */
     int too_large;            /* the block is over max_block: body is NULL */
+    int decode;               /* the HTTP Content-Encoding: KZ_WARC_* below */
+    const char *decode_error; /* what went wrong when decode is not 0 or DECODED */
 } kz_warc_record;
+
+/* kz_warc_record.decode: a body without Content-Encoding is 0. */
+enum {
+    KZ_WARC_DECODED = 1,     /* gzip or deflate, decompressed: body is the result */
+    KZ_WARC_UNSUPPORTED = 2, /* an encoding not decoded (br, zstd): body is as sent */
+    KZ_WARC_DAMAGED = 3,     /* the compressed data is damaged or cut short */
+    KZ_WARC_TOO_LARGE = 4    /* decompressed, it is over max_block bytes */
+};
 
 /* Reads from fd (which the reader owns from now and closes); name is used
  * in messages. Blocks over max_block bytes are skipped, not held. */
@@ -136,5 +149,43 @@ void kz_warc_close(kz_warc_reader *r);
 /* Whether path names a WARC file: .warc, .warc.gz. */
 int kz_warc_is_name(const char *path);
 
+
+/**************************************************************************
+** Interface to code in indexer/chrome.c
+**
+** The site's chrome in a folder of scraped .txt files: lines repeated
+** across the folder's documents, stock template lines, trailing sections,
+** breadcrumbs (the rules are in chrome.c's opening comment). A folder is
+** read twice: kz_chrome_learn() for each of its .txt files, then
+** kz_chrome_clean() for each.
+*/
+typedef struct kz_chrome kz_chrome;
+
+/* A table of line counts (4 MiB, bounded whatever the folders' size);
+ * *out is the caller's to free with kz_chrome_free() (NULL is a no-op). */
+int kz_chrome_new(kz_chrome **out);
+void kz_chrome_free(kz_chrome *c);
+
+/* Counts the lines of one document of folder (a name, folder_len bytes:
+ * documents of the same folder name share counts). KZ_OK or KZ_ENOMEM. */
+int kz_chrome_learn(kz_chrome *c, const char *folder, size_t folder_len, const char *text, size_t len);
+
+/* One document without its chrome. Zero-initialised is valid; reused from
+ * document to document; freed with kz_chrome_doc_free(). */
+typedef struct kz_chrome_doc {
+    const char *title; /* into the data given to kz_chrome_clean(); title_len 0 if none */
+    size_t title_len;
+    const char *text;  /* the lines kept after the title, as they were: into */
+    size_t text_len;   /* that data when nothing is dropped, else into buf */
+    size_t dropped;    /* non-blank lines dropped as chrome */
+    kz_buf buf;        /* scratch */
+} kz_chrome_doc;
+
+/* Fills *out from the document [data, data+len) of folder. c may be NULL
+ * (no folder counts: only the rules inside one document apply). out's
+ * title points into data, which must outlive its use. KZ_OK or KZ_ENOMEM. */
+int kz_chrome_clean(kz_chrome_doc *out, const kz_chrome *c, const char *folder, size_t folder_len, const char *data,
+                    size_t len);
+void kz_chrome_doc_free(kz_chrome_doc *d);
 
 #endif

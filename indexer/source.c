@@ -31,6 +31,7 @@
 #include <isa-l/igzip_lib.h>
 
 #define READ_CHUNK (1u << 20)
+#define HTML_MIN_MEMORY (4u << 20) /* the parse's budget, whatever the build's */
 
 static int has_suffix(const char *s, const char *suffix)
 {
@@ -57,58 +58,110 @@ static int is_source_name(const char *path)
 
 /* ---------------------------------------------------------------- text files */
 
-static int read_text_file(kz_builder *b, const char *path, const char *id)
+/* Reads all of the file path into out (emptied first), at most max bytes.
+ * 0 when read; 1 when it was not (reported when report is set: cannot be
+ * opened or read, too large, binary); or a KZ error. *read_bytes counts
+ * the bytes read, for progress. */
+static int load_text_file(kz_builder *b, const char *path, kz_buf *out, int report, uint64_t *read_bytes)
 {
-    int rc = KZ_OK;
-    char *data = NULL;
+    int rc = 1;
+    out->len = 0;
+    *read_bytes = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
-        return KZ_OK;
+        if (report)
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot open: %s", strerror(errno));
+        return 1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot stat: %s", strerror(errno));
+        if (report)
+            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot stat: %s", strerror(errno));
         goto done;
     }
     if ((uint64_t)st.st_size > kz_builder_max_doc(b)) {
-        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, path, "%llu bytes, over the document limit of %llu: skipped",
-                           (unsigned long long)st.st_size, (unsigned long long)kz_builder_max_doc(b));
-        kz_builder_input_read(b, (uint64_t)st.st_size);
+        if (report)
+            kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, path, "%llu bytes, over the document limit of %llu: skipped",
+                               (unsigned long long)st.st_size, (unsigned long long)kz_builder_max_doc(b));
+        *read_bytes = (uint64_t)st.st_size;
         goto done;
     }
     size_t size = (size_t)st.st_size, got = 0;
-    data = malloc(size ? size : 1);
-    if (!data) {
+    if (kz_buf_reserve(out, size + 1)) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory reading %s (%zu bytes)", path, size);
         goto done;
     }
     while (got < size) {
-        ssize_t n = read(fd, data + got, size - got);
+        ssize_t n = read(fd, out->data + got, size - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot read: %s", strerror(errno));
+            if (report)
+                kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot read: %s", strerror(errno));
+            *read_bytes = got;
             goto done;
         }
         if (n == 0)
             break; /* shrank while we read: take what is there */
         got += (size_t)n;
     }
-    kz_builder_input_read(b, got);
-    if (memchr(data, 0, got)) {
-        kz_builder_problem(b, KZ_PROBLEM_BINARY, path, "holds NUL bytes (a binary file?): skipped");
+    *read_bytes = got;
+    out->len = got;
+    if (memchr(out->data, 0, got)) {
+        if (report)
+            kz_builder_problem(b, KZ_PROBLEM_BINARY, path, "holds NUL bytes (a binary file?): skipped");
         goto done;
+    }
+    rc = 0;
+done:
+    close(fd);
+    return rc;
+}
+
+/* The folder part of a relative path: its length ("" for the root's own
+ * files). */
+static size_t folder_len_of(const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    return slash ? (size_t)(slash - rel) : 0;
+}
+
+/* A text file as one document. A .txt file is scraped text: its site's
+ * chrome is dropped (chrome.c, with the folder counts in c when it is in
+ * a folder, else NULL) and its title is the first line that is not
+ * chrome. A .md file's title is its first non-blank line, the text the
+ * rest. data and cd are scratch the caller reuses. */
+static int read_text_file(kz_builder *b, const char *path, const char *id, const kz_chrome *c, kz_buf *data,
+                          kz_chrome_doc *cd)
+{
+    uint64_t read_bytes;
+    int rc = load_text_file(b, path, data, 1, &read_bytes);
+    kz_builder_input_read(b, read_bytes);
+    if (rc)
+        return rc > 0 ? KZ_OK : rc;
+    const char *text = (const char *)data->data;
+    size_t got = data->len;
+    kz_jsonl_doc doc = { 0 };
+    doc.id = id;
+    doc.id_len = strlen(id);
+    if (has_suffix(path, ".txt")) {
+        if ((rc = kz_chrome_clean(cd, c, id, folder_len_of(id), text, got)))
+            return rc;
+        doc.title = cd->title;
+        doc.title_len = cd->title_len;
+        doc.text = cd->text;
+        doc.text_len = cd->text_len;
+        return kz_builder_add(b, &doc, path);
     }
     /* Title: the first line with something other than white space. */
     size_t at = 0, title_start = 0, title_end = 0;
     while (at < got) {
-        const char *nl = memchr(data + at, '\n', got - at);
-        size_t end = nl ? (size_t)(nl - data) : got;
+        const char *nl = memchr(text + at, '\n', got - at);
+        size_t end = nl ? (size_t)(nl - text) : got;
         size_t s = at, e = end;
-        while (s < e && (data[s] == ' ' || data[s] == '\t' || data[s] == '\r' || data[s] == '\f'))
+        while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r' || text[s] == '\f'))
             s++;
-        while (e > s && (data[e - 1] == ' ' || data[e - 1] == '\t' || data[e - 1] == '\r'))
+        while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
             e--;
         at = nl ? end + 1 : got;
         if (e > s) {
@@ -117,18 +170,11 @@ static int read_text_file(kz_builder *b, const char *path, const char *id)
             break;
         }
     }
-    kz_jsonl_doc doc = { 0 };
-    doc.id = id;
-    doc.id_len = strlen(id);
-    doc.title = data + title_start;
+    doc.title = text + title_start;
     doc.title_len = title_end - title_start;
-    doc.text = data + at;
+    doc.text = text + at;
     doc.text_len = got - at;
-    rc = kz_builder_add(b, &doc, path);
-done:
-    free(data);
-    close(fd);
-    return rc;
+    return kz_builder_add(b, &doc, path);
 }
 
 static int read_page_file(kz_builder *b, const char *path, const char *id);
@@ -283,6 +329,9 @@ static void path_list_free(path_list *l)
 static int read_folder(kz_builder *b, const char *root)
 {
     walk_state w = { 0 };
+    kz_chrome *chrome = NULL;
+    kz_chrome_doc cd = { 0 };
+    kz_buf data = { 0 };
     struct stat st;
     int first, rc = KZ_OK;
     if (stat(root, &st) != 0) {
@@ -314,6 +363,22 @@ static int read_folder(kz_builder *b, const char *root)
     }
     if (rc == KZ_OK && w.files.n > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(w.files.v, w.files.n, sizeof *w.files.v, cmp_paths);
+    /* The first pass over the .txt files: their lines' counts by folder. */
+    for (size_t i = 0; i < w.files.n && rc == KZ_OK; i++) {
+        if (!has_suffix(w.files.v[i], ".txt"))
+            continue;
+        if (!chrome && (rc = kz_chrome_new(&chrome)))
+            break;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
+        uint64_t read_bytes;
+        int r = load_text_file(b, full, &data, 0, &read_bytes);
+        if (r < 0)
+            rc = r;
+        else if (r == 0)
+            rc = kz_chrome_learn(chrome, w.files.v[i], folder_len_of(w.files.v[i]), (const char *)data.data,
+                                 data.len);
+    }
     for (size_t i = 0; i < w.files.n && rc == KZ_OK; i++) {
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
@@ -322,8 +387,11 @@ static int read_folder(kz_builder *b, const char *root)
         else if (kz_warc_is_name(full))
             rc = read_warc(b, full);
         else
-            rc = read_text_file(b, full, w.files.v[i]);
+            rc = read_text_file(b, full, w.files.v[i], chrome, &data, &cd);
     }
+    kz_chrome_free(chrome);
+    kz_chrome_doc_free(&cd);
+    kz_buf_free(&data);
     path_list_free(&w.files);
     path_list_free(&w.links);
     free(w.seen);
@@ -523,7 +591,15 @@ static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t le
                            len, (unsigned long long)kz_builder_max_doc(b));
         return KZ_OK;
     }
-    int rc = kz_html_extract(pg, data, len, opts);
+    /* Pages are parsed in this, the reading, thread, one at a time,
+     * while the workers index: the parse's share of the build's memory
+     * budget is a fifth (the inverters take 70%, batches in flight the
+     * rest). */
+    kz_html_options o = { 0 };
+    if (opts)
+        o = *opts;
+    o.max_memory = KZ_MAX(kz_builder_memory_budget(b) / 5, (uint64_t)HTML_MIN_MEMORY);
+    int rc = kz_html_extract(pg, data, len, &o);
     if (rc == KZ_ESYNTAX) {
         kz_builder_problem(b, KZ_PROBLEM_BINARY, where, "%s: skipped", kz_last_error());
         return KZ_OK;
@@ -674,6 +750,15 @@ static int read_warc(kz_builder *b, const char *path)
         }
         if (!rec.target_uri[0]) {
             kz_builder_problem(b, KZ_PROBLEM_BAD_FIELD, where, "a response without WARC-Target-URI: skipped");
+            continue;
+        }
+        if (rec.decode == KZ_WARC_UNSUPPORTED || rec.decode == KZ_WARC_DAMAGED) {
+            kz_builder_problem(b, rec.decode == KZ_WARC_DAMAGED ? KZ_PROBLEM_UNREADABLE : KZ_PROBLEM_BINARY, where,
+                               "%s: skipped", rec.decode_error);
+            continue;
+        }
+        if (rec.decode == KZ_WARC_TOO_LARGE) {
+            kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "%s: skipped", rec.decode_error);
             continue;
         }
         char charset[64];
@@ -843,5 +928,10 @@ int kz_source_add(kz_builder *b, const char *path)
         return read_page_file(b, path, path);
     if (kz_warc_is_name(path))
         return read_warc(b, path);
-    return read_text_file(b, path, path);
+    kz_buf data = { 0 };
+    kz_chrome_doc cd = { 0 };
+    int rc = read_text_file(b, path, path, NULL, &data, &cd);
+    kz_chrome_doc_free(&cd);
+    kz_buf_free(&data);
+    return rc;
 }

@@ -9,9 +9,11 @@
  *
  * A response record of Content-Type application/http holds the HTTP
  * response as received: a status line, headers, a blank line, the body.
- * A body sent with Transfer-Encoding: chunked is de-chunked here. Bodies
- * with a Content-Encoding (gzip, br) are passed on as they are (an HTML
- * reader then finds them binary).
+ * A body sent with Transfer-Encoding: chunked is de-chunked here. A body
+ * with Content-Encoding gzip (x-gzip) or deflate (zlib-wrapped or raw) is
+ * decompressed here (zlib), at most max_block bytes of it; other encodings
+ * (br, zstd, compress) are not decoded and the record says so
+ * (kz_warc_record.decode).
  *
  * The reader holds one record's block at a time (at most max_block
  * bytes; a larger block is read past in pieces, not held). A file cut
@@ -22,6 +24,7 @@
 
 #include <stdlib.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define WARC_CHUNK (256u << 10)
 #define MAX_HEADER (64u << 10) /* bytes of a record's (or HTTP) header */
@@ -38,6 +41,8 @@ struct kz_warc_reader {
     kz_buf header;      /* the record's fields, NUL-separated copies */
     kz_buf block;       /* the record's block */
     kz_buf body;        /* a de-chunked HTTP body */
+    kz_buf decoded;     /* a decompressed HTTP body */
+    char decode_error[160];
     char type[64];
     char *target_uri, *content_type, *http_content_type;
 };
@@ -81,6 +86,7 @@ void kz_warc_close(kz_warc_reader *r)
     kz_buf_free(&r->header);
     kz_buf_free(&r->block);
     kz_buf_free(&r->body);
+    kz_buf_free(&r->decoded);
     free(r->name);
     free(r);
 }
@@ -207,6 +213,95 @@ static int dechunk(kz_warc_reader *r, const uint8_t *s, size_t n)
     return 0;
 }
 
+/* Inflates [s, s+n) into r->decoded with zlib window bits wbits (31 gzip,
+ * 15 zlib, -15 raw deflate), at most max bytes: KZ_WARC_DECODED,
+ * KZ_WARC_DAMAGED or KZ_WARC_TOO_LARGE (r->decode_error says), or a
+ * negative KZ error. */
+static int inflate_body(kz_warc_reader *r, const uint8_t *s, size_t n, int wbits, uint64_t max)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    r->decoded.len = 0;
+    if (inflateInit2(&zs, wbits) != Z_OK)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = KZ_WARC_DAMAGED, zr = Z_OK;
+    zs.next_in = (Bytef *)(uintptr_t)s;
+    zs.avail_in = (uInt)KZ_MIN(n, (size_t)UINT32_MAX);
+    while (zr != Z_STREAM_END) {
+        if (r->decoded.len >= max) {
+            snprintf(r->decode_error, sizeof r->decode_error,
+                     "the decompressed body is over the document limit of %llu bytes", (unsigned long long)max);
+            rc = KZ_WARC_TOO_LARGE;
+            goto done;
+        }
+        int e;
+        if ((e = kz_buf_reserve(&r->decoded, 64u << 10))) {
+            rc = e;
+            goto done;
+        }
+        size_t room = KZ_MIN(r->decoded.cap - r->decoded.len, (size_t)(max - r->decoded.len) + 1);
+        zs.next_out = r->decoded.data + r->decoded.len;
+        zs.avail_out = (uInt)KZ_MIN(room, (size_t)UINT32_MAX);
+        uInt before = zs.avail_out;
+        zr = inflate(&zs, Z_NO_FLUSH);
+        r->decoded.len += before - zs.avail_out;
+        if (zr == Z_MEM_ERROR) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            goto done;
+        }
+        if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || (zr == Z_BUF_ERROR && zs.avail_in == 0)) {
+            snprintf(r->decode_error, sizeof r->decode_error, "the compressed body is damaged or cut short%s%s",
+                     zs.msg ? ": " : "", zs.msg ? zs.msg : "");
+            goto done;
+        }
+    }
+    if (r->decoded.len > max) {
+        snprintf(r->decode_error, sizeof r->decode_error,
+                 "the decompressed body is over the document limit of %llu bytes", (unsigned long long)max);
+        rc = KZ_WARC_TOO_LARGE;
+        goto done;
+    }
+    rc = KZ_WARC_DECODED;
+done:
+    inflateEnd(&zs);
+    return rc;
+}
+
+/* Decodes rec's body by its HTTP Content-Encoding enc (rec->decode). */
+static int decode_body(kz_warc_reader *r, kz_warc_record *rec, const char *enc)
+{
+    r->decode_error[0] = 0;
+    rec->decode_error = r->decode_error;
+    while (*enc == ' ')
+        enc++;
+    if (!*enc || strcasecmp(enc, "identity") == 0)
+        return KZ_OK;
+    const uint8_t *s = (const uint8_t *)rec->body;
+    size_t n = rec->body_len;
+    int rc;
+    if (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0) {
+        rc = inflate_body(r, s, n, 31, r->max_block);
+    } else if (strcasecmp(enc, "deflate") == 0) {
+        /* Meant to be zlib-wrapped; some servers send it raw. */
+        rc = inflate_body(r, s, n, 15, r->max_block);
+        if (rc == KZ_WARC_DAMAGED)
+            rc = inflate_body(r, s, n, -15, r->max_block);
+    } else {
+        snprintf(r->decode_error, sizeof r->decode_error, "a body in Content-Encoding \"%.40s\", which is not decoded",
+                 enc);
+        rec->decode = KZ_WARC_UNSUPPORTED;
+        return KZ_OK;
+    }
+    if (rc < 0)
+        return rc;
+    rec->decode = rc;
+    if (rc == KZ_WARC_DECODED) {
+        rec->body = r->decoded.len ? (const char *)r->decoded.data : "";
+        rec->body_len = r->decoded.len;
+    }
+    return KZ_OK;
+}
+
 int kz_warc_next(kz_warc_reader *r, kz_warc_record *rec)
 {
     int rc;
@@ -288,9 +383,10 @@ int kz_warc_next(kz_warc_reader *r, kz_warc_record *rec)
         if (sp && sp + 4 <= blk + blen)
             rec->http_status = atoi((const char *)sp + 1) % 1000;
         if (he) {
-            char *hct, *te;
+            char *hct, *te, *ce;
             if ((rc = header_field(r, blk, he, "Content-Type", &hct)) ||
-                (rc = header_field(r, blk, he, "Transfer-Encoding", &te)))
+                (rc = header_field(r, blk, he, "Transfer-Encoding", &te)) ||
+                (rc = header_field(r, blk, he, "Content-Encoding", &ce)))
                 return rc;
             rec->target_uri = header_ptr(r, uri); /* header may have moved */
             rec->content_type = header_ptr(r, ct);
@@ -302,6 +398,8 @@ int kz_warc_next(kz_warc_reader *r, kz_warc_record *rec)
                 rec->body = r->body.len ? (const char *)r->body.data : "";
                 rec->body_len = r->body.len;
             }
+            if ((rc = decode_body(r, rec, header_ptr(r, ce))))
+                return rc;
         } else {
             rec->body = "";
             rec->body_len = 0;

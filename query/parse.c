@@ -39,6 +39,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <utf8proc.h>
 #include <xxhash.h>
 
 #define NONE UINT32_MAX
@@ -73,6 +74,8 @@ typedef struct parser {
     int have_cur;
     kz_analyzer *stem, *fold;
     kz_tokvec tv;
+    kz_tokvec tv_variant; /* a spelling's analysis (word_variants) */
+    int variants;         /* -1: none (KZ_QUERY_NO_VARIANTS); 1: the index has Cyrillic; 0: not yet known */
     kz_syntax_error *err;
     int rc;
     int field_error; /* the syntax error is a field clause's: no plain reading */
@@ -583,6 +586,109 @@ fail:
     return p->rc ? p->rc : oom(p);
 }
 
+/* The spellings of a word in the other script that the index has, as
+ * terms other than the word's own (kz_translit). */
+#define MAX_VARIANTS 32
+typedef struct variants {
+    parser *p;
+    const char *own;
+    size_t own_len;
+    char *term[MAX_VARIANTS], *spelled[MAX_VARIANTS];
+    size_t n;
+} variants;
+
+static int take_variant(void *ctx, const char *s, size_t len)
+{
+    variants *v = ctx;
+    parser *p = v->p;
+    p->tv_variant.len = 0;
+    int rc = kz_analyzer_run(p->stem, s, len, &p->tv_variant);
+    if (rc || p->tv_variant.len != 1)
+        return rc;
+    size_t tl;
+    const char *term = kz_analyzer_term(p->stem, p->tv_variant.v[0].term, &tl);
+    if (tl == v->own_len && memcmp(term, v->own, tl) == 0)
+        return KZ_OK;
+    for (size_t i = 0; i < v->n; i++)
+        if (strlen(v->term[i]) == tl && memcmp(v->term[i], term, tl) == 0)
+            return KZ_OK;
+    uint64_t df = 0;
+    if (v->n == MAX_VARIANTS || (rc = kz_index_live_df(p->q->ix, term, tl, &df, NULL)) || df == 0)
+        return rc;
+    if (!(v->term[v->n] = strndup(term, tl)) || !(v->spelled[v->n] = strndup(s, len))) {
+        free(v->term[v->n]);
+        return KZ_ENOMEM;
+    }
+    v->n++;
+    return KZ_OK;
+}
+
+/* The clause of the word [start, end) of the query, whose term is
+ * stem[0..len): its leaf, or, when the index has its spellings in the
+ * other script, a group of its leaf and theirs, each scored as a term. */
+static int word_variants(parser *p, size_t start, size_t end, const char *stem, size_t len, kz_occur occur,
+                         uint32_t *node)
+{
+    int rc = KZ_OK;
+    uint32_t term;
+    variants v = { p, stem, len, { 0 }, { 0 }, 0 };
+    idvec kids = { 0 };
+    uint8_t *word = NULL;
+    if (p->variants == 0) {
+        int has = 0;
+        if ((rc = kz_index_has_cyrillic(p->q->ix, &has)))
+            return p->rc = rc;
+        p->variants = has ? 1 : -1;
+    }
+    if (p->variants > 0) {
+        /* As written, case-folded: the schemes need й and ä. */
+        utf8proc_ssize_t n = utf8proc_map((const uint8_t *)p->s + start, (utf8proc_ssize_t)(end - start), &word,
+                                          UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE);
+        if (n < 0) {
+            word = NULL;
+            rc = n == UTF8PROC_ERROR_NOMEM ? KZ_ENOMEM : KZ_OK;
+        } else {
+            rc = kz_translit((const char *)word, (size_t)n, take_variant, &v);
+        }
+        /* The spellings found give theirs: Tokayev finds Токаев, which
+         * finds Tokaev. */
+        for (size_t i = 0, found = v.n; rc == KZ_OK && i < found; i++)
+            rc = kz_translit(v.spelled[i], strlen(v.spelled[i]), take_variant, &v);
+        if (rc) {
+            p->rc = rc == KZ_ENOMEM ? kz_error_set(KZ_ENOMEM, "out of memory parsing a query") : rc;
+            goto done;
+        }
+    }
+    if (v.n == 0) {
+        if (intern_term(p, stem, len, &term) || new_leaf(p, &term, 1, occur, start, node))
+            rc = p->rc ? p->rc : oom(p);
+        goto done;
+    }
+    kz_buf also = { 0 };
+    for (size_t i = 0; i <= v.n && rc == KZ_OK; i++) {
+        const char *t = i ? v.term[i - 1] : stem;
+        uint32_t leaf;
+        if (intern_term(p, t, i ? strlen(t) : len, &term) || new_leaf(p, &term, 1, KZ_OCCUR_SHOULD, start, &leaf) ||
+            idvec_push(&kids, leaf))
+            rc = p->rc ? p->rc : oom(p);
+        if (i && rc == KZ_OK)
+            rc = kz_buf_printf(&also, "%s%s", i > 1 ? ", " : "", v.spelled[i - 1]);
+    }
+    if (rc == KZ_OK && (new_bool(p, &kids, occur, start, node) ||
+                        add_note(p->q, "also searched: %.*s (%.*s)", (int)KZ_MIN(end - start, (size_t)64),
+                                 p->s + start, (int)KZ_MIN(also.len, (size_t)200), (const char *)also.data)))
+        rc = p->rc ? p->rc : oom(p);
+    kz_buf_free(&also);
+done:
+    for (size_t i = 0; i < v.n; i++) {
+        free(v.term[i]);
+        free(v.spelled[i]);
+    }
+    free(kids.v);
+    free(word);
+    return rc;
+}
+
 /* A word: one clause per term; the last one a prefix if the word ends in *. */
 static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
 {
@@ -597,9 +703,9 @@ static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
     for (size_t i = 0; i < plain; i++) {
         size_t len;
         const char *stem = kz_analyzer_term(p->stem, p->tv.v[i].term, &len);
-        uint32_t term, node;
-        if (intern_term(p, stem, len, &term) ||
-            new_leaf(p, &term, 1, occur, t->start + p->tv.v[i].start, &node) || idvec_push(out, node))
+        uint32_t node;
+        if (word_variants(p, t->start + p->tv.v[i].start, t->start + p->tv.v[i].end, stem, len, occur, &node) ||
+            idvec_push(out, node))
             return p->rc ? p->rc : oom(p);
     }
     if (!t->prefix)
@@ -1299,6 +1405,7 @@ static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len
     p.s = (const char *)clean.data;
     p.len = clean.len;
     p.err = err;
+    p.variants = flags & KZ_QUERY_NO_VARIANTS ? -1 : 0;
     if ((rc = kz_index_analyzer_take(ix, 0, &p.stem)) || (rc = kz_index_analyzer_take(ix, 1, &p.fold)))
         goto done;
     if (flags & KZ_QUERY_PLAIN) {
@@ -1350,6 +1457,7 @@ done:
     kz_index_analyzer_give(ix, 0, p.stem);
     kz_index_analyzer_give(ix, 1, p.fold);
     kz_tokvec_free(&p.tv);
+    kz_tokvec_free(&p.tv_variant);
     kz_buf_free(&clean);
     free(p.term_slots);
     free(p.unit_slots);
@@ -1363,13 +1471,13 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
     kz_syntax_error local, why;
     kz_syntax_error *e = err ? err : &local;
     int field_error = 0;
-    int rc = parse_once(out, ix, text, len, flags & KZ_QUERY_PLAIN, e, &field_error);
+    int rc = parse_once(out, ix, text, len, flags & (KZ_QUERY_PLAIN | KZ_QUERY_NO_VARIANTS), e, &field_error);
     if (rc != KZ_ESYNTAX || !(flags & KZ_QUERY_LENIENT) || (flags & KZ_QUERY_PLAIN) || field_error)
         return rc;
     /* Pasted text with an unclosed quote or parenthesis, or an operator
      * without its operand: its words are what the user wants found. */
     why = *e;
-    if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN, e, &field_error)))
+    if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN | (flags & KZ_QUERY_NO_VARIANTS), e, &field_error)))
         return rc;
     if ((rc = add_note(*out, "searched the words without operators: column %u: %s", why.column, why.message))) {
         kz_query_free(*out);

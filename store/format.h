@@ -13,6 +13,7 @@
 #define KZ_INDEX_FILE "index.kz" /* the one segment of an index without a manifest */
 #define KZ_LOCK_FILE "lock"
 #define KZ_MANIFEST_FILE "manifest"
+#define KZ_SHARDS_FILE "shards" /* in a shard set's folder (shards.c) */
 
 /* The manifest (FORMAT.md "Manifest"): "\x89KZM\r\n\x1a\n", as the
  * index file's magic with M for manifest. */

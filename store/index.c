@@ -4,6 +4,8 @@
  * An index folder holds a manifest (manifest.c) naming its segment files
  * in order, with the documents deleted from each; an index written before
  * manifests is the one file index.kz, read as an index of one segment.
+ * Several indexes open as one (kz_index_open_many, or a shard set's folder,
+ * shards.c): each is a part, its segments following the last part's.
  *
  * Docids: segment i's documents are base[i] .. base[i] + docs[i] - 1, the
  * bases following the manifest's order, so docids follow the order the
@@ -30,15 +32,23 @@
 
 typedef struct segment_slot {
     kz_segment *sg;
+    const char *name;                /* its file, in its part's folder (not owned) */
     uint32_t base;
     uint32_t docs;
     const roaring_bitmap_t *deleted; /* owned by the manifest; NULL when none */
     uint64_t deleted_tokens;         /* sum of the deleted documents' dl */
 } segment_slot;
 
-struct kz_index {
+/* One index folder of those opened together. */
+typedef struct index_part {
     char *dir;
     kz_manifest manifest; /* empty for an index of one file without one */
+} index_part;
+
+struct kz_index {
+    char *dir;            /* as opened: an index or a shard set; NULL from kz_index_open_many */
+    index_part *parts;
+    size_t n_parts;
     segment_slot *seg;
     size_t n_seg;
     uint64_t docids;               /* docids run 0 .. docids-1 */
@@ -51,6 +61,7 @@ struct kz_index {
     pthread_mutex_t pool_lock;
     kz_analyzer *pool[2][KZ_ANALYZER_POOL];
     unsigned pool_n[2];
+    int cyrillic_known, cyrillic; /* kz_index_has_cyrillic, under pool_lock */
 };
 
 static void free_segments(kz_index *ix)
@@ -60,7 +71,8 @@ static void free_segments(kz_index *ix)
     free(ix->seg);
     ix->seg = NULL;
     ix->n_seg = 0;
-    kz_manifest_free(&ix->manifest);
+    for (size_t p = 0; p < ix->n_parts; p++)
+        kz_manifest_free(&ix->parts[p].manifest);
 }
 
 /* The sum of the dl of segment slot s's deleted documents. */
@@ -81,50 +93,60 @@ static int deleted_tokens(segment_slot *s)
     return KZ_OK;
 }
 
-/* Opens the segments the manifest names (or index.kz alone); KZ_ENOTFOUND
- * with *gone set when a segment the manifest names is missing. */
-static int open_segments(kz_index *ix, const char *dir, int *gone)
+/* Opens the segments part p's manifest names (or index.kz alone) after
+ * those of the parts before it; KZ_ECORRUPT with *gone set when a segment
+ * the manifest names is missing. */
+static int open_part(kz_index *ix, size_t p, int *gone)
 {
     char path[4300];
+    index_part *part = &ix->parts[p];
+    const char *dir = part->dir;
     *gone = 0;
-    int rc = kz_manifest_read(&ix->manifest, dir);
-    size_t n = ix->manifest.n_segments;
+    int rc = kz_manifest_read(&part->manifest, dir);
+    size_t n = part->manifest.n_segments;
     int legacy = rc == KZ_ENOTFOUND;
     if (rc && !legacy)
         return rc;
     if (legacy)
         n = 1;
-    if (!(ix->seg = calloc(n, sizeof *ix->seg)))
+    segment_slot *grown = realloc(ix->seg, (ix->n_seg + n) * sizeof *grown);
+    if (!grown)
         return kz_error_set(KZ_ENOMEM, "out of memory");
-    uint64_t base = 0;
+    ix->seg = grown;
+    memset(ix->seg + ix->n_seg, 0, n * sizeof *ix->seg);
+    uint64_t base = ix->docids;
     for (size_t i = 0; i < n; i++) {
-        segment_slot *s = &ix->seg[i];
-        snprintf(path, sizeof path, "%s/%s", dir, legacy ? KZ_INDEX_FILE : ix->manifest.segments[i].name);
+        segment_slot *s = &ix->seg[ix->n_seg];
+        s->name = legacy ? KZ_INDEX_FILE : part->manifest.segments[i].name;
+        snprintf(path, sizeof path, "%s/%s", dir, s->name);
         if ((rc = kz_segment_open(&s->sg, path))) {
             if (rc == KZ_ENOTFOUND && !legacy) {
                 *gone = 1;
                 rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its manifest names %s, which is missing", dir,
-                                  ix->manifest.segments[i].name);
+                                  s->name);
             }
             return rc;
         }
         ix->n_seg++;
         kz_index_info si;
         kz_segment_get_info(s->sg, &si);
-        if (!legacy && si.docs != ix->manifest.segments[i].docs)
+        if (!legacy && si.docs != part->manifest.segments[i].docs)
             return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its manifest says %s has %llu documents, it has %llu",
-                                dir, ix->manifest.segments[i].name,
-                                (unsigned long long)ix->manifest.segments[i].docs, (unsigned long long)si.docs);
-        if (i == 0)
+                                dir, s->name, (unsigned long long)part->manifest.segments[i].docs,
+                                (unsigned long long)si.docs);
+        if (ix->n_seg == 1)
             snprintf(ix->language, sizeof ix->language, "%s", si.language);
         else if (strcmp(ix->language, si.language) != 0)
-            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its segments are of two languages (%s, %s)", dir,
-                                ix->language, si.language);
+            return kz_error_set(p ? KZ_EINVAL : KZ_ECORRUPT, p ? "%s is in the language %s, the indexes before it in %s: "
+                                "they cannot be searched as one" : "index %s is corrupt: its segments are of two "
+                                "languages (%s, %s)", dir, p ? si.language : ix->language,
+                                p ? ix->language : si.language);
         if (base + si.docs > UINT32_MAX - 1)
-            return kz_error_set(KZ_ECORRUPT, "index %s is corrupt: its segments hold more than 2^32-2 documents", dir);
+            return kz_error_set(p ? KZ_ELIMIT : KZ_ECORRUPT, "%s%s: the segments hold more than 2^32-2 documents",
+                                p ? "" : "index is corrupt: ", dir);
         s->base = (uint32_t)base;
         s->docs = (uint32_t)si.docs;
-        s->deleted = legacy ? NULL : ix->manifest.segments[i].deleted;
+        s->deleted = legacy ? NULL : part->manifest.segments[i].deleted;
         if ((rc = deleted_tokens(s)))
             return rc;
         if (s->deleted_tokens > si.tokens)
@@ -134,16 +156,29 @@ static int open_segments(kz_index *ix, const char *dir, int *gone)
         ix->live_docs += si.docs - n_deleted;
         ix->live_tokens += si.tokens - s->deleted_tokens;
         kz_index_info *t = &ix->info;
-        if (i == 0) {
+        if (ix->n_seg == 1) {
             t->format_version = si.format_version;
             t->analyzer_version = si.analyzer_version;
-            t->created_unix = legacy ? si.created_unix : ix->manifest.created;
         }
+        uint64_t created = legacy ? si.created_unix : part->manifest.created;
+        t->created_unix = KZ_MAX(t->created_unix, created);
         t->terms += si.terms;
         t->file_bytes += si.file_bytes;
         t->text_bytes += si.text_bytes;
     }
     ix->docids = base;
+    ix->info.generation += part->manifest.generation;
+    return KZ_OK;
+}
+
+/* Opens every part, then sums up. */
+static int open_parts(kz_index *ix, int *gone)
+{
+    int rc = KZ_OK;
+    for (size_t p = 0; p < ix->n_parts && rc == KZ_OK; p++)
+        rc = open_part(ix, p, gone);
+    if (rc)
+        return rc;
     ix->avgdl = ix->live_docs ? (double)ix->live_tokens / (double)ix->live_docs : 0.0;
     ix->info.language = ix->language;
     ix->info.docs = ix->live_docs;
@@ -151,29 +186,95 @@ static int open_segments(kz_index *ix, const char *dir, int *gone)
     ix->info.avgdl = ix->avgdl;
     ix->info.docids = ix->docids;
     ix->info.segments = ix->n_seg;
-    ix->info.generation = ix->manifest.generation;
+    return KZ_OK;
+}
+
+/* Opens the parts of ix (dirs set), again from the start while a writer
+ * removes a segment under it. */
+static int open_retrying(kz_index *ix)
+{
+    int rc = KZ_OK, gone = 0;
+    for (int tries = 0; tries < OPEN_TRIES; tries++) {
+        if ((rc = open_parts(ix, &gone)) == KZ_OK || !gone)
+            break;
+        free_segments(ix);
+        memset(&ix->info, 0, sizeof ix->info);
+        ix->live_docs = ix->live_tokens = 0;
+        ix->docids = 0;
+    }
+    return rc;
+}
+
+static int index_new(kz_index **out, const char *dir, size_t n_parts)
+{
+    kz_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    pthread_mutex_init(&ix->pool_lock, NULL);
+    *out = ix;
+    if ((dir && !(ix->dir = strdup(dir))) || !(ix->parts = calloc(n_parts ? n_parts : 1, sizeof *ix->parts)))
+        return kz_error_set(KZ_ENOMEM, "out of memory");
     return KZ_OK;
 }
 
 int kz_index_open(kz_index **out, const char *index_dir)
 {
     *out = NULL;
-    kz_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    pthread_mutex_init(&ix->pool_lock, NULL);
-    if (!(ix->dir = strdup(index_dir))) {
+    char **shards = NULL;
+    size_t n_shards = 0;
+    int rc = kz_shard_set_read(index_dir, &shards, &n_shards);
+    if (rc == KZ_OK) { /* a shard set: its shards as one index */
+        kz_index *ix = NULL;
+        rc = kz_index_open_many(&ix, (const char *const *)shards, n_shards);
+        if (rc == KZ_OK && (rc = kz_shard_set_verify(index_dir, ix)) == KZ_OK && !(ix->dir = strdup(index_dir)))
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n_shards; i++)
+            free(shards[i]);
+        free(shards);
+        if (rc) {
+            kz_index_free(ix);
+            return rc;
+        }
+        *out = ix;
+        return KZ_OK;
+    }
+    if (rc != KZ_ENOTFOUND)
+        return rc;
+    kz_index *ix = NULL;
+    if ((rc = index_new(&ix, index_dir, 1)) == KZ_OK) {
+        if (!(ix->parts[0].dir = strdup(index_dir)))
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        else
+            ix->n_parts = 1;
+    }
+    if (rc == KZ_OK)
+        rc = open_retrying(ix);
+    if (rc) {
         kz_index_free(ix);
-        return kz_error_set(KZ_ENOMEM, "out of memory");
+        return rc;
     }
-    int rc = KZ_OK, gone = 0;
-    for (int tries = 0; tries < OPEN_TRIES; tries++) {
-        if ((rc = open_segments(ix, index_dir, &gone)) == KZ_OK || !gone)
-            break;
-        free_segments(ix);
-        memset(&ix->info, 0, sizeof ix->info);
-        ix->live_docs = ix->live_tokens = 0;
+    *out = ix;
+    return KZ_OK;
+}
+
+int kz_index_open_many(kz_index **out, const char *const *dirs, size_t n)
+{
+    *out = NULL;
+    if (n == 0)
+        return kz_error_set(KZ_EINVAL, "kz_index_open_many: no index");
+    kz_index *ix = NULL;
+    int rc = index_new(&ix, NULL, n);
+    for (size_t i = 0; rc == KZ_OK && i < n; i++) {
+        for (size_t j = 0; j < i && rc == KZ_OK; j++)
+            if (strcmp(dirs[i], dirs[j]) == 0)
+                rc = kz_error_set(KZ_EINVAL, "%s is named twice: its documents would count twice", dirs[i]);
+        if (rc == KZ_OK && !(ix->parts[i].dir = strdup(dirs[i])))
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        if (rc == KZ_OK)
+            ix->n_parts++;
     }
+    if (rc == KZ_OK)
+        rc = open_retrying(ix);
     if (rc) {
         kz_index_free(ix);
         return rc;
@@ -187,6 +288,9 @@ void kz_index_free(kz_index *ix)
     if (!ix)
         return;
     free_segments(ix);
+    for (size_t p = 0; p < ix->n_parts; p++)
+        free(ix->parts[p].dir);
+    free(ix->parts);
     for (int k = 0; k < 2; k++)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
@@ -195,20 +299,39 @@ void kz_index_free(kz_index *ix)
     free(ix);
 }
 
+/* Whether part p's manifest is still the one ix read. */
+static int part_unchanged(const kz_index *ix, size_t p, int *same)
+{
+    const index_part *part = &ix->parts[p];
+    kz_manifest m;
+    int rc = kz_manifest_read(&m, part->dir);
+    *same = 0;
+    if (rc == KZ_ENOTFOUND && part->manifest.n_segments == 0)
+        *same = 1; /* an index of one file without a manifest, still */
+    else if (rc == KZ_OK)
+        *same = m.generation == part->manifest.generation && part->manifest.n_segments > 0;
+    kz_manifest_free(&m);
+    return rc == KZ_ENOTFOUND ? KZ_OK : rc;
+}
+
 int kz_index_reopen(kz_index *ix, kz_index **out)
 {
     *out = NULL;
-    kz_manifest m;
-    int rc = kz_manifest_read(&m, ix->dir);
-    if (rc == KZ_ENOTFOUND && ix->manifest.n_segments == 0)
-        return KZ_OK; /* an index of one file without a manifest, still */
-    if (rc && rc != KZ_ENOTFOUND)
+    int same = 1, rc = KZ_OK;
+    for (size_t p = 0; p < ix->n_parts && same && rc == KZ_OK; p++)
+        rc = part_unchanged(ix, p, &same);
+    if (rc || same)
         return rc;
-    int same = rc == KZ_OK && m.generation == ix->manifest.generation && ix->manifest.n_segments > 0;
-    kz_manifest_free(&m);
-    if (same)
-        return KZ_OK;
-    return kz_index_open(out, ix->dir);
+    if (ix->dir)
+        return kz_index_open(out, ix->dir);
+    const char **dirs = malloc(ix->n_parts * sizeof *dirs);
+    if (!dirs)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (size_t p = 0; p < ix->n_parts; p++)
+        dirs[p] = ix->parts[p].dir;
+    rc = kz_index_open_many(out, dirs, ix->n_parts);
+    free(dirs);
+    return rc;
 }
 
 void kz_index_get_info(const kz_index *ix, kz_index_info *out) { *out = ix->info; }
@@ -221,15 +344,65 @@ const roaring_bitmap_t *kz_index_segment_deleted(const kz_index *ix, size_t i) {
 void kz_index_segment_info(const kz_index *ix, size_t i, const char **name, uint64_t *docs, uint64_t *deleted)
 {
     const segment_slot *s = &ix->seg[i];
-    *name = ix->manifest.n_segments ? ix->manifest.segments[i].name : KZ_INDEX_FILE;
+    *name = s->name;
     *docs = s->docs;
     *deleted = s->deleted ? roaring_bitmap_get_cardinality(s->deleted) : 0;
 }
 
-size_t kz_index_source_count(const kz_index *ix) { return ix->manifest.n_sources; }
+size_t kz_index_source_count(const kz_index *ix)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < ix->n_parts; p++)
+        n += ix->parts[p].manifest.n_sources;
+    return n;
+}
+
 const char *kz_index_source(const kz_index *ix, size_t i)
 {
-    return i < ix->manifest.n_sources ? ix->manifest.sources[i] : NULL;
+    for (size_t p = 0; p < ix->n_parts; p++) {
+        const kz_manifest *m = &ix->parts[p].manifest;
+        if (i < m->n_sources)
+            return m->sources[i];
+        i -= m->n_sources;
+    }
+    return NULL;
+}
+
+int kz_index_has_cyrillic(kz_index *ix, int *has)
+{
+    pthread_mutex_lock(&ix->pool_lock);
+    int known = ix->cyrillic_known;
+    *has = ix->cyrillic;
+    pthread_mutex_unlock(&ix->pool_lock);
+    if (known)
+        return KZ_OK;
+    /* U+0400 .. U+053F: UTF-8 lead bytes D0 to D4. */
+    int found = 0;
+    for (char lead = (char)0xD0; !found && (unsigned char)lead <= 0xD4; lead++) {
+        uint64_t count = 0;
+        int rc = kz_index_prefix_extent(ix, &lead, 1, &count, NULL, NULL);
+        if (rc)
+            return rc;
+        found = count > 0;
+    }
+    pthread_mutex_lock(&ix->pool_lock);
+    ix->cyrillic_known = 1;
+    ix->cyrillic = *has = found;
+    pthread_mutex_unlock(&ix->pool_lock);
+    return KZ_OK;
+}
+
+size_t kz_index_part_count(const kz_index *ix) { return ix->n_parts; }
+
+const kz_manifest *kz_index_part_manifest(const kz_index *ix, size_t i) { return &ix->parts[i].manifest; }
+
+const char *kz_index_part_dir(const kz_index *ix, size_t i, uint64_t *generation)
+{
+    if (i >= ix->n_parts)
+        return NULL;
+    if (generation)
+        *generation = ix->parts[i].manifest.generation;
+    return ix->parts[i].dir;
 }
 
 int kz_index_warm(kz_index *ix)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -26,7 +27,12 @@
 int kz_index_lock(const char *dir, int *fd_out)
 {
     char path[4200];
+    struct stat st;
     *fd_out = -1;
+    snprintf(path, sizeof path, "%s/%s", dir, KZ_SHARDS_FILE);
+    if (stat(path, &st) == 0)
+        return kz_error_set(KZ_EINVAL, "%s is a shard set, which is not changed itself: change its shards, then "
+                            "make the set again with 'kzsearch shards create'", dir);
     int rc = kz_mkdir_p(dir);
     if (rc)
         return rc;

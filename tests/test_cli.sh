@@ -97,6 +97,25 @@ else
     fail "no manifest or segment written" "$(ls -la "$T/ix" 2>&1)"
 fi
 
+# The sample articles' site chrome is not indexed; titles are the headlines.
+for q in samsung adblock comment; do
+    run "$KZ" --index "$T/ix" "$q"
+    expect_status 1 "no chrome hit for $q"
+done
+run "$KZ" --index "$T/ix" kazakhstan
+expect_in out "Putin’s Next Target? Kazakhstan Invasion Risk Rises" "a breadcrumb's headline is the title"
+expect_in out "Kazakhstan is the second Ukraine waiting for Russia  [" "a decorated page title gives way"
+if grep -q "Home »\|kmiainfo" "$T/out"; then fail "chrome in titles" "$(output)"; else pass "no chrome in titles"; fi
+
+# A folder with nothing readable: each file listed, counted, exit 1.
+mkdir -p "$T/unread"
+echo a >"$T/unread/a.pdf"
+echo b >"$T/unread/b.docx"
+run "$KZ" index -o "$T/ix-unread" "$T/unread"
+expect_status 1 "a folder of unread files"
+expect_in err "a.pdf: not a .txt" "an unread file is listed"
+expect_in err "2 skipped" "unread files are counted"
+
 run "$KZ" stats --index "$T/ix"
 expect_status 0 "stats"
 expect_in out "documents   5" "stats"
@@ -340,6 +359,48 @@ expect_status 2 "stats with an argument"
 expect_in err "Try 'kzsearch stats --help'" "a usage error names the command's help"
 run "$KZ" --index "$T/ix" analyze Russians
 expect_status 0 "analyze --index: the index's language"
+
+# ---------------------------------------------------------------- shards
+
+run "$KZ" index -q --shard 0/2 -o "$T/sh0" "$SRC/data/articles"
+expect_status 0 "index --shard 0/2"
+run "$KZ" index --shard 1/2 -o "$T/sh1" "$SRC/data/articles"
+expect_status 0 "index --shard 1/2"
+expect_in err "of the other shards left out" "index --shard: the summary says what was left to others"
+run "$KZ" index --shard 2/2 -o "$T/sh2" "$SRC/data/articles"
+expect_status 2 "--shard 2/2 is out of range"
+run "$KZ" shards create "$T/set" "$T/sh0" "$T/sh1"
+expect_status 0 "shards create"
+expect_in err "2 shards, 5 documents" "shards create: the set holds every document"
+"$KZ" --index "$T/ix" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/one.json"
+"$KZ" --index "$T/set" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/set.json"
+"$KZ" --index "$T/sh0" --index "$T/sh1" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/two.json"
+if [ "$(grep -o '"total": [0-9]*' "$T/one.json")" = "$(grep -o '"total": [0-9]*' "$T/set.json")" ] &&
+   [ "$(grep -o '"score": [0-9.e+-]*' "$T/one.json" | sort)" = "$(grep -o '"score": [0-9.e+-]*' "$T/set.json" | sort)" ]; then
+    pass "a shard set answers as one index: totals and scores"
+else
+    fail "a shard set answers otherwise" "$(head -c 600 "$T/set.json")"
+fi
+if cmp -s "$T/set.json" "$T/two.json"; then
+    pass "--index twice answers as the shard set"
+else
+    fail "--index twice answers otherwise" "$(head -c 600 "$T/two.json")"
+fi
+run "$KZ" --index "$T/sh0" --index "$T/sh0" kazakhstan
+expect_status 2 "--index twice with one folder"
+expect_in err "named twice" "--index twice with one folder: why"
+run "$KZ" add -q --index "$T/set" "$SRC/data/articles"
+expect_status 2 "a shard set is not changed itself"
+expect_in err "is a shard set" "a shard set is not changed itself: why"
+printf '{"id":"late","text":"kazakhstan late news"}\n' >"$T/late.jsonl"
+run "$KZ" add -q --shard 0/2 --index "$T/sh0" "$T/late.jsonl" # one of the two takes it
+run "$KZ" add -q --shard 1/2 --index "$T/sh1" "$T/late.jsonl"
+run "$KZ" --index "$T/set" kazakhstan
+expect_status 2 "a set whose shard changed is refused"
+expect_in err "make the set again" "a stale set: what to do"
+run "$KZ" shards create "$T/set" "$T/sh0" "$T/sh1"
+run "$KZ" --index "$T/set" -n 0 kazakhstan
+expect_status 0 "the set made again serves"
 
 # ---------------------------------------------------------------- stdin
 

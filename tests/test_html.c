@@ -341,7 +341,11 @@ static int had_problem(kz_problem kind, const char *where_suffix)
     return 0;
 }
 
-static kz_index *build(const char *source, kz_build_stats *st)
+static kz_index *build_budget(const char *source, kz_build_stats *st, uint64_t memory);
+static kz_index *build(const char *source, kz_build_stats *st) { return build_budget(source, st, 0); }
+
+/* Builds from source with a memory budget (0: the default). */
+static kz_index *build_budget(const char *source, kz_build_stats *st, uint64_t memory)
 {
     char ix_dir[4200];
     snprintf(ix_dir, sizeof ix_dir, "%s/ix", tmp);
@@ -350,6 +354,7 @@ static kz_index *build(const char *source, kz_build_stats *st)
     kz_build_options o = KZ_BUILD_OPTIONS_INIT;
     o.on_problem = on_problem;
     o.threads = 1;
+    o.memory_budget = memory;
     o.flags = KZ_BUILD_EMPTY_OK;
     kz_builder *b = NULL;
     CHECK_OK(kz_builder_new(&b, ix_dir, &o));
@@ -626,6 +631,137 @@ static void test_warc(void)
     }
 }
 
+/* body compressed with zlib window bits wbits (31 gzip, 15 zlib, -15 raw). */
+static void compress_body(kz_buf *out, const char *body, int wbits)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    CHECK(deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    out->len = 0;
+    kz_buf_reserve(out, deflateBound(&zs, strlen(body)));
+    zs.next_in = (Bytef *)(uintptr_t)body;
+    zs.avail_in = (uInt)strlen(body);
+    zs.next_out = out->data;
+    zs.avail_out = (uInt)out->cap;
+    CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    out->len = out->cap - zs.avail_out;
+    deflateEnd(&zs);
+}
+
+/* Responses with a Content-Encoding: gzip, deflate (zlib-wrapped and raw)
+ * are decompressed; br is not decoded, damaged gzip and a body that
+ * inflates past the document limit are reported; each of those skipped. */
+static void test_warc_content_encoding(void)
+{
+    kz_buf all = { 0 }, rec = { 0 }, block = { 0 }, z = { 0 };
+    const char *names[] = { "gzip", "x-gzip", "deflate", "deflate", "br", "gzip", "gzip" };
+    const int wbits[] = { 31, 31, 15, -15, 0, 31, 31 };
+    for (int i = 0; i < 7; i++) {
+        char body[300];
+        snprintf(body, sizeof body,
+                 "<html><head><title>Encoded %d</title></head><body><p>Compressed page number %d, in %s, with "
+                 "text enough to be an article.</p></body></html>",
+                 i, i, names[i]);
+        if (wbits[i])
+            compress_body(&z, body, wbits[i]);
+        else {
+            z.len = 0;
+            kz_buf_append(&z, "\x1b\x2f\x00\xa4\x01\x02\x03garbage-br", 17);
+        }
+        if (i == 5)
+            z.len /= 2; /* cut short */
+        block.len = 0;
+        kz_buf_printf(&block, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: %s\r\n\r\n",
+                      names[i]);
+        kz_buf_append(&block, z.data, z.len);
+        char uri[64];
+        snprintf(uri, sizeof uri, "http://example.org/enc%d", i);
+        warc_record(&rec, "response", uri, "application/http;msgtype=response", (const char *)block.data, block.len);
+        kz_buf_append(&all, rec.data, rec.len);
+    }
+    /* 7: a small gzip body that inflates to 3 MB, over a 2 MB document limit. */
+    kz_buf big = { 0 };
+    kz_buf_append(&big, "<html><body><p>", 15);
+    while (big.len < (3u << 20))
+        kz_buf_append(&big, "bomb bomb bomb bomb ", 20);
+    kz_buf_append(&big, "</p></body></html>", 19);
+    compress_body(&z, (const char *)big.data, 31);
+    block.len = 0;
+    kz_buf_printf(&block, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n");
+    kz_buf_append(&block, z.data, z.len);
+    warc_record(&rec, "response", "http://example.org/bomb", "application/http;msgtype=response",
+                (const char *)block.data, block.len);
+    kz_buf_append(&all, rec.data, rec.len);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/enc.warc", tmp);
+    kz_test_write_file(path, all.data, all.len);
+
+    char ix_dir[4200];
+    snprintf(ix_dir, sizeof ix_dir, "%s/ix", tmp);
+    kz_test_remove_tree(ix_dir);
+    n_problems = 0;
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.on_problem = on_problem;
+    o.threads = 1;
+    o.max_doc_bytes = 2u << 20;
+    kz_builder *b = NULL;
+    kz_build_stats st;
+    CHECK_OK(kz_builder_new(&b, ix_dir, &o));
+    if (b) {
+        CHECK_OK(kz_builder_add_source(b, path));
+        CHECK_OK(kz_builder_commit(b, &st));
+        kz_builder_free(b);
+        CHECK_INT(st.docs, 5);
+        CHECK_INT(st.skipped, 3);
+        CHECK(had_problem(KZ_PROBLEM_BINARY, "enc.warc:5"));
+        CHECK(had_problem(KZ_PROBLEM_UNREADABLE, "enc.warc:6"));
+        CHECK(had_problem(KZ_PROBLEM_TOO_LARGE, "enc.warc:8"));
+        kz_index *ix = NULL;
+        CHECK_OK(kz_index_open(&ix, ix_dir));
+        for (int i = 0; ix && i < 4; i++) {
+            char uri[64], title[32];
+            snprintf(uri, sizeof uri, "http://example.org/enc%d", i);
+            snprintf(title, sizeof title, "Encoded %d", i);
+            kz_doc d;
+            kz_doc_field meta[16];
+            long id = find_doc(ix, uri, &d, meta, 16);
+            CHECK_MSG(id >= 0 && d.title_len == strlen(title) && memcmp(d.title, title, d.title_len) == 0,
+                      "record %d", i + 1);
+        }
+        kz_index_free(ix);
+    }
+    kz_buf_free(&all);
+    kz_buf_free(&rec);
+    kz_buf_free(&block);
+    kz_buf_free(&z);
+    kz_buf_free(&big);
+}
+
+/* A page whose parse takes more than a small build's share of memory is
+ * reported and skipped; with the default budget it is indexed. */
+static void test_page_memory_budget(void)
+{
+    kz_buf html = { 0 };
+    kz_buf_append(&html, "<html><body><p>Start of a page of many elements.</p>", 52);
+    for (int i = 0; i < 150000; i++)
+        kz_buf_append(&html, "<b>x</b>", 8);
+    kz_buf_append(&html, "</body></html>", 14);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/heavy.html", tmp);
+    kz_test_write_file(path, html.data, html.len);
+    kz_build_stats st;
+    kz_index *ix = build_budget(path, &st, 64u << 20); /* a fifth: 12.8 MB for the parse */
+    CHECK_INT(st.docs, 0);
+    CHECK_INT(st.skipped, 1);
+    CHECK(had_problem(KZ_PROBLEM_TOO_LARGE, "heavy.html"));
+    kz_index_free(ix);
+    ix = build_budget(path, &st, 0);
+    CHECK_INT(st.docs, 1);
+    CHECK_INT(st.skipped, 0);
+    kz_index_free(ix);
+    kz_buf_free(&html);
+}
+
 int main(void)
 {
     tmp = kz_test_temp_dir();
@@ -637,6 +773,8 @@ int main(void)
     KZ_RUN(test_folder_of_pages);
     KZ_RUN(test_jsonl_html);
     KZ_RUN(test_warc);
+    KZ_RUN(test_warc_content_encoding);
+    KZ_RUN(test_page_memory_budget);
     kz_html_page_free(&page);
     kz_test_remove_tree(tmp);
     free(tmp);

@@ -356,7 +356,9 @@ static void test_folder(void)
     EXPECT_PROBLEM(KZ_PROBLEM_OTHER_FILE, AT("pipe.bin"));
 #undef AT
     EXPECT_NO_OTHER_PROBLEMS();
-    counts want = { .docs = 10, .skipped = 6 };
+    /* Files of other kinds are input skipped too (issue 12); so, for now,
+     * are the links to folders read already (their kind is the same). */
+    counts want = { .docs = 10, .skipped = 11 };
     want.p[KZ_PROBLEM_OTHER_FILE] = 5;
     want.p[KZ_PROBLEM_BINARY] = 1;
     want.p[KZ_PROBLEM_EMPTY] = 2;

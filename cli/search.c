@@ -1,0 +1,142 @@
+/*
+ * search.c: one search as the command and the server make it: the user's
+ * query with the clauses of --since and --until beside it, parsed (lenient
+ * unless strict), run, and its errors told apart so that each front end can
+ * show them its own way (a caret on the terminal, a 400 over HTTP).
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void search_spec_init(search_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+    s->so = so;
+    s->so.timeout = DEFAULT_TIMEOUT;
+    s->query = "";
+    s->date_field = "date";
+    s->fragments = 1;
+    s->snippet_chars = 200;
+}
+
+const char *search_facet_add(search_spec *s, const char *text)
+{
+    if (s->n_facets == SEARCH_MAX_FACETS)
+        return "too many facets (at most 16)";
+    size_t len = strlen(text);
+    if (len == 0 || len >= sizeof s->facet_text[0])
+        return "bad facet (FIELD[:year|:month|:day][:N])";
+    char *spec = s->facet_text[s->n_facets];
+    memcpy(spec, text, len + 1);
+    kz_facet_spec *f = &s->facets[s->n_facets];
+    memset(f, 0, sizeof *f);
+    char *part, *save = NULL;
+    f->field = strtok_r(spec, ":", &save);
+    if (!f->field)
+        return "bad facet (FIELD[:year|:month|:day][:N])";
+    while ((part = strtok_r(NULL, ":", &save))) {
+        if (strcmp(part, "year") == 0) {
+            f->kind = KZ_FACET_YEAR;
+        } else if (strcmp(part, "month") == 0) {
+            f->kind = KZ_FACET_MONTH;
+        } else if (strcmp(part, "day") == 0) {
+            f->kind = KZ_FACET_DAY;
+        } else {
+            char *end;
+            long n = strtol(part, &end, 10);
+            if (*end || end == part || n < 1 || n > 100000)
+                return "bad facet count (1 to 100000)";
+            f->limit = (uint32_t)n;
+        }
+    }
+    s->n_facets++;
+    return NULL;
+}
+
+const char *search_facet_name(const search_spec *s, size_t i, char *buf, size_t size)
+{
+    static const char *const kinds[] = { "", ":year", ":month", ":day" };
+    snprintf(buf, size, "%s%s", s->facets[i].field, kinds[s->facets[i].kind]);
+    return buf;
+}
+
+const char *search_sort_set(search_spec *s, const char *arg)
+{
+    if (strcmp(arg, "score") == 0) {
+        s->so.sort_field = NULL;
+        s->so.sort_descending = 0;
+        return NULL;
+    }
+    s->so.sort_descending = arg[0] == '-';
+    s->so.sort_field = arg + (arg[0] == '-' || arg[0] == '+');
+    if (!*s->so.sort_field) {
+        s->so.sort_field = NULL;
+        return "bad sort (score, date, -date, FIELD or -FIELD)";
+    }
+    return NULL;
+}
+
+void search_result_free(search_result *res)
+{
+    if (!res)
+        return;
+    kz_results_free(res->r);
+    kz_query_free(res->q);
+    res->r = NULL;
+    res->q = NULL;
+}
+
+int search_run(search_result *res, kz_index *ix, const search_spec *s)
+{
+    memset(res, 0, sizeof *res);
+    double t0 = s->started ? s->started : now_seconds();
+    const char *query = s->query;
+    const char *since = s->since && *s->since ? s->since : NULL;
+    const char *until = s->until && *s->until ? s->until : NULL;
+    char *parsed = NULL;
+    size_t user_len = strlen(query);
+    int rc = KZ_OK;
+    /* since and until are field clauses beside the query, which goes in
+     * parentheses first: columns past it are theirs. */
+    if ((since || until) &&
+        asprintf(&parsed, "%s%s%s %s%s%s %s%s%s", *query ? "(" : "", query, *query ? ")" : "",
+                 since ? s->date_field : "", since ? ">=" : "", since ? since : "",
+                 until ? s->date_field : "", until ? "<=" : "", until ? until : "") < 0) {
+        parsed = NULL;
+        rc = KZ_ENOMEM;
+        goto done;
+    }
+    /* A syntax error is an error when strict, and beside since or until
+     * (whose clauses a plain reading would turn into words). */
+    unsigned flags = s->strict || parsed ? 0 : KZ_QUERY_LENIENT;
+    const char *text = parsed ? parsed : query;
+    rc = kz_query_parse(&res->q, ix, text, strlen(text), flags, &res->err);
+    if (rc == KZ_ESYNTAX) {
+        if (parsed && res->err.column > user_len + 2) {
+            res->error = SEARCH_BAD_DATES;
+        } else {
+            res->error = SEARCH_BAD_QUERY;
+            if (parsed && *query && res->err.column > 1)
+                res->err.column--;
+        }
+        goto done;
+    }
+    if (rc)
+        goto done;
+    if (parsed && kz_query_note_count(res->q) && strstr(kz_query_note(res->q, 0), s->date_field) &&
+        strstr(kz_query_note(res->q, 0), "is not a field")) {
+        res->error = SEARCH_NO_DATE_FIELD;
+        rc = KZ_ESYNTAX;
+        goto done;
+    }
+    kz_search_options so = s->so;
+    so.facets = s->facets;
+    so.n_facets = s->n_facets;
+    rc = kz_query_run(&res->r, res->q, &so);
+    res->took_ms = (now_seconds() - t0) * 1000.0;
+done:
+    free(parsed);
+    return rc;
+}

@@ -1,0 +1,166 @@
+/*
+ * search_json.c: the JSON document of a search, written to a FILE*: what
+ * `kzsearch --json` prints and what the server's /api/search answers (one
+ * writer for both; the server writes it to an open_memstream).
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+const char *search_mode_name(kz_mode m) { return m == KZ_MODE_ANY ? "any" : "all"; }
+
+void search_unit_text(char *buf, size_t size, const kz_unit *u)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    if (u->n_terms > 1)
+        at += (size_t)snprintf(buf + at, size - at, "\"");
+    for (size_t i = 0; i < u->n_terms && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%s", i ? " " : "", u->terms[i]);
+    if (u->n_terms > 1 && at < size)
+        snprintf(buf + at, size - at, "\"");
+}
+
+int search_fell_back(const search_spec *s, const search_result *res)
+{
+    uint64_t total = kz_results_total(res->r);
+    return s->so.mode == KZ_MODE_AUTO && kz_results_mode(res->r) == KZ_MODE_ANY && total > 0 &&
+           kz_results_total_all_words(res->r) == 0;
+}
+
+void json_metadata(FILE *f, const kz_doc_field *meta, size_t n_meta)
+{
+    /* A key of several values (a JSON array when indexed) gives an array,
+     * at the place of its first value. */
+    size_t shown = 0;
+    fputc('{', f);
+    for (size_t m = 0; m < n_meta; m++) {
+        const kz_doc_field *fd = &meta[m];
+        size_t n_values = 0, earlier = 0;
+        for (size_t j = 0; j < n_meta; j++) {
+            int same = meta[j].key_len == fd->key_len && memcmp(meta[j].key, fd->key, fd->key_len) == 0;
+            n_values += same;
+            earlier |= same && j < m;
+        }
+        if (earlier)
+            continue;
+        fprintf(f, "%s", shown++ ? ", " : "");
+        json_string(f, fd->key, fd->key_len);
+        fprintf(f, n_values > 1 ? ": [" : ": ");
+        for (size_t j = m, k = 0; j < n_meta; j++) {
+            if (meta[j].key_len != fd->key_len || memcmp(meta[j].key, fd->key, fd->key_len) != 0)
+                continue;
+            fprintf(f, "%s", k++ ? ", " : "");
+            json_string(f, meta[j].value, meta[j].value_len);
+        }
+        fprintf(f, n_values > 1 ? "]" : "");
+    }
+    fputc('}', f);
+}
+
+static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_spec *s)
+{
+    hit_view hv;
+    int rc = hit_view_load(&hv, ix, r, i, s->fragments, s->snippet_chars);
+    if (rc)
+        goto done;
+    fprintf(f, "%s{\"rank\": %zu, \"all_words\": %s, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank,
+            rank <= kz_results_total_all_words(r) ? "true" : "false", hv.h->docid);
+    json_string(f, hv.d.id, hv.d.id_len);
+    fprintf(f, ", \"title\": ");
+    json_string(f, hv.d.title, hv.d.title_len);
+    fprintf(f, ", \"score\": %.17g, \"metadata\": ", hv.h->score);
+    json_metadata(f, hv.meta, KZ_CLI_MIN(hv.d.n_meta, HIT_VIEW_MAX_META));
+    fprintf(f, ", \"title_highlights\": [");
+    for (size_t m = 0; m < hv.n_tmarks; m++)
+        fprintf(f, "%s[%zu, %zu]", m ? ", " : "", hv.tmarks[m].start, hv.tmarks[m].end);
+    fprintf(f, "]");
+    for (size_t k = 0; k < hv.n_frag; k++) {
+        const kz_snippet *sn = &hv.frag[k];
+        if (k == 0)
+            fprintf(f, ", \"snippet\": ");
+        else if (k == 1)
+            fprintf(f, ", \"more_snippets\": [");
+        else
+            fprintf(f, ", ");
+        if (k > 0)
+            fprintf(f, "{\"snippet\": ");
+        json_string(f, hv.text + sn->start, sn->end - sn->start);
+        const char *pre = k == 0 ? "snippet_" : "";
+        fprintf(f, ", \"%sstart\": %zu, \"%send\": %zu, \"cut_before\": %s, \"cut_after\": %s, \"highlights\": [",
+                pre, sn->start, pre, sn->end, sn->cut_before ? "true" : "false", sn->cut_after ? "true" : "false");
+        for (size_t m = 0; m < sn->n_marks; m++)
+            fprintf(f, "%s{\"snippet\": [%zu, %zu], \"text\": [%zu, %zu]}", m ? ", " : "",
+                    sn->marks[m].start - sn->start, sn->marks[m].end - sn->start, sn->marks[m].start,
+                    sn->marks[m].end);
+        fprintf(f, "]%s", k > 0 ? "}" : "");
+    }
+    if (hv.n_frag > 1)
+        fprintf(f, "]");
+    if (s->explain) {
+        kz_explanation x;
+        if ((rc = kz_results_explain(&x, ix, r, i)))
+            goto done;
+        fprintf(f, ", \"explain\": {\"score\": %.17g, \"dl\": %u, \"avgdl\": %.17g, \"k1\": %.17g, \"b\": %.17g, "
+                   "\"units\": [",
+                x.score, x.dl, x.avgdl, x.k1, x.b);
+        for (size_t u = 0; u < x.n_units; u++) {
+            char name[512];
+            search_unit_text(name, sizeof name, kz_results_unit(r, u));
+            fprintf(f, "%s{\"unit\": ", u ? ", " : "");
+            json_cstr(f, name);
+            fprintf(f, ", \"idf\": %.17g, \"tf\": %u, \"weight\": %.17g}", x.units[u].idf, x.units[u].tf,
+                    x.units[u].weight);
+        }
+        fprintf(f, "]}");
+        kz_explanation_free(&x);
+    }
+    fprintf(f, "}");
+done:
+    hit_view_free(&hv);
+    return rc;
+}
+
+int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_result *res)
+{
+    const kz_results *r = res->r;
+    size_t n = kz_results_count(r);
+    int rc = KZ_OK;
+    fprintf(f, "{\"query\": ");
+    json_cstr(f, s->query);
+    fprintf(f, ", \"mode\": \"%s\", \"fallback\": %s, \"total\": %" PRIu64 ", \"total_all_words\": %" PRIu64
+               ", \"took_ms\": %.3f, \"offset\": %u, \"notes\": [",
+            search_mode_name(kz_results_mode(r)), search_fell_back(s, res) ? "true" : "false", kz_results_total(r),
+            kz_results_total_all_words(r), res->took_ms, s->so.offset);
+    for (size_t i = 0; i < kz_query_note_count(res->q); i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        json_cstr(f, kz_query_note(res->q, i));
+    }
+    fprintf(f, "], \"hits\": [");
+    for (size_t i = 0; i < n; i++)
+        if ((rc = hit_json(f, ix, r, i, (size_t)s->so.offset + i + 1, s)))
+            return rc;
+    fprintf(f, "%s]", n ? "\n  " : "");
+    if (s->n_facets) {
+        fprintf(f, ", \"facets\": {");
+        for (size_t k = 0; k < s->n_facets; k++) {
+            char name[300];
+            fprintf(f, "%s", k ? ", " : "");
+            json_cstr(f, search_facet_name(s, k, name, sizeof name));
+            fprintf(f, ": [");
+            for (size_t i = 0; i < kz_results_facet_count(r, k); i++) {
+                size_t len;
+                uint64_t docs;
+                const char *value = kz_results_facet_value(r, k, i, &len, &docs);
+                fprintf(f, "%s{\"value\": ", i ? ", " : "");
+                json_string(f, value, len);
+                fprintf(f, ", \"docs\": %" PRIu64 "}", docs);
+            }
+            fprintf(f, "]");
+        }
+        fprintf(f, "}");
+    }
+    fprintf(f, "}\n");
+    return rc;
+}
