@@ -12,17 +12,27 @@
  * the same whether it ranks the top 10, the top 100 or only counts; FTS5
  * returns at most k rows.
  *
- * query/cold-start: a whole process (start, open, one query with its
- * snippets) on the index, against query/process-start (kzsearch --version).
+ * query/cold-start: whole processes (start, open, one query, its top 10
+ * with snippets, printed) over the first 40 queries, warm page cache,
+ * against query/process-start (kzsearch --version) and, with
+ * --baseline-bin, against BIN on its own index of the corpus
+ * (query/cold-start-baseline; "ratio" is the median of per-query
+ * ratios). Checks: each query's hit ids are the in-process top 10.
  */
 #include "bench.h"
 #include "bench_fts5.h"
 #include "kzsearch.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -153,32 +163,159 @@ static void record(kzb *b, const char *name, const kzb_latency *l, const char *b
     kzb_metric(b, name, "qps", l->qps, "1/s", base, base ? "qps" : NULL);
 }
 
+/* Runs bin (argv[0] is only its name) to the end, its standard output to
+ * out (or /dev/null); wall and CPU seconds (user + system, the child's
+ * own). Returns its exit status, or -1. */
+static int process_run(const char *bin, const char *const *argv, const char *out, double *wall, double *cpu)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    uint64_t t0 = kzb_now_ns();
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid)
+        return -1;
+    *wall = (double)(kzb_now_ns() - t0) * 1e-9;
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec * 1e-6;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Whether `bin --index dir --ids QUERY` prints the ids of the in-process
+ * top 10 (the CLI's default options), one a line. */
+static int process_answers(kzb *b, const char *name, const char *bin, const char *dir, const char *text,
+                           const char *qid, kz_index *ix, const char *tmp)
+{
+    const char *argv[] = { "kzsearch", "--index", dir, "--ids", "--", text, NULL };
+    double w, c;
+    int st = process_run(bin, argv, tmp, &w, &c);
+    if (st != 0 && st != 1) {
+        kzb_fail(b, name, "query %s: %s exited %d", qid, bin, st);
+        return -1;
+    }
+    kz_query *query = NULL;
+    kz_results *r = NULL;
+    kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
+    int rc = kz_query_parse(&query, ix, text, strlen(text), KZ_QUERY_LENIENT, NULL);
+    if (rc == KZ_OK)
+        rc = kz_query_run(&r, query, &so);
+    FILE *f = fopen(tmp, "r");
+    char line[4096];
+    size_t i = 0;
+    int bad = rc != KZ_OK || !f;
+    for (; !bad && fgets(line, sizeof line, f); i++) {
+        line[strcspn(line, "\n")] = 0;
+        kz_doc d;
+        bad = i >= kz_results_count(r) || kz_index_doc(ix, &d, kz_results_hit(r, i)->docid, NULL, 0) != KZ_OK ||
+              strlen(line) != d.id_len || memcmp(line, d.id, d.id_len) != 0;
+    }
+    if (!bad && i != kz_results_count(r))
+        bad = 1;
+    if (bad)
+        kzb_fail(b, name, "query %s: the process's hits are not the in-process top 10 (hit %zu)", qid, i);
+    if (f)
+        fclose(f);
+    kz_results_free(r);
+    kz_query_free(query);
+    return bad ? -1 : 0;
+}
+
+/* query/cold-start: whole `kzsearch QUERY` processes (start, open, parse,
+ * search the top 10, snippets, print) over the first PROCESS_QUERIES
+ * queries, warm page cache. With --baseline-bin, the same queries against
+ * BIN on an index of its own build, the two alternating query by query;
+ * the ratio is the median of the per-query ratios. Each process's hit ids
+ * are checked against the in-process top 10 once. */
+#define PROCESS_QUERIES 40
+
 static void cold_start(kzb *b, const char *index_dir, const kzb_queries *q)
 {
-    const char *name = "query/cold-start", *base = "query/process-start";
+    const char *name = "query/cold-start", *base = "query/process-start", *old = "query/cold-start-baseline";
     if (!kzb_selected(b, name))
         return;
-    int reps = kzb_opts(b)->quick ? 3 : 15;
-    double *t = calloc((size_t)reps, sizeof *t), *s = calloc((size_t)reps, sizeof *s), secs;
-    uint64_t rss;
+    const char *bin = KZ_CLI_PATH, *old_bin = kzb_opts(b)->baseline_bin;
+    int reps = kzb_opts(b)->quick ? 1 : 5;
+    size_t nq = q->n < PROCESS_QUERIES ? q->n : PROCESS_QUERIES;
+    char old_dir[4096], tmp[4200];
+    kzb_work_path(old_dir, sizeof old_dir, b, "kz-baseline");
+    snprintf(tmp, sizeof tmp, "%s.ids", index_dir);
+    double secs, cpu;
+    if (old_bin) { /* the baseline may not read this build's format: an index of its own */
+        const char *argv[] = { "kzsearch", "index", "-o", old_dir, kzb_main_corpus_path(b), NULL };
+        if (process_run(old_bin, argv, NULL, &secs, &cpu) != 0) {
+            kzb_fail(b, old, "%s index failed", old_bin);
+            old_bin = NULL;
+        }
+    }
+    kz_index *ix = NULL;
+    if (kz_index_open(&ix, index_dir) != KZ_OK) {
+        kzb_fail(b, name, "cannot open %s: %s", index_dir, kz_last_error());
+        return;
+    }
+    double *s = calloc((size_t)reps, sizeof *s), *w = calloc((size_t)reps * 2, sizeof *w);
+    double *c = calloc((size_t)reps * 2, sizeof *c), *qw = calloc(nq * 2, sizeof *qw);
+    double *qc = calloc(nq * 2, sizeof *qc), *ratio = calloc(nq * 2, sizeof *ratio);
     for (int r = 0; r < reps; r++) {
         const char *version[] = { "kzsearch", "--version", NULL };
-        const char *search[] = { "kzsearch", "--index", index_dir, "--color=never", q->text[0], NULL };
-        if (kzb_spawn(version, &secs, &rss, NULL) != 0)
+        if (process_run(bin, version, NULL, &secs, &cpu) != 0)
             kzb_fail(b, base, "kzsearch --version failed");
         s[r] = secs * 1e3;
-        int st = kzb_spawn(search, &secs, &rss, NULL);
-        if (st != 0 && st != 1)
-            kzb_fail(b, name, "kzsearch exited %d", st);
-        t[r] = secs * 1e3;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    for (size_t i = 0; i < nq; i++) {
+        process_answers(b, name, bin, index_dir, q->text[i], q->qid[i], ix, tmp);
+        for (int r = 0; r < reps; r++) {
+            for (int e = 0; e < (old_bin ? 2 : 1); e++) {
+                const char *argv[] = { "kzsearch", "--index", e ? old_dir : index_dir, "--color=never", "--",
+                                       q->text[i], NULL };
+                int st = process_run(e ? old_bin : bin, argv, NULL, &secs, &cpu);
+                if (st != 0 && st != 1)
+                    kzb_fail(b, e ? old : name, "query %s: exited %d", q->qid[i], st);
+                w[e * reps + r] = secs * 1e3;
+                c[e * reps + r] = cpu * 1e3;
+            }
+        }
+        for (int e = 0; e < (old_bin ? 2 : 1); e++) {
+            qsort(w + e * reps, (size_t)reps, sizeof *w, cmp_double);
+            qsort(c + e * reps, (size_t)reps, sizeof *c, cmp_double);
+            qw[e * nq + i] = kzb_percentile(w + e * reps, (size_t)reps, 0.5);
+            qc[e * nq + i] = kzb_percentile(c + e * reps, (size_t)reps, 0.5);
+        }
+        if (old_bin) {
+            ratio[i] = qw[i] / qw[nq + i];
+            ratio[nq + i] = qc[i] / qc[nq + i];
+        }
+    }
     qsort(s, (size_t)reps, sizeof *s, cmp_double);
     kzb_metric(b, base, "median", kzb_percentile(s, (size_t)reps, 0.5), "ms", NULL, NULL);
-    kzb_metric(b, name, "median", kzb_percentile(t, (size_t)reps, 0.5), "ms", base, "median");
-    kzb_metric(b, name, "max", t[reps - 1], "ms", NULL, NULL);
-    free(t);
+    for (int e = old_bin ? 1 : 0; e >= 0; e--) {
+        const char *n = e ? old : name;
+        qsort(qw + e * nq, nq, sizeof *qw, cmp_double);
+        qsort(qc + e * nq, nq, sizeof *qc, cmp_double);
+        kzb_metric(b, n, "median", kzb_percentile(qw + e * nq, nq, 0.5), "ms", e ? NULL : base, e ? NULL : "median");
+        kzb_metric(b, n, "cpu", kzb_percentile(qc + e * nq, nq, 0.5), "ms", NULL, NULL);
+        kzb_metric(b, n, "max", qw[e * nq + nq - 1], "ms", NULL, NULL);
+    }
+    if (old_bin) {
+        qsort(ratio, nq, sizeof *ratio, cmp_double);
+        qsort(ratio + nq, nq, sizeof *ratio, cmp_double);
+        kzb_metric(b, name, "ratio", kzb_percentile(ratio, nq, 0.5), "x", NULL, NULL);
+        kzb_metric(b, name, "cpu_ratio", kzb_percentile(ratio + nq, nq, 0.5), "x", NULL, NULL);
+    }
+    kz_index_free(ix);
+    remove(tmp);
     free(s);
+    free(w);
+    free(c);
+    free(qw);
+    free(qc);
+    free(ratio);
 }
 
 void kzb_query_cases(kzb *b)

@@ -862,6 +862,8 @@ int main(int argc, char **argv)
         puts("              query (passages with generated dates and sources; not in --quick)");
         puts("html/extract  web page extraction speed (MB/s of HTML, one thread) on the article-");
         puts("              extraction pages; checks every page gives a title and text");
+        puts("variants/*    queries with their spellings in the other script against without, on the");
+        puts("              corpus alone and with a Cyrillic copy of it");
         return 0;
     }
     char work[4096];
@@ -881,6 +883,7 @@ int main(int argc, char **argv)
     kzb_segments_cases(&b);
     kzb_fields_cases(&b);
     kzb_html_cases(&b);
+    kzb_variants_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

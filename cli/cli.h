@@ -117,6 +117,10 @@ void index_list_add(index_list *l, const char *dir);
  * code. */
 int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir);
 
+/* --synonyms FILE (NULL: none): loads it and sets it on ix; prints the
+ * error (with the file's line) and returns its code. */
+int use_synonyms(kz_index *ix, const char *path);
+
 /* Reads the only options of check and stats (--index DIR, --json, -h);
  * returns the index folder (the caller frees it) and sets *json. */
 char *index_dir_option(int argc, char **argv, int *first_arg, int *json);
@@ -178,6 +182,7 @@ typedef struct search_result {
     double took_ms;
     search_error error;  /* with KZ_ESYNTAX */
     kz_syntax_error err;
+    char *suggestion;    /* "did you mean": the query with words the index lacks replaced; NULL: none */
 } search_result;
 
 /* Parses and runs s on ix. KZ_ESYNTAX with res->error saying which input
@@ -223,6 +228,11 @@ void json_metadata(FILE *f, const kz_doc_field *meta, size_t n_meta);
 
 /* "all" or "any". */
 const char *search_mode_name(kz_mode m);
+
+/* How a collapsed near-duplicate is named to the user: its "site" field,
+ * else "source", else the host of its "url", else its id; into buf (NUL-
+ * terminated, cut to size). */
+int search_similar_label(kz_index *ix, uint32_t docid, char *buf, size_t size);
 
 /* Whether AUTO fell back to any word: no document has them all. */
 int search_fell_back(const search_spec *s, const search_result *res);

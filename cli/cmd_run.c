@@ -28,11 +28,13 @@ int cmd_run(int argc, char **argv)
         { "latency", required_argument, 0, 'l' }, { "tag", required_argument, 0, 't' },
         { "k1", required_argument, 0, 'K' }, { "b", required_argument, 0, 'b' },
         { "cold", no_argument, 0, 'C' }, { "sort", required_argument, 0, 'R' },
+        { "synonyms", required_argument, 0, 'Y' },
         { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
         { "date-field", required_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     index_list indexes = { { 0 }, 0 };
+    const char *synonyms = NULL;
     const char *queries = NULL, *output = NULL, *latency = NULL, *tag = "kzsearch";
     unsigned flags = 0;
     int cold = 0;
@@ -59,6 +61,7 @@ int cmd_run(int argc, char **argv)
         case 'l': latency = optarg; break;
         case 't': tag = optarg; break;
         case 'C': cold = 1; break;
+        case 'Y': synonyms = optarg; break;
         case 'R':
             if (strcmp(optarg, "score") != 0) {
                 so.sort_descending = optarg[0] == '-';
@@ -87,7 +90,7 @@ int cmd_run(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0, n_queries = 0, lat_cap = 0;
     uint64_t *micros = NULL;
-    if ((rc = open_indexes(&ix, &indexes, &sample, &dir)))
+    if ((rc = open_indexes(&ix, &indexes, &sample, &dir)) || (rc = use_synonyms(ix, synonyms)))
         goto done;
     if (!cold && (rc = kz_index_warm(ix))) {
         fail(rc);

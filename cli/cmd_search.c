@@ -118,6 +118,18 @@ static int show_hit(kz_index *ix, const kz_results *r, size_t i, size_t rank, co
         }
         kz_explanation_free(&x);
     }
+    /* Collapsed near-duplicates: "+3 similar: msn.com, yahoo.com, ..." */
+    size_t n_similar = kz_results_similar_count(r, i);
+    if (n_similar) {
+        printf("   +%zu similar:", n_similar);
+        for (size_t j = 0; j < n_similar && j < 5; j++) {
+            char label[128];
+            if ((rc = search_similar_label(ix, kz_results_similar(r, i, j)->docid, label, sizeof label)))
+                goto done;
+            printf("%s %s", j ? "," : "", label);
+        }
+        printf("%s\n", n_similar > 5 ? ", ..." : "");
+    }
 done:
     hit_view_free(&hv);
     return rc;
@@ -137,6 +149,8 @@ int cmd_search(int argc, char **argv)
         { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
         { "date-field", required_argument, 0, 'D' }, { "facet", required_argument, 0, 'F' },
         { "sort", required_argument, 0, 'R' }, { "strict", no_argument, 0, 'X' },
+        { "synonyms", required_argument, 0, 'Y' },
+        { "no-collapse", no_argument, 0, 'N' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     search_spec *sp = malloc(sizeof *sp);
@@ -145,7 +159,7 @@ int cmd_search(int argc, char **argv)
     search_spec_init(sp);
     kz_search_options *so = &sp->so;
     index_list indexes = { { 0 }, 0 };
-    const char *color = "auto", *bad;
+    const char *color = "auto", *bad, *synonyms = NULL;
     int count_only = 0, ids_only = 0, json = 0;
     search_view v = { 0 };
     int c;
@@ -177,6 +191,8 @@ int cmd_search(int argc, char **argv)
         case 'A': so->mode = KZ_MODE_ANY; break;
         case 'L': so->mode = KZ_MODE_ALL; break;
         case 'X': sp->strict = 1; break;
+        case 'Y': synonyms = optarg; break;
+        case 'N': so->flags |= KZ_SEARCH_NO_COLLAPSE; break;
         case 'k':
         case 'b': bm25_option(so, c, optarg); break;
         case 'c':
@@ -218,7 +234,7 @@ int cmd_search(int argc, char **argv)
     search_result res = { 0 };
     sp->started = now_seconds();
     int rc = open_indexes(&ix, &indexes, &sample, &dir);
-    if (rc)
+    if (rc || (rc = use_synonyms(ix, synonyms)))
         goto done;
     rc = search_run(&res, ix, sp);
     if (rc == KZ_ESYNTAX && res.error == SEARCH_BAD_DATES) {
@@ -245,6 +261,7 @@ int cmd_search(int argc, char **argv)
     size_t n = kz_results_count(r);
     uint64_t total = kz_results_total(r);
     uint64_t all_words = kz_results_total_all_words(r);
+    uint64_t all_words_hits = kz_results_all_words_hits(r); /* the rank boundary, near-duplicates collapsed */
     /* AUTO without a document that has every word: all hits have some. */
     int fell_back = search_fell_back(sp, &res);
     for (size_t i = 0; !json && i < kz_query_note_count(q) && (count_only || ids_only); i++)
@@ -269,6 +286,8 @@ int cmd_search(int argc, char **argv)
     } else {
         for (size_t i = 0; i < kz_query_note_count(q); i++)
             fprintf(stderr, "kzsearch: note: %s\n", kz_query_note(q, i));
+        if (res.suggestion)
+            printf("Did you mean: %s%s%s\n", v.bold.on, res.suggestion, v.bold.off);
         if (fell_back)
             printf("No document has all the words; showing documents with any of them.\n");
         printf("%" PRIu64 " hit%s for \"%s\"", total, total == 1 ? "" : "s", query);
@@ -277,7 +296,7 @@ int cmd_search(int argc, char **argv)
         printf(" (%.2f ms)%s\n", res.took_ms, sample ? " in the bundled sample articles" : "");
         for (size_t i = 0; i < n; i++) {
             size_t rank = (size_t)so->offset + i + 1;
-            if (!fell_back && all_words < total && rank == all_words + 1)
+            if (!fell_back && all_words < total && rank == all_words_hits + 1)
                 printf("\n%s-- %" PRIu64 " more with only some of the words --%s\n", v.bold.on, total - all_words,
                        v.bold.off);
             if ((rc = show_hit(ix, r, i, rank, &v))) {

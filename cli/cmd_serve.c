@@ -16,12 +16,12 @@
  * request body too long, 503 past the time limit.
  */
 #include "cli.h"
+#include "mhd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -141,7 +141,7 @@ static enum MHD_Result reply_json_stream(struct MHD_Connection *c, FILE *f, char
 
 /* A request's query-string parameters, checked. */
 typedef struct params {
-    const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id;
+    const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id, *collapse;
     const char *facets[SEARCH_MAX_FACETS];
     size_t n_facets, count;
     unsigned status;  /* != 0: what is wrong, in error */
@@ -185,7 +185,7 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
         { "offset", offsetof(params, offset) }, { "sort", offsetof(params, sort) },
         { "since", offsetof(params, since) }, { "until", offsetof(params, until) },
         { "strict", offsetof(params, strict) }, { "mode", offsetof(params, mode) },
-        { "date_field", offsetof(params, date_field) },
+        { "date_field", offsetof(params, date_field) }, { "collapse", offsetof(params, collapse) },
     };
     int is_query = strcmp(key, "q") == 0 || strcmp(key, "since") == 0 || strcmp(key, "until") == 0;
     if (value_size > (is_query ? MAX_QUERY_BYTES : MAX_PARAM_BYTES)) {
@@ -266,6 +266,8 @@ static void spec_from_params(search_spec *sp, params *p, const server *srv)
         else if (strcmp(p->mode, "auto") != 0)
             params_fail(p, MHD_HTTP_BAD_REQUEST, "'mode' must be auto, all or any%s", "");
     }
+    if (p->collapse && (strcmp(p->collapse, "0") == 0 || strcmp(p->collapse, "false") == 0))
+        sp->so.flags |= KZ_SEARCH_NO_COLLAPSE;
     const char *bad;
     if (p->sort && *p->sort && (bad = search_sort_set(sp, p->sort)))
         params_fail(p, MHD_HTTP_BAD_REQUEST, "%s", bad);
@@ -640,6 +642,8 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (cli_mhd_load() != 0)
+        goto done;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

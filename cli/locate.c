@@ -193,3 +193,17 @@ void index_list_add(index_list *l, const char *dir)
         die_usage("--index given more than %zu times", sizeof l->dir / sizeof l->dir[0]);
     l->dir[l->n++] = dir;
 }
+
+int use_synonyms(kz_index *ix, const char *path)
+{
+    if (!path)
+        return KZ_OK;
+    kz_synonyms *s = NULL;
+    int rc = kz_synonyms_load(&s, path);
+    if (rc == KZ_OK)
+        rc = kz_index_set_synonyms(ix, s);
+    kz_synonyms_free(s);
+    if (rc)
+        fail(rc);
+    return rc;
+}

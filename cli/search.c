@@ -84,8 +84,22 @@ void search_result_free(search_result *res)
         return;
     kz_results_free(res->r);
     kz_query_free(res->q);
+    free(res->suggestion);
     res->r = NULL;
     res->q = NULL;
+    res->suggestion = NULL;
+}
+
+/* Whether the results lack a word: a scoring unit the index does not have
+ * (idf 0), or no match at all. */
+static int lacks_a_word(const kz_results *r)
+{
+    if (kz_results_total(r) == 0)
+        return 1;
+    for (size_t i = 0; i < kz_results_unit_count(r); i++)
+        if (kz_results_unit(r, i)->idf == 0)
+            return 1;
+    return 0;
 }
 
 int search_run(search_result *res, kz_index *ix, const search_spec *s)
@@ -136,6 +150,17 @@ int search_run(search_result *res, kz_index *ix, const search_spec *s)
     so.n_facets = s->n_facets;
     rc = kz_query_run(&res->r, res->q, &so);
     res->took_ms = (now_seconds() - t0) * 1000.0;
+    if (rc == KZ_OK && *query && lacks_a_word(res->r)) {
+        /* "Did you mean": parsed again, only now, so that a query whose
+         * words the index has costs nothing more. */
+        kz_query *again = NULL;
+        kz_syntax_error err;
+        if (kz_query_parse(&again, ix, query, strlen(query), (s->strict ? 0 : KZ_QUERY_LENIENT) | KZ_QUERY_SUGGEST,
+                           &err) == KZ_OK &&
+            kz_query_suggestion(again) && !(res->suggestion = strdup(kz_query_suggestion(again))))
+            rc = KZ_ENOMEM;
+        kz_query_free(again);
+    }
 done:
     free(parsed);
     return rc;

@@ -59,6 +59,41 @@ void json_metadata(FILE *f, const kz_doc_field *meta, size_t n_meta)
     fputc('}', f);
 }
 
+int search_similar_label(kz_index *ix, uint32_t docid, char *buf, size_t size)
+{
+    kz_doc_field meta[HIT_VIEW_MAX_META];
+    kz_doc d;
+    int rc = kz_index_doc(ix, &d, docid, meta, HIT_VIEW_MAX_META);
+    if (rc)
+        return rc;
+    static const char *const keys[3] = { "site", "source", "url" };
+    const char *v = d.id;
+    size_t len = d.id_len;
+    int found = 0;
+    for (int k = 0; k < 3 && !found; k++) {
+        for (size_t m = 0; m < KZ_CLI_MIN(d.n_meta, HIT_VIEW_MAX_META) && !found; m++) {
+            if (meta[m].key_len != strlen(keys[k]) || memcmp(meta[m].key, keys[k], meta[m].key_len) != 0 ||
+                meta[m].value_len == 0)
+                continue;
+            v = meta[m].value;
+            len = meta[m].value_len;
+            found = 1;
+            if (k == 2) { /* the host: after "//", up to the next '/' */
+                const char *p = memchr(v, '/', len);
+                if (p && (size_t)(p - v) + 1 < len && p[1] == '/') {
+                    len -= (size_t)(p + 2 - v);
+                    v = p + 2;
+                    const char *e = memchr(v, '/', len);
+                    if (e)
+                        len = (size_t)(e - v);
+                }
+            }
+        }
+    }
+    snprintf(buf, size, "%.*s", (int)KZ_CLI_MIN(len, size - 1), v);
+    return KZ_OK;
+}
+
 static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_spec *s)
 {
     hit_view hv;
@@ -66,7 +101,7 @@ static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t
     if (rc)
         goto done;
     fprintf(f, "%s{\"rank\": %zu, \"all_words\": %s, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank,
-            rank <= kz_results_total_all_words(r) ? "true" : "false", hv.h->docid);
+            rank <= kz_results_all_words_hits(r) ? "true" : "false", hv.h->docid);
     json_string(f, hv.d.id, hv.d.id_len);
     fprintf(f, ", \"title\": ");
     json_string(f, hv.d.title, hv.d.title_len);
@@ -116,6 +151,25 @@ static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t
         fprintf(f, "]}");
         kz_explanation_free(&x);
     }
+    if (kz_results_similar_count(r, i)) {
+        fprintf(f, ", \"similar\": [");
+        for (size_t j = 0; j < kz_results_similar_count(r, i); j++) {
+            const kz_hit *sh = kz_results_similar(r, i, j);
+            kz_doc d;
+            char label[256];
+            if ((rc = kz_index_doc(ix, &d, sh->docid, NULL, 0)) ||
+                (rc = search_similar_label(ix, sh->docid, label, sizeof label)))
+                goto done;
+            fprintf(f, "%s{\"docid\": %u, \"id\": ", j ? ", " : "", sh->docid);
+            json_string(f, d.id, d.id_len);
+            fprintf(f, ", \"title\": ");
+            json_string(f, d.title, d.title_len);
+            fprintf(f, ", \"label\": ");
+            json_cstr(f, label);
+            fprintf(f, ", \"score\": %.17g}", sh->score);
+        }
+        fprintf(f, "]");
+    }
     fprintf(f, "}");
 done:
     hit_view_free(&hv);
@@ -130,14 +184,20 @@ int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_
     fprintf(f, "{\"query\": ");
     json_cstr(f, s->query);
     fprintf(f, ", \"mode\": \"%s\", \"fallback\": %s, \"total\": %" PRIu64 ", \"total_all_words\": %" PRIu64
-               ", \"took_ms\": %.3f, \"offset\": %u, \"notes\": [",
+               ", \"all_words_hits\": %" PRIu64 ", \"collapsed\": %" PRIu64 ", \"took_ms\": %.3f, \"offset\": %u, \"notes\": [",
             search_mode_name(kz_results_mode(r)), search_fell_back(s, res) ? "true" : "false", kz_results_total(r),
-            kz_results_total_all_words(r), res->took_ms, s->so.offset);
+            kz_results_total_all_words(r), kz_results_all_words_hits(r), kz_results_collapsed(r), res->took_ms,
+            s->so.offset);
     for (size_t i = 0; i < kz_query_note_count(res->q); i++) {
         fprintf(f, "%s", i ? ", " : "");
         json_cstr(f, kz_query_note(res->q, i));
     }
-    fprintf(f, "], \"hits\": [");
+    fprintf(f, "], \"suggestion\": ");
+    if (res->suggestion)
+        json_cstr(f, res->suggestion);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"hits\": [");
     for (size_t i = 0; i < n; i++)
         if ((rc = hit_json(f, ix, r, i, (size_t)s->so.offset + i + 1, s)))
             return rc;

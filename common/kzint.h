@@ -237,7 +237,7 @@ typedef struct kz_tokvec {
 void kz_tokvec_free(kz_tokvec *tv);
 
 #define KZ_MAX_TOKEN_CODEPOINTS 255
-#define KZ_ANALYZER_VERSION 2
+#define KZ_ANALYZER_VERSION 3
 
 /* Creates an analyzer: "auto" (or NULL) chooses each word's stemmer by its
  * script (README "Analysis"); a Snowball language ("english", "russian",
@@ -245,6 +245,14 @@ void kz_tokvec_free(kz_tokvec *tv);
  * kz_analyzer_free(). KZ_EINVAL with a message listing the languages when
  * the language is unknown. */
 int kz_analyzer_new(kz_analyzer **out, const char *language);
+/* For the documents that follow: whether words of the Russian alphabet are
+ * stemmed as Russian (the default), or left unstemmed because the document
+ * is in another Cyrillic language (Kazakh, Ukrainian: README "Analysis").
+ * Only the language "auto" stems by script; others ignore this. */
+void kz_analyzer_set_russian(kz_analyzer *a, int stem);
+/* Whether a document's language (a lang field's value: "kk", "uk-UA",
+ * "kaz") is a Cyrillic one other than Russian. */
+int kz_language_is_other_cyrillic(const char *lang, size_t len);
 /* Whether kz_analyzer_new() accepts language ("auto", a Snowball name or
  * alias). */
 int kz_analyzer_language_known(const char *language);
@@ -271,6 +279,24 @@ uint32_t kz_analyzer_term_count(const kz_analyzer *a);
 size_t kz_analyzer_memory(const kz_analyzer *a);
 /* Forgets every interned stem and cached fold; ids restart at 0. */
 void kz_analyzer_reset(kz_analyzer *a);
+
+/**************************************************************************
+** Interface to code in indexer/simhash.c
+**
+** A document's near-duplicate fingerprint (FORMAT.md "SIMHASH"): the
+** SimHash of the shingles of its text's terms (not the title's).
+*/
+#define KZ_SIMHASH_SHINGLE 3   /* terms a shingle */
+#define KZ_SIMHASH_NONE 0      /* no fingerprint: a text without terms */
+#define KZ_SIMHASH_DISTANCE 6  /* at most this many bits apart: near-duplicates (README "Near-duplicates") */
+/* The hash of one term's stem bytes, as kz_simhash takes it. */
+uint64_t kz_simhash_term(const char *term, size_t len);
+/* The fingerprint of a text of n terms, given their kz_simhash_term
+ * hashes in text order; KZ_SIMHASH_NONE when n is 0 (never otherwise). */
+uint64_t kz_simhash(const uint64_t *terms, size_t n);
+/* Whether two fingerprints mark near-duplicates: both present and at most
+ * KZ_SIMHASH_DISTANCE bits apart. */
+int kz_simhash_similar(uint64_t a, uint64_t b);
 
 /**************************************************************************
 ** Interface to code in indexer/jsonl.c
@@ -780,6 +806,9 @@ uint64_t kz_ids_lower_bound(const uint8_t *records, uint64_t lo, uint64_t n, uin
 int kz_segment_find_id(kz_segment *sg, const char *id, size_t len, uint32_t *docid);
 /* The fingerprint of docid's fields (FORMAT.md "DOCHASH"). */
 int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
+/* The near-duplicate fingerprint of docid's text (FORMAT.md "SIMHASH"),
+ * verified. */
+int kz_segment_doc_simhash(kz_segment *sg, uint32_t docid, uint64_t *out);
 /* Each document's latest date in field (days since 1970-01-01 of its D
  * terms, else the first day of its latest M term; KZ_NO_DAY when none),
  * built from the field terms on first use and kept while sg is open
@@ -1106,16 +1135,57 @@ uint64_t kz_plist_or_count(const kz_plist *const *lists, size_t n);
 
 #define KZ_TRANSLIT_MAX 16      /* spellings of one word, at most */
 #define KZ_TRANSLIT_WORD_MAX 64 /* code points of a word transliterated, at most */
+#define KZ_TRANSLIT_WORD_MIN 4  /* and at least: "in" is no name, and would find "ин" */
 /* Receives one spelling (UTF-8, not NUL-terminated); a non-zero return
  * stops kz_translit, which returns it. */
 typedef int (*kz_translit_fn)(void *ctx, const char *s, size_t len);
 /* The spellings of the word w (case-folded, NFC, marks kept) in the other
  * script: Cyrillic in BGN/PCGN, ICAO and the Kazakh Latin alphabet; Latin
  * read back by those schemes (README "Spelling variants"). Nothing for a
- * word of other letters or of 1 or over KZ_TRANSLIT_WORD_MAX. */
+ * word of other letters, or of fewer than KZ_TRANSLIT_WORD_MIN or more than
+ * KZ_TRANSLIT_WORD_MAX code points. */
 int kz_translit(const char *w, size_t n, kz_translit_fn fn, void *ctx);
 /* Whether the index has a term in Cyrillic letters; computed once. */
 int kz_index_has_cyrillic(kz_index *ix, int *has);
+/* Whether the index may have term, a Cyrillic one (or a Cyrillic word as written: й and ё
+ * read as и and е): 0 when no term of the index starts with its first two letters. For an
+ * index of up to 200,000 Cyrillic terms, their first letters are listed once, so that
+ * most readings of a Latin word cost neither analysis nor dictionary search. */
+int kz_index_may_have_cyrillic(kz_index *ix, const char *term, size_t len, int *may);
+
+/**************************************************************************
+** Interface to code in query/synonyms.c
+*/
+
+typedef struct kz_synonym_table kz_synonym_table;
+/* The entries of s analysed by a (the index's analyzer): KZ_ESYNTAX
+ * naming the line of an entry without words or of more than 3. *out is
+ * the caller's (kz_synonym_table_free). */
+int kz_synonym_table_new(kz_synonym_table **out, const kz_synonyms *s, kz_analyzer *a);
+void kz_synonym_table_free(kz_synonym_table *t);
+/* The groups (up to max, into groups) with a one-term entry of this term. */
+size_t kz_synonym_groups_of(const kz_synonym_table *t, const char *term, size_t len, uint32_t *groups, size_t max);
+size_t kz_synonym_group_size(const kz_synonym_table *t, uint32_t g);
+/* Entry i of group g: as written (returned), and its terms (owned by t). */
+const char *kz_synonym_entry(const kz_synonym_table *t, uint32_t g, size_t i, const char *const **terms,
+                             size_t *n_terms);
+/* The index's table (kz_index_set_synonyms), or NULL. */
+const kz_synonym_table *kz_index_synonyms(const kz_index *ix);
+
+/**************************************************************************
+** Interface to code in query/fuzzy.c
+*/
+
+#define KZ_FUZZY_MAX_TERMS 64 /* terms word~ searches, the most frequent */
+/* The edits word~ and suggestions allow a word of so many code points:
+ * 0 up to 2, 1 up to 5, else 2. */
+unsigned kz_fuzzy_edits(size_t codepoints);
+/* The Levenshtein distance of a and b (code points), or max + 1 when it
+ * is over max. */
+unsigned kz_edit_distance(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, unsigned max);
+/* Decodes UTF-8 s into out (room for max); SIZE_MAX when it is invalid or
+ * longer. */
+size_t kz_utf8_decode_all(const char *s, size_t len, uint32_t *out, size_t max);
 #define KZ_PREFIX_MAX_TERMS 256 /* terms a prefix (russ*) expands to at most */
 
 typedef enum kz_occur {
@@ -1166,6 +1236,7 @@ struct kz_query {
     /* A juxtaposed clause, in a group of several as written (repeats
      * included), lies under an exclusion: AUTO mode keeps AND then. */
     int default_under_not;
+    char *suggestion; /* KZ_QUERY_SUGGEST: the query with its unknown words replaced; owned */
 };
 
 /**************************************************************************

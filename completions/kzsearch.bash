@@ -15,13 +15,13 @@ _kzsearch()
         cword=$COMP_CWORD
     fi
 
-    local commands="search index add update delete optimize stats check analyze run extract serve help"
+    local commands="search index add update delete optimize stats check analyze run extract serve shards help"
     local global="--index --json --help --version -h -V"
     local search_opts="--index --limit -n --count --ids -l --since --until --date-field --sort
         --facet --offset --any --all --k1 --b --snippet-chars --fragments --explain --json
-        --color --timeout --help"
+        --color --timeout --strict --synonyms --no-collapse --help"
     local build_opts="-o --output --index --lang --memory --threads --max-doc --store-level
-        --quiet -q --help"
+        --shard --quiet -q --help"
 
     # The command: the first word that is one, past the global options.
     local cmd="" i
@@ -83,7 +83,8 @@ _kzsearch()
         stats|check) opts="--index --json --help" ;;
         analyze) opts="--lang --index --help" ;;
         run) opts="--queries --index --mode -k --output -o --latency --tag --k1 --b --cold --sort
-            --since --until --date-field --help" ;;
+            --since --until --date-field --synonyms --help" ;;
+        shards) opts="create --help" ;;
         extract) opts="--json --help" ;;
         serve) opts="--index --listen --threads --timeout --max-work --access-log --help" ;;
         help)

@@ -390,7 +390,7 @@ typedef struct kz_search_options {
     uint32_t offset;   /* hits skipped before the first returned */
     double k1;         /* BM25 k1; 0 = 1.2 */
     double b;          /* BM25 b; negative = 0.75 (0 is a valid b) */
-    unsigned flags;    /* KZ_SEARCH_COUNT_ONLY */
+    unsigned flags;    /* KZ_SEARCH_COUNT_ONLY, KZ_SEARCH_NO_COLLAPSE */
     /* Budgets: a query that would pass either stops with KZ_ETIMEOUT and
      * no results. timeout is in seconds of wall-clock time from the start
      * of kz_query_run, max_work the candidate documents it may look at
@@ -410,6 +410,11 @@ typedef struct kz_search_options {
 
 /* Count the matches (kz_results_total) and rank nothing: no hits. */
 #define KZ_SEARCH_COUNT_ONLY 1u
+/* Do not collapse near-duplicates. By default a hit whose text is a
+ * near-duplicate of a better hit's (README "Near-duplicates": SimHash
+ * fingerprints at most 6 of 64 bits apart) is not a hit of its own but is
+ * listed under that hit (kz_results_similar); the hits after it move up. */
+#define KZ_SEARCH_NO_COLLAPSE 2u
 
 #define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0, NULL, 0 }
 
@@ -434,6 +439,7 @@ typedef struct kz_syntax_error {
 #define KZ_QUERY_PLAIN 1u   /* no operators: every word is a plain term */
 #define KZ_QUERY_LENIENT 2u /* a syntax error outside a field clause: read as KZ_QUERY_PLAIN, with a note */
 #define KZ_QUERY_NO_VARIANTS 4u /* a word is not also searched in its other script's spellings */
+#define KZ_QUERY_SUGGEST 8u     /* words the index lacks get the nearest it has (kz_query_suggestion) */
 
 /* Parses a query against an index (README "Query language"): words,
  * "quoted phrases", OR, AND, NOT, parentheses, +word, -word, prefix*.
@@ -453,6 +459,27 @@ void kz_query_free(kz_query *q);
  * terms; searching the 256 most frequent"); owned by q. */
 size_t kz_query_note_count(const kz_query *q);
 const char *kz_query_note(const kz_query *q, size_t i);
+/* Equivalent words and names that queries expand (README "Spelling
+ * variants"): a UTF-8 text of lines, each a group of entries separated by
+ * commas ("Tokayev, Токаев, Kasym-Jomart Tokayev"); # starts a comment.
+ * KZ_ESYNTAX names the file and line of the first fault (an empty entry,
+ * a group of one, bytes that are not UTF-8). *out is the caller's. */
+typedef struct kz_synonyms kz_synonyms;
+int kz_synonyms_load(kz_synonyms **out, const char *path);
+int kz_synonyms_parse(kz_synonyms **out, const char *text, size_t len, const char *name);
+void kz_synonyms_free(kz_synonyms *s);
+/* From now on, a query word whose term is that of a one-word entry also
+ * searches the other entries of its groups (a phrase for one of several
+ * words, at most 3), with a note. Each entry is analysed as the index
+ * analyses text: KZ_ESYNTAX naming the line of one without words. ix
+ * keeps what it needs (s may be freed); call it before searching from
+ * several threads. NULL removes them. */
+int kz_index_set_synonyms(kz_index *ix, const kz_synonyms *s);
+
+/* With KZ_QUERY_SUGGEST: the query with each plain word the index lacks
+ * replaced by the nearest term it has (kz_fuzzy edits, the most frequent
+ * first), "did you mean"; NULL when no word was replaced. Owned by q. */
+const char *kz_query_suggestion(const kz_query *q);
 
 /* Runs a parsed query and ranks its matches by BM25:
  * idf(t) = ln(1 + (N - df + 0.5)/(df + 0.5)),
@@ -477,6 +504,16 @@ uint64_t kz_results_total(const kz_results *r);
 size_t kz_results_facet_count(const kz_results *r, size_t facet);
 const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, size_t *len, uint64_t *docs);
 const kz_hit *kz_results_hit(const kz_results *r, size_t i);
+/* The near-duplicates collapsed into hit i (0 with KZ_SEARCH_NO_COLLAPSE),
+ * and the j-th of them, best first (docid and its own BM25 score; owned by
+ * r). They are found among the best ranked matches, at least offset +
+ * limit + 10 of them: a near-duplicate ranked far below its hit may be
+ * missed. kz_results_total still counts every match, collapsed or not. */
+size_t kz_results_similar_count(const kz_results *r, size_t i);
+const kz_hit *kz_results_similar(const kz_results *r, size_t i, size_t j);
+/* Documents collapsed into the returned hits: the sum of their
+ * kz_results_similar_count. */
+uint64_t kz_results_collapsed(const kz_results *r);
 /* The mode that produced the hits: KZ_MODE_ALL when every match has
  * every word, KZ_MODE_ANY when some match has only some (OR mode, or AUTO
  * beyond its AND matches). */
@@ -487,6 +524,10 @@ kz_mode kz_results_mode(const kz_results *r);
  * AND mode. Sorted by a field, AUTO falls back to OR only when no document
  * has every word, and this is then 0. */
 uint64_t kz_results_total_all_words(const kz_results *r);
+/* The rank boundary of the above once near-duplicates are collapsed: hits
+ * at ranks below this number (counting offset) have every word. Equal to
+ * kz_results_total_all_words with KZ_SEARCH_NO_COLLAPSE. */
+uint64_t kz_results_all_words_hits(const kz_results *r);
 /* Distinct analysed terms of the scoring units, in query order (stems,
  * NUL-terminated, owned by r). */
 size_t kz_results_term_count(const kz_results *r);

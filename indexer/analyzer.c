@@ -116,8 +116,12 @@ static const uint8_t ascii_fold[256] = {
 /* Token cache slot: folded token bytes -> term, 32 bytes. Keys of up to
  * INLINE_KEY bytes (nearly all words) are kept in the slot, zero-padded, so
  * that a lookup touches one cache line; a longer key is kept in cache_keys
- * and key holds its offset there as a u32. len == 0 marks an empty slot.
- * hash is the low 32 bits of XXH3. */
+ * and key holds its offset there as a u32. len == 0 marks an empty slot;
+ * its top bit (NO_RUSSIAN_TAG) marks a term made without Russian stemming
+ * (kz_analyzer_set_russian), whose key is the same bytes. hash is the low
+ * 32 bits of XXH3. */
+#define NO_RUSSIAN_TAG 0x8000u
+_Static_assert(TOK_MAX_BYTES < NO_RUSSIAN_TAG, "the tag bit is free in a key's length");
 #define INLINE_KEY 22
 typedef struct cache_slot {
     uint32_t hash;
@@ -165,7 +169,7 @@ struct kz_analyzer {
     /* One stemmer for every word (the_stemmer), or the stemmers of the
      * scripts (latin_stemmer, russian_stemmer) when the_stemmer is NULL. */
     struct sb_stemmer *the_stemmer, *latin_stemmer, *russian_stemmer;
-    int the_stemmer_is_russian;
+    int no_russian; /* kz_analyzer_set_russian(a, 0): Russian words are not stemmed */
     int fold_only; /* tokens are folded but not stemmed (query prefixes) */
 
     /* Token cache: folded token bytes -> term. */
@@ -459,7 +463,7 @@ static struct sb_stemmer *stemmer_for(const kz_analyzer *a, script sc)
         return a->the_stemmer;
     if (sc == SCRIPT_LATIN)
         return a->latin_stemmer;
-    if (sc == SCRIPT_RUSSIAN)
+    if (sc == SCRIPT_RUSSIAN && !a->no_russian)
         return a->russian_stemmer;
     return NULL;
 }
@@ -596,7 +600,7 @@ static int cache_insert(kz_analyzer *a, uint32_t h, const uint8_t *key, size_t l
         cache_clear(a);
     if ((a->cache_count + 1) * 10 > a->cache_cap * 7 && (rc = cache_grow(a)) != KZ_OK)
         return rc;
-    cache_slot e = { h, term, (uint16_t)len, { 0 } };
+    cache_slot e = { h, term, (uint16_t)(len | (a->no_russian ? NO_RUSSIAN_TAG : 0)), { 0 } };
     if (len <= INLINE_KEY) {
         memcpy(e.key, key, len);
     } else {
@@ -745,10 +749,11 @@ static int token_term(kz_analyzer *a, const uint8_t *key, size_t len, int nonasc
 {
     if (a->cache_cap) {
         size_t mask = a->cache_cap - 1;
+        size_t tagged = len | (a->no_russian ? NO_RUSSIAN_TAG : 0);
         if (len <= INLINE_KEY) {
             for (size_t i = h & mask; a->cache[i].len; i = (i + 1) & mask) {
                 const cache_slot *e = &a->cache[i];
-                if (e->hash == h && e->len == len && memcmp(e->key, key, INLINE_KEY) == 0) {
+                if (e->hash == h && e->len == tagged && memcmp(e->key, key, INLINE_KEY) == 0) {
                     *term = e->term;
                     return KZ_OK;
                 }
@@ -756,7 +761,7 @@ static int token_term(kz_analyzer *a, const uint8_t *key, size_t len, int nonasc
         } else {
             for (size_t i = h & mask; a->cache[i].len; i = (i + 1) & mask) {
                 const cache_slot *e = &a->cache[i];
-                if (e->hash == h && e->len == len &&
+                if (e->hash == h && e->len == tagged &&
                     memcmp(a->cache_keys.data + kz_load_u32(e->key), key, len) == 0) {
                     *term = e->term;
                     return KZ_OK;
@@ -1054,6 +1059,27 @@ static void free_terms(kz_analyzer *a)
     a->blocks = NULL;
     a->n_blocks = a->blocks_cap = 0;
     a->block_size = a->block_used = a->block_bytes = 0;
+}
+
+void kz_analyzer_set_russian(kz_analyzer *a, int stem) { a->no_russian = !stem; }
+
+int kz_language_is_other_cyrillic(const char *lang, size_t len)
+{
+    /* ISO 639-1 and -2 codes and English names of the languages written in
+     * Cyrillic besides Russian; a tag's first part ("kk-KZ"). */
+    static const char *const codes[] = {
+        "kk", "kaz", "kazakh", "uk", "ukr", "ukrainian", "be", "bel", "belarusian", "ky", "kir", "kyrgyz",
+        "tg", "tgk", "tajik", "mn", "mon", "mongolian", "bg", "bul", "bulgarian", "sr", "srp", "serbian",
+        "mk", "mkd", "macedonian", "tt", "tat", "tatar", "ba", "bak", "bashkir", "cv", "chv", "chuvash",
+        "os", "oss", "ossetian", "ce", "che", "chechen", "sah", "yakut",
+    };
+    size_t n = 0;
+    while (n < len && lang[n] != '-' && lang[n] != '_')
+        n++;
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+        if (strlen(codes[i]) == n && strncasecmp(codes[i], lang, n) == 0)
+            return 1;
+    return 0;
 }
 
 void kz_analyzer_fold_only(kz_analyzer *a)

@@ -72,6 +72,7 @@
 
 typedef struct batch_doc {
     size_t title_off, title_len, text_off, text_len; /* in batch->arena */
+    int other_cyrillic; /* its lang is Kazakh, Ukrainian, ...: Russian words not stemmed */
 } batch_doc;
 
 typedef struct batch {
@@ -89,6 +90,7 @@ typedef struct batch {
     kz_buf docs_out; /* DOCS records; block numbers and info offsets relative */
     uint64_t tokens;
     uint32_t *dl;
+    uint64_t *simhash; /* by document: its SIMHASH fingerprint */
     struct batch *next;
 } batch;
 
@@ -104,6 +106,7 @@ static void batch_free(batch *bt)
     kz_buf_free(&bt->storeidx);
     kz_buf_free(&bt->docs_out);
     free(bt->dl);
+    free(bt->simhash);
     free(bt);
 }
 
@@ -133,6 +136,10 @@ typedef struct worker {
     uint64_t mem; /* bytes held by postings */
     ZSTD_CCtx *zc;
     kz_buf raw; /* a store block being filled */
+    /* SimHash: the kz_simhash_term of the analyzer's terms 0 ..
+     * n_term_hashes - 1 (forgotten when it is reset), and a document's. */
+    uint64_t *term_hashes, *doc_hashes;
+    size_t n_term_hashes, term_hashes_cap, doc_hashes_cap;
 } worker;
 
 struct kz_builder {
@@ -157,8 +164,8 @@ struct kz_builder {
     kz_tokvec check_tv;
     uint64_t budget, max_doc;
     kz_fwriter *fw;
-    FILE *docs_f, *docinfo_f, *storeidx_f, *dochash_f;
-    char *docs_path, *docinfo_path, *storeidx_path, *dochash_path;
+    FILE *docs_f, *docinfo_f, *storeidx_f, *dochash_f, *simhash_f;
+    char *docs_path, *docinfo_path, *storeidx_path, *dochash_path, *simhash_path;
 
     /* Documents, assigned in input order. */
     uint64_t *id_hashes; /* open addressing; 0 = empty */
@@ -443,6 +450,7 @@ static int inverter_flush(worker *w)
     w->n_accs = 0;
     w->mem = 0;
     kz_analyzer_reset(w->an);
+    w->n_term_hashes = 0;
     return rc;
 }
 
@@ -526,11 +534,44 @@ static int invert_fields(worker *w, batch *bt, uint32_t i)
     return w->fields.len ? inverter_add(w, bt->first_docid + i, w->fields.v, w->fields.len) : KZ_OK;
 }
 
+/* The SIMHASH fingerprint of the text's tokens toks[0 .. n). Each term's
+ * hash is computed once while the analyzer keeps its id. */
+static int text_simhash(worker *w, const kz_token *toks, size_t n, uint64_t *out)
+{
+    uint32_t n_terms = kz_analyzer_term_count(w->an);
+    if (n_terms > w->term_hashes_cap) {
+        size_t cap = KZ_MAX((size_t)n_terms, 2 * w->term_hashes_cap);
+        uint64_t *t = realloc(w->term_hashes, cap * sizeof *t);
+        if (!t)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        w->term_hashes = t;
+        w->term_hashes_cap = cap;
+    }
+    for (; w->n_term_hashes < n_terms; w->n_term_hashes++) {
+        size_t len;
+        const char *term = kz_analyzer_term(w->an, (uint32_t)w->n_term_hashes, &len);
+        w->term_hashes[w->n_term_hashes] = kz_simhash_term(term, len);
+    }
+    if (n > w->doc_hashes_cap) {
+        size_t cap = KZ_MAX(n, 2 * w->doc_hashes_cap);
+        uint64_t *d = realloc(w->doc_hashes, cap * sizeof *d);
+        if (!d)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        w->doc_hashes = d;
+        w->doc_hashes_cap = cap;
+    }
+    for (size_t i = 0; i < n; i++)
+        w->doc_hashes[i] = w->term_hashes[toks[i].term];
+    *out = kz_simhash(w->doc_hashes, n);
+    return KZ_OK;
+}
+
 static int process_batch(worker *w, batch *bt)
 {
     int rc = KZ_OK;
     bt->dl = malloc((bt->n_docs ? bt->n_docs : 1) * sizeof *bt->dl);
-    if (!bt->dl)
+    bt->simhash = malloc((bt->n_docs ? bt->n_docs : 1) * sizeof *bt->simhash);
+    if (!bt->dl || !bt->simhash)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     w->raw.len = 0;
     int block_named = 0; /* a document names the block being filled */
@@ -538,6 +579,7 @@ static int process_batch(worker *w, batch *bt)
         const batch_doc *d = &bt->docs[i];
         const char *title = (const char *)bt->arena.data + d->title_off;
         const char *text = (const char *)bt->arena.data + d->text_off;
+        kz_analyzer_set_russian(w->an, !d->other_cyrillic);
         w->tv.len = 0;
         if ((rc = kz_analyzer_run(w->an, title, d->title_len, &w->tv)))
             return rc;
@@ -546,6 +588,8 @@ static int process_batch(worker *w, batch *bt)
             return rc;
         if (w->tv.len > UINT32_MAX)
             return kz_error_set(KZ_ELIMIT, "document has more than 2^32 tokens");
+        if ((rc = text_simhash(w, w->tv.v + title_tokens, w->tv.len - title_tokens, &bt->simhash[i])))
+            return rc;
         if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)) || (rc = invert_fields(w, bt, i)))
             return rc;
         bt->dl[i] = (uint32_t)w->tv.len;
@@ -594,6 +638,7 @@ static int commit_batch(kz_builder *b, batch *bt)
         kz_store_u32(rec + KZ_DOC_BLOCK, (uint32_t)block);
         kz_store_u64(rec + KZ_DOC_INFO_OFF, kz_load_u64(rec + KZ_DOC_INFO_OFF) + b->docinfo_bytes);
         b->doc_lengths[bt->first_docid + i] = bt->dl[i];
+        kz_store_u64((uint8_t *)&bt->simhash[i], bt->simhash[i]); /* little-endian, as written */
     }
     size_t n_blocks = bt->storeidx.len / KZ_STOREIDX_SIZE;
     for (size_t i = 0; i < n_blocks; i++) {
@@ -603,7 +648,8 @@ static int commit_batch(kz_builder *b, batch *bt)
     if ((rc = kz_fwriter_write(b->fw, bt->store.data, bt->store.len)) ||
         (rc = kz_fwrite_all(b->storeidx_f, bt->storeidx.data, bt->storeidx.len, b->storeidx_path)) ||
         (rc = kz_fwrite_all(b->docs_f, bt->docs_out.data, bt->docs_out.len, b->docs_path)) ||
-        (rc = kz_fwrite_all(b->docinfo_f, bt->docinfo.data, bt->docinfo.len, b->docinfo_path)))
+        (rc = kz_fwrite_all(b->docinfo_f, bt->docinfo.data, bt->docinfo.len, b->docinfo_path)) ||
+        (rc = kz_fwrite_all(b->simhash_f, bt->simhash, (size_t)bt->n_docs * KZ_SIMHASH_SIZE, b->simhash_path)))
         return rc;
     b->store_bytes += bt->store.len;
     b->store_blocks += n_blocks;
@@ -1089,6 +1135,10 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     }
     size_t invalid = 0;
     batch_doc *d = &bt->docs[bt->n_docs];
+    d->other_cyrillic = 0;
+    for (size_t i = 0; i < doc->n_meta; i++)
+        if (doc->meta[i].key_len == 4 && memcmp(doc->meta[i].key, "lang", 4) == 0)
+            d->other_cyrillic = kz_language_is_other_cyrillic(doc->meta[i].value, doc->meta[i].value_len);
     d->title_off = bt->arena.len;
     if ((rc = append_clean(b, &bt->arena, doc->title, doc->title_len, &invalid)))
         return rc;
@@ -1307,7 +1357,8 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     if ((rc = open_temp(&b->docs_f, &b->docs_path, b->work_dir, "docs")) ||
         (rc = open_temp(&b->docinfo_f, &b->docinfo_path, b->work_dir, "docinfo")) ||
         (rc = open_temp(&b->storeidx_f, &b->storeidx_path, b->work_dir, "storeidx")) ||
-        (rc = open_temp(&b->dochash_f, &b->dochash_path, b->work_dir, "dochash")))
+        (rc = open_temp(&b->dochash_f, &b->dochash_path, b->work_dir, "dochash")) ||
+        (rc = open_temp(&b->simhash_f, &b->simhash_path, b->work_dir, "simhash")))
         goto done;
     if (!(b->fingerprint = XXH3_createState())) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory");
@@ -1541,6 +1592,8 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         (rc = copy_file_into(b, b->docinfo_f, b->docinfo_path)) || (rc = kz_fwriter_end(b->fw)) ||
         (rc = kz_fwriter_begin(b->fw, KZ_SEC_DOCHASH)) ||
         (rc = copy_file_into(b, b->dochash_f, b->dochash_path)) || (rc = kz_fwriter_end(b->fw)) ||
+        (rc = kz_fwriter_begin(b->fw, KZ_SEC_SIMHASH)) ||
+        (rc = copy_file_into(b, b->simhash_f, b->simhash_path)) || (rc = kz_fwriter_end(b->fw)) ||
         (rc = write_ids(b)))
         goto done;
     if ((rc = open_temp(&terms_f, &terms_path, b->work_dir, "terms")))
@@ -1694,6 +1747,8 @@ void kz_builder_free(kz_builder *b)
         free(w->touched);
         kz_tokvec_free(&w->tv);
         kz_tokvec_free(&w->fields);
+        free(w->term_hashes);
+        free(w->doc_hashes);
         kz_analyzer_free(w->an);
         ZSTD_freeCCtx(w->zc);
         kz_buf_free(&w->raw);
@@ -1717,9 +1772,9 @@ void kz_builder_free(kz_builder *b)
         batch_free(bt);
     }
     kz_fwriter_abort(b->fw);
-    FILE *files[4] = { b->docs_f, b->docinfo_f, b->storeidx_f, b->dochash_f };
-    char *paths[4] = { b->docs_path, b->docinfo_path, b->storeidx_path, b->dochash_path };
-    for (int i = 0; i < 4; i++) {
+    FILE *files[5] = { b->docs_f, b->docinfo_f, b->storeidx_f, b->dochash_f, b->simhash_f };
+    char *paths[5] = { b->docs_path, b->docinfo_path, b->storeidx_path, b->dochash_path, b->simhash_path };
+    for (int i = 0; i < 5; i++) {
         if (files[i])
             fclose(files[i]);
         if (paths[i])

@@ -64,6 +64,7 @@ typedef struct tok {
     size_t at;          /* byte offset of the token in the query */
     size_t start, end;  /* its content */
     int prefix;         /* TOK_WORD ended in "*" */
+    int fuzzy;          /* TOK_WORD ended in "~" */
 } tok;
 
 typedef struct parser {
@@ -76,6 +77,10 @@ typedef struct parser {
     kz_tokvec tv;
     kz_tokvec tv_variant; /* a spelling's analysis (word_variants) */
     int variants;         /* -1: none (KZ_QUERY_NO_VARIANTS); 1: the index has Cyrillic; 0: not yet known */
+    int suggest;          /* KZ_QUERY_SUGGEST */
+    kz_buf suggestion;    /* the query so far with unknown words replaced */
+    size_t suggested_to; /* bytes of the query copied into suggestion */
+    int suggested;        /* a word was replaced */
     kz_syntax_error *err;
     int rc;
     int field_error; /* the syntax error is a field clause's: no plain reading */
@@ -213,6 +218,9 @@ static int lex(parser *p, tok *t)
             while (t->end > i && s[t->end - 1] == '*')
                 t->end--;
             t->prefix = t->end > i;
+        } else if (j > i + 1 && s[j - 1] == '~') {
+            t->end--;
+            t->fuzzy = 1;
         }
     }
     return KZ_OK;
@@ -454,7 +462,11 @@ static int cmp_by_order(const void *x, const void *y)
  * each once with its live df: the segments' ranges merged. A term whose
  * documents were all deleted is left out, as a fresh index would not have
  * it. */
-static int prefix_candidates(parser *p, const char *prefix, size_t len, candidate **out, size_t *n_out)
+/* Which dictionary terms prefix_candidates takes (NULL: every one). */
+typedef int (*term_filter)(void *ctx, const char *term, size_t len);
+
+static int prefix_candidates(parser *p, const char *prefix, size_t len, term_filter keep, void *keep_ctx,
+                             candidate **out, size_t *n_out)
 {
     kz_index *ix = p->q->ix;
     size_t n_seg = kz_index_segment_count(ix), n = 0, cap = 0;
@@ -487,8 +499,8 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, candidat
         if (least == n_seg)
             break;
         kz_term t = head[least];
-        uint64_t df;
-        if ((rc = kz_index_live_df(ix, t.text, t.len, &df, NULL)))
+        uint64_t df = 0;
+        if ((!keep || keep(keep_ctx, t.text, t.len)) && (rc = kz_index_live_df(ix, t.text, t.len, &df, NULL)))
             goto done;
         if (df > 0) {
             if (n == cap) {
@@ -536,15 +548,34 @@ done:
     return KZ_OK;
 }
 
+/* The clause of the terms cand[0..n) (n >= 1): one term's leaf, or a group
+ * of SHOULD leaves, each a term scored as such; pushed on out. */
+static int candidates_clause(parser *p, const candidate *cand, size_t n, kz_occur occur, size_t at, idvec *out)
+{
+    idvec kids = { 0 };
+    uint32_t node;
+    int rc = KZ_OK;
+    for (size_t i = 0; i < n && rc == KZ_OK; i++) {
+        uint32_t t;
+        if (intern_term(p, cand[i].text, cand[i].len, &t) ||
+            new_leaf(p, &t, 1, n == 1 ? occur : KZ_OCCUR_SHOULD, at, &node) || idvec_push(&kids, node))
+            rc = p->rc ? p->rc : oom(p);
+    }
+    if (rc == KZ_OK &&
+        (n == 1 ? idvec_push(out, kids.v[0]) : (new_bool(p, &kids, occur, at, &node) || idvec_push(out, node))))
+        rc = p->rc ? p->rc : oom(p);
+    free(kids.v);
+    return rc;
+}
+
 /* The prefix's expansion: a node of SHOULD terms (or one term). */
 static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occur, size_t at, idvec *out)
 {
     kz_query *q = p->q;
     candidate *cand = NULL;
     size_t count = 0;
-    idvec kids = { 0 };
     uint32_t node;
-    if (prefix_candidates(p, prefix, len, &cand, &count))
+    if (prefix_candidates(p, prefix, len, NULL, NULL, &cand, &count))
         return p->rc;
     if (count == 0) {
         /* Nothing starts with it: a leaf of no terms, which matches
@@ -561,28 +592,15 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
         if (add_note(q, "%.*s* matches %zu terms; searching the %zu most frequent", (int)len, prefix, count, keep))
             goto fail;
     }
-    for (size_t i = 0; i < keep; i++) {
-        uint32_t t;
-        if (intern_term(p, cand[i].text, cand[i].len, &t) ||
-            new_leaf(p, &t, 1, keep == 1 ? occur : KZ_OCCUR_SHOULD, at, &node) || idvec_push(&kids, node))
-            goto fail;
-    }
-    if (keep == 1) {
-        if (idvec_push(out, kids.v[0]))
-            goto fail;
-    } else if (new_bool(p, &kids, occur, at, &node) || idvec_push(out, node)) {
-        goto fail;
-    }
+    int rc = candidates_clause(p, cand, keep, occur, at, out);
     for (size_t i = 0; i < count; i++)
         free(cand[i].text);
     free(cand);
-    free(kids.v);
-    return KZ_OK;
+    return rc;
 fail:
     for (size_t i = 0; i < count; i++)
         free(cand[i].text);
     free(cand);
-    free(kids.v);
     return p->rc ? p->rc : oom(p);
 }
 
@@ -597,23 +615,20 @@ typedef struct variants {
     size_t n;
 } variants;
 
-static int take_variant(void *ctx, const char *s, size_t len)
+/* Adds term (spelled s) to v when the index has it and v lacks it. */
+static int add_variant(variants *v, const char *term, size_t tl, const char *s, size_t len)
 {
-    variants *v = ctx;
     parser *p = v->p;
-    p->tv_variant.len = 0;
-    int rc = kz_analyzer_run(p->stem, s, len, &p->tv_variant);
-    if (rc || p->tv_variant.len != 1)
-        return rc;
-    size_t tl;
-    const char *term = kz_analyzer_term(p->stem, p->tv_variant.v[0].term, &tl);
+    int rc = KZ_OK;
     if (tl == v->own_len && memcmp(term, v->own, tl) == 0)
         return KZ_OK;
     for (size_t i = 0; i < v->n; i++)
         if (strlen(v->term[i]) == tl && memcmp(v->term[i], term, tl) == 0)
             return KZ_OK;
     uint64_t df = 0;
-    if (v->n == MAX_VARIANTS || (rc = kz_index_live_df(p->q->ix, term, tl, &df, NULL)) || df == 0)
+    int may = 1;
+    if (v->n == MAX_VARIANTS || (rc = kz_index_may_have_cyrillic(p->q->ix, term, tl, &may)) || !may ||
+        (rc = kz_index_live_df(p->q->ix, term, tl, &df, NULL)) || df == 0)
         return rc;
     if (!(v->term[v->n] = strndup(term, tl)) || !(v->spelled[v->n] = strndup(s, len))) {
         free(v->term[v->n]);
@@ -623,17 +638,132 @@ static int take_variant(void *ctx, const char *s, size_t len)
     return KZ_OK;
 }
 
+static int take_variant(void *ctx, const char *s, size_t len)
+{
+    variants *v = ctx;
+    parser *p = v->p;
+    int may = 1;
+    /* A Cyrillic spelling whose first two letters no term starts with is
+     * not analysed: its stem would start with them too. */
+    int rc = kz_index_may_have_cyrillic(p->q->ix, s, len, &may);
+    if (rc || !may)
+        return rc;
+    p->tv_variant.len = 0;
+    rc = kz_analyzer_run(p->stem, s, len, &p->tv_variant);
+    if (rc || p->tv_variant.len != 1)
+        return rc;
+    size_t tl;
+    const char *term = kz_analyzer_term(p->stem, p->tv_variant.v[0].term, &tl);
+    return add_variant(v, term, tl, s, len);
+}
+
+/* The terms within a few edits of a word (word~, README "Spelling
+ * variants"): those of the same first letter, at most kz_fuzzy_edits
+ * insertions, deletions or substitutions of code points away. */
+typedef struct near_word {
+    uint32_t cp[KZ_MAX_TOKEN_CODEPOINTS];
+    size_t n;
+    unsigned edits;
+} near_word;
+
+static int is_near(void *ctx, const char *term, size_t len)
+{
+    const near_word *w = ctx;
+    uint32_t cp[KZ_MAX_TOKEN_CODEPOINTS];
+    size_t n = kz_utf8_decode_all(term, len, cp, KZ_MAX_TOKEN_CODEPOINTS);
+    return n != SIZE_MAX && kz_edit_distance(w->cp, w->n, cp, n, w->edits) <= w->edits;
+}
+
+/* KZ_QUERY_SUGGEST: when the index lacks stem, the word [start, end) of
+ * the query is replaced in p->suggestion by the nearest term it has (the
+ * fewest edits, then the most documents). */
+static int suggest_word(parser *p, size_t start, size_t end, const char *stem, size_t len)
+{
+    uint64_t df = 0;
+    int rc = kz_index_live_df(p->q->ix, stem, len, &df, NULL);
+    if (rc || df > 0)
+        return rc;
+    near_word w;
+    w.n = kz_utf8_decode_all(stem, len, w.cp, KZ_MAX_TOKEN_CODEPOINTS);
+    if (w.n == SIZE_MAX || w.n < 3)
+        return KZ_OK;
+    w.edits = kz_fuzzy_edits(w.n);
+    size_t first = 1;
+    while (first < len && ((unsigned char)stem[first] & 0xC0) == 0x80)
+        first++;
+    candidate *cand = NULL;
+    size_t count = 0, best = SIZE_MAX;
+    unsigned best_d = w.edits + 1;
+    if (prefix_candidates(p, stem, first, is_near, &w, &cand, &count))
+        return p->rc;
+    for (size_t i = 0; i < count; i++) {
+        if (!cand[i].df)
+            continue;
+        uint32_t cp[KZ_MAX_TOKEN_CODEPOINTS];
+        size_t n = kz_utf8_decode_all(cand[i].text, cand[i].len, cp, KZ_MAX_TOKEN_CODEPOINTS);
+        unsigned d = kz_edit_distance(w.cp, w.n, cp, n, w.edits);
+        if (d < best_d || (d == best_d && best != SIZE_MAX && cand[i].df > cand[best].df)) {
+            best_d = d;
+            best = i;
+        }
+    }
+    if (best != SIZE_MAX && start >= p->suggested_to) {
+        rc = kz_buf_append(&p->suggestion, p->s + p->suggested_to, start - p->suggested_to);
+        if (rc == KZ_OK)
+            rc = kz_buf_append(&p->suggestion, cand[best].text, cand[best].len);
+        p->suggested_to = end;
+        p->suggested = 1;
+    }
+    for (size_t i = 0; i < count; i++)
+        free(cand[i].text);
+    free(cand);
+    return rc ? (p->rc = oom(p)) : KZ_OK;
+}
+
+/* The entries of the synonym groups of a word's term (kz_index_set_synonyms). */
+#define MAX_SYNONYMS 32
+typedef struct synonyms_of {
+    const char *const *terms[MAX_SYNONYMS];
+    size_t n_terms[MAX_SYNONYMS];
+    const char *text[MAX_SYNONYMS];
+    size_t n;
+} synonyms_of;
+
+static void find_synonyms(const kz_synonym_table *t, const char *stem, size_t len, synonyms_of *out)
+{
+    uint32_t groups[8];
+    size_t ng = kz_synonym_groups_of(t, stem, len, groups, 8);
+    out->n = 0;
+    for (size_t g = 0; g < ng; g++)
+        for (size_t i = 0; i < kz_synonym_group_size(t, groups[g]) && out->n < MAX_SYNONYMS; i++) {
+            const char *const *terms;
+            size_t n_terms;
+            const char *text = kz_synonym_entry(t, groups[g], i, &terms, &n_terms);
+            if (n_terms == 1 && strlen(terms[0]) == len && memcmp(terms[0], stem, len) == 0)
+                continue; /* the word itself */
+            out->terms[out->n] = terms;
+            out->n_terms[out->n] = n_terms;
+            out->text[out->n++] = text;
+        }
+}
+
 /* The clause of the word [start, end) of the query, whose term is
  * stem[0..len): its leaf, or, when the index has its spellings in the
- * other script, a group of its leaf and theirs, each scored as a term. */
+ * other script or it has synonyms, a group of its leaf and theirs, each
+ * scored as a term (a phrase for a synonym of several words). */
 static int word_variants(parser *p, size_t start, size_t end, const char *stem, size_t len, kz_occur occur,
                          uint32_t *node)
 {
     int rc = KZ_OK;
     uint32_t term;
     variants v = { p, stem, len, { 0 }, { 0 }, 0 };
+    synonyms_of syn = { { 0 }, { 0 }, { 0 }, 0 };
     idvec kids = { 0 };
     uint8_t *word = NULL;
+    if (p->suggest && (rc = suggest_word(p, start, end, stem, len)))
+        return rc;
+    if (kz_index_synonyms(p->q->ix))
+        find_synonyms(kz_index_synonyms(p->q->ix), stem, len, &syn);
     if (p->variants == 0) {
         int has = 0;
         if ((rc = kz_index_has_cyrillic(p->q->ix, &has)))
@@ -650,6 +780,17 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
         } else {
             rc = kz_translit((const char *)word, (size_t)n, take_variant, &v);
         }
+        /* A word of the Russian alphabet as a Kazakh or Ukrainian document
+         * has it: unstemmed (README "Analysis"). */
+        if (rc == KZ_OK && (unsigned char)p->s[start] >= 0xD0 && (unsigned char)p->s[start] <= 0xD4) {
+            p->tv_variant.len = 0;
+            if ((rc = kz_analyzer_run(p->fold, p->s + start, end - start, &p->tv_variant)) == KZ_OK &&
+                p->tv_variant.len == 1) {
+                size_t fl;
+                const char *folded = kz_analyzer_term(p->fold, p->tv_variant.v[0].term, &fl);
+                rc = add_variant(&v, folded, fl, folded, fl);
+            }
+        }
         /* The spellings found give theirs: Tokayev finds Токаев, which
          * finds Tokaev. */
         for (size_t i = 0, found = v.n; rc == KZ_OK && i < found; i++)
@@ -659,12 +800,23 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
             goto done;
         }
     }
-    if (v.n == 0) {
+    if (v.n == 0 && syn.n == 0) {
         if (intern_term(p, stem, len, &term) || new_leaf(p, &term, 1, occur, start, node))
             rc = p->rc ? p->rc : oom(p);
         goto done;
     }
     kz_buf also = { 0 };
+    for (size_t i = 0; i < syn.n && rc == KZ_OK; i++) {
+        uint32_t terms[3], leaf;
+        for (size_t j = 0; j < syn.n_terms[i] && rc == KZ_OK; j++)
+            if (intern_term(p, syn.terms[i][j], strlen(syn.terms[i][j]), &terms[j]))
+                rc = p->rc ? p->rc : oom(p);
+        if (rc == KZ_OK && (new_leaf(p, terms, syn.n_terms[i], KZ_OCCUR_SHOULD, start, &leaf) ||
+                            idvec_push(&kids, leaf)))
+            rc = p->rc ? p->rc : oom(p);
+        if (rc == KZ_OK)
+            rc = kz_buf_printf(&also, "%s%s", i ? ", " : "", syn.text[i]);
+    }
     for (size_t i = 0; i <= v.n && rc == KZ_OK; i++) {
         const char *t = i ? v.term[i - 1] : stem;
         uint32_t leaf;
@@ -672,7 +824,7 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
             idvec_push(&kids, leaf))
             rc = p->rc ? p->rc : oom(p);
         if (i && rc == KZ_OK)
-            rc = kz_buf_printf(&also, "%s%s", i > 1 ? ", " : "", v.spelled[i - 1]);
+            rc = kz_buf_printf(&also, "%s%s", i > 1 || syn.n ? ", " : "", v.spelled[i - 1]);
     }
     if (rc == KZ_OK && (new_bool(p, &kids, occur, start, node) ||
                         add_note(p->q, "also searched: %.*s (%.*s)", (int)KZ_MIN(end - start, (size_t)64),
@@ -689,7 +841,63 @@ done:
     return rc;
 }
 
-/* A word: one clause per term; the last one a prefix if the word ends in *. */
+static int expand_fuzzy(parser *p, const char *stem, size_t len, kz_occur occur, size_t at, idvec *out)
+{
+    kz_query *q = p->q;
+    candidate *cand = NULL;
+    size_t count = 0;
+    uint32_t node;
+    near_word w;
+    w.n = kz_utf8_decode_all(stem, len, w.cp, KZ_MAX_TOKEN_CODEPOINTS);
+    if (w.n == SIZE_MAX || w.n == 0)
+        return p->rc = kz_error_set(KZ_EINVAL, "cannot read a query word");
+    w.edits = kz_fuzzy_edits(w.n);
+    size_t first = 1;
+    while (first < len && ((unsigned char)stem[first] & 0xC0) == 0x80)
+        first++;
+    if (prefix_candidates(p, stem, first, is_near, &w, &cand, &count))
+        return p->rc;
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) /* those the filter kept */
+        if (cand[i].df > 0)
+            cand[n++] = cand[i];
+        else
+            free(cand[i].text);
+    size_t keep = KZ_MIN(n, (size_t)KZ_FUZZY_MAX_TERMS);
+    kz_buf also = { 0 };
+    if (n == 0) {
+        /* Nothing near: the word itself (which matches nothing). */
+        uint32_t t;
+        if (intern_term(p, stem, len, &t) || new_leaf(p, &t, 1, occur, at, &node) || idvec_push(out, node))
+            goto fail;
+        goto done;
+    }
+    qsort(cand, n, sizeof *cand, cmp_by_df);
+    for (size_t i = 0; i < keep && i < 8; i++)
+        if (kz_buf_printf(&also, "%s%s", i ? ", " : "", cand[i].text))
+            goto fail;
+    if (candidates_clause(p, cand, keep, occur, at, out))
+        goto fail;
+    if (add_note(q, "%.*s~ matches %zu term%s%s: %.*s%s", (int)KZ_MIN(len, (size_t)64), stem, n, n == 1 ? "" : "s",
+                 n > keep ? " (the most frequent searched)" : "", (int)KZ_MIN(also.len, (size_t)200),
+                 (const char *)also.data, n > 8 ? ", ..." : ""))
+        goto fail;
+done:
+    for (size_t i = 0; i < n; i++)
+        free(cand[i].text);
+    free(cand);
+    kz_buf_free(&also);
+    return KZ_OK;
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(cand[i].text);
+    free(cand);
+    kz_buf_free(&also);
+    return p->rc ? p->rc : oom(p);
+}
+
+/* A word: one clause per term; the last one a prefix if the word ends in *,
+ * or near words if it ends in ~. */
 static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
 {
     if (analyse(p, p->stem, t->start, t->end))
@@ -699,7 +907,7 @@ static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
         return KZ_OK;
     /* Copy the spans: a prefix re-analyses into p->tv. */
     size_t last_start = t->start + p->tv.v[n - 1].start, last_end = t->start + p->tv.v[n - 1].end;
-    size_t plain = t->prefix ? n - 1 : n;
+    size_t plain = t->prefix || t->fuzzy ? n - 1 : n;
     for (size_t i = 0; i < plain; i++) {
         size_t len;
         const char *stem = kz_analyzer_term(p->stem, p->tv.v[i].term, &len);
@@ -707,6 +915,11 @@ static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
         if (word_variants(p, t->start + p->tv.v[i].start, t->start + p->tv.v[i].end, stem, len, occur, &node) ||
             idvec_push(out, node))
             return p->rc ? p->rc : oom(p);
+    }
+    if (t->fuzzy) {
+        size_t len;
+        const char *stem = kz_analyzer_term(p->stem, p->tv.v[n - 1].term, &len);
+        return expand_fuzzy(p, stem, len, occur, last_start, out);
     }
     if (!t->prefix)
         return KZ_OK;
@@ -1406,11 +1619,12 @@ static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len
     p.len = clean.len;
     p.err = err;
     p.variants = flags & KZ_QUERY_NO_VARIANTS ? -1 : 0;
+    p.suggest = (flags & KZ_QUERY_SUGGEST) != 0;
     if ((rc = kz_index_analyzer_take(ix, 0, &p.stem)) || (rc = kz_index_analyzer_take(ix, 1, &p.fold)))
         goto done;
     if (flags & KZ_QUERY_PLAIN) {
         /* Plain words: every term a clause, no operators. */
-        tok whole = { TOK_WORD, 0, 0, p.len, 0 };
+        tok whole = { TOK_WORD, 0, 0, p.len, 0, 0 };
         if ((rc = word_clauses(&p, &whole, KZ_OCCUR_DEFAULT, &top)))
             goto done;
         if (top.n == 1) {
@@ -1447,6 +1661,15 @@ static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len
             goto done;
         }
     }
+    if (p.suggested) {
+        if (kz_buf_append(&p.suggestion, p.s + p.suggested_to, p.len - p.suggested_to) ||
+            kz_buf_terminate(&p.suggestion)) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
+            goto done;
+        }
+        q->suggestion = (char *)p.suggestion.data;
+        p.suggestion = (kz_buf){ 0 };
+    }
     *out = q;
     q = NULL;
 done:
@@ -1458,6 +1681,7 @@ done:
     kz_index_analyzer_give(ix, 1, p.fold);
     kz_tokvec_free(&p.tv);
     kz_tokvec_free(&p.tv_variant);
+    kz_buf_free(&p.suggestion);
     kz_buf_free(&clean);
     free(p.term_slots);
     free(p.unit_slots);
@@ -1471,13 +1695,15 @@ int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, u
     kz_syntax_error local, why;
     kz_syntax_error *e = err ? err : &local;
     int field_error = 0;
-    int rc = parse_once(out, ix, text, len, flags & (KZ_QUERY_PLAIN | KZ_QUERY_NO_VARIANTS), e, &field_error);
+    int rc = parse_once(out, ix, text, len, flags & (KZ_QUERY_PLAIN | KZ_QUERY_NO_VARIANTS | KZ_QUERY_SUGGEST), e,
+                        &field_error);
     if (rc != KZ_ESYNTAX || !(flags & KZ_QUERY_LENIENT) || (flags & KZ_QUERY_PLAIN) || field_error)
         return rc;
     /* Pasted text with an unclosed quote or parenthesis, or an operator
      * without its operand: its words are what the user wants found. */
     why = *e;
-    if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN | (flags & KZ_QUERY_NO_VARIANTS), e, &field_error)))
+    if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN | (flags & (KZ_QUERY_NO_VARIANTS | KZ_QUERY_SUGGEST)), e,
+                         &field_error)))
         return rc;
     if ((rc = add_note(*out, "searched the words without operators: column %u: %s", why.column, why.message))) {
         kz_query_free(*out);
@@ -1497,6 +1723,7 @@ void kz_query_free(kz_query *q)
     for (size_t i = 0; i < q->n_notes; i++)
         free(q->notes[i]);
     free(q->terms);
+    free(q->suggestion);
     free(q->nodes);
     free(q->kids);
     free(q->leaf_terms);
@@ -1505,4 +1732,5 @@ void kz_query_free(kz_query *q)
 }
 
 size_t kz_query_note_count(const kz_query *q) { return q->n_notes; }
+const char *kz_query_suggestion(const kz_query *q) { return q->suggestion; }
 const char *kz_query_note(const kz_query *q, size_t i) { return i < q->n_notes ? q->notes[i] : NULL; }

@@ -1551,6 +1551,12 @@ struct kz_results {
     kz_unit *units;
     size_t n_units;
     double k1, b, avgdl;
+    /* Collapsed near-duplicates: hit i's are similar[similar_at[i] ..
+     * similar_at[i + 1]); similar_at NULL when nothing was collapsed. */
+    size_t *similar_at;
+    kz_hit *similar;
+    uint64_t collapsed;
+    uint64_t all_words_hits; /* ranks below this have every word (collapsed) */
 };
 
 static int options_resolve(kz_search_options *o, const kz_search_options *opts)
@@ -1628,13 +1634,13 @@ static int results_units(kz_results *r, const kz_query *q, const eval *e)
     return KZ_OK;
 }
 
-int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
+/* Ranks q's matches for the resolved options o: hits offset ..
+ * offset + limit - 1 of the ranking, nothing collapsed. */
+static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *opts)
 {
     *out = NULL;
-    kz_search_options o;
-    int rc = options_resolve(&o, opts);
-    if (rc)
-        return rc;
+    kz_search_options o = *opts;
+    int rc = KZ_OK;
     kz_index_info info;
     kz_index_get_info(q->ix, &info);
     eval e = { 0 };
@@ -1731,13 +1737,15 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     /* The facets, most documents first, cut to their limits: r takes them. */
     for (size_t i = 0; i < e.n_facets; i++) {
         facet_acc *f = &e.facets[i];
-        qsort(f->v, f->n, sizeof *f->v, cmp_facet_value);
+        if (f->n) /* qsort must not be given NULL, even for no values */
+            qsort(f->v, f->n, sizeof *f->v, cmp_facet_value);
         for (size_t j = f->limit; j < f->n; j++)
             free(f->v[j].value);
         f->n = KZ_MIN(f->n, (size_t)f->limit);
     }
     r->facets = e.facets;
     r->n_facets = e.n_facets;
+    r->all_words_hits = r->total_all_words;
     e.facets = NULL;
     e.n_facets = 0;
 done:
@@ -1748,6 +1756,186 @@ done:
     }
     *out = r;
     return KZ_OK;
+}
+
+/* ------------------------------------------------------------- collapse */
+
+/* Near-duplicates (README "Near-duplicates"): the ranking is walked in
+ * order; a hit whose SimHash is within KZ_SIMHASH_DISTANCE bits of an
+ * earlier leader's joins the first such leader's group, and else leads a
+ * group of its own. Leaders keep their scores and their order, so a
+ * page's hits are the same whatever the limit, and paging is stable.
+ * Comparing with leaders only (not every member) keeps a chain of small
+ * edits from gathering unlike documents. Pigeonhole: two fingerprints at
+ * most D bits apart agree exactly on one of D + 1 bands of their bits, so
+ * a leader is looked up by each band of the hit's in a small hash. */
+#define COLLAPSE_MARGIN 5u /* ranked beyond the hits wanted, at the least */
+#define BANDS (KZ_SIMHASH_DISTANCE + 1)
+
+static uint64_t band_of(uint64_t fp, unsigned band)
+{
+    unsigned width = 64 / BANDS, lo = band * width;
+    unsigned bits = band == BANDS - 1 ? 64 - lo : width;
+    return bits == 64 ? fp : (fp >> lo) & ((1ull << bits) - 1);
+}
+
+/* group[i]: the index in r->hits of hit i's leader (i itself for a leader).
+ * *n_leaders gets the number of groups. */
+static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, size_t *n_leaders)
+{
+    size_t n = r->n_hits, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint64_t *fp = malloc((n ? n : 1) * sizeof *fp);
+    uint32_t *head = malloc(BANDS * cap * sizeof *head);
+    uint32_t *next = malloc(BANDS * (n ? n : 1) * sizeof *next);
+    int rc = KZ_OK;
+    if (!fp || !head || !next) {
+        rc = oom();
+        goto done;
+    }
+    memset(head, 0xff, BANDS * cap * sizeof *head);
+    *n_leaders = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t seg;
+        uint32_t local;
+        if ((rc = kz_index_locate(ix, r->hits[i].docid, &seg, &local)) ||
+            (rc = kz_segment_doc_simhash(kz_index_segment(ix, seg), local, &fp[i])))
+            goto done;
+        uint32_t best = NONE;
+        if (fp[i] != KZ_SIMHASH_NONE) {
+            for (unsigned b = 0; b < BANDS; b++) {
+                uint64_t key = band_of(fp[i], b);
+                for (uint32_t l = head[b * cap + (XXH3_64bits(&key, sizeof key) & (cap - 1))]; l != NONE;
+                     l = next[b * n + l])
+                    if (l < best && band_of(fp[l], b) == key && kz_simhash_similar(fp[i], fp[l]))
+                        best = l;
+            }
+        }
+        if (best != NONE) {
+            group[i] = best;
+            continue;
+        }
+        group[i] = (uint32_t)i;
+        (*n_leaders)++;
+        if (fp[i] == KZ_SIMHASH_NONE)
+            continue;
+        for (unsigned b = 0; b < BANDS; b++) {
+            uint64_t key = band_of(fp[i], b);
+            uint32_t *h = &head[b * cap + (XXH3_64bits(&key, sizeof key) & (cap - 1))];
+            next[b * n + i] = *h;
+            *h = (uint32_t)i;
+        }
+    }
+done:
+    free(fp);
+    free(head);
+    free(next);
+    return rc;
+}
+
+/* Keeps the leaders offset .. offset + limit - 1 of r's ranking as its
+ * hits, each with the other documents of its group, in rank order. */
+static int collapse_cut(kz_results *r, const uint32_t *group, uint32_t offset, uint32_t limit)
+{
+    size_t n = r->n_hits, n_leaders = 0, n_similar = 0;
+    uint64_t members_all_words = 0;
+    /* slot[i]: for a leader, its place among the kept hits (SIZE_MAX when
+     * not kept); a member goes where its leader does. */
+    size_t *slot = malloc((n ? n : 1) * sizeof *slot);
+    if (!slot)
+        return oom();
+    for (size_t i = 0; i < n; i++) {
+        if (group[i] == i) {
+            slot[i] = n_leaders >= offset && n_leaders - offset < limit ? n_leaders - offset : SIZE_MAX;
+            n_leaders++;
+        } else {
+            slot[i] = slot[group[i]];
+            n_similar += slot[i] != SIZE_MAX;
+            members_all_words += i < r->total_all_words;
+        }
+    }
+    size_t keep = n_leaders > offset ? KZ_MIN(n_leaders - offset, (size_t)limit) : 0;
+    kz_hit *hits = malloc((keep ? keep : 1) * sizeof *hits);
+    size_t *at = calloc(keep + 1, sizeof *at);
+    kz_hit *similar = malloc((n_similar ? n_similar : 1) * sizeof *similar);
+    size_t *cur = malloc((keep ? keep : 1) * sizeof *cur);
+    if (!hits || !at || !similar || !cur) {
+        free(slot);
+        free(hits);
+        free(at);
+        free(similar);
+        free(cur);
+        return oom();
+    }
+    for (size_t i = 0; i < n; i++)
+        if (group[i] != i && slot[i] != SIZE_MAX)
+            at[slot[i] + 1]++;
+    for (size_t j = 0; j < keep; j++)
+        at[j + 1] += at[j];
+    memcpy(cur, at, keep * sizeof *cur);
+    for (size_t i = 0; i < n; i++) {
+        if (slot[i] == SIZE_MAX)
+            continue;
+        if (group[i] == i)
+            hits[slot[i]] = r->hits[i];
+        else
+            similar[cur[slot[i]]++] = r->hits[i];
+    }
+    free(cur);
+    free(slot);
+    free(r->hits);
+    r->hits = hits;
+    r->n_hits = keep;
+    r->similar = similar;
+    r->similar_at = at;
+    r->collapsed = n_similar;
+    r->all_words_hits = r->total_all_words - members_all_words;
+    return KZ_OK;
+}
+
+int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
+{
+    *out = NULL;
+    kz_search_options o;
+    int rc = options_resolve(&o, opts);
+    if (rc)
+        return rc;
+    if (o.flags & (KZ_SEARCH_COUNT_ONLY | KZ_SEARCH_NO_COLLAPSE))
+        return run_ranked(out, q, &o);
+    /* Rank more than the page needs; if its groups leave the page short
+     * and there are more matches, rank four times as many. */
+    uint64_t want = (uint64_t)o.offset + o.limit;
+    uint64_t fetch = want + KZ_MAX(want / 4, (uint64_t)COLLAPSE_MARGIN);
+    for (;;) {
+        kz_search_options f = o;
+        f.offset = 0;
+        f.limit = (uint32_t)KZ_MIN(fetch, (uint64_t)UINT32_MAX);
+        kz_results *r;
+        if ((rc = run_ranked(&r, q, &f)))
+            return rc;
+        uint32_t *group = malloc((r->n_hits ? r->n_hits : 1) * sizeof *group);
+        size_t n_leaders = 0;
+        if (!group)
+            rc = oom();
+        else
+            rc = collapse_groups(q->ix, r, group, &n_leaders);
+        if (rc == KZ_OK && n_leaders < want && r->n_hits == f.limit && f.limit < UINT32_MAX) {
+            free(group);
+            kz_results_free(r);
+            fetch *= 4;
+            continue;
+        }
+        if (rc == KZ_OK)
+            rc = collapse_cut(r, group, o.offset, o.limit);
+        free(group);
+        if (rc) {
+            kz_results_free(r);
+            return rc;
+        }
+        *out = r;
+        return KZ_OK;
+    }
 }
 
 int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, const kz_search_options *opts)
@@ -1774,6 +1962,8 @@ void kz_results_free(kz_results *r)
     free(r->terms);
     free(r->term_idf);
     free(r->hits);
+    free(r->similar_at);
+    free(r->similar);
     for (size_t i = 0; i < r->n_facets; i++)
         facet_free(&r->facets[i]);
     free(r->facets);
@@ -1798,6 +1988,16 @@ const char *kz_results_facet_value(const kz_results *r, size_t facet, size_t i, 
     return v->value;
 }
 const kz_hit *kz_results_hit(const kz_results *r, size_t i) { return i < r->n_hits ? &r->hits[i] : NULL; }
+size_t kz_results_similar_count(const kz_results *r, size_t i)
+{
+    return r->similar_at && i < r->n_hits ? r->similar_at[i + 1] - r->similar_at[i] : 0;
+}
+const kz_hit *kz_results_similar(const kz_results *r, size_t i, size_t j)
+{
+    return j < kz_results_similar_count(r, i) ? &r->similar[r->similar_at[i] + j] : NULL;
+}
+uint64_t kz_results_collapsed(const kz_results *r) { return r->collapsed; }
+uint64_t kz_results_all_words_hits(const kz_results *r) { return r->all_words_hits; }
 kz_mode kz_results_mode(const kz_results *r) { return r->mode; }
 
 uint64_t kz_results_total_all_words(const kz_results *r) { return r->total_all_words; }

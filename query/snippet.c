@@ -32,40 +32,10 @@ typedef struct match {
     size_t first, last;  /* its tokens */
 } match;
 
-typedef struct token {
-    size_t start, end;
-    const char *stem;
-    size_t len;
-} token;
-
+/* The analysed text: its tokens, with their interned stem ids. */
 typedef struct scan {
-    token *t;
-    size_t n, cap;
-    char *stems; /* the stems, back to back */
-    kz_buf pool;
-    int rc;
+    kz_tokvec tv;
 } scan;
-
-static void on_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
-{
-    scan *s = ctx;
-    if (s->rc)
-        return;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        token *p = realloc(s->t, cap * sizeof *p);
-        if (!p) {
-            s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
-            return;
-        }
-        s->t = p;
-        s->cap = cap;
-    }
-    /* Stems go to the pool as offsets; pointers are fixed up after. */
-    s->t[s->n++] = (token){ start, end, (const char *)(uintptr_t)s->pool.len, len };
-    if (kz_buf_append(&s->pool, stem, len))
-        s->rc = kz_error_set(KZ_ENOMEM, "out of memory");
-}
 
 /* Passages come from the first KZ_SNIPPET_SCAN_BYTES (kzsearch.h) of a
  * text, cut on a character boundary, so that a huge document answers as
@@ -81,39 +51,28 @@ static size_t analysed_length(const char *text, size_t len)
     return n;
 }
 
-static int stem_is(const token *t, const char *stem)
-{
-    return strlen(stem) == t->len && memcmp(stem, t->stem, t->len) == 0;
-}
-
-/* The units ordered by their first term (then by query order), so that a
- * token finds the units it may start by bisection. */
+/* The units ordered by the id of their first term (then by query order),
+ * so that a token finds the units it may start by bisection. A token
+ * matches a unit's term when their ids are equal: the analyzer interns
+ * equal stems as one id, the units' terms included. */
 typedef struct by_first {
-    const char *first;
-    size_t len, unit;
+    uint32_t first;
+    size_t unit;
 } by_first;
 
 static int cmp_first(const void *x, const void *y)
 {
     const by_first *a = x, *b = y;
-    int c = strcmp(a->first, b->first);
-    if (c)
-        return c;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
     return a->unit < b->unit ? -1 : a->unit > b->unit;
 }
 
-/* strcmp of a token's stem (not NUL-terminated) with s. */
-static int cmp_stem(const token *t, const char *s, size_t len)
-{
-    int c = memcmp(t->stem, s, t->len < len ? t->len : len);
-    if (c)
-        return c;
-    return t->len < len ? -1 : t->len > len;
-}
-
 /* Every match of r's units in the analysed tokens, in text order: at each
- * token, the first unit in query order that starts there. */
-static int find_matches(const kz_results *r, const token *t, size_t n, match **out, size_t *n_out)
+ * token, the first unit in query order that starts there. ids holds each
+ * unit's term ids from index at[u]. */
+static int find_matches(const kz_results *r, const kz_token *t, size_t n, const uint32_t *ids, const size_t *at,
+                        match **out, size_t *n_out)
 {
     size_t cap = 64, count = 0, nu = kz_results_unit_count(r);
     match *m = malloc(cap * sizeof *m);
@@ -123,26 +82,32 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
         free(ix);
         return kz_error_set(KZ_ENOMEM, "out of memory");
     }
+    /* A quick no for most tokens: one bit per first-term id mod 64. */
+    uint64_t firsts = 0;
     for (size_t u = 0; u < nu; u++) {
-        const kz_unit *ku = kz_results_unit(r, u);
-        ix[u] = (by_first){ ku->terms[0], strlen(ku->terms[0]), u };
+        ix[u] = (by_first){ ids[at[u]], u };
+        firsts |= (uint64_t)1 << (ids[at[u]] & 63);
     }
     qsort(ix, nu, sizeof *ix, cmp_first);
     for (size_t i = 0; i < n; i++) {
+        uint32_t id = t[i].term;
+        if (!(firsts >> (id & 63) & 1))
+            continue;
         size_t lo = 0, hi = nu;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (cmp_stem(&t[i], ix[mid].first, ix[mid].len) > 0)
+            if (ix[mid].first < id)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        for (; lo < nu && cmp_stem(&t[i], ix[lo].first, ix[lo].len) == 0; lo++) {
-            const kz_unit *ku = kz_results_unit(r, ix[lo].unit);
+        for (; lo < nu && ix[lo].first == id; lo++) {
+            size_t u = ix[lo].unit;
+            const kz_unit *ku = kz_results_unit(r, u);
             if (ku->n_terms > n - i)
                 continue;
             size_t j = 1;
-            while (j < ku->n_terms && stem_is(&t[i + j], ku->terms[j]))
+            while (j < ku->n_terms && t[i + j].term == ids[at[u] + j])
                 j++;
             if (j < ku->n_terms)
                 continue;
@@ -156,8 +121,7 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
                 }
                 m = p;
             }
-            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, ix[lo].unit, 0, i,
-                                  i + ku->n_terms - 1 };
+            m[count++] = (match){ t[i].start, t[i + ku->n_terms - 1].end, 0, 0, u, 0, i, i + ku->n_terms - 1 };
             break;
         }
     }
@@ -168,7 +132,7 @@ static int find_matches(const kz_results *r, const token *t, size_t n, match **o
 }
 
 /* Analyses text with the index's language into s (its tokens, which the
- * caller frees with s->t and s->pool, also on failure) and finds the
+ * caller frees with kz_tokvec_free(&s->tv), also on failure) and finds the
  * query's matches among them: *m (malloc'd, n of them). */
 static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_results *r, const char *text,
                         size_t len)
@@ -176,23 +140,36 @@ static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_re
     /* An analyzer from the index's pool: a new one costs more than
      * analysing a short text. */
     kz_analyzer *a;
-    kz_tokvec tv = { 0 };
+    size_t nu = kz_results_unit_count(r), n_ids = 0;
+    for (size_t u = 0; u < nu; u++)
+        n_ids += kz_results_unit(r, u)->n_terms;
+    uint32_t *ids = malloc((n_ids ? n_ids : 1) * sizeof *ids);
+    size_t *at = malloc((nu ? nu : 1) * sizeof *at);
+    if (!ids || !at) {
+        free(ids);
+        free(at);
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    }
     int rc = kz_index_analyzer_take(ix, 0, &a);
     if (rc)
-        return rc;
-    rc = kz_analyzer_run(a, text, analysed_length(text, len), &tv);
-    for (size_t i = 0; rc == KZ_OK && i < tv.len && s->rc == KZ_OK; i++) {
-        size_t stem_len;
-        const char *stem = kz_analyzer_term(a, tv.v[i].term, &stem_len);
-        on_token(s, stem, stem_len, tv.v[i].start, tv.v[i].end);
+        goto done;
+    /* The units' stems as the analyzer's ids, valid while it is held. */
+    n_ids = 0;
+    for (size_t u = 0; u < nu && rc == KZ_OK; u++) {
+        const kz_unit *ku = kz_results_unit(r, u);
+        at[u] = n_ids;
+        for (size_t j = 0; j < ku->n_terms && rc == KZ_OK; j++)
+            rc = kz_analyzer_intern(a, ku->terms[j], strlen(ku->terms[j]), &ids[n_ids++]);
     }
-    kz_tokvec_free(&tv);
+    if (rc == KZ_OK)
+        rc = kz_analyzer_run(a, text, analysed_length(text, len), &s->tv);
+    if (rc == KZ_OK)
+        rc = find_matches(r, s->tv.v, s->tv.len, ids, at, m, n);
     kz_index_analyzer_give(ix, 0, a);
-    if (rc || (rc = s->rc))
-        return rc;
-    for (size_t i = 0; i < s->n; i++)
-        s->t[i].stem = (const char *)s->pool.data + (uintptr_t)s->t[i].stem;
-    return find_matches(r, s->t, s->n, m, n);
+done:
+    free(ids);
+    free(at);
+    return rc;
 }
 
 int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len)
@@ -220,8 +197,7 @@ int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r
         }
     }
 done:
-    free(s.t);
-    kz_buf_free(&s.pool);
+    kz_tokvec_free(&s.tv);
     free(m);
     return rc;
 }
@@ -478,8 +454,7 @@ done:
             kz_snippet_free(&out[f]);
         *n_out = 0;
     }
-    free(s.t);
-    kz_buf_free(&s.pool);
+    kz_tokvec_free(&s.tv);
     free(m);
     return rc;
 }

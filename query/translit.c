@@ -89,6 +89,7 @@ typedef struct sink {
     kz_translit_fn fn;
     void *ctx;
     char seen[KZ_TRANSLIT_MAX][4 * KZ_TRANSLIT_WORD_MAX + 1];
+    size_t seen_len[KZ_TRANSLIT_MAX];
     size_t n;
     int rc;
 } sink;
@@ -99,9 +100,10 @@ static void emit(sink *k, const char *s, size_t len)
     if (k->rc || k->n == KZ_TRANSLIT_MAX || len == 0 || len > 4 * KZ_TRANSLIT_WORD_MAX)
         return;
     for (size_t i = 0; i < k->n; i++)
-        if (strlen(k->seen[i]) == len && memcmp(k->seen[i], s, len) == 0)
+        if (k->seen_len[i] == len && memcmp(k->seen[i], s, len) == 0)
             return;
     memcpy(k->seen[k->n], s, len);
+    k->seen_len[k->n] = len;
     k->seen[k->n++][len] = 0;
     k->rc = k->fn(k->ctx, s, len);
 }
@@ -202,6 +204,8 @@ static void read_back(reader *r, size_t at, size_t len)
         return;
     }
     for (size_t i = 0; i < sizeof latin / sizeof *latin; i++) {
+        if (latin[i].lat[0] != r->w[at]) /* most entries, at no cost */
+            continue;
         size_t ll = strlen(latin[i].lat);
         if (ll > r->n - at || memcmp(r->w + at, latin[i].lat, ll) != 0)
             continue;
@@ -230,9 +234,13 @@ int kz_translit(const char *w, size_t n, kz_translit_fn fn, void *ctx)
 {
     uint32_t cp[KZ_TRANSLIT_WORD_MAX];
     size_t m = decode(w, n, cp, KZ_TRANSLIT_WORD_MAX);
-    if (m < 2)
+    if (m < KZ_TRANSLIT_WORD_MIN)
         return KZ_OK;
-    sink k = { fn, ctx, { { 0 } }, 0, KZ_OK };
+    sink k;
+    k.fn = fn;
+    k.ctx = ctx;
+    k.n = 0;
+    k.rc = KZ_OK;
     if (cp[0] >= 0x400 && cp[0] <= 0x52F) {
         cyrillic_to_latin(&k, cp, m);
         /* Without a case ending, if the rest is a word of 4 or more. */

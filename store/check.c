@@ -10,7 +10,8 @@
  * length, and the lengths add up to the token count; document info parses;
  * every store block decompresses to its recorded size and every text lies
  * inside its block; the id lookup lists every document once under its
- * id's hash, and each fingerprint is that of the document's stored fields.
+ * id's hash, and each fingerprint is that of the document's stored fields;
+ * each SimHash is that of the document's stored text, analysed again.
  * Positions are checked as a whole: within each
  * document, every position 0 .. dl-1 belongs to exactly one term.
  */
@@ -106,7 +107,7 @@ static void check_docs(checker *c, const kz_index_info *info, uint64_t *tokens)
 
 /* IDS: every document once, under the XXH3 of its id, in order, no id
  * twice. DOCHASH: each document's fingerprint recomputed from its stored
- * fields. */
+ * fields. SIMHASH: each document's, from its stored text, analysed. */
 static void check_ids(checker *c, const kz_index_info *info)
 {
     kz_segment *sg = c->sg;
@@ -118,7 +119,11 @@ static void check_ids(checker *c, const kz_index_info *info)
     kz_doc_field *meta = NULL;
     size_t meta_cap = 0;
     XXH3_state_t *st = XXH3_createState();
-    if (!listed || !st) {
+    kz_analyzer *an = NULL;
+    kz_tokvec tv = { 0 };
+    uint64_t *term_hashes = NULL;
+    size_t term_hashes_cap = 0;
+    if (!listed || !st || kz_analyzer_new(&an, info->language) != KZ_OK) {
         fault(c, "out of memory checking the ids");
         goto done;
     }
@@ -195,8 +200,36 @@ static void check_ids(checker *c, const kz_index_info *info)
         }
         if (XXH3_64bits_digest(st) != stored)
             fault(c, "document %llu: its fingerprint (DOCHASH) is not that of its fields", (unsigned long long)d);
+        uint64_t simhash;
+        if (kz_segment_doc_simhash(sg, (uint32_t)d, &simhash) != KZ_OK)
+            continue;
+        tv.len = 0;
+        if (kz_analyzer_run(an, (const char *)raw + off, len, &tv) != KZ_OK) {
+            fault(c, "out of memory checking the SimHash fingerprints");
+            goto done;
+        }
+        if (tv.len > term_hashes_cap) {
+            free(term_hashes);
+            term_hashes_cap = tv.len;
+            if (!(term_hashes = malloc(term_hashes_cap * sizeof *term_hashes))) {
+                fault(c, "out of memory checking the SimHash fingerprints");
+                goto done;
+            }
+        }
+        for (size_t i = 0; i < tv.len; i++) {
+            size_t tlen;
+            const char *term = kz_analyzer_term(an, tv.v[i].term, &tlen);
+            term_hashes[i] = kz_simhash_term(term, tlen);
+        }
+        if (kz_simhash(term_hashes, tv.len) != simhash)
+            fault(c, "document %llu: its SimHash (SIMHASH) is not that of its text", (unsigned long long)d);
+        if (kz_analyzer_memory(an) > (64u << 20))
+            kz_analyzer_reset(an);
     }
 done:
+    kz_analyzer_free(an);
+    kz_tokvec_free(&tv);
+    free(term_hashes);
     free(listed);
     free(raw);
     free(meta);

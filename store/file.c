@@ -13,6 +13,14 @@
  * CHUNKSUMS section. Other bytes are verified chunk by chunk the first time
  * a caller asks for them (kz_file_verify), so opening is cheap and no
  * query ever reads an unverified byte.
+ *
+ * Reading from disk: a query reads a few MB scattered over the file, and
+ * the kernel's read-ahead around each page fault (up to megabytes) would
+ * read ten times that from a cold cache. The mapping is MADV_RANDOM, and
+ * each range is asked for (MADV_WILLNEED) as a whole when it is verified
+ * for the first time: exactly the pages used come in, in one request a
+ * range. Every read goes through kz_file_verify first, so it is the place
+ * that knows what a reader is about to touch.
  */
 #include "kzint.h"
 #include "format.h"
@@ -261,10 +269,21 @@ struct kz_file {
 
 static const char *section_names[KZ_SEC_MAX] = {
     "?", "meta", "docs", "docinfo", "store", "storeidx", "terms", "termstr", "postings", "chunksums",
-    "storedict", "ids", "dochash"
+    "storedict", "ids", "dochash", "simhash"
 };
 
 const char *kz_section_name(uint32_t id) { return id < KZ_SEC_MAX ? section_names[id] : "?"; }
+
+/* Asks the kernel to read [p, p+n) ahead, whole pages (a hint: its
+ * failure changes nothing). */
+static void will_need(const uint8_t *p, uint64_t n)
+{
+    if (n == 0)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(page - 1), e = (uintptr_t)(p + n);
+    madvise((void *)a, e - a, MADV_WILLNEED);
+}
 
 static int corrupt(const char *path, const char *what)
 {
@@ -299,6 +318,7 @@ int kz_file_open(kz_file **out, const char *path)
         goto done;
     }
     f->map = m;
+    madvise(m, (size_t)f->size, MADV_RANDOM);
 
     const uint8_t *h = f->map;
     if (memcmp(h + KZ_HDR_MAGIC, KZ_MAGIC, 8) != 0) {
@@ -376,6 +396,7 @@ int kz_file_open(kz_file **out, const char *path)
         }
     }
     const kz_section_entry *cs = &f->sec[KZ_SEC_CHUNKSUMS];
+    will_need(f->map + cs->offset, cs->length);
     if (cs->length % 8 != 0 ||
         XXH3_64bits(f->map + cs->offset, (size_t)cs->length) != cs->checksum) {
         rc = corrupt(path, "chunk checksum table damaged");
@@ -466,6 +487,12 @@ int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len)
     if (len == 0 || atomic_load_explicit(&f->whole[id], memory_order_acquire))
         return KZ_OK;
     uint64_t first = off >> KZ_CHUNK_SHIFT, last = (off + len - 1) >> KZ_CHUNK_SHIFT;
+    /* The range's first use (its last chunk unknown): read its chunks in
+     * one request rather than a fault a page (the mapping is MADV_RANDOM). */
+    if (atomic_load_explicit(&f->verified[s->chunk_first + last], memory_order_relaxed) == 0) {
+        uint64_t a = first << KZ_CHUNK_SHIFT, e = KZ_MIN(s->length, (last + 1) << KZ_CHUNK_SHIFT);
+        will_need(f->map + s->offset + a, e - a);
+    }
     for (uint64_t c = first; c <= last; c++) {
         int rc = verify_chunk(f, s, c);
         if (rc)
@@ -538,6 +565,7 @@ int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
         XXH3_64bits_reset(st);
         for (uint64_t at = 0; at < s->length; at += VERIFY_PIECE) {
             uint64_t n = KZ_MIN(s->length - at, VERIFY_PIECE);
+            will_need(f->map + s->offset + at, n); /* the mapping is MADV_RANDOM */
             XXH3_64bits_update(st, f->map + s->offset + at, (size_t)n);
             if (id != KZ_SEC_CHUNKSUMS) {
                 for (uint64_t c = at >> KZ_CHUNK_SHIFT; c < (at + n + KZ_CHUNK_SIZE - 1) >> KZ_CHUNK_SHIFT; c++) {

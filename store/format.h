@@ -25,7 +25,7 @@
  * transfers, as PNG's signature does. */
 #define KZ_MAGIC "\x89KZI\r\n\x1a\n"
 #define KZ_END_MAGIC "KZIEND\r\n"
-#define KZ_FORMAT_VERSION 3u
+#define KZ_FORMAT_VERSION 4u
 /* Written as a u64 in the file's byte order (little-endian): a big-endian
  * reader sees 0x0807060504030201 and knows. */
 #define KZ_BYTE_ORDER_MARK 0x0102030405060708ull
@@ -60,7 +60,8 @@ enum {
     KZ_SEC_STOREDICT = 10, /* zstd dictionary of the store blocks; may be empty */
     KZ_SEC_IDS = 11,       /* id lookup: (XXH3 of the id, docid), sorted */
     KZ_SEC_DOCHASH = 12,   /* per docid, the fingerprint of its fields */
-    KZ_SEC_MAX = 13
+    KZ_SEC_SIMHASH = 13,   /* per docid, the SimHash of its text (near-duplicates) */
+    KZ_SEC_MAX = 14
 };
 
 /* META section: one fixed record. */
@@ -94,6 +95,9 @@ enum {
 
 /* DOCHASH section: one u64 per document, by docid (FORMAT.md "DOCHASH"). */
 #define KZ_DOCHASH_SIZE 8
+
+/* SIMHASH section: one u64 per document, by docid (FORMAT.md "SIMHASH"). */
+#define KZ_SIMHASH_SIZE 8
 
 /* STOREIDX section: one record per block. */
 #define KZ_STOREIDX_OFF 0      /* u64 into STORE */

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <utf8proc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -62,6 +63,12 @@ struct kz_index {
     kz_analyzer *pool[2][KZ_ANALYZER_POOL];
     unsigned pool_n[2];
     int cyrillic_known, cyrillic; /* kz_index_has_cyrillic, under pool_lock */
+    /* kz_index_may_have_cyrillic: the first two letters of its Cyrillic
+     * terms, one bit a pair of U+0400 .. U+052F; NULL for "any" (too many
+     * terms to list, or not made yet: pairs_known). Under pool_lock. */
+    uint8_t *cyrillic_pairs;
+    int pairs_known;
+    kz_synonym_table *synonyms;   /* kz_index_set_synonyms; owned */
 };
 
 static void free_segments(kz_index *ix)
@@ -295,6 +302,8 @@ void kz_index_free(kz_index *ix)
         for (unsigned i = 0; i < ix->pool_n[k]; i++)
             kz_analyzer_free(ix->pool[k][i]);
     pthread_mutex_destroy(&ix->pool_lock);
+    kz_synonym_table_free(ix->synonyms);
+    free(ix->cyrillic_pairs);
     free(ix->dir);
     free(ix);
 }
@@ -391,6 +400,127 @@ int kz_index_has_cyrillic(kz_index *ix, int *has)
     pthread_mutex_unlock(&ix->pool_lock);
     return KZ_OK;
 }
+
+#define CYR_FIRST 0x400u
+#define CYR_SPAN 0x130u /* U+0400 .. U+052F */
+#define PAIRS_MAX_TERMS 200000 /* more Cyrillic terms than this: not listed */
+
+/* The bit of the pair of code points a, b, or SIZE_MAX when not both are in
+ * the span. */
+static size_t pair_bit(uint32_t a, uint32_t b)
+{
+    if (a - CYR_FIRST >= CYR_SPAN || b - CYR_FIRST >= CYR_SPAN)
+        return SIZE_MAX;
+    return (size_t)(a - CYR_FIRST) * CYR_SPAN + (b - CYR_FIRST);
+}
+
+/* Lists the first two letters of every Cyrillic term of every segment,
+ * unless there are more than PAIRS_MAX_TERMS (then *out stays NULL). */
+static int list_cyrillic_pairs(kz_index *ix, uint8_t **out)
+{
+    *out = NULL;
+    uint64_t total = 0;
+    for (size_t s = 0; s < ix->n_seg; s++)
+        for (unsigned lead = 0xD0; lead <= 0xD4; lead++) {
+            char c = (char)lead;
+            uint32_t first, count;
+            int rc = kz_segment_term_prefix(ix->seg[s].sg, &first, &count, &c, 1);
+            if (rc)
+                return rc;
+            total += count;
+        }
+    if (total > PAIRS_MAX_TERMS)
+        return KZ_OK;
+    uint8_t *bits = calloc(CYR_SPAN * CYR_SPAN / 8 + 1, 1);
+    if (!bits)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (size_t s = 0; s < ix->n_seg; s++)
+        for (unsigned lead = 0xD0; lead <= 0xD4; lead++) {
+            char c = (char)lead;
+            uint32_t first, count;
+            int rc = kz_segment_term_prefix(ix->seg[s].sg, &first, &count, &c, 1);
+            for (uint32_t o = first; rc == KZ_OK && o < first + count; o++) {
+                kz_term t;
+                uint32_t cp[2];
+                if ((rc = kz_segment_entry(ix->seg[s].sg, &t, o)))
+                    break;
+                size_t n = 0;
+                for (size_t i = 0; i < t.len && n < 2;) { /* the first two code points */
+                    int32_t u;
+                    utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)t.text + i, (utf8proc_ssize_t)(t.len - i), &u);
+                    if (k <= 0)
+                        break;
+                    cp[n++] = (uint32_t)u;
+                    i += (size_t)k;
+                }
+                size_t bit = n == 2 ? pair_bit(cp[0], cp[1]) : SIZE_MAX;
+                if (bit != SIZE_MAX)
+                    bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+            }
+            if (rc) {
+                free(bits);
+                return rc;
+            }
+        }
+    *out = bits;
+    return KZ_OK;
+}
+
+int kz_index_may_have_cyrillic(kz_index *ix, const char *term, size_t len, int *may)
+{
+    *may = 1;
+    int32_t a, b;
+    utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)term, (utf8proc_ssize_t)len, &a);
+    if (k <= 0 || (size_t)k >= len || utf8proc_iterate((const uint8_t *)term + k, (utf8proc_ssize_t)(len - (size_t)k), &b) <= 0)
+        return KZ_OK;
+    /* A word as written: й and ё as the terms have them (folded). */
+    a = a == 0x439 ? 0x438 : a == 0x451 ? 0x435 : a;
+    b = b == 0x439 ? 0x438 : b == 0x451 ? 0x435 : b;
+    size_t bit = pair_bit((uint32_t)a, (uint32_t)b);
+    if (bit == SIZE_MAX)
+        return KZ_OK;
+    pthread_mutex_lock(&ix->pool_lock);
+    int known = ix->pairs_known;
+    pthread_mutex_unlock(&ix->pool_lock);
+    if (!known) {
+        uint8_t *bits = NULL;
+        int rc = list_cyrillic_pairs(ix, &bits);
+        if (rc)
+            return rc;
+        pthread_mutex_lock(&ix->pool_lock);
+        if (!ix->pairs_known) {
+            ix->cyrillic_pairs = bits;
+            ix->pairs_known = 1;
+            bits = NULL;
+        }
+        pthread_mutex_unlock(&ix->pool_lock);
+        free(bits);
+    }
+    /* Set once and never changed after: read without the lock. */
+    if (ix->cyrillic_pairs)
+        *may = (ix->cyrillic_pairs[bit / 8] >> (bit % 8)) & 1;
+    return KZ_OK;
+}
+
+int kz_index_set_synonyms(kz_index *ix, const kz_synonyms *s)
+{
+    kz_synonym_table *t = NULL;
+    kz_analyzer *a = NULL;
+    int rc = KZ_OK;
+    if (s) {
+        if ((rc = kz_analyzer_new(&a, ix->language)))
+            return rc;
+        rc = kz_synonym_table_new(&t, s, a);
+        kz_analyzer_free(a);
+        if (rc)
+            return rc;
+    }
+    kz_synonym_table_free(ix->synonyms);
+    ix->synonyms = t;
+    return KZ_OK;
+}
+
+const kz_synonym_table *kz_index_synonyms(const kz_index *ix) { return ix->synonyms; }
 
 size_t kz_index_part_count(const kz_index *ix) { return ix->n_parts; }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <xxhash.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createDDict_byReference */
 #include <zstd.h>
 
 struct kz_segment {
@@ -26,7 +27,15 @@ struct kz_segment {
     double avgdl;
     double bound_k1, bound_b;
     uint32_t term_blocks; /* entries of the terms index */
-    ZSTD_DDict *store_dict; /* NULL when the store has no dictionary */
+    /* The store's zstd dictionary, made on the first read of the store
+     * (a query without snippets never needs it), by reference to the
+     * verified STOREDICT bytes of the mapping; NULL until then or when the
+     * store has no dictionary. A decompression context kept for the next
+     * block read (NULL while a reader holds it). Both under store_lock. */
+    pthread_mutex_t store_lock;
+    ZSTD_DDict *store_dict;
+    int store_dict_made;
+    ZSTD_DCtx *store_dctx;
     const uint8_t *sec[KZ_SEC_MAX];
     uint64_t len[KZ_SEC_MAX];
     /* Every dl, 4 bytes a document, built by kz_segment_warm(): scoring reads
@@ -74,6 +83,7 @@ int kz_segment_open(kz_segment **out, const char *path)
     if (!sg)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     pthread_mutex_init(&sg->starts_lock, NULL);
+    pthread_mutex_init(&sg->store_lock, NULL);
     if ((rc = kz_file_open(&sg->f, path)))
         goto done;
     for (uint32_t id = 1; id < KZ_SEC_MAX; id++)
@@ -107,6 +117,7 @@ int kz_segment_open(kz_segment **out, const char *path)
         sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE > sg->terms ||
         sg->len[KZ_SEC_STOREIDX] != sg->store_blocks * KZ_STOREIDX_SIZE ||
         sg->len[KZ_SEC_IDS] != sg->docs * KZ_IDS_SIZE || sg->len[KZ_SEC_DOCHASH] != sg->docs * KZ_DOCHASH_SIZE ||
+        sg->len[KZ_SEC_SIMHASH] != sg->docs * KZ_SIMHASH_SIZE ||
         sg->language[0] == 0) {
         rc = corrupt("section sizes disagree with the META counts");
         goto done;
@@ -136,15 +147,6 @@ int kz_segment_open(kz_segment **out, const char *path)
         rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
         goto done;
     }
-    if (sg->len[KZ_SEC_STOREDICT] > 0) {
-        if ((rc = kz_file_verify(sg->f, KZ_SEC_STOREDICT, 0, sg->len[KZ_SEC_STOREDICT])))
-            goto done;
-        sg->store_dict = ZSTD_createDDict(sg->sec[KZ_SEC_STOREDICT], (size_t)sg->len[KZ_SEC_STOREDICT]);
-        if (!sg->store_dict) {
-            rc = corrupt("the document store's dictionary does not load");
-            goto done;
-        }
-    }
 done:
     if (rc) {
         kz_segment_free(sg);
@@ -158,7 +160,9 @@ void kz_segment_free(kz_segment *sg)
 {
     if (!sg)
         return;
+    ZSTD_freeDCtx(sg->store_dctx);
     ZSTD_freeDDict(sg->store_dict);
+    pthread_mutex_destroy(&sg->store_lock);
     kz_file_close(sg->f);
     free(atomic_load(&sg->lengths));
     free((void *)sg->docids_checked);
@@ -424,6 +428,18 @@ int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out)
     return rc;
 }
 
+int kz_segment_doc_simhash(kz_segment *sg, uint32_t docid, uint64_t *out)
+{
+    if (docid >= sg->docs)
+        return kz_error_set(KZ_EINVAL, "document %u out of range (index has %llu)", docid,
+                            (unsigned long long)sg->docs);
+    uint64_t off = (uint64_t)docid * KZ_SIMHASH_SIZE;
+    int rc = kz_file_verify(sg->f, KZ_SEC_SIMHASH, off, KZ_SIMHASH_SIZE);
+    if (rc == KZ_OK)
+        *out = kz_load_u64(sg->sec[KZ_SEC_SIMHASH] + off);
+    return rc;
+}
+
 void kz_fingerprint_field(void *st, const void *bytes, size_t len)
 {
     uint8_t n[8];
@@ -431,6 +447,55 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len)
     XXH3_64bits_update(st, n, sizeof n);
     if (len)
         XXH3_64bits_update(st, bytes, len);
+}
+
+/* A decompression context for a store block, with the store's dictionary
+ * (verified and made on first use) referenced: the segment's kept one if
+ * no other reader holds it, else a new one. Given back with store_dctx_give. */
+static int store_dctx_take(kz_segment *sg, ZSTD_DCtx **out)
+{
+    int rc = KZ_OK;
+    *out = NULL;
+    pthread_mutex_lock(&sg->store_lock);
+    if (!sg->store_dict_made && sg->len[KZ_SEC_STOREDICT] > 0) {
+        if ((rc = kz_file_verify(sg->f, KZ_SEC_STOREDICT, 0, sg->len[KZ_SEC_STOREDICT])) == KZ_OK) {
+            /* By reference: the mapping outlives the dictionary, and the
+             * verified bytes need no copy. */
+            sg->store_dict = ZSTD_createDDict_byReference(sg->sec[KZ_SEC_STOREDICT],
+                                                          (size_t)sg->len[KZ_SEC_STOREDICT]);
+            if (!sg->store_dict)
+                rc = corrupt("the document store's dictionary does not load");
+        }
+    }
+    if (rc == KZ_OK) {
+        sg->store_dict_made = 1;
+        *out = sg->store_dctx;
+        sg->store_dctx = NULL;
+    }
+    pthread_mutex_unlock(&sg->store_lock);
+    if (rc)
+        return rc;
+    if (!*out && !(*out = ZSTD_createDCtx()))
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    /* A kept context may stop mid-frame (a prefix read): start afresh. */
+    if (ZSTD_isError(ZSTD_DCtx_reset(*out, ZSTD_reset_session_only)) ||
+        (sg->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(*out, sg->store_dict)))) {
+        ZSTD_freeDCtx(*out);
+        *out = NULL;
+        return corrupt("the document store's dictionary does not load");
+    }
+    return KZ_OK;
+}
+
+static void store_dctx_give(kz_segment *sg, ZSTD_DCtx *dc)
+{
+    pthread_mutex_lock(&sg->store_lock);
+    if (!sg->store_dctx) {
+        sg->store_dctx = dc;
+        dc = NULL;
+    }
+    pthread_mutex_unlock(&sg->store_lock);
+    ZSTD_freeDCtx(dc);
 }
 
 /* Decompresses store block b into *buf (grown as needed, *cap its size,
@@ -456,13 +521,9 @@ static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_
     *rlen = kz_load_u32(e + KZ_STOREIDX_RLEN);
     if (coff > sg->len[KZ_SEC_STORE] || clen > sg->len[KZ_SEC_STORE] - coff)
         return corrupt("a store block lies outside the store");
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    if (!dc)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    if (sg->store_dict && ZSTD_isError(ZSTD_DCtx_refDDict(dc, sg->store_dict))) {
-        ZSTD_freeDCtx(dc);
-        return corrupt("the document store's dictionary does not load");
-    }
+    ZSTD_DCtx *dc;
+    if ((rc = store_dctx_take(sg, &dc)))
+        return rc;
     int whole = limit >= *rlen;
     size_t want = whole ? *rlen : limit, pos = 0, z = 1;
     const size_t piece = 64u << 10;
@@ -478,6 +539,13 @@ static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_
             if ((rc = kz_file_verify(sg->f, KZ_SEC_STORE, coff + fed, n)))
                 break;
             ib = (ZSTD_inBuffer){ sg->sec[KZ_SEC_STORE] + coff + fed, n, 0 };
+            /* The frame's own size must be the index's: a reader that stops
+             * at its document's end would not see them differ. */
+            unsigned long long fcs = fed == 0 ? ZSTD_getFrameContentSize(ib.src, n) : ZSTD_CONTENTSIZE_UNKNOWN;
+            if (fcs == ZSTD_CONTENTSIZE_ERROR || (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != *rlen)) {
+                rc = corrupt("a document store block does not decompress to its size");
+                break;
+            }
             fed += n;
         }
         size_t room = *cap > 0 ? *cap - 1 : 0;
@@ -504,7 +572,7 @@ static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_
         }
         pos = ob.pos;
     }
-    ZSTD_freeDCtx(dc);
+    store_dctx_give(sg, dc);
     if (rc == KZ_OK && whole && (fed != clen || ib.pos != ib.size))
         rc = corrupt("a document store block has bytes after its frame");
     if (rc == KZ_OK && *cap == 0) { /* an empty block: room for the NUL */
@@ -577,11 +645,13 @@ int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
     if (rc)
         return rc;
     uint8_t *raw = NULL;
-    size_t cap = 0;
+    size_t cap = 0, got;
     uint32_t rlen;
-    if ((rc = kz_segment_store_block(sg, block, &raw, &cap, &rlen)))
+    /* Only as far as the text's end: the rest of the block is other
+     * documents' (what is read is verified all the same). */
+    if ((rc = decompress_block(sg, block, (size_t)boff + (size_t)tlen, &raw, &cap, &got, &rlen)))
         goto fail;
-    if ((uint64_t)boff + tlen > rlen) {
+    if ((uint64_t)boff + tlen > rlen || (uint64_t)boff + tlen > got) {
         rc = corrupt("document text lies outside its store block");
         goto fail;
     }

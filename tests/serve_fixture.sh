@@ -35,8 +35,11 @@ index)
         2) words="The steppe was quiet; herders moved their flocks before the winter." ;;
         *) words="Elections in Kazakhstan: observers reported long queues at polling stations." ;;
         esac
+        # Figures of its own, so that the articles are not near-duplicates
+        # of each other (searches collapse those: README "Near-duplicates").
+        figures=$(seq -s ' ' $((i * 100)) $((i * 100 + 24)))
         article "art-$i" "Report $i from the steppe" "$src" "$date" \
-            "Article number $i. $words More text follows about the region and its neighbours. $words"
+            "Article number $i. $words More text follows about the region and its neighbours. $words Figures: $figures."
         i=$((i + 1))
     done >>"$DIR/docs.jsonl"
     # Everything a page could be tricked by: it must show as text, never run.

@@ -117,6 +117,29 @@ static inline uint64_t kz_test_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* words words of vocab[0..n) joined by spaces, skewed so that low
+ * indexes are common (the w-th drawn with probability (2w + 1)/n^2), so
+ * that their posting lists span blocks; malloc'd, exits on failure. */
+static KZ_TEST_UNUSED char *kz_test_random_words(uint64_t *rng, const char *const *vocab, size_t n, size_t words)
+{
+    size_t cap = 1, len = 0;
+    for (size_t w = 0; w < n; w++)
+        cap += strlen(vocab[w]) + 1;
+    cap *= words + 1;
+    char *out = malloc(cap);
+    if (!out)
+        abort();
+    out[0] = 0;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t r = kz_test_rand(rng) % (n * n);
+        size_t w = 0;
+        while ((w + 1) * (w + 1) <= r)
+            w++;
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", vocab[w % n]);
+    }
+    return out;
+}
+
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -648,6 +648,56 @@ static void test_stemmer_by_script(void)
     CHECK_STR(stems_lang("auto", "fжs"), "fжs");
 }
 
+/* A document in another Cyrillic language: Russian words left unstemmed,
+ * and the cache keeps the two readings of one word apart. */
+static void test_other_cyrillic_documents(void)
+{
+    kz_analyzer *a = NULL;
+    CHECK_OK(kz_analyzer_new(&a, NULL));
+    if (!a)
+        return;
+    kz_tokvec tv = { 0 };
+    kz_buf out = { 0 };
+    for (int round = 0; round < 3; round++) {
+        kz_analyzer_set_russian(a, 0);
+        tv.len = 0;
+        CHECK_OK(kz_analyzer_run(a, "Астанада новый sanctions", strlen("Астанада новый sanctions"), &tv));
+        join_stems(&out, a, &tv);
+        CHECK_STR((char *)out.data, "астанада новыи sanction"); /* Latin words still English */
+        kz_analyzer_set_russian(a, 1);
+        tv.len = 0;
+        CHECK_OK(kz_analyzer_run(a, "Астанада новый sanctions", strlen("Астанада новый sanctions"), &tv));
+        join_stems(&out, a, &tv);
+        CHECK_STR((char *)out.data, "астанад нов sanction");
+    }
+    kz_tokvec_free(&tv);
+    kz_buf_free(&out);
+    kz_analyzer_free(a);
+    /* With one language for every word, it changes nothing. */
+    CHECK_OK(kz_analyzer_new(&a, "russian"));
+    if (a) {
+        kz_analyzer_set_russian(a, 0);
+        kz_tokvec t2 = { 0 };
+        kz_buf o2 = { 0 };
+        CHECK_OK(kz_analyzer_run(a, "новый", strlen("новый"), &t2));
+        join_stems(&o2, a, &t2);
+        CHECK_STR((char *)o2.data, "нов");
+        kz_tokvec_free(&t2);
+        kz_buf_free(&o2);
+    }
+    kz_analyzer_free(a);
+    CHECK(kz_language_is_other_cyrillic("kk", 2));
+    CHECK(kz_language_is_other_cyrillic("kk-KZ", 5));
+    CHECK(kz_language_is_other_cyrillic("UK", 2));
+    CHECK(kz_language_is_other_cyrillic("kaz", 3));
+    CHECK(kz_language_is_other_cyrillic("Kazakh", 6));
+    CHECK(!kz_language_is_other_cyrillic("ru", 2));
+    CHECK(!kz_language_is_other_cyrillic("ru-RU", 5));
+    CHECK(!kz_language_is_other_cyrillic("en", 2));
+    CHECK(!kz_language_is_other_cyrillic("k", 1));
+    CHECK(!kz_language_is_other_cyrillic("", 0));
+}
+
 /* Every case of each name in tests/data/russian-names.txt has one term, and
  * no two names share one. */
 static void test_russian_names(void)
@@ -1067,6 +1117,7 @@ int main(void)
     KZ_RUN(test_stem_then_fold);
     KZ_RUN(test_stemmer_by_script);
     KZ_RUN(test_russian_names);
+    KZ_RUN(test_other_cyrillic_documents);
     KZ_RUN(test_unknown_language);
     KZ_RUN(test_ids);
     KZ_RUN(test_utf8proc_corners);

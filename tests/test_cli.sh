@@ -360,6 +360,28 @@ expect_in err "Try 'kzsearch stats --help'" "a usage error names the command's h
 run "$KZ" --index "$T/ix" analyze Russians
 expect_status 0 "analyze --index: the index's language"
 
+# ---------------------------------------------------------------- near words
+
+run "$KZ" --index "$T/ix" -n 1 tokayv
+expect_status 1 "a misspelled name finds nothing"
+expect_in out "Did you mean: tokayev" "did you mean"
+run "$KZ" --index "$T/ix" --json -n 1 tokayv
+expect_in out '"suggestion": "tokayev"' "did you mean in JSON"
+run "$KZ" --index "$T/ix" --json -n 1 tokayev
+expect_in out '"suggestion": null' "no suggestion when every word is known"
+run "$KZ" --index "$T/ix" -n 1 'tokayv~'
+expect_status 0 "word~ finds the name"
+expect_in err "tokayv~ matches" "word~: the note names the terms"
+
+printf '# names\nAstana, Nur-Sultan, Akmola\nKazakhstan, Qazaqstan\n' >"$T/syn.txt"
+run "$KZ" --index "$T/ix" --synonyms "$T/syn.txt" -n 1 qazaqstan
+expect_status 0 "--synonyms: a synonym finds the name"
+expect_in err "also searched: qazaqstan (Kazakhstan)" "--synonyms: the note"
+printf 'Astana, Akmola\nKazakhstan\n' >"$T/bad-syn.txt"
+run "$KZ" --index "$T/ix" --synonyms "$T/bad-syn.txt" qazaqstan
+expect_status 2 "--synonyms: a bad file"
+expect_in err "bad-syn.txt:2: a group needs two or more entries" "--synonyms: the line of the fault"
+
 # ---------------------------------------------------------------- shards
 
 run "$KZ" index -q --shard 0/2 -o "$T/sh0" "$SRC/data/articles"

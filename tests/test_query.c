@@ -2046,12 +2046,13 @@ static int compare(prep *p, kz_mode mode, double k1, double b, uint32_t offset, 
         exp = p->or_hits, n_exp = p->n_or, used = KZ_MODE_ANY;
     }
     kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
     o.mode = mode;
     o.k1 = k1;
     o.b = b;
     o.offset = offset;
     o.limit = limit;
-    o.flags = via == VIA_COUNT ? KZ_SEARCH_COUNT_ONLY : 0;
+    o.flags = via == VIA_COUNT ? KZ_SEARCH_COUNT_ONLY : KZ_SEARCH_NO_COLLAPSE;
     kz_results *r = NULL;
     kz_index *ix = cur_ix(c);
     int rc;
@@ -2286,9 +2287,10 @@ static int same_as_fresh(const corpus *c, const char *q)
     for (int m = 0; m < 3 && ok; m++)
         for (int v = 0; v < 3 && ok; v++) {
             kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
             o.mode = (kz_mode)m;
             o.limit = v == 1 ? c->n : 10;
-            o.flags = v == 2 ? KZ_SEARCH_COUNT_ONLY : 0;
+            o.flags = v == 2 ? KZ_SEARCH_COUNT_ONLY : KZ_SEARCH_NO_COLLAPSE;
             kz_results *a = NULL, *b = NULL;
             int ra = kz_search(&a, c->seg_ix, q, strlen(q), &o), rb = kz_search(&b, c->ix, q, strlen(q), &o);
             ok &= ra == rb;
@@ -2675,6 +2677,7 @@ static void probe(const corpus *c, const char *q)
             p.n_or, p.q.n_units, ref_default_under_not(root, 0));
     for (int m = 0; m < 3; m++) {
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         o.mode = (kz_mode)m;
         o.limit = 3;
         kz_results *r;
@@ -2929,6 +2932,7 @@ static void test_not_errors(void)
     for (size_t i = 0; i < sizeof nothing / sizeof nothing[0]; i++)
         for (int m = 0; m < 3; m++) {
             kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
             o.mode = (kz_mode)m;
             kz_results *r = NULL;
             int rc = kz_search(&r, big.ix, nothing[i], strlen(nothing[i]), &o);
@@ -2960,6 +2964,7 @@ static void test_not_errors(void)
         CHECK_OK(kz_query_parse(&qr, varied.ix, plain[i][1], strlen(plain[i][1]), 0, &err));
         for (int m = 0; qq && qr && m < 3; m++) {
             kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
             o.mode = (kz_mode)m;
             o.limit = 50;
             kz_results *a = NULL, *b = NULL;
@@ -3008,6 +3013,7 @@ static double hostile(kz_index *ix, const char *what, const char *q, size_t len,
         alarm((unsigned)(60 * SLOW_FACTOR * modes)); /* a hang is a failure, not the end */
         for (int m = 0; m < modes; m++) {
             kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
             o.mode = (kz_mode)m;
             kz_results *r = NULL;
             int rc = kz_search(&r, ix, q, len, &o);
@@ -3203,6 +3209,7 @@ static void test_long_queries(void)
     }
     t = hostile(c->ix, "10,000 alternatives", q, n, 1);
     kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
     o.mode = KZ_MODE_ALL;
     o.limit = 30;
     kz_results *a = NULL, *b = NULL;
@@ -3271,6 +3278,7 @@ static void test_prefixes(void)
     static const char *none[] = { "prices*", "russians*", "pricing*", "zzq*", "steppe*" };
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         for (int m = 0; m < 3; m++) {
             o.mode = (kz_mode)m;
             kz_results *r = NULL;
@@ -3304,6 +3312,7 @@ static void test_prefixes(void)
     {
         kz_results *r = NULL;
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         o.mode = KZ_MODE_ANY;
         CHECK_OK(kz_search(&r, big.ix, "zzq* war", 8, &o));
         if (r && kz_results_unit_count(r) != 1)
@@ -3639,6 +3648,7 @@ static void query_notes(kz_index *ix, const char *q, char *out, size_t cap)
 static void match_ids(kz_index *ix, const char *q, unsigned flags, char *out, size_t cap)
 {
     kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
     o.mode = KZ_MODE_ANY;
     o.limit = 50;
     kz_query *pq = NULL;
@@ -4106,6 +4116,7 @@ static void test_fields_segments(void)
         if (!same) {
             kz_results *ra = NULL, *rb = NULL;
             kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
             o.mode = KZ_MODE_ANY;
             int ca = kz_search(&ra, c->seg_ix, q, strlen(q), &o), cb = kz_search(&rb, c->ix, q, strlen(q), &o);
             fprintf(stderr, "  \"%s\" (OR mode): segments %s%llu hits [notes: %s]; the fresh index of the live "
@@ -4189,6 +4200,7 @@ static void test_fields_jsonl(void)
     };
     for (size_t i = 0; ix && i < sizeof cases / sizeof cases[0]; i++) {
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         o.mode = KZ_MODE_ANY;
         kz_results *r = NULL;
         CHECK_OK(kz_search(&r, ix, cases[i].q, strlen(cases[i].q), &o));
@@ -4220,6 +4232,7 @@ static int lenient_run(kz_index *ix, const char *q, unsigned flags, uint64_t *to
     int rc = kz_query_parse(&pq, ix, q, strlen(q), flags, &err);
     if (rc == KZ_OK) {
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         *noted = kz_query_note_count(pq) > 0 &&
                  strstr(kz_query_note(pq, kz_query_note_count(pq) - 1), "searched the words without operators") != NULL;
         rc = kz_query_run(&r, pq, &o);

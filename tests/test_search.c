@@ -143,6 +143,7 @@ static void compare(kz_index *ix, const mdoc *docs, const char *query, kz_mode m
             used = KZ_MODE_ANY;
     }
     kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
     o.mode = mode;
     o.k1 = k1;
     o.b = b;
@@ -299,6 +300,7 @@ static void test_sort_by_date(void)
             strcat(query, words[kz_test_rand(&rng) % VOCAB]);
         }
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         o.mode = KZ_MODE_ANY;
         o.limit = N;
         kz_results *all;
@@ -361,6 +363,7 @@ static void test_budgets(void)
     for (size_t i = 0; ix && i < sizeof queries / sizeof *queries; i++) {
         const char *q = queries[i];
         kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
         kz_results *whole = NULL, *r = NULL;
         CHECK_OK(kz_search(&whole, ix, q, strlen(q), &o));
         if (!whole)
@@ -393,6 +396,7 @@ static void test_budgets(void)
     }
     /* Bad budgets, and the options of version 1 (no budgets). */
     kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE; /* exact ranking: compared with brute force */
     kz_results *r = NULL;
     o.timeout = -1;
     CHECK_INT(kz_search(&r, ix, "war", 3, &o), KZ_EINVAL);

@@ -44,20 +44,7 @@ typedef struct doc {
 static doc docs[N_DOCS];
 static uint64_t rng;
 
-static char *random_words(size_t words)
-{
-    kz_buf b = { 0 };
-    for (size_t i = 0; i < words; i++) {
-        /* Skewed: low words are common, so that lists span blocks. */
-        uint64_t r = kz_test_rand(&rng) % (N_VOCAB * N_VOCAB);
-        size_t w = 0;
-        while ((w + 1) * (w + 1) <= r)
-            w++;
-        kz_buf_printf(&b, "%s%s", i ? " " : "", vocab[w % N_VOCAB]);
-    }
-    kz_buf_terminate(&b);
-    return (char *)b.data;
-}
+static char *random_words(size_t words) { return kz_test_random_words(&rng, vocab, N_VOCAB, words); }
 
 static void make_corpus(void)
 {

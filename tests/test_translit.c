@@ -70,7 +70,9 @@ static void test_cyrillic_to_latin(void)
     /* Not a word of one script: nothing. */
     CHECK_INT(spell("tокаев").n, 0); /* a Latin t among Cyrillic letters */
     CHECK_INT(spell("東京").n, 0);
-    CHECK_INT(spell("я").n, 0); /* one letter */
+    CHECK_INT(spell("я").n, 0);   /* one letter */
+    CHECK_INT(spell("ток").n, 0); /* under four */
+    CHECK_INT(spell("in").n, 0);
 }
 
 static void test_latin_to_cyrillic(void)
@@ -111,6 +113,15 @@ static const struct {
     { "en-4", "A report on wheat and grain prices." },
 };
 
+/* Kazakh documents (lang "kk"): their words of the Russian alphabet are not
+ * stemmed as Russian. */
+static const struct {
+    const char *id, *lang, *text;
+} kazakh_docs[] = {
+    { "kk-3", "kk", "Президент Астанада болды." },
+    { "ru-4", "ru", "Президент был в Астане." },
+};
+
 static char *build(const char **texts_only)
 {
     char *dir = kz_test_temp_dir();
@@ -121,6 +132,11 @@ static char *build(const char **texts_only)
             continue;
         CHECK_OK(kz_builder_add_document(b, docs[i].id, strlen(docs[i].id), "", 0, docs[i].text,
                                          strlen(docs[i].text), NULL, 0));
+    }
+    for (size_t i = 0; b && !texts_only && i < sizeof kazakh_docs / sizeof *kazakh_docs; i++) {
+        kz_doc_field lang = { "lang", 4, kazakh_docs[i].lang, strlen(kazakh_docs[i].lang) };
+        CHECK_OK(kz_builder_add_document(b, kazakh_docs[i].id, strlen(kazakh_docs[i].id), "", 0, kazakh_docs[i].text,
+                                         strlen(kazakh_docs[i].text), &lang, 1));
     }
     CHECK_OK(kz_builder_commit(b, NULL));
     kz_builder_free(b);
@@ -180,6 +196,23 @@ static void test_queries_find_every_spelling(void)
     CHECK_STR(got, "en-1 en-2 kk-1 kk-2 ru-1 ru-2");
     ids_of(ix, "Nazarbayev", 0, got, sizeof got, notes, sizeof notes);
     CHECK_STR(got, "en-3 ru-3");
+    /* A Kazakh word of the Russian alphabet: found as the Kazakh document
+     * has it (unstemmed), whereas Russian stemming would make it another
+     * term. */
+    ids_of(ix, "Астанада", 0, got, sizeof got, notes, sizeof notes);
+    CHECK_STR(got, "kk-1 kk-2 kk-3"); /* kk-1 has no lang: stemmed as Russian */
+    ids_of(ix, "Астанада", KZ_QUERY_NO_VARIANTS, got, sizeof got, notes, sizeof notes);
+    CHECK_STR(got, "kk-1");
+    ids_of(ix, "Астане", KZ_QUERY_NO_VARIANTS, got, sizeof got, notes, sizeof notes);
+    CHECK(strstr(got, "ru-4") != NULL);
+    /* The first two letters of the index's Cyrillic terms spare lookups. */
+    int may = 0;
+    CHECK_OK(kz_index_may_have_cyrillic(ix, "токаев", strlen("токаев"), &may));
+    CHECK_INT(may, 1);
+    CHECK_OK(kz_index_may_have_cyrillic(ix, "щюка", strlen("щюка"), &may));
+    CHECK_INT(may, 0);
+    CHECK_OK(kz_index_may_have_cyrillic(ix, "tokayev", 7, &may));
+    CHECK_INT(may, 1); /* not Cyrillic: not for this list to say */
     /* Without variants, each spelling alone. */
     ids_of(ix, "Tokayev", KZ_QUERY_NO_VARIANTS, got, sizeof got, notes, sizeof notes);
     CHECK_STR(got, "en-1");

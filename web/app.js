@@ -166,6 +166,11 @@ function renderHit(st, h) {
     if (h.cut_after) p.append('…');
     li.append(p);
   }
+  if (h.similar && h.similar.length) {
+    const names = h.similar.slice(0, 5).map((s) => s.label || s.id).join(', ');
+    li.append(el('p', { class: 'similar',
+                        text: `+${h.similar.length} similar: ${names}${h.similar.length > 5 ? ', …' : ''}` }));
+  }
   return li;
 }
 
@@ -232,7 +237,8 @@ async function renderSearch(st, mine) {
   ol.replaceChildren();
   ol.start = st.offset + 1;
   for (const h of r.hits) {
-    if (!r.fallback && r.total_all_words < r.total && h.rank === r.total_all_words + 1)
+    const boundary = r.all_words_hits ?? r.total_all_words; // ranks once near-duplicates are collapsed
+    if (!r.fallback && r.total_all_words < r.total && h.rank === boundary + 1)
       ol.append(el('li', { class: 'separator', role: 'separator',
                            text: `${r.total - r.total_all_words} more with only some of the words` }));
     ol.append(renderHit(st, h));

@@ -1,0 +1,52 @@
+/*
+ * simhash.c: a document's near-duplicate fingerprint (FORMAT.md "SIMHASH"),
+ * a 64-bit SimHash of the shingles of its text's terms.
+ *
+ * Each shingle (KZ_SIMHASH_SHINGLE consecutive terms) is hashed; bit b of
+ * the fingerprint is set when more than half of the shingles have bit b
+ * set. Two texts that share most of their shingles get fingerprints a few
+ * bits apart (Charikar 2002; Manku et al. 2007 used it for the web crawl's
+ * near-duplicates), and unrelated texts fingerprints about 32 bits apart.
+ */
+#include "kzint.h"
+
+#include <xxhash.h>
+
+uint64_t kz_simhash_term(const char *term, size_t len) { return XXH3_64bits(term, len); }
+
+uint64_t kz_simhash(const uint64_t *terms, size_t n)
+{
+    if (n == 0)
+        return KZ_SIMHASH_NONE;
+    size_t w = n < KZ_SIMHASH_SHINGLE ? n : KZ_SIMHASH_SHINGLE;
+    size_t shingles = n - w + 1;
+    /* Bit counts, in 32-bit lanes refreshed every 2^31 shingles. */
+    uint64_t count[64] = { 0 };
+    uint32_t lane[64] = { 0 };
+    size_t in_lane = 0;
+    for (size_t i = 0; i < shingles; i++) {
+        uint8_t buf[8 * KZ_SIMHASH_SHINGLE];
+        for (size_t j = 0; j < w; j++)
+            kz_store_u64(buf + 8 * j, terms[i + j]);
+        uint64_t s = XXH3_64bits(buf, 8 * w);
+        for (unsigned b = 0; b < 64; b++)
+            lane[b] += (uint32_t)(s >> b) & 1u;
+        if (++in_lane == (1u << 31)) {
+            for (unsigned b = 0; b < 64; b++) {
+                count[b] += lane[b];
+                lane[b] = 0;
+            }
+            in_lane = 0;
+        }
+    }
+    uint64_t fp = 0;
+    for (unsigned b = 0; b < 64; b++)
+        if (2 * (count[b] + lane[b]) > shingles)
+            fp |= 1ull << b;
+    return fp == KZ_SIMHASH_NONE ? 1 : fp;
+}
+
+int kz_simhash_similar(uint64_t a, uint64_t b)
+{
+    return a != KZ_SIMHASH_NONE && b != KZ_SIMHASH_NONE && __builtin_popcountll(a ^ b) <= KZ_SIMHASH_DISTANCE;
+}
