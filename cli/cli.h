@@ -248,10 +248,11 @@ typedef struct live_index live_index;
  * matching live_index_give, even after a newer one took its place. */
 typedef struct served_index served_index;
 
-/* Opens and warms the index in dir; a new generation is looked for at
- * most every interval seconds (0: at each take). *out is the caller's
- * (live_index_free, after the last give). */
-int live_index_open(live_index **out, const char *dir, double interval);
+/* Opens and warms the index in dir, with synonyms (NULL: none; the
+ * caller's, to outlive li) set on it and on each new generation; a new
+ * generation is looked for at most every interval seconds (0: at each
+ * take). *out is the caller's (live_index_free, after the last give). */
+int live_index_open(live_index **out, const char *dir, double interval, const kz_synonyms *synonyms);
 /* The current generation, after looking for a newer one if it is time.
  * Never NULL. */
 served_index *live_index_take(live_index *li);

@@ -594,8 +594,11 @@ int cmd_serve(int argc, char **argv)
         { "threads", required_argument, 0, 't' }, { "timeout", required_argument, 0, 'T' },
         { "access-log", no_argument, 0, 'a' },    { "help", no_argument, 0, 'h' },
         { "max-work", required_argument, 0, 'w' },
+        { "synonyms", required_argument, 0, 'Y' },
         { 0, 0, 0, 0 }
     };
+    const char *synonyms_path = NULL;
+    kz_synonyms *synonyms = NULL;
     const char *index_opt = NULL, *listen = "127.0.0.1:8080";
     long n_threads = sysconf(_SC_NPROCESSORS_ONLN);
     server srv = { 0 };
@@ -609,6 +612,7 @@ int cmd_serve(int argc, char **argv)
         case 'T': srv.timeout = timeout_option(optarg); break;
         case 'a': srv.access_log = 1; break;
         case 'w': srv.max_work = (uint64_t)int_option("--max-work", optarg, 0, 1000000000000L); break;
+        case 'Y': synonyms_path = optarg; break;
         case 'h': cli_help_exit();
         default: die_usage("bad option");
         }
@@ -627,7 +631,9 @@ int cmd_serve(int argc, char **argv)
     srv.dir = resolve_index(index_opt, &sample);
     if (!srv.dir)
         goto done;
-    int rc = live_index_open(&srv.li, srv.dir, LIVE_INTERVAL);
+    int rc = synonyms_path ? kz_synonyms_load(&synonyms, synonyms_path) : KZ_OK;
+    if (rc == KZ_OK)
+        rc = live_index_open(&srv.li, srv.dir, LIVE_INTERVAL, synonyms);
     if (rc) {
         fail(rc);
         if (rc == KZ_ENOTFOUND)
@@ -684,6 +690,7 @@ done:
     if (d)
         MHD_stop_daemon(d);
     live_index_free(srv.li);
+    kz_synonyms_free(synonyms); /* after the index that used them */
     free(srv.dir);
     return status;
 }

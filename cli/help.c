@@ -290,6 +290,8 @@ static const char serve_help[] =
     "      --timeout SECONDS    a search's time limit (default 5; 0: none)\n"
     "      --max-work N         a search's work limit in candidate documents\n"
     "      --access-log         one line a request on stderr (method, path, ms)\n"
+    "      --synonyms FILE      lines of equivalent words (see 'search --help'), for\n"
+    "                           every generation served\n"
     "\n"
     "Examples:\n"
     "  kzsearch serve                                 # the default index, :8080\n"

@@ -27,6 +27,7 @@ struct live_index {
     served_index *cur;
     double interval, last_check; /* last_check under reopen */
     uint64_t reloads;
+    const kz_synonyms *synonyms; /* set on each generation; the caller's, NULL for none */
 };
 
 static served_index *served_new(kz_index *ix)
@@ -39,7 +40,7 @@ static served_index *served_new(kz_index *ix)
     return s;
 }
 
-int live_index_open(live_index **out, const char *dir, double interval)
+int live_index_open(live_index **out, const char *dir, double interval, const kz_synonyms *synonyms)
 {
     *out = NULL;
     kz_index *ix = NULL;
@@ -47,6 +48,8 @@ int live_index_open(live_index **out, const char *dir, double interval)
     int rc = kz_index_open(&ix, dir);
     if (rc == KZ_OK)
         rc = kz_index_warm(ix);
+    if (rc == KZ_OK && synonyms)
+        rc = kz_index_set_synonyms(ix, synonyms);
     if (rc)
         goto done;
     if (!(li = calloc(1, sizeof *li)) || !(li->cur = served_new(ix))) {
@@ -57,6 +60,7 @@ int live_index_open(live_index **out, const char *dir, double interval)
     pthread_mutex_init(&li->lock, NULL);
     pthread_mutex_init(&li->reopen, NULL);
     li->interval = interval;
+    li->synonyms = synonyms;
     li->last_check = now_seconds();
     *out = li;
     li = NULL;
@@ -100,6 +104,8 @@ static void look_for_changes(live_index *li)
     int rc = kz_index_reopen(s->ix, &nix);
     if (rc == KZ_OK && nix)
         rc = kz_index_warm(nix);
+    if (rc == KZ_OK && nix && li->synonyms) /* a new kz_index starts without them */
+        rc = kz_index_set_synonyms(nix, li->synonyms);
     if (rc == KZ_OK && nix && !(fresh = served_new(nix)))
         rc = KZ_ENOMEM;
     if (rc) {

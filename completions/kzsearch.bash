@@ -86,7 +86,7 @@ _kzsearch()
             --since --until --date-field --synonyms --help" ;;
         shards) opts="create --help" ;;
         extract) opts="--json --help" ;;
-        serve) opts="--index --listen --threads --timeout --max-work --access-log --help" ;;
+        serve) opts="--index --listen --threads --timeout --max-work --access-log --synonyms --help" ;;
         help)
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             return ;;

@@ -237,6 +237,24 @@ expect 503 "a search past its time limit"
 expect_json "a 503"
 expect_header "retry-after" "503 says when to retry"
 
+# Synonyms: a server with --synonyms expands a word into its line.
+printf 'steppe, zzzqqqword\n' >"$T/syn.txt"
+"$KZ" serve --index "$T/ix" --listen 127.0.0.1:0 --synonyms "$T/syn.txt" >"$T/syn.out" 2>"$T/syn.err" &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q http "$T/syn.out" && break; sleep 0.1; done
+SYN=$(sed -n 's|.*\(http://[^ ]*\)/$|\1|p' "$T/syn.out")
+code=$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "$SYN/api/search?q=zzzqqqword")
+expect 200 "a search with --synonyms"
+grep -q '"total": [1-9]' "$T/body" && pass "--synonyms: a made-up word finds its synonym's documents" ||
+    fail "--synonyms: no hits" "$(head -c 300 "$T/body")"
+grep -q 'also searched: zzzqqqword (steppe)' "$T/body" && pass "--synonyms: the note" ||
+    fail "--synonyms: no note" "$(head -c 300 "$T/body")"
+printf 'steppe\n' >"$T/bad-syn.txt"
+"$KZ" serve --index "$T/ix" --listen 127.0.0.1:0 --synonyms "$T/bad-syn.txt" >/dev/null 2>"$T/err"
+status=$?
+[ "$status" = 2 ] && grep -q "bad-syn.txt:1" "$T/err" && pass "--synonyms: a bad file stops serve with its line" ||
+    fail "--synonyms: a bad file: status $status" "$(cat "$T/err")"
+
 # ---------------------------------------------------------------- a live index
 # Requests run without a pause while the index gets new generations: an
 # add, a delete, an optimize. None may fail; the new documents show.
