@@ -1126,6 +1126,47 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
     return rc;
 }
 
+/* name:value* : the keyword values that start with value (their terms
+ * start with prefix[0..len)), any of them; the most frequent
+ * KZ_PREFIX_MAX_TERMS, with a note, when there are more. */
+static int keyword_prefix(parser *p, const char *prefix, size_t len, const char *name, size_t nlen, kz_occur occur,
+                          size_t at, idvec *out)
+{
+    candidate *cand = NULL;
+    size_t count = 0;
+    if (prefix_candidates(p, prefix, len, NULL, NULL, &cand, &count))
+        return p->rc;
+    int rc = KZ_OK;
+    size_t keep = KZ_MIN(count, (size_t)KZ_PREFIX_MAX_TERMS);
+    if (count > keep) {
+        qsort(cand, count, sizeof *cand, cmp_by_df);
+        qsort(cand, keep, sizeof *cand, cmp_by_order);
+        if (add_note(p->q, "%.*s:...* matches %zu values; searching the %zu most frequent", (int)KZ_MIN(nlen, 64),
+                     name, count, keep))
+            rc = oom(p);
+    }
+    if (rc == KZ_OK && keep <= 1) {
+        uint32_t id;
+        rc = keep && intern_term(p, cand[0].text, cand[0].len, &id) ? (p->rc ? p->rc : oom(p))
+                                                                     : filter_leaf(p, &id, keep, occur, at, out);
+    } else if (rc == KZ_OK) {
+        idvec alts = { 0 };
+        for (size_t i = 0; i < keep && rc == KZ_OK; i++) {
+            uint32_t id;
+            rc = intern_term(p, cand[i].text, cand[i].len, &id) ? (p->rc ? p->rc : oom(p))
+                                                                 : filter_leaf(p, &id, 1, KZ_OCCUR_SHOULD, at, &alts);
+        }
+        uint32_t node;
+        if (rc == KZ_OK && (new_bool(p, &alts, occur, at, &node) || idvec_push(out, node)))
+            rc = p->rc ? p->rc : oom(p);
+        free(alts.v);
+    }
+    for (size_t i = 0; i < count; i++)
+        free(cand[i].text);
+    free(cand);
+    return rc;
+}
+
 /* A field clause, if the word is one: name:value, name:"a value",
  * name>=date and the like, for a field the index has (*handled then 1).
  * A word of the form x:y whose x is no field of the index is left to be
@@ -1137,7 +1178,7 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     size_t i = t->start;
     while (i < t->end && s[i] != ':' && s[i] != '<' && s[i] != '>')
         i++;
-    if (i == t->start || i == t->end || t->prefix)
+    if (i == t->start || i == t->end)
         return KZ_OK;
     const char *name = s + t->start;
     size_t nlen = i - t->start;
@@ -1191,6 +1232,8 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     uint32_t id;
     if (kz_field_keyword_term(term, &len, name, nlen, s + vat, vend - vat) != 0)
         return filter_leaf(p, NULL, 0, occur, t->at, out); /* no value can match */
+    if (t->prefix)
+        return keyword_prefix(p, term, len, name, nlen, occur, t->at, out);
     if (intern_term(p, term, len, &id))
         return p->rc ? p->rc : oom(p);
     return filter_leaf(p, &id, 1, occur, t->at, out);

@@ -1667,6 +1667,19 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     r->k1 = o.k1;
     r->b = o.b;
     r->avgdl = info.avgdl;
+    if (o.sort_field && info.docs) {
+        /* A field without dates sorts nothing: say so rather than rank by
+         * nothing (a misspelled --sort). */
+        char prefix[KZ_FIELD_PREFIX_MAX];
+        uint64_t count = 0;
+        size_t n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), "dY");
+        if ((rc = kz_index_prefix_extent(q->ix, prefix, n, &count, NULL, NULL)))
+            goto done;
+        if (count == 0) {
+            rc = kz_error_set(KZ_EINVAL, "no document has dates in the field \"%.64s\" to sort by", o.sort_field);
+            goto done;
+        }
+    }
     if (o.sort_field) { /* segments only count and gather; sort_segment ranks */
         e.sort_field = o.sort_field;
         e.sort_desc = o.sort_descending;

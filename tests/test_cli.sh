@@ -618,6 +618,15 @@ run "$KZ" --index "$T/news" -l 'topics:grain OR topics:oil' --any soviet
 if [ "$(sort "$T/out" | tr '\n' ' ')" = "n1 n2 n3 " ]; then pass "OR of values"; else fail "topics OR" "$(output)"; fi
 run "$KZ" --index "$T/news" --any -l 'soviet zzzqqq topics:oil'
 if [ "$(cat "$T/out")" = "n3" ]; then pass "a filter stays required with --any"; else fail "--any filter" "$(output)"; fi
+run "$KZ" --index "$T/news" -l --no-collapse 'source:inter* OR source:ta*'
+if [ "$(sort "$T/out" | tr '\n' ' ')" = "n1 n2 n3 " ]; then pass "a value's prefix (source:inter*)"; else fail "source:inter*" "$(output)"; fi
+run "$KZ" --index "$T/news" -l --no-collapse 'grain -source:radio*'
+if [ "$(sort "$T/out" | tr '\n' ' ')" = "n1 n2 " ]; then pass "an excluded value's prefix"; else fail "-source:radio*" "$(output)"; fi
+run "$KZ" --index "$T/news" -l 'source:zzz*'
+expect_status 1 "a value's prefix that matches none"
+run "$KZ" --index "$T/news" --sort -dat soviet
+expect_status 2 "--sort by a field without dates"
+expect_in err 'no document has dates in the field "dat"' "--sort by a field without dates: why"
 run "$KZ" --index "$T/news" 'soviet date:1987-13'
 expect_status 2 "a malformed date"
 expect_in err "column 13" "a malformed date's column"

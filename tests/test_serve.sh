@@ -177,7 +177,9 @@ expect 413 "a GET with a body"
 # A URL of 200 KB, past what a request may hold (its line and headers):
 # sent by hand, too long for a command line.
 exec {raw}<>"/dev/tcp/127.0.0.1/${URL##*:}"
-printf 'GET /api/search?q=%s HTTP/1.1\r\nHost: x\r\n\r\n' "$(head -c 200000 /dev/zero | tr '\0' a)" >&"$raw" 2>/dev/null
+# The server may close the connection before all is written: in a subshell
+# that ignores SIGPIPE, so that the write fails instead of killing the test.
+(trap '' PIPE; printf 'GET /api/search?q=%s HTTP/1.1\r\nHost: x\r\n\r\n' "$(head -c 200000 /dev/zero | tr '\0' a)" >&"$raw") 2>/dev/null || true
 read -r -t 5 _ code _ <&"$raw"
 exec {raw}>&-
 if [ "$code" = 414 ] || [ "$code" = 413 ] || [ "$code" = 431 ]; then pass "a URL of 200 KB: $code"; else fail "a URL of 200 KB: $code"; fi
