@@ -864,6 +864,10 @@ int main(int argc, char **argv)
         puts("              extraction pages; checks every page gives a title and text");
         puts("variants/*    queries with their spellings in the other script against without, on the");
         puts("              corpus alone and with a Cyrillic copy of it");
+        puts("collapse/*    top 10 collapsing near-duplicates against KZ_SEARCH_NO_COLLAPSE, AND and AUTO,");
+        puts("              on passages; checks leaders, scores, totals and fingerprints");
+        puts("serve/*       kzsearch serve over loopback HTTP: top 10 latency against the same searches in");
+        puts("              process, requests/s from 2 clients against 1; checks totals and hit ids");
         return 0;
     }
     char work[4096];
@@ -884,6 +888,8 @@ int main(int argc, char **argv)
     kzb_fields_cases(&b);
     kzb_html_cases(&b);
     kzb_variants_cases(&b);
+    kzb_collapse_cases(&b);
+    kzb_serve_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

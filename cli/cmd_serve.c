@@ -500,15 +500,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req)
 {
+    /* *req: NULL at a request's first call (its headers), then &wait
+     * (the reply is for the last call, which has no upload data) or
+     * &replied. A reply queued at the first call makes libmicrohttpd
+     * (0.9.75) close the connection after it: no keep-alive. So a GET or
+     * HEAD without a body is answered at the last call, and anything else
+     * at once (it is refused, and its body never read). */
+    static char wait, replied;
     server *srv = cls;
     (void)version;
     (void)upload_data;
-    if (*req) {
-        /* A body arrived after a reply was queued: drop it. */
+    if (*req == &replied || (*req == &wait && *upload_data_size)) {
+        /* A body after a reply was queued (or a GET's that was not
+         * announced): dropped. */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    *req = srv;
+    if (!*req) {
+        const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *chunked = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        int plain = (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) &&
+                    (!length || strcmp(length, "0") == 0) && !chunked;
+        if (plain) {
+            *req = &wait;
+            return MHD_YES;
+        }
+    }
+    *req = &replied;
     atomic_fetch_add(&srv->requests, 1);
     double t0 = srv->access_log ? now_seconds() : 0;
     enum MHD_Result ret = route(c, srv, url, method);

@@ -205,6 +205,10 @@ def run(d, url):
     d.wait("return location.search.includes('offset=10') && "
            "document.getElementById('status').textContent.startsWith('11–11 of 11')", "the second page")
     check(d.js("return document.querySelectorAll('.hit').length") == 1, "the last hit on page 2")
+    # A page that is not full is the last: no next (pages are counted by the
+    # hits that came back, not from the total, which counts near-duplicates).
+    check(d.js("return document.querySelector(\"#pager a[rel='next']\") === null && "
+               "document.querySelector('#pager .page').textContent === 'Page 2 of 2'"), "no next after the last page")
     d.click("#pager a[rel='prev']")
     d.wait("return !location.search.includes('offset') && document.querySelectorAll('.hit').length == 10",
            "back on page 1")

@@ -6,6 +6,7 @@
 'use strict';
 
 const PAGE = 10;
+const MAX_DEPTH = 10000; // offset + n the server serves at most (cmd_serve.c)
 const FACETS = ['source', 'date:year'];
 const $ = (id) => document.getElementById(id);
 const enc = new TextEncoder();
@@ -174,10 +175,12 @@ function renderHit(st, h) {
   return li;
 }
 
-function renderPager(st, total) {
+// more: whether a hit follows this page. The total cannot say: it counts the
+// near-duplicates folded under hits, so pages of hits may end well before it.
+function renderPager(st, more) {
   const nav = $('pager');
   nav.replaceChildren();
-  if (total <= PAGE && !st.offset) return;
+  if (!more && !st.offset) return;
   const link = (label, offset, rel) => {
     const a = el('a', { href: stateUrl({ ...st, offset, doc: null }), rel, text: label });
     a.addEventListener('click', (ev) => {
@@ -188,11 +191,11 @@ function renderPager(st, total) {
     });
     return a;
   };
-  const page = Math.floor(st.offset / PAGE) + 1, pages = Math.max(1, Math.ceil(Math.min(total, 10000) / PAGE));
+  const page = Math.floor(st.offset / PAGE) + 1;
   nav.append(st.offset > 0 ? link('← Previous', Math.max(0, st.offset - PAGE), 'prev')
                            : el('span', { class: 'off', text: '← Previous' }));
-  nav.append(el('span', { class: 'page', text: 'Page ' + page + ' of ' + pages }));
-  nav.append(page < pages ? link('Next →', st.offset + PAGE, 'next') : el('span', { class: 'off', text: 'Next →' }));
+  nav.append(el('span', { class: 'page', text: more ? 'Page ' + page : 'Page ' + page + ' of ' + page }));
+  nav.append(more ? link('Next →', st.offset + PAGE, 'next') : el('span', { class: 'off', text: 'Next →' }));
 }
 
 async function renderSearch(st, mine) {
@@ -206,7 +209,10 @@ async function renderSearch(st, mine) {
     setStatus('Type a search and press Enter. The ? button shows the query language.');
     return;
   }
-  const p = new URLSearchParams({ q: st.q, n: String(PAGE), offset: String(st.offset) });
+  // One hit more than the page shows, to know whether a next page has any
+  // (the server serves offset + n up to MAX_DEPTH).
+  const n = Math.max(0, Math.min(PAGE + 1, MAX_DEPTH - st.offset));
+  const p = new URLSearchParams({ q: st.q, n: String(n), offset: String(st.offset) });
   if (st.since) p.set('since', st.since);
   if (st.until) p.set('until', st.until);
   if (st.sort) p.set('sort', st.sort);
@@ -224,6 +230,8 @@ async function renderSearch(st, mine) {
     return;
   }
   if (mine !== generation) return;
+  const more = r.hits.length > PAGE;
+  r.hits = r.hits.slice(0, PAGE);
   const lines = [];
   if (r.fallback) lines.push('No document has all the words; showing documents with any of them.');
   const first = r.hits.length ? st.offset + 1 : 0;
@@ -244,7 +252,7 @@ async function renderSearch(st, mine) {
     ol.append(renderHit(st, h));
   }
   renderFacets(st, r.facets);
-  renderPager(st, r.total);
+  renderPager(st, more);
   const saved = sessionStorage.getItem('scroll:' + stateUrl(st));
   if (saved != null) {
     sessionStorage.removeItem('scroll:' + stateUrl(st));
