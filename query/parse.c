@@ -568,8 +568,43 @@ static int candidates_clause(parser *p, const candidate *cand, size_t n, kz_occu
     return rc;
 }
 
-/* The prefix's expansion: a node of SHOULD terms (or one term). */
-static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occur, size_t at, idvec *out)
+/* Adds the term stem[0..len) to the candidates cand[0..*count) (in
+ * dictionary order, as prefix_candidates gives them) when the index has it
+ * and they lack it, in its place. */
+static int add_stem_candidate(parser *p, const char *stem, size_t len, candidate **cand, size_t *count)
+{
+    uint64_t df = 0;
+    int rc = kz_index_live_df(p->q->ix, stem, len, &df, NULL);
+    if (rc || df == 0)
+        return rc ? (p->rc = rc) : KZ_OK;
+    size_t at = 0;
+    while (at < *count && kz_bytes_cmp((*cand)[at].text, (*cand)[at].len, stem, len) < 0)
+        at++;
+    if (at < *count && kz_bytes_cmp((*cand)[at].text, (*cand)[at].len, stem, len) == 0)
+        return KZ_OK;
+    candidate *c = realloc(*cand, (*count + 1) * sizeof *c);
+    if (!c)
+        return oom(p);
+    *cand = c;
+    memmove(c + at + 1, c + at, (*count - at) * sizeof *c);
+    if (!(c[at].text = strndup(stem, len))) {
+        memmove(c + at, c + at + 1, (*count - at) * sizeof *c);
+        return oom(p);
+    }
+    c[at].len = len;
+    c[at].df = df;
+    (*count)++;
+    for (size_t i = 0; i < *count; i++)
+        c[i].order = i;
+    return KZ_OK;
+}
+
+/* The prefix's expansion: a node of SHOULD terms (or one term): the terms
+ * that start with the folded prefix, and the stem of the word as typed
+ * (README "Query language": immune* finds immunity through immun). stem
+ * may be NULL. */
+static int expand_prefix(parser *p, const char *prefix, size_t len, const char *stem, size_t stem_len,
+                         kz_occur occur, size_t at, idvec *out)
 {
     kz_query *q = p->q;
     candidate *cand = NULL;
@@ -577,6 +612,8 @@ static int expand_prefix(parser *p, const char *prefix, size_t len, kz_occur occ
     uint32_t node;
     if (prefix_candidates(p, prefix, len, NULL, NULL, &cand, &count))
         return p->rc;
+    if (stem && add_stem_candidate(p, stem, stem_len, &cand, &count))
+        goto fail;
     if (count == 0) {
         /* Nothing starts with it: a leaf of no terms, which matches
          * nothing and scores nothing. */
@@ -923,13 +960,15 @@ static int word_clauses(parser *p, const tok *t, kz_occur occur, idvec *out)
     }
     if (!t->prefix)
         return KZ_OK;
+    size_t stem_len;
+    const char *stem = kz_analyzer_term(p->stem, p->tv.v[n - 1].term, &stem_len);
     if (analyse(p, p->fold, last_start, last_end))
         return p->rc;
     if (p->tv.len == 0)
         return KZ_OK;
     size_t len;
     const char *folded = kz_analyzer_term(p->fold, p->tv.v[0].term, &len);
-    return expand_prefix(p, folded, len, occur, last_start, out);
+    return expand_prefix(p, folded, len, stem, stem_len, occur, last_start, out);
 }
 
 /* A quote: a phrase of its terms, a term if it has one, nothing if none. */

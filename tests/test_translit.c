@@ -213,6 +213,9 @@ static void test_queries_find_every_spelling(void)
     CHECK_INT(may, 0);
     CHECK_OK(kz_index_may_have_cyrillic(ix, "tokayev", 7, &may));
     CHECK_INT(may, 1); /* not Cyrillic: not for this list to say */
+    /* A prefix as typed: Токаева* finds every form through their stem. */
+    ids_of(ix, "Токаева*", KZ_QUERY_NO_VARIANTS, got, sizeof got, notes, sizeof notes);
+    CHECK_STR(got, "ru-1 ru-2");
     /* Without variants, each spelling alone. */
     ids_of(ix, "Tokayev", KZ_QUERY_NO_VARIANTS, got, sizeof got, notes, sizeof notes);
     CHECK_STR(got, "en-1");
