@@ -141,7 +141,7 @@ static enum MHD_Result reply_json_stream(struct MHD_Connection *c, FILE *f, char
 
 /* A request's query-string parameters, checked. */
 typedef struct params {
-    const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id, *collapse;
+    const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id, *collapse, *fragments;
     const char *facets[SEARCH_MAX_FACETS];
     size_t n_facets, count;
     unsigned status;  /* != 0: what is wrong, in error */
@@ -186,6 +186,7 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
         { "since", offsetof(params, since) }, { "until", offsetof(params, until) },
         { "strict", offsetof(params, strict) }, { "mode", offsetof(params, mode) },
         { "date_field", offsetof(params, date_field) }, { "collapse", offsetof(params, collapse) },
+        { "fragments", offsetof(params, fragments) },
     };
     int is_query = strcmp(key, "q") == 0 || strcmp(key, "since") == 0 || strcmp(key, "until") == 0;
     if (value_size > (is_query ? MAX_QUERY_BYTES : MAX_PARAM_BYTES)) {
@@ -213,7 +214,8 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
         return MHD_YES;
     }
     params_fail(p, MHD_HTTP_BAD_REQUEST,
-                "unknown parameter '%s' (q, n, offset, sort, since, until, facet, strict, mode, date_field)", key);
+                "unknown parameter '%s' (q, n, offset, sort, since, until, facet, strict, mode, date_field, "
+                "collapse, fragments)", key);
     return MHD_NO;
 }
 
@@ -268,6 +270,8 @@ static void spec_from_params(search_spec *sp, params *p, const server *srv)
     }
     if (p->collapse && (strcmp(p->collapse, "0") == 0 || strcmp(p->collapse, "false") == 0))
         sp->so.flags |= KZ_SEARCH_NO_COLLAPSE;
+    /* Passages a hit (0: none, and the stored text is not read). */
+    sp->fragments = (size_t)int_param(p, "fragments", p->fragments, (long)sp->fragments, 0, 16);
     const char *bad;
     if (p->sort && *p->sort && (bad = search_sort_set(sp, p->sort)))
         params_fail(p, MHD_HTTP_BAD_REQUEST, "%s", bad);

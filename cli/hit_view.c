@@ -30,11 +30,12 @@ int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, siz
     if (rc == 0)
         rc = kz_highlight(&hv->tmarks, &hv->n_tmarks, ix, r, hv->d.title, hv->d.title_len);
     /* Passages come from the first KZ_SNIPPET_SCAN_BYTES: read no more
-     * than those and a passage's length (4 bytes a character at most). */
-    if (rc == 0)
+     * than those and a passage's length (4 bytes a character at most).
+     * None asked for: the text is not read. */
+    if (rc == 0 && fragments)
         rc = kz_index_doc_text_prefix(ix, &hv->text, &hv->len, hv->h->docid,
                                       KZ_SNIPPET_SCAN_BYTES + 4 * snippet_chars + 64);
-    if (rc == 0)
+    if (rc == 0 && fragments)
         rc = kz_snippets_make(hv->frag, &hv->n_frag, fragments, ix, r, hv->text, hv->len, snippet_chars);
     /* A passage that runs to the end of what was read goes on in the text. */
     for (size_t f = 0; rc == 0 && f < hv->n_frag; f++)

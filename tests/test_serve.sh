@@ -239,6 +239,17 @@ expect 503 "a search past its time limit"
 expect_json "a 503"
 expect_header "retry-after" "503 says when to retry"
 
+# fragments=0: no passages, and the stored text is not read.
+get "/api/search?q=kazakhstan&n=3&fragments=0"
+expect 200 "fragments=0"
+if grep -q '"hits": \[' "$T/body" && ! grep -q '"highlights"' "$T/body" && grep -q '"title_highlights"' "$T/body"; then
+    pass "fragments=0: hits without passages"
+else
+    fail "fragments=0" "$(head -c 400 "$T/body")"
+fi
+get "/api/search?q=kazakhstan&fragments=17"
+expect 400 "fragments=17"
+
 # Synonyms: a server with --synonyms expands a word into its line.
 printf 'steppe, zzzqqqword\n' >"$T/syn.txt"
 "$KZ" serve --index "$T/ix" --listen 127.0.0.1:0 --synonyms "$T/syn.txt" >"$T/syn.out" 2>"$T/syn.err" &
