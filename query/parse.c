@@ -703,6 +703,21 @@ typedef struct near_word {
     unsigned edits;
 } near_word;
 
+/* Reads stem into *w with the edits its length allows; returns the bytes
+ * of its first letter (the prefix its near terms share), 0 when it cannot
+ * be read. */
+static size_t near_word_of(near_word *w, const char *stem, size_t len)
+{
+    w->n = kz_utf8_decode_all(stem, len, w->cp, KZ_MAX_TOKEN_CODEPOINTS);
+    if (w->n == SIZE_MAX || w->n == 0)
+        return 0;
+    w->edits = kz_fuzzy_edits(w->n);
+    size_t first = 1;
+    while (first < len && ((unsigned char)stem[first] & 0xC0) == 0x80)
+        first++;
+    return first;
+}
+
 static int is_near(void *ctx, const char *term, size_t len)
 {
     const near_word *w = ctx;
@@ -721,13 +736,9 @@ static int suggest_word(parser *p, size_t start, size_t end, const char *stem, s
     if (rc || df > 0)
         return rc;
     near_word w;
-    w.n = kz_utf8_decode_all(stem, len, w.cp, KZ_MAX_TOKEN_CODEPOINTS);
-    if (w.n == SIZE_MAX || w.n < 3)
+    size_t first = near_word_of(&w, stem, len);
+    if (!first || w.n < 3)
         return KZ_OK;
-    w.edits = kz_fuzzy_edits(w.n);
-    size_t first = 1;
-    while (first < len && ((unsigned char)stem[first] & 0xC0) == 0x80)
-        first++;
     candidate *cand = NULL;
     size_t count = 0, best = SIZE_MAX;
     unsigned best_d = w.edits + 1;
@@ -885,13 +896,9 @@ static int expand_fuzzy(parser *p, const char *stem, size_t len, kz_occur occur,
     size_t count = 0;
     uint32_t node;
     near_word w;
-    w.n = kz_utf8_decode_all(stem, len, w.cp, KZ_MAX_TOKEN_CODEPOINTS);
-    if (w.n == SIZE_MAX || w.n == 0)
+    size_t first = near_word_of(&w, stem, len);
+    if (!first)
         return p->rc = kz_error_set(KZ_EINVAL, "cannot read a query word");
-    w.edits = kz_fuzzy_edits(w.n);
-    size_t first = 1;
-    while (first < len && ((unsigned char)stem[first] & 0xC0) == 0x80)
-        first++;
     if (prefix_candidates(p, stem, first, is_near, &w, &cand, &count))
         return p->rc;
     size_t n = 0;

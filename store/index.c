@@ -47,7 +47,7 @@ typedef struct index_part {
 } index_part;
 
 struct kz_index {
-    char *dir;            /* as opened: an index or a shard set; NULL from kz_index_open_many */
+    char *dir;            /* a shard set's folder, to reopen it as a set; else NULL (the parts' folders) */
     index_part *parts;
     size_t n_parts;
     segment_slot *seg;
@@ -212,14 +212,14 @@ static int open_retrying(kz_index *ix)
     return rc;
 }
 
-static int index_new(kz_index **out, const char *dir, size_t n_parts)
+static int index_new(kz_index **out, size_t n_parts)
 {
     kz_index *ix = calloc(1, sizeof *ix);
     if (!ix)
         return kz_error_set(KZ_ENOMEM, "out of memory");
     pthread_mutex_init(&ix->pool_lock, NULL);
     *out = ix;
-    if ((dir && !(ix->dir = strdup(dir))) || !(ix->parts = calloc(n_parts ? n_parts : 1, sizeof *ix->parts)))
+    if (!(ix->parts = calloc(n_parts ? n_parts : 1, sizeof *ix->parts)))
         return kz_error_set(KZ_ENOMEM, "out of memory");
     return KZ_OK;
 }
@@ -247,21 +247,7 @@ int kz_index_open(kz_index **out, const char *index_dir)
     }
     if (rc != KZ_ENOTFOUND)
         return rc;
-    kz_index *ix = NULL;
-    if ((rc = index_new(&ix, index_dir, 1)) == KZ_OK) {
-        if (!(ix->parts[0].dir = strdup(index_dir)))
-            rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        else
-            ix->n_parts = 1;
-    }
-    if (rc == KZ_OK)
-        rc = open_retrying(ix);
-    if (rc) {
-        kz_index_free(ix);
-        return rc;
-    }
-    *out = ix;
-    return KZ_OK;
+    return kz_index_open_many(out, &index_dir, 1); /* an index of its own: one part */
 }
 
 int kz_index_open_many(kz_index **out, const char *const *dirs, size_t n)
@@ -270,7 +256,7 @@ int kz_index_open_many(kz_index **out, const char *const *dirs, size_t n)
     if (n == 0)
         return kz_error_set(KZ_EINVAL, "kz_index_open_many: no index");
     kz_index *ix = NULL;
-    int rc = index_new(&ix, NULL, n);
+    int rc = index_new(&ix, n);
     for (size_t i = 0; rc == KZ_OK && i < n; i++) {
         for (size_t j = 0; j < i && rc == KZ_OK; j++)
             if (strcmp(dirs[i], dirs[j]) == 0)
