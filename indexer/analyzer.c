@@ -8,7 +8,11 @@
  *             a stemmer can see the letters its language writes with them
  *             (Russian й); they are removed after stemming. Folding
  *             character by character equals folding the whole text: each
- *             step maps single code points.
+ *             step maps single code points, but for one: NFKD orders each
+ *             run of combining marks by combining class, and U+0345 (class
+ *             240, the highest) goes after the marks that follow it, before
+ *             case folding makes it the letter ι. kz_analyzer_run holds
+ *             back the ι of a U+0345 while non-starters follow it.
  *   tokenise  Maximal runs of folded L* and N* code points, with the marks
  *             that follow them. An apostrophe (U+0027 or U+2019) with such
  *             a code point on both sides joins the two runs and is stored
@@ -275,6 +279,32 @@ static size_t fold_char(int32_t c, int32_t *out)
             out[n++] = again[j];
     }
     return n;
+}
+
+/* How many U+0345 end the NFKD of c: their folds (ι) end c's fold. */
+static size_t trailing_ypogegrammeni(int32_t c)
+{
+    if (c != 0x345 && c != 0x37A && (c < 0x1F80 || c > 0x1FFC))
+        return 0;
+    int32_t d[FOLD_MAX];
+    size_t n = map_char(c, d, FOLD_MAX, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT), k = 0;
+    while (k < n && d[n - 1 - k] == 0x345)
+        k++;
+    return k;
+}
+
+/* Whether every code point of the NFKD of c is a non-starter (combining
+ * class > 0), which NFKD's ordering would move a U+0345 behind. */
+static int all_nonstarters(int32_t c)
+{
+    if (c < 0x300)
+        return 0;
+    int32_t d[FOLD_MAX];
+    size_t n = map_char(c, d, FOLD_MAX, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
+    for (size_t i = 0; i < n; i++)
+        if (utf8proc_get_property(d[i])->combining_class == 0)
+            return 0;
+    return n > 0;
 }
 
 /* Sets *f and *n to the fold of c (c >= 0x80), computing it on first use. */
@@ -916,8 +946,24 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
     scan st = { 0 };
     size_t i = 0;
     int rc = KZ_OK;
+    /* The ι of U+0345s held back while non-starters follow them (see the
+     * head of this file): how many, and where the first came from. */
+    size_t iotas = 0;
+    uint32_t iota_start = 0;
+    const uint32_t iota = 0x3B9 | (uint32_t)CLS_WORD << 24;
     while (i < len) {
         uint8_t b = s[i];
+        if (KZ_UNLIKELY(iotas)) {
+            int32_t c = -1;
+            if (b >= 0x80 && utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &c) <= 0)
+                c = -1;
+            if (c < 0 || !all_nonstarters(c)) {
+                for (; iotas && rc == KZ_OK; iotas--)
+                    rc = feed(a, &st, iota, iota_start, (uint32_t)i, out);
+                if (rc != KZ_OK)
+                    goto done;
+            }
+        }
         if (KZ_LIKELY(b < 0x80)) {
             if (ascii_fold[b]) {
                 /* A run of ASCII letters and digits: fold it in one loop. */
@@ -963,12 +1009,18 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
         if ((rc = fold_lookup(a, c, &f, &nf)) != KZ_OK)
             goto done;
         uint32_t start = (uint32_t)i, end = (uint32_t)(i + (size_t)n);
-        for (size_t k = 0; k < nf; k++)
+        size_t held = trailing_ypogegrammeni(c);
+        for (size_t k = 0; k < nf - held; k++)
             if ((rc = feed(a, &st, f[k], start, end, out)) != KZ_OK)
                 goto done;
+        if (held && !iotas)
+            iota_start = start;
+        iotas += held;
         i = end;
     }
-    if (st.active)
+    for (; iotas && rc == KZ_OK; iotas--)
+        rc = feed(a, &st, iota, iota_start, (uint32_t)len, out);
+    if (rc == KZ_OK && st.active)
         rc = finish_token(a, &st, out);
 done:
     if (rc == KZ_OK)

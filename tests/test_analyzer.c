@@ -829,6 +829,13 @@ static void test_utf8proc_corners(void)
     CHECK_STR(stems("ᾳ"), "αι");
     CHECK_STR(stems("α\xCD\x85"), "αι");
     CHECK_STR(stems("ͺ"), "ι"); /* U+037A: space + U+0345 */
+    /* NFKD puts U+0345 (class 240) after the marks that follow it, before
+     * it becomes ι: e U+0345 U+0301 s folds to é ι s, which English does
+     * not stem (no vowel before the s), not to e ί s (seed 1796615945). */
+    CHECK_STR(stems("e\xCD\x85\xCC\x81s"), "eιs");
+    CHECK_STR(stems("e\xCD\x85\xCD\x85\xCC\x81\xCC\x81s x"), "eιιs x");
+    CHECK_STR(stems("e\xCD\x85 s"), "eι s"); /* a starter ends the hold */
+    CHECK_STR(stems("e\xCD\x85\xCC\x81"), "eι"); /* held to the end of the text */
     /* An LV syllable followed by U+11A7 (a vowel) does not compose. */
     CHECK_STR(stems("가\xE1\x86\xA7"), "가\xE1\x86\xA7");
     CHECK_STR(stems("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8"), "각");
