@@ -71,6 +71,7 @@ void kzb_html_cases(kzb *b);
 void kzb_variants_cases(kzb *b);
 void kzb_collapse_cases(kzb *b);
 void kzb_serve_cases(kzb *b);
+void kzb_shards_cases(kzb *b);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);

@@ -868,6 +868,8 @@ int main(int argc, char **argv)
         puts("              on passages; checks leaders, scores, totals and fingerprints");
         puts("serve/*       kzsearch serve over loopback HTTP: top 10 latency against the same searches in");
         puts("              process, requests/s from 2 clients against 1; checks totals and hit ids");
+        puts("shards/*      4 shards built with --shard I/4 and searched as a set against one index of the");
+        puts("              same passages: top 10 AND, OR, AUTO; checks hits, totals, scores to the bit");
         return 0;
     }
     char work[4096];
@@ -890,6 +892,7 @@ int main(int argc, char **argv)
     kzb_variants_cases(&b);
     kzb_collapse_cases(&b);
     kzb_serve_cases(&b);
+    kzb_shards_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

@@ -151,6 +151,7 @@ typedef struct search_spec {
     kz_facet_spec facets[SEARCH_MAX_FACETS];
     char facet_text[SEARCH_MAX_FACETS][256];
     size_t n_facets;
+    const kz_stats *global;  /* a machine of a remote search: the query read against it (kz_query_parse_global) */
 } search_spec;
 
 /* Defaults: the command's (10 hits, one passage of 200 characters, a
@@ -191,6 +192,18 @@ typedef struct search_result {
 int search_run(search_result *res, kz_index *ix, const search_spec *s);
 void search_result_free(search_result *res);
 
+/* Step 1 of a remote search on one machine (kz_stats_gather) of the text
+ * search_run would parse: *out the caller's; KZ_ESYNTAX as search_run,
+ * with res->error and res->err (res holds nothing else to free). */
+int search_gather(kz_stats **out, search_result *res, kz_index *ix, const search_spec *s);
+
+/* The query text search_run parses (the user's with the clauses of since
+ * and until), *owned NULL or that text to free(), and its parse flags. */
+int search_text(const search_spec *s, const char **text, char **owned, unsigned *flags);
+
+/* A syntax error on stderr: the query, and a caret under the column. */
+void search_show_syntax_error(const char *query, const kz_syntax_error *err);
+
 /* ---------------------------------------------------------------- hit_view.c */
 
 #define HIT_VIEW_MAX_META 32
@@ -221,6 +234,143 @@ void hit_view_free(hit_view *hv);
  * one line per hit, a newline at the end. An error of the library's from
  * loading a hit leaves the document cut. */
 int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_result *res);
+
+/* What a search's output says besides its hits, whether one index ran it
+ * or several machines (remote.c): the strings and arrays are borrowed,
+ * from a search_result (search_summary_of, then search_summary_free) or
+ * from the coordinator. */
+typedef struct search_facet_value {
+    const char *value; /* len bytes */
+    size_t len;
+    uint64_t docs;
+} search_facet_value;
+
+typedef struct search_summary {
+    kz_mode mode;
+    int fell_back;
+    uint64_t total, total_all_words, all_words_hits, collapsed;
+    double took_ms;
+    const char **notes;
+    size_t n_notes;
+    const char *suggestion;                        /* NULL: none */
+    search_facet_value *values[SEARCH_MAX_FACETS]; /* facet k's, most documents first */
+    size_t n_values[SEARCH_MAX_FACETS];
+} search_summary;
+
+/* sum of res (the notes and facet arrays allocated, the strings res's). */
+int search_summary_of(search_summary *sum, const search_spec *s, const search_result *res);
+void search_summary_free(search_summary *sum);
+
+/* The document in pieces: its head up to "hits": [, then for each hit its
+ * separator, its body, its "similar" list if any and "}", then the tail
+ * (extra, when not NULL, goes in before the closing brace: ", \"key\": ..."). */
+void search_json_head(FILE *f, const search_spec *s, const search_summary *sum);
+void search_json_hit_separator(FILE *f, size_t i);
+void search_json_tail(FILE *f, const search_spec *s, const search_summary *sum, size_t n_hits, const char *extra);
+/* Hit i of r, an object without its similar list and closing brace, shown
+ * at rank with docid docid_shown. */
+int search_json_hit_body(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, int all_words,
+                         uint64_t docid_shown, const search_spec *s);
+/* A collapsed near-duplicate, ix's docid, shown as docid_shown. */
+int search_json_similar(FILE *f, kz_index *ix, uint32_t docid, uint64_t docid_shown, double score);
+
+/* ---------------------------------------------------------------- http.c */
+
+/* One request of http_run: a GET of url, or a POST of body when not NULL
+ * (both the caller's). The reply (NUL-terminated, reply_len bytes) is
+ * the call's (http_call_free); status 0 with error set when none came. */
+typedef struct http_call {
+    const char *url;
+    const char *body;
+    size_t body_len;
+    long status;
+    char *reply;
+    size_t reply_len, reply_cap;
+    char error[200];
+} http_call;
+
+/* Runs the calls at once and waits for all, each for at most timeout
+ * seconds (0: no limit). 0, or -1 when libcurl could not be opened (said
+ * on stderr) or failed as a whole. */
+int http_run(http_call *calls, size_t n, double timeout);
+void http_call_free(http_call *c);
+/* s escaped for a URL's query string (malloc'd); NULL when out of memory
+ * or libcurl could not be opened. */
+char *http_escape(const char *s);
+
+/* ---------------------------------------------------------------- remote.c */
+
+#define REMOTE_MAX 64
+#define REMOTE_MAX_K 1000000 /* hits a machine ranks for one step of a remote search */
+
+typedef struct remote_output {
+    int json, count_only, ids_only, color;
+    FILE *out; /* the search, as a search over one index writes it */
+    FILE *log; /* notes and the machines that did not answer (stderr); NULL: none */
+} remote_output;
+
+typedef struct remote_error {
+    unsigned status;  /* its HTTP status: 400 the user's, 502 or 503 the machines' */
+    char kind[24];    /* "syntax", "bad_date", "mismatch", "unavailable", "internal" */
+    char message[300];
+    uint32_t column;  /* "syntax": in the user's query */
+} remote_error;
+
+/* `kzsearch --remote URL... QUERY`: s over the indexes that `kzsearch
+ * serve` serves at urls, as one index of all their documents (README
+ * "Shards across machines"), written to out->out as a search over one
+ * index is, with the matches in *total. Else an error, described in err
+ * (and nothing written). */
+int remote_search(const search_spec *s, const char *const *urls, size_t n, const remote_output *out,
+                  remote_error *err, uint64_t *total);
+
+/* ---------------------------------------------------------------- shard_api.c */
+
+/* The machine's side of a remote search, for serve: /api/shard/stats
+ * (step 1), /api/shard/search (step 2) and /api/shard/hits (the hits
+ * shown), each with the parameters of /api/search in s, the global
+ * statistics and hits in body (POST). A reply is text (FORMAT.md "Remote
+ * search"): *out (malloc'd, *len bytes) on KZ_OK; else the error, with
+ * res->error for a query's syntax. */
+typedef struct shard_request {
+    const char *what;     /* "stats", "search" or "hits" */
+    uint32_t k;           /* search: hits wanted */
+    const char *format;   /* hits: "json", "text" or "id" */
+    int color;            /* hits as text: highlighted */
+    const char *body;     /* NUL-terminated; NULL for stats */
+    size_t body_len;
+} shard_request;
+
+int shard_api(char **out, size_t *len, search_result *res, kz_index *ix, const search_spec *s,
+              const shard_request *req);
+/* The message of shard_api's last error on this thread. */
+const char *shard_error(void);
+
+/* ---------------------------------------------------------------- search_text.c */
+
+typedef struct text_style {
+    const char *on, *off; /* "" for plain text */
+} text_style;
+
+/* How hits are shown on a terminal. */
+typedef struct text_view {
+    int explain;
+    size_t fragments, snippet_chars;
+    text_style hl, bold;
+} text_view;
+
+/* The view of s's options, colored or not. */
+void text_view_init(text_view *v, const search_spec *s, int color);
+/* Hit i of r at rank, without its similar line. */
+int search_text_hit(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, const text_view *v);
+/* "   +N similar: a, b, c, d, e, ..." of the first labels (at most 5 read). */
+void search_text_similar(FILE *f, size_t n_similar, const char *const *labels);
+/* Before the hits: "Did you mean", the fallback, "N hits for ..." */
+void search_text_head(FILE *f, const search_spec *s, const search_summary *sum, const text_view *v, int sample);
+/* Before the hit at rank: the line that ends the hits with every word. */
+void search_text_separator(FILE *f, const search_summary *sum, size_t rank, const text_view *v);
+/* After the hits: each facet's values; a blank line before when first_gap. */
+void search_text_facets(FILE *f, const search_spec *s, const search_summary *sum, int first_gap);
 
 /* A document's fields as a JSON object; a key of several values gives an
  * array. */

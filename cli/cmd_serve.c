@@ -8,12 +8,15 @@
  *   GET /api/stats     the document of `kzsearch stats --json`
  *   GET /healthz       {"status": "ok", ...}
  *   GET /, /app.js, /app.css   the search page (web/, built in)
+ *   GET /api/shard/stats, POST /api/shard/search, /api/shard/hits
+ *                      this machine's side of a remote search (shard_api.c)
  *
  * Read-only: nothing from a request reaches the filesystem; a document is
  * found by its id in the index. Errors are JSON, {"error": KIND,
  * "message": ..., "status": N}: 400 bad parameters or query syntax (with
- * "column"), 404, 405 a method other than GET or HEAD, 413 a query or a
- * request body too long, 503 past the time limit.
+ * "column"), 404, 405 a method other than GET or HEAD (or POST to
+ * /api/shard/), 413 a query or a request body too long, 503 past the time
+ * limit.
  */
 #include "cli.h"
 #include "mhd.h"
@@ -40,9 +43,12 @@
 #define REQUEST_MEMORY (64 << 10) /* a request's line and headers, per connection */
 #define SERVE_TIMEOUT 5.0        /* seconds a search may run by default */
 #define LIVE_INTERVAL 0.0        /* seconds between looks for a new generation */
+#define SHARD_BODY_MAX (64u << 20) /* bytes of a POST to /api/shard/: global statistics and hits */
 
 typedef struct server {
-    live_index *li;
+    live_index *li;                   /* NULL for a coordinator */
+    const char *remotes[REMOTE_MAX];  /* --remote: the machines a coordinator searches */
+    size_t n_remotes;
     char *dir;
     double timeout;
     uint64_t max_work;
@@ -142,6 +148,7 @@ static enum MHD_Result reply_json_stream(struct MHD_Connection *c, FILE *f, char
 /* A request's query-string parameters, checked. */
 typedef struct params {
     const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id, *collapse, *fragments;
+    const char *explain, *chars, *k, *format, *color; /* explain and chars also for search; the rest /api/shard/ */
     const char *facets[SEARCH_MAX_FACETS];
     size_t n_facets, count;
     unsigned status;  /* != 0: what is wrong, in error */
@@ -186,7 +193,9 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
         { "since", offsetof(params, since) }, { "until", offsetof(params, until) },
         { "strict", offsetof(params, strict) }, { "mode", offsetof(params, mode) },
         { "date_field", offsetof(params, date_field) }, { "collapse", offsetof(params, collapse) },
-        { "fragments", offsetof(params, fragments) },
+        { "fragments", offsetof(params, fragments) }, { "explain", offsetof(params, explain) },
+        { "chars", offsetof(params, chars) },  { "k", offsetof(params, k) },
+        { "format", offsetof(params, format) }, { "color", offsetof(params, color) },
     };
     int is_query = strcmp(key, "q") == 0 || strcmp(key, "since") == 0 || strcmp(key, "until") == 0;
     if (value_size > (is_query ? MAX_QUERY_BYTES : MAX_PARAM_BYTES)) {
@@ -215,8 +224,18 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
     }
     params_fail(p, MHD_HTTP_BAD_REQUEST,
                 "unknown parameter '%s' (q, n, offset, sort, since, until, facet, strict, mode, date_field, "
-                "collapse, fragments)", key);
+                "collapse, fragments, explain, chars)", key);
     return MHD_NO;
+}
+
+/* The parameters of /api/shard/ alone are unknown to the others. */
+static void refuse_shard_params(params *p)
+{
+    const char *name = p->k ? "k" : p->format ? "format" : p->color ? "color" : NULL;
+    if (name)
+        params_fail(p, MHD_HTTP_BAD_REQUEST,
+                    "unknown parameter '%s' (q, n, offset, sort, since, until, facet, strict, mode, date_field, "
+                    "collapse, fragments, explain, chars)", name);
 }
 
 /* An integer parameter in [lo, hi], or def when absent. */
@@ -272,6 +291,8 @@ static void spec_from_params(search_spec *sp, params *p, const server *srv)
         sp->so.flags |= KZ_SEARCH_NO_COLLAPSE;
     /* Passages a hit (0: none, and the stored text is not read). */
     sp->fragments = (size_t)int_param(p, "fragments", p->fragments, (long)sp->fragments, 0, 16);
+    sp->snippet_chars = (size_t)int_param(p, "chars", p->chars, (long)sp->snippet_chars, 20, 100000);
+    sp->explain = p->explain && (strcmp(p->explain, "1") == 0 || strcmp(p->explain, "true") == 0);
     const char *bad;
     if (p->sort && *p->sort && (bad = search_sort_set(sp, p->sort)))
         params_fail(p, MHD_HTTP_BAD_REQUEST, "%s", bad);
@@ -469,13 +490,179 @@ static enum MHD_Result healthz(struct MHD_Connection *c, server *srv)
     return reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", body, (size_t)n, 1, 0);
 }
 
+/* /api/shard/WHAT: a step of a remote search (shard_api.c), its reply
+ * text. */
+static enum MHD_Result api_shard(struct MHD_Connection *c, server *srv, params *p, const char *what, const char *body,
+                                 size_t body_len)
+{
+    search_spec *sp = malloc(sizeof *sp);
+    if (!sp)
+        return reply_kz_error(c, KZ_ENOMEM);
+    spec_from_params(sp, p, srv);
+    shard_request req = { what, 0, "json", 0, body, body_len };
+    /* k: the coordinator asks for as many hits as a search may show, and
+     * more to collapse near-duplicates. */
+    req.k = (uint32_t)int_param(p, "k", p->k, 10, 0, REMOTE_MAX_K);
+    if (p->format && strcmp(p->format, "json") && strcmp(p->format, "text") && strcmp(p->format, "id"))
+        params_fail(p, MHD_HTTP_BAD_REQUEST, "'format' must be json, text or id%s", "");
+    else if (p->format)
+        req.format = p->format;
+    req.color = p->color && strcmp(p->color, "1") == 0;
+    enum MHD_Result ret;
+    if (p->status) {
+        ret = reply_error(c, p->status, p->status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p->error, 0);
+        free(sp);
+        return ret;
+    }
+    served_index *s = live_index_take(srv->li);
+    search_result res;
+    char *out = NULL;
+    size_t len = 0;
+    int rc = shard_api(&out, &len, &res, served_index_get(s), sp, &req);
+    if (rc == KZ_ESYNTAX && res.error != SEARCH_NO_ERROR)
+        ret = reply_search_error(c, sp, &res, rc);
+    else if (rc)
+        ret = reply_error(c, rc == KZ_ETIMEOUT ? MHD_HTTP_SERVICE_UNAVAILABLE : rc == KZ_ENOMEM ? 500 : 400,
+                          rc == KZ_ETIMEOUT ? "timeout" : "bad_request", shard_error(), 0);
+    else
+        ret = reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", out, len, 1, 0);
+    search_result_free(&res);
+    live_index_give(srv->li, s);
+    free(sp);
+    return ret;
+}
+
+/* /api/search of a coordinator (--remote): the machines' indexes as one
+ * (remote.c), the same document as one index's with "machines" added. */
+static enum MHD_Result api_remote_search(struct MHD_Connection *c, server *srv, params *p)
+{
+    search_spec *sp = malloc(sizeof *sp);
+    if (!sp)
+        return reply_kz_error(c, KZ_ENOMEM);
+    spec_from_params(sp, p, srv);
+    enum MHD_Result ret;
+    if (!p->status && !*sp->query && !(sp->since && *sp->since) && !(sp->until && *sp->until))
+        params_fail(p, MHD_HTTP_BAD_REQUEST, "a search needs 'q' (or 'since' or 'until')%s", "");
+    if (p->status) {
+        ret = reply_error(c, p->status, p->status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p->error, 0);
+        free(sp);
+        return ret;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f) {
+        free(sp);
+        return reply_kz_error(c, KZ_ENOMEM);
+    }
+    remote_output out = { 1, (sp->so.flags & KZ_SEARCH_COUNT_ONLY) != 0, 0, 0, f, NULL };
+    remote_error err;
+    uint64_t total;
+    int rc = remote_search(sp, srv->remotes, srv->n_remotes, &out, &err, &total);
+    if (fclose(f) != 0 && rc == KZ_OK) {
+        rc = KZ_ENOMEM;
+        snprintf(err.message, sizeof err.message, "out of memory");
+        err.status = 500;
+        snprintf(err.kind, sizeof err.kind, "internal");
+    }
+    if (rc) {
+        free(body);
+        ret = reply_error(c, err.status, err.kind, err.message, err.column);
+    } else {
+        ret = reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", body, len, 1, 0);
+    }
+    free(sp);
+    return ret;
+}
+
+/* /api/doc/ID of a coordinator: the first machine's that has it. */
+static enum MHD_Result api_remote_doc(struct MHD_Connection *c, server *srv, const char *url)
+{
+    const char *query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    char *id = http_escape(url + 9), *q = http_escape(query ? query : "");
+    http_call calls[REMOTE_MAX];
+    char *urls[REMOTE_MAX] = { 0 };
+    enum MHD_Result ret;
+    int ok = id && q;
+    memset(calls, 0, sizeof calls);
+    for (size_t i = 0; ok && i < srv->n_remotes; i++) {
+        ok = asprintf(&urls[i], "%s/api/doc/%s?q=%s", srv->remotes[i], id, q) >= 0;
+        calls[i].url = ok ? urls[i] : NULL;
+    }
+    if (!ok || http_run(calls, srv->n_remotes, srv->timeout) != 0) {
+        ret = reply_kz_error(c, KZ_ENOMEM);
+    } else {
+        size_t found = srv->n_remotes;
+        for (size_t i = 0; i < srv->n_remotes && found == srv->n_remotes; i++)
+            if (calls[i].status == 200)
+                found = i;
+        if (found < srv->n_remotes) {
+            ret = reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", calls[found].reply, calls[found].reply_len,
+                        1, 0);
+            calls[found].reply = NULL; /* the reply owns it now */
+        } else {
+            ret = reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no machine has a document with this id", 0);
+        }
+    }
+    for (size_t i = 0; i < srv->n_remotes; i++) {
+        http_call_free(&calls[i]);
+        free(urls[i]);
+    }
+    free(id);
+    free(q);
+    return ret;
+}
+
+/* A coordinator's routes: the page, search, documents and health; no
+ * index of its own. */
+static enum MHD_Result route_coordinator(struct MHD_Connection *c, server *srv, const char *url)
+{
+    if (strcmp(url, "/healthz") == 0) {
+        char *body = NULL;
+        int n = asprintf(&body, "{\"status\": \"ok\", \"machines\": %zu, \"requests\": %" PRIu64 "}\n",
+                         srv->n_remotes, (uint64_t)atomic_load(&srv->requests));
+        return n < 0 ? reply_kz_error(c, KZ_ENOMEM)
+                     : reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", body, (size_t)n, 1, 0);
+    }
+    if (strncmp(url, "/api/doc/", 9) == 0 && url[9])
+        return api_remote_doc(c, srv, url);
+    if (strcmp(url, "/api/search") != 0)
+        return reply_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+                           "no such page on a coordinator (/, /api/search, /api/doc/ID, /healthz)", 0);
+    params p = { 0 };
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, on_param, &p);
+    refuse_shard_params(&p);
+    if (p.status)
+        return reply_error(c, p.status, p.status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p.error, 0);
+    return api_remote_search(c, srv, &p);
+}
+
 /* ---------------------------------------------------------------- routing */
 
-static enum MHD_Result route(struct MHD_Connection *c, server *srv, const char *url, const char *method)
+/* A POST's body to /api/shard/, gathered over the calls of on_request. */
+typedef struct upload {
+    char *data;
+    size_t len, cap;
+    int too_large, replied;
+} upload;
+
+static int is_shard_post(const char *url) { return strcmp(url, "/api/shard/search") == 0 || strcmp(url, "/api/shard/hits") == 0; }
+
+static enum MHD_Result route(struct MHD_Connection *c, server *srv, const char *url, const char *method,
+                             const upload *up)
 {
+    if (up && strcmp(method, MHD_HTTP_METHOD_POST) == 0 && is_shard_post(url) && !srv->n_remotes) {
+        if (up->too_large)
+            return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "a request body of more than 64 MiB", 0);
+        params p = { 0 };
+        MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, on_param, &p);
+        if (p.status)
+            return reply_error(c, p.status, p.status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p.error, 0);
+        return api_shard(c, srv, &p, url + 11, up->data ? up->data : "", up->len);
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                           "only GET and HEAD: the server is read-only", 0);
+                           "only GET and HEAD (and POST to /api/shard/): the server is read-only", 0);
     /* A GET has no body: one is refused before it is read. */
     const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *chunked = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -484,37 +671,70 @@ static enum MHD_Result route(struct MHD_Connection *c, server *srv, const char *
     for (size_t i = 0; i < web_asset_count; i++)
         if (strcmp(url, web_assets[i].path) == 0)
             return reply(c, MHD_HTTP_OK, web_assets[i].type, (char *)web_assets[i].data, web_assets[i].len, 0, 1);
+    if (srv->n_remotes)
+        return route_coordinator(c, srv, url);
     if (strcmp(url, "/healthz") == 0)
         return healthz(c, srv);
     if (strcmp(url, "/api/stats") == 0)
         return api_stats(c, srv);
     int is_search = strcmp(url, "/api/search") == 0;
     int is_doc = strncmp(url, "/api/doc/", 9) == 0 && url[9];
-    if (!is_search && !is_doc)
+    int is_shard = strcmp(url, "/api/shard/stats") == 0;
+    if (!is_search && !is_doc && !is_shard)
         return reply_error(c, MHD_HTTP_NOT_FOUND, "not_found",
                            "no such page (/, /api/search, /api/doc/ID, /api/stats, /healthz)", 0);
     params p = { 0 };
     MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, on_param, &p);
+    if (!is_shard)
+        refuse_shard_params(&p);
     if (p.status)
         return reply_error(c, p.status, p.status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p.error, 0);
+    if (is_shard)
+        return api_shard(c, srv, &p, "stats", NULL, 0);
     return is_search ? api_search(c, srv, &p) : api_doc(c, srv, &p, url + 9);
 }
+
+/* The markers of a request's state in *req besides an upload. */
+static char wait, replied;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req)
 {
     /* *req: NULL at a request's first call (its headers), then &wait
-     * (the reply is for the last call, which has no upload data) or
-     * &replied. A reply queued at the first call makes libmicrohttpd
+     * (the reply is for the last call, which has no upload data), an
+     * upload (a POST to /api/shard/, whose body the calls between bring)
+     * or &replied. A reply queued at the first call makes libmicrohttpd
      * (0.9.75) close the connection after it: no keep-alive. So a GET or
-     * HEAD without a body is answered at the last call, and anything else
-     * at once (it is refused, and its body never read). */
-    static char wait, replied;
+     * HEAD without a body, and a POST to /api/shard/, are answered at the
+     * last call, and anything else at once (it is refused, and its body
+     * never read). */
     server *srv = cls;
+    upload *up = *req && *req != &wait && *req != &replied ? *req : NULL;
     (void)version;
-    (void)upload_data;
-    if (*req == &replied || (*req == &wait && *upload_data_size)) {
+    if (up && !up->replied && *upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (up->too_large || up->len + n > SHARD_BODY_MAX) {
+            up->too_large = 1;
+            return MHD_YES;
+        }
+        if (up->len + n + 1 > up->cap) {
+            size_t cap = up->cap ? up->cap : 65536;
+            while (cap < up->len + n + 1)
+                cap *= 2;
+            char *g = realloc(up->data, cap);
+            if (!g)
+                return MHD_NO;
+            up->data = g;
+            up->cap = cap;
+        }
+        memcpy(up->data + up->len, upload_data, n);
+        up->len += n;
+        up->data[up->len] = 0;
+        return MHD_YES;
+    }
+    if (*req == &replied || (up && up->replied) || (*req == &wait && *upload_data_size)) {
         /* A body after a reply was queued (or a GET's that was not
          * announced): dropped. */
         *upload_data_size = 0;
@@ -529,11 +749,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             *req = &wait;
             return MHD_YES;
         }
+        if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && is_shard_post(url) &&
+            !(length && strtoull(length, NULL, 10) > SHARD_BODY_MAX)) {
+            if (!(up = calloc(1, sizeof *up)))
+                return MHD_NO;
+            *req = up;
+            return MHD_YES;
+        }
     }
-    *req = &replied;
+    if (up)
+        up->replied = 1;
+    else
+        *req = &replied;
     atomic_fetch_add(&srv->requests, 1);
     double t0 = srv->access_log ? now_seconds() : 0;
-    enum MHD_Result ret = route(c, srv, url, method);
+    enum MHD_Result ret = route(c, srv, url, method, up);
     if (srv->access_log) {
         /* The path only (the client's bytes made printable), not the
          * parameters: a query may be private. */
@@ -551,7 +781,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req, enum M
 {
     server *srv = cls;
     (void)c;
-    (void)req;
+    if (*req && *req != &wait && *req != &replied) {
+        upload *up = *req;
+        free(up->data);
+        free(up);
+        *req = NULL;
+    }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && toe != MHD_REQUEST_TERMINATED_CLIENT_ABORT)
         atomic_fetch_add(&srv->errors, 1);
 }
@@ -616,7 +851,7 @@ int cmd_serve(int argc, char **argv)
         { "threads", required_argument, 0, 't' }, { "timeout", required_argument, 0, 'T' },
         { "access-log", no_argument, 0, 'a' },    { "help", no_argument, 0, 'h' },
         { "max-work", required_argument, 0, 'w' },
-        { "synonyms", required_argument, 0, 'Y' },
+        { "synonyms", required_argument, 0, 'Y' }, { "remote", required_argument, 0, 'r' },
         { 0, 0, 0, 0 }
     };
     const char *synonyms_path = NULL;
@@ -635,6 +870,11 @@ int cmd_serve(int argc, char **argv)
         case 'a': srv.access_log = 1; break;
         case 'w': srv.max_work = (uint64_t)int_option("--max-work", optarg, 0, 1000000000000L); break;
         case 'Y': synonyms_path = optarg; break;
+        case 'r':
+            if (srv.n_remotes == REMOTE_MAX)
+                die_usage("at most %d --remote", REMOTE_MAX);
+            srv.remotes[srv.n_remotes++] = optarg;
+            break;
         case 'h': cli_help_exit();
         default: die_usage("bad option");
         }
@@ -648,13 +888,15 @@ int cmd_serve(int argc, char **argv)
     if (parse_listen(listen, &addr, &addr_len) != 0)
         die_usage("bad --listen '%s' (ADDR:PORT, [ADDR6]:PORT or PORT)", listen);
 
-    int status = EXIT_ERROR, sample;
+    if (srv.n_remotes && (index_opt || synonyms_path))
+        die_usage("serve --remote coordinates the machines' indexes: no --index or --synonyms beside it");
+    int status = EXIT_ERROR, sample = 0;
     struct MHD_Daemon *d = NULL;
-    srv.dir = resolve_index(index_opt, &sample);
+    srv.dir = srv.n_remotes ? strdup("") : resolve_index(index_opt, &sample);
     if (!srv.dir)
         goto done;
     int rc = synonyms_path ? kz_synonyms_load(&synonyms, synonyms_path) : KZ_OK;
-    if (rc == KZ_OK)
+    if (rc == KZ_OK && !srv.n_remotes)
         rc = live_index_open(&srv.li, srv.dir, LIVE_INTERVAL, synonyms);
     if (rc) {
         fail(rc);
@@ -694,14 +936,20 @@ int cmd_serve(int argc, char **argv)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof host);
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof host);
-    served_index *s = live_index_take(srv.li);
-    kz_index_info ii;
-    kz_index_get_info(served_index_get(s), &ii);
-    live_index_give(srv.li, s);
-    printf("kzsearch: serving %s%s (%" PRIu64 " documents) with %ld threads at http://%s%s%s:%u/\n", srv.dir,
-           sample ? " (the bundled sample articles)" : "", ii.docs, n_threads,
-           addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
-           info ? (unsigned)info->port : 0);
+    if (srv.n_remotes) {
+        printf("kzsearch: coordinating %zu machines with %ld threads at http://%s%s%s:%u/\n", srv.n_remotes,
+               n_threads, addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
+               info ? (unsigned)info->port : 0);
+    } else {
+        served_index *s = live_index_take(srv.li);
+        kz_index_info ii;
+        kz_index_get_info(served_index_get(s), &ii);
+        live_index_give(srv.li, s);
+        printf("kzsearch: serving %s%s (%" PRIu64 " documents) with %ld threads at http://%s%s%s:%u/\n", srv.dir,
+               sample ? " (the bundled sample articles)" : "", ii.docs, n_threads,
+               addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
+               info ? (unsigned)info->port : 0);
+    }
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

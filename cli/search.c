@@ -102,39 +102,78 @@ static int lacks_a_word(const kz_results *r)
     return 0;
 }
 
+int search_text(const search_spec *s, const char **text, char **owned, unsigned *flags)
+{
+    const char *query = s->query;
+    const char *since = s->since && *s->since ? s->since : NULL;
+    const char *until = s->until && *s->until ? s->until : NULL;
+    *owned = NULL;
+    /* since and until are field clauses beside the query, which goes in
+     * parentheses first: columns past it are theirs. */
+    if ((since || until) &&
+        asprintf(owned, "%s%s%s %s%s%s %s%s%s", *query ? "(" : "", query, *query ? ")" : "",
+                 since ? s->date_field : "", since ? ">=" : "", since ? since : "",
+                 until ? s->date_field : "", until ? "<=" : "", until ? until : "") < 0) {
+        *owned = NULL;
+        return KZ_ENOMEM;
+    }
+    /* A syntax error is an error when strict, and beside since or until
+     * (whose clauses a plain reading would turn into words). */
+    *flags = s->strict || *owned ? 0 : KZ_QUERY_LENIENT;
+    *text = *owned ? *owned : query;
+    return KZ_OK;
+}
+
+/* Tells a syntax error of the user's query from one of since or until. */
+static void syntax_error_of(search_result *res, const search_spec *s, int composed)
+{
+    size_t user_len = strlen(s->query);
+    if (composed && res->err.column > user_len + 2) {
+        res->error = SEARCH_BAD_DATES;
+    } else {
+        res->error = SEARCH_BAD_QUERY;
+        if (composed && *s->query && res->err.column > 1)
+            res->err.column--;
+    }
+}
+
+static int parse(kz_query **q, kz_index *ix, const search_spec *s, const char *text, unsigned flags,
+                 kz_syntax_error *err)
+{
+    return s->global ? kz_query_parse_global(q, ix, text, strlen(text), flags, s->global, err)
+                     : kz_query_parse(q, ix, text, strlen(text), flags, err);
+}
+
+int search_gather(kz_stats **out, search_result *res, kz_index *ix, const search_spec *s)
+{
+    memset(res, 0, sizeof *res);
+    const char *text;
+    char *owned;
+    unsigned flags;
+    int rc = search_text(s, &text, &owned, &flags);
+    if (rc)
+        return rc;
+    rc = kz_stats_gather(out, ix, text, strlen(text), flags, s->so.sort_field, &res->err);
+    if (rc == KZ_ESYNTAX)
+        syntax_error_of(res, s, owned != NULL);
+    free(owned);
+    return rc;
+}
+
 int search_run(search_result *res, kz_index *ix, const search_spec *s)
 {
     memset(res, 0, sizeof *res);
     double t0 = s->started ? s->started : now_seconds();
     const char *query = s->query;
-    const char *since = s->since && *s->since ? s->since : NULL;
-    const char *until = s->until && *s->until ? s->until : NULL;
+    const char *text;
     char *parsed = NULL;
-    size_t user_len = strlen(query);
-    int rc = KZ_OK;
-    /* since and until are field clauses beside the query, which goes in
-     * parentheses first: columns past it are theirs. */
-    if ((since || until) &&
-        asprintf(&parsed, "%s%s%s %s%s%s %s%s%s", *query ? "(" : "", query, *query ? ")" : "",
-                 since ? s->date_field : "", since ? ">=" : "", since ? since : "",
-                 until ? s->date_field : "", until ? "<=" : "", until ? until : "") < 0) {
-        parsed = NULL;
-        rc = KZ_ENOMEM;
+    unsigned flags;
+    int rc = search_text(s, &text, &parsed, &flags);
+    if (rc)
         goto done;
-    }
-    /* A syntax error is an error when strict, and beside since or until
-     * (whose clauses a plain reading would turn into words). */
-    unsigned flags = s->strict || parsed ? 0 : KZ_QUERY_LENIENT;
-    const char *text = parsed ? parsed : query;
-    rc = kz_query_parse(&res->q, ix, text, strlen(text), flags, &res->err);
+    rc = parse(&res->q, ix, s, text, flags, &res->err);
     if (rc == KZ_ESYNTAX) {
-        if (parsed && res->err.column > user_len + 2) {
-            res->error = SEARCH_BAD_DATES;
-        } else {
-            res->error = SEARCH_BAD_QUERY;
-            if (parsed && *query && res->err.column > 1)
-                res->err.column--;
-        }
+        syntax_error_of(res, s, parsed != NULL);
         goto done;
     }
     if (rc)
@@ -155,8 +194,7 @@ int search_run(search_result *res, kz_index *ix, const search_spec *s)
          * words the index has costs nothing more. */
         kz_query *again = NULL;
         kz_syntax_error err;
-        if (kz_query_parse(&again, ix, query, strlen(query), (s->strict ? 0 : KZ_QUERY_LENIENT) | KZ_QUERY_SUGGEST,
-                           &err) == KZ_OK &&
+        if (parse(&again, ix, s, query, (s->strict ? 0 : KZ_QUERY_LENIENT) | KZ_QUERY_SUGGEST, &err) == KZ_OK &&
             kz_query_suggestion(again) && !(res->suggestion = strdup(kz_query_suggestion(again))))
             rc = KZ_ENOMEM;
         kz_query_free(again);

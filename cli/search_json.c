@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *search_mode_name(kz_mode m) { return m == KZ_MODE_ANY ? "any" : "all"; }
@@ -94,14 +95,15 @@ int search_similar_label(kz_index *ix, uint32_t docid, char *buf, size_t size)
     return KZ_OK;
 }
 
-static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, const search_spec *s)
+int search_json_hit_body(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t rank, int all_words,
+                         uint64_t docid_shown, const search_spec *s)
 {
     hit_view hv;
     int rc = hit_view_load(&hv, ix, r, i, s->fragments, s->snippet_chars);
     if (rc)
         goto done;
-    fprintf(f, "%s{\"rank\": %zu, \"all_words\": %s, \"docid\": %u, \"id\": ", i ? ",\n    " : "\n    ", rank,
-            rank <= kz_results_all_words_hits(r) ? "true" : "false", hv.h->docid);
+    fprintf(f, "{\"rank\": %zu, \"all_words\": %s, \"docid\": %" PRIu64 ", \"id\": ", rank,
+            all_words ? "true" : "false", docid_shown);
     json_string(f, hv.d.id, hv.d.id_len);
     fprintf(f, ", \"title\": ");
     json_string(f, hv.d.title, hv.d.title_len);
@@ -151,57 +153,91 @@ static int hit_json(FILE *f, kz_index *ix, const kz_results *r, size_t i, size_t
         fprintf(f, "]}");
         kz_explanation_free(&x);
     }
-    if (kz_results_similar_count(r, i)) {
-        fprintf(f, ", \"similar\": [");
-        for (size_t j = 0; j < kz_results_similar_count(r, i); j++) {
-            const kz_hit *sh = kz_results_similar(r, i, j);
-            kz_doc d;
-            char label[256];
-            if ((rc = kz_index_doc(ix, &d, sh->docid, NULL, 0)) ||
-                (rc = search_similar_label(ix, sh->docid, label, sizeof label)))
-                goto done;
-            fprintf(f, "%s{\"docid\": %u, \"id\": ", j ? ", " : "", sh->docid);
-            json_string(f, d.id, d.id_len);
-            fprintf(f, ", \"title\": ");
-            json_string(f, d.title, d.title_len);
-            fprintf(f, ", \"label\": ");
-            json_cstr(f, label);
-            fprintf(f, ", \"score\": %.17g}", sh->score);
-        }
-        fprintf(f, "]");
-    }
-    fprintf(f, "}");
 done:
     hit_view_free(&hv);
     return rc;
 }
 
-int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_result *res)
+int search_json_similar(FILE *f, kz_index *ix, uint32_t docid, uint64_t docid_shown, double score)
+{
+    kz_doc d;
+    char label[256];
+    int rc = kz_index_doc(ix, &d, docid, NULL, 0);
+    if (rc || (rc = search_similar_label(ix, docid, label, sizeof label)))
+        return rc;
+    fprintf(f, "{\"docid\": %" PRIu64 ", \"id\": ", docid_shown);
+    json_string(f, d.id, d.id_len);
+    fprintf(f, ", \"title\": ");
+    json_string(f, d.title, d.title_len);
+    fprintf(f, ", \"label\": ");
+    json_cstr(f, label);
+    fprintf(f, ", \"score\": %.17g}", score);
+    return KZ_OK;
+}
+
+int search_summary_of(search_summary *sum, const search_spec *s, const search_result *res)
 {
     const kz_results *r = res->r;
-    size_t n = kz_results_count(r);
-    int rc = KZ_OK;
+    memset(sum, 0, sizeof *sum);
+    sum->mode = kz_results_mode(r);
+    sum->fell_back = search_fell_back(s, res);
+    sum->total = kz_results_total(r);
+    sum->total_all_words = kz_results_total_all_words(r);
+    sum->all_words_hits = kz_results_all_words_hits(r);
+    sum->collapsed = kz_results_collapsed(r);
+    sum->took_ms = res->took_ms;
+    sum->suggestion = res->suggestion;
+    sum->n_notes = kz_query_note_count(res->q);
+    if (!(sum->notes = calloc(sum->n_notes ? sum->n_notes : 1, sizeof *sum->notes)))
+        return KZ_ENOMEM;
+    for (size_t i = 0; i < sum->n_notes; i++)
+        sum->notes[i] = kz_query_note(res->q, i);
+    for (size_t k = 0; k < s->n_facets; k++) {
+        size_t n = kz_results_facet_count(r, k);
+        if (!(sum->values[k] = calloc(n ? n : 1, sizeof *sum->values[k]))) {
+            search_summary_free(sum);
+            return KZ_ENOMEM;
+        }
+        sum->n_values[k] = n;
+        for (size_t i = 0; i < n; i++)
+            sum->values[k][i].value = kz_results_facet_value(r, k, i, &sum->values[k][i].len, &sum->values[k][i].docs);
+    }
+    return KZ_OK;
+}
+
+void search_summary_free(search_summary *sum)
+{
+    free((void *)sum->notes);
+    for (size_t k = 0; k < SEARCH_MAX_FACETS; k++)
+        free(sum->values[k]);
+    memset(sum, 0, sizeof *sum);
+}
+
+void search_json_head(FILE *f, const search_spec *s, const search_summary *sum)
+{
     fprintf(f, "{\"query\": ");
     json_cstr(f, s->query);
     fprintf(f, ", \"mode\": \"%s\", \"fallback\": %s, \"total\": %" PRIu64 ", \"total_all_words\": %" PRIu64
                ", \"all_words_hits\": %" PRIu64 ", \"collapsed\": %" PRIu64 ", \"took_ms\": %.3f, \"offset\": %u, \"notes\": [",
-            search_mode_name(kz_results_mode(r)), search_fell_back(s, res) ? "true" : "false", kz_results_total(r),
-            kz_results_total_all_words(r), kz_results_all_words_hits(r), kz_results_collapsed(r), res->took_ms,
-            s->so.offset);
-    for (size_t i = 0; i < kz_query_note_count(res->q); i++) {
+            search_mode_name(sum->mode), sum->fell_back ? "true" : "false", sum->total, sum->total_all_words,
+            sum->all_words_hits, sum->collapsed, sum->took_ms, s->so.offset);
+    for (size_t i = 0; i < sum->n_notes; i++) {
         fprintf(f, "%s", i ? ", " : "");
-        json_cstr(f, kz_query_note(res->q, i));
+        json_cstr(f, sum->notes[i]);
     }
     fprintf(f, "], \"suggestion\": ");
-    if (res->suggestion)
-        json_cstr(f, res->suggestion);
+    if (sum->suggestion)
+        json_cstr(f, sum->suggestion);
     else
         fprintf(f, "null");
     fprintf(f, ", \"hits\": [");
-    for (size_t i = 0; i < n; i++)
-        if ((rc = hit_json(f, ix, r, i, (size_t)s->so.offset + i + 1, s)))
-            return rc;
-    fprintf(f, "%s]", n ? "\n  " : "");
+}
+
+void search_json_hit_separator(FILE *f, size_t i) { fputs(i ? ",\n    " : "\n    ", f); }
+
+void search_json_tail(FILE *f, const search_spec *s, const search_summary *sum, size_t n_hits, const char *extra)
+{
+    fprintf(f, "%s]", n_hits ? "\n  " : "");
     if (s->n_facets) {
         fprintf(f, ", \"facets\": {");
         for (size_t k = 0; k < s->n_facets; k++) {
@@ -209,18 +245,44 @@ int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_
             fprintf(f, "%s", k ? ", " : "");
             json_cstr(f, search_facet_name(s, k, name, sizeof name));
             fprintf(f, ": [");
-            for (size_t i = 0; i < kz_results_facet_count(r, k); i++) {
-                size_t len;
-                uint64_t docs;
-                const char *value = kz_results_facet_value(r, k, i, &len, &docs);
+            for (size_t i = 0; i < sum->n_values[k]; i++) {
                 fprintf(f, "%s{\"value\": ", i ? ", " : "");
-                json_string(f, value, len);
-                fprintf(f, ", \"docs\": %" PRIu64 "}", docs);
+                json_string(f, sum->values[k][i].value, sum->values[k][i].len);
+                fprintf(f, ", \"docs\": %" PRIu64 "}", sum->values[k][i].docs);
             }
             fprintf(f, "]");
         }
         fprintf(f, "}");
     }
-    fprintf(f, "}\n");
+    fprintf(f, "%s}\n", extra ? extra : "");
+}
+
+int search_json_write(FILE *f, kz_index *ix, const search_spec *s, const search_result *res)
+{
+    const kz_results *r = res->r;
+    size_t n = kz_results_count(r);
+    search_summary sum;
+    int rc = search_summary_of(&sum, s, res);
+    if (rc)
+        return rc;
+    search_json_head(f, s, &sum);
+    for (size_t i = 0; i < n && rc == KZ_OK; i++) {
+        size_t rank = (size_t)s->so.offset + i + 1;
+        search_json_hit_separator(f, i);
+        if ((rc = search_json_hit_body(f, ix, r, i, rank, rank <= sum.all_words_hits, kz_results_hit(r, i)->docid, s)))
+            break;
+        size_t n_similar = kz_results_similar_count(r, i);
+        if (n_similar)
+            fprintf(f, ", \"similar\": [");
+        for (size_t j = 0; j < n_similar && rc == KZ_OK; j++) {
+            const kz_hit *sh = kz_results_similar(r, i, j);
+            fprintf(f, "%s", j ? ", " : "");
+            rc = search_json_similar(f, ix, sh->docid, sh->docid, sh->score);
+        }
+        fprintf(f, "%s}", n_similar ? "]" : "");
+    }
+    if (rc == KZ_OK)
+        search_json_tail(f, s, &sum, n, NULL);
+    search_summary_free(&sum);
     return rc;
 }

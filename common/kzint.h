@@ -1220,6 +1220,7 @@ typedef struct kz_qterm {
 
 struct kz_query {
     kz_index *ix;    /* not owned */
+    const kz_stats *global; /* kz_query_parse_global: N, avgdl and dfs from it; not owned; else NULL */
     kz_qterm *terms; /* distinct terms */
     size_t n_terms, terms_cap;
     kz_qnode *nodes;
@@ -1238,6 +1239,27 @@ struct kz_query {
     int default_under_not;
     char *suggestion; /* KZ_QUERY_SUGGEST: the query with its unknown words replaced; owned */
 };
+
+/**************************************************************************
+** Interface to code in query/stats.c
+*/
+
+/* Sorts and dedupes s's record (a kz_stats is read only when settled). */
+void kz_stats_settle(kz_stats *s);
+/* A kz_stats of ix's N, tokens, docids, language and Cyrillic, to record a
+ * parse's answers in; the caller's (kz_stats_free). */
+int kz_stats_begin(kz_stats **out, kz_index *ix);
+int kz_stats_record_term(kz_stats *s, const char *text, size_t len, uint64_t df);
+/* Of a settled s: a term's df (0: absent); the terms that start with
+ * prefix, s's [*first, *first + return); term i. */
+uint64_t kz_stats_df(const kz_stats *s, const char *text, size_t len);
+size_t kz_stats_prefix_range(const kz_stats *s, const char *prefix, size_t len, size_t *first);
+const char *kz_stats_term_at(const kz_stats *s, size_t i, size_t *len, uint64_t *df);
+int kz_stats_has_cyrillic(const kz_stats *s);
+/* kz_index_prefix_extent, answered by global when not NULL, and recorded
+ * in record when not NULL. */
+int kz_stats_extent(kz_index *ix, const kz_stats *global, kz_stats *record, const char *prefix, size_t len,
+                    uint64_t *count, kz_term *lo, kz_term *hi);
 
 /**************************************************************************
 ** Interface to code in query/search.c

@@ -19,7 +19,7 @@ _kzsearch()
     local global="--index --json --help --version -h -V"
     local search_opts="--index --limit -n --count --ids -l --since --until --date-field --sort
         --facet --offset --any --all --k1 --b --snippet-chars --fragments --explain --json
-        --color --timeout --strict --synonyms --no-collapse --help"
+        --color --timeout --strict --synonyms --no-collapse --remote --help"
     local build_opts="-o --output --index --lang --memory --threads --max-doc --store-level
         --shard --quiet -q --help"
 
@@ -86,7 +86,7 @@ _kzsearch()
             --since --until --date-field --synonyms --help" ;;
         shards) opts="create --help" ;;
         extract) opts="--json --help" ;;
-        serve) opts="--index --listen --threads --timeout --max-work --access-log --synonyms --help" ;;
+        serve) opts="--index --listen --threads --timeout --max-work --access-log --synonyms --remote --help" ;;
         help)
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             return ;;

@@ -415,6 +415,10 @@ typedef struct kz_search_options {
  * fingerprints at most 6 of 64 bits apart) is not a hit of its own but is
  * listed under that hit (kz_results_similar); the hits after it move up. */
 #define KZ_SEARCH_NO_COLLAPSE 2u
+/* Collapsing ranks offset + limit + max((offset + limit) / 4, this) of the
+ * best matches, and four times as many while its groups leave the page
+ * short and there are more. */
+#define KZ_COLLAPSE_MARGIN 5u
 
 #define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0, NULL, 0 }
 
@@ -489,6 +493,83 @@ const char *kz_query_suggestion(const kz_query *q);
  * of occurrences and its idf the sum of its terms'. Ties go to the lower
  * docid. *out is the caller's (kz_results_free) and does not refer to q. */
 int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts);
+
+/* Several indexes on several machines searched as one index (README
+ * "Shards across machines"), in two steps, as Elasticsearch's DFS
+ * query-then-fetch does:
+ *
+ *  1. Every machine gathers what the query asks of its index
+ *     (kz_stats_gather); the coordinator sums them, in the machines'
+ *     order (kz_stats_merge), and sends the sum back (kz_stats_encode,
+ *     kz_stats_decode).
+ *  2. Every machine parses the query against the sum
+ *     (kz_query_parse_global) and runs it with KZ_SEARCH_NO_COLLAPSE,
+ *     offset 0 and limit offset + limit (or more, to collapse); the
+ *     coordinator sorts the hits of every machine as one ranking
+ *     (kz_results_ranked, kz_ranked_cmp) and collapses near-duplicates
+ *     (kz_ranked_collapse). Totals and facet counts add up.
+ *
+ * The hits, scores, totals and facets are then those of one index of
+ * every machine's documents, its docids numbered machine after machine
+ * (kz_index_open_many of the same indexes in the same order). */
+typedef struct kz_stats kz_stats;
+
+/* Step 1 on one machine: N, the sum of lengths, the docids, the language
+ * and every answer ix's dictionary gives to the query text (as
+ * kz_query_parse with flags would read it; sort_field NULL or the field
+ * kz_search_options will sort by). *out is the caller's (kz_stats_free);
+ * KZ_ESYNTAX with err as kz_query_parse. */
+int kz_stats_gather(kz_stats **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                    const char *sort_field, kz_syntax_error *err);
+/* An empty sum, to kz_stats_merge each machine's into in order. */
+int kz_stats_new(kz_stats **out);
+/* Adds part to sum: N, lengths and dfs add up, docids follow. KZ_EINVAL
+ * when they were analysed differently (language or analyzer version). On
+ * error sum is unchanged. */
+int kz_stats_merge(kz_stats *sum, const kz_stats *part);
+/* A text form (*out NUL-terminated, the caller's to free()) and back:
+ * KZ_ESYNTAX when text is not one, whole. *out is the caller's. */
+int kz_stats_encode(const kz_stats *s, char **out, size_t *len);
+int kz_stats_decode(kz_stats **out, const char *text, size_t len);
+uint64_t kz_stats_docs(const kz_stats *s);   /* N */
+uint64_t kz_stats_docids(const kz_stats *s); /* docids, deleted ones among them */
+uint64_t kz_stats_tokens(const kz_stats *s); /* the sum of the documents' lengths */
+void kz_stats_free(kz_stats *s);
+
+/* Step 2: kz_query_parse with every dictionary answer from global (the
+ * sum of step 1 for this text and flags), and kz_query_run scoring with
+ * its N, avgdl and dfs. global must outlive *out. */
+int kz_query_parse_global(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                          const kz_stats *global, kz_syntax_error *err);
+
+/* A hit as the coordinator ranks it among every machine's. */
+typedef struct kz_ranked {
+    double score;
+    uint64_t docid;       /* in the whole: the docids of the machines before, plus its own */
+    int32_t day;          /* sorted by a field: its day (INT32_MIN: none); else INT32_MIN */
+    int all_words;        /* among the AND matches that AUTO ranks first (or every match in AND mode) */
+    uint64_t fingerprint; /* its text's SimHash; 0: none */
+} kz_ranked;
+
+/* Hit i of r (run with KZ_SEARCH_NO_COLLAPSE) of ix, whose docids start
+ * at docid_base in the whole. */
+int kz_results_ranked(kz_ranked *out, kz_index *ix, const kz_results *r, size_t i, uint64_t docid_base);
+/* The order kz_query_run with o ranks in (its sort field and direction):
+ * negative when a comes first. */
+int kz_ranked_cmp(const kz_ranked *a, const kz_ranked *b, const kz_search_options *o);
+/* Whether AUTO mode ranks q's AND matches first and then its OR matches,
+ * unsorted; else AUTO gives the AND matches, or the OR matches when there
+ * are none. */
+int kz_query_and_first(const kz_query *q);
+/* Near-duplicates of the sorted v, as kz_query_run groups them: group[i]
+ * (room for n) is the index of v[i]'s leader, i itself for a leader;
+ * *n_leaders the number of groups. */
+int kz_ranked_collapse(uint32_t *group, size_t *n_leaders, const kz_ranked *v, size_t n);
+/* Results of the given hits of q (docids of ix), in that order, for
+ * snippets, highlights and explanations (kz_results_explain) as a search
+ * with opts would give them: no total, no facets. *out is the caller's. */
+int kz_query_results_of(kz_results **out, kz_query *q, const kz_search_options *opts, const kz_hit *hits,
+                        size_t n);
 
 /* kz_query_parse then kz_query_run. */
 int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len,

@@ -94,6 +94,10 @@ typedef struct parser {
     /* Scoring units by hash of their leaf's terms: unit + 1, 0 free. */
     uint32_t *unit_slots;
     size_t unit_slots_cap;
+    /* stats.c: the dictionary's answers come from global (not owned) when
+     * set; each answer the index gives is added to record when set. */
+    const kz_stats *global;
+    kz_stats *record;
 } parser;
 
 /* ------------------------------------------------------------- errors */
@@ -314,6 +318,32 @@ static int slots_grow(uint32_t **slots, size_t *cap, uint64_t (*rehash)(const kz
 
 static uint64_t term_hash(const kz_query *q, uint32_t i) { return hash_bytes(q->terms[i].text, q->terms[i].len); }
 
+/* A term's live df: the global statistics' when the query has them, else
+ * the index's, recorded when gathering. locs (NULL: not wanted) gets where
+ * the index's segments have it. */
+static int term_df(parser *p, const char *text, size_t len, uint64_t *df, kz_term_loc *locs)
+{
+    uint64_t local = 0;
+    int rc = !p->global || locs ? kz_index_live_df(p->q->ix, text, len, &local, locs) : KZ_OK;
+    if (rc)
+        return p->rc = rc;
+    *df = p->global ? kz_stats_df(p->global, text, len) : local;
+    if (p->record && local && kz_stats_record_term(p->record, text, len, local))
+        return oom(p);
+    return KZ_OK;
+}
+
+/* Whether the index may have a Cyrillic term starting as term does (a
+ * filter): always, when gathering or with global statistics, so that
+ * every machine looks every spelling up. */
+static int may_have_cyrillic(parser *p, const char *term, size_t len, int *may)
+{
+    *may = 1;
+    if (p->global || p->record)
+        return KZ_OK;
+    return kz_index_may_have_cyrillic(p->q->ix, term, len, may);
+}
+
 /* The index of term text in q->terms, added (and looked up) if new. */
 static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
 {
@@ -345,9 +375,8 @@ static int intern_term(parser *p, const char *text, size_t len, uint32_t *out)
     uint64_t df = 0;
     if (!(t->seg_loc = malloc(kz_index_segment_count(q->ix) * sizeof *t->seg_loc)))
         return oom(p);
-    int rc = kz_index_live_df(q->ix, text, len, &df, t->seg_loc);
-    if (rc)
-        return p->rc = rc;
+    if (term_df(p, text, len, &df, t->seg_loc))
+        return p->rc;
     t->found = df > 0;
     t->df = (uint32_t)df;
     *out = (uint32_t)(q->n_terms - 1);
@@ -465,9 +494,42 @@ static int cmp_by_order(const void *x, const void *y)
 /* Which dictionary terms prefix_candidates takes (NULL: every one). */
 typedef int (*term_filter)(void *ctx, const char *term, size_t len);
 
+/* prefix_candidates from the global statistics: the terms every machine
+ * listed for this prefix. */
+static int global_candidates(parser *p, const char *prefix, size_t len, term_filter keep, void *keep_ctx,
+                             candidate **out, size_t *n_out)
+{
+    size_t first, n = 0, count = kz_stats_prefix_range(p->global, prefix, len, &first);
+    candidate *c = malloc((count ? count : 1) * sizeof *c);
+    if (!c)
+        return p->rc = oom(p);
+    for (size_t i = 0; i < count; i++) {
+        size_t tl;
+        uint64_t df;
+        const char *text = kz_stats_term_at(p->global, first + i, &tl, &df);
+        if (df == 0 || (keep && !keep(keep_ctx, text, tl)))
+            continue;
+        if (!(c[n].text = strndup(text, tl))) {
+            for (size_t j = 0; j < n; j++)
+                free(c[j].text);
+            free(c);
+            return p->rc = oom(p);
+        }
+        c[n].len = tl;
+        c[n].df = df;
+        c[n].order = n;
+        n++;
+    }
+    *out = c;
+    *n_out = n;
+    return KZ_OK;
+}
+
 static int prefix_candidates(parser *p, const char *prefix, size_t len, term_filter keep, void *keep_ctx,
                              candidate **out, size_t *n_out)
 {
+    if (p->global)
+        return global_candidates(p, prefix, len, keep, keep_ctx, out, n_out);
     kz_index *ix = p->q->ix;
     size_t n_seg = kz_index_segment_count(ix), n = 0, cap = 0;
     uint32_t *at = calloc(n_seg, sizeof *at), *end = calloc(n_seg, sizeof *end);
@@ -500,7 +562,7 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
             break;
         kz_term t = head[least];
         uint64_t df = 0;
-        if ((!keep || keep(keep_ctx, t.text, t.len)) && (rc = kz_index_live_df(ix, t.text, t.len, &df, NULL)))
+        if ((!keep || keep(keep_ctx, t.text, t.len)) && (rc = term_df(p, t.text, t.len, &df, NULL)))
             goto done;
         if (df > 0) {
             if (n == cap) {
@@ -574,9 +636,9 @@ static int candidates_clause(parser *p, const candidate *cand, size_t n, kz_occu
 static int add_stem_candidate(parser *p, const char *stem, size_t len, candidate **cand, size_t *count)
 {
     uint64_t df = 0;
-    int rc = kz_index_live_df(p->q->ix, stem, len, &df, NULL);
+    int rc = term_df(p, stem, len, &df, NULL);
     if (rc || df == 0)
-        return rc ? (p->rc = rc) : KZ_OK;
+        return rc;
     size_t at = 0;
     while (at < *count && kz_bytes_cmp((*cand)[at].text, (*cand)[at].len, stem, len) < 0)
         at++;
@@ -664,8 +726,8 @@ static int add_variant(variants *v, const char *term, size_t tl, const char *s, 
             return KZ_OK;
     uint64_t df = 0;
     int may = 1;
-    if (v->n == MAX_VARIANTS || (rc = kz_index_may_have_cyrillic(p->q->ix, term, tl, &may)) || !may ||
-        (rc = kz_index_live_df(p->q->ix, term, tl, &df, NULL)) || df == 0)
+    if (v->n == MAX_VARIANTS || (rc = may_have_cyrillic(p, term, tl, &may)) || !may ||
+        (rc = term_df(p, term, tl, &df, NULL)) || df == 0)
         return rc;
     if (!(v->term[v->n] = strndup(term, tl)) || !(v->spelled[v->n] = strndup(s, len))) {
         free(v->term[v->n]);
@@ -682,7 +744,7 @@ static int take_variant(void *ctx, const char *s, size_t len)
     int may = 1;
     /* A Cyrillic spelling whose first two letters no term starts with is
      * not analysed: its stem would start with them too. */
-    int rc = kz_index_may_have_cyrillic(p->q->ix, s, len, &may);
+    int rc = may_have_cyrillic(p, s, len, &may);
     if (rc || !may)
         return rc;
     p->tv_variant.len = 0;
@@ -732,7 +794,7 @@ static int is_near(void *ctx, const char *term, size_t len)
 static int suggest_word(parser *p, size_t start, size_t end, const char *stem, size_t len)
 {
     uint64_t df = 0;
-    int rc = kz_index_live_df(p->q->ix, stem, len, &df, NULL);
+    int rc = term_df(p, stem, len, &df, NULL);
     if (rc || df > 0)
         return rc;
     near_word w;
@@ -813,8 +875,10 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
     if (kz_index_synonyms(p->q->ix))
         find_synonyms(kz_index_synonyms(p->q->ix), stem, len, &syn);
     if (p->variants == 0) {
-        int has = 0;
-        if ((rc = kz_index_has_cyrillic(p->q->ix, &has)))
+        int has = 1; /* gathering: every machine looks the spellings up */
+        if (p->global)
+            has = kz_stats_has_cyrillic(p->global);
+        else if (!p->record && (rc = kz_index_has_cyrillic(p->q->ix, &has)))
             return p->rc = rc;
         p->variants = has ? 1 : -1;
     }
@@ -1032,7 +1096,7 @@ static int field_has(parser *p, const char *name, size_t len, char kind, int *lo
         free(lo);
         return oom(p);
     }
-    int rc = kz_index_prefix_extent(p->q->ix, prefix, n, &count, lo, hi);
+    int rc = kz_stats_extent(p->q->ix, p->global, p->record, prefix, n, &count, lo, hi);
     if (rc == KZ_OK && lo_year && count) {
         *lo_year = atoi(lo->text + n);
         *hi_year = atoi(hi->text + n);
@@ -1679,7 +1743,7 @@ done:
 /* ------------------------------------------------------------- public */
 
 static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
-                      kz_syntax_error *err, int *field_error)
+                      kz_syntax_error *err, int *field_error, const kz_stats *global, kz_stats *record)
 {
     *out = NULL;
     if (err)
@@ -1700,6 +1764,9 @@ static int parse_once(kz_query **out, kz_index *ix, const char *text, size_t len
         return kz_error_set(KZ_ENOMEM, "out of memory parsing a query");
     q->ix = ix;
     q->root = NONE;
+    q->global = global;
+    p.global = global;
+    p.record = record;
     kz_utf8_sanitize(&clean, text ? text : "", len);
     if ((rc = kz_buf_terminate(&clean)))
         goto done;
@@ -1778,24 +1845,70 @@ done:
     return rc;
 }
 
-int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
-                   kz_syntax_error *err)
+/* kz_query_parse with the dictionary's answers from global (NULL: the
+ * index's), each answer the index gives added to record (NULL: none). */
+static int parse_with(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                      kz_syntax_error *err, const kz_stats *global, kz_stats *record)
 {
     kz_syntax_error local, why;
     kz_syntax_error *e = err ? err : &local;
     int field_error = 0;
     int rc = parse_once(out, ix, text, len, flags & (KZ_QUERY_PLAIN | KZ_QUERY_NO_VARIANTS | KZ_QUERY_SUGGEST), e,
-                        &field_error);
+                        &field_error, global, record);
     if (rc != KZ_ESYNTAX || !(flags & KZ_QUERY_LENIENT) || (flags & KZ_QUERY_PLAIN) || field_error)
         return rc;
     /* Pasted text with an unclosed quote or parenthesis, or an operator
      * without its operand: its words are what the user wants found. */
     why = *e;
     if ((rc = parse_once(out, ix, text, len, KZ_QUERY_PLAIN | (flags & (KZ_QUERY_NO_VARIANTS | KZ_QUERY_SUGGEST)), e,
-                         &field_error)))
+                         &field_error, global, record)))
         return rc;
     if ((rc = add_note(*out, "searched the words without operators: column %u: %s", why.column, why.message))) {
         kz_query_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int kz_query_parse(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                   kz_syntax_error *err)
+{
+    return parse_with(out, ix, text, len, flags, err, NULL, NULL);
+}
+
+int kz_query_parse_global(kz_query **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                          const kz_stats *global, kz_syntax_error *err)
+{
+    *out = NULL;
+    if (!global)
+        return kz_error_set(KZ_EINVAL, "kz_query_parse_global: no statistics");
+    return parse_with(out, ix, text, len, flags, err, global, NULL);
+}
+
+int kz_stats_gather(kz_stats **out, kz_index *ix, const char *text, size_t len, unsigned flags,
+                    const char *sort_field, kz_syntax_error *err)
+{
+    kz_query *q = NULL;
+    *out = NULL;
+    if (sort_field && !kz_field_name_ok(sort_field, strlen(sort_field)))
+        return kz_error_set(KZ_EINVAL, "sort: a field name of 1 to %d bytes is needed", KZ_FIELD_NAME_MAX);
+    int rc = kz_stats_begin(out, ix);
+    if (rc)
+        return rc;
+    /* With KZ_QUERY_SUGGEST: the candidates of every word this index lacks
+     * (step 2 may suggest one where every machine lacks it). */
+    rc = parse_with(&q, ix, text, len, flags | KZ_QUERY_SUGGEST, err, NULL, *out);
+    kz_query_free(q);
+    if (rc == KZ_OK && sort_field) { /* kz_query_run's check that it has dates */
+        char prefix[KZ_FIELD_PREFIX_MAX];
+        uint64_t count;
+        size_t n = kz_field_prefix(prefix, sort_field, strlen(sort_field), "dY");
+        rc = kz_stats_extent(ix, NULL, *out, prefix, n, &count, NULL, NULL);
+    }
+    if (rc == KZ_OK)
+        kz_stats_settle(*out); /* so that readers may take it as const */
+    if (rc) {
+        kz_stats_free(*out);
         *out = NULL;
     }
     return rc;

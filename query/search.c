@@ -1557,6 +1557,8 @@ struct kz_results {
     kz_hit *similar;
     uint64_t collapsed;
     uint64_t all_words_hits; /* ranks below this have every word (collapsed) */
+    int32_t *days;   /* sorted by a field: hit i's day (kz_results_ranked); else NULL */
+    uint32_t offset; /* of the first hit in the ranking */
 };
 
 static int options_resolve(kz_search_options *o, const kz_search_options *opts)
@@ -1643,6 +1645,11 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     int rc = KZ_OK;
     kz_index_info info;
     kz_index_get_info(q->ix, &info);
+    if (q->global) { /* stats.c: as one index of every machine's documents */
+        info.docs = kz_stats_docs(q->global);
+        info.tokens = kz_stats_tokens(q->global);
+        info.avgdl = info.docs ? (double)info.tokens / (double)info.docs : 0.0;
+    }
     eval e = { 0 };
     e.ix = q->ix;
     e.q = q;
@@ -1673,7 +1680,7 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
         char prefix[KZ_FIELD_PREFIX_MAX];
         uint64_t count = 0;
         size_t n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), "dY");
-        if ((rc = kz_index_prefix_extent(q->ix, prefix, n, &count, NULL, NULL)))
+        if ((rc = kz_stats_extent(q->ix, q->global, NULL, prefix, n, &count, NULL, NULL)))
             goto done;
         if (count == 0) {
             rc = kz_error_set(KZ_EINVAL, "no document has dates in the field \"%.64s\" to sort by", o.sort_field);
@@ -1727,17 +1734,23 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     if (e.sort_field) { /* the sorted top becomes the hits, in its order */
         qsort_r(e.sheap, e.n_sheap, sizeof *e.sheap, cmp_sort_items, &e);
         free(e.heap);
-        if (!(e.heap = malloc((e.n_sheap ? e.n_sheap : 1) * sizeof *e.heap))) {
+        e.heap = malloc((e.n_sheap ? e.n_sheap : 1) * sizeof *e.heap);
+        size_t from = KZ_MIN((size_t)o.offset, e.n_sheap);
+        r->days = malloc((e.n_sheap - from ? e.n_sheap - from : 1) * sizeof *r->days);
+        if (!e.heap || !r->days) {
             rc = oom();
             goto done;
         }
         for (size_t i = 0; i < e.n_sheap; i++)
             e.heap[i] = (kz_hit){ e.sheap[i].docid, e.sheap[i].score };
+        for (size_t i = from; i < e.n_sheap; i++)
+            r->days[i - from] = e.sheap[i].day;
         e.n_heap = e.n_sheap;
     } else if (!and_first) { /* and_then_or left the heap in its order */
         qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
     }
     r->total = e.total;
+    r->offset = o.offset;
     size_t from = KZ_MIN((size_t)o.offset, e.n_heap);
     r->n_hits = e.n_heap - from;
     if (!(r->hits = malloc((r->n_hits ? r->n_hits : 1) * sizeof *r->hits))) {
@@ -1782,7 +1795,6 @@ done:
  * edits from gathering unlike documents. Pigeonhole: two fingerprints at
  * most D bits apart agree exactly on one of D + 1 bands of their bits, so
  * a leader is looked up by each band of the hit's in a small hash. */
-#define COLLAPSE_MARGIN 5u /* ranked beyond the hits wanted, at the least */
 #define BANDS (KZ_SIMHASH_DISTANCE + 1)
 
 static uint64_t band_of(uint64_t fp, unsigned band)
@@ -1792,29 +1804,23 @@ static uint64_t band_of(uint64_t fp, unsigned band)
     return bits == 64 ? fp : (fp >> lo) & ((1ull << bits) - 1);
 }
 
-/* group[i]: the index in r->hits of hit i's leader (i itself for a leader).
- * *n_leaders gets the number of groups. */
-static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, size_t *n_leaders)
+/* group[i]: the index in the ranking of the i-th ranked fingerprint's
+ * leader (i itself for a leader). *n_leaders gets the number of groups. */
+static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_leaders)
 {
-    size_t n = r->n_hits, cap = 16;
+    size_t cap = 16;
     while (cap < 2 * n)
         cap *= 2;
-    uint64_t *fp = malloc((n ? n : 1) * sizeof *fp);
     uint32_t *head = malloc(BANDS * cap * sizeof *head);
     uint32_t *next = malloc(BANDS * (n ? n : 1) * sizeof *next);
-    int rc = KZ_OK;
-    if (!fp || !head || !next) {
-        rc = oom();
-        goto done;
+    if (!head || !next) {
+        free(head);
+        free(next);
+        return oom();
     }
     memset(head, 0xff, BANDS * cap * sizeof *head);
     *n_leaders = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t seg;
-        uint32_t local;
-        if ((rc = kz_index_locate(ix, r->hits[i].docid, &seg, &local)) ||
-            (rc = kz_segment_doc_simhash(kz_index_segment(ix, seg), local, &fp[i])))
-            goto done;
         uint32_t best = NONE;
         if (fp[i] != KZ_SIMHASH_NONE) {
             for (unsigned b = 0; b < BANDS; b++) {
@@ -1840,10 +1846,33 @@ static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, s
             *h = (uint32_t)i;
         }
     }
-done:
-    free(fp);
     free(head);
     free(next);
+    return KZ_OK;
+}
+
+static int doc_fingerprint(kz_index *ix, uint32_t docid, uint64_t *fp)
+{
+    size_t seg;
+    uint32_t local;
+    int rc = kz_index_locate(ix, docid, &seg, &local);
+    return rc ? rc : kz_segment_doc_simhash(kz_index_segment(ix, seg), local, fp);
+}
+
+/* group[i]: the index in r->hits of hit i's leader (i itself for a leader).
+ * *n_leaders gets the number of groups. */
+static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, size_t *n_leaders)
+{
+    size_t n = r->n_hits;
+    uint64_t *fp = malloc((n ? n : 1) * sizeof *fp);
+    if (!fp)
+        return oom();
+    int rc = KZ_OK;
+    for (size_t i = 0; i < n && rc == KZ_OK; i++)
+        rc = doc_fingerprint(ix, r->hits[i].docid, &fp[i]);
+    if (rc == KZ_OK)
+        rc = groups_of(fp, n, group, n_leaders);
+    free(fp);
     return rc;
 }
 
@@ -1890,14 +1919,18 @@ static int collapse_cut(kz_results *r, const uint32_t *group, uint32_t offset, u
     for (size_t i = 0; i < n; i++) {
         if (slot[i] == SIZE_MAX)
             continue;
-        if (group[i] == i)
+        if (group[i] == i) {
             hits[slot[i]] = r->hits[i];
-        else
+            if (r->days) /* slot[i] <= i: in place */
+                r->days[slot[i]] = r->days[i];
+        } else {
             similar[cur[slot[i]]++] = r->hits[i];
+        }
     }
     free(cur);
     free(slot);
     free(r->hits);
+    r->offset = offset;
     r->hits = hits;
     r->n_hits = keep;
     r->similar = similar;
@@ -1919,7 +1952,7 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     /* Rank more than the page needs; if its groups leave the page short
      * and there are more matches, rank four times as many. */
     uint64_t want = (uint64_t)o.offset + o.limit;
-    uint64_t fetch = want + KZ_MAX(want / 4, (uint64_t)COLLAPSE_MARGIN);
+    uint64_t fetch = want + KZ_MAX(want / 4, (uint64_t)KZ_COLLAPSE_MARGIN);
     for (;;) {
         kz_search_options f = o;
         f.offset = 0;
@@ -1963,10 +1996,102 @@ int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, con
     return rc;
 }
 
+/* ------------------------------------------------- several machines' hits */
+
+int kz_results_ranked(kz_ranked *out, kz_index *ix, const kz_results *r, size_t i, uint64_t docid_base)
+{
+    memset(out, 0, sizeof *out);
+    if (i >= r->n_hits)
+        return kz_error_set(KZ_EINVAL, "kz_results_ranked: no hit %zu", i);
+    out->score = r->hits[i].score;
+    out->docid = docid_base + r->hits[i].docid;
+    out->day = r->days ? r->days[i] : KZ_NO_DAY;
+    out->all_words = (uint64_t)r->offset + i < r->total_all_words;
+    return doc_fingerprint(ix, r->hits[i].docid, &out->fingerprint);
+}
+
+/* The order of kz_query_run: AND matches first (AUTO), then by day when
+ * sorted (sort_after), then by score, then by docid. */
+int kz_ranked_cmp(const kz_ranked *a, const kz_ranked *b, const kz_search_options *o)
+{
+    if (a->all_words != b->all_words)
+        return a->all_words ? -1 : 1;
+    if (o->sort_field && a->day != b->day) {
+        if (a->day == KZ_NO_DAY || b->day == KZ_NO_DAY)
+            return a->day == KZ_NO_DAY ? 1 : -1;
+        return (o->sort_descending ? a->day < b->day : a->day > b->day) ? 1 : -1;
+    }
+    if (a->score != b->score)
+        return a->score < b->score ? 1 : -1;
+    return a->docid < b->docid ? -1 : a->docid > b->docid;
+}
+
+int kz_query_and_first(const kz_query *q) { return q->root != NONE && has_default(q) && !q->default_under_not; }
+
+int kz_ranked_collapse(uint32_t *group, size_t *n_leaders, const kz_ranked *v, size_t n)
+{
+    uint64_t *fp = malloc((n ? n : 1) * sizeof *fp);
+    if (!fp)
+        return oom();
+    for (size_t i = 0; i < n; i++)
+        fp[i] = v[i].fingerprint;
+    int rc = groups_of(fp, n, group, n_leaders);
+    free(fp);
+    return rc;
+}
+
+int kz_query_results_of(kz_results **out, kz_query *q, const kz_search_options *opts, const kz_hit *hits, size_t n)
+{
+    *out = NULL;
+    kz_search_options o;
+    int rc = options_resolve(&o, opts);
+    if (rc)
+        return rc;
+    kz_index_info info;
+    kz_index_get_info(q->ix, &info);
+    if (q->global) {
+        info.docs = kz_stats_docs(q->global);
+        info.tokens = kz_stats_tokens(q->global);
+        info.avgdl = info.docs ? (double)info.tokens / (double)info.docs : 0.0;
+    }
+    eval e = { 0 };
+    e.ix = q->ix;
+    e.q = q;
+    e.n_docs = (double)info.docs;
+    kz_results *r = calloc(1, sizeof *r);
+    if (!r || !(r->hits = malloc((n ? n : 1) * sizeof *r->hits))) {
+        rc = oom();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i].docid >= info.docids) {
+            rc = kz_error_set(KZ_EINVAL, "no document %u in the index", hits[i].docid);
+            goto done;
+        }
+        r->hits[i] = hits[i];
+    }
+    r->n_hits = n;
+    r->k1 = o.k1;
+    r->b = o.b;
+    r->avgdl = info.avgdl;
+    r->mode = o.mode == KZ_MODE_ANY ? KZ_MODE_ANY : KZ_MODE_ALL;
+    if ((rc = eval_open(&e)) == KZ_OK)
+        rc = results_units(r, q, &e);
+done:
+    eval_free(&e);
+    if (rc) {
+        kz_results_free(r);
+        return rc;
+    }
+    *out = r;
+    return KZ_OK;
+}
+
 void kz_results_free(kz_results *r)
 {
     if (!r)
         return;
+    free(r->days);
     for (size_t i = 0; r->terms && i < r->n_terms; i++)
         free(r->terms[i]);
     for (size_t u = 0; r->units && u < r->n_units; u++)
