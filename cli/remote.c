@@ -714,9 +714,19 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
         first = first ? first : m;
         sum_out.total += m->total;
         sum_out.total_all_words += m->total_all_words;
-        sum_out.mode = m->mode_any ? KZ_MODE_ANY : sum_out.mode;
         unit_absent |= m->unit_absent;
     }
+    /* The mode of the whole (run_ranked): AUTO ranking AND then OR is ANY
+     * when some match lacks a word; AUTO falling back is ANY when no match
+     * anywhere has every word, as every machine then says alike. */
+    if (s->so.mode == KZ_MODE_ANY)
+        sum_out.mode = KZ_MODE_ANY;
+    else if (s->so.mode == KZ_MODE_ALL)
+        sum_out.mode = KZ_MODE_ALL;
+    else if (first->and_first)
+        sum_out.mode = sum_out.total > sum_out.total_all_words ? KZ_MODE_ANY : KZ_MODE_ALL;
+    else
+        sum_out.mode = sum_out.total_all_words > 0 || !first->mode_any ? KZ_MODE_ALL : KZ_MODE_ANY;
     sum_out.fell_back = s->so.mode == KZ_MODE_AUTO && sum_out.mode == KZ_MODE_ANY && sum_out.total > 0 &&
                         sum_out.total_all_words == 0;
     sum_out.all_words_hits = sum_out.total_all_words;

@@ -706,12 +706,18 @@ fail:
 /* The spellings of a word in the other script that the index has, as
  * terms other than the word's own (kz_translit). */
 #define MAX_VARIANTS 32
+#define MAX_TRIED 128
 typedef struct variants {
     parser *p;
     const char *own;
     size_t own_len;
     char *term[MAX_VARIANTS], *spelled[MAX_VARIANTS];
     size_t n;
+    /* Gathering (stats.c): every spelling looked up, found here or not,
+     * since the whole index may have one this index lacks and then go on
+     * to its spellings. */
+    char *tried[MAX_TRIED];
+    size_t n_tried;
 } variants;
 
 /* Adds term (spelled s) to v when the index has it and v lacks it. */
@@ -742,6 +748,10 @@ static int take_variant(void *ctx, const char *s, size_t len)
     variants *v = ctx;
     parser *p = v->p;
     int may = 1;
+    if (p->record && v->n_tried < MAX_TRIED && !(v->tried[v->n_tried] = strndup(s, len)))
+        return KZ_ENOMEM;
+    if (p->record && v->n_tried < MAX_TRIED)
+        v->n_tried++;
     /* A Cyrillic spelling whose first two letters no term starts with is
      * not analysed: its stem would start with them too. */
     int rc = may_have_cyrillic(p, s, len, &may);
@@ -866,7 +876,7 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
 {
     int rc = KZ_OK;
     uint32_t term;
-    variants v = { p, stem, len, { 0 }, { 0 }, 0 };
+    variants v = { p, stem, len, { 0 }, { 0 }, 0, { 0 }, 0 };
     synonyms_of syn = { { 0 }, { 0 }, { 0 }, 0 };
     idvec kids = { 0 };
     uint8_t *word = NULL;
@@ -901,12 +911,17 @@ static int word_variants(parser *p, size_t start, size_t end, const char *stem, 
                 size_t fl;
                 const char *folded = kz_analyzer_term(p->fold, p->tv_variant.v[0].term, &fl);
                 rc = add_variant(&v, folded, fl, folded, fl);
+                if (rc == KZ_OK && p->record && v.n_tried < MAX_TRIED && !(v.tried[v.n_tried++] = strndup(folded, fl)))
+                    rc = KZ_ENOMEM;
             }
         }
         /* The spellings found give theirs: Tokayev finds Токаев, which
-         * finds Tokaev. */
-        for (size_t i = 0, found = v.n; rc == KZ_OK && i < found; i++)
+         * finds Tokaev. Gathering, every spelling tried gives its own: the
+         * whole index may have Токаев where this one does not. */
+        for (size_t i = 0, found = v.n; rc == KZ_OK && i < found && !p->record; i++)
             rc = kz_translit(v.spelled[i], strlen(v.spelled[i]), take_variant, &v);
+        for (size_t i = 0, tried = v.n_tried; rc == KZ_OK && i < tried && p->record; i++)
+            rc = kz_translit(v.tried[i], strlen(v.tried[i]), take_variant, &v);
         if (rc) {
             p->rc = rc == KZ_ENOMEM ? kz_error_set(KZ_ENOMEM, "out of memory parsing a query") : rc;
             goto done;
@@ -948,6 +963,8 @@ done:
         free(v.term[i]);
         free(v.spelled[i]);
     }
+    for (size_t i = 0; i < v.n_tried; i++)
+        free(v.tried[i]);
     free(kids.v);
     free(word);
     return rc;
@@ -1083,6 +1100,16 @@ static int filter_leaf(parser *p, const uint32_t *terms, size_t count, kz_occur 
     return KZ_OK;
 }
 
+/* The year of a year term whose prefix is n bytes long, in 1 .. 9999 (a
+ * crafted index or global statistics may hold anything there). */
+static int term_year(const kz_term *t, size_t n)
+{
+    int year = 0;
+    for (size_t i = n; i < t->len && i < n + 5 && t->text[i] >= '0' && t->text[i] <= '9'; i++)
+        year = year * 10 + (t->text[i] - '0');
+    return KZ_MIN(KZ_MAX(year, 1), 9999);
+}
+
 /* Whether the index has a term that starts with 0x01 name 0x1F kind (kind
  * 0: any), and, for dates, the years it spans. */
 static int field_has(parser *p, const char *name, size_t len, char kind, int *lo_year, int *hi_year, int *has)
@@ -1098,8 +1125,8 @@ static int field_has(parser *p, const char *name, size_t len, char kind, int *lo
     }
     int rc = kz_stats_extent(p->q->ix, p->global, p->record, prefix, n, &count, lo, hi);
     if (rc == KZ_OK && lo_year && count) {
-        *lo_year = atoi(lo->text + n);
-        *hi_year = atoi(hi->text + n);
+        *lo_year = term_year(lo, n);
+        *hi_year = term_year(hi, n);
     }
     free(lo);
     free(hi);

@@ -524,13 +524,13 @@ static int decode_line(kz_stats *s, const char *p, const char *e, int *ended)
     key[kn] = 0;
     if (p < e && *p != ' ')
         return KZ_ESYNTAX;
-    if (p < e)
-        p++;
-    uint64_t v = 0;
     if (strcmp(key, "end") == 0) {
         *ended = 1;
         return p == e ? KZ_OK : KZ_ESYNTAX;
     }
+    if (p < e)
+        p++;
+    uint64_t v = 0;
     if (strcmp(key, "language") == 0) {
         if ((size_t)(e - p) >= sizeof s->language)
             return KZ_ESYNTAX;
@@ -560,6 +560,10 @@ static int decode_line(kz_stats *s, const char *p, const char *e, int *ended)
             (v > 0) != (lo.len > 0) || (v > 0) != (hi.len > 0))
             return KZ_ESYNTAX;
         lo.text[lo.len] = hi.text[hi.len] = 0;
+        /* Both ends under the prefix, in order: a reader reads past it. */
+        if (v > 0 && (lo.len < len || hi.len < len || memcmp(lo.text, prefix, len) != 0 ||
+                      memcmp(hi.text, prefix, len) != 0 || kz_bytes_cmp(lo.text, lo.len, hi.text, hi.len) > 0))
+            return KZ_ESYNTAX;
         if (s->n_ext == STATS_MAX_ENTRIES)
             return KZ_ELIMIT;
         return push_extent(s, prefix, len, v, &lo, &hi);
