@@ -117,6 +117,10 @@ void index_list_add(index_list *l, const char *dir);
  * code. */
 int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir);
 
+/* After KZ_ENOTFOUND opening dir: how to make it (or, for a shard set,
+ * that one of its shards is gone), on stderr. */
+void hint_missing_index(const char *dir);
+
 /* --synonyms FILE (NULL: none): loads it and sets it on ix; prints the
  * error (with the file's line) and returns its code. */
 int use_synonyms(kz_index *ix, const char *path);

@@ -901,7 +901,7 @@ int cmd_serve(int argc, char **argv)
     if (rc) {
         fail(rc);
         if (rc == KZ_ENOTFOUND)
-            fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", srv.dir);
+            hint_missing_index(srv.dir);
         goto done;
     }
     /* SIGINT and SIGTERM go to the main thread's sigwait: blocked here,

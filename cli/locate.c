@@ -171,6 +171,18 @@ char *resolve_index(const char *given, int *sample)
 }
 
 
+void hint_missing_index(const char *dir)
+{
+    char set_file[4200];
+    struct stat st;
+    snprintf(set_file, sizeof set_file, "%s/shards", dir);
+    if (stat(set_file, &st) == 0) /* a shard set: one of its shards is gone */
+        fprintf(stderr, "kzsearch: a shard of the set %s is missing: build it again ('kzsearch index --shard "
+                        "I/N'), or make the set of those there are ('kzsearch shards create')\n", dir);
+    else
+        fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", dir);
+}
+
 int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir)
 {
     *ix = NULL;
@@ -182,7 +194,7 @@ int open_indexes(kz_index **ix, const index_list *l, int *sample, char **dir)
     if (rc) {
         fail(rc);
         if (rc == KZ_ENOTFOUND && l->n < 2)
-            fprintf(stderr, "kzsearch: build one with 'kzsearch index -o %s SOURCE...'\n", *dir);
+            hint_missing_index(*dir);
     }
     return rc;
 }

@@ -194,5 +194,13 @@ rc=$?
 "$KZ" --remote "$u0" --index "$T/s0" oil >/dev/null 2>&1
 [ $? = 2 ] && ok || bad "--remote beside --index is refused"
 
+# ---- a shard set with a shard gone is an error that names it
+"$KZ" shards create "$T/set" "$T/s0" "$T/s1" "$T/s2" >/dev/null 2>&1 || bad "shards create"
+mv "$T/s1" "$T/s1.away"
+"$KZ" --index "$T/set" oil >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 2 ] && grep -q "s1" "$T/err" && grep -q "a shard of the set" "$T/err" && ok || { bad "a missing shard: exit $rc"; cat "$T/err"; }
+mv "$T/s1.away" "$T/s1"
+
 echo "$checks checks; $fails failed"
 [ $fails = 0 ]
