@@ -230,7 +230,9 @@ const char *kz_index_part_dir(const kz_index *ix, size_t i, uint64_t *generation
  * shard_dirs, recorded by their paths relative to set_dir, with their
  * manifests' generations and checksums (FORMAT.md "Shard set"), written
  * beside the old set and renamed over it. kz_index_open(set_dir) then
- * opens them as one, and fails with KZ_ESTALE once one has changed. */
+ * opens them as one, and fails with KZ_ESTALE once one has changed.
+ * KZ_EINVAL, naming the id and both shards, when two of them hold a live
+ * document of one id (input not split with --shard); nothing is written. */
 int kz_shard_set_create(const char *set_dir, const char *const *shard_dirs, size_t n);
 
 /* For long-running readers: *out is the index as it is now, newly opened,

@@ -10,6 +10,12 @@
  * (kz_index_open_many) and refuses them when one of them has changed
  * since: a set whose shards are of different moments is not one index.
  * The file is written beside the old one, fsynced and renamed over it.
+ *
+ * A set is refused when two shards hold a live document of one id (their
+ * input was not split with --shard): its hits would count it twice. The
+ * shards' IDS sections, each sorted by the XXH3 of the ids, are merged,
+ * and only documents of one hash in different shards have their ids
+ * compared.
  */
 #include "kzint.h"
 #include "format.h"
@@ -249,6 +255,149 @@ static int relative_path(char **out, const char *base, const char *path)
     return KZ_OK;
 }
 
+/* Where the merge of the IDS sections is in one segment of ix. */
+typedef struct id_cursor {
+    kz_segment *sg;
+    const uint8_t *rec; /* IDS records, sorted by hash */
+    uint64_t n, at, docs;
+    const roaring_bitmap_t *deleted;
+    size_t part;
+} id_cursor;
+
+/* A live document in the group of one hash. */
+typedef struct id_doc {
+    const id_cursor *c;
+    uint32_t docid;
+} id_doc;
+
+static uint64_t cursor_hash(const id_cursor *c) { return kz_load_u64(c->rec + c->at * KZ_IDS_SIZE + KZ_IDS_HASH); }
+
+/* heap[0 .. n) is a min-heap of cursors by their hash, then by segment
+ * order; restores it below slot i. */
+static void heap_down(id_cursor **heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t least = i, kid[2] = { 2 * i + 1, 2 * i + 2 };
+        for (int k = 0; k < 2; k++) {
+            if (kid[k] >= n)
+                continue;
+            uint64_t a = cursor_hash(heap[kid[k]]), b = cursor_hash(heap[least]);
+            if (a < b || (a == b && heap[kid[k]] < heap[least]))
+                least = kid[k];
+        }
+        if (least == i)
+            return;
+        id_cursor *t = heap[i];
+        heap[i] = heap[least];
+        heap[least] = t;
+        i = least;
+    }
+}
+
+/* Whether the live documents of one hash, group[0 .. n), include one id in
+ * two parts: KZ_EINVAL naming it and both shards. */
+static int group_unique(const kz_index *ix, const id_doc *group, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            if (group[i].c->part == group[j].c->part)
+                continue; /* one shard's ids are its own business */
+            kz_doc a, b;
+            int rc = kz_segment_doc(group[i].c->sg, &a, group[i].docid, NULL, 0);
+            if (rc == KZ_OK)
+                rc = kz_segment_doc(group[j].c->sg, &b, group[j].docid, NULL, 0);
+            if (rc)
+                return rc;
+            if (a.id_len != b.id_len || memcmp(a.id, b.id, a.id_len) != 0)
+                continue; /* two ids of one hash */
+            int shown = a.id_len > 200 ? 200 : (int)a.id_len;
+            return kz_error_set(KZ_EINVAL, "the document \"%.*s\"%s is in two shards, %s and %s: a document "
+                                "must be in one shard only (build each with 'kzsearch index --shard I/N' from "
+                                "the same sources)", shown, a.id, a.id_len > 200 ? "..." : "",
+                                kz_index_part_dir(ix, group[i].c->part, NULL),
+                                kz_index_part_dir(ix, group[j].c->part, NULL));
+        }
+    return KZ_OK;
+}
+
+/* Refuses ix, the shards opened as one, when two of them hold a live
+ * document of one id: a merge of their IDS sections by hash, then the
+ * stored ids of the documents of one hash in different shards compared. */
+static int ids_unique(const kz_index *ix)
+{
+    size_t n_seg = kz_index_segment_count(ix), n = 0, parts = kz_index_part_count(ix);
+    id_cursor *cur = calloc(n_seg ? n_seg : 1, sizeof *cur);
+    id_cursor **heap = calloc(n_seg ? n_seg : 1, sizeof *heap);
+    id_doc *group = NULL;
+    size_t group_n = 0, group_cap = 0;
+    int rc = KZ_OK;
+    if (!cur || !heap) {
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Part p's segments follow part p-1's: as many as its manifest names,
+     * or one file without a manifest. */
+    for (size_t p = 0, s = 0; p < parts; p++) {
+        size_t count = kz_index_part_manifest(ix, p)->n_segments;
+        for (size_t k = 0; k < (count ? count : 1) && s < n_seg; k++)
+            cur[s++].part = p;
+    }
+    for (size_t s = 0; s < n_seg; s++) {
+        id_cursor *c = &cur[s];
+        kz_index_info si;
+        c->sg = kz_index_segment(ix, s);
+        c->deleted = kz_index_segment_deleted(ix, s);
+        kz_segment_get_info(c->sg, &si);
+        c->docs = si.docs;
+        if ((rc = kz_segment_ids(c->sg, &c->rec, &c->n)))
+            goto done;
+        if (c->n)
+            heap[n++] = c;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        heap_down(heap, n, i);
+    while (n) {
+        uint64_t h = cursor_hash(heap[0]);
+        int mixed = 0; /* live documents of this hash in two shards */
+        group_n = 0;
+        while (n && cursor_hash(heap[0]) == h) {
+            id_cursor *c = heap[0];
+            for (; c->at < c->n && cursor_hash(c) == h; c->at++) {
+                uint32_t d = kz_load_u32(c->rec + c->at * KZ_IDS_SIZE + KZ_IDS_DOCID);
+                if (d >= c->docs) {
+                    rc = kz_error_set(KZ_ECORRUPT, "index %s is corrupt: an IDS record names a document past the "
+                                      "last", kz_index_part_dir(ix, c->part, NULL));
+                    goto done;
+                }
+                if (c->deleted && roaring_bitmap_contains(c->deleted, d))
+                    continue;
+                if (group_n == group_cap) {
+                    size_t cap = group_cap ? 2 * group_cap : 8;
+                    id_doc *grown = realloc(group, cap * sizeof *grown);
+                    if (!grown) {
+                        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                        goto done;
+                    }
+                    group = grown;
+                    group_cap = cap;
+                }
+                group[group_n++] = (id_doc){ c, d };
+                mixed |= c->part != group[0].c->part;
+            }
+            if (c->at == c->n)
+                heap[0] = heap[--n];
+            heap_down(heap, n, 0);
+        }
+        if (mixed && (rc = group_unique(ix, group, group_n)))
+            goto done;
+    }
+done:
+    free(group);
+    free(heap);
+    free(cur);
+    return rc;
+}
+
 int kz_shard_set_create(const char *set_dir, const char *const *shard_dirs, size_t n)
 {
     kz_index *ix = NULL;
@@ -258,13 +407,17 @@ int kz_shard_set_create(const char *set_dir, const char *const *shard_dirs, size
     tmp[0] = 0;
     if (n == 0 || n > SET_MAX_SHARDS)
         return kz_error_set(KZ_EINVAL, "a shard set holds 1 to 65,536 shards, not %zu", n);
-    if (mkdir(set_dir, 0755) != 0 && errno != EEXIST)
-        return kz_error_errno(KZ_EIO, errno, "cannot create %s", set_dir);
-    if (!realpath(set_dir, base))
-        return kz_error_errno(KZ_EIO, errno, "cannot resolve %s", set_dir);
     /* Opening them as one checks that they can be searched as one. */
-    if ((rc = kz_index_open_many(&ix, shard_dirs, n)))
+    if ((rc = kz_index_open_many(&ix, shard_dirs, n)) || (rc = ids_unique(ix)))
         goto done;
+    if (mkdir(set_dir, 0755) != 0 && errno != EEXIST) {
+        rc = kz_error_errno(KZ_EIO, errno, "cannot create %s", set_dir);
+        goto done;
+    }
+    if (!realpath(set_dir, base)) {
+        rc = kz_error_errno(KZ_EIO, errno, "cannot resolve %s", set_dir);
+        goto done;
+    }
     if ((rc = kz_buf_printf(&b, "%s", SET_MAGIC)))
         goto done;
     for (size_t i = 0; i < n; i++) {

@@ -394,6 +394,10 @@ expect_status 2 "--shard 2/2 is out of range"
 run "$KZ" shards create "$T/set" "$T/sh0" "$T/sh1"
 expect_status 0 "shards create"
 expect_in err "2 shards, 5 documents" "shards create: the set holds every document"
+run "$KZ" shards create "$T/dup" "$T/ix" "$T/sh1" # every document of sh1 is in ix too
+expect_status 2 "shards create: shards that share a document are refused"
+expect_in err "is in two shards, $T/ix and $T/sh1" "shards create: the document and both shards named"
+if [ -e "$T/dup" ]; then fail "a refused set leaves a folder" "$(ls -la "$T/dup")"; else pass "a refused set leaves nothing"; fi
 "$KZ" --index "$T/ix" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/one.json"
 "$KZ" --index "$T/set" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/set.json"
 "$KZ" --index "$T/sh0" --index "$T/sh1" --json -n 10 kazakhstan | sed 's/"took_ms": [0-9.]*//' >"$T/two.json"
@@ -423,6 +427,29 @@ expect_in err "make the set again" "a stale set: what to do"
 run "$KZ" shards create "$T/set" "$T/sh0" "$T/sh1"
 run "$KZ" --index "$T/set" -n 0 kazakhstan
 expect_status 0 "the set made again serves"
+
+# kill_shard_build DIR: kills 'kzsearch index --shard 0/2 -o DIR' while it
+# reads its input (mid-build: the input is still open).
+kill_shard_build() {
+    rm -f "$T/fifo" && mkfifo "$T/fifo"
+    "$KZ" index -q --replace --shard 0/2 -o "$1" - <"$T/fifo" >/dev/null 2>&1 &
+    pid=$!
+    exec 9>"$T/fifo"
+    awk 'BEGIN { for (i = 0; i < 20000; i++) printf "{\"id\":\"k%d\",\"text\":\"killed build %d\"}\n", i, i }' >&9
+    sleep 0.5
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    exec 9>&-
+}
+kill_shard_build "$T/killed"
+run "$KZ" shards create "$T/set-killed" "$T/killed" "$T/sh1"
+expect_status 2 "a shard build killed mid-way leaves no shard"
+expect_in err "$T/killed" "a shard build killed mid-way: the set names it"
+kill_shard_build "$T/sh0"
+run "$KZ" --index "$T/set" -n 0 kazakhstan
+expect_status 0 "a rebuild of a shard killed mid-way leaves the old shard and its set serving"
+run "$KZ" check --index "$T/sh0"
+expect_status 0 "a rebuild of a shard killed mid-way: the old shard checks"
 
 # ---------------------------------------------------------------- stdin
 

@@ -19,6 +19,7 @@
  */
 #include "kzint.h"
 #include "format.h"
+#include "reseal.h"
 #include "test.h"
 
 #include <math.h>
@@ -384,12 +385,128 @@ static void test_stale_and_damaged(void)
     free(root);
 }
 
+/* The id of a document of the corpus that belongs to shard of shards. */
+static const char *id_of_shard(uint32_t shard, uint32_t shards)
+{
+    for (size_t i = 0; i < N_DOCS; i++)
+        if (kz_shard_of(docs[i].id, strlen(docs[i].id), shards) == shard)
+            return docs[i].id;
+    return NULL;
+}
+
+/* Builds dir from one document: id, "russia news". */
+static void build_one(const char *dir, const char *id, kz_build_mode mode)
+{
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.mode = mode;
+    kz_builder *b = NULL;
+    CHECK_OK(kz_builder_new(&b, dir, &o));
+    if (!b)
+        return;
+    CHECK_OK(kz_builder_add_document(b, id, strlen(id), "", 0, "russia news", 11, NULL, 0));
+    CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+}
+
+/* Shards that hold one id twice (input not split with --shard) are
+ * refused by kz_shard_set_create, with the id and both shards named and no
+ * set written; a deleted document does not count; two ids of one hash are
+ * two documents. */
+static void test_duplicate_ids(void)
+{
+    char *root = kz_test_temp_dir();
+    char *all = path_in(root, "all"), *s0 = path_in(root, "s0"), *s1 = path_in(root, "s1");
+    char *set = path_in(root, "set"), *forged = path_in(root, "forged");
+    build(all, 0, 0, NULL, NULL);
+    build(s0, 0, 2, NULL, NULL);
+    build(s1, 1, 2, NULL, NULL);
+
+    /* Every document of s1 is in all too. */
+    const char *unsplit[] = { all, s1 };
+    struct stat st;
+    CHECK_INT(kz_shard_set_create(set, unsplit, 2), KZ_EINVAL);
+    const char *msg = kz_last_error();
+    CHECK_MSG(strstr(msg, "is in two shards") && strstr(msg, all) && strstr(msg, s1), "message: %s", msg);
+    const char *q = strstr(msg, "\"doc-");
+    char id[24] = "";
+    if (q)
+        sscanf(q + 1, "%23[^\"]", id);
+    CHECK_MSG(id[0] && kz_shard_of(id, strlen(id), 2) == 1, "the id named is no document of s1: %s", msg);
+    CHECK(stat(set, &st) != 0); /* nothing written */
+
+    /* One document in both shards, until s1's copy is deleted. */
+    const char *moved = id_of_shard(1, 2);
+    build_one(s0, moved, KZ_BUILD_ADD);
+    const char *pair[] = { s0, s1 };
+    CHECK_INT(kz_shard_set_create(set, pair, 2), KZ_EINVAL);
+    char want[64];
+    snprintf(want, sizeof want, "\"%s\" is in two shards", moved);
+    CHECK_MSG(strstr(kz_last_error(), want) != NULL, "message: %s", kz_last_error());
+    uint8_t found = 0;
+    uint64_t deleted = 0;
+    CHECK_OK(kz_index_delete(s1, &moved, 1, &found, &deleted));
+    CHECK_INT(deleted, 1);
+    CHECK_OK(kz_shard_set_create(set, pair, 2));
+    kz_index *ix = NULL;
+    CHECK_OK(kz_index_open(&ix, set));
+    if (ix) {
+        kz_index_info info;
+        kz_index_get_info(ix, &info);
+        CHECK_INT(info.docs, N_DOCS);
+    }
+    kz_index_free(ix);
+
+    /* A shard of one document whose IDS record carries the hash of an id
+     * of s0 (forged: XXH3 collisions are not found by chance) is no
+     * duplicate: the ids differ. With that id itself, it is one. */
+    const char *taken = id_of_shard(0, 2);
+    build_one(forged, taken, KZ_BUILD_REPLACE);
+    const char *clash[] = { s0, forged };
+    CHECK_INT(kz_shard_set_create(set, clash, 2), KZ_EINVAL);
+    build_one(forged, "not-a-corpus-id", KZ_BUILD_REPLACE);
+    kz_manifest m;
+    CHECK_OK(kz_manifest_read(&m, forged));
+    char *seg = m.n_segments == 1 ? path_in(forged, m.segments[0].name) : NULL;
+    kz_manifest_free(&m);
+    size_t size = 0;
+    uint8_t *file = seg ? kz_test_read_file(seg, &size) : NULL;
+    CHECK(file != NULL);
+    int patched = 0;
+    if (file && size > KZ_TRAILER_SIZE) {
+        uint64_t table = kz_load_u64(file + size - KZ_TRAILER_SIZE + 8);
+        uint32_t n_sec = kz_load_u32(file + size - KZ_TRAILER_SIZE);
+        for (uint32_t i = 0; i < n_sec && table + (uint64_t)(i + 1) * KZ_SECTION_ENTRY_SIZE <= size; i++) {
+            const uint8_t *e = file + table + (uint64_t)i * KZ_SECTION_ENTRY_SIZE;
+            uint64_t off = kz_load_u64(e + 8), len = kz_load_u64(e + 16);
+            if (kz_load_u32(e) == KZ_SEC_IDS && len == KZ_IDS_SIZE && off + len <= size) {
+                kz_store_u64(file + off + KZ_IDS_HASH, XXH3_64bits(taken, strlen(taken)));
+                patched = 1;
+            }
+        }
+        kz_test_reseal(file, size);
+        kz_test_write_file(seg, file, size);
+    }
+    CHECK(patched);
+    CHECK_OK(kz_shard_set_create(set, clash, 2));
+    free(file);
+    free(seg);
+
+    kz_test_remove_tree(root);
+    free(forged);
+    free(set);
+    free(s1);
+    free(s0);
+    free(all);
+    free(root);
+}
+
 int main(void)
 {
     rng = kz_test_seed();
     make_corpus();
     KZ_RUN(test_shards_answer_as_one);
     KZ_RUN(test_stale_and_damaged);
+    KZ_RUN(test_duplicate_ids);
     for (size_t i = 0; i < N_DOCS; i++) {
         free(docs[i].title);
         free(docs[i].text);
