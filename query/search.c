@@ -1142,6 +1142,24 @@ static roaring_bitmap_t *filter_docs(eval *e, uint32_t node)
     return out;
 }
 
+/* Whether n is a group of optional terms, each a leaf of one term: the
+ * spellings of a word, its synonyms of one word, a prefix's or a word~'s
+ * terms. In a disjunction its terms are terms of the disjunction (a
+ * document's score is the sum over the units it holds, wherever they
+ * stand), so OR mode keeps the fast path (README "Spelling variants"). */
+static int terms_group(const eval *e, const kz_qnode *n)
+{
+    if (n->kind != KZ_QNODE_BOOL || n->filter || n->count == 0)
+        return 0;
+    const kz_query *q = e->q;
+    for (uint32_t i = 0; i < n->count; i++) {
+        const kz_qnode *k = &q->nodes[q->kids[n->first + i]];
+        if (k->kind != KZ_QNODE_LEAF || k->count != 1 || k->filter || occur_of(e, k) != KZ_OCCUR_SHOULD)
+            return 0;
+    }
+    return 1;
+}
+
 /* Runs the fast path when the query is a plain conjunction or disjunction
  * of terms, with or without required or excluded filters beside them (the
  * filters become e->allowed); returns 0 if it is not. */
@@ -1171,6 +1189,11 @@ static int try_fast(eval *e)
         const kz_qnode *k = &q->nodes[kids[i]];
         if (k->filter && root->kind == KZ_QNODE_BOOL && occur_of(e, k) != KZ_OCCUR_SHOULD)
             continue; /* a required or excluded filter: e->allowed */
+        if (want == KZ_OCCUR_SHOULD && terms_group(e, k) &&
+            (root->kind != KZ_QNODE_BOOL || occur_of(e, k) == KZ_OCCUR_SHOULD)) {
+            n_text++; /* a disjunction within the disjunction: its terms join it */
+            continue;
+        }
         if (k->kind != KZ_QNODE_LEAF || k->count != 1 || k->filter ||
             (root->kind == KZ_QNODE_BOOL && occur_of(e, k) != want))
             return 0;
