@@ -322,20 +322,32 @@ static enum MHD_Result reply_search_error(struct MHD_Connection *c, const search
     }
 }
 
-static enum MHD_Result api_search(struct MHD_Connection *c, server *srv, params *p)
+/* The search of a request's parameters (malloc'd), or NULL once *ret
+ * replied what is wrong with them. */
+static search_spec *search_request(struct MHD_Connection *c, server *srv, params *p, enum MHD_Result *ret)
 {
     search_spec *sp = malloc(sizeof *sp);
-    if (!sp)
-        return reply_kz_error(c, KZ_ENOMEM);
+    if (!sp) {
+        *ret = reply_kz_error(c, KZ_ENOMEM);
+        return NULL;
+    }
     spec_from_params(sp, p, srv);
-    enum MHD_Result ret;
     if (!p->status && !*sp->query && !(sp->since && *sp->since) && !(sp->until && *sp->until))
         params_fail(p, MHD_HTTP_BAD_REQUEST, "a search needs 'q' (or 'since' or 'until')%s", "");
     if (p->status) {
-        ret = reply_error(c, p->status, p->status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p->error, 0);
+        *ret = reply_error(c, p->status, p->status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p->error, 0);
         free(sp);
-        return ret;
+        return NULL;
     }
+    return sp;
+}
+
+static enum MHD_Result api_search(struct MHD_Connection *c, server *srv, params *p)
+{
+    enum MHD_Result ret;
+    search_spec *sp = search_request(c, srv, p, &ret);
+    if (!sp)
+        return ret;
     sp->started = now_seconds();
     served_index *s = live_index_take(srv->li);
     kz_index *ix = served_index_get(s);
@@ -536,18 +548,10 @@ static enum MHD_Result api_shard(struct MHD_Connection *c, server *srv, params *
  * (remote.c), the same document as one index's with "machines" added. */
 static enum MHD_Result api_remote_search(struct MHD_Connection *c, server *srv, params *p)
 {
-    search_spec *sp = malloc(sizeof *sp);
-    if (!sp)
-        return reply_kz_error(c, KZ_ENOMEM);
-    spec_from_params(sp, p, srv);
     enum MHD_Result ret;
-    if (!p->status && !*sp->query && !(sp->since && *sp->since) && !(sp->until && *sp->until))
-        params_fail(p, MHD_HTTP_BAD_REQUEST, "a search needs 'q' (or 'since' or 'until')%s", "");
-    if (p->status) {
-        ret = reply_error(c, p->status, p->status == MHD_HTTP_BAD_REQUEST ? "bad_request" : "too_large", p->error, 0);
-        free(sp);
+    search_spec *sp = search_request(c, srv, p, &ret);
+    if (!sp)
         return ret;
-    }
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);

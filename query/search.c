@@ -1659,6 +1659,19 @@ static int results_units(kz_results *r, const kz_query *q, const eval *e)
     return KZ_OK;
 }
 
+/* The statistics q is ranked with: its index's, or N, tokens and avgdl of
+ * the global statistics it was parsed with (stats.c: as one index of every
+ * machine's documents). */
+static void query_info(const kz_query *q, kz_index_info *info)
+{
+    kz_index_get_info(q->ix, info);
+    if (q->global) {
+        info->docs = kz_stats_docs(q->global);
+        info->tokens = kz_stats_tokens(q->global);
+        info->avgdl = info->docs ? (double)info->tokens / (double)info->docs : 0.0;
+    }
+}
+
 /* Ranks q's matches for the resolved options o: hits offset ..
  * offset + limit - 1 of the ranking, nothing collapsed. */
 static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *opts)
@@ -1667,12 +1680,7 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     kz_search_options o = *opts;
     int rc = KZ_OK;
     kz_index_info info;
-    kz_index_get_info(q->ix, &info);
-    if (q->global) { /* stats.c: as one index of every machine's documents */
-        info.docs = kz_stats_docs(q->global);
-        info.tokens = kz_stats_tokens(q->global);
-        info.avgdl = info.docs ? (double)info.tokens / (double)info.docs : 0.0;
-    }
+    query_info(q, &info);
     eval e = { 0 };
     e.ix = q->ix;
     e.q = q;
@@ -2071,12 +2079,7 @@ int kz_query_results_of(kz_results **out, kz_query *q, const kz_search_options *
     if (rc)
         return rc;
     kz_index_info info;
-    kz_index_get_info(q->ix, &info);
-    if (q->global) {
-        info.docs = kz_stats_docs(q->global);
-        info.tokens = kz_stats_tokens(q->global);
-        info.avgdl = info.docs ? (double)info.tokens / (double)info.docs : 0.0;
-    }
+    query_info(q, &info);
     eval e = { 0 };
     e.ix = q->ix;
     e.q = q;
