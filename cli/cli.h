@@ -338,6 +338,7 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
  * res->error for a query's syntax. */
 typedef struct shard_request {
     const char *what;     /* "stats", "search" or "hits" */
+    const char *at;       /* search, hits: the index token the stats step gave; NULL: any */
     uint32_t k;           /* search: hits wanted */
     const char *format;   /* hits: "json", "text" or "id" */
     int color;            /* hits as text: highlighted */
@@ -347,7 +348,9 @@ typedef struct shard_request {
 
 int shard_api(char **out, size_t *len, search_result *res, kz_index *ix, const search_spec *s,
               const shard_request *req);
-/* The message of shard_api's last error on this thread. */
+/* The message of shard_api's last error on this thread. KZ_ESTALE: the
+ * index is not the one of the request's "at" (a new generation came in
+ * between the steps): the coordinator starts again. */
 const char *shard_error(void);
 
 /* ---------------------------------------------------------------- search_text.c */
@@ -410,6 +413,10 @@ int live_index_open(live_index **out, const char *dir, double interval, const kz
 /* The current generation, after looking for a newer one if it is time.
  * Never NULL. */
 served_index *live_index_take(live_index *li);
+/* The generation in place, without looking for a newer one: for the later
+ * steps of a remote search, which must read the generation its first step
+ * read. */
+served_index *live_index_current(live_index *li);
 void live_index_give(live_index *li, served_index *s);
 kz_index *served_index_get(const served_index *s);
 /* How many new generations were put in place since the open. */

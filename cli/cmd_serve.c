@@ -148,7 +148,7 @@ static enum MHD_Result reply_json_stream(struct MHD_Connection *c, FILE *f, char
 /* A request's query-string parameters, checked. */
 typedef struct params {
     const char *q, *n, *offset, *sort, *since, *until, *strict, *mode, *date_field, *id, *collapse, *fragments;
-    const char *explain, *chars, *k, *format, *color; /* explain and chars also for search; the rest /api/shard/ */
+    const char *explain, *chars, *k, *format, *color, *at; /* explain and chars also for search; the rest /api/shard/ */
     const char *facets[SEARCH_MAX_FACETS];
     size_t n_facets, count;
     unsigned status;  /* != 0: what is wrong, in error */
@@ -196,6 +196,7 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
         { "fragments", offsetof(params, fragments) }, { "explain", offsetof(params, explain) },
         { "chars", offsetof(params, chars) },  { "k", offsetof(params, k) },
         { "format", offsetof(params, format) }, { "color", offsetof(params, color) },
+        { "at", offsetof(params, at) },
     };
     int is_query = strcmp(key, "q") == 0 || strcmp(key, "since") == 0 || strcmp(key, "until") == 0;
     if (value_size > (is_query ? MAX_QUERY_BYTES : MAX_PARAM_BYTES)) {
@@ -231,7 +232,7 @@ static enum MHD_Result on_param(void *cls, enum MHD_ValueKind kind, const char *
 /* The parameters of /api/shard/ alone are unknown to the others. */
 static void refuse_shard_params(params *p)
 {
-    const char *name = p->k ? "k" : p->format ? "format" : p->color ? "color" : NULL;
+    const char *name = p->k ? "k" : p->format ? "format" : p->color ? "color" : p->at ? "at" : NULL;
     if (name)
         params_fail(p, MHD_HTTP_BAD_REQUEST,
                     "unknown parameter '%s' (q, n, offset, sort, since, until, facet, strict, mode, date_field, "
@@ -511,7 +512,7 @@ static enum MHD_Result api_shard(struct MHD_Connection *c, server *srv, params *
     if (!sp)
         return reply_kz_error(c, KZ_ENOMEM);
     spec_from_params(sp, p, srv);
-    shard_request req = { what, 0, "json", 0, body, body_len };
+    shard_request req = { what, p->at, 0, "json", 0, body, body_len };
     /* k: the coordinator asks for as many hits as a search may show, and
      * more to collapse near-duplicates. */
     req.k = (uint32_t)int_param(p, "k", p->k, 10, 0, REMOTE_MAX_K);
@@ -526,13 +527,17 @@ static enum MHD_Result api_shard(struct MHD_Connection *c, server *srv, params *
         free(sp);
         return ret;
     }
-    served_index *s = live_index_take(srv->li);
+    /* The statistics step may take a new generation; the later steps read
+     * the one in place, and refuse it if it is not the first step's. */
+    served_index *s = strcmp(what, "stats") == 0 ? live_index_take(srv->li) : live_index_current(srv->li);
     search_result res;
     char *out = NULL;
     size_t len = 0;
     int rc = shard_api(&out, &len, &res, served_index_get(s), sp, &req);
     if (rc == KZ_ESYNTAX && res.error != SEARCH_NO_ERROR)
         ret = reply_search_error(c, sp, &res, rc);
+    else if (rc == KZ_ESTALE)
+        ret = reply_error(c, MHD_HTTP_CONFLICT, "changed", shard_error(), 0);
     else if (rc)
         ret = reply_error(c, rc == KZ_ETIMEOUT ? MHD_HTTP_SERVICE_UNAVAILABLE : rc == KZ_ENOMEM ? 500 : 400,
                           rc == KZ_ETIMEOUT ? "timeout" : "bad_request", shard_error(), 0);

@@ -136,6 +136,8 @@ served_index *live_index_take(live_index *li)
     return take_current(li);
 }
 
+served_index *live_index_current(live_index *li) { return take_current(li); }
+
 kz_index *served_index_get(const served_index *s) { return s->ix; }
 
 uint64_t live_index_reloads(live_index *li)

@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REMOTE_ATTEMPTS 3 /* searches started again when an index changes under one */
+
 typedef struct facet_acc_value {
     char *value;
     size_t len;
@@ -46,6 +48,8 @@ typedef struct machine {
     int answered;    /* every step so far */
     char why[240];   /* when not: what went wrong */
     kz_stats *stats;
+    char at[200];    /* the index the statistics came from (step 1): later steps name it */
+    int changed;     /* a later step found another index there (HTTP 409) */
     uint64_t docid_base;
     /* step 2 */
     uint64_t total, total_all_words;
@@ -228,7 +232,8 @@ static int run_step(machine *m, size_t n, const char *path, const char *params, 
         memset(&calls[i], 0, sizeof calls[i]);
         if (!m[i].answered || (only && !only[i]))
             continue;
-        if (asprintf(&urls[i], "%s%s?%s%s", m[i].base, path, params, extra ? extra : "") < 0) {
+        if (asprintf(&urls[i], "%s%s?%s%s%s%s", m[i].base, path, params, extra ? extra : "", m[i].at[0] ? "&at=" : "",
+                     m[i].at) < 0) {
             urls[i] = NULL;
             rc = KZ_ENOMEM;
             break;
@@ -284,6 +289,7 @@ static int user_error(const http_call *c, remote_error *err)
 static void call_failed(machine *m, const http_call *c)
 {
     char message[200];
+    m->changed |= c->status == 409;
     if (c->status == 0) {
         machine_lost(m, "no answer: %s", c->error[0] ? c->error : "the deadline passed");
     } else {
@@ -552,10 +558,20 @@ static void set_error(remote_error *err, unsigned status, const char *kind, cons
     snprintf(err->message, sizeof err->message, "%s", message);
 }
 
-int remote_search(const search_spec *s, const char *const *urls, size_t n, const remote_output *out,
-                  remote_error *err, uint64_t *total)
+/* Whether a machine's index changed between the steps (HTTP 409). */
+static int changed(const coordinator *co)
 {
-    double t0 = now_seconds();
+    for (size_t i = 0; i < co->n; i++)
+        if (co->m[i].changed)
+            return 1;
+    return 0;
+}
+
+/* One attempt: KZ_ESTALE, with nothing written, when a machine's index
+ * changed between its steps. */
+static int remote_attempt(const search_spec *s, const char *const *urls, size_t n, const remote_output *out,
+                          remote_error *err, uint64_t *total, double t0)
+{
     coordinator co = { s, out, calloc(n, sizeof(machine)), n, calloc(n, sizeof(http_call)), NULL, NULL, 0,
                        s->so.timeout, err };
     FILE *f = out->out, *log = out->log;
@@ -600,7 +616,17 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
             call_failed(&co.m[i], c);
             continue;
         }
-        if (kz_stats_decode(&co.m[i].stats, c->reply, c->reply_len)) {
+        const char *stats_text = c->reply;
+        if (c->reply_len > 23 && memcmp(c->reply, "kzsearch shard 1\nindex ", 23) == 0 &&
+            (stats_text = memchr(c->reply + 23, '\n', c->reply_len - 23))) {
+            size_t tl = (size_t)(stats_text - (c->reply + 23));
+            snprintf(co.m[i].at, sizeof co.m[i].at, "%.*s", (int)KZ_CLI_MIN(tl, sizeof co.m[i].at - 1), c->reply + 23);
+            stats_text++;
+        } else {
+            stats_text = NULL;
+        }
+        if (!stats_text || strspn(co.m[i].at, "0123456789-") != strlen(co.m[i].at) ||
+            kz_stats_decode(&co.m[i].stats, stats_text, c->reply_len - (size_t)(stats_text - c->reply))) {
             machine_lost(&co.m[i], "a malformed reply to the statistics: %s", kz_last_error());
             continue;
         }
@@ -697,6 +723,10 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
             continue;
         }
         break;
+    }
+    if (changed(&co)) {
+        rc = KZ_ESTALE;
+        goto done;
     }
     answered = 0;
     for (size_t i = 0; i < n; i++)
@@ -862,7 +892,8 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
             for (size_t mi = 0; mi < n && rc == KZ_OK; mi++) {
                 if (!wanted[mi] || !co.m[mi].answered)
                     continue;
-                if (asprintf(&urls3[mi], "%s/api/shard/hits?%s%s", co.m[mi].base, co.params, extra) < 0) {
+                if (asprintf(&urls3[mi], "%s/api/shard/hits?%s%s&at=%s", co.m[mi].base, co.params, extra,
+                             co.m[mi].at) < 0) {
                     urls3[mi] = NULL;
                     rc = KZ_ENOMEM;
                     break;
@@ -909,6 +940,8 @@ int remote_search(const search_spec *s, const char *const *urls, size_t n, const
         free(bodies[mi]);
     free(bodies);
     free(wanted);
+    if (rc == KZ_OK && changed(&co))
+        rc = KZ_ESTALE;
     if (rc)
         goto done;
     answered = 0;
@@ -992,7 +1025,7 @@ lost:
     set_error(err, 503, "unavailable", "no machine answered");
     rc = KZ_EIO;
 done:
-    if (rc && !err->status)
+    if (rc && rc != KZ_ESTALE && !err->status)
         set_error(err, rc == KZ_ENOMEM ? 500 : 502, "internal", *kz_last_error() ? kz_last_error() : kz_strerror(rc));
     for (size_t i = 0; i < n && co.m; i++) {
         machine_clear_step2(&co.m[i]);
@@ -1012,4 +1045,20 @@ done:
     free(group);
     free(items);
     return rc;
+}
+
+int remote_search(const search_spec *s, const char *const *urls, size_t n, const remote_output *out,
+                  remote_error *err, uint64_t *total)
+{
+    /* A machine that takes a new generation of its index between the
+     * steps (kzsearch add on it) would answer the later ones from another
+     * index than the statistics: it refuses, and the search starts again. */
+    double t0 = now_seconds();
+    for (int attempt = 0; attempt < REMOTE_ATTEMPTS; attempt++) {
+        int rc = remote_attempt(s, urls, n, out, err, total, t0);
+        if (rc != KZ_ESTALE)
+            return rc;
+    }
+    set_error(err, 503, "changed", "the machines' indexes kept changing during the search: ask again");
+    return KZ_ESTALE;
 }

@@ -245,6 +245,20 @@ done:
     return rc;
 }
 
+/* What names this generation of ix: its docids, lengths and the
+ * generation of each index opened in it. */
+static void index_token(char *buf, size_t size, const kz_index *ix)
+{
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    size_t at = (size_t)snprintf(buf, size, "%" PRIu64 "-%" PRIu64, info.docids, info.tokens);
+    for (size_t i = 0; i < kz_index_part_count(ix) && at < size; i++) {
+        uint64_t generation = 0;
+        kz_index_part_dir(ix, i, &generation);
+        at += (size_t)snprintf(buf + at, size - at, "-%" PRIu64, generation);
+    }
+}
+
 int shard_api(char **out, size_t *len, search_result *res, kz_index *ix, const search_spec *s_in,
               const shard_request *req)
 {
@@ -263,9 +277,23 @@ int shard_api(char **out, size_t *len, search_result *res, kz_index *ix, const s
     *sp = *s_in;
     for (size_t i = 0; i < sp->n_facets; i++) /* the copy's fields point into its own texts */
         sp->facets[i].field = sp->facet_text[i] + (s_in->facets[i].field - s_in->facet_text[i]);
+    char token[1600];
+    index_token(token, sizeof token, ix);
     if (strcmp(req->what, "stats") == 0) {
-        if ((rc = search_gather(&stats, res, ix, sp)) == KZ_OK)
-            rc = kz_stats_encode(stats, out, len);
+        char *text = NULL;
+        size_t text_len = 0;
+        if ((rc = search_gather(&stats, res, ix, sp)) == KZ_OK && (rc = kz_stats_encode(stats, &text, &text_len)) == KZ_OK &&
+            asprintf(out, SHARD_MAGIC "index %s\n%s", token, text) < 0) {
+            *out = NULL;
+            rc = KZ_ENOMEM;
+        }
+        if (rc == KZ_OK)
+            *len = strlen(*out);
+        free(text);
+        goto done;
+    }
+    if (req->at && strcmp(req->at, token) != 0) {
+        rc = refuse(KZ_ESTALE, "the index changed since the search began (a new generation): ask again");
         goto done;
     }
     const char *rest = NULL;

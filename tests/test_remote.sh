@@ -167,9 +167,23 @@ if command -v curl >/dev/null; then
     curl -s "$u0/api/shard/stats?q=oil" >"$T/stats"
     code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/stats" "$u0/api/shard/search?q=oil&k=100000000")
     [ "$code" = 400 ] && ok || bad "k past its limit: $code"
-    { cat "$T/stats"; echo "h 999999 0x1p+0 1 1 5"; } >"$T/hits"
+    { tail -n +3 "$T/stats"; echo "h 999999 0x1p+0 1 1 5"; } >"$T/hits"
     code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/hits" "$u0/api/shard/hits?q=oil")
     [ "$code" = 400 ] && ok || bad "a hit of no document: $code"
+    # A later step names the index its statistics came from: another is 409.
+    printf '%s\n' "$(tail -n +3 "$T/stats")" >"$T/sum"
+    code=$(curl -s -o "$T/e.json" -w '%{http_code}' --data-binary @"$T/sum" "$u0/api/shard/search?q=oil&at=1-2-3")
+    [ "$code" = 409 ] && grep -q '"changed"' "$T/e.json" && ok || bad "a step of another index: $code"
+    at=$(sed -n 's/^index //p' "$T/stats")
+    code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/sum" "$u0/api/shard/search?q=oil&at=$at")
+    [ "$code" = 200 ] && ok || bad "a step of the same index: $code"
+    # A machine's new generation (kzsearch add) is searched at once, and
+    # the whole still equals one index of the three.
+    printf '%s\n' '{"id":"fresh-1","title":"Fresh","source":"Reuters","date":"2024-01-01","text":"zeppelin grain oil exports"}' \
+        >"$T/fresh.jsonl"
+    "$KZ" add -q --index "$T/s0" "$T/fresh.jsonl" >/dev/null 2>&1 || bad "add to a machine's index"
+    compare zeppelin grain -n 5
+
     code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$u0/api/shard/search?q=oil")
     [ "$code" = 405 ] && ok || bad "PUT: $code"
     code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T/stats" "$uc/api/shard/search?q=oil")
