@@ -55,6 +55,11 @@ uint64_t kzb_now_ns(void);
 
 /* Percentile p (0..1) of n sorted values. */
 double kzb_percentile(const double *sorted, size_t n, double p);
+/* qsort's order of doubles; v's median (v is sorted); rm -rf path, so that a
+ * build starts from nothing whatever an earlier run left. */
+int kzb_cmp_double(const void *x, const void *y);
+double kzb_median(double *v, size_t n);
+void kzb_remove_tree(const char *path);
 
 /* Appends a line to a data file in out_dir (for the plots); creates it
  * with the header line on first use in this run. */
@@ -72,6 +77,28 @@ void kzb_variants_cases(kzb *b);
 void kzb_collapse_cases(kzb *b);
 void kzb_serve_cases(kzb *b);
 void kzb_shards_cases(kzb *b);
+void kzb_remote_cases(kzb *b);
+
+/* bench_http.c: one kept-alive HTTP connection to 127.0.0.1:port, and what
+ * it has read past the last reply. */
+typedef struct kzb_conn {
+    int fd;
+    unsigned port;
+    int must_close; /* the last reply said "Connection: close" */
+    uint64_t reopened; /* connections opened again after one */
+    char *buf;
+    size_t cap, have;
+    size_t used; /* bytes of the last reply, dropped at the next request */
+} kzb_conn;
+
+/* 0, or -1 when it cannot connect. */
+int kzb_conn_open(kzb_conn *c, unsigned port);
+void kzb_conn_close(kzb_conn *c);
+/* GET path over c: *status and the body (*body, *len: in c's buffer, NUL
+ * terminated, valid until the next request). 0, or -1 if the exchange
+ * failed (a reply without Content-Length is a failure). A connection the
+ * server closed is opened again (c->reopened counts them). */
+int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, size_t *len);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);

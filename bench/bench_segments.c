@@ -84,7 +84,6 @@
 #include "bench.h"
 #include "kzsearch.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,34 +95,6 @@
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return kzb_percentile(v, n, 0.5);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* rm -rf path: a build starts from nothing, whatever an earlier run left. */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0)
-        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Runs kzsearch (bin NULL) or bin with args, its standard error to log;
  * fails case_name unless it exits 0. mem as for kzb_spawn_ex. */
@@ -404,7 +375,7 @@ static int release_index(seg_run *s, const char *dir)
     const char *name = "segments/release-index", *bin = kzb_opts(b)->baseline_bin;
     char log[4200];
     snprintf(log, sizeof log, "%s.log", dir);
-    remove_tree(dir);
+    kzb_remove_tree(dir);
     const char *args[] = { "kzsearch", "index", "-o", dir, "--threads", "2", "--memory", "1G", s->all, NULL };
     double secs;
     uint64_t rss;
@@ -422,7 +393,7 @@ static int rebuild(seg_run *s, int have_release)
     const char *name = "segments/rebuild", *base = have_release ? "segments/release-index" : NULL;
     char log[4200];
     snprintf(log, sizeof log, "%s.log", s->rebuild);
-    remove_tree(s->rebuild);
+    kzb_remove_tree(s->rebuild);
     const char *args[] = { "kzsearch", "index", "-o", s->rebuild, "--threads", "2", "--memory", "1G", s->all, NULL };
     double secs;
     uint64_t rss;
@@ -451,7 +422,7 @@ static void added(seg_run *s)
     work(tail, sizeof tail, s, "seg-tail.jsonl");
     work(one, sizeof one, s, "seg-one.jsonl");
     work(ids, sizeof ids, s, "seg-delete.txt");
-    remove_tree(dir);
+    kzb_remove_tree(dir);
 
     /* add-N: the last n_add passages into the index of the others. */
     const char *name = s->name_add;
@@ -509,7 +480,7 @@ static void added(seg_run *s)
         char *want = id;
         exactly(b, name, dir, word, &want, 1);
     }
-    kzb_metric(b, name, "median", median(ms, reps), "ms", NULL, NULL);
+    kzb_metric(b, name, "median", kzb_median(ms, reps), "ms", NULL, NULL);
     kzb_metric(b, name, "max", ms[reps - 1], "ms", NULL, NULL);
 
     /* delete-M: n_del ids spread over the passages. */
@@ -580,7 +551,7 @@ static void ten(seg_run *s)
     kzb_child_memory mem;
     work(dir, sizeof dir, s, "seg-ten");
     work(part, sizeof part, s, "seg-part.jsonl");
-    remove_tree(dir);
+    kzb_remove_tree(dir);
 
     /* build-10: a tenth of the passages a segment, in order. */
     const char *name = "segments/build-10";
@@ -634,10 +605,10 @@ static void ten(seg_run *s)
         }
         if (!ok)
             continue;
-        kzb_metric(b, one, "p50", median(v[0], s->rounds), "us", NULL, NULL);
-        kzb_metric(b, one, "p99", median(v[1], s->rounds), "us", NULL, NULL);
-        kzb_metric(b, many, "p50", median(v[2], s->rounds), "us", one, "p50");
-        kzb_metric(b, many, "p99", median(v[3], s->rounds), "us", one, "p99");
+        kzb_metric(b, one, "p50", kzb_median(v[0], s->rounds), "us", NULL, NULL);
+        kzb_metric(b, one, "p99", kzb_median(v[1], s->rounds), "us", NULL, NULL);
+        kzb_metric(b, many, "p50", kzb_median(v[2], s->rounds), "us", one, "p50");
+        kzb_metric(b, many, "p99", kzb_median(v[3], s->rounds), "us", one, "p99");
     }
 
     /* add-merge: the new versions, merging by the tiered policy, in 64M. */
@@ -730,7 +701,7 @@ static int latency_file(const char *path, size_t n, double *p50, double *p99)
     fclose(f);
     int rc = us && k == n && n > 0 ? 0 : -1;
     if (rc == 0) {
-        qsort(us, n, sizeof *us, cmp_double);
+        qsort(us, n, sizeof *us, kzb_cmp_double);
         *p50 = kzb_percentile(us, n, 0.5);
         *p99 = kzb_percentile(us, n, 0.99);
     }
@@ -789,10 +760,10 @@ static void release(seg_run *s, const char *old_dir)
         }
         if (!ok)
             continue;
-        kzb_metric(b, name[0], "p50", median(v[0][0], s->rounds), "us", NULL, NULL);
-        kzb_metric(b, name[0], "p99", median(v[0][1], s->rounds), "us", NULL, NULL);
-        kzb_metric(b, name[1], "p50", median(v[1][0], s->rounds), "us", name[0], "p50");
-        kzb_metric(b, name[1], "p99", median(v[1][1], s->rounds), "us", name[0], "p99");
+        kzb_metric(b, name[0], "p50", kzb_median(v[0][0], s->rounds), "us", NULL, NULL);
+        kzb_metric(b, name[0], "p99", kzb_median(v[0][1], s->rounds), "us", NULL, NULL);
+        kzb_metric(b, name[1], "p50", kzb_median(v[1][0], s->rounds), "us", name[0], "p50");
+        kzb_metric(b, name[1], "p99", kzb_median(v[1][1], s->rounds), "us", name[0], "p99");
     }
     remove(queries);
 }

@@ -208,135 +208,6 @@ static uint64_t server_rss(const server *s)
 
 /* ---------------------------------------------------------------- the client */
 
-/* One kept-alive connection and what it has read past the last reply. */
-typedef struct conn {
-    int fd;
-    unsigned port;
-    int must_close; /* the last reply said "Connection: close" */
-    uint64_t reopened; /* connections opened again after one */
-    char *buf;
-    size_t cap, have;
-    size_t used; /* bytes of the last reply, dropped at the next request */
-} conn;
-
-static int conn_open(conn *c, unsigned port)
-{
-    uint64_t reopened = c->reopened;
-    memset(c, 0, sizeof *c);
-    c->port = port;
-    c->reopened = reopened;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = { .tv_sec = 30 };
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(c->fd);
-        c->fd = -1;
-        return -1;
-    }
-    return 0;
-}
-
-static void conn_close(conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->buf);
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-}
-
-/* Reads more into c's buffer; -1 on an error or the end. */
-static int conn_fill(conn *c)
-{
-    if (c->cap - c->have < 16384) {
-        size_t cap = c->cap ? c->cap * 2 : 65536;
-        char *nb = realloc(c->buf, cap);
-        if (!nb)
-            return -1;
-        c->buf = nb;
-        c->cap = cap;
-    }
-    ssize_t n;
-    do
-        n = recv(c->fd, c->buf + c->have, c->cap - c->have - 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return -1;
-    c->have += (size_t)n;
-    c->buf[c->have] = 0;
-    return 0;
-}
-
-/* GET path over c: *status and the body (*body, *len: in c's buffer, NUL
- * terminated, valid until the next request). 0, or -1 if the exchange
- * failed (a reply without Content-Length is a failure). */
-static int http_get(conn *c, const char *path, int *status, const char **body, size_t *len)
-{
-    if (c->must_close) {
-        /* The server closed it: a new one, as any client would. */
-        uint64_t reopened = c->reopened + 1;
-        unsigned port = c->port;
-        conn_close(c);
-        c->reopened = reopened;
-        if (conn_open(c, port) != 0)
-            return -1;
-    }
-    if (c->used) {
-        memmove(c->buf, c->buf + c->used, c->have - c->used);
-        c->have -= c->used;
-        c->used = 0;
-    }
-    char req[16384];
-    int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (rl < 0 || (size_t)rl >= sizeof req)
-        return -1;
-    for (size_t sent = 0; sent < (size_t)rl;) {
-        ssize_t n = send(c->fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        sent += (size_t)n;
-    }
-    char *end;
-    while (!c->buf || !(end = memmem(c->buf, c->have, "\r\n\r\n", 4)))
-        if (conn_fill(c) != 0)
-            return -1;
-    size_t head = (size_t)(end - c->buf) + 4;
-    if (sscanf(c->buf, "HTTP/1.%*d %d", status) != 1)
-        return -1;
-    size_t length = 0;
-    int have_length = 0;
-    for (char *line = strstr(c->buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n"))
-        if (strncasecmp(line + 2, "Content-Length:", 15) == 0) {
-            length = strtoul(line + 17, NULL, 10);
-            have_length = 1;
-        } else if (strncasecmp(line + 2, "Connection: close\r\n", 19) == 0) {
-            c->must_close = 1;
-        }
-    if (!have_length)
-        return -1;
-    while (c->have < head + length)
-        if (conn_fill(c) != 0)
-            return -1;
-    /* No pipelining: nothing follows a reply, and the byte after it (kept
-     * free by conn_fill) ends the body as a string. */
-    if (c->have != head + length)
-        return -1;
-    c->buf[c->have] = 0;
-    *body = c->buf + head;
-    *len = length;
-    c->used = head + length;
-    return 0;
-}
-
 /* /api/search?q=text&n=10 with text percent-encoded. */
 static void search_path(char *out, size_t size, const char *text)
 {
@@ -387,14 +258,14 @@ static const char *reply_differs(const char *body, const expect *ex, char *why, 
 }
 
 /* One request for query i, checked: 0, or -1 with the reason in why. */
-static int request_checked(conn *c, const kzb_queries *q, const expect *ex, size_t i, char *why, size_t size)
+static int request_checked(kzb_conn *c, const kzb_queries *q, const expect *ex, size_t i, char *why, size_t size)
 {
     char path[12288];
     search_path(path, sizeof path, q->text[i]);
     int status = 0;
     const char *body;
     size_t len;
-    if (http_get(c, path, &status, &body, &len) != 0) {
+    if (kzb_http_get(c, path, &status, &body, &len) != 0) {
         snprintf(why, size, "query %s: no reply or a malformed one", q->qid[i]);
         return -1;
     }
@@ -436,9 +307,9 @@ static void load_failed(load *l, const char *why)
 static void *load_thread(void *arg)
 {
     load *l = arg;
-    conn c;
+    kzb_conn c;
     char why[512];
-    if (conn_open(&c, l->port) != 0) {
+    if (kzb_conn_open(&c, l->port) != 0) {
         load_failed(l, "cannot connect");
         return NULL;
     }
@@ -449,13 +320,13 @@ static void *load_thread(void *arg)
         if (request_checked(&c, l->q, l->ex, i % l->q->n, why, sizeof why) != 0) {
             load_failed(l, why);
             /* A broken connection is opened again; the count goes on. */
-            conn_close(&c);
-            if (conn_open(&c, l->port) != 0)
+            kzb_conn_close(&c);
+            if (kzb_conn_open(&c, l->port) != 0)
                 break;
         }
     }
     atomic_fetch_add(&l->reopened, c.reopened);
-    conn_close(&c);
+    kzb_conn_close(&c);
     return NULL;
 }
 
@@ -555,7 +426,7 @@ void kzb_serve_cases(kzb *b)
     expect *ex = calloc(nq, sizeof *ex);
     double *in_us = calloc(nq * (size_t)passes, sizeof *in_us), *http_us = calloc(nq * (size_t)passes, sizeof *http_us);
     server s = { 0 };
-    conn c = { .fd = -1 };
+    kzb_conn c = { .fd = -1 };
     int started = 0;
     if (!ex || !in_us || !http_us || inproc_pass(b, ix, q, in_us, ex) != 0)
         goto done;
@@ -573,7 +444,7 @@ void kzb_serve_cases(kzb *b)
     int status = 0;
     const char *body;
     size_t len;
-    if (conn_open(&c, s.port) != 0 || http_get(&c, "/healthz", &status, &body, &len) != 0 || status != 200 ||
+    if (kzb_conn_open(&c, s.port) != 0 || kzb_http_get(&c, "/healthz", &status, &body, &len) != 0 || status != 200 ||
         !strstr(body, "\"status\": \"ok\"")) {
         kzb_fail(b, top, "/healthz on port %u: status %d", s.port, status);
         goto done;
@@ -620,7 +491,7 @@ void kzb_serve_cases(kzb *b)
         kzb_metric(b, tput, "server_rss_after", (double)rss1 / 1e6, "MB", NULL, NULL);
     }
 done:
-    conn_close(&c);
+    kzb_conn_close(&c);
     if (started && server_stop(&s) != 0)
         kzb_fail(b, top, "kzsearch serve did not stop cleanly on SIGTERM (%s)", log);
     kz_index_free(ix);

@@ -41,7 +41,6 @@
 #include "bench.h"
 #include "kzsearch.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,34 +51,6 @@
 #define ROUNDS 5
 #define LIMIT 10
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return kzb_percentile(v, n, 0.5);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* rm -rf path: a build starts from nothing, whatever an earlier run left. */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0)
-        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* kzsearch with args, its standard error to log; fails case_name unless
  * it exits 0. */
@@ -354,7 +325,7 @@ static int build(shard_run *s)
     uint64_t rss, docs, segs, kept = 0;
 
     const char *name = "shards/build-one";
-    remove_tree(s->one);
+    kzb_remove_tree(s->one);
     snprintf(log, sizeof log, "%s.log", s->one);
     const char *one[] = { "kzsearch", "index", "-o", s->one, "--threads", "2", "--memory", "1G", s->all, NULL };
     if (cli(b, name, one, log, &secs, &rss) != 0)
@@ -374,7 +345,7 @@ static int build(shard_run *s)
     for (int i = 0; i < SHARDS; i++) {
         char which[16];
         snprintf(which, sizeof which, "%d/%d", i, SHARDS);
-        remove_tree(s->shard[i]);
+        kzb_remove_tree(s->shard[i]);
         snprintf(log, sizeof log, "%s.log", s->shard[i]);
         const char *args[] = { "kzsearch", "index", "--shard", which, "-o", s->shard[i], "--threads", "1",
                                "--memory", "1G", s->all, NULL };
@@ -396,7 +367,7 @@ static int build(shard_run *s)
     }
 
     name = "shards/create";
-    remove_tree(s->set);
+    kzb_remove_tree(s->set);
     snprintf(log, sizeof log, "%s.log", s->set);
     const char *create[] = { "kzsearch", "shards", "create", s->set, s->shard[0], s->shard[1], s->shard[2],
                              s->shard[3], NULL };
@@ -465,17 +436,17 @@ static void latency(shard_run *s, kz_index *one, kz_index *set, kz_mode mode, co
     for (size_t side = 0; side < 2; side++)
         for (size_t p = 0; p < rounds; p++) {
             memcpy(tmp, us[side] + p * nq, q->n * sizeof *tmp);
-            qsort(tmp, q->n, sizeof *tmp, cmp_double);
+            qsort(tmp, q->n, sizeof *tmp, kzb_cmp_double);
             pct[side][0][p] = kzb_percentile(tmp, q->n, 0.5);
             pct[side][1][p] = kzb_percentile(tmp, q->n, 0.99);
         }
     for (size_t i = 0; i < q->n; i++)
         tmp[i] = fast[1][i] / fast[0][i];
-    kzb_metric(b, name_one, "p50", median(pct[0][0], rounds), "us", NULL, NULL);
-    kzb_metric(b, name_one, "p99", median(pct[0][1], rounds), "us", NULL, NULL);
-    kzb_metric(b, name_set, "p50", median(pct[1][0], rounds), "us", name_one, "p50");
-    kzb_metric(b, name_set, "p99", median(pct[1][1], rounds), "us", name_one, "p99");
-    kzb_metric(b, name_set, "per-query", median(tmp, q->n), "x", NULL, NULL);
+    kzb_metric(b, name_one, "p50", kzb_median(pct[0][0], rounds), "us", NULL, NULL);
+    kzb_metric(b, name_one, "p99", kzb_median(pct[0][1], rounds), "us", NULL, NULL);
+    kzb_metric(b, name_set, "p50", kzb_median(pct[1][0], rounds), "us", name_one, "p50");
+    kzb_metric(b, name_set, "p99", kzb_median(pct[1][1], rounds), "us", name_one, "p99");
+    kzb_metric(b, name_set, "per-query", kzb_median(tmp, q->n), "x", NULL, NULL);
     kzb_metric(b, name_set, "tie-order", (double)tie_order, "queries", NULL, NULL);
 done:
     free(tmp);

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -111,6 +112,34 @@ static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
+}
+
+int kzb_cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+double kzb_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, kzb_cmp_double);
+    return kzb_percentile(v, n, 0.5);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void kzb_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 double kzb_percentile(const double *sorted, size_t n, double p)
@@ -870,6 +899,8 @@ int main(int argc, char **argv)
         puts("              process, requests/s from 2 clients against 1; checks totals and hit ids");
         puts("shards/*      4 shards built with --shard I/4 and searched as a set against one index of the");
         puts("              same passages: top 10 AND, OR, AUTO; checks hits, totals, scores to the bit");
+        puts("remote/*      serve --remote over 4 shard servers on loopback against one server of the set:");
+        puts("              /api/search top 10, with and without passages; checks the JSON byte for byte");
         return 0;
     }
     char work[4096];
@@ -893,6 +924,7 @@ int main(int argc, char **argv)
     kzb_collapse_cases(&b);
     kzb_serve_cases(&b);
     kzb_shards_cases(&b);
+    kzb_remote_cases(&b);
     write_results(&b);
     plot(&b);
     fprintf(stderr, "kzbench: %zu figures in %.1f s, %d failed check%s; results in %s/\n", b.n,

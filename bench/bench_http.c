@@ -1,0 +1,133 @@
+/*
+ * bench_http.c: the bench's HTTP client for `kzsearch serve` on loopback
+ * (serve/, remote/): one kept-alive connection, GET, replies read by their
+ * Content-Length. Written here rather than with a library so that what is
+ * timed is the server, with no client library in between.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+int kzb_conn_open(kzb_conn *c, unsigned port)
+{
+    uint64_t reopened = c->reopened;
+    memset(c, 0, sizeof *c);
+    c->port = port;
+    c->reopened = reopened;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval tv = { .tv_sec = 30 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+void kzb_conn_close(kzb_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->buf);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+}
+
+/* Reads more into c's buffer; -1 on an error or the end. */
+static int conn_fill(kzb_conn *c)
+{
+    if (c->cap - c->have < 16384) {
+        size_t cap = c->cap ? c->cap * 2 : 65536;
+        char *nb = realloc(c->buf, cap);
+        if (!nb)
+            return -1;
+        c->buf = nb;
+        c->cap = cap;
+    }
+    ssize_t n;
+    do
+        n = recv(c->fd, c->buf + c->have, c->cap - c->have - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return -1;
+    c->have += (size_t)n;
+    c->buf[c->have] = 0;
+    return 0;
+}
+
+int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, size_t *len)
+{
+    if (c->must_close) {
+        /* The server closed it: a new one, as any client would. */
+        uint64_t reopened = c->reopened + 1;
+        unsigned port = c->port;
+        kzb_conn_close(c);
+        c->reopened = reopened;
+        if (kzb_conn_open(c, port) != 0)
+            return -1;
+    }
+    if (c->used) {
+        memmove(c->buf, c->buf + c->used, c->have - c->used);
+        c->have -= c->used;
+        c->used = 0;
+    }
+    char req[16384];
+    int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (rl < 0 || (size_t)rl >= sizeof req)
+        return -1;
+    for (size_t sent = 0; sent < (size_t)rl;) {
+        ssize_t n = send(c->fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        sent += (size_t)n;
+    }
+    char *end;
+    while (!c->buf || !(end = memmem(c->buf, c->have, "\r\n\r\n", 4)))
+        if (conn_fill(c) != 0)
+            return -1;
+    size_t head = (size_t)(end - c->buf) + 4;
+    if (sscanf(c->buf, "HTTP/1.%*d %d", status) != 1)
+        return -1;
+    size_t length = 0;
+    int have_length = 0;
+    for (char *line = strstr(c->buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n"))
+        if (strncasecmp(line + 2, "Content-Length:", 15) == 0) {
+            length = strtoul(line + 17, NULL, 10);
+            have_length = 1;
+        } else if (strncasecmp(line + 2, "Connection: close\r\n", 19) == 0) {
+            c->must_close = 1;
+        }
+    if (!have_length)
+        return -1;
+    while (c->have < head + length)
+        if (conn_fill(c) != 0)
+            return -1;
+    /* No pipelining: nothing follows a reply, and the byte after it (kept
+     * free by conn_fill) ends the body as a string. */
+    if (c->have != head + length)
+        return -1;
+    c->buf[c->have] = 0;
+    *body = c->buf + head;
+    *len = length;
+    c->used = head + length;
+    return 0;
+}
