@@ -870,6 +870,130 @@ done:
     free(w);
 }
 
+/* A clause of a conjunction with groups: a term (unit) or a group of
+ * optional terms (node). */
+typedef struct and_clause {
+    const kz_qnode *group; /* NULL: a term */
+    uint32_t unit;
+    uint64_t df;           /* its documents at most: a group's terms' dfs added */
+} and_clause;
+
+/* The first docid >= d that clause c has, or KZ_DOC_END. */
+static uint32_t clause_next(eval *e, const and_clause *c, uint32_t d)
+{
+    if (!c->group)
+        return leaf_next(e, &e->score[c->unit], d);
+    const kz_query *q = e->q;
+    uint32_t best = KZ_DOC_END;
+    for (uint32_t m = 0; m < c->group->count; m++) {
+        uint32_t x = leaf_next(e, &e->score[q->nodes[q->kids[c->group->first + m]].unit], d);
+        best = KZ_MIN(best, x);
+    }
+    return best;
+}
+
+/* A conjunction of terms and of groups of optional terms (a word and its
+ * spellings, a prefix's terms), c[0 .. n) with the rarest clause first:
+ * the rarest leads, every other is sought to its document in turn
+ * (leapfrog), and a document all have is scored as score_doc scores it (w
+ * in query order). Once the top k is full, a document whose bound (the
+ * terms' blocks', the groups' terms' whole lists, added) cannot beat the
+ * k-th score is passed over without a tf lookup. */
+static void eval_and_groups(eval *e, and_clause *c, size_t n)
+{
+    const kz_query *q = e->q;
+    double *ub = calloc(n, sizeof *ub);
+    if (!ub) {
+        e->rc = oom();
+        goto done;
+    }
+    /* A document may hold several terms of a group, each scored: their
+     * bounds add up. */
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].group) {
+            ub[i] = e->unit_idf[c[i].unit] * list_bound(e, e->score[c[i].unit].cur[0].pl) * BOUND_SLACK;
+            continue;
+        }
+        for (uint32_t m = 0; m < c[i].group->count; m++) {
+            uint32_t u = q->nodes[q->kids[c[i].group->first + m]].unit;
+            if (!e->score[u].missing)
+                ub[i] += e->unit_idf[u] * list_bound(e, e->score[u].cur[0].pl) * BOUND_SLACK;
+        }
+    }
+    uint32_t d = 0;
+    while (!e->rc && (d = clause_next(e, &c[0], d)) != KZ_DOC_END && !over_budget(e)) {
+        /* Leapfrog: every clause to d, or past it to where the lead goes. */
+        uint32_t to = d;
+        for (size_t i = 1; i < n && to == d; i++)
+            to = clause_next(e, &c[i], d);
+        if (to != d) {
+            d = to;
+            continue;
+        }
+        if (!is_deleted(e, d)) {
+            e->total++;
+            note_match(e, d);
+            double theta = threshold(e), bound = 0;
+            if (e->k && e->n_heap == e->k) {
+                for (size_t i = 0; i < n; i++) {
+                    const leaf_reader *lr = &e->score[c[i].unit];
+                    bound += c[i].group || !lr->cur[0].pl->n_blocks
+                                 ? ub[i]
+                                 : e->unit_idf[c[i].unit] *
+                                       block_bound(e, lr->cur[0].pl, lr->cur[0].ord / KZ_POSTING_BLOCK) * BOUND_SLACK;
+                }
+            }
+            if (e->k && (e->n_heap < e->k || bound > theta)) {
+                double score = score_doc(e, d);
+                if (score >= theta || e->n_heap < e->k)
+                    topk_add(e, d, score);
+            }
+        }
+        if (d == KZ_DOC_END - 1)
+            break;
+        d++;
+    }
+done:
+    free(ub);
+}
+
+static int cmp_clause_df(const void *x, const void *y)
+{
+    const and_clause *a = x, *b = y;
+    return a->df < b->df ? -1 : a->df > b->df;
+}
+
+/* The terms t[0 .. n) and the groups as clauses, the rarest first, for
+ * eval_and_groups. A group none of whose terms this segment has matches
+ * nothing. */
+static void eval_and_clauses(eval *e, const term_list *t, size_t n, const kz_qnode *const *groups, size_t n_groups)
+{
+    const kz_query *q = e->q;
+    and_clause *c = malloc((n + n_groups) * sizeof *c);
+    if (!c) {
+        e->rc = oom();
+        return;
+    }
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        c[nc++] = (and_clause){ NULL, t[i].unit, t[i].c->pl->df };
+    for (size_t g = 0; g < n_groups; g++) {
+        uint64_t df = 0;
+        for (uint32_t m = 0; m < groups[g]->count; m++) {
+            const leaf_reader *lr = &e->score[q->nodes[q->kids[groups[g]->first + m]].unit];
+            df += lr->missing ? 0 : lr->cur[0].pl->df;
+        }
+        if (df == 0) {
+            free(c);
+            return;
+        }
+        c[nc++] = (and_clause){ groups[g], 0, df };
+    }
+    qsort(c, nc, sizeof *c, cmp_clause_df);
+    eval_and_groups(e, c, nc);
+    free(c);
+}
+
 static int cmp_ub(const void *x, const void *y)
 {
     const term_list *a = x, *b = y;
@@ -1160,6 +1284,19 @@ static int terms_group(const eval *e, const kz_qnode *n)
     return 1;
 }
 
+#define MAX_AND_GROUPS 64
+
+/* Whether unit u is the term of a leaf among kids (not one of a group's). */
+static int plain_kid(const kz_query *q, const uint32_t *kids, uint32_t n_kids, uint32_t u)
+{
+    for (uint32_t i = 0; i < n_kids; i++) {
+        const kz_qnode *k = &q->nodes[kids[i]];
+        if (k->kind == KZ_QNODE_LEAF && !k->filter && k->unit == u)
+            return 1;
+    }
+    return 0;
+}
+
 /* Runs the fast path when the query is a plain conjunction or disjunction
  * of terms, with or without required or excluded filters beside them (the
  * filters become e->allowed); returns 0 if it is not. */
@@ -1170,7 +1307,8 @@ static int try_fast(eval *e)
     const uint32_t *kids = &q->root;
     uint32_t n_kids = 1;
     kz_occur want = e->default_occur == KZ_OCCUR_MUST ? KZ_OCCUR_MUST : KZ_OCCUR_SHOULD;
-    size_t n_text = 0;
+    size_t n_text = 0, n_groups = 0;
+    const kz_qnode *groups[MAX_AND_GROUPS];
     if (root->kind == KZ_QNODE_BOOL) {
         kids = q->kids + root->first;
         n_kids = root->count;
@@ -1192,6 +1330,14 @@ static int try_fast(eval *e)
         if (want == KZ_OCCUR_SHOULD && terms_group(e, k) &&
             (root->kind != KZ_QNODE_BOOL || occur_of(e, k) == KZ_OCCUR_SHOULD)) {
             n_text++; /* a disjunction within the disjunction: its terms join it */
+            continue;
+        }
+        if (want == KZ_OCCUR_MUST && root->kind == KZ_QNODE_BOOL && terms_group(e, k) &&
+            occur_of(e, k) == KZ_OCCUR_MUST) {
+            if (n_groups == MAX_AND_GROUPS)
+                return 0;
+            groups[n_groups++] = k; /* a conjunction of disjunctions: eval_and_groups */
+            n_text++;
             continue;
         }
         if (k->kind != KZ_QNODE_LEAF || k->count != 1 || k->filter ||
@@ -1236,6 +1382,8 @@ static int try_fast(eval *e)
     size_t n = 0;
     for (size_t u = 0; u < q->n_units; u++) {
         leaf_reader *lr = &e->score[u];
+        if (n_groups && !plain_kid(q, kids, n_kids, (uint32_t)u))
+            continue; /* a group's term: eval_and_groups reads it */
         if (lr->missing) {
             if (want == KZ_OCCUR_MUST)
                 goto done; /* a required term no document has */
@@ -1249,7 +1397,7 @@ static int try_fast(eval *e)
         t[n].unit = (uint32_t)u;
         n++;
     }
-    if (n == 0)
+    if (n == 0 && !n_groups)
         goto done;
     if (want == KZ_OCCUR_MUST) {
         /* Rarest first: it leads the leapfrog. */
@@ -1262,7 +1410,10 @@ static int try_fast(eval *e)
             }
             t[j] = x;
         }
-        eval_and_terms(e, t, n);
+        if (n_groups)
+            eval_and_clauses(e, t, n, groups, n_groups);
+        else
+            eval_and_terms(e, t, n);
     } else {
         uint64_t total = 0;
         if ((e->rc = union_count(e, t, n, &total)))
