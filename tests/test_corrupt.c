@@ -173,6 +173,18 @@ static void test_reference(void)
     if (!ref_ix)
         return;
     kz_index_get_info(ref_ix, &ref_info);
+    /* The damaged copies are read as the one file of an index without a
+     * manifest: their time is the segment's own, which the build wrote
+     * before the manifest (a second earlier when the build crossed one). */
+    kz_index *one = NULL;
+    kz_test_write_file(work_file, orig, orig_size);
+    CHECK_OK(open_fresh(&one, work_dir));
+    if (one) {
+        kz_index_info oi;
+        kz_index_get_info(one, &oi);
+        ref_info.created_unix = oi.created_unix;
+        kz_index_free(one);
+    }
     CHECK_INT(ref_info.docs, N_DOCS);
     fprintf(stderr, "  %llu documents, %llu terms, %llu tokens\n", (unsigned long long)ref_info.docs,
             (unsigned long long)ref_info.terms, (unsigned long long)ref_info.tokens);
