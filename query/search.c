@@ -892,34 +892,34 @@ static uint32_t clause_next(eval *e, const and_clause *c, uint32_t d)
     return best;
 }
 
+/* The bound of w for the clause's terms that document d has (each cursor
+ * stands on d or past it): the blocks' they stand in. */
+static double clause_bound(const eval *e, const and_clause *c, uint32_t d)
+{
+    const kz_query *q = e->q;
+    uint32_t n = c->group ? c->group->count : 1;
+    double bound = 0;
+    for (uint32_t m = 0; m < n; m++) {
+        uint32_t u = c->group ? q->nodes[q->kids[c->group->first + m]].unit : c->unit;
+        const leaf_reader *lr = &e->score[u];
+        if (lr->missing || lr->cur[0].doc != d)
+            continue;
+        const kz_plist *pl = lr->cur[0].pl;
+        double part = pl->n_blocks ? block_bound(e, pl, lr->cur[0].ord / KZ_POSTING_BLOCK) : list_bound(e, pl);
+        bound += e->unit_idf[u] * part * BOUND_SLACK;
+    }
+    return bound;
+}
+
 /* A conjunction of terms and of groups of optional terms (a word and its
  * spellings, a prefix's terms), c[0 .. n) with the rarest clause first:
  * the rarest leads, every other is sought to its document in turn
  * (leapfrog), and a document all have is scored as score_doc scores it (w
  * in query order). Once the top k is full, a document whose bound (the
- * terms' blocks', the groups' terms' whole lists, added) cannot beat the
+ * blocks' of the terms it has, a group's several added) cannot beat the
  * k-th score is passed over without a tf lookup. */
 static void eval_and_groups(eval *e, and_clause *c, size_t n)
 {
-    const kz_query *q = e->q;
-    double *ub = calloc(n, sizeof *ub);
-    if (!ub) {
-        e->rc = oom();
-        goto done;
-    }
-    /* A document may hold several terms of a group, each scored: their
-     * bounds add up. */
-    for (size_t i = 0; i < n; i++) {
-        if (!c[i].group) {
-            ub[i] = e->unit_idf[c[i].unit] * list_bound(e, e->score[c[i].unit].cur[0].pl) * BOUND_SLACK;
-            continue;
-        }
-        for (uint32_t m = 0; m < c[i].group->count; m++) {
-            uint32_t u = q->nodes[q->kids[c[i].group->first + m]].unit;
-            if (!e->score[u].missing)
-                ub[i] += e->unit_idf[u] * list_bound(e, e->score[u].cur[0].pl) * BOUND_SLACK;
-        }
-    }
     uint32_t d = 0;
     while (!e->rc && (d = clause_next(e, &c[0], d)) != KZ_DOC_END && !over_budget(e)) {
         /* Leapfrog: every clause to d, or past it to where the lead goes. */
@@ -934,15 +934,9 @@ static void eval_and_groups(eval *e, and_clause *c, size_t n)
             e->total++;
             note_match(e, d);
             double theta = threshold(e), bound = 0;
-            if (e->k && e->n_heap == e->k) {
-                for (size_t i = 0; i < n; i++) {
-                    const leaf_reader *lr = &e->score[c[i].unit];
-                    bound += c[i].group || !lr->cur[0].pl->n_blocks
-                                 ? ub[i]
-                                 : e->unit_idf[c[i].unit] *
-                                       block_bound(e, lr->cur[0].pl, lr->cur[0].ord / KZ_POSTING_BLOCK) * BOUND_SLACK;
-                }
-            }
+            if (e->k && e->n_heap == e->k)
+                for (size_t i = 0; i < n; i++)
+                    bound += clause_bound(e, &c[i], d);
             if (e->k && (e->n_heap < e->k || bound > theta)) {
                 double score = score_doc(e, d);
                 if (score >= theta || e->n_heap < e->k)
@@ -953,8 +947,6 @@ static void eval_and_groups(eval *e, and_clause *c, size_t n)
             break;
         d++;
     }
-done:
-    free(ub);
 }
 
 static int cmp_clause_df(const void *x, const void *y)
