@@ -99,6 +99,10 @@ void kzb_conn_close(kzb_conn *c);
  * failed (a reply without Content-Length is a failure). A connection the
  * server closed is opened again (c->reopened counts them). */
 int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, size_t *len);
+/* The port of the `kzsearch serve` whose standard output is fd, read from
+ * the first line it prints ("... at http://127.0.0.1:PORT/"); 0 when none
+ * came within seconds or it exited. */
+unsigned kzb_serve_port(int fd, unsigned seconds);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);

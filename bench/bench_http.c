@@ -7,6 +7,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -130,4 +131,28 @@ int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, 
     *len = length;
     c->used = head + length;
     return 0;
+}
+
+unsigned kzb_serve_port(int fd, unsigned seconds)
+{
+    char line[8192];
+    size_t have = 0;
+    line[0] = 0;
+    uint64_t deadline = kzb_now_ns() + (uint64_t)seconds * 1000000000u;
+    while (!strchr(line, '\n') && have < sizeof line - 1 && kzb_now_ns() < deadline) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ready = poll(&p, 1, 1000);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
+        ssize_t got = read(fd, line + have, sizeof line - 1 - have);
+        if (got <= 0)
+            break; /* it exited */
+        have += (size_t)got;
+        line[have] = 0;
+    }
+    line[have] = 0;
+    const char *at = strstr(line, "http://127.0.0.1:");
+    return at ? (unsigned)strtoul(at + strlen("http://127.0.0.1:"), NULL, 10) : 0;
 }

@@ -124,27 +124,7 @@ static int server_start(server *s, const char *const *args, size_t n_args)
         return -1;
     }
     s->out = fds[0];
-    char line[8192];
-    size_t have = 0;
-    line[0] = 0;
-    uint64_t deadline = kzb_now_ns() + (uint64_t)START_SECONDS * 1000000000u;
-    while (!strchr(line, '\n') && have < sizeof line - 1 && kzb_now_ns() < deadline) {
-        struct pollfd p = { .fd = s->out, .events = POLLIN };
-        int ready = poll(&p, 1, 1000);
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready <= 0)
-            continue;
-        ssize_t got = read(s->out, line + have, sizeof line - 1 - have);
-        if (got <= 0)
-            break; /* it exited */
-        have += (size_t)got;
-        line[have] = 0;
-    }
-    line[have] = 0;
-    const char *at = strstr(line, "http://127.0.0.1:");
-    if (at)
-        s->port = (unsigned)strtoul(at + strlen("http://127.0.0.1:"), NULL, 10);
+    s->port = kzb_serve_port(s->out, START_SECONDS);
     if (s->port) {
         snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
         return 0;

@@ -145,27 +145,7 @@ static int server_start(server *s, const char *dir, const char *log)
         return -1;
     }
     /* "kzsearch: serving DIR (N documents) with T threads at http://HOST:PORT/" */
-    char line[8192];
-    size_t have = 0;
-    line[0] = 0;
-    uint64_t deadline = kzb_now_ns() + (uint64_t)START_SECONDS * 1000000000u;
-    while (!strchr(line, '\n') && have < sizeof line - 1 && kzb_now_ns() < deadline) {
-        struct pollfd p = { .fd = s->out, .events = POLLIN };
-        int ready = poll(&p, 1, 1000);
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready <= 0)
-            continue;
-        ssize_t n = read(s->out, line + have, sizeof line - 1 - have);
-        if (n <= 0)
-            break; /* it exited */
-        have += (size_t)n;
-        line[have] = 0;
-    }
-    line[have] = 0;
-    const char *at = strstr(line, "http://127.0.0.1:");
-    if (at)
-        s->port = (unsigned)strtoul(at + strlen("http://127.0.0.1:"), NULL, 10);
+    s->port = kzb_serve_port(s->out, START_SECONDS);
     if (s->port)
         return 0;
     kill(s->pid, SIGTERM);
