@@ -51,6 +51,8 @@ static const char overview[] =
     "  kzsearch index ~/articles                  build the default index from a folder\n"
     "  kzsearch --index ~/ix -n 20 Tokayev         another index, 20 hits\n"
     "  kzsearch --index ~/ix stats                 what that index holds\n"
+    "  kzsearch --remote http://node1:8080 --remote http://node2:8080 Tokayev\n"
+    "                                             the indexes other machines serve, as one\n"
     "\n"
     "The default index is $KZSEARCH_INDEX, else $XDG_DATA_HOME/kzsearch/index,\n"
     "else ~/.local/share/kzsearch/index. If there is none, a search indexes the\n"
