@@ -12,6 +12,7 @@
 #include "cli.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,12 @@ static int http_load(void)
     return 0;
 }
 
+static pthread_key_t multi_key;
+static pthread_once_t multi_once = PTHREAD_ONCE_INIT;
+
+static void multi_free(void *m) { cc.multi_cleanup(m); }
+static void multi_key_make(void) { pthread_key_create(&multi_key, multi_free); }
+
 char *http_escape(const char *s)
 {
     if (http_load())
@@ -125,10 +132,14 @@ int http_run(http_call *calls, size_t n, double timeout)
         return -1;
     /* One multi handle a thread, kept: its connection cache keeps the
      * connections to the machines open from one step to the next (and,
-     * in serve, from one search to the next). */
-    static _Thread_local CURLM *m;
-    if (!m)
-        m = cc.multi_init();
+     * in serve, from one search to the next). A thread that ends frees
+     * its own (multi_free). */
+    pthread_once(&multi_once, multi_key_make);
+    CURLM *m = pthread_getspecific(multi_key);
+    if (!m && (m = cc.multi_init()) && pthread_setspecific(multi_key, m) != 0) {
+        cc.multi_cleanup(m);
+        m = NULL;
+    }
     CURL **easy = calloc(n ? n : 1, sizeof *easy);
     int rc = -1;
     if (!m || !easy)
