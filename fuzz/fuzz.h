@@ -11,6 +11,7 @@
 
 #include "kzsearch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -120,6 +121,46 @@ static inline void kz_fuzz_expect(int rc, int allowed_mask, const char *what)
 }
 
 #define KZ_FUZZ_ALLOW(code) (1 << -(code))
+
+/* The index of the bundled sample articles (their first 3,000 bytes, so
+ * that a snippet's analysis of a hit's text does not dominate), built into
+ * <scratch>/name and opened; aborts if it cannot be. */
+static inline kz_index *kz_fuzz_sample_index(const char *name)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", kz_fuzz_dir(), name);
+    kz_build_options o = KZ_BUILD_OPTIONS_INIT;
+    o.threads = 1;
+    o.on_problem = kz_fuzz_quiet_problem;
+    kz_builder *b;
+    kz_index *ix = NULL;
+    if (kz_builder_new(&b, dir, &o) != KZ_OK)
+        goto fail;
+    DIR *d = opendir(KZ_SOURCE_DIR "/data/articles");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[1200], text[3000];
+        snprintf(path, sizeof path, "%s/%s", KZ_SOURCE_DIR "/data/articles", e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(path, "rb") : NULL;
+        if (!f)
+            continue;
+        size_t n = fread(text, 1, sizeof text, f);
+        fclose(f);
+        if (n < 80 || kz_builder_add_document(b, e->d_name, strlen(e->d_name), text, 80, text + 80, n - 80, NULL, 0))
+            goto fail;
+    }
+    if (d)
+        closedir(d);
+    if (kz_builder_commit(b, NULL) != KZ_OK)
+        goto fail;
+    kz_builder_free(b);
+    if (kz_index_open(&ix, dir) != KZ_OK)
+        goto fail;
+    return ix;
+fail:
+    fprintf(stderr, "building the sample index: %s\n", kz_last_error());
+    abort();
+}
 
 /* Runs query (len bytes) on ix in both modes, with the snippets, title
  * highlight and explanation of the first hit of the first mode (a

@@ -5,7 +5,7 @@ articles (data/articles), so that no binary seed is kept in the repository.
 usage: make_seeds.py KZSEARCH OUT_DIR
   KZSEARCH  the kzsearch command, used to build the seed indexes
   OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/ manifest/
-            html/ warc/
+            html/ warc/ stats/
 """
 import json
 import os
@@ -151,6 +151,22 @@ def warc_seeds(out):
         write(out, "w%02d-gz" % i, b"".join(gzip.compress(r) for r in recs))
 
 
+def stats_seeds(out):
+    """Global statistics as a node reads them (FORMAT.md "Remote search"):
+    the terms of a few queries on the sample articles, and an extent."""
+    head = (b"kzsearch stats 1\ndocs 5\ntokens 6000\ndocids 5\ncyrillic 1\nparts 2\n"
+            b"analyzer 3\nlanguage auto\n")
+    words = [[b"kazakhstan"], [b"putin", b"russia"], [b"kaz", b"kazakh", b"kazakhstan"],
+             [b"\xd1\x82\xd0\xbe\xd0\xba\xd0\xb0\xd0\xb5\xd0\xb2", b"tokayev"]]
+    for i, ws in enumerate(words):
+        lines = b"".join(b"t %d %s\n" % (1 + j, w.hex().encode()) for j, w in enumerate(sorted(ws)))
+        write(out, "s%02d" % i, head + lines + b"end\n")
+    date = b"\x01date\x1fdY"
+    write(out, "s-extent", head + b"t 3 " + b"kazakhstan".hex().encode() + b"\n" +
+          b"x 2 " + date.hex().encode() + b" " + (date + b"2021").hex().encode() + b" " +
+          (date + b"2023").hex().encode() + b"\nend\n")
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -162,6 +178,7 @@ def main():
     manifest_seeds(os.path.join(out, "manifest"), kzsearch)
     html_seeds(os.path.join(out, "html"))
     warc_seeds(os.path.join(out, "warc"))
+    stats_seeds(os.path.join(out, "stats"))
 
 
 if __name__ == "__main__":

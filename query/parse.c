@@ -509,16 +509,22 @@ static int global_candidates(parser *p, const char *prefix, size_t len, term_fil
         const char *text = kz_stats_term_at(p->global, first + i, &tl, &df);
         if (df == 0 || (keep && !keep(keep_ctx, text, tl)))
             continue;
-        if (!(c[n].text = strndup(text, tl))) {
+        if (!(c[n].text = malloc(tl + 1))) {
             for (size_t j = 0; j < n; j++)
                 free(c[j].text);
             free(c);
             return p->rc = oom(p);
         }
+        memcpy(c[n].text, text, tl);
+        c[n].text[tl] = 0;
         c[n].len = tl;
         c[n].df = df;
         c[n].order = n;
         n++;
+    }
+    if (n == 0) { /* as prefix_candidates: no array for no candidates */
+        free(c);
+        c = NULL;
     }
     *out = c;
     *n_out = n;

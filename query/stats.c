@@ -471,7 +471,8 @@ static int hex_value(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Reads the hex field [s, e) into out (at most cap bytes). */
+/* Reads the hex field [s, e) into out (at most cap bytes); no term holds a
+ * NUL byte. */
 static int get_hex(const char *s, const char *e, char *out, size_t cap, size_t *len)
 {
     *len = 0;
@@ -481,7 +482,7 @@ static int get_hex(const char *s, const char *e, char *out, size_t cap, size_t *
         return KZ_ESYNTAX;
     for (const char *p = s; p < e; p += 2) {
         int hi = hex_value(p[0]), lo = hex_value(p[1]);
-        if (hi < 0 || lo < 0)
+        if (hi < 0 || lo < 0 || (hi | lo) == 0)
             return KZ_ESYNTAX;
         out[(*len)++] = (char)(hi << 4 | lo);
     }
@@ -547,6 +548,9 @@ static int decode_line(kz_stats *s, const char *p, const char *e, int *ended)
             return KZ_ESYNTAX;
         if (s->n_terms == STATS_MAX_ENTRIES)
             return KZ_ELIMIT;
+        /* In byte order and distinct, as kz_stats_encode writes them. */
+        if (s->n_terms && kz_bytes_cmp(s->terms[s->n_terms - 1].text, s->terms[s->n_terms - 1].len, term, len) >= 0)
+            return KZ_ESYNTAX;
         return kz_stats_record_term(s, term, len, v);
     }
     if (strcmp(key, "x") == 0) {
@@ -566,6 +570,8 @@ static int decode_line(kz_stats *s, const char *p, const char *e, int *ended)
             return KZ_ESYNTAX;
         if (s->n_ext == STATS_MAX_ENTRIES)
             return KZ_ELIMIT;
+        if (s->n_ext && kz_bytes_cmp(s->ext[s->n_ext - 1].prefix, s->ext[s->n_ext - 1].len, prefix, len) >= 0)
+            return KZ_ESYNTAX;
         return push_extent(s, prefix, len, v, &lo, &hi);
     }
     if (get_u64(&p, e, &v) || p != e)
@@ -618,6 +624,13 @@ int kz_stats_decode(kz_stats **out, const char *text, size_t len)
         rc = KZ_ESYNTAX;
         goto done;
     }
+    /* No term in more documents than there are: its idf would be no
+     * number. */
+    for (size_t i = 0; i < s->n_terms; i++)
+        if (s->terms[i].df > s->docs) {
+            rc = KZ_ESYNTAX;
+            goto done;
+        }
     kz_stats_settle(s);
 done:
     if (rc == KZ_ENOMEM) {

@@ -987,7 +987,29 @@ static void test_malformed(void)
     CHECK_INT(decode_edited(real, "t ", "t 3 6161 6161\n"), KZ_ESYNTAX); /* a field too many */
     CHECK_INT(decode_edited(real, "t ", "t 18446744073709551616 6161\n"), KZ_ESYNTAX); /* df past uint64 */
     CHECK_INT(decode_edited(real, "t ", "t 99999999999999999999999 6161\n"), KZ_ESYNTAX);
-    CHECK_OK(decode_edited(real, "t ", "t 1844674407370955161 6161\n"));
+    CHECK_INT(decode_edited(real, "t ", "t 1844674407370955161 6161\n"), KZ_ESYNTAX); /* a df above docs */
+    /* Terms and extents in byte order, each once, as the encoder writes them. */
+    static const char *const order[][2] = {
+        { "t 1 6161\nt 2 6262\nend\n", "ok" },
+        { "t 2 6262\nt 1 6161\nend\n", "out of order" },
+        { "t 1 6161\nt 1 6161\nend\n", "twice" },
+        { "x 1 01 0161 0162\nx 1 02 0261 0262\nend\n", "ok" },
+        { "x 1 02 0261 0262\nx 1 01 0161 0162\nend\n", "out of order" },
+        { "x 1 01 0161 0162\nx 1 01 0161 0162\nend\n", "twice" },
+        { "x 1 01 0162 0161\nend\n", "ends reversed" },
+        { "x 1 01 0261 0262\nend\n", "ends not under the prefix" },
+        { "t 1 610062\nend\n", "holding a NUL byte" },
+    };
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "kzsearch stats 1\ndocs 5\ntokens 50\ndocids 5\ncyrillic 0\nparts 1\n"
+                                    "analyzer 3\nlanguage auto\n%s", order[i][0]);
+        kz_stats *st = NULL;
+        int rc = kz_stats_decode(&st, text, strlen(text));
+        int want = strcmp(order[i][1], "ok") == 0 ? KZ_OK : KZ_ESYNTAX;
+        CHECK_MSG(rc == want, "statistics with terms or extents %s: %d, want %d", order[i][1], rc, want);
+        kz_stats_free(st);
+    }
     char *long_term = malloc(2 * KZ_TERM_MAX_BYTES + 16);
     strcpy(long_term, "t 1 ");
     for (size_t i = 0; i < KZ_TERM_MAX_BYTES + 1; i++)
