@@ -58,6 +58,9 @@ double kzb_percentile(const double *sorted, size_t n, double p);
 /* qsort's order of doubles; v's median (v is sorted); rm -rf path, so that a
  * build starts from nothing whatever an earlier run left. */
 int kzb_cmp_double(const void *x, const void *y);
+/* The live documents and segments of the index in dir; -1 after a
+ * kzb_fail of case_name. */
+int kzb_index_counts(kzb *b, const char *case_name, const char *dir, uint64_t *docs, uint64_t *segments);
 double kzb_median(double *v, size_t n);
 void kzb_remove_tree(const char *path);
 

@@ -115,27 +115,11 @@ static int cli(kzb *b, const char *case_name, const char *bin, const char *const
     return 0;
 }
 
-/* The index's live documents and segments; -1 after a kzb_fail. */
-static int index_counts(kzb *b, const char *case_name, const char *dir, uint64_t *docs, uint64_t *segments)
-{
-    kz_index *ix;
-    if (kz_index_open(&ix, dir) != KZ_OK) {
-        kzb_fail(b, case_name, "cannot open %s: %s", dir, kz_last_error());
-        return -1;
-    }
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
-    kz_index_free(ix);
-    *docs = info.docs;
-    *segments = info.segments;
-    return 0;
-}
-
 /* Checks N documents in the given number of segments (0: any). */
 static void expect_counts(kzb *b, const char *case_name, const char *dir, uint64_t docs, uint64_t segments)
 {
     uint64_t d, s;
-    if (index_counts(b, case_name, dir, &d, &s) != 0)
+    if (kzb_index_counts(b, case_name, dir, &d, &s) != 0)
         return;
     if (d != docs)
         kzb_fail(b, case_name, "%s holds %llu live documents, not %llu", dir, (unsigned long long)d,
@@ -469,7 +453,7 @@ static void added(seg_run *s)
         snprintf(word, sizeof word, "kzbenchone%zu", r);
         snprintf(text, sizeof text, "%s is a passage added on its own by the benchmark", word);
         kzb_doc d = { id, "kzbench one", text, strlen(text) };
-        if (write_docs(b, name, &d, 1, one) || index_counts(b, name, dir, &docs, &segs))
+        if (write_docs(b, name, &d, 1, one) || kzb_index_counts(b, name, dir, &docs, &segs))
             goto done;
         snprintf(log, sizeof log, "%s-one.log", dir);
         const char *add1[] = { "kzsearch", "add", "--index", dir, "--threads", "2", "--memory", "1G", one, NULL };
@@ -503,7 +487,7 @@ static void added(seg_run *s)
         goto done;
     }
     qsort(gone, s->n_del, sizeof *gone, cmp_str);
-    if (index_counts(b, name, dir, &docs, &segs))
+    if (kzb_index_counts(b, name, dir, &docs, &segs))
         goto done;
     snprintf(log, sizeof log, "%s-delete.log", dir);
     const char *del[] = { "kzsearch", "delete", "--index", dir, "--ids-from", ids, NULL };
@@ -623,7 +607,7 @@ static void ten(seg_run *s)
     memory_metrics(b, name, &mem);
     kzb_metric(b, name, "build_peak_rss", (double)rss / 1e6, "MB", NULL, NULL);
     kzb_metric(b, name, "merges", merges > 0 ? (double)merges : 0, "", NULL, NULL);
-    if (index_counts(b, name, dir, &docs, &segs) == 0)
+    if (kzb_index_counts(b, name, dir, &docs, &segs) == 0)
         kzb_metric(b, name, "segments", (double)segs, "", NULL, NULL);
     long long replaced = log_number(log, "added as a new segment: ");
     if (replaced != (long long)s->n_add)

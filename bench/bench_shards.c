@@ -65,23 +65,6 @@ static int cli(kzb *b, const char *case_name, const char *const *args, const cha
     return 0;
 }
 
-/* The live documents and segments of the index in dir; -1 after a
- * kzb_fail. */
-static int counts(kzb *b, const char *case_name, const char *dir, uint64_t *docs, uint64_t *segments)
-{
-    kz_index *ix;
-    if (kz_index_open(&ix, dir) != KZ_OK) {
-        kzb_fail(b, case_name, "cannot open %s: %s", dir, kz_last_error());
-        return -1;
-    }
-    kz_index_info info;
-    kz_index_get_info(ix, &info);
-    kz_index_free(ix);
-    *docs = info.docs;
-    *segments = info.segments;
-    return 0;
-}
-
 static int run(kz_index *ix, const char *text, kz_mode mode, unsigned flags, uint32_t limit, kz_results **out,
                double *us)
 {
@@ -333,7 +316,7 @@ static int build(shard_run *s)
     kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
     kzb_metric(b, name, "peak_rss", (double)rss / 1e6, "MB", NULL, NULL);
     kzb_metric(b, name, "docs", (double)s->n, "", NULL, NULL);
-    if (counts(b, name, s->one, &docs, &segs) != 0)
+    if (kzb_index_counts(b, name, s->one, &docs, &segs) != 0)
         return -1;
     if (docs != s->n || segs != 1) {
         kzb_fail(b, name, "%s: %llu documents in %llu segments, not %zu in 1", s->one, (unsigned long long)docs,
@@ -353,7 +336,7 @@ static int build(shard_run *s)
             return -1;
         sum += secs;
         slowest = secs > slowest ? secs : slowest;
-        if (counts(b, name, s->shard[i], &docs, &segs) != 0)
+        if (kzb_index_counts(b, name, s->shard[i], &docs, &segs) != 0)
             return -1;
         if (segs != 1)
             kzb_fail(b, name, "%s: %llu segments, not 1", s->shard[i], (unsigned long long)segs);

@@ -114,6 +114,21 @@ static int cmp_double(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+int kzb_index_counts(kzb *b, const char *case_name, const char *dir, uint64_t *docs, uint64_t *segments)
+{
+    kz_index *ix;
+    if (kz_index_open(&ix, dir) != KZ_OK) {
+        kzb_fail(b, case_name, "cannot open %s: %s", dir, kz_last_error());
+        return -1;
+    }
+    kz_index_info info;
+    kz_index_get_info(ix, &info);
+    kz_index_free(ix);
+    *docs = info.docs;
+    *segments = info.segments;
+    return 0;
+}
+
 int kzb_cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
