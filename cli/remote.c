@@ -219,10 +219,13 @@ static char *search_params(const search_spec *s, const char *mode, const remote_
     return q.s;
 }
 
-/* Runs one step on the machines that still answer: url_of(i) made by
- * path and params (and extra), body for all. */
+/* Runs one step on the machines that still answer (and, when only is not
+ * NULL, those with only[i] set): base path?params extra &at=..., with body
+ * (NULL: a GET) for all, or bodies[i] (NUL-terminated) for machine i when
+ * bodies is not NULL. The replies are in calls[i]. */
 static int run_step(machine *m, size_t n, const char *path, const char *params, const char *extra,
-                    const char *body, size_t body_len, double timeout, http_call *calls, const size_t *only)
+                    const char *body, size_t body_len, char *const *bodies, double timeout, http_call *calls,
+                    const size_t *only)
 {
     char **urls = calloc(n, sizeof *urls);
     if (!urls)
@@ -239,8 +242,8 @@ static int run_step(machine *m, size_t n, const char *path, const char *params, 
             break;
         }
         calls[i].url = urls[i];
-        calls[i].body = body;
-        calls[i].body_len = body_len;
+        calls[i].body = bodies ? bodies[i] : body;
+        calls[i].body_len = bodies ? strlen(bodies[i]) : body_len;
     }
     /* Only the calls with a URL run: pack them. */
     size_t live = 0;
@@ -496,7 +499,7 @@ static int step2(coordinator *co, uint64_t k, const char *mode, const size_t *on
     char *params = mode ? search_params(co->s, mode, co->out) : co->params;
     char extra[40];
     snprintf(extra, sizeof extra, "&k=%" PRIu64, k);
-    int rc = params ? run_step(co->m, co->n, "/api/shard/search", params, extra, co->stats_text, co->stats_len,
+    int rc = params ? run_step(co->m, co->n, "/api/shard/search", params, extra, co->stats_text, co->stats_len, NULL,
                                co->timeout, co->calls, only)
                     : KZ_ENOMEM;
     if (mode)
@@ -601,7 +604,7 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
     }
 
     /* Step 1: the statistics, summed in the machines' order. */
-    if ((rc = run_step(co.m, n, "/api/shard/stats", co.params, NULL, NULL, 0, co.timeout, co.calls, NULL)))
+    if ((rc = run_step(co.m, n, "/api/shard/stats", co.params, NULL, NULL, 0, NULL, co.timeout, co.calls, NULL)))
         goto done;
     if ((rc = kz_stats_new(&sum)))
         goto done;
@@ -879,39 +882,9 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
         bodies[mi] = b.s;
     }
     if (rc == KZ_OK) {
-        const char *format = out->json ? "json" : out->ids_only ? "id" : "text";
-        char *extra = NULL;
-        if (asprintf(&extra, "&format=%s", format) < 0)
-            extra = NULL;
-        char **urls3 = calloc(n, sizeof *urls3);
-        http_call *packed = calloc(n, sizeof *packed);
-        size_t *at = calloc(n, sizeof *at), live = 0;
-        if (!extra || !urls3 || !packed || !at) {
-            rc = KZ_ENOMEM;
-        } else {
-            for (size_t mi = 0; mi < n && rc == KZ_OK; mi++) {
-                if (!wanted[mi] || !co.m[mi].answered)
-                    continue;
-                if (asprintf(&urls3[mi], "%s/api/shard/hits?%s%s&at=%s", co.m[mi].base, co.params, extra,
-                             co.m[mi].at) < 0) {
-                    urls3[mi] = NULL;
-                    rc = KZ_ENOMEM;
-                    break;
-                }
-                at[live] = mi;
-                packed[live++] = (http_call){ urls3[mi], bodies[mi], strlen(bodies[mi]), 0, NULL, 0, 0, "" };
-            }
-            if (rc == KZ_OK && http_run(packed, live, co.timeout) != 0)
-                rc = KZ_EIO;
-            for (size_t j = 0; rc == KZ_OK && j < live; j++)
-                c3[at[j]] = packed[j];
-        }
-        for (size_t mi = 0; urls3 && mi < n; mi++)
-            free(urls3[mi]);
-        free(urls3);
-        free(packed);
-        free(at);
-        free(extra);
+        char extra[32];
+        snprintf(extra, sizeof extra, "&format=%s", out->json ? "json" : out->ids_only ? "id" : "text");
+        rc = run_step(co.m, n, "/api/shard/hits", co.params, extra, NULL, 0, bodies, co.timeout, c3, wanted);
     }
     for (size_t mi = 0; rc == KZ_OK && mi < n; mi++) {
         if (!wanted[mi] || !co.m[mi].answered)
