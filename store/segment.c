@@ -54,12 +54,20 @@ struct kz_segment {
      * (kz_plist_open reads the last container whole for that, up to
      * 8 KiB, so it is done on a term's first use only). */
     _Atomic uint8_t *docids_checked;
-    /* The heads of the blocks the first HEAD_CACHE_LEVELS steps of the
-     * dictionary's binary search compare with, by the step's node in the
-     * implicit tree (1 the root, 2n and 2n+1 its children): each is
-     * (offset in TERMSTR + 1) << 16 | length, 0 until read. Every search
-     * takes the same first steps, so they are read (and verified) once. */
-    _Atomic uint64_t *head_cache;
+    /* The heads of the blocks the dictionary's binary search compares
+     * with, by the step's node in the implicit tree (1 the root, 2n and
+     * 2n+1 its children), for its first head_levels steps (every step but
+     * in the largest dictionaries). Every search takes the same first
+     * steps, so each head is read (and verified) once. */
+    struct head_entry {
+        /* (offset in TERMSTR + 1) << 16 | length; 0 until read. Stored
+         * last, with release: key is set when it is. */
+        _Atomic uint64_t at;
+        /* The head's first 8 bytes, big-endian, zero-padded: most steps
+         * compare these alone, without reading the head. */
+        _Atomic uint64_t key;
+    } *head_cache;
+    unsigned head_levels;
     /* Date columns (kz_segment_date_days), by field; under starts_lock. */
     struct date_column {
         char field[KZ_FIELD_NAME_MAX + 1];
@@ -68,7 +76,9 @@ struct kz_segment {
     size_t n_dates;
 };
 
-#define HEAD_CACHE_LEVELS 10
+/* At most 2^16 cached heads (1 MiB): dictionaries of up to 2^20 terms
+ * are cached whole. */
+#define HEAD_CACHE_MAX_LEVELS 16
 
 static int corrupt(const char *what)
 {
@@ -142,7 +152,9 @@ int kz_segment_open(kz_segment **out, const char *path)
     sg->avgdl = sg->docs ? (double)sg->tokens / (double)sg->docs : 0.0;
     sg->term_blocks = (uint32_t)(sg->len[KZ_SEC_TERMS] / KZ_TIDX_SIZE);
     sg->docids_checked = calloc(sg->terms ? sg->terms : 1, 1);
-    sg->head_cache = calloc((size_t)1 << HEAD_CACHE_LEVELS, sizeof *sg->head_cache);
+    while (sg->head_levels < HEAD_CACHE_MAX_LEVELS && ((uint64_t)1 << sg->head_levels) <= sg->term_blocks)
+        sg->head_levels++;
+    sg->head_cache = calloc((size_t)1 << sg->head_levels, sizeof *sg->head_cache);
     if (!sg->docids_checked || !sg->head_cache) {
         rc = kz_error_set(KZ_ENOMEM, "out of memory opening %s", path);
         goto done;
@@ -874,27 +886,47 @@ static int block_head(kz_segment *sg, uint32_t bi, uint64_t *off, size_t *len)
     return KZ_OK;
 }
 
+/* The first 8 bytes of s[0..len), big-endian, zero-padded. When two
+ * strings' keys differ, they compare as the strings do. */
+static uint64_t key8(const void *s, size_t len)
+{
+    uint8_t b[8] = { 0 };
+    memcpy(b, s, KZ_MIN(len, 8));
+    uint64_t k = 0;
+    for (int i = 0; i < 8; i++)
+        k = k << 8 | b[i];
+    return k;
+}
+
 /* The last block whose first term is <= key (block 0 if none is): one
- * binary search over the block heads, its first steps from head_cache. */
+ * binary search over the block heads, its first head_levels steps from
+ * head_cache. */
 static int find_block(kz_segment *sg, const char *key, size_t len, uint32_t *out)
 {
     uint32_t lo = 0, hi = sg->term_blocks, node = 1;
+    uint64_t want = key8(key, len);
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        uint64_t off = 0, cached = node < ((uint32_t)1 << HEAD_CACHE_LEVELS)
-                                   ? atomic_load_explicit(&sg->head_cache[node], memory_order_acquire) : 0;
+        struct head_entry *h = node < ((uint32_t)1 << sg->head_levels) ? &sg->head_cache[node] : NULL;
+        uint64_t off = 0, at = h ? atomic_load_explicit(&h->at, memory_order_acquire) : 0, head_key;
         size_t head_len = 0;
-        if (cached) {
-            off = (cached >> 16) - 1;
-            head_len = (size_t)(cached & 0xFFFF);
+        if (at) {
+            off = (at >> 16) - 1;
+            head_len = (size_t)(at & 0xFFFF);
+            head_key = atomic_load_explicit(&h->key, memory_order_relaxed);
         } else {
             int rc = block_head(sg, mid, &off, &head_len);
             if (rc)
                 return rc;
-            if (node < ((uint32_t)1 << HEAD_CACHE_LEVELS))
-                atomic_store_explicit(&sg->head_cache[node], (off + 1) << 16 | head_len, memory_order_release);
+            head_key = key8(sg->sec[KZ_SEC_TERMSTR] + off, head_len);
+            if (h) {
+                atomic_store_explicit(&h->key, head_key, memory_order_relaxed);
+                atomic_store_explicit(&h->at, (off + 1) << 16 | head_len, memory_order_release);
+            }
         }
-        if (kz_bytes_cmp((const char *)sg->sec[KZ_SEC_TERMSTR] + off, head_len, key, len) <= 0) {
+        int le = head_key != want ? head_key < want
+                                  : kz_bytes_cmp((const char *)sg->sec[KZ_SEC_TERMSTR] + off, head_len, key, len) <= 0;
+        if (le) {
             lo = mid;
             node = 2 * node + 1;
         } else {
@@ -910,28 +942,56 @@ int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, kz_term_loc 
 {
     if (len == 0 || len >= KZ_TERM_MAX_BYTES || sg->terms == 0)
         return 0;
-    /* The last block whose first term is <= term, then a scan of it (a
-     * term before the first stops the scan at once). */
+    /* The last block whose first term is <= term, then a scan of it that
+     * copies no term: match is how many bytes the term read last shares
+     * with the one sought (which it is below). A term sharing fewer with
+     * the one before is past the one sought; sharing more, it is below it
+     * still; only one sharing as many is compared, from there on. */
     uint32_t lo;
-    int rc, c;
+    int rc;
     if ((rc = find_block(sg, term, len, &lo)))
         return rc;
     term_scan sc;
     if ((rc = scan_open(sg, lo, &sc)))
         return rc;
-    while ((rc = scan_next(sg, &sc)) > 0) {
-        c = kz_bytes_cmp(sc.t.text, sc.t.len, term, len);
-        if (c == 0) {
-            out->ordinal = sc.t.ordinal;
-            out->df = sc.t.df;
-            out->blob_off = sc.t_blob_off;
-            out->blob_len = sc.t_blob_len;
+    const uint8_t *key = (const uint8_t *)term;
+    size_t match = 0, prev_len = 0;
+    while (sc.next < sc.last) {
+        uint64_t prefix, suffix, df, blob_len;
+        if (kz_varint_get(&sc.p, sc.end, &prefix) || kz_varint_get(&sc.p, sc.end, &suffix) || prefix > prev_len ||
+            suffix > (uint64_t)(sc.end - sc.p) || prefix + suffix == 0 || prefix + suffix >= KZ_TERM_MAX_BYTES)
+            return corrupt("term string malformed");
+        const uint8_t *tail = sc.p;
+        sc.p += suffix;
+        if (kz_varint_get(&sc.p, sc.end, &df) || kz_varint_get(&sc.p, sc.end, &blob_len) || df == 0 ||
+            df > UINT32_MAX || sc.blob_off > sg->len[KZ_SEC_POSTINGS] ||
+            blob_len > sg->len[KZ_SEC_POSTINGS] - sc.blob_off)
+            return corrupt("term entry malformed");
+        uint64_t blob_off = sc.blob_off;
+        sc.blob_off += blob_len;
+        uint32_t ordinal = sc.next++;
+        prev_len = (size_t)(prefix + suffix);
+        if (prefix < match)
+            return 0;
+        if (prefix > match)
+            continue;
+        size_t n = KZ_MIN((size_t)suffix, len - match), same = 0;
+        while (same < n && tail[same] == key[match + same])
+            same++;
+        if (same == suffix && match + same == len) {
+            out->ordinal = ordinal;
+            out->df = (uint32_t)df;
+            out->blob_off = blob_off;
+            out->blob_len = blob_len;
             return 1;
         }
-        if (c > 0)
+        if (same < n && tail[same] > key[match + same])
             return 0;
+        if (same == n && same < suffix) /* the one sought is a prefix of this term */
+            return 0;
+        match += same;
     }
-    return rc;
+    return 0;
 }
 
 int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal)

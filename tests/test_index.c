@@ -672,6 +672,104 @@ static void test_store_dictionary_size(void)
     }
 }
 
+/* kz_segment_lookup against the dictionary read term by term: words of
+ * four letters share long prefixes and are prefixes of each other, so
+ * every branch of the lookup's scan (which compares only terms sharing as
+ * much with the word sought as the term before) is taken. Every term is
+ * found at its ordinal with its df; every string between terms, before
+ * the first and after the last, is not. */
+static void test_dictionary_lookup(void)
+{
+    uint64_t rng = seed ^ 0x5eed;
+    size_t n = 300;
+    tdoc *docs = calloc(n, sizeof *docs);
+    for (size_t i = 0; i < n; i++) {
+        kz_buf b = { 0 };
+        for (size_t w = 0, words = 5 + kz_test_rand(&rng) % 40; w < words; w++) {
+            char word[12];
+            size_t len = 1 + kz_test_rand(&rng) % 8;
+            for (size_t j = 0; j < len; j++)
+                word[j] = "bcdk"[kz_test_rand(&rng) % 4];
+            if (w)
+                kz_buf_append(&b, " ", 1);
+            kz_buf_append(&b, word, len);
+        }
+        kz_buf_terminate(&b);
+        snprintf(docs[i].id, sizeof docs[i].id, "d%zu", i);
+        docs[i].title = strdup("");
+        docs[i].text = (char *)b.data;
+        docs[i].text_len = b.len;
+    }
+    char *dir = kz_test_temp_dir();
+    kz_build_stats st;
+    CHECK_OK(build(dir, docs, n, 1, 0, &st));
+    kz_index *ix = NULL;
+    CHECK_OK(kz_index_open(&ix, dir));
+    kz_segment *sg = ix ? kz_index_segment(ix, 0) : NULL;
+    kz_index_info info = { 0 };
+    if (ix)
+        kz_index_get_info(ix, &info);
+    CHECK(info.terms > 2000);
+    kz_term *terms = calloc(info.terms ? info.terms : 1, sizeof *terms);
+    for (uint32_t o = 0; sg && o < info.terms; o++) {
+        CHECK_OK(kz_segment_entry(sg, &terms[o], o));
+        if (o)
+            CHECK(kz_bytes_cmp(terms[o - 1].text, terms[o - 1].len, terms[o].text, terms[o].len) < 0);
+    }
+    size_t probes = 0, found = 0;
+    for (uint32_t o = 0; sg && o < info.terms; o++) {
+        kz_term_loc loc;
+        CHECK_INT(kz_segment_lookup(sg, terms[o].text, terms[o].len, &loc), 1);
+        CHECK_INT(loc.ordinal, o);
+        CHECK_INT(loc.df, terms[o].df);
+        /* Strings near the term: shorter, longer, one byte up or down. */
+        char near[KZ_TERM_MAX_BYTES + 2];
+        size_t len = terms[o].len;
+        memcpy(near, terms[o].text, len);
+        const struct { size_t len; int last; } edits[] = { { len - 1, 0 }, { len + 1, 'a' }, { len + 1, 'c' },
+                                                           { len + 1, 'z' }, { len, +1 }, { len, -1 } };
+        for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
+            memcpy(near, terms[o].text, len);
+            size_t nl = edits[e].len;
+            if (nl == 0)
+                continue;
+            if (nl > len)
+                near[len] = (char)edits[e].last;
+            else if (nl == len)
+                near[len - 1] = (char)(near[len - 1] + edits[e].last);
+            /* The reference: a binary search of the terms read above. */
+            size_t lo = 0, hi = info.terms;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (kz_bytes_cmp(terms[mid].text, terms[mid].len, near, nl) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            int want = lo < info.terms && kz_bytes_cmp(terms[lo].text, terms[lo].len, near, nl) == 0;
+            int got = kz_segment_lookup(sg, near, nl, &loc);
+            CHECK_MSG(got == want, "\"%.*s\": lookup %d, the dictionary %d", (int)nl, near, got, want);
+            if (got == 1 && want)
+                CHECK_INT(loc.ordinal, lo);
+            probes++;
+            found += want;
+        }
+    }
+    CHECK(probes > found && found > 0); /* both answers were asked for */
+    kz_term_loc loc;
+    CHECK_INT(sg ? kz_segment_lookup(sg, "0", 1, &loc) : -1, 0);    /* before the first */
+    CHECK_INT(sg ? kz_segment_lookup(sg, "\xff", 1, &loc) : -1, 0); /* after the last */
+    free(terms);
+    kz_index_free(ix);
+    kz_test_remove_tree(dir);
+    free(dir);
+    for (size_t i = 0; i < n; i++) {
+        free(docs[i].title);
+        free(docs[i].text);
+    }
+    free(docs);
+}
+
 int main(void)
 {
     seed = kz_test_seed();
@@ -682,5 +780,6 @@ int main(void)
     KZ_RUN(test_far_apart_positions);
     KZ_RUN(test_store_dictionary_size);
     KZ_RUN(test_text_prefix);
+    KZ_RUN(test_dictionary_lookup);
     return kz_test_finish();
 }
