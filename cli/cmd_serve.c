@@ -426,9 +426,9 @@ static enum MHD_Result api_doc(struct MHD_Connection *c, server *srv, params *p,
             ret = reply_search_error(c, sp, &res, rc);
             goto done;
         }
-        rc = kz_highlight(&tmarks, &n_tmarks, ix, res.r, d.title, d.title_len);
+        rc = kz_highlight_doc(&tmarks, &n_tmarks, ix, res.r, docid, 1, d.title, d.title_len);
         if (rc == KZ_OK)
-            rc = kz_highlight(&marks, &n_marks, ix, res.r, text, len);
+            rc = kz_highlight_doc(&marks, &n_marks, ix, res.r, docid, 0, text, len);
     }
     if (rc) {
         ret = reply_kz_error(c, rc);

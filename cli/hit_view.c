@@ -28,7 +28,7 @@ int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, siz
     hv->h = kz_results_hit(r, i);
     int rc = kz_index_doc(ix, &hv->d, hv->h->docid, hv->meta, HIT_VIEW_MAX_META);
     if (rc == 0)
-        rc = kz_highlight(&hv->tmarks, &hv->n_tmarks, ix, r, hv->d.title, hv->d.title_len);
+        rc = kz_highlight_doc(&hv->tmarks, &hv->n_tmarks, ix, r, hv->h->docid, 1, hv->d.title, hv->d.title_len);
     /* Passages come from the first KZ_SNIPPET_SCAN_BYTES: read no more
      * than those and a passage's length (4 bytes a character at most).
      * None asked for: the text is not read. */
@@ -36,7 +36,8 @@ int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, siz
         rc = kz_index_doc_text_prefix(ix, &hv->text, &hv->len, hv->h->docid,
                                       KZ_SNIPPET_SCAN_BYTES + 4 * snippet_chars + 64);
     if (rc == 0 && fragments)
-        rc = kz_snippets_make(hv->frag, &hv->n_frag, fragments, ix, r, hv->text, hv->len, snippet_chars);
+        rc = kz_snippets_make_doc(hv->frag, &hv->n_frag, fragments, ix, r, hv->h->docid, hv->text, hv->len,
+                                  snippet_chars);
     /* A passage that runs to the end of what was read goes on in the text. */
     for (size_t f = 0; rc == 0 && f < hv->n_frag; f++)
         if (hv->frag[f].end == hv->len && hv->len < hv->d.text_bytes)

@@ -266,6 +266,16 @@ void kz_analyzer_fold_only(kz_analyzer *a);
  * kz_utf8_sanitize) and shorter than 4 GiB. Appends one kz_token per kept
  * token to out, in text order. Returns KZ_OK or KZ_ENOMEM. */
 int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out);
+/* The term of a token kz_analyzer_run_some did not stem: no stem's id. */
+#define KZ_TERM_UNSTEMMED (UINT32_MAX - 1)
+/* kz_analyzer_run, stemming only the tokens at indexes stem_at[0..n) of
+ * this run's (ascending; NULL for none): every other token is split and
+ * placed as kz_analyzer_run places it, with the term KZ_TERM_UNSTEMMED.
+ * (Tokens of more than 22 bytes are stemmed anyway: whether one is kept
+ * depends on its stem.) Snippets stem only the tokens the index has at
+ * the positions of the query's terms. */
+int kz_analyzer_run_some(kz_analyzer *a, const char *text, size_t len, const uint32_t *stem_at, size_t n_stem_at,
+                         kz_tokvec *out);
 
 /* The stem bytes of an interned id (not NUL-terminated). The pointer stays
  * valid until kz_analyzer_reset() or kz_analyzer_free(). */

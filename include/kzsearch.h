@@ -684,6 +684,17 @@ int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_in
  * as byte spans in text order. *out is malloc'd, the caller's to free. */
 int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r,
                  const char *text, size_t len);
+/* kz_snippets_make and kz_highlight for document docid's text (or title,
+ * with title set), as kz_index_doc_text (or kz_index_doc_get) gives it:
+ * the same passages and marks, made faster. The index's positions of the
+ * query's terms in the document say which tokens can match, and only
+ * those are stemmed; the rest is only split into tokens. The text must be
+ * that document's. */
+int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
+                         const kz_results *r, uint32_t docid, const char *text, size_t len,
+                         size_t max_chars);
+int kz_highlight_doc(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, uint32_t docid,
+                     int title, const char *text, size_t len);
 void kz_snippet_free(kz_snippet *s);
 
 /* ------------------------------------------------------------- analysis */

@@ -212,6 +212,12 @@ struct kz_analyzer {
     uint32_t bare[TOK_MAX_CP];    /* and without its marks */
     uint8_t composed[4 * KZ_MAX_TOKEN_CODEPOINTS];
     kz_buf scratch;               /* a stem being stemmed again, or folded */
+
+    /* kz_analyzer_run_some: the indexes (ascending) of the run's tokens to
+     * stem, the next of them not yet passed, and out->len when the run
+     * began; stem_at is NULL in kz_analyzer_run. */
+    const uint32_t *stem_at;
+    size_t n_stem_at, stem_next, run_base;
 };
 
 /* ------------------------------------------------------------------ fold */
@@ -845,6 +851,15 @@ static int finish_token(kz_analyzer *a, scan *s, kz_tokvec *out)
     if (s->overlong)
         return KZ_OK;
     size_t len = s->len;
+    if (a->stem_at && len <= INLINE_KEY) {
+        /* kz_analyzer_run_some: a token not asked for keeps its place
+         * unstemmed. (A longer one is stemmed, as it may be dropped.) */
+        size_t at = out->len - a->run_base;
+        while (a->stem_next < a->n_stem_at && a->stem_at[a->stem_next] < at)
+            a->stem_next++;
+        if (a->stem_next == a->n_stem_at || a->stem_at[a->stem_next] != at)
+            return tokvec_push(out, KZ_TERM_UNSTEMMED, s->start, s->end);
+    }
     uint32_t h = (uint32_t)XXH3_64bits(a->tok, len);
     int rc;
     if (len > INLINE_KEY) {
@@ -938,7 +953,28 @@ static int feed(kz_analyzer *a, scan *s, uint32_t e, uint32_t start, uint32_t en
 /* Besides what kzint.h says: invalid UTF-8 is read safely, each invalid
  * byte being a non-token character; len > UINT32_MAX gives KZ_EINVAL; after
  * KZ_ENOMEM, out may hold the tokens found before the failure. */
+static int analyse(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out);
+
 int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out)
+{
+    a->stem_at = NULL;
+    return analyse(a, text, len, out);
+}
+
+int kz_analyzer_run_some(kz_analyzer *a, const char *text, size_t len, const uint32_t *stem_at, size_t n_stem_at,
+                         kz_tokvec *out)
+{
+    static const uint32_t none[1] = { 0 };
+    a->stem_at = stem_at ? stem_at : none;
+    a->n_stem_at = stem_at ? n_stem_at : 0;
+    a->stem_next = 0;
+    a->run_base = out->len;
+    int rc = analyse(a, text, len, out);
+    a->stem_at = NULL;
+    return rc;
+}
+
+static int analyse(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out)
 {
     if (len > UINT32_MAX)
         return kz_error_set(KZ_EINVAL, "text of %zu bytes is too long to analyze", len);

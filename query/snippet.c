@@ -21,6 +21,7 @@
  * boundary.
  */
 #include "kzint.h"
+#include "format.h"
 
 #include <stdlib.h>
 
@@ -131,11 +132,93 @@ static int find_matches(const kz_results *r, const kz_token *t, size_t n, const 
     return KZ_OK;
 }
 
+/* A query of more distinct terms than this (a prefix's many) has its
+ * snippets' text stemmed whole rather than its terms' places read. */
+#define PLACES_MAX_TERMS 64
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The places of r's terms among the tokens of document docid's title
+ * (title set) or text, as the index has them: ascending, each once, *out
+ * malloc'd. *out is NULL (and 0 returned) when the query has too many
+ * terms to be worth it. */
+static int term_places(kz_index *ix, const kz_results *r, uint32_t docid, int title, uint32_t **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t n_terms = kz_results_term_count(r), seg, n = 0, cap = 0;
+    uint32_t local, *v = NULL;
+    if (n_terms > PLACES_MAX_TERMS)
+        return KZ_OK;
+    int rc = kz_index_locate(ix, docid, &seg, &local);
+    if (rc)
+        return rc;
+    kz_segment *sg = kz_index_segment(ix, seg);
+    if ((rc = kz_file_verify(kz_segment_file(sg), KZ_SEC_DOCS, (uint64_t)local * KZ_DOC_SIZE, KZ_DOC_SIZE)))
+        return rc;
+    uint32_t title_tokens = kz_segment_doc_title_tokens(sg, local);
+    for (size_t i = 0; i < n_terms && rc == KZ_OK; i++) {
+        const char *t = kz_results_term(r, i);
+        kz_term_loc loc;
+        int found = kz_segment_lookup(sg, t, strlen(t), &loc);
+        if (found <= 0) {
+            rc = found;
+            continue;
+        }
+        kz_plist pl;
+        if ((rc = kz_segment_plist_at(sg, &pl, &loc)))
+            break;
+        kz_cursor c;
+        kz_cursor_init(&c, &pl);
+        if (kz_cursor_seek(&c, local) == local) {
+            uint32_t tf = kz_plist_tf(&pl, c.ord);
+            if (n + tf > cap) {
+                size_t ncap = KZ_MAX(n + tf, cap * 2);
+                uint32_t *p = realloc(v, ncap * sizeof *p);
+                if (!p)
+                    rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                else
+                    v = p, cap = ncap;
+            }
+            if (rc == KZ_OK && (rc = kz_plist_positions(&pl, c.ord, tf, v + n)) == KZ_OK) {
+                /* Positions count the title's tokens, then the text's. */
+                uint32_t kept = 0;
+                for (uint32_t k = 0; k < tf; k++) {
+                    uint32_t p = v[n + k];
+                    if (title ? p < title_tokens : p >= title_tokens)
+                        v[n + kept++] = title ? p : p - title_tokens;
+                }
+                n += kept;
+            }
+        }
+        kz_plist_close(&pl);
+    }
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    if (n)
+        qsort(v, n, sizeof *v, cmp_u32);
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!w || v[w - 1] != v[k])
+            v[w++] = v[k];
+    *out = v ? v : malloc(sizeof *v);
+    *n_out = w;
+    return *out ? KZ_OK : kz_error_set(KZ_ENOMEM, "out of memory");
+}
+
 /* Analyses text with the index's language into s (its tokens, which the
  * caller frees with kz_tokvec_free(&s->tv), also on failure) and finds the
- * query's matches among them: *m (malloc'd, n of them). */
+ * query's matches among them: *m (malloc'd, n of them). With places (not
+ * NULL), only the tokens there are stemmed: a token elsewhere cannot have
+ * a query term's stem. */
 static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_results *r, const char *text,
-                        size_t len)
+                        size_t len, const uint32_t *places, size_t n_places)
 {
     /* An analyzer from the index's pool: a new one costs more than
      * analysing a short text. */
@@ -162,7 +245,8 @@ static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_re
             rc = kz_analyzer_intern(a, ku->terms[j], strlen(ku->terms[j]), &ids[n_ids++]);
     }
     if (rc == KZ_OK)
-        rc = kz_analyzer_run(a, text, analysed_length(text, len), &s->tv);
+        rc = places ? kz_analyzer_run_some(a, text, analysed_length(text, len), places, n_places, &s->tv)
+                    : kz_analyzer_run(a, text, analysed_length(text, len), &s->tv);
     if (rc == KZ_OK)
         rc = find_matches(r, s->tv.v, s->tv.len, ids, at, m, n);
     kz_index_analyzer_give(ix, 0, a);
@@ -172,14 +256,15 @@ done:
     return rc;
 }
 
-int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len)
+static int highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len,
+                     const uint32_t *places, size_t n_places)
 {
     *out = NULL;
     *n_out = 0;
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0;
-    int rc = text_matches(&s, &m, &n, ix, r, text, len);
+    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places);
     if (rc)
         goto done;
     *out = malloc((n ? n : 1) * sizeof **out);
@@ -357,8 +442,8 @@ static int cmp_snippet(const void *x, const void *y)
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
-int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
-                     const char *text, size_t len, size_t max_chars)
+static int snippets(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
+                    const char *text, size_t len, size_t max_chars, const uint32_t *places, size_t n_places)
 {
     *n_out = 0;
     if (max_fragments == 0)
@@ -369,7 +454,7 @@ int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_in
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0, made = 0;
-    int rc = text_matches(&s, &m, &n, ix, r, text, len);
+    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places);
     if (rc)
         goto done;
     /* Character offsets of the matches, in one pass. */
@@ -456,6 +541,45 @@ done:
     }
     kz_tokvec_free(&s.tv);
     free(m);
+    return rc;
+}
+
+int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, const char *text, size_t len)
+{
+    return highlight(out, n_out, ix, r, text, len, NULL, 0);
+}
+
+int kz_highlight_doc(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, uint32_t docid, int title,
+                     const char *text, size_t len)
+{
+    uint32_t *places;
+    size_t n_places;
+    *out = NULL;
+    *n_out = 0;
+    int rc = term_places(ix, r, docid, title, &places, &n_places);
+    if (rc == KZ_OK)
+        rc = highlight(out, n_out, ix, r, text, len, places, n_places);
+    free(places);
+    return rc;
+}
+
+int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
+                     const char *text, size_t len, size_t max_chars)
+{
+    return snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, NULL, 0);
+}
+
+int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
+                         uint32_t docid, const char *text, size_t len, size_t max_chars)
+{
+    uint32_t *places;
+    size_t n_places;
+    *n_out = 0;
+    memset(out, 0, max_fragments * sizeof *out);
+    int rc = term_places(ix, r, docid, 0, &places, &n_places);
+    if (rc == KZ_OK)
+        rc = snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, places, n_places);
+    free(places);
     return rc;
 }
 

@@ -7,7 +7,9 @@
  * ends on a word boundary, stays within its length, is cut with the flags
  * set right, and every mark is a run of text that analyses to the stems of
  * one of the query's units; fragments come in text order without
- * overlapping; titles are highlighted the same way.
+ * overlapping; titles are highlighted the same way. The passages and
+ * marks made from the index's places of the query's terms equal those of
+ * the whole text stemmed.
  */
 #include "kzint.h"
 #include "test.h"
@@ -239,10 +241,120 @@ done:
     free(dir);
 }
 
+/* kz_snippets_make_doc and kz_highlight_doc, which stem only the tokens
+ * at the places the index has the query's terms, give what stemming the
+ * whole text gives: every passage and mark of every hit, titles and whole
+ * texts, for words, phrases, prefixes, spellings in the other script,
+ * near words and exclusions, over an index of two segments whose second
+ * holds Russian text, a title, tokens past 22 bytes (stemmed anyway) and
+ * past 255 code points (dropped by the stemmer, shifting what follows). */
+static void test_doc_variants_agree(void)
+{
+    uint64_t rng = kz_test_seed();
+    char *dir;
+    kz_index *ix = open_articles(&dir);
+    kz_index_free(ix);
+    kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+    bo.mode = KZ_BUILD_ADD;
+    kz_builder *b;
+    CHECK_OK(kz_builder_new(&b, dir, &bo));
+    char longword[301]; /* 300 letters: kept by the scan, dropped by the stemmer */
+    memset(longword, 'x', sizeof longword - 1);
+    longword[sizeof longword - 1] = 0;
+    for (int i = 0; b && i < 20; i++) {
+        char id[16], text[2048];
+        snprintf(id, sizeof id, "ru-%d", i);
+        snprintf(text, sizeof text,
+                 "Токаев встретился с Путиным в Москве. Tokayev said the border with Russia is secure; %s "
+                 "Россия и Казахстан обсудили нефть. internationalisation-of-securitisations "
+                 "Президент Токаева поддержал. %s Kazakhstan's oil and the Soviet union's people. %d",
+                 i % 2 ? longword : "ethnic Russians", i % 3 ? "война" : "war and peace", i);
+        const char *title = i % 2 ? "Токаев и Путин" : "Russia, Kazakhstan: oil";
+        CHECK_OK(kz_builder_add_document(b, id, strlen(id), title, strlen(title), text, strlen(text), NULL, 0));
+    }
+    if (b)
+        CHECK_OK(kz_builder_commit(b, NULL));
+    kz_builder_free(b);
+    ix = NULL;
+    CHECK_OK(kz_index_open(&ix, dir));
+    if (!ix)
+        goto done;
+    CHECK_INT(kz_index_segment_count(ix), 2);
+    static const char *extra[] = { "токаев", "Tokayev", "россия", "russ*", "kaz*", "moskow~", "нефть", "война",
+                                   "internationalisation", "-oil", "\"border with\"" };
+    size_t nw = sizeof words / sizeof words[0], ne = sizeof extra / sizeof extra[0];
+    size_t compared = 0;
+    for (int k = 0; k < 150; k++) {
+        char q[256] = "";
+        int n = 1 + (int)(kz_test_rand(&rng) % 3);
+        for (int i = 0; i < n; i++) {
+            uint64_t pick = kz_test_rand(&rng) % (nw + ne);
+            const char *w = pick < nw ? words[pick] : extra[pick - nw];
+            if (pick < nw && kz_test_rand(&rng) % 4 == 0)
+                snprintf(q + strlen(q), sizeof q - strlen(q), "%s\"%s %s\"", i ? " " : "", w, words[(pick + 1) % nw]);
+            else
+                snprintf(q + strlen(q), sizeof q - strlen(q), "%s%s", i ? " " : "", w);
+        }
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.mode = KZ_MODE_ANY;
+        o.limit = 30;
+        kz_results *r = NULL;
+        int rc = kz_search(&r, ix, q, strlen(q), &o);
+        if (rc == KZ_ESYNTAX)
+            continue;
+        CHECK_MSG(rc == KZ_OK, "\"%s\": %s", q, kz_last_error());
+        size_t max_chars = 40 + kz_test_rand(&rng) % 300, fragments = 1 + kz_test_rand(&rng) % 4;
+        for (size_t h = 0; r && h < kz_results_count(r); h++) {
+            uint32_t docid = kz_results_hit(r, h)->docid;
+            char *text;
+            size_t len, n1, n2;
+            CHECK_OK(kz_index_doc_text(ix, &text, &len, docid));
+            kz_snippet a[4], c[4];
+            CHECK_OK(kz_snippets_make(a, &n1, fragments, ix, r, text, len, max_chars));
+            CHECK_OK(kz_snippets_make_doc(c, &n2, fragments, ix, r, docid, text, len, max_chars));
+            CHECK_MSG(n1 == n2, "\"%s\" doc %u: %zu passages, %zu from places", q, docid, n1, n2);
+            for (size_t f = 0; f < n1 && f < n2; f++) {
+                CHECK(a[f].start == c[f].start && a[f].end == c[f].end && a[f].n_marks == c[f].n_marks);
+                for (size_t i = 0; i < a[f].n_marks && i < c[f].n_marks; i++)
+                    CHECK_MSG(a[f].marks[i].start == c[f].marks[i].start && a[f].marks[i].end == c[f].marks[i].end,
+                              "\"%s\" doc %u: mark %zu differs", q, docid, i);
+                compared += a[f].n_marks;
+            }
+            for (size_t f = 0; f < n1; f++)
+                kz_snippet_free(&a[f]);
+            for (size_t f = 0; f < n2; f++)
+                kz_snippet_free(&c[f]);
+            kz_doc d;
+            CHECK_OK(kz_index_doc(ix, &d, docid, NULL, 0));
+            for (int title = 0; title < 2; title++) {
+                const char *t = title ? d.title : text;
+                size_t tl = title ? d.title_len : len;
+                kz_span *m1, *m2;
+                CHECK_OK(kz_highlight(&m1, &n1, ix, r, t, tl));
+                CHECK_OK(kz_highlight_doc(&m2, &n2, ix, r, docid, title, t, tl));
+                CHECK_MSG(n1 == n2 && (n1 == 0 || memcmp(m1, m2, n1 * sizeof *m1) == 0),
+                          "\"%s\" doc %u: %s highlights differ (%zu, %zu from places)", q, docid,
+                          title ? "title" : "text", n1, n2);
+                compared += n1;
+                free(m1);
+                free(m2);
+            }
+            free(text);
+        }
+        kz_results_free(r);
+    }
+    CHECK(compared > 1000);
+    kz_index_free(ix);
+done:
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     KZ_RUN(test_phrase_marked_whole);
     KZ_RUN(test_words_in_sequence);
     KZ_RUN(test_random_queries);
+    KZ_RUN(test_doc_variants_agree);
     return kz_test_finish();
 }
