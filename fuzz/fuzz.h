@@ -163,7 +163,8 @@ fail:
 }
 
 /* Runs query (len bytes) on ix in both modes, with the snippets, title
- * highlight and explanation of the first hit of the first mode (a
+ * highlights (from the whole text and from the index's places of the
+ * terms) and explanation of the first hit of the first mode (a
  * snippet analyses the whole text: the most costly step, and the one
  * that depends least on the query). Errors allowed: those in
  * allowed_mask. */
@@ -189,14 +190,20 @@ static inline void kz_fuzz_search(kz_index *ix, const char *query, size_t len, u
             int drc = kz_index_doc_text(ix, &text, &text_len, docid);
             kz_fuzz_expect(drc, allowed_mask, "kz_index_doc_text");
             if (drc == KZ_OK) {
-                kz_snippet sn[2];
-                size_t n = 0;
-                int src = kz_snippets_make(sn, &n, 2, ix, r, text, text_len, 160);
-                kz_fuzz_expect(src, allowed_mask, "kz_snippets_make");
-                for (size_t i = 0; src == KZ_OK && i < n; i++) {
-                    if (sn[i].start > sn[i].end || sn[i].end > text_len)
-                        abort();
-                    kz_snippet_free(&sn[i]);
+                /* Stemming the whole text, then only at the places the
+                 * index has the query's terms (which a hostile index may
+                 * give wrong: they must still be read safely). */
+                for (int from_places = 0; from_places < 2; from_places++) {
+                    kz_snippet sn[2];
+                    size_t n = 0;
+                    int src = from_places ? kz_snippets_make_doc(sn, &n, 2, ix, r, docid, text, text_len, 160)
+                                          : kz_snippets_make(sn, &n, 2, ix, r, text, text_len, 160);
+                    kz_fuzz_expect(src, allowed_mask, from_places ? "kz_snippets_make_doc" : "kz_snippets_make");
+                    for (size_t i = 0; src == KZ_OK && i < n; i++) {
+                        if (sn[i].start > sn[i].end || sn[i].end > text_len)
+                            abort();
+                        kz_snippet_free(&sn[i]);
+                    }
                 }
             }
             free(text);
@@ -206,6 +213,10 @@ static inline void kz_fuzz_search(kz_index *ix, const char *query, size_t len, u
                 kz_span *spans = NULL;
                 size_t n = 0;
                 kz_fuzz_expect(kz_highlight(&spans, &n, ix, r, d.title, d.title_len), allowed_mask, "kz_highlight");
+                free(spans);
+                spans = NULL;
+                kz_fuzz_expect(kz_highlight_doc(&spans, &n, ix, r, docid, 1, d.title, d.title_len), allowed_mask,
+                               "kz_highlight_doc");
                 free(spans);
             }
             kz_explanation x;

@@ -160,7 +160,7 @@ static int term_places(kz_index *ix, const kz_results *r, uint32_t docid, int ti
     kz_segment *sg = kz_index_segment(ix, seg);
     if ((rc = kz_file_verify(kz_segment_file(sg), KZ_SEC_DOCS, (uint64_t)local * KZ_DOC_SIZE, KZ_DOC_SIZE)))
         return rc;
-    uint32_t title_tokens = kz_segment_doc_title_tokens(sg, local);
+    uint32_t title_tokens = kz_segment_doc_title_tokens(sg, local), dl = kz_segment_doc_length(sg, local);
     for (size_t i = 0; i < n_terms && rc == KZ_OK; i++) {
         const char *t = kz_results_term(r, i);
         kz_term_loc loc;
@@ -176,7 +176,10 @@ static int term_places(kz_index *ix, const kz_results *r, uint32_t docid, int ti
         kz_cursor_init(&c, &pl);
         if (kz_cursor_seek(&c, local) == local) {
             uint32_t tf = kz_plist_tf(&pl, c.ord);
-            if (n + tf > cap) {
+            if (tf > dl)
+                rc = kz_error_set(KZ_ECORRUPT, "index is corrupt: a term occurs %u times in a document of %u tokens "
+                                  "(run 'kzsearch check')", tf, dl);
+            if (rc == KZ_OK && n + tf > cap) {
                 size_t ncap = KZ_MAX(n + tf, cap * 2);
                 uint32_t *p = realloc(v, ncap * sizeof *p);
                 if (!p)
