@@ -782,6 +782,24 @@ typedef struct kz_term_loc {
 int kz_segment_lookup(kz_segment *sg, const char *term, size_t len, kz_term_loc *out);
 /* kz_segment_term_at without cf (which opens the term's postings). */
 int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal);
+/* A reader of a segment's terms in dictionary order, a block of the
+ * dictionary at a time: prefix expansion, facet values and listings read
+ * each term once rather than search for each. No resources: a cursor is
+ * dropped when done with. */
+typedef struct kz_term_cursor {
+    const uint8_t *p, *end; /* the block's TERMSTR bytes left */
+    uint32_t next, last;    /* the ordinal read next; one past the block's last */
+    uint32_t block;
+    int ready;              /* t is the term the next call gives */
+    uint64_t blob_off;      /* the blob of the next term */
+    kz_term t;              /* the term read last (cf 0) */
+    kz_term_loc loc;        /* where its postings are (kz_segment_plist_at) */
+} kz_term_cursor;
+/* Places c before term ordinal (below the segment's count). */
+int kz_segment_cursor_at(kz_segment *sg, kz_term_cursor *c, uint32_t ordinal);
+/* Reads the next term into c->t and c->loc: 1, 0 past the last term, or
+ * a negative error. */
+int kz_segment_cursor_next(kz_segment *sg, kz_term_cursor *c);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close):
  * by its ordinal, or where kz_segment_lookup found it. */
 int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t term_ordinal);

@@ -531,6 +531,13 @@ static int global_candidates(parser *p, const char *prefix, size_t len, term_fil
     return KZ_OK;
 }
 
+/* Reads segment s's next term into c->t. */
+static int next_head(kz_index *ix, size_t s, kz_term_cursor *c)
+{
+    int got = kz_segment_cursor_next(kz_index_segment(ix, s), c);
+    return got > 0 ? KZ_OK : got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
+}
+
 static int prefix_candidates(parser *p, const char *prefix, size_t len, term_filter keep, void *keep_ctx,
                              candidate **out, size_t *n_out)
 {
@@ -539,7 +546,7 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
     kz_index *ix = p->q->ix;
     size_t n_seg = kz_index_segment_count(ix), n = 0, cap = 0;
     uint32_t *at = calloc(n_seg, sizeof *at), *end = calloc(n_seg, sizeof *end);
-    kz_term *head = calloc(n_seg, sizeof *head);
+    kz_term_cursor *head = calloc(n_seg, sizeof *head); /* each segment's next term of the prefix, in head[s].t */
     candidate *c = NULL;
     int rc = KZ_OK;
     *out = NULL;
@@ -554,19 +561,21 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
             goto done;
         at[s] = first;
         end[s] = first + count;
-        if (count && (rc = kz_segment_entry(kz_index_segment(ix, s), &head[s], first)))
+        if (count && (rc = kz_segment_cursor_at(kz_index_segment(ix, s), &head[s], first)) == KZ_OK)
+            rc = next_head(ix, s, &head[s]);
+        if (rc)
             goto done;
     }
     for (;;) {
         /* The smallest head, and every segment that has it. */
         size_t least = n_seg;
         for (size_t s = 0; s < n_seg; s++)
-            if (at[s] < end[s] &&
-                (least == n_seg || kz_bytes_cmp(head[s].text, head[s].len, head[least].text, head[least].len) < 0))
+            if (at[s] < end[s] && (least == n_seg || kz_bytes_cmp(head[s].t.text, head[s].t.len, head[least].t.text,
+                                                                   head[least].t.len) < 0))
                 least = s;
         if (least == n_seg)
             break;
-        kz_term t = head[least];
+        kz_term t = head[least].t;
         uint64_t df = 0;
         if ((!keep || keep(keep_ctx, t.text, t.len)) && (rc = term_df(p, t.text, t.len, &df, NULL)))
             goto done;
@@ -593,12 +602,12 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
             n++;
         }
         for (size_t s = 0; s < n_seg; s++) {
-            if (at[s] < end[s] && kz_bytes_cmp(head[s].text, head[s].len, t.text, t.len) == 0 && s != least) {
-                if (++at[s] < end[s] && (rc = kz_segment_entry(kz_index_segment(ix, s), &head[s], at[s])))
+            if (at[s] < end[s] && kz_bytes_cmp(head[s].t.text, head[s].t.len, t.text, t.len) == 0 && s != least) {
+                if (++at[s] < end[s] && (rc = next_head(ix, s, &head[s])))
                     goto done;
             }
         }
-        if (++at[least] < end[least] && (rc = kz_segment_entry(kz_index_segment(ix, least), &head[least], at[least])))
+        if (++at[least] < end[least] && (rc = next_head(ix, least, &head[least])))
             goto done;
     }
 done:

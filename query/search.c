@@ -633,10 +633,16 @@ static int facets_count_segment(eval *e)
         int rc = kz_segment_term_prefix(e->sg, &first, &count, f->prefix, f->prefix_len);
         if (rc)
             return rc;
+        kz_term_cursor cur;
+        if (count && (rc = kz_segment_cursor_at(e->sg, &cur, first)))
+            return rc;
         for (uint32_t o = first; o < first + count; o++) {
-            kz_term t;
+            const kz_term *t = &cur.t;
             kz_plist pl;
-            if ((rc = kz_segment_entry(e->sg, &t, o)) || (rc = kz_segment_plist(e->sg, &pl, o)))
+            int got = kz_segment_cursor_next(e->sg, &cur);
+            if (got <= 0)
+                return got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
+            if ((rc = kz_segment_plist_at(e->sg, &pl, &cur.loc)))
                 return rc;
             roaring_bitmap_t *docs = kz_plist_bitmap(&pl);
             kz_plist_close(&pl);
@@ -644,7 +650,7 @@ static int facets_count_segment(eval *e)
                 return oom();
             uint64_t n = roaring_bitmap_and_cardinality(docs, e->matched);
             roaring_bitmap_free(docs);
-            if (n && (rc = facet_add(f, t.text + f->prefix_len, t.len - f->prefix_len, n)))
+            if (n && (rc = facet_add(f, t->text + f->prefix_len, t->len - f->prefix_len, n)))
                 return rc;
         }
     }

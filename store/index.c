@@ -424,16 +424,22 @@ static int list_cyrillic_pairs(kz_index *ix, uint8_t **out)
         for (unsigned lead = 0xD0; lead <= 0xD4; lead++) {
             char c = (char)lead;
             uint32_t first, count;
+            kz_term_cursor cur;
             int rc = kz_segment_term_prefix(ix->seg[s].sg, &first, &count, &c, 1);
+            if (rc == KZ_OK && count)
+                rc = kz_segment_cursor_at(ix->seg[s].sg, &cur, first);
             for (uint32_t o = first; rc == KZ_OK && o < first + count; o++) {
-                kz_term t;
                 uint32_t cp[2];
-                if ((rc = kz_segment_entry(ix->seg[s].sg, &t, o)))
+                int got = kz_segment_cursor_next(ix->seg[s].sg, &cur);
+                if (got <= 0) {
+                    rc = got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
                     break;
+                }
+                const kz_term *t = &cur.t;
                 size_t n = 0;
-                for (size_t i = 0; i < t.len && n < 2;) { /* the first two code points */
+                for (size_t i = 0; i < t->len && n < 2;) { /* the first two code points */
                     int32_t u;
-                    utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)t.text + i, (utf8proc_ssize_t)(t.len - i), &u);
+                    utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)t->text + i, (utf8proc_ssize_t)(t->len - i), &u);
                     if (k <= 0)
                         break;
                     cp[n++] = (uint32_t)u;

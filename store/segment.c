@@ -689,14 +689,7 @@ fail:
  * their first term, then reads at most 16 terms of one block.
  */
 
-typedef struct term_scan {
-    const uint8_t *p, *end; /* the block's TERMSTR bytes left */
-    uint32_t next;          /* ordinal of the next term */
-    uint32_t last;          /* one past the block's last ordinal */
-    uint64_t blob_off;      /* blob of the next term */
-    kz_term t;              /* the term read last */
-    uint64_t t_blob_off, t_blob_len;
-} term_scan;
+typedef kz_term_cursor term_scan; /* a scan inside one block */
 
 static int tidx(kz_segment *sg, uint32_t bi, uint32_t *first, uint32_t *str_off, uint64_t *blob_off)
 {
@@ -733,6 +726,8 @@ static int scan_open(kz_segment *sg, uint32_t bi, term_scan *sc)
     sc->end = sg->sec[KZ_SEC_TERMSTR] + str_end;
     sc->next = first;
     sc->last = next_first;
+    sc->block = bi;
+    sc->ready = 0;
     sc->t.len = 0;
     return KZ_OK;
 }
@@ -758,8 +753,7 @@ static int scan_next(kz_segment *sg, term_scan *sc)
     sc->t.ordinal = sc->next++;
     sc->t.df = (uint32_t)df;
     sc->t.cf = 0;
-    sc->t_blob_off = sc->blob_off;
-    sc->t_blob_len = blob_len;
+    sc->loc = (kz_term_loc){ sc->t.ordinal, sc->t.df, sc->blob_off, blob_len };
     sc->blob_off += blob_len;
     return 1;
 }
@@ -1005,6 +999,32 @@ int kz_segment_entry(kz_segment *sg, kz_term *out, uint32_t ordinal)
     return rc;
 }
 
+int kz_segment_cursor_at(kz_segment *sg, kz_term_cursor *c, uint32_t ordinal)
+{
+    if (ordinal >= sg->terms)
+        return kz_error_set(KZ_EINVAL, "term %u out of range", ordinal);
+    int rc = term_entry(sg, ordinal, c);
+    c->ready = rc == KZ_OK;
+    return rc;
+}
+
+int kz_segment_cursor_next(kz_segment *sg, kz_term_cursor *c)
+{
+    if (c->ready) {
+        c->ready = 0;
+        return 1;
+    }
+    int rc = scan_next(sg, c);
+    if (rc != 0)
+        return rc;
+    if (c->block + 1 >= sg->term_blocks)
+        return 0;
+    if ((rc = scan_open(sg, c->block + 1, c)))
+        return rc;
+    rc = scan_next(sg, c);
+    return rc == 0 ? corrupt("an empty block of terms") : rc;
+}
+
 int kz_segment_term_prefix(kz_segment *sg, uint32_t *first, uint32_t *count, const char *prefix, size_t len)
 {
     uint32_t lo, hi = (uint32_t)sg->terms;
@@ -1034,7 +1054,7 @@ int kz_segment_plist(kz_segment *sg, kz_plist *out, uint32_t ordinal)
     int rc = term_entry(sg, ordinal, &sc);
     if (rc)
         return rc;
-    kz_term_loc loc = { sc.t.ordinal, sc.t.df, sc.t_blob_off, sc.t_blob_len };
+    kz_term_loc loc = sc.loc;
     return kz_segment_plist_at(sg, out, &loc);
 }
 

@@ -677,7 +677,7 @@ static void test_store_dictionary_size(void)
  * every branch of the lookup's scan (which compares only terms sharing as
  * much with the word sought as the term before) is taken. Every term is
  * found at its ordinal with its df; every string between terms, before
- * the first and after the last, is not. */
+ * the first and after the last, is not. A term cursor reads them in order. */
 static void test_dictionary_lookup(void)
 {
     uint64_t rng = seed ^ 0x5eed;
@@ -756,6 +756,32 @@ static void test_dictionary_lookup(void)
         }
     }
     CHECK(probes > found && found > 0); /* both answers were asked for */
+    /* A cursor from any ordinal (first, last, around block edges) reads the
+     * terms that follow in order, each where its lookup finds it, then
+     * stops. */
+    uint32_t starts[] = { 0, 15, 16, 17, 31, 32, (uint32_t)(info.terms / 2), (uint32_t)(info.terms - 1),
+                          (uint32_t)(kz_test_rand(&rng) % (info.terms ? info.terms : 1)) };
+    for (size_t i = 0; sg && i < sizeof starts / sizeof *starts; i++) {
+        if (starts[i] >= info.terms)
+            continue;
+        kz_term_cursor cur;
+        CHECK_OK(kz_segment_cursor_at(sg, &cur, starts[i]));
+        uint32_t o = starts[i];
+        int got;
+        while ((got = kz_segment_cursor_next(sg, &cur)) == 1 && o < info.terms) {
+            CHECK_INT(cur.t.ordinal, o);
+            CHECK(cur.t.len == terms[o].len && memcmp(cur.t.text, terms[o].text, cur.t.len) == 0);
+            kz_term_loc want;
+            CHECK_INT(kz_segment_lookup(sg, terms[o].text, terms[o].len, &want), 1);
+            CHECK(cur.loc.ordinal == o && cur.loc.df == terms[o].df && cur.loc.blob_off == want.blob_off &&
+                  cur.loc.blob_len == want.blob_len);
+            o++;
+        }
+        CHECK_INT(got, 0);
+        CHECK_INT(o, info.terms);
+    }
+    kz_term_cursor past;
+    CHECK(sg && kz_segment_cursor_at(sg, &past, (uint32_t)info.terms) == KZ_EINVAL);
     kz_term_loc loc;
     CHECK_INT(sg ? kz_segment_lookup(sg, "0", 1, &loc) : -1, 0);    /* before the first */
     CHECK_INT(sg ? kz_segment_lookup(sg, "\xff", 1, &loc) : -1, 0); /* after the last */
