@@ -273,7 +273,8 @@ int kz_analyzer_run(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out
  * placed as kz_analyzer_run places it, with the term KZ_TERM_UNSTEMMED.
  * (Tokens of more than 22 bytes are stemmed anyway: whether one is kept
  * depends on its stem.) Snippets stem only the tokens the index has at
- * the positions of the query's terms. */
+ * the positions of the query's terms. The run ends after the last token
+ * asked for. */
 int kz_analyzer_run_some(kz_analyzer *a, const char *text, size_t len, const uint32_t *stem_at, size_t n_stem_at,
                          kz_tokvec *out);
 

@@ -851,14 +851,18 @@ static int finish_token(kz_analyzer *a, scan *s, kz_tokvec *out)
     if (s->overlong)
         return KZ_OK;
     size_t len = s->len;
-    if (a->stem_at && len <= INLINE_KEY) {
+    if (a->stem_at) {
         /* kz_analyzer_run_some: a token not asked for keeps its place
          * unstemmed. (A longer one is stemmed, as it may be dropped.) */
         size_t at = out->len - a->run_base;
         while (a->stem_next < a->n_stem_at && a->stem_at[a->stem_next] < at)
             a->stem_next++;
-        if (a->stem_next == a->n_stem_at || a->stem_at[a->stem_next] != at)
-            return tokvec_push(out, KZ_TERM_UNSTEMMED, s->start, s->end);
+        int asked = a->stem_next < a->n_stem_at && a->stem_at[a->stem_next] == at;
+        if (len <= INLINE_KEY) { /* kept: it takes place at */
+            if (!asked)
+                return tokvec_push(out, KZ_TERM_UNSTEMMED, s->start, s->end);
+            a->stem_next++;
+        }
     }
     uint32_t h = (uint32_t)XXH3_64bits(a->tok, len);
     int rc;
@@ -988,6 +992,10 @@ static int analyse(kz_analyzer *a, const char *text, size_t len, kz_tokvec *out)
     uint32_t iota_start = 0;
     const uint32_t iota = 0x3B9 | (uint32_t)CLS_WORD << 24;
     while (i < len) {
+        /* kz_analyzer_run_some: past the last token asked for, the rest
+         * is not wanted. */
+        if (KZ_UNLIKELY(a->stem_at && a->stem_next == a->n_stem_at && !st.active && !iotas))
+            break;
         uint8_t b = s[i];
         if (KZ_UNLIKELY(iotas)) {
             int32_t c = -1;
