@@ -512,6 +512,37 @@ static void store_dctx_give(kz_segment *sg, ZSTD_DCtx *dc)
     ZSTD_freeDCtx(dc);
 }
 
+/* A store block of up to this size is decompressed whole, in one call:
+ * zstd then writes straight into the buffer. Its frame holds one zstd
+ * block (of up to 128 KiB) or a few, each decoded whole anyway, so that
+ * stopping at a document's end would save only zstd copying what it
+ * decoded through its own window. */
+#define ONE_SHOT_MAX (1u << 20)
+
+/* Decompresses the frame src[0..clen) (verified here) of exactly rlen
+ * bytes into *buf (grown to rlen + 1 bytes as needed, *cap its size). */
+static int decompress_whole(kz_segment *sg, ZSTD_DCtx *dc, const uint8_t *src, uint32_t clen, uint32_t rlen,
+                            uint8_t **buf, size_t *cap)
+{
+    int rc = kz_file_verify(sg->f, KZ_SEC_STORE, (uint64_t)(src - sg->sec[KZ_SEC_STORE]), clen);
+    if (rc)
+        return rc;
+    /* One frame, the whole block, of the index's size. */
+    if (ZSTD_findFrameCompressedSize(src, clen) != clen || ZSTD_getFrameContentSize(src, clen) != rlen)
+        return corrupt("a document store block does not decompress to its size");
+    if (*cap < (size_t)rlen + 1) {
+        uint8_t *p = realloc(*buf, (size_t)rlen + 1);
+        if (!p)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *buf = p;
+        *cap = (size_t)rlen + 1;
+    }
+    size_t n = ZSTD_decompressDCtx(dc, *buf, rlen, src, clen);
+    if (ZSTD_isError(n) || n != rlen)
+        return corrupt("a document store block does not decompress to its size");
+    return KZ_OK;
+}
+
 /* Decompresses store block b into *buf (grown as needed, *cap its size,
  * a byte past the output always there for a NUL) as a stream: fed 64 KiB
  * of the compressed block at a time, each piece verified before it is
@@ -519,7 +550,8 @@ static void store_dctx_give(kz_segment *sg, ZSTD_DCtx *dc)
  * costs no more memory than the block's real content. With limit below
  * the block's size it stops after limit bytes; else the whole block must
  * come out, exactly rlen bytes, and its frame end with the block. *got is
- * what came out, *rlen the block's size. */
+ * what came out, *rlen the block's size. A block of up to ONE_SHOT_MAX
+ * comes out whole whatever the limit (decompress_whole). */
 static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_t **buf, size_t *cap, size_t *got,
                             uint32_t *rlen)
 {
@@ -538,6 +570,12 @@ static int decompress_block(kz_segment *sg, uint32_t block, size_t limit, uint8_
     ZSTD_DCtx *dc;
     if ((rc = store_dctx_take(sg, &dc)))
         return rc;
+    if (*rlen <= ONE_SHOT_MAX) {
+        rc = decompress_whole(sg, dc, sg->sec[KZ_SEC_STORE] + coff, clen, *rlen, buf, cap);
+        store_dctx_give(sg, dc);
+        *got = rc == KZ_OK ? *rlen : 0;
+        return rc;
+    }
     int whole = limit >= *rlen;
     size_t want = whole ? *rlen : limit, pos = 0, z = 1;
     const size_t piece = 64u << 10;

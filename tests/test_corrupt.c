@@ -112,7 +112,7 @@ static int build_reference(void)
         if (i == 7)
             for (int k = 0; k < 300; k++)
                 kz_buf_append(&text, " banana", 7);
-        if (i == 123) /* over 64 KiB: a store block of its own */
+        if (i == 123) /* 66 KB: a store block of its own */
             for (int k = 0; k < 9000; k++)
                 kz_buf_append(&text, k % 3 ? " filler" : " padding", k % 3 ? 7 : 8);
         snprintf(url, sizeof url, "https://example.org/articles/%d", i);
