@@ -77,6 +77,7 @@ static const char search_help[] =
     "  +putin kremlin        require putin even with --any\n"
     "  (a OR b) c            group; nests up to 100 deep\n"
     "  source:interfax.ru    a field's value (JSON Lines keys); -source:x excludes\n"
+    "  title:tokayev         the word (or \"phrase\", or prefix*) in the title\n"
     "  date:2022-03, date:2022-01..2022-06, date>=2022-03-01   dates and ranges\n"
     "  tokayef~              the terms within one or two edits of the word's\n"
     "  kaz*                  every dictionary term starting with kaz (the 256 most\n"

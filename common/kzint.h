@@ -1237,6 +1237,9 @@ typedef struct kz_qnode {
     uint32_t unit;   /* LEAF: its scoring unit, or UINT32_MAX under a NOT or for a filter */
     uint8_t filter;  /* a field clause (source:x, date:2022), or a group of them only: it
                         narrows the matches and scores nothing */
+    uint8_t in_title; /* LEAF: title:word, title:"a phrase": it matches a document only where
+                         its term or phrase stands in the title, and scores as the same leaf
+                         without title: (its unit's) */
 } kz_qnode;
 
 typedef struct kz_qterm {

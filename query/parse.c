@@ -39,6 +39,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <utf8proc.h>
 #include <xxhash.h>
 
@@ -1319,6 +1320,49 @@ static int keyword_prefix(parser *p, const char *prefix, size_t len, const char 
     return rc;
 }
 
+/* Marks the leaves under node as title: leaves. */
+static void mark_title(kz_query *q, uint32_t node, unsigned depth)
+{
+    kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF) {
+        n->in_title = 1;
+        return;
+    }
+    for (uint32_t i = 0; i < n->count && depth < 2 * MAX_DEPTH; i++)
+        mark_title(q, q->kids[n->first + i], depth + 1);
+}
+
+/* title:word, title:word*, title:word~ and title:"a phrase" (t the word
+ * up to the colon, the value from vat): the word or phrase as it would be
+ * read alone, its leaves matching only where they stand in a title
+ * (kz_qnode.in_title). The title is no metadata field: its words are the
+ * document's first positions (README "Fields"). */
+static int title_clause(parser *p, const tok *t, const char *op, size_t vat, kz_occur occur, idvec *out)
+{
+    if (op[0] != ':')
+        return field_syntax_error(p, t->at, "title%s: the title holds words, not dates; write title:word or "
+                                  "title:\"a phrase\"", op);
+    size_t before = out->n;
+    int rc;
+    if (vat == t->end) { /* title:"a phrase" */
+        tok *q = peek(p);
+        if (!q)
+            return p->rc;
+        if (q->kind != TOK_QUOTE || q->at != t->end)
+            return field_syntax_error(p, t->at, "title: needs a word or a \"phrase\"");
+        tok quote = *q;
+        consume(p);
+        rc = quote_clause(p, &quote, occur, out);
+    } else {
+        tok word = *t;
+        word.start = vat;
+        rc = word_clauses(p, &word, occur, out);
+    }
+    for (size_t i = before; rc == KZ_OK && i < out->n; i++)
+        mark_title(p->q, out->v[i], 0);
+    return rc;
+}
+
 /* A field clause, if the word is one: name:value, name:"a value",
  * name>=date and the like, for a field the index has (*handled then 1).
  * A word of the form x:y whose x is no field of the index is left to be
@@ -1341,6 +1385,10 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     int has = 0, has_date = 0, lo_year = 0, hi_year = 0;
     if (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, 0, NULL, NULL, &has))
         return p->rc;
+    if (!has && nlen == 5 && strncasecmp(name, "title", 5) == 0) {
+        *handled = 1;
+        return title_clause(p, t, op, vat, occur, out);
+    }
     if (!has) {
         unsigned char c0 = (unsigned char)name[0];
         if ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z')
@@ -1682,7 +1730,7 @@ static int same_clause(const kz_query *q, const uint32_t *canon, uint32_t a, uin
     if (x->kind != y->kind || x->count != y->count)
         return 0;
     if (x->kind == KZ_QNODE_LEAF)
-        return same_leaf(q, x, y);
+        return x->in_title == y->in_title && same_leaf(q, x, y);
     for (uint32_t i = 0; i < x->count; i++) {
         uint32_t kx = q->kids[x->first + i], ky = q->kids[y->first + i];
         if (canon[kx] != canon[ky] || q->nodes[kx].occur != q->nodes[ky].occur)

@@ -64,6 +64,8 @@ typedef struct leaf_reader {
     uint32_t *tf;     /* tf of each term at the current document */
     uint32_t *at;     /* scratch for phrase_tf */
     uint32_t known_doc, known_tf; /* the leaf's tf in known_doc, once found */
+    uint32_t known_title;         /* how many of those stand in its title */
+    int in_title;     /* matches only where the leaf stands in the title (title:) */
 } leaf_reader;
 
 typedef struct eval {
@@ -314,7 +316,7 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
     /* Anchored on the term with the fewest positions here: each of its
      * positions names where the phrase would start; the others are
      * checked with pointers that only move forward. */
-    uint32_t title = kz_segment_doc_title_tokens(e->sg, d), last = lr->n - 1, count = 0, a = 0;
+    uint32_t title = kz_segment_doc_title_tokens(e->sg, d), last = lr->n - 1, count = 0, in_title = 0, a = 0;
     for (uint32_t i = 1; i < lr->n; i++)
         if (lr->tf[i] < lr->tf[a])
             a = i;
@@ -337,10 +339,35 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
                 break;
         }
         count += i == lr->n;
+        in_title += i == lr->n && p + last < title;
     }
     lr->known_doc = d;
     lr->known_tf = count;
+    lr->known_title = in_title;
     return count;
+}
+
+/* Whether the term of lr (a leaf of one) stands in document d's title,
+ * where its cursor stands: its first position comes before the text's. */
+static int term_in_title(eval *e, leaf_reader *lr, uint32_t d)
+{
+    kz_cursor *c = &lr->cur[0];
+    uint32_t tf = kz_plist_tf(c->pl, c->ord);
+    if (tf > lr->pos_cap[0]) {
+        uint32_t *p = realloc(lr->pos[0], (size_t)tf * sizeof *p);
+        if (!p) {
+            e->rc = oom();
+            return 0;
+        }
+        lr->pos[0] = p;
+        lr->pos_cap[0] = tf;
+    }
+    int rc = kz_plist_positions_seq(c->pl, &lr->pc[0], c->ord, tf, lr->pos[0]);
+    if (rc) {
+        e->rc = rc;
+        return 0;
+    }
+    return lr->pos[0][0] < kz_segment_doc_title_tokens(e->sg, d);
 }
 
 /* The first docid >= d that has the leaf, or KZ_DOC_END. */
@@ -348,8 +375,14 @@ static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d)
 {
     if (lr->missing)
         return KZ_DOC_END;
-    if (lr->n == 1)
+    if (lr->n == 1 && !lr->in_title)
         return kz_cursor_seek(&lr->cur[0], d);
+    while (lr->n == 1) {
+        uint32_t x = kz_cursor_seek(&lr->cur[0], d);
+        if (x == KZ_DOC_END || term_in_title(e, lr, x) || e->rc)
+            return e->rc ? KZ_DOC_END : x;
+        d = x + 1;
+    }
     for (;;) {
         uint32_t x = kz_cursor_seek(&lr->cur[0], d), agree = 1, i = 1;
         if (x == KZ_DOC_END)
@@ -366,7 +399,8 @@ static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d)
             }
             i = (i + 1) % lr->n;
         }
-        if (phrase_tf(e, lr, x) > 0 || e->rc)
+        uint32_t tf = phrase_tf(e, lr, x);
+        if ((lr->in_title ? lr->known_title : tf) > 0 || e->rc)
             return e->rc ? KZ_DOC_END : x;
         d = x + 1;
     }
@@ -1301,6 +1335,9 @@ static int plain_kid(const kz_query *q, const uint32_t *kids, uint32_t n_kids, u
 static int try_fast(eval *e)
 {
     const kz_query *q = e->q;
+    for (size_t i = 0; i < q->n_nodes; i++)
+        if (q->nodes[i].in_title)
+            return 0; /* title: checks positions: eval_general */
     const kz_qnode *root = &q->nodes[q->root];
     const uint32_t *kids = &q->root;
     uint32_t n_kids = 1;
@@ -1589,6 +1626,7 @@ static int segment_open(eval *e, size_t s)
             continue;
         if ((rc = leaf_open(e, &e->match[i], &q->nodes[i])))
             return rc;
+        e->match[i].in_title = q->nodes[i].in_title; /* scoring readers: never */
         phrase_starts(e, &q->nodes[i]);
     }
     for (size_t u = 0; u < q->n_units; u++)
@@ -2349,7 +2387,7 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
          * one leaf. */
         kz_qterm *terms = calloc(ku->n_terms, sizeof *terms);
         uint32_t *leaf_terms = calloc(ku->n_terms, sizeof *leaf_terms), unit_leaf = 0;
-        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0, 0 };
+        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0, 0, 0 };
         if (!terms || !leaf_terms)
             rc = oom();
         for (size_t i = 0; rc == KZ_OK && i < ku->n_terms; i++) {

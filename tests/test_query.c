@@ -924,6 +924,21 @@ static uint32_t phrase_tf(const corpus *c, uint32_t d, const int *t, int n)
     return tf;
 }
 
+/* Whether the phrase t[0..n) (a term when n is 1) stands in d's title:
+ * an occurrence wholly among the title's tokens. */
+static int in_title_of(const corpus *c, uint32_t d, const int *t, int n)
+{
+    const rdoc *r = &c->docs[d];
+    for (uint32_t p = 0; p + (uint32_t)n <= r->title; p++) {
+        int i = 0;
+        while (i < n && r->tok[p + i] == t[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
 /* ================================================================ vocabulary */
 
 typedef struct vword {
@@ -1074,6 +1089,7 @@ typedef struct qn {
     int t[3], n_t;   /* stems of a term or phrase */
     int *exp, n_exp; /* a prefix's expansion: stems in dictionary order */
     const fspec *f;  /* a filter: the model's reading of it (text is the clause as written) */
+    int in_title;    /* a term, phrase or prefix written title:x: it matches where it stands in the title */
     struct qn **kids;
     int n_kids;
 } qn;
@@ -1512,6 +1528,9 @@ static qn *gen_seq(const corpus *c, int depth)
             k = gen_prefix(c);
         else
             k = depth < 3 ? gen_group(c, depth + 1) : gen_word();
+        /* title:word, title:"a phrase", title:pre* */
+        if ((k->kind == N_TERM || k->kind == N_PHRASE || k->kind == N_PREFIX) && rnd(8) == 0)
+            k->in_title = 1;
         uint64_t m = rnd(100);
         if (m < 60)
             k->occ = O_DEFAULT;
@@ -1566,6 +1585,8 @@ static void render_inner(kz_buf *b, const qn *g);
 
 static void render_node(kz_buf *b, const qn *n)
 {
+    if (n->in_title)
+        kz_buf_printf(b, "%s:", rnd(6) == 0 ? "Title" : "title");
     switch (n->kind) {
     case N_TERM:
         kz_buf_printf(b, "%s", n->text);
@@ -1718,12 +1739,12 @@ static int node_match(const corpus *c, uint32_t d, const qn *n, int and_mode)
 {
     switch (n->kind) {
     case N_TERM:
-        return tf_of(c, d, n->t[0]) > 0;
+        return n->in_title ? in_title_of(c, d, n->t, 1) : tf_of(c, d, n->t[0]) > 0;
     case N_PHRASE:
-        return phrase_tf(c, d, n->t, n->n_t) > 0;
+        return n->in_title ? in_title_of(c, d, n->t, n->n_t) : phrase_tf(c, d, n->t, n->n_t) > 0;
     case N_PREFIX:
         for (int i = 0; i < n->n_exp; i++)
-            if (tf_of(c, d, n->exp[i]))
+            if (n->in_title ? in_title_of(c, d, &n->exp[i], 1) : tf_of(c, d, n->exp[i]) > 0)
                 return 1;
         return 0;
     case N_OR:

@@ -132,6 +132,8 @@ compare 'kazakhstan steppe' --sort -date --facet source
 compare 'kazakhstan zzznothing' --sort date
 compare 'zeppelin grain' --sort -date # AND finds one machine's document: the others must not fall back to OR
 compare 'zeppelin grain' -n 5
+compare 'title:grain exports'
+compare 'title:"grain exports" OR title:wheat' --any -n 15
 
 # ---- a syntax error is the user's, said once, with its caret
 "$KZ" "${R[@]}" --strict '"oil' >"$T/out" 2>"$T/err"

@@ -160,7 +160,8 @@ static const char *const queries[] = {
     "russia", "kazakhstan border", "oil OR grain", "\"kazakhstan border\"", "tokayev -russia", "astana +steppe",
     "kaz*", "ri*", "uranium railway election", "(oil OR wheat) sanctions", "source:tass.ru grain",
     "date:2021 russia", "date>=2022-06 market", "-source:reuters.com river news", "\"news report\" history",
-    "zzznothing", "russia zzznothing", "treaty language minority pipeline",
+    "zzznothing", "russia zzznothing", "treaty language minority pipeline", "title:russia oil",
+    "title:\"kazakhstan border\" OR -title:russia steppe",
 };
 
 /* Every query, in every mode, all hits and the top 10, on ix and on the

@@ -618,6 +618,8 @@ static void compare_explain(const char *what, const merged *m, const kz_results 
 /* Every query of the list: shards with global statistics, merged, equal
  * the whole. */
 static const char *const queries[] = {
+    "title:russia oil",
+    "title:ka* -title:kazakhstan kazakhstan",
     "russia",
     "kazakhstan border",
     "oil OR grain",
