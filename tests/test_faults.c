@@ -1284,8 +1284,11 @@ static int same_tree(const char *a, const char *b, int depth)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         char pa[4600], pb[4600];
-        snprintf(pa, sizeof pa, "%s/%s", a, e->d_name);
-        snprintf(pb, sizeof pb, "%s/%s", b, e->d_name);
+        if ((size_t)snprintf(pa, sizeof pa, "%s/%s", a, e->d_name) >= sizeof pa ||
+            (size_t)snprintf(pb, sizeof pb, "%s/%s", b, e->d_name) >= sizeof pb) {
+            same = 0; /* a path this long is none of the test's */
+            break;
+        }
         struct stat sa, sb;
         n++;
         if (lstat(pa, &sa) != 0 || lstat(pb, &sb) != 0 || S_ISDIR(sa.st_mode) != S_ISDIR(sb.st_mode)) {
