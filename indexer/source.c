@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <isa-l/igzip_lib.h>
 
@@ -58,11 +59,25 @@ static int is_source_name(const char *path)
 
 /* ---------------------------------------------------------------- text files */
 
+/* A file's modification time as the date of the document it gives
+ * (README "Fields"): "YYYY-MM-DDTHH:MM:SSZ", UTC, in out (at least 32
+ * bytes); "" for a time out of years 1 to 9999. */
+static void mtime_date(char *out, size_t size, time_t t)
+{
+    struct tm tm;
+    out[0] = 0;
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999 ||
+        strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = 0;
+}
+
 /* Reads all of the file path into out (emptied first), at most max bytes.
  * 0 when read; 1 when it was not (reported when report is set: cannot be
  * opened or read, too large, binary); or a KZ error. *read_bytes counts
- * the bytes read, for progress. */
-static int load_text_file(kz_builder *b, const char *path, kz_buf *out, int report, uint64_t *read_bytes)
+ * the bytes read, for progress; date (NULL: not wanted; 32 bytes) gets the
+ * file's modification time (mtime_date). */
+static int load_text_file(kz_builder *b, const char *path, kz_buf *out, int report, uint64_t *read_bytes,
+                          char *date)
 {
     int rc = 1;
     out->len = 0;
@@ -79,6 +94,8 @@ static int load_text_file(kz_builder *b, const char *path, kz_buf *out, int repo
             kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "cannot stat: %s", strerror(errno));
         goto done;
     }
+    if (date)
+        mtime_date(date, 32, st.st_mtime);
     if ((uint64_t)st.st_size > kz_builder_max_doc(b)) {
         if (report)
             kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, path, "%llu bytes, over the document limit of %llu: skipped",
@@ -135,7 +152,8 @@ static int read_text_file(kz_builder *b, const char *path, const char *id, const
                           kz_chrome_doc *cd)
 {
     uint64_t read_bytes;
-    int rc = load_text_file(b, path, data, 1, &read_bytes);
+    char date[32] = "";
+    int rc = load_text_file(b, path, data, 1, &read_bytes, date);
     kz_builder_input_read(b, read_bytes);
     if (rc)
         return rc > 0 ? KZ_OK : rc;
@@ -144,6 +162,9 @@ static int read_text_file(kz_builder *b, const char *path, const char *id, const
     kz_jsonl_doc doc = { 0 };
     doc.id = id;
     doc.id_len = strlen(id);
+    kz_meta when = { "date", 4, date, strlen(date) };
+    doc.meta = &when;
+    doc.n_meta = date[0] != 0;
     if (has_suffix(path, ".txt")) {
         if ((rc = kz_chrome_clean(cd, c, id, folder_len_of(id), text, got)))
             return rc;
@@ -372,7 +393,7 @@ static int read_folder(kz_builder *b, const char *root)
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
         uint64_t read_bytes;
-        int r = load_text_file(b, full, &data, 0, &read_bytes);
+        int r = load_text_file(b, full, &data, 0, &read_bytes, NULL);
         if (r < 0)
             rc = r;
         else if (r == 0)
@@ -582,9 +603,12 @@ void kz_zreader_free(kz_zreader *r)
  * (a JSON record's other fields, n_extra of them) come first; the page's
  * fields are added for the keys extra lacks. title, when not empty,
  * replaces the page's. where names it in reports. */
+/* Adds the page's document: its fields are extra's, then the page's own
+ * of other names, then fallback (NULL: none; a file's modification time)
+ * when neither has a field of its name. */
 static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t len, const kz_html_options *opts,
                     const char *id, size_t id_len, const char *title, size_t title_len, const kz_meta *extra,
-                    size_t n_extra, const char *where)
+                    size_t n_extra, const kz_meta *fallback, const char *where)
 {
     if ((uint64_t)len > kz_builder_max_doc(b)) {
         kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "a page of %zu bytes, over the document limit of %llu: skipped",
@@ -626,8 +650,8 @@ static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t le
         doc.title = title;
         doc.title_len = title_len;
     }
-    kz_meta merged[64 + KZ_HTML_N_FIELDS];
-    if (n_extra) {
+    kz_meta merged[64 + KZ_HTML_N_FIELDS + 1];
+    if (n_extra || fallback) {
         size_t n = 0;
         for (size_t i = 0; i < n_extra && n < 64; i++)
             merged[n++] = extra[i];
@@ -639,6 +663,11 @@ static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t le
             if (!have)
                 merged[n++] = pg->meta[f];
         }
+        int have = 0;
+        for (size_t i = 0; fallback && i < n && !have; i++)
+            have = merged[i].key_len == fallback->key_len && memcmp(merged[i].key, fallback->key, fallback->key_len) == 0;
+        if (fallback && !have)
+            merged[n++] = *fallback;
         if (n_extra > 64) { /* a record of many fields: its own, unmerged */
             doc.meta = extra;
             doc.n_meta = n_extra;
@@ -698,7 +727,13 @@ static int read_page_file(kz_builder *b, const char *path, const char *id)
                            (unsigned long long)kz_builder_max_doc(b));
         goto done;
     }
-    rc = add_page(b, &pg, (const char *)data.data, data.len, NULL, id, strlen(id), NULL, 0, NULL, 0, path);
+    struct stat st;
+    char date[32] = "";
+    if (fstat(z.fd, &st) == 0)
+        mtime_date(date, sizeof date, st.st_mtime);
+    kz_meta when = { "date", 4, date, strlen(date) };
+    rc = add_page(b, &pg, (const char *)data.data, data.len, NULL, id, strlen(id), NULL, 0, NULL, 0,
+                  date[0] ? &when : NULL, path);
 done:
     kz_html_page_free(&pg);
     kz_buf_free(&data);
@@ -765,7 +800,7 @@ static int read_warc(kz_builder *b, const char *path)
         kz_html_content_type_charset(charset, sizeof charset, rec.http_content_type);
         kz_html_options opts = { charset[0] ? charset : NULL, rec.target_uri, 0 };
         if ((rc = add_page(b, &pg, rec.body, rec.body_len, &opts, rec.target_uri, strlen(rec.target_uri), NULL, 0,
-                           NULL, 0, where)))
+                           NULL, 0, NULL, where)))
             break;
     }
     kz_warc_close(wr);
@@ -849,7 +884,7 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
                 int prc = kz_jsonl_parse(parser, line, len, &doc);
                 if (prc == KZ_OK && !doc.text) { /* a web page */
                     if ((rc = add_page(b, &pg, doc.html, doc.html_len, NULL, doc.id, doc.id_len, doc.title,
-                                       doc.title_len, doc.meta, doc.n_meta, where)))
+                                       doc.title_len, doc.meta, doc.n_meta, NULL, where)))
                         goto done;
                 } else if (prc == KZ_OK) {
                     if ((rc = kz_builder_add(b, &doc, where)))

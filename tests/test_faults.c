@@ -661,6 +661,7 @@ typedef struct tdoc {
     char *title, *text;
     int n_meta;
     char *meta_key[3], *meta_val[3];
+    time_t mtime; /* a note's file: its modification time, which is its date (0: a JSON record) */
 } tdoc;
 
 typedef struct docs {
@@ -764,11 +765,25 @@ static tdoc make_jdoc(const char *id, const char *extra, size_t words)
     return d;
 }
 
+/* Notes' modification times, an hour apart from 2023-11-14 22:13:20 UTC. */
+static time_t note_clock = 1700000000;
+
 static tdoc make_note(const char *name, const char *extra, size_t words)
 {
     tdoc d;
     memset(&d, 0, sizeof d);
     snprintf(d.id, sizeof d.id, "%s", name);
+    /* A file in a folder has its modification time as its date (README
+     * "Fields"), written as the build writes it. */
+    d.mtime = note_clock;
+    note_clock += 3600;
+    struct tm tm;
+    char date[32];
+    gmtime_r(&d.mtime, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    d.n_meta = 1;
+    d.meta_key[0] = strdup("date");
+    d.meta_val[0] = strdup(date);
     d.title = random_words(1 + kz_test_rand(&rng) % 4, NULL);
     char *body = random_words(words, extra);
     kz_buf t = { 0 };
@@ -806,6 +821,11 @@ static void write_note(const char *folder, const tdoc *d)
     kz_buf_printf(&b, "%s\n%s", d->title, d->text);
     kz_test_write_file(path, b.data, b.len);
     kz_buf_free(&b);
+    struct timespec when[2] = { { d->mtime, 0 }, { d->mtime, 0 } };
+    if (utimensat(AT_FDCWD, path, when, 0) != 0) {
+        fprintf(stderr, "cannot set the time of %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
 }
 
 static int note_cmp(const void *x, const void *y) { return strcmp(((const tdoc *)x)->id, ((const tdoc *)y)->id); }
@@ -1119,6 +1139,10 @@ static int copy_tree(const char *from, const char *to, int depth)
             done += (size_t)n;
         }
         if (fd < 0 || done < len)
+            rc = -1;
+        /* A copy keeps its modification time: a note's date. */
+        struct timespec when[2] = { st.st_atim, st.st_mtim };
+        if (fd >= 0 && futimens(fd, when) != 0)
             rc = -1;
         if (fd >= 0)
             close(fd);

@@ -1005,6 +1005,49 @@ static void test_single_file(void)
     CHECK_INT(r.st.docs, 1);
 }
 
+/* A file in a folder gives its document the date of its modification
+ * time, unless it is a page that gives its own (README "Fields"). */
+static void set_mtime(const char *path, time_t t)
+{
+    struct timespec when[2] = { { t, 0 }, { t, 0 } };
+    CHECK_MSG(utimensat(AT_FDCWD, path, when, 0) == 0, "utimensat %s: %s", path, strerror(errno));
+}
+
+static void test_file_dates(void)
+{
+    put_str(tmp_path("dated/a.txt"), "Title A\nsome text about grain\n");
+    set_mtime(tmp_path("dated/a.txt"), 1620097321); /* 2021-05-04 03:02:01 UTC */
+    put_str(tmp_path("dated/b.md"), "Title B\nmore text\n");
+    set_mtime(tmp_path("dated/b.md"), 946684799); /* 1999-12-31 23:59:59 UTC */
+    put_str(tmp_path("dated/c.html"), "<html><head><title>C</title></head><body><p>A page with no date of its own, "
+                                      "about grain and oil and wheat.</p></body></html>");
+    set_mtime(tmp_path("dated/c.html"), 1700000000); /* 2023-11-14 22:13:20 UTC */
+    put_str(tmp_path("dated/d.html"), "<html><head><title>D</title><meta name=\"date\" content=\"2020-01-02\"></head>"
+                                      "<body><p>A page that says when it was written, about grain.</p></body></html>");
+    set_mtime(tmp_path("dated/d.html"), 1700000000);
+    const char *sources[] = { tmp_path("dated"), NULL };
+    build_result r;
+    build(tmp_path("ix-dated"), sources, 0, &r);
+    EXPECT_NO_OTHER_PROBLEMS();
+    kz_index *ix = open_index(tmp_path("ix-dated"));
+    if (ix) {
+        CHECK_INT(index_docs(ix), 4);
+        EXPECT_META(ix, 0, "date", "2021-05-04T03:02:01Z");
+        EXPECT_META(ix, 1, "date", "1999-12-31T23:59:59Z");
+        EXPECT_META(ix, 2, "date", "2023-11-14T22:13:20Z");
+        EXPECT_META(ix, 3, "date", "2020-01-02");
+        /* And it filters as a date. */
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_COUNT_ONLY;
+        kz_results *res = NULL;
+        const char *q = "date:2021-05";
+        CHECK_OK(kz_search(&res, ix, q, strlen(q), &o));
+        CHECK_INT(res ? kz_results_total(res) : 0, 1);
+        kz_results_free(res);
+        kz_index_free(ix);
+    }
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1025,6 +1068,7 @@ int main(void)
     KZ_RUN(test_max_doc);
     KZ_RUN(test_missing_source);
     KZ_RUN(test_single_file);
+    KZ_RUN(test_file_dates);
     KZ_RUN(test_huge_document);
     reset_problems();
     kz_test_remove_tree(tmp_root);
