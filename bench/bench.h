@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct kzb kzb;
 
@@ -102,10 +103,24 @@ void kzb_conn_close(kzb_conn *c);
  * failed (a reply without Content-Length is a failure). A connection the
  * server closed is opened again (c->reopened counts them). */
 int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, size_t *len);
-/* The port of the `kzsearch serve` whose standard output is fd, read from
- * the first line it prints ("... at http://127.0.0.1:PORT/"); 0 when none
- * came within seconds or it exited. */
-unsigned kzb_serve_port(int fd, unsigned seconds);
+/* A `kzsearch serve` (the CLI, KZ_CLI_PATH) as a child process. */
+typedef struct kzb_server {
+    pid_t pid;      /* 0 when not running */
+    int out;        /* the read end of its standard output; -1 when not running */
+    unsigned port;
+    char url[64];   /* http://127.0.0.1:PORT */
+    char log[4200]; /* its standard error: the caller names it before the start */
+} kzb_server;
+/* Starts `kzsearch serve ARGS... --listen 127.0.0.1:0` (at most 32 args)
+ * and reads its port from the first line it prints ("... at
+ * http://127.0.0.1:PORT/"), waiting at most seconds: 0; -1 on failure; 1
+ * when libmicrohttpd is missing (its log says so). */
+int kzb_server_start(kzb_server *s, const char *const *args, size_t n_args, unsigned seconds);
+/* Stops it with SIGTERM: its exit status, -1 if it did not exit, 0 if it
+ * was not running. */
+int kzb_server_stop(kzb_server *s);
+/* Whether its log holds text (of its first 4 KiB). */
+int kzb_server_log_says(const kzb_server *s, const char *text);
 
 /* Whether case name is selected by --filter. */
 int kzb_selected(const kzb *b, const char *name);
@@ -173,6 +188,10 @@ int kzb_kz_latency(kzb *b, const char *case_name, const char *index_dir, const k
  * wall time, and *peak_rss the child's peak memory as its summary line in
  * log reports it (0 if none). Returns its exit status, or -1. */
 int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, const char *log);
+/* kzb_spawn, failing case_name ("kzsearch ARG exited N (see LOG)") unless
+ * the child exits 0: 0, or -1 after that kzb_fail. */
+int kzb_cli(kzb *b, const char *case_name, const char *const *args, const char *log, double *seconds,
+            uint64_t *peak_rss);
 
 /* What a child process held at most (kzb_spawn_ex). peak is exact: the
  * kernel's high-water mark of its resident set over its whole life

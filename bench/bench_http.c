@@ -7,6 +7,9 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,7 +19,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 int kzb_conn_open(kzb_conn *c, unsigned port)
 {
@@ -133,7 +139,9 @@ int kzb_http_get(kzb_conn *c, const char *path, int *status, const char **body, 
     return 0;
 }
 
-unsigned kzb_serve_port(int fd, unsigned seconds)
+/* The port of the server whose standard output is fd, read from the
+ * first line it prints; 0 when none came within seconds or it exited. */
+static unsigned serve_port(int fd, unsigned seconds)
 {
     char line[8192];
     size_t have = 0;
@@ -155,4 +163,78 @@ unsigned kzb_serve_port(int fd, unsigned seconds)
     line[have] = 0;
     const char *at = strstr(line, "http://127.0.0.1:");
     return at ? (unsigned)strtoul(at + strlen("http://127.0.0.1:"), NULL, 10) : 0;
+}
+
+int kzb_server_start(kzb_server *s, const char *const *args, size_t n_args, unsigned seconds)
+{
+    const char *argv[2 + 32 + 3];
+    size_t n = 0;
+    s->pid = 0;
+    s->port = 0;
+    s->out = -1;
+    if (n_args > 32)
+        return -1;
+    argv[n++] = "kzsearch";
+    argv[n++] = "serve";
+    for (size_t i = 0; i < n_args; i++)
+        argv[n++] = args[i];
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n] = NULL;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    posix_spawn_file_actions_addopen(&fa, 2, s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, KZ_CLI_PATH, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return -1;
+    }
+    s->pid = pid;
+    s->out = fds[0];
+    s->port = serve_port(s->out, seconds);
+    if (s->port) {
+        snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
+        return 0;
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    s->pid = 0;
+    close(s->out);
+    s->out = -1;
+    return kzb_server_log_says(s, "needs libmicrohttpd") ? 1 : -1;
+}
+
+int kzb_server_stop(kzb_server *s)
+{
+    if (!s->pid)
+        return 0;
+    kill(s->pid, SIGTERM);
+    int status;
+    pid_t w = waitpid(s->pid, &status, 0);
+    close(s->out);
+    int res = w == s->pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    s->pid = 0;
+    s->out = -1;
+    return res;
+}
+
+int kzb_server_log_says(const kzb_server *s, const char *text)
+{
+    char msg[4096] = "";
+    FILE *f = fopen(s->log, "r");
+    if (!f)
+        return 0;
+    size_t got = fread(msg, 1, sizeof msg - 1, f);
+    msg[got] = 0;
+    fclose(f);
+    return strstr(msg, text) != NULL;
 }

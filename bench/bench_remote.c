@@ -52,23 +52,17 @@
 #include "kzsearch.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define SHARDS 4
 #define ROUNDS 5
@@ -79,90 +73,9 @@ extern char **environ;
 
 /* ---------------------------------------------------------------- servers */
 
-typedef struct server {
-    pid_t pid;
-    int out; /* the read end of its standard output */
-    unsigned port;
-    char url[64];
-    char log[4200];
-} server;
-
-/* Starts `kzsearch serve ARGS --listen 127.0.0.1:0 --threads 1` and reads
- * its port from the line it prints ("... at http://127.0.0.1:PORT/"). 0,
- * -1 on failure, 1 if libmicrohttpd is missing (its log says so). */
-static int server_start(server *s, const char *const *args, size_t n_args)
-{
-    const char *argv[2 + 2 * SHARDS + 6];
-    size_t n = 0;
-    argv[n++] = "kzsearch";
-    argv[n++] = "serve";
-    for (size_t i = 0; i < n_args; i++)
-        argv[n++] = args[i];
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--threads";
-    argv[n++] = "1";
-    argv[n] = NULL;
-    int fds[2];
-    s->pid = 0;
-    s->port = 0;
-    s->out = -1;
-    if (pipe(fds) != 0)
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    posix_spawn_file_actions_addopen(&fa, 2, s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&s->pid, KZ_CLI_PATH, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        s->pid = 0;
-        return -1;
-    }
-    s->out = fds[0];
-    s->port = kzb_serve_port(s->out, START_SECONDS);
-    if (s->port) {
-        snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
-        return 0;
-    }
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
-    s->pid = 0;
-    close(s->out);
-    s->out = -1;
-    char msg[512] = "";
-    FILE *f = fopen(s->log, "r");
-    if (f) {
-        size_t got = fread(msg, 1, sizeof msg - 1, f);
-        msg[got] = 0;
-        fclose(f);
-    }
-    return strstr(msg, "needs libmicrohttpd") ? 1 : -1;
-}
-
-/* Stops it with SIGTERM: its exit status, -1 if it did not exit, 0 if it
- * was not running. */
-static int server_stop(server *s)
-{
-    if (!s->pid)
-        return 0;
-    kill(s->pid, SIGTERM);
-    int status;
-    pid_t w = waitpid(s->pid, &status, 0);
-    close(s->out);
-    int res = w == s->pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    s->pid = 0;
-    s->out = -1;
-    return res;
-}
-
 /* Its CPU time so far (user and system, /proc/PID/stat), in us; 0 if it
  * cannot be read. */
-static double server_cpu_us(const server *s)
+static double server_cpu_us(const kzb_server *s)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)s->pid);
@@ -179,19 +92,6 @@ static double server_cpu_us(const server *s)
     if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* Whether its log (standard error) holds text. */
-static int log_says(const server *s, const char *text)
-{
-    char msg[4096] = "";
-    FILE *f = fopen(s->log, "r");
-    if (!f)
-        return 0;
-    size_t got = fread(msg, 1, sizeof msg - 1, f);
-    msg[got] = 0;
-    fclose(f);
-    return strstr(msg, text) != NULL;
 }
 
 /* ---------------------------------------------------------------- the client */
@@ -307,7 +207,7 @@ typedef struct remote_run {
     char all[4096]; /* the passages */
     char shard[SHARDS][4096];
     char set[4096];
-    server base, machine[SHARDS], coord;
+    kzb_server base, machine[SHARDS], coord;
     kzb_conn to_base, to_coord;
 } remote_run;
 
@@ -320,20 +220,6 @@ static void cpu_now(const remote_run *r, double cpu[3])
     cpu[2] = 0;
     for (int i = 0; i < SHARDS; i++)
         cpu[2] += server_cpu_us(&r->machine[i]);
-}
-
-/* kzsearch with args, its standard error to log; fails case_name unless
- * it exits 0. */
-static int cli(kzb *b, const char *const *args, const char *log)
-{
-    double secs;
-    uint64_t rss;
-    int st = kzb_spawn(args, &secs, &rss, log);
-    if (st != 0) {
-        kzb_fail(b, "remote/build", "kzsearch %s exited %d (see %s)", args[1], st, log);
-        return -1;
-    }
-    return 0;
 }
 
 /* The set and its shards: shards/'s if it built them in this run, else
@@ -383,7 +269,9 @@ static int build(remote_run *r)
         snprintf(log, sizeof log, "%s.log", r->shard[i]);
         const char *args[] = { "kzsearch", "index", "--shard", which, "-o", r->shard[i], "--threads", "2",
                                "--memory", "1G", r->all, NULL };
-        rc = cli(b, args, log);
+        double secs;
+        uint64_t rss;
+        rc = kzb_cli(b, "remote/build", args, log, &secs, &rss);
     }
     remove(r->all);
     if (rc != 0)
@@ -392,7 +280,9 @@ static int build(remote_run *r)
     snprintf(log, sizeof log, "%s.log", r->set);
     const char *create[] = { "kzsearch", "shards", "create", r->set, r->shard[0], r->shard[1], r->shard[2],
                              r->shard[3], NULL };
-    if (cli(b, create, log) != 0)
+    double secs;
+    uint64_t rss;
+    if (kzb_cli(b, "remote/build", create, log, &secs, &rss) != 0)
         return -1;
     kz_index *ix;
     if (kz_index_open(&ix, r->set) != KZ_OK) {
@@ -417,8 +307,9 @@ static int start(remote_run *r)
     const char *name = "remote/coord4-top10";
     char leaf[32];
     kzb_work_path(r->base.log, sizeof r->base.log, b, "remote-set.serve.log");
-    const char *base_args[] = { "--index", r->set };
-    int st = server_start(&r->base, base_args, 2);
+    /* One thread each: the 6 servers and the client share the machine. */
+    const char *base_args[] = { "--index", r->set, "--threads", "1" };
+    int st = kzb_server_start(&r->base, base_args, 4, START_SECONDS);
     if (st == 1) {
         fprintf(stderr, "kzbench: remote/ skipped: libmicrohttpd is not installed\n");
         return 1;
@@ -427,24 +318,24 @@ static int start(remote_run *r)
         kzb_fail(b, name, "kzsearch serve --index %s did not start (%s)", r->set, r->base.log);
         return -1;
     }
-    const char *coord_args[2 * SHARDS];
+    const char *coord_args[2 * SHARDS + 2] = { "--threads", "1" };
     for (int i = 0; i < SHARDS; i++) {
         snprintf(leaf, sizeof leaf, "remote-%d.serve.log", i);
         kzb_work_path(r->machine[i].log, sizeof r->machine[i].log, b, leaf);
-        const char *args[] = { "--index", r->shard[i] };
-        if (server_start(&r->machine[i], args, 2) != 0) {
+        const char *args[] = { "--index", r->shard[i], "--threads", "1" };
+        if (kzb_server_start(&r->machine[i], args, 4, START_SECONDS) != 0) {
             kzb_fail(b, name, "kzsearch serve --index %s did not start (%s)", r->shard[i], r->machine[i].log);
             return -1;
         }
-        coord_args[2 * i] = "--remote";
-        coord_args[2 * i + 1] = r->machine[i].url;
+        coord_args[2 + 2 * i] = "--remote";
+        coord_args[2 + 2 * i + 1] = r->machine[i].url;
     }
     kzb_work_path(r->coord.log, sizeof r->coord.log, b, "remote-coord.serve.log");
-    if (server_start(&r->coord, coord_args, 2 * SHARDS) != 0) {
+    if (kzb_server_start(&r->coord, coord_args, 2 * SHARDS + 2, START_SECONDS) != 0) {
         kzb_fail(b, name, "kzsearch serve --remote ... did not start (%s)", r->coord.log);
         return -1;
     }
-    server *all[] = { &r->base, &r->machine[0], &r->machine[1], &r->machine[2], &r->machine[3], &r->coord };
+    kzb_server *all[] = { &r->base, &r->machine[0], &r->machine[1], &r->machine[2], &r->machine[3], &r->coord };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         kzb_conn c = { .fd = -1 };
         int status = 0;
@@ -470,10 +361,10 @@ static void stop(remote_run *r)
 {
     kzb_conn_close(&r->to_base);
     kzb_conn_close(&r->to_coord);
-    server *all[] = { &r->coord, &r->machine[0], &r->machine[1], &r->machine[2], &r->machine[3], &r->base };
+    kzb_server *all[] = { &r->coord, &r->machine[0], &r->machine[1], &r->machine[2], &r->machine[3], &r->base };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int was = all[i]->pid != 0;
-        if (was && server_stop(all[i]) != 0)
+        if (was && kzb_server_stop(all[i]) != 0)
             kzb_fail(r->b, "remote/coord4-top10", "kzsearch serve (%s) did not stop cleanly on SIGTERM (%s)",
                      all[i]->url, all[i]->log);
     }
@@ -532,7 +423,7 @@ static int latency(remote_run *r, const char *extra, const char *suffix)
             }
             int broken = failed; /* no reply: the connection is no longer usable */
             if (!failed && (status[0] != 200 || status[1] != 200)) {
-                if (status[1] != 200 && log_says(&r->coord, "needs libcurl")) {
+                if (status[1] != 200 && kzb_server_log_says(&r->coord, "needs libcurl")) {
                     fprintf(stderr, "kzbench: remote/ skipped: libcurl is not installed\n");
                     res = 1;
                     goto done;

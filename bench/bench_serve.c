@@ -39,24 +39,18 @@
 #include "kzsearch.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define SERVE_K 10
 #define SERVE_REQUESTS 20000 /* serve/throughput, as issue 17 */
@@ -115,64 +109,8 @@ static int inproc_pass(kzb *b, kz_index *ix, const kzb_queries *q, double *us, e
 
 /* ---------------------------------------------------------------- the server */
 
-typedef struct server {
-    pid_t pid;
-    int out;       /* the read end of its standard output */
-    unsigned port;
-} server;
-
-/* Starts kzsearch serve on dir and reads its port. 0, -1 on failure, 1 if
- * libmicrohttpd is missing (log says so). */
-static int server_start(server *s, const char *dir, const char *log)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return -1;
-    const char *argv[] = { "kzsearch", "serve", "--index", dir, "--listen", "127.0.0.1:0", NULL };
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&s->pid, KZ_CLI_PATH, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    s->out = fds[0];
-    s->port = 0;
-    if (rc != 0) {
-        close(fds[0]);
-        return -1;
-    }
-    /* "kzsearch: serving DIR (N documents) with T threads at http://HOST:PORT/" */
-    s->port = kzb_serve_port(s->out, START_SECONDS);
-    if (s->port)
-        return 0;
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, NULL, 0);
-    close(s->out);
-    char msg[512] = "";
-    FILE *f = fopen(log, "r");
-    if (f) {
-        size_t n = fread(msg, 1, sizeof msg - 1, f);
-        msg[n] = 0;
-        fclose(f);
-    }
-    return strstr(msg, "needs libmicrohttpd") ? 1 : -1;
-}
-
-/* Stops it with SIGTERM; its exit status, or -1. */
-static int server_stop(server *s)
-{
-    kill(s->pid, SIGTERM);
-    int status;
-    pid_t w = waitpid(s->pid, &status, 0);
-    close(s->out);
-    return w == s->pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Its resident set in bytes (VmRSS), or 0. */
-static uint64_t server_rss(const server *s)
+static uint64_t server_rss(const kzb_server *s)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
@@ -393,7 +331,7 @@ void kzb_serve_cases(kzb *b)
     int want_top = kzb_selected(b, top) || kzb_selected(b, base);
     int want_tput = kzb_selected(b, tput) || kzb_selected(b, tput1);
     const kzb_queries *q = kzb_main_queries(b);
-    char dir[4096], log[4200];
+    char dir[4096];
     if (!q || !q->n || serve_index(b, dir, sizeof dir) != 0)
         return;
     int quick = kzb_opts(b)->quick, passes = quick ? 1 : SERVE_PASSES;
@@ -405,19 +343,20 @@ void kzb_serve_cases(kzb *b)
     }
     expect *ex = calloc(nq, sizeof *ex);
     double *in_us = calloc(nq * (size_t)passes, sizeof *in_us), *http_us = calloc(nq * (size_t)passes, sizeof *http_us);
-    server s = { 0 };
+    kzb_server s = { 0 };
     kzb_conn c = { .fd = -1 };
     int started = 0;
     if (!ex || !in_us || !http_us || inproc_pass(b, ix, q, in_us, ex) != 0)
         goto done;
-    snprintf(log, sizeof log, "%s/serve.log", kzb_opts(b)->work_dir);
-    int st = server_start(&s, dir, log);
+    snprintf(s.log, sizeof s.log, "%s/serve.log", kzb_opts(b)->work_dir);
+    const char *args[] = { "--index", dir };
+    int st = kzb_server_start(&s, args, 2, START_SECONDS);
     if (st == 1) {
         fprintf(stderr, "kzbench: serve/ skipped: libmicrohttpd is not installed\n");
         goto done;
     }
     if (st != 0) {
-        kzb_fail(b, top, "kzsearch serve did not start (%s)", log);
+        kzb_fail(b, top, "kzsearch serve did not start (%s)", s.log);
         goto done;
     }
     started = 1;
@@ -472,8 +411,8 @@ void kzb_serve_cases(kzb *b)
     }
 done:
     kzb_conn_close(&c);
-    if (started && server_stop(&s) != 0)
-        kzb_fail(b, top, "kzsearch serve did not stop cleanly on SIGTERM (%s)", log);
+    if (started && kzb_server_stop(&s) != 0)
+        kzb_fail(b, top, "kzsearch serve did not stop cleanly on SIGTERM (%s)", s.log);
     kz_index_free(ix);
     free(ex);
     free(in_us);

@@ -52,19 +52,6 @@
 #define LIMIT 10
 
 
-/* kzsearch with args, its standard error to log; fails case_name unless
- * it exits 0. */
-static int cli(kzb *b, const char *case_name, const char *const *args, const char *log, double *secs,
-               uint64_t *rss)
-{
-    int st = kzb_spawn(args, secs, rss, log);
-    if (st != 0) {
-        kzb_fail(b, case_name, "kzsearch %s exited %d (see %s)", args[1], st, log);
-        return -1;
-    }
-    return 0;
-}
-
 static int run(kz_index *ix, const char *text, kz_mode mode, unsigned flags, uint32_t limit, kz_results **out,
                double *us)
 {
@@ -311,7 +298,7 @@ static int build(shard_run *s)
     kzb_remove_tree(s->one);
     snprintf(log, sizeof log, "%s.log", s->one);
     const char *one[] = { "kzsearch", "index", "-o", s->one, "--threads", "2", "--memory", "1G", s->all, NULL };
-    if (cli(b, name, one, log, &secs, &rss) != 0)
+    if (kzb_cli(b, name, one, log, &secs, &rss) != 0)
         return -1;
     kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
     kzb_metric(b, name, "peak_rss", (double)rss / 1e6, "MB", NULL, NULL);
@@ -332,7 +319,7 @@ static int build(shard_run *s)
         snprintf(log, sizeof log, "%s.log", s->shard[i]);
         const char *args[] = { "kzsearch", "index", "--shard", which, "-o", s->shard[i], "--threads", "1",
                                "--memory", "1G", s->all, NULL };
-        if (cli(b, name, args, log, &secs, &rss) != 0)
+        if (kzb_cli(b, name, args, log, &secs, &rss) != 0)
             return -1;
         sum += secs;
         slowest = secs > slowest ? secs : slowest;
@@ -354,7 +341,7 @@ static int build(shard_run *s)
     snprintf(log, sizeof log, "%s.log", s->set);
     const char *create[] = { "kzsearch", "shards", "create", s->set, s->shard[0], s->shard[1], s->shard[2],
                              s->shard[3], NULL };
-    if (cli(b, name, create, log, &secs, &rss) != 0)
+    if (kzb_cli(b, name, create, log, &secs, &rss) != 0)
         return -1;
     kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
     return 0;

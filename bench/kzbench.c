@@ -525,6 +525,17 @@ int kzb_spawn(const char *const *args, double *seconds, uint64_t *peak_rss, cons
     return kzb_spawn_ex(NULL, args, seconds, peak_rss, NULL, log);
 }
 
+int kzb_cli(kzb *b, const char *case_name, const char *const *args, const char *log, double *seconds,
+            uint64_t *peak_rss)
+{
+    int st = kzb_spawn(args, seconds, peak_rss, log);
+    if (st != 0) {
+        kzb_fail(b, case_name, "kzsearch %s exited %d (see %s)", args[1], st, log);
+        return -1;
+    }
+    return 0;
+}
+
 int kzb_spawn_ex(const char *bin, const char *const *args, double *seconds, uint64_t *peak_rss,
                  kzb_child_memory *mem, const char *log)
 {
