@@ -798,8 +798,9 @@ typedef struct kz_term_cursor {
 } kz_term_cursor;
 /* Places c before term ordinal (below the segment's count). */
 int kz_segment_cursor_at(kz_segment *sg, kz_term_cursor *c, uint32_t ordinal);
-/* Reads the next term into c->t and c->loc: 1, 0 past the last term, or
- * a negative error. */
+/* Reads the next term into c->t and c->loc. Callers read as many terms as
+ * a count told them (kz_segment_term_prefix): past the last, the
+ * dictionary is damaged (KZ_ECORRUPT). */
 int kz_segment_cursor_next(kz_segment *sg, kz_term_cursor *c);
 /* A term's posting blob, verified and parsed into *out (kz_plist_close):
  * by its ordinal, or where kz_segment_lookup found it. */

@@ -532,13 +532,6 @@ static int global_candidates(parser *p, const char *prefix, size_t len, term_fil
     return KZ_OK;
 }
 
-/* Reads segment s's next term into c->t. */
-static int next_head(kz_index *ix, size_t s, kz_term_cursor *c)
-{
-    int got = kz_segment_cursor_next(kz_index_segment(ix, s), c);
-    return got > 0 ? KZ_OK : got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
-}
-
 static int prefix_candidates(parser *p, const char *prefix, size_t len, term_filter keep, void *keep_ctx,
                              candidate **out, size_t *n_out)
 {
@@ -563,7 +556,7 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
         at[s] = first;
         end[s] = first + count;
         if (count && (rc = kz_segment_cursor_at(kz_index_segment(ix, s), &head[s], first)) == KZ_OK)
-            rc = next_head(ix, s, &head[s]);
+            rc = kz_segment_cursor_next(kz_index_segment(ix, s), &head[s]);
         if (rc)
             goto done;
     }
@@ -604,11 +597,11 @@ static int prefix_candidates(parser *p, const char *prefix, size_t len, term_fil
         }
         for (size_t s = 0; s < n_seg; s++) {
             if (at[s] < end[s] && kz_bytes_cmp(head[s].t.text, head[s].t.len, t.text, t.len) == 0 && s != least) {
-                if (++at[s] < end[s] && (rc = next_head(ix, s, &head[s])))
+                if (++at[s] < end[s] && (rc = kz_segment_cursor_next(kz_index_segment(ix, s), &head[s])))
                     goto done;
             }
         }
-        if (++at[least] < end[least] && (rc = next_head(ix, least, &head[least])))
+        if (++at[least] < end[least] && (rc = kz_segment_cursor_next(kz_index_segment(ix, least), &head[least])))
             goto done;
     }
 done:

@@ -673,10 +673,7 @@ static int facets_count_segment(eval *e)
         for (uint32_t o = first; o < first + count; o++) {
             const kz_term *t = &cur.t;
             kz_plist pl;
-            int got = kz_segment_cursor_next(e->sg, &cur);
-            if (got <= 0)
-                return got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
-            if ((rc = kz_segment_plist_at(e->sg, &pl, &cur.loc)))
+            if ((rc = kz_segment_cursor_next(e->sg, &cur)) || (rc = kz_segment_plist_at(e->sg, &pl, &cur.loc)))
                 return rc;
             roaring_bitmap_t *docs = kz_plist_bitmap(&pl);
             kz_plist_close(&pl);

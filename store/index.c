@@ -430,11 +430,8 @@ static int list_cyrillic_pairs(kz_index *ix, uint8_t **out)
                 rc = kz_segment_cursor_at(ix->seg[s].sg, &cur, first);
             for (uint32_t o = first; rc == KZ_OK && o < first + count; o++) {
                 uint32_t cp[2];
-                int got = kz_segment_cursor_next(ix->seg[s].sg, &cur);
-                if (got <= 0) {
-                    rc = got ? got : kz_error_set(KZ_ECORRUPT, "index is corrupt: the dictionary ends early");
+                if ((rc = kz_segment_cursor_next(ix->seg[s].sg, &cur)))
                     break;
-                }
                 const kz_term *t = &cur.t;
                 size_t n = 0;
                 for (size_t i = 0; i < t->len && n < 2;) { /* the first two code points */

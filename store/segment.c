@@ -1050,17 +1050,17 @@ int kz_segment_cursor_next(kz_segment *sg, kz_term_cursor *c)
 {
     if (c->ready) {
         c->ready = 0;
-        return 1;
+        return KZ_OK;
     }
     int rc = scan_next(sg, c);
     if (rc != 0)
-        return rc;
+        return rc > 0 ? KZ_OK : rc;
     if (c->block + 1 >= sg->term_blocks)
-        return 0;
+        return corrupt("the dictionary ends before the terms it counts");
     if ((rc = scan_open(sg, c->block + 1, c)))
         return rc;
     rc = scan_next(sg, c);
-    return rc == 0 ? corrupt("an empty block of terms") : rc;
+    return rc > 0 ? KZ_OK : rc == 0 ? corrupt("an empty block of terms") : rc;
 }
 
 int kz_segment_term_prefix(kz_segment *sg, uint32_t *first, uint32_t *count, const char *prefix, size_t len)
