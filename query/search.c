@@ -290,27 +290,36 @@ static void leaf_start(eval *e, leaf_reader *lr, const kz_qnode *leaf)
     }
 }
 
+/* Reads the tf (lr->tf[i]) and positions (lr->pos[i]) of the leaf's term
+ * i where its cursor stands: 0, or -1 with e->rc set. */
+static int term_positions(eval *e, leaf_reader *lr, uint32_t i)
+{
+    kz_cursor *c = &lr->cur[i];
+    uint32_t tf = lr->tf[i] = kz_plist_tf(c->pl, c->ord);
+    if (tf > lr->pos_cap[i]) {
+        uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
+        if (!p) {
+            e->rc = oom();
+            return -1;
+        }
+        lr->pos[i] = p;
+        lr->pos_cap[i] = tf;
+    }
+    int rc = kz_plist_positions_seq(c->pl, &lr->pc[i], c->ord, tf, lr->pos[i]);
+    if (rc) {
+        e->rc = rc;
+        return -1;
+    }
+    return 0;
+}
+
 /* Occurrences of the phrase in document d, where every cursor stands. An
  * occurrence lies wholly in the title or wholly in the text. */
 static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
 {
     for (uint32_t i = 0; i < lr->n; i++) {
-        kz_cursor *c = &lr->cur[i];
-        uint32_t tf = lr->tf[i] = kz_plist_tf(c->pl, c->ord);
-        if (tf > lr->pos_cap[i]) {
-            uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
-            if (!p) {
-                e->rc = oom();
-                return 0;
-            }
-            lr->pos[i] = p;
-            lr->pos_cap[i] = tf;
-        }
-        int rc = kz_plist_positions_seq(c->pl, &lr->pc[i], c->ord, tf, lr->pos[i]);
-        if (rc) {
-            e->rc = rc;
+        if (term_positions(e, lr, i))
             return 0;
-        }
         lr->at[i] = 0;
     }
     /* Anchored on the term with the fewest positions here: each of its
@@ -351,23 +360,7 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
  * where its cursor stands: its first position comes before the text's. */
 static int term_in_title(eval *e, leaf_reader *lr, uint32_t d)
 {
-    kz_cursor *c = &lr->cur[0];
-    uint32_t tf = kz_plist_tf(c->pl, c->ord);
-    if (tf > lr->pos_cap[0]) {
-        uint32_t *p = realloc(lr->pos[0], (size_t)tf * sizeof *p);
-        if (!p) {
-            e->rc = oom();
-            return 0;
-        }
-        lr->pos[0] = p;
-        lr->pos_cap[0] = tf;
-    }
-    int rc = kz_plist_positions_seq(c->pl, &lr->pc[0], c->ord, tf, lr->pos[0]);
-    if (rc) {
-        e->rc = rc;
-        return 0;
-    }
-    return lr->pos[0][0] < kz_segment_doc_title_tokens(e->sg, d);
+    return term_positions(e, lr, 0) == 0 && lr->pos[0][0] < kz_segment_doc_title_tokens(e->sg, d);
 }
 
 /* The first docid >= d that has the leaf, or KZ_DOC_END. */
