@@ -1376,8 +1376,10 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     if (s[i] != ':' && vat < t->end && s[vat] == '=')
         op[1] = s[vat++];
     int has = 0, has_date = 0, lo_year = 0, hi_year = 0;
-    if (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, 0, NULL, NULL, &has))
+    if (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date) ||
+        (!has_date && field_has(p, name, nlen, 0, NULL, NULL, &has)))
         return p->rc;
+    has |= has_date;
     if (!has && nlen == 5 && strncasecmp(name, "title", 5) == 0) {
         *handled = 1;
         return title_clause(p, t, op, vat, occur, out);
@@ -1404,8 +1406,6 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     }
     if (vat == vend)
         return field_syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
-    if (field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date))
-        return p->rc;
     int64_t first, last;
     int date_like = query_date(s + vat, vend - vat, &first, &last) == 0;
     for (size_t k = vat; !date_like && op[0] == ':' && k + 1 < vend; k++)

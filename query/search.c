@@ -89,6 +89,13 @@ typedef struct eval {
     /* The documents the query's top-level filters let through (fast
      * paths only, by try_fast); owned, NULL when they are not used. */
     roaring_bitmap_t *allowed;
+    /* Or the filters read as the documents come, in docid order (the AND
+     * paths, when that reads less than allowed would): the top-level
+     * filter nodes (required or excluded; owned), with a cursor by query
+     * term over each filter term's list. */
+    uint32_t *lazy;
+    size_t n_lazy;
+    kz_cursor *fcur;
     /* With facets or a sort: the segment's live matches; the counts. */
     roaring_bitmap_t *matched;
     /* A sort by a date field: the best sort_k hits so far, the worst at
@@ -178,12 +185,53 @@ static double threshold(const eval *e)
     return e->n_heap < e->k ? -INFINITY : e->heap[0].score;
 }
 
-/* Whether the segment's document d was deleted, or is kept out by the
- * filters a fast path applies. */
-static inline int is_deleted(const eval *e, uint32_t d)
+static kz_occur occur_of(const eval *e, const kz_qnode *n)
 {
-    return (e->deleted && roaring_bitmap_contains(e->deleted, d)) ||
-           (e->allowed && !roaring_bitmap_contains(e->allowed, d));
+    return n->occur == KZ_OCCUR_DEFAULT ? e->default_occur : n->occur;
+}
+
+/* Whether document d matches filter node `node` as filter_docs would have
+ * it, reading the filter terms' cursors forward: d must not decrease from
+ * one call to the next in a segment. */
+static int filter_has(eval *e, uint32_t node, uint32_t d)
+{
+    const kz_query *q = e->q;
+    const kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF)
+        return n->count == 1 && e->opened[q->leaf_terms[n->first]] &&
+               kz_cursor_seek(&e->fcur[q->leaf_terms[n->first]], d) == d;
+    int must = 0, should = 0, any = 0;
+    for (uint32_t i = 0; i < n->count; i++) {
+        uint32_t kid = q->kids[n->first + i];
+        kz_occur o = occur_of(e, &q->nodes[kid]);
+        if (o == KZ_OCCUR_MUST) {
+            if (!filter_has(e, kid, d))
+                return 0;
+            must = 1;
+        } else if (o == KZ_OCCUR_NOT) {
+            if (filter_has(e, kid, d))
+                return 0;
+        } else {
+            should = 1;
+            any = any || filter_has(e, kid, d);
+        }
+    }
+    return must || !should || any;
+}
+
+/* Whether the segment's document d was deleted, or is kept out by the
+ * filters a fast path applies (d not decreasing when they are lazy). */
+static inline int is_deleted(eval *e, uint32_t d)
+{
+    if ((e->deleted && roaring_bitmap_contains(e->deleted, d)) ||
+        (e->allowed && !roaring_bitmap_contains(e->allowed, d)))
+        return 1;
+    for (size_t i = 0; i < e->n_lazy; i++) {
+        uint32_t node = e->lazy[i];
+        if (filter_has(e, node, d) != (occur_of(e, &e->q->nodes[node]) == KZ_OCCUR_MUST))
+            return 1;
+    }
+    return 0;
 }
 
 /* Offers the segment's document docid with its score. */
@@ -489,11 +537,6 @@ static double cursor_bound(const eval *e, const kz_cursor *c, double whole)
 }
 
 /* ------------------------------------------------------------- the tree */
-
-static kz_occur occur_of(const eval *e, const kz_qnode *n)
-{
-    return n->occur == KZ_OCCUR_DEFAULT ? e->default_occur : n->occur;
-}
 
 static uint32_t node_next(eval *e, uint32_t node, uint32_t d);
 
@@ -820,12 +863,13 @@ typedef struct term_list {
  * blocks' max_tf at its own length, cannot beat the k-th score is passed
  * over without a tf lookup. The others are scored from their ordinals, w
  * added in query order: the same double as score_doc. */
-static void eval_and_terms(eval *e, term_list *t, size_t n)
+static void eval_and_terms(eval *e, term_list *t, size_t n, const kz_plist *const *also, size_t n_also)
 {
+    size_t n_lists = n + n_also;
     const kz_plist *lists[64] = { 0 };
-    const kz_plist **pl = n <= 64 ? lists : malloc(n * sizeof *pl);
+    const kz_plist **pl = n_lists <= 64 ? lists : malloc(n_lists * sizeof *pl);
     size_t cap = (size_t)t[0].c->pl->df + 1; /* t[0] is the rarest */
-    uint32_t *docids = malloc(cap * sizeof *docids), *ords = malloc(cap * n * sizeof *ords);
+    uint32_t *docids = malloc(cap * sizeof *docids), *ords = malloc(cap * n_lists * sizeof *ords);
     uint32_t *prev_blk = malloc(n * sizeof *prev_blk);
     double *w = calloc(e->q->n_units ? e->q->n_units : 1, sizeof *w);
     size_t got = 0;
@@ -837,22 +881,32 @@ static void eval_and_terms(eval *e, term_list *t, size_t n)
         pl[i] = t[i].c->pl;
         prev_blk[i] = UINT32_MAX;
     }
-    if ((e->rc = kz_plist_and(docids, ords, &got, pl, n)))
+    for (size_t i = 0; i < n_also; i++)
+        pl[n + i] = also[i];
+    if ((e->rc = kz_plist_and(docids, ords, &got, pl, n_lists)))
         goto done;
-    uint64_t live = got;
-    if (e->deleted || e->allowed)
-        for (size_t r = 0; r < got; r++)
-            live -= is_deleted(e, docids[r]);
-    e->total += live;
+    if (e->deleted || e->allowed || e->n_lazy) {
+        /* Keep the live documents that pass, with their text ordinals. */
+        size_t kept = 0;
+        for (size_t r = 0; r < got; r++) {
+            if (is_deleted(e, docids[r]))
+                continue;
+            docids[kept] = docids[r];
+            memmove(ords + kept * n, ords + r * n_lists, n * sizeof *ords);
+            kept++;
+        }
+        got = kept;
+    } else if (n_also) {
+        for (size_t r = 1; r < got; r++)
+            memmove(ords + r * n, ords + r * n_lists, n * sizeof *ords);
+    }
+    e->total += got;
     for (size_t r = 0; e->matched && r < got; r++)
-        if (!is_deleted(e, docids[r]))
-            roaring_bitmap_add(e->matched, docids[r]);
+        roaring_bitmap_add(e->matched, docids[r]);
     double block_ub = 0;
     for (size_t r = 0; r < got && e->k && !over_budget(e); r++) {
         const uint32_t *o = ords + r * n;
         uint32_t d = docids[r];
-        if (is_deleted(e, d))
-            continue;
         double theta = threshold(e);
         int full = e->n_heap == e->k;
         if (full) {
@@ -1319,6 +1373,103 @@ static int plain_kid(const kz_query *q, const uint32_t *kids, uint32_t n_kids, u
     return 0;
 }
 
+#define MAX_JOINED_FILTERS 16
+
+/* The leaves under filter node `node` and their documents added up. */
+static void filter_size(const eval *e, uint32_t node, size_t *leaves, uint64_t *docs)
+{
+    const kz_query *q = e->q;
+    const kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF) {
+        *leaves += 1;
+        if (n->count == 1 && e->opened[q->leaf_terms[n->first]])
+            *docs += e->pl[q->leaf_terms[n->first]].df;
+        return;
+    }
+    for (uint32_t i = 0; i < n->count; i++)
+        filter_size(e, q->kids[n->first + i], leaves, docs);
+}
+
+/* Readies the query's top-level filters (the required or excluded filter
+ * kids of the root) for a fast path over the segment. In a conjunction of
+ * terms (joins), a required filter of one term joins the intersection as a
+ * list that is not scored (also[], at most MAX_JOINED_FILTERS). The others
+ * are read as the documents come (e->lazy) when the candidates, at most
+ * the rarest list's df, times the filter terms are fewer than a quarter of
+ * the filter terms' postings, which the union of their bitmaps (e->allowed)
+ * would read, and become e->allowed otherwise; disjunctions (and_paths 0)
+ * always use e->allowed, as they count through it. *none is set when no
+ * document can pass. */
+static int prepare_filters(eval *e, const uint32_t *kids, uint32_t n_kids, int and_path, int joins,
+                           const kz_plist **also, size_t *n_also, int *none)
+{
+    const kz_query *q = e->q;
+    uint32_t *lazy = malloc(n_kids * sizeof *lazy);
+    size_t n_lazy = 0, leaves = 0;
+    uint64_t postings = 0, candidates = UINT64_MAX;
+    if (!lazy)
+        return oom();
+    for (uint32_t i = 0; i < n_kids; i++) {
+        const kz_qnode *k = &q->nodes[kids[i]];
+        if (!k->filter)
+            continue;
+        if (joins && and_path && occur_of(e, k) == KZ_OCCUR_MUST && k->kind == KZ_QNODE_LEAF && k->count == 1 &&
+            *n_also < MAX_JOINED_FILTERS) {
+            uint32_t term = q->leaf_terms[k->first];
+            if (!e->opened[term]) {
+                *none = 1;
+                free(lazy);
+                return KZ_OK;
+            }
+            also[(*n_also)++] = &e->pl[term];
+            candidates = KZ_MIN(candidates, e->pl[term].df);
+            continue;
+        }
+        lazy[n_lazy++] = kids[i];
+        filter_size(e, kids[i], &leaves, &postings);
+    }
+    for (size_t u = 0; u < q->n_units; u++)
+        if (!e->score[u].missing)
+            candidates = KZ_MIN(candidates, e->score[u].cur[0].pl->df);
+    if (n_lazy == 0) {
+        free(lazy);
+        return KZ_OK;
+    }
+    if (and_path && candidates * leaves <= postings / 4) {
+        e->fcur = calloc(q->n_terms, sizeof *e->fcur);
+        if (!e->fcur) {
+            free(lazy);
+            return oom();
+        }
+        for (size_t t = 0; t < q->n_terms; t++)
+            if (e->opened[t])
+                kz_cursor_init(&e->fcur[t], &e->pl[t]);
+        e->lazy = lazy;
+        e->n_lazy = n_lazy;
+        return KZ_OK;
+    }
+    roaring_bitmap_t *allowed = roaring_bitmap_from_range(0, e->seg_docs, 1);
+    for (size_t i = 0; i < n_lazy && allowed; i++) {
+        roaring_bitmap_t *b = filter_docs(e, lazy[i]);
+        if (!b) {
+            roaring_bitmap_free(allowed);
+            allowed = NULL;
+            break;
+        }
+        if (occur_of(e, &q->nodes[lazy[i]]) == KZ_OCCUR_MUST)
+            roaring_bitmap_and_inplace(allowed, b);
+        else
+            roaring_bitmap_andnot_inplace(allowed, b);
+        roaring_bitmap_free(b);
+    }
+    free(lazy);
+    if (!allowed)
+        return oom();
+    e->allowed = allowed;
+    *none = roaring_bitmap_is_empty(allowed);
+    return KZ_OK;
+}
+
 /* Runs the fast path when the query is a plain conjunction or disjunction
  * of terms, with or without required or excluded filters beside them (the
  * filters become e->allowed); returns 0 if it is not. */
@@ -1372,30 +1523,12 @@ static int try_fast(eval *e)
     }
     if (n_text == 0)
         return 0;
+    const kz_plist *also[MAX_JOINED_FILTERS];
+    size_t n_also = 0;
     if (n_text < n_kids) {
-        roaring_bitmap_t *allowed = roaring_bitmap_from_range(0, e->seg_docs, 1);
-        for (uint32_t i = 0; i < n_kids && allowed; i++) {
-            const kz_qnode *k = &q->nodes[kids[i]];
-            if (!k->filter)
-                continue;
-            roaring_bitmap_t *b = filter_docs(e, kids[i]);
-            if (!b) {
-                roaring_bitmap_free(allowed);
-                allowed = NULL;
-                break;
-            }
-            if (occur_of(e, k) == KZ_OCCUR_MUST)
-                roaring_bitmap_and_inplace(allowed, b);
-            else
-                roaring_bitmap_andnot_inplace(allowed, b);
-            roaring_bitmap_free(b);
-        }
-        if (!allowed) {
-            e->rc = oom();
-            return 1;
-        }
-        e->allowed = allowed;
-        if (roaring_bitmap_is_empty(allowed))
+        int none = 0;
+        if ((e->rc = prepare_filters(e, kids, n_kids, want == KZ_OCCUR_MUST, !n_groups, also, &n_also, &none)) ||
+            none)
             return 1; /* nothing in this segment passes */
     }
     /* Each leaf is a distinct term and a unit (a repeated term is one). */
@@ -1438,7 +1571,7 @@ static int try_fast(eval *e)
         if (n_groups)
             eval_and_clauses(e, t, n, groups, n_groups);
         else
-            eval_and_terms(e, t, n);
+            eval_and_terms(e, t, n, also, n_also);
     } else {
         uint64_t total = 0;
         if ((e->rc = union_count(e, t, n, &total)))
@@ -1482,6 +1615,11 @@ static void segment_close(eval *e)
         roaring_bitmap_free(e->allowed);
         e->allowed = NULL;
     }
+    free(e->lazy);
+    e->lazy = NULL;
+    e->n_lazy = 0;
+    free(e->fcur);
+    e->fcur = NULL;
     if (e->matched) {
         roaring_bitmap_free(e->matched);
         e->matched = NULL;
