@@ -20,18 +20,24 @@
  *
  * p50 and p99 in us, each against the plain query. Checks: every filtered
  * hit is an unfiltered match that passes the filter (its own date and
- * source read back), with the same score, near-duplicates not collapsed; the filtered total equals the
- * unfiltered matches that pass, counted here; the source facet's counts
- * add up to the total (one source a document); sorted hits come newest
- * first. Not in --quick.
+ * source read back), with the same score, near-duplicates collapsed in
+ * neither; the filtered total equals the unfiltered matches that pass,
+ * counted here; the source facet's counts add up to the total (one source
+ * a document); sorted hits come newest first.
+ *
+ * fields/fts5-*: each case in SQLite FTS5 (unless --no-fts5), on a table
+ * of the same passages with date and source columns, each figure against
+ * the kzsearch case's (fts5_cases). Not in --quick.
  */
 #include "bench.h"
+#include "bench_fts5.h"
 #include "kzsearch.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_SOURCES 20
 
@@ -70,17 +76,71 @@ static void day_text(int day, char *out, size_t size)
     snprintf(out, size, "%04d-%02d-%02d", y, m + 1, day + 1);
 }
 
-typedef struct fcase {
-    const char *name, *suffix;
-    int facets, sort;
-} fcase;
-
 static double now_us(void) { return (double)kzb_now_ns() / 1000.0; }
 
 static int cmp_d(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
+}
+
+typedef struct fcase {
+    const char *name, *suffix;
+    int facets, sort;
+    const char *fts5_name, *fts5_sql[2]; /* the same in SQLite FTS5: one or two SELECTs */
+} fcase;
+
+/* kzb_fts5_meta_fn: passage i's generated date and source, as indexed. */
+static void passage_meta(void *ctx, size_t i, char *date, size_t date_size, char *source, size_t source_size)
+{
+    (void)ctx;
+    day_text(gen_day(i), date, date_size);
+    snprintf(source, source_size, "s%02d", gen_source(i));
+}
+
+/* The FTS5 side of each case: the same passages, dates and sources (as
+ * UNINDEXED columns compared in SQL, the way FTS5's documentation filters),
+ * the query's words ANDed, timed as the kzsearch cases are. Each FTS5
+ * figure's ratio is to the kzsearch case's. Checks that a top-10 gives at
+ * most 10 rows and the facets at most a row a source and a month. */
+static void fts5_cases(kzb *b, const kzb_corpus *passages, const kzb_queries *q, const struct fcase *cases,
+                       size_t n_cases, double *us)
+{
+    char path[4096];
+    kzb_work_path(path, sizeof path, b, "fts5-fields.db");
+    double secs;
+    kzb_fts5 *f = NULL;
+    if (kzb_fts5_build_meta(path, passages, passage_meta, NULL, &secs) != 0 || kzb_fts5_open(&f, path) != 0) {
+        kzb_fail(b, "fields/fts5", "cannot build or open %s", path);
+        goto done;
+    }
+    for (size_t k = 0; k < n_cases; k++) {
+        const fcase *fc = &cases[k];
+        int bad = 0;
+        for (int pass = 0; pass < 2 && !bad; pass++) {
+            for (size_t i = 0; i < q->n && !bad; i++) {
+                uint64_t rows = 0, all = 0;
+                double t0 = now_us();
+                for (size_t s = 0; s < 2 && fc->fts5_sql[s] && !bad; s++) {
+                    bad = kzb_fts5_select(f, fc->fts5_sql[s], q->text[i], KZB_FTS5_AND, &rows) != 0;
+                    all += rows;
+                }
+                us[i] = now_us() - t0;
+                if (bad)
+                    kzb_fail(b, fc->fts5_name, "query %s: SQLite error", q->qid[i]);
+                else if (all > (fc->facets ? N_SOURCES + 36u : 10u) && !bad++)
+                    kzb_fail(b, fc->fts5_name, "query %s: %llu rows", q->qid[i], (unsigned long long)all);
+            }
+        }
+        if (bad)
+            continue;
+        qsort(us, q->n, sizeof *us, cmp_d);
+        kzb_metric(b, fc->fts5_name, "p50", kzb_percentile(us, q->n, 0.5), "us", fc->name, "p50");
+        kzb_metric(b, fc->fts5_name, "p99", kzb_percentile(us, q->n, 0.99), "us", fc->name, "p99");
+    }
+done:
+    kzb_fts5_close(f);
+    unlink(path);
 }
 
 /* Which of the two filters document docid passes, by its metadata read
@@ -147,12 +207,18 @@ void kzb_fields_cases(kzb *b)
         goto done;
     }
     kz_index_get_info(ix, &info);
+#define FTS5_TOP "SELECT rowid FROM docs WHERE docs MATCH ?1 "
     static const fcase cases[] = {
-        { "fields/plain-and-top10", "", 0, 0 },
-        { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0 },
-        { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0 },
-        { "fields/facets-and", "", 1, 0 },
-        { "fields/sort-date-and-top10", "", 0, 1 },
+        { "fields/plain-and-top10", "", 0, 0, "fields/fts5-plain-and-top10", { FTS5_TOP "ORDER BY rank LIMIT 10" } },
+        { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0, "fields/fts5-filter10-and-top10",
+          { FTS5_TOP "AND date BETWEEN '2021-01-01' AND '2022-06-30' AND source = 's00' ORDER BY rank LIMIT 10" } },
+        { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0, "fields/fts5-filter1-and-top10",
+          { FTS5_TOP "AND date BETWEEN '2021-03-01' AND '2021-03-31' AND source = 's03' ORDER BY rank LIMIT 10" } },
+        { "fields/facets-and", "", 1, 0, "fields/fts5-facets-and",
+          { "SELECT source, count(*) FROM docs WHERE docs MATCH ?1 GROUP BY source",
+            "SELECT substr(date, 1, 7), count(*) FROM docs WHERE docs MATCH ?1 GROUP BY 1" } },
+        { "fields/sort-date-and-top10", "", 0, 1, "fields/fts5-sort-date-and-top10",
+          { FTS5_TOP "ORDER BY date DESC, rank LIMIT 10" } },
     };
     kz_facet_spec facets[2] = { { "source", KZ_FACET_VALUES, 20 }, { "date", KZ_FACET_MONTH, 36 } };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
@@ -260,6 +326,8 @@ void kzb_fields_cases(kzb *b)
         kzb_metric(b, fc->name, "p50", kzb_percentile(us, q->n, 0.5), "us", base, base ? "p50" : NULL);
         kzb_metric(b, fc->name, "p99", kzb_percentile(us, q->n, 0.99), "us", base, base ? "p99" : NULL);
     }
+    if (kzb_opts(b)->fts5)
+        fts5_cases(b, &passages, q, cases, sizeof cases / sizeof *cases, us);
 done:
     kz_index_free(ix);
     kz_builder_free(bd);

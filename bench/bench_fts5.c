@@ -10,9 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#define KZB_FTS5_STATEMENTS 8
+
 struct kzb_fts5 {
     sqlite3 *db;
     sqlite3_stmt *top, *count;
+    /* kzb_fts5_select's statements, prepared once, by their SQL text. */
+    const char *sql[KZB_FTS5_STATEMENTS];
+    sqlite3_stmt *prepared[KZB_FTS5_STATEMENTS];
 };
 
 static int sql_fail(sqlite3 *db, const char *what)
@@ -21,7 +26,9 @@ static int sql_fail(sqlite3 *db, const char *what)
     return -1;
 }
 
-int kzb_fts5_build(const char *path, const kzb_corpus *c, double *seconds)
+/* The table of kzb_fts5_build, with the columns date and source
+ * (UNINDEXED) when meta is given. */
+static int build(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, void *ctx, double *seconds)
 {
     unlink(path);
     sqlite3 *db = NULL;
@@ -31,19 +38,32 @@ int kzb_fts5_build(const char *path, const kzb_corpus *c, double *seconds)
         goto done;
     uint64_t t0 = kzb_now_ns();
     if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                     "CREATE VIRTUAL TABLE docs USING fts5(title, text, "
-                     "tokenize='porter unicode61 remove_diacritics 2');"
-                     "BEGIN;",
+                     meta ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                            "CREATE VIRTUAL TABLE docs USING fts5(title, text, date UNINDEXED, source UNINDEXED, "
+                            "tokenize='porter unicode61 remove_diacritics 2');"
+                            "BEGIN;"
+                          : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                            "CREATE VIRTUAL TABLE docs USING fts5(title, text, "
+                            "tokenize='porter unicode61 remove_diacritics 2');"
+                            "BEGIN;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO docs(rowid, title, text) VALUES (?, ?, ?)", -1, &ins, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db,
+                           meta ? "INSERT INTO docs(rowid, title, text, date, source) VALUES (?, ?, ?, ?, ?)"
+                                : "INSERT INTO docs(rowid, title, text) VALUES (?, ?, ?)",
+                           -1, &ins, NULL) != SQLITE_OK) {
         sql_fail(db, "create");
         goto done;
     }
     for (size_t i = 0; i < c->n; i++) {
+        char date[64], source[64];
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
         sqlite3_bind_text(ins, 2, c->docs[i].title, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, c->docs[i].text, (int)c->docs[i].text_len, SQLITE_STATIC);
+        if (meta) {
+            meta(ctx, i, date, sizeof date, source, sizeof source);
+            sqlite3_bind_text(ins, 4, date, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 5, source, -1, SQLITE_TRANSIENT);
+        }
         if (sqlite3_step(ins) != SQLITE_DONE) {
             sql_fail(db, "insert");
             goto done;
@@ -61,6 +81,16 @@ done:
     if (db && sqlite3_close(db) != SQLITE_OK)
         rc = sql_fail(db, "close");
     return rc;
+}
+
+int kzb_fts5_build(const char *path, const kzb_corpus *c, double *seconds)
+{
+    return build(path, c, NULL, NULL, seconds);
+}
+
+int kzb_fts5_build_meta(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, void *ctx, double *seconds)
+{
+    return build(path, c, meta, ctx, seconds);
 }
 
 int kzb_fts5_open(kzb_fts5 **out, const char *path)
@@ -87,6 +117,8 @@ void kzb_fts5_close(kzb_fts5 *f)
         return;
     sqlite3_finalize(f->top);
     sqlite3_finalize(f->count);
+    for (size_t i = 0; i < KZB_FTS5_STATEMENTS; i++)
+        sqlite3_finalize(f->prepared[i]);
     sqlite3_close(f->db);
     free(f);
 }
@@ -135,6 +167,34 @@ int kzb_fts5_query(kzb_fts5 *f, const char *query, kzb_fts5_mode mode, int k, ui
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         *rows = k > 0 ? *rows + 1 : (uint64_t)sqlite3_column_int64(st, 0);
+    if (r != SQLITE_DONE)
+        return sql_fail(f->db, expr);
+    return 0;
+}
+
+int kzb_fts5_select(kzb_fts5 *f, const char *sql, const char *query, kzb_fts5_mode mode, uint64_t *rows)
+{
+    size_t i = 0;
+    while (i < KZB_FTS5_STATEMENTS && f->sql[i] && f->sql[i] != sql)
+        i++;
+    if (i == KZB_FTS5_STATEMENTS) {
+        fprintf(stderr, "kzbench: more than %d SQL statements\n", KZB_FTS5_STATEMENTS);
+        return -1;
+    }
+    if (!f->sql[i]) {
+        if (sqlite3_prepare_v2(f->db, sql, -1, &f->prepared[i], NULL) != SQLITE_OK)
+            return sql_fail(f->db, sql);
+        f->sql[i] = sql;
+    }
+    char expr[8192];
+    fts5_expr(expr, sizeof expr, query, mode);
+    sqlite3_stmt *st = f->prepared[i];
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, expr, -1, SQLITE_TRANSIENT);
+    *rows = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        (*rows)++;
     if (r != SQLITE_DONE)
         return sql_fail(f->db, expr);
     return 0;
