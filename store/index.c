@@ -69,7 +69,20 @@ struct kz_index {
     uint8_t *cyrillic_pairs;
     int pairs_known;
     kz_synonym_table *synonyms;   /* kz_index_set_synonyms; owned */
+    /* kz_index_prefix_extent's answers for field prefixes, kept: the
+     * segments never change. At most EXTENT_CACHE, under pool_lock. */
+    struct prefix_extent *extents;
+    size_t n_extents;
 };
+
+#define EXTENT_CACHE 64
+
+typedef struct prefix_extent {
+    char prefix[KZ_FIELD_PREFIX_MAX];
+    size_t len;
+    uint64_t count;
+    kz_term lo, hi; /* when count > 0 */
+} prefix_extent;
 
 static void free_segments(kz_index *ix)
 {
@@ -290,6 +303,7 @@ void kz_index_free(kz_index *ix)
     pthread_mutex_destroy(&ix->pool_lock);
     kz_synonym_table_free(ix->synonyms);
     free(ix->cyrillic_pairs);
+    free(ix->extents);
     free(ix->dir);
     free(ix);
 }
@@ -842,7 +856,7 @@ static int live_term(segment_slot *s, uint32_t o, kz_term *t, int *live)
     return rc;
 }
 
-int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
+static int extent_read(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
 {
     *count = 0;
     kz_term *t = malloc(sizeof *t);
@@ -878,5 +892,46 @@ int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_
         *count += n;
     }
     free(t);
+    return rc;
+}
+
+int kz_index_prefix_extent(kz_index *ix, const char *prefix, size_t len, uint64_t *count, kz_term *lo, kz_term *hi)
+{
+    if (len > KZ_FIELD_PREFIX_MAX)
+        return extent_read(ix, prefix, len, count, lo, hi);
+    pthread_mutex_lock(&ix->pool_lock);
+    for (size_t i = 0; i < ix->n_extents; i++) {
+        const prefix_extent *x = &ix->extents[i];
+        if (x->len == len && memcmp(x->prefix, prefix, len) == 0) {
+            *count = x->count;
+            if (x->count && lo)
+                *lo = x->lo;
+            if (x->count && hi)
+                *hi = x->hi;
+            pthread_mutex_unlock(&ix->pool_lock);
+            return KZ_OK;
+        }
+    }
+    pthread_mutex_unlock(&ix->pool_lock);
+    prefix_extent *x = malloc(sizeof *x);
+    if (!x)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = extent_read(ix, prefix, len, &x->count, &x->lo, &x->hi);
+    if (rc == KZ_OK) {
+        *count = x->count;
+        if (x->count && lo)
+            *lo = x->lo;
+        if (x->count && hi)
+            *hi = x->hi;
+        memcpy(x->prefix, prefix, len);
+        x->len = len;
+        pthread_mutex_lock(&ix->pool_lock);
+        if (!ix->extents && !(ix->extents = malloc(EXTENT_CACHE * sizeof *ix->extents)))
+            ix->n_extents = EXTENT_CACHE; /* no room: read every time */
+        if (ix->n_extents < EXTENT_CACHE)
+            ix->extents[ix->n_extents++] = *x;
+        pthread_mutex_unlock(&ix->pool_lock);
+    }
+    free(x);
     return rc;
 }
