@@ -9,7 +9,10 @@
 #include "reseal.h"
 
 static const char *const queries[] = { "kazakhstan", "russia putin", "\"ethnic russians\"", "kaz* -putin",
-                                       "war OR invasion", "the" };
+                                       "war OR invasion", "the",
+                                       /* filters joined to the words, read lazily, and as bitmaps */
+                                       "the tags:kazakhstan date:2024-03", "russia date:2024-03-01..2024-03-05 -tags:x",
+                                       "kazakhstan OR russia date>=2024-03-02" };
 
 static void quiet_fault(void *ctx, const char *message) { (void)ctx, (void)message; }
 
