@@ -857,9 +857,11 @@ typedef struct term_list {
     uint32_t unit;
 } term_list;
 
-/* A conjunction of terms: the container kernels give every document with
- * its ordinal in each list (the total is their number); then, once the
- * top k is full, a document whose blocks' bounds together, or whose
+/* A conjunction of terms t[0 .. n) and of the lists also[0 .. n_also)
+ * (required filters of one term: intersected, not scored): the container
+ * kernels give every document with its ordinal in each list; those that are
+ * deleted or that the other filters keep out are dropped (the total is the
+ * number left); then, once the top k is full, a document whose blocks' bounds together, or whose
  * blocks' max_tf at its own length, cannot beat the k-th score is passed
  * over without a tf lookup. The others are scored from their ordinals, w
  * added in query order: the same double as score_doc. */
