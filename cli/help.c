@@ -79,6 +79,7 @@ static const char search_help[] =
     "  source:interfax.ru    a field's value (JSON Lines keys); -source:x excludes\n"
     "  title:tokayev         the word (or \"phrase\", or prefix*) in the title\n"
     "  date:2022-03, date:2022-01..2022-06, date>=2022-03-01   dates and ranges\n"
+    "  words>=1000, price:1.5..20   numbers and ranges (a field of numbers)\n"
     "  tokayef~              the terms within one or two edits of the word's\n"
     "  kaz*                  every dictionary term starting with kaz (the 256 most\n"
     "                        frequent if there are more, with a note)\n"

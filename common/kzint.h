@@ -864,6 +864,9 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 #define KZ_DATE_TERM_YEAR 'Y'
 #define KZ_DATE_TERM_MONTH 'M'
 #define KZ_DATE_TERM_DAY 'D'
+#define KZ_FIELD_NUMBER 'n'
+/* A number term's level: 'a' + hex digits of its key kept - 1 ('a' .. 'p'). */
+#define KZ_NUMBER_LEVELS 16
 #define KZ_FIELD_NAME_MAX 128
 
 /* The start of a field's terms: 0x01 field 0x1F and kind ("" for all of
@@ -881,6 +884,13 @@ int kz_field_keyword_term(char *out, size_t *out_len, const char *field, size_t 
 /* The date term of a year, month or day (level KZ_DATE_TERM_...): 0 or -1. */
 int kz_field_date_term(char *out, size_t *out_len, const char *field, size_t flen, char level, int year,
                        unsigned month, unsigned day);
+/* The key of a number value (trimmed; the JSON grammar, a leading '+'
+ * allowed): its double's bits, ordered as the numbers are (-0 as 0).
+ * 0, or -1 when value is no finite number. */
+int kz_field_number_key(uint64_t *key, const char *value, size_t vlen);
+/* The number term of key at a level: its first `digits` (1 ..
+ * KZ_NUMBER_LEVELS) hex digits, the others dropped: 0 or -1. */
+int kz_field_number_term(char *out, size_t *out_len, const char *field, size_t flen, uint64_t key, unsigned digits);
 /* Calls emit with each term of one metadata pair (none for a field name
  * that cannot be one); stops at emit's first non-zero return. */
 typedef int (*kz_field_term_fn)(void *ctx, const char *term, size_t len);

@@ -1272,6 +1272,171 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
     return rc;
 }
 
+/* The key a full number term (0x01 name 0x1F n p, 16 hex digits) names,
+ * its prefix n bytes long; 0 (the least) if the term is not one. */
+static uint64_t term_number_key(const kz_term *t, size_t n)
+{
+    uint64_t key = 0;
+    if (t->len != n + KZ_NUMBER_LEVELS)
+        return 0;
+    for (size_t i = n; i < t->len; i++) {
+        char c = t->text[i];
+        unsigned v = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        if (v == 16)
+            return 0;
+        key = key << 4 | v;
+    }
+    return key;
+}
+
+/* Whether the index has number terms in the field, and the keys of its
+ * least and greatest numbers. */
+static int field_numbers(parser *p, const char *name, size_t len, uint64_t *lo_key, uint64_t *hi_key, int *has)
+{
+    char prefix[KZ_FIELD_PREFIX_MAX];
+    char k[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
+    size_t n = kz_field_prefix(prefix, name, len, k);
+    uint64_t count;
+    kz_term *lo = malloc(sizeof *lo), *hi = malloc(sizeof *hi);
+    int rc = lo && hi ? kz_stats_extent(p->q->ix, p->global, p->record, prefix, n, &count, lo, hi) : oom(p);
+    if (rc == KZ_OK && count) {
+        *lo_key = term_number_key(lo, n);
+        *hi_key = term_number_key(hi, n);
+        if (*hi_key == 0)
+            *hi_key = UINT64_MAX; /* unreadable: no bound */
+    }
+    free(lo);
+    free(hi);
+    if (rc)
+        return p->rc = rc;
+    *has = count > 0;
+    return KZ_OK;
+}
+
+/* Whether a field value is meant as a number: one, or a range A..B of them
+ * (either end may be left out). */
+static int number_like(const char *v, size_t len)
+{
+    uint64_t key;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (v[i] == '.' && v[i + 1] == '.')
+            return (i == 0 || kz_field_number_key(&key, v, i) == 0) &&
+                   (i + 2 == len || kz_field_number_key(&key, v + i + 2, len - i - 2) == 0) && len > 2;
+    return kz_field_number_key(&key, v, len) == 0;
+}
+
+/* Adds the number terms of units lo .. hi at a level (digits) to terms,
+ * those the index has. */
+static int number_level_terms(parser *p, const char *name, size_t nlen, unsigned digits, uint64_t lo, uint64_t hi,
+                              idvec *terms)
+{
+    char term[KZ_TERM_MAX_BYTES];
+    size_t len;
+    unsigned shift = 64 - 4 * digits;
+    for (uint64_t u = lo;; u++) {
+        uint32_t t;
+        if (kz_field_number_term(term, &len, name, nlen, shift == 64 ? 0 : u << shift, digits) == 0) {
+            if (intern_term(p, term, len, &t))
+                return p->rc ? p->rc : oom(p);
+            if (p->q->terms[t].found && idvec_push(terms, t))
+                return oom(p);
+        }
+        if (u == hi)
+            return KZ_OK;
+    }
+}
+
+/* The number terms whose union is the keys [lo, hi] (FORMAT.md "Field
+ * terms"): at each level from the finest, the units at either end that do
+ * not fill a unit of the level above; what is left, one level up. At most
+ * 15 terms a level at each end, 16 at the last. */
+static int number_range_terms(parser *p, const char *name, size_t nlen, uint64_t lo, uint64_t hi, idvec *terms)
+{
+    uint64_t l = lo, h = hi;
+    for (unsigned digits = KZ_NUMBER_LEVELS;; digits--) {
+        if (digits > 1 && (l & 15) == 0 && (h & 15) == 15) {
+            l >>= 4; /* whole units of the level above */
+            h >>= 4;
+            continue;
+        }
+        if (digits == 1 || l >> 4 == h >> 4)
+            return number_level_terms(p, name, nlen, digits, l, h, terms);
+        /* l and h under different units of the level above. */
+        if (l & 15) {
+            if (number_level_terms(p, name, nlen, digits, l, l | 15, terms))
+                return p->rc;
+            l = (l | 15) + 1;
+        }
+        if ((h & 15) != 15) {
+            if (number_level_terms(p, name, nlen, digits, h & ~(uint64_t)15, h, terms))
+                return p->rc;
+            h = (h & ~(uint64_t)15) - 1;
+        }
+        if (l > h)
+            return KZ_OK;
+        l >>= 4;
+        h >>= 4;
+    }
+}
+
+/* A number clause: name OP value, OP one of ':' (a number or a range A..B,
+ * either end open) '>=' '>' '<=' '<'; lo_key .. hi_key the field's least
+ * and greatest numbers, beyond which no term is sought. */
+static int number_clause(parser *p, const char *name, size_t nlen, const char *op, size_t vat, size_t vend,
+                         uint64_t lo_key, uint64_t hi_key, kz_occur occur, size_t at, idvec *out)
+{
+    const char *v = p->s + vat;
+    size_t vlen = vend - vat;
+    uint64_t from = 0, to = UINT64_MAX, key;
+    const char *dots = NULL;
+    for (size_t i = 0; op[0] == ':' && i + 1 < vlen; i++)
+        if (v[i] == '.' && v[i + 1] == '.') {
+            dots = v + i;
+            break;
+        }
+    int empty = 0;
+    if (dots) {
+        size_t a = (size_t)(dots - v), b = vlen - a - 2;
+        if (a == 0 && b == 0)
+            return field_syntax_error(p, vat, "a range needs a number on at least one side of '..'");
+        if (a && kz_field_number_key(&from, v, a) != 0)
+            return field_syntax_error(p, vat, "not a number");
+        if (b && kz_field_number_key(&to, dots + 2, b) != 0)
+            return field_syntax_error(p, vat + a + 2, "not a number");
+    } else {
+        if (kz_field_number_key(&key, v, vlen) != 0)
+            return field_syntax_error(p, vat, "not a number, nor a range A..B of them");
+        if (op[0] == ':')
+            from = to = key;
+        else if (op[0] == '>' && op[1] == '=')
+            from = key;
+        else if (op[0] == '>')
+            empty = key == UINT64_MAX, from = key + 1;
+        else if (op[0] == '<' && op[1] == '=')
+            to = key;
+        else
+            empty = key == 0, to = key - 1;
+    }
+    /* Only the numbers the index has: a hostile -1e308..1e308 costs no more. */
+    from = KZ_MAX(from, lo_key);
+    to = KZ_MIN(to, hi_key);
+    idvec terms = { 0 };
+    int rc = empty || from > to ? KZ_OK : number_range_terms(p, name, nlen, from, to, &terms);
+    if (rc == KZ_OK && terms.n <= 1) {
+        rc = filter_leaf(p, terms.v, terms.n, occur, at, out);
+    } else if (rc == KZ_OK) {
+        idvec alts = { 0 };
+        for (size_t i = 0; i < terms.n && rc == KZ_OK; i++)
+            rc = filter_leaf(p, &terms.v[i], 1, KZ_OCCUR_SHOULD, at, &alts);
+        uint32_t node;
+        if (rc == KZ_OK && !(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
+            rc = oom(p);
+        free(alts.v);
+    }
+    free(terms.v);
+    return rc;
+}
+
 /* name:value* : the keyword values that start with value (their terms
  * start with prefix[0..len)), any of them; the most frequent
  * KZ_PREFIX_MAX_TERMS, with a note, when there are more. */
@@ -1418,8 +1583,15 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
         return field_syntax_error(p, vat, "not a date: expected YYYY, YYYY-MM or YYYY-MM-DD, or a range A..B");
     if (has_date && (date_like || op[0] != ':'))
         return date_clause(p, name, nlen, op, vat, vend, lo_year, hi_year, occur, t->at, out);
+    uint64_t lo_key = 0, hi_key = 0;
+    int has_number = 0;
+    if (!has_date && !t->prefix && field_numbers(p, name, nlen, &lo_key, &hi_key, &has_number))
+        return p->rc;
+    if (has_number && (op[0] != ':' || number_like(s + vat, vend - vat)))
+        return number_clause(p, name, nlen, op, vat, vend, lo_key, hi_key, occur, t->at, out);
     if (op[0] != ':')
-        return field_syntax_error(p, vat, "%.*s holds no dates: %s compares dates", (int)KZ_MIN(nlen, (size_t)64), name, op);
+        return field_syntax_error(p, vat, "%.*s holds no dates or numbers: %s compares them",
+                                  (int)KZ_MIN(nlen, (size_t)64), name, op);
     char term[KZ_TERM_MAX_BYTES];
     size_t len;
     uint32_t id;

@@ -11,13 +11,21 @@
  *   dM2022-03     range of days is the union of a few whole years, months
  *   dD2022-03-01  and days, and the facets by year and month are terms
  *
+ *   nac .. npc059000000000000  (100)
+ *                a number's key (its double's bits, in the numbers'
+ *                order) by its first 1 to 16 hex digits, so that a range
+ *                is the union of at most 15 terms a level at each end
+ *
  * A value that parses as a date (common/date.c) gives date terms and no
- * keyword; any other gives a keyword. So field filters, merges, deletes
- * and the memory bound of a build are those of the postings, with no
- * structure of their own.
+ * keyword; any other gives a keyword, and a number also its 16 number
+ * terms. So field filters, merges, deletes and the memory bound of a
+ * build are those of the postings, with no structure of their own.
  */
 #include "kzint.h"
 
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -106,6 +114,77 @@ int kz_field_date_term(char *out, size_t *out_len, const char *field, size_t fle
     return 0;
 }
 
+/* Numbers are read with a '.', whatever locale the program set. */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+static void c_numeric_make(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
+int kz_field_number_key(uint64_t *key, const char *value, size_t vlen)
+{
+    while (vlen && (*value == ' ' || *value == '\t' || *value == '\n' || *value == '\r')) {
+        value++;
+        vlen--;
+    }
+    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t' || value[vlen - 1] == '\n' ||
+                    value[vlen - 1] == '\r'))
+        vlen--;
+    /* -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?, a '+' in front allowed. */
+    char buf[64];
+    size_t i = 0, digits = 0;
+    if (vlen == 0 || vlen >= sizeof buf)
+        return -1;
+    if (value[i] == '-' || value[i] == '+')
+        i++;
+    for (; i < vlen && value[i] >= '0' && value[i] <= '9'; i++)
+        digits++;
+    if (digits == 0)
+        return -1;
+    if (i < vlen && value[i] == '.') {
+        size_t frac = 0;
+        for (i++; i < vlen && value[i] >= '0' && value[i] <= '9'; i++)
+            frac++;
+        if (frac == 0)
+            return -1;
+    }
+    if (i < vlen && (value[i] == 'e' || value[i] == 'E')) {
+        size_t exp = 0;
+        i++;
+        if (i < vlen && (value[i] == '+' || value[i] == '-'))
+            i++;
+        for (; i < vlen && value[i] >= '0' && value[i] <= '9'; i++)
+            exp++;
+        if (exp == 0)
+            return -1;
+    }
+    if (i != vlen)
+        return -1;
+    memcpy(buf, value, vlen);
+    buf[vlen] = 0;
+    pthread_once(&c_numeric_once, c_numeric_make);
+    double v = c_numeric ? strtod_l(buf, NULL, c_numeric) : strtod(buf, NULL);
+    if (!isfinite(v))
+        return -1;
+    if (v == 0)
+        v = 0; /* -0 */
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    *key = bits >> 63 ? ~bits : bits | (1ull << 63);
+    return 0;
+}
+
+int kz_field_number_term(char *out, size_t *out_len, const char *field, size_t flen, uint64_t key, unsigned digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!kz_field_name_ok(field, flen) || digits < 1 || digits > KZ_NUMBER_LEVELS)
+        return -1;
+    size_t n = head(out, field, flen, KZ_FIELD_NUMBER);
+    out[n++] = (char)('a' + digits - 1);
+    for (unsigned i = 0; i < digits; i++)
+        out[n++] = hex[(key >> (60 - 4 * i)) & 15];
+    *out_len = n;
+    return 0;
+}
+
 int kz_field_terms(const char *field, size_t flen, const char *value, size_t vlen, kz_field_term_fn emit, void *ctx)
 {
     char term[KZ_TERM_MAX_BYTES];
@@ -125,7 +204,20 @@ int kz_field_terms(const char *field, size_t flen, const char *value, size_t vle
         }
         return KZ_OK;
     }
-    if (kz_field_keyword_term(term, &len, field, flen, value, vlen) == 0)
-        return emit(ctx, term, len);
+    if (kz_field_keyword_term(term, &len, field, flen, value, vlen) == 0) {
+        int rc = emit(ctx, term, len);
+        if (rc)
+            return rc;
+    }
+    uint64_t key;
+    if (kz_field_number_key(&key, value, vlen) == 0) {
+        for (unsigned digits = 1; digits <= KZ_NUMBER_LEVELS; digits++) {
+            if (kz_field_number_term(term, &len, field, flen, key, digits) == 0) {
+                int rc = emit(ctx, term, len);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
     return KZ_OK;
 }

@@ -340,6 +340,165 @@ static void test_sort_by_date(void)
     free(dir);
 }
 
+/* A number value as a user might write it: an integer, a decimal, an
+ * exponent, a sign; *v is the number it is (as strtod reads the text). */
+static void number_text(uint64_t *rng, char *out, size_t size, double *v)
+{
+    static const char *const fixed[] = { "0", "-0", "+7", "1e3", "1000", "-1.5e-3", "123456789012", "0.1", "-250" };
+    unsigned r = (unsigned)(kz_test_rand(rng) % 10);
+    if (r == 0)
+        snprintf(out, size, "%s", fixed[kz_test_rand(rng) % (sizeof fixed / sizeof *fixed)]);
+    else if (r < 5)
+        snprintf(out, size, "%d", (int)(kz_test_rand(rng) % 101) - 50);
+    else if (r < 8)
+        snprintf(out, size, "%.2f", ((double)(kz_test_rand(rng) % 20001) - 10000) / 100.0);
+    else
+        snprintf(out, size, "%.3e", ((double)(kz_test_rand(rng) % 2001) - 1000) * pow(10, (int)(kz_test_rand(rng) % 13) - 6));
+    *v = strtod(out, NULL);
+}
+
+/* Number fields (FORMAT.md "Field terms", kind n): n:X, n:A..B, n>=X, n>X,
+ * n<=X, n<X and their negations, over two segments, against every
+ * document's values compared as doubles here. Values are written as
+ * integers, decimals and exponents, 0 to 2 a document, beside keywords that
+ * are no numbers; the bounds of the queries are the documents' own values
+ * (written another way), numbers between and beyond them, and open ends. */
+static void test_number_ranges(void)
+{
+    uint64_t rng = kz_test_seed() + 11;
+    enum { N = 400, MAX_VALUES = 2 };
+    static double value[N][MAX_VALUES];
+    static int n_values[N];
+    char *dir = kz_test_temp_dir();
+    for (int part = 0; part < 2; part++) {
+        kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+        bo.mode = part ? KZ_BUILD_ADD : KZ_BUILD_REPLACE;
+        kz_builder *b;
+        CHECK_OK(kz_builder_new(&b, dir, &bo));
+        for (int d = part * N / 2; d < (part + 1) * N / 2; d++) {
+            char text[256], id[16], vals[MAX_VALUES + 1][40];
+            snprintf(text, sizeof text, "common %s %s", words[kz_test_rand(&rng) % VOCAB],
+                     words[kz_test_rand(&rng) % VOCAB]);
+            snprintf(id, sizeof id, "d%d", d);
+            kz_doc_field meta[MAX_VALUES + 1];
+            size_t n_meta = 0;
+            n_values[d] = (int)(kz_test_rand(&rng) % (MAX_VALUES + 1));
+            for (int k = 0; k < n_values[d]; k++) {
+                number_text(&rng, vals[k], sizeof vals[k], &value[d][k]);
+                meta[n_meta++] = (kz_doc_field){ "n", 1, vals[k], strlen(vals[k]) };
+            }
+            if (kz_test_rand(&rng) % 8 == 0) /* a keyword of the field, no number */
+                meta[n_meta++] = (kz_doc_field){ "n", 1, "n/a", 3 };
+            CHECK_OK(kz_builder_add_document(b, id, strlen(id), "", 0, text, strlen(text), meta, n_meta));
+        }
+        CHECK_OK(kz_builder_commit(b, NULL));
+        kz_builder_free(b);
+    }
+    kz_index *ix;
+    CHECK_OK(kz_index_open(&ix, dir));
+    static const char *const ops[] = { ":", ">=", ">", "<=", "<", ":..", ":A..", ":..B" };
+    for (int k = 0; ix && k < 400; k++) {
+        /* Two bounds: a document's value, one between or beyond, written anew. */
+        double bound[2];
+        char text[2][48];
+        for (int j = 0; j < 2; j++) {
+            int d = (int)(kz_test_rand(&rng) % N);
+            unsigned how = (unsigned)(kz_test_rand(&rng) % 4);
+            if (how < 2 && n_values[d]) {
+                double v = value[d][kz_test_rand(&rng) % (size_t)n_values[d]];
+                snprintf(text[j], sizeof text[j], how ? "%.17g" : "%.17e", v);
+            } else {
+                number_text(&rng, text[j], sizeof text[j], &bound[j]);
+                if (how == 3)
+                    snprintf(text[j], sizeof text[j], "%.17g", nextafter(bound[j], kz_test_rand(&rng) % 2 ? 1e300 : -1e300));
+            }
+            bound[j] = strtod(text[j], NULL);
+        }
+        const char *op = ops[kz_test_rand(&rng) % (sizeof ops / sizeof *ops)];
+        int negate = kz_test_rand(&rng) % 4 == 0;
+        char query[160];
+        const char *word = kz_test_rand(&rng) % 2 ? "common" : words[kz_test_rand(&rng) % VOCAB];
+        if (strcmp(op, ":..") == 0)
+            snprintf(query, sizeof query, "%s %sn:%s..%s", word, negate ? "-" : "", text[0], text[1]);
+        else if (strcmp(op, ":A..") == 0)
+            snprintf(query, sizeof query, "%s %sn:%s..", word, negate ? "-" : "", text[0]);
+        else if (strcmp(op, ":..B") == 0)
+            snprintf(query, sizeof query, "%s %sn:..%s", word, negate ? "-" : "", text[1]);
+        else
+            snprintf(query, sizeof query, "%s %sn%s%s", word, negate ? "-" : "", op, text[0]);
+        /* The model: some value of the document in the range. */
+        static uint8_t want[N];
+        size_t n_want = 0;
+        for (int d = 0; d < N; d++) {
+            int in = 0;
+            for (int j = 0; j < n_values[d] && !in; j++) {
+                double v = value[d][j];
+                if (strcmp(op, ":") == 0)
+                    in = v == bound[0];
+                else if (strcmp(op, ">=") == 0)
+                    in = v >= bound[0];
+                else if (strcmp(op, ">") == 0)
+                    in = v > bound[0];
+                else if (strcmp(op, "<=") == 0)
+                    in = v <= bound[0];
+                else if (strcmp(op, "<") == 0)
+                    in = v < bound[0];
+                else if (strcmp(op, ":..") == 0)
+                    in = v >= bound[0] && v <= bound[1];
+                else if (strcmp(op, ":A..") == 0)
+                    in = v >= bound[0];
+                else
+                    in = v <= bound[1];
+            }
+            want[d] = in != negate;
+        }
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE;
+        o.mode = KZ_MODE_ALL;
+        o.limit = N;
+        kz_results *r = NULL;
+        int rc = kz_search(&r, ix, query, strlen(query), &o);
+        CHECK_MSG(rc == KZ_OK, "\"%s\": %s", query, kz_last_error());
+        if (rc != KZ_OK)
+            continue;
+        /* The documents of the word that pass, by the model. */
+        kz_results *plain = NULL;
+        CHECK_OK(kz_search(&plain, ix, word, strlen(word), &o));
+        size_t h = 0, bad = 0;
+        for (size_t i = 0; plain && i < kz_results_count(plain); i++) {
+            const kz_hit *x = kz_results_hit(plain, i);
+            kz_doc doc;
+            CHECK_OK(kz_index_doc(ix, &doc, x->docid, NULL, 0));
+            int d = 0;
+            for (size_t c = 1; c < doc.id_len && doc.id[c] >= '0' && doc.id[c] <= '9'; c++)
+                d = d * 10 + (doc.id[c] - '0');
+            if (d < 0 || d >= N || !want[d])
+                continue;
+            n_want++;
+            const kz_hit *y = h < kz_results_count(r) ? kz_results_hit(r, h) : NULL;
+            bad += !y || y->docid != x->docid || y->score != x->score;
+            h++;
+        }
+        CHECK_MSG(bad == 0 && n_want == kz_results_total(r), "\"%s\": %llu hits, %zu expected, %zu differ", query,
+                  (unsigned long long)kz_results_total(r), n_want, bad);
+        kz_results_free(plain);
+        kz_results_free(r);
+    }
+    /* Not numbers: a syntax error with its column, and the keyword still found. */
+    kz_results *r = NULL;
+    CHECK_INT(kz_search(&r, ix, "common n>=abc", 13, NULL), KZ_ESYNTAX);
+    kz_results_free(r);
+    r = NULL;
+    kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+    o.flags = KZ_SEARCH_NO_COLLAPSE;
+    CHECK_OK(kz_search(&r, ix, "common n:n/a", 12, &o));
+    CHECK(r && kz_results_total(r) > 0);
+    kz_results_free(r);
+    kz_index_free(ix);
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* A query's budgets: max_work candidates and timeout seconds. Inside
  * them the answer is the one without them; past them, KZ_ETIMEOUT with a
  * message and no results, on every evaluator (a term alone, AND of
@@ -469,5 +628,6 @@ int main(void)
     KZ_RUN(test_sample_articles);
     KZ_RUN(test_budgets);
     KZ_RUN(test_sort_by_date);
+    KZ_RUN(test_number_ranges);
     return kz_test_finish();
 }
