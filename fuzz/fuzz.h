@@ -123,8 +123,9 @@ static inline void kz_fuzz_expect(int rc, int allowed_mask, const char *what)
 #define KZ_FUZZ_ALLOW(code) (1 << -(code))
 
 /* The index of the bundled sample articles (their first 3,000 bytes, so
- * that a snippet's analysis of a hit's text does not dominate), built into
- * <scratch>/name and opened; aborts if it cannot be. */
+ * that a snippet's analysis of a hit's text does not dominate), each with
+ * the fields source, date, n (a number) and tags (two values, one a
+ * number), built into <scratch>/name and opened; aborts if it cannot be. */
 static inline kz_index *kz_fuzz_sample_index(const char *name)
 {
     char dir[600];
@@ -138,16 +139,27 @@ static inline kz_index *kz_fuzz_sample_index(const char *name)
         goto fail;
     DIR *d = opendir(KZ_SOURCE_DIR "/data/articles");
     struct dirent *e;
+    int i = 0;
     while (d && (e = readdir(d))) {
         char path[1200], text[3000];
+        /* Fields of every kind, for the queries' field clauses: keywords
+         * (one and an array), a date, numbers. */
+        char source[16], date[16], n[16];
+        snprintf(source, sizeof source, "s%d", i % 3);
+        snprintf(date, sizeof date, "2024-0%d-1%d", 1 + i % 9, i % 10);
+        snprintf(n, sizeof n, "%d.5", i * 7 - 10);
+        kz_doc_field meta[5] = { { "source", 6, source, strlen(source) }, { "date", 4, date, strlen(date) },
+                                 { "n", 1, n, strlen(n) }, { "tags", 4, "grain", 5 }, { "tags", 4, "-3e2", 4 } };
         snprintf(path, sizeof path, "%s/%s", KZ_SOURCE_DIR "/data/articles", e->d_name);
         FILE *f = e->d_name[0] != '.' ? fopen(path, "rb") : NULL;
         if (!f)
             continue;
-        size_t n = fread(text, 1, sizeof text, f);
+        size_t got = fread(text, 1, sizeof text, f);
         fclose(f);
-        if (n < 80 || kz_builder_add_document(b, e->d_name, strlen(e->d_name), text, 80, text + 80, n - 80, NULL, 0))
+        if (got < 80 ||
+            kz_builder_add_document(b, e->d_name, strlen(e->d_name), text, 80, text + 80, got - 80, meta, 5))
             goto fail;
+        i++;
     }
     if (d)
         closedir(d);

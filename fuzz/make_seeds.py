@@ -37,7 +37,10 @@ def query_seeds(out):
         words = text.split()
         seeds = [lines[0], " ".join(words[10:13]), '"%s"' % " ".join(words[20:22]),
                  "%s* OR %s" % (words[30][:3], words[31]), "%s -%s" % (words[40], words[41]),
-                 "(%s OR %s) AND NOT %s" % (words[50], words[51], words[52]), "+%s %s" % (words[60], words[61])]
+                 "(%s OR %s) AND NOT %s" % (words[50], words[51], words[52]), "+%s %s" % (words[60], words[61]),
+                 # field clauses (fuzz.h gives the sample index source, date, n and tags)
+                 "%s source:s1 date:2024-03..2024-06" % words[70], "%s -n<20 tags:grain" % words[71],
+                 "%s OR %s n:-10..1e2" % (words[72], words[73]), "%s date>=2024-02-15 n>=4.5" % words[74]]
         for s in seeds:
             write(out, "q%03d" % n, s)
             n += 1
