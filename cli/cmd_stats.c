@@ -47,7 +47,31 @@ void stats_json_write(FILE *f, kz_index *ix, const char *dir)
         fprintf(f, "%s", i ? ", " : "");
         json_cstr(f, kz_index_source(ix, i));
     }
-    fprintf(f, "], \"sections\": {");
+    fprintf(f, "]");
+    kz_field_info *fields;
+    size_t n_fields;
+    if (kz_index_fields(ix, &fields, &n_fields) == KZ_OK) {
+        fprintf(f, ", \"fields\": [");
+        for (size_t i = 0; i < n_fields; i++) {
+            const kz_field_info *x = &fields[i];
+            fprintf(f, "%s{\"name\": ", i ? ", " : "");
+            json_cstr(f, x->name);
+            fprintf(f, ", \"keywords\": %" PRIu64, x->keywords);
+            if (x->has_dates) {
+                fprintf(f, ", \"dates\": [");
+                json_cstr(f, x->first_day);
+                fprintf(f, ", ");
+                json_cstr(f, x->last_day);
+                fprintf(f, "]");
+            }
+            if (x->has_numbers)
+                fprintf(f, ", \"numbers\": [%.17g, %.17g]", x->min, x->max);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]");
+        kz_field_infos_free(fields, n_fields);
+    }
+    fprintf(f, ", \"sections\": {");
     for (unsigned i = 0; i < kz_index_section_count(ix); i++) {
         const char *name;
         uint64_t bytes;
@@ -104,6 +128,31 @@ int cmd_stats(int argc, char **argv)
     printf("sources     %zu%s\n", kz_index_source_count(ix), kz_index_source_count(ix) ? "" : " recorded");
     for (size_t i = 0; i < kz_index_source_count(ix); i++)
         printf("  %s\n", kz_index_source(ix, i));
+    kz_field_info *fields;
+    size_t n_fields;
+    if ((rc = kz_index_fields(ix, &fields, &n_fields)) == KZ_OK) {
+        printf("fields      %zu\n", n_fields);
+        for (size_t i = 0; i < n_fields; i++) {
+            const kz_field_info *x = &fields[i];
+            printf("  %-16s", x->name);
+            const char *sep = " ";
+            if (x->has_dates) {
+                printf("%sdates %s .. %s", sep, x->first_day, x->last_day);
+                sep = "; ";
+            }
+            if (x->has_numbers) {
+                printf("%snumbers %.17g .. %.17g", sep, x->min, x->max);
+                sep = "; ";
+            }
+            if (x->keywords)
+                printf("%s%s%" PRIu64 " keyword value%s", sep, info.segments > 1 ? "at most " : "", x->keywords,
+                       x->keywords == 1 ? "" : "s");
+            printf("\n");
+        }
+        kz_field_infos_free(fields, n_fields);
+    } else {
+        printf("fields      (cannot be listed: %s)\n", kz_last_error());
+    }
     printf("sections:\n");
     for (unsigned i = 0; i < kz_index_section_count(ix); i++) {
         const char *name;

@@ -281,6 +281,26 @@ void kz_index_segment_info(const kz_index *ix, size_t i, const char **name, uint
 size_t kz_index_source_count(const kz_index *ix);
 const char *kz_index_source(const kz_index *ix, size_t i);
 
+/* A metadata field of the index and what its values are (README
+ * "Fields"): keywords, dates, numbers, or several of them. */
+typedef struct kz_field_info {
+    char *name;             /* NUL-terminated; owned by the array */
+    uint64_t keywords;      /* distinct keyword values: exact in an index of one
+                               segment, else at most this */
+    int has_dates;
+    char first_day[11], last_day[11]; /* when has_dates: the first and last
+                                 day, YYYY-MM-DD, UTC (months, YYYY-MM, when
+                                 no value gives a day) */
+    int has_numbers;
+    double min, max;        /* when has_numbers */
+} kz_field_info;
+
+/* The fields of the index's documents, by name in byte order, into *out
+ * (n_out of them; free with kz_field_infos_free). A value only deleted
+ * documents had may still count. */
+int kz_index_fields(kz_index *ix, kz_field_info **out, size_t *n_out);
+void kz_field_infos_free(kz_field_info *f, size_t n);
+
 /* Deletes the live documents with the given ids (NUL-terminated strings)
  * from the index in index_dir: one new generation of its manifest, none
  * when no id matched. found[k] (n bytes, the caller's) says whether ids[k]

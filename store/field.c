@@ -172,6 +172,14 @@ int kz_field_number_key(uint64_t *key, const char *value, size_t vlen)
     return 0;
 }
 
+double kz_field_number_of_key(uint64_t key)
+{
+    uint64_t bits = key >> 63 ? key & ~(1ull << 63) : ~key;
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 int kz_field_number_term(char *out, size_t *out_len, const char *field, size_t flen, uint64_t key, unsigned digits)
 {
     static const char hex[] = "0123456789abcdef";

@@ -836,6 +836,152 @@ int kz_index_postings(kz_index *ix, const kz_term *term, uint32_t **docids, uint
     return rc ? rc : kz_segment_postings(ix->seg[0].sg, term, docids, tfs, positions);
 }
 
+/* ---------------------------------------------------------------- fields */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds the field names segment sg has terms of to *names (n, cap). */
+static int segment_field_names(kz_segment *sg, char ***names, size_t *n, size_t *cap)
+{
+    char mark = KZ_FIELD_MARK;
+    uint32_t first, count;
+    int rc = kz_segment_term_prefix(sg, &first, &count, &mark, 1);
+    kz_term *t = malloc(sizeof *t);
+    if (!t)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    for (uint32_t o = first; rc == KZ_OK && o < first + count;) {
+        if ((rc = kz_segment_term_at(sg, t, o)))
+            break;
+        const char *sep = memchr(t->text + 1, KZ_FIELD_SEP, t->len - 1);
+        size_t len = sep ? (size_t)(sep - t->text - 1) : 0;
+        if (!sep || !kz_field_name_ok(t->text + 1, len)) {
+            o++; /* no field term: not ours to list */
+            continue;
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 16;
+            char **grown = realloc(*names, c * sizeof *grown);
+            if (!grown) {
+                rc = kz_error_set(KZ_ENOMEM, "out of memory");
+                break;
+            }
+            *names = grown;
+            *cap = c;
+        }
+        if (!((*names)[*n] = strndup(t->text + 1, len))) {
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+        /* Past every term of this field. */
+        uint32_t f_first, f_count;
+        if ((rc = kz_segment_term_prefix(sg, &f_first, &f_count, t->text, len + 2)))
+            break;
+        o = f_count && f_first + f_count > o ? f_first + f_count : o + 1;
+    }
+    free(t);
+    return rc;
+}
+
+/* The day a date term names (0x01 name 0x1F d D YYYY-MM-DD), prefix n
+ * bytes long, into day (11 bytes). */
+static void term_day(char *day, const kz_term *t, size_t n)
+{
+    size_t len = t->len > n ? KZ_MIN(t->len - n, (size_t)10) : 0;
+    memcpy(day, t->text + n, len);
+    day[len] = 0;
+}
+
+/* The key a full number term names (16 hex digits after a prefix n bytes
+ * long). */
+static uint64_t term_key(const kz_term *t, size_t n)
+{
+    uint64_t key = 0;
+    for (size_t i = n; i < t->len && i < n + KZ_NUMBER_LEVELS; i++) {
+        char c = t->text[i];
+        key = key << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
+    }
+    return key;
+}
+
+static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
+{
+    char prefix[KZ_FIELD_PREFIX_MAX];
+    size_t flen = strlen(f->name), n;
+    uint64_t count;
+    char day[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_DAY, 0 }, month[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_MONTH, 0 };
+    char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
+    char kw[2] = { KZ_FIELD_KEYWORD, 0 };
+    int rc = kz_index_prefix_extent(ix, prefix, kz_field_prefix(prefix, f->name, flen, kw), &f->keywords, NULL, NULL);
+    /* Every date has a month term; the days, those given to the day. */
+    if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, month),
+                                                    &count, lo, hi)) == KZ_OK &&
+        (f->has_dates = count > 0)) {
+        term_day(f->first_day, lo, n);
+        term_day(f->last_day, hi, n);
+        if ((rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, day), &count, lo,
+                                         hi)) == KZ_OK &&
+            count) {
+            term_day(f->first_day, lo, n);
+            term_day(f->last_day, hi, n);
+        }
+    }
+    if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, full),
+                                                    &count, lo, hi)) == KZ_OK &&
+        (f->has_numbers = count > 0)) {
+        f->min = kz_field_number_of_key(term_key(lo, n));
+        f->max = kz_field_number_of_key(term_key(hi, n));
+    }
+    return rc;
+}
+
+int kz_index_fields(kz_index *ix, kz_field_info **out, size_t *n_out)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0, kept = 0;
+    kz_field_info *f = NULL;
+    kz_term *lo = malloc(sizeof *lo), *hi = malloc(sizeof *hi);
+    int rc = lo && hi ? KZ_OK : kz_error_set(KZ_ENOMEM, "out of memory");
+    *out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; rc == KZ_OK && i < ix->n_seg; i++)
+        rc = segment_field_names(ix->seg[i].sg, &names, &n, &cap);
+    if (rc == KZ_OK && n) {
+        qsort(names, n, sizeof *names, cmp_names);
+        if (!(f = calloc(n, sizeof *f)))
+            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == KZ_OK && i < n; i++) {
+        if (kept && strcmp(f[kept - 1].name, names[i]) == 0)
+            continue;
+        f[kept].name = names[i];
+        names[i] = NULL;
+        rc = field_info(ix, &f[kept++], lo, hi);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(lo);
+    free(hi);
+    if (rc) {
+        kz_field_infos_free(f, kept);
+        return rc;
+    }
+    *out = f;
+    *n_out = kept;
+    return KZ_OK;
+}
+
+void kz_field_infos_free(kz_field_info *f, size_t n)
+{
+    for (size_t i = 0; f && i < n; i++)
+        free(f[i].name);
+    free(f);
+}
+
 /* ---------------------------------------------------------------- check */
 
 int kz_index_check(kz_index *ix, kz_check_fn fn, void *ctx)

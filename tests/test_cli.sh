@@ -70,6 +70,16 @@ expect_in() {
     fi
 }
 
+# expect_lines WORDS WHAT: out's lines, sorted, are WORDS (space-separated).
+expect_lines() {
+    got=$(sort "$T/out" | tr '\n' ' ' | sed 's/ $//')
+    if [ "$got" = "$1" ]; then
+        pass "$2: out is \"$1\""
+    else
+        fail "$2: out is \"$got\", want \"$1\"" "$(output)"
+    fi
+}
+
 # expect_in_i FILE STRING WHAT: the same, ignoring case.
 expect_in_i() {
     if grep -F -i -q -- "$2" "$T/$1"; then
@@ -120,6 +130,26 @@ run "$KZ" stats --index "$T/ix"
 expect_status 0 "stats"
 expect_in out "documents   5" "stats"
 expect_in out "language auto" "stats"
+expect_in out "fields      1" "stats counts the fields (the files' dates)"
+
+# Fields of every kind, in stats and in a search.
+printf '%s\n' '{"id":"f1","text":"wheat report","date":"2022-03-01","n":5,"source":"ap"}' \
+    '{"id":"f2","text":"wheat report","date":"2022-05","n":"-2.5","source":["ap","rt"]}' \
+    '{"id":"f3","text":"wheat report","n":"1e3","source":"n/a"}' >"$T/fields.jsonl"
+run "$KZ" index -q -o "$T/ixf" "$T/fields.jsonl"
+run "$KZ" stats --index "$T/ixf"
+expect_in out "fields      3" "stats lists three fields"
+expect_in out "date             dates 2022-03-01 .. 2022-03-01" "a field's first and last day"
+expect_in out "n                numbers -2.5 .. 1000; 3 keyword values" "a field's least and greatest number"
+expect_in out "source           3 keyword values" "a keyword field"
+run "$KZ" stats --json --index "$T/ixf"
+expect_in out '"name": "n", "keywords": 3, "numbers": [-2.5, 1000]' "stats --json lists the fields"
+run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n>=0'
+expect_lines "f1 f3" "n>=0 finds 5 and 1e3"
+run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n:-3..4.9'
+expect_lines "f2" "a range finds -2.5"
+run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n<5'
+expect_lines "f2" "n<5 leaves 5 out"
 
 run "$KZ" check --index "$T/ix"
 expect_status 0 "check a good index"

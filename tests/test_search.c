@@ -263,6 +263,7 @@ static void test_sort_by_date(void)
     uint64_t rng = kz_test_seed() + 7;
     enum { N = 300 };
     static int key[N];
+    char first_day[16] = "9999", last_day[16] = "";
     char *dir = kz_test_temp_dir();
     kz_builder *b;
     CHECK_OK(kz_builder_new(&b, dir, NULL));
@@ -284,6 +285,10 @@ static void test_sort_by_date(void)
             meta[k] = (kz_doc_field){ "date", 4, dates[k], strlen(dates[k]) };
             if (y * 10000 + m * 100 + dd > key[d])
                 key[d] = y * 10000 + m * 100 + dd;
+            if (strcmp(dates[k], first_day) < 0)
+                memcpy(first_day, dates[k], sizeof first_day);
+            if (strcmp(dates[k], last_day) > 0)
+                memcpy(last_day, dates[k], sizeof last_day);
         }
         CHECK_OK(kz_builder_add_document(b, id, strlen(id), "", 0, text, strlen(text), meta, (size_t)n_dates));
     }
@@ -291,6 +296,17 @@ static void test_sort_by_date(void)
     kz_builder_free(b);
     kz_index *ix;
     CHECK_OK(kz_index_open(&ix, dir));
+    kz_field_info *fields = NULL;
+    size_t n_fields = 0;
+    CHECK_OK(ix ? kz_index_fields(ix, &fields, &n_fields) : KZ_OK);
+    CHECK_INT(n_fields, 1);
+    if (n_fields == 1) { /* the first and last day of the field */
+        CHECK_STR(fields[0].name, "date");
+        CHECK(fields[0].has_dates && !fields[0].has_numbers && fields[0].keywords == 0);
+        CHECK_STR(fields[0].first_day, first_day);
+        CHECK_STR(fields[0].last_day, last_day);
+    }
+    kz_field_infos_free(fields, n_fields);
     static sorted_ref ref[N];
     for (int k = 0; ix && k < 60; k++) {
         char query[128] = "";
@@ -484,6 +500,25 @@ static void test_number_ranges(void)
         kz_results_free(plain);
         kz_results_free(r);
     }
+    /* The field as kz_index_fields lists it: its least and greatest numbers
+     * over both segments, and its keywords. */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int d = 0; d < N; d++)
+        for (int j = 0; j < n_values[d]; j++) {
+            lo = fmin(lo, value[d][j]);
+            hi = fmax(hi, value[d][j]);
+        }
+    kz_field_info *fields = NULL;
+    size_t n_fields = 0;
+    CHECK_OK(kz_index_fields(ix, &fields, &n_fields));
+    CHECK_INT(n_fields, 1);
+    if (n_fields == 1) {
+        CHECK_STR(fields[0].name, "n");
+        CHECK(fields[0].has_numbers && !fields[0].has_dates && fields[0].keywords > 0);
+        CHECK_MSG(fields[0].min == (lo == 0 ? 0 : lo) && fields[0].max == (hi == 0 ? 0 : hi),
+                  "numbers %.17g .. %.17g, expected %.17g .. %.17g", fields[0].min, fields[0].max, lo, hi);
+    }
+    kz_field_infos_free(fields, n_fields);
     /* Not numbers: a syntax error with its column, and the keyword still found. */
     kz_results *r = NULL;
     CHECK_INT(kz_search(&r, ix, "common n>=abc", 13, NULL), KZ_ESYNTAX);
