@@ -1145,6 +1145,23 @@ static int field_has(parser *p, const char *name, size_t len, char kind, int *lo
     return KZ_OK;
 }
 
+/* A filter that matches the documents having any of terms: a leaf of the
+ * one term (or of none), or a group of a leaf a term. */
+static int filter_any(parser *p, const idvec *terms, kz_occur occur, size_t at, idvec *out)
+{
+    if (terms->n <= 1)
+        return filter_leaf(p, terms->v, terms->n, occur, at, out);
+    idvec alts = { 0 };
+    int rc = KZ_OK;
+    for (size_t i = 0; i < terms->n && rc == KZ_OK; i++)
+        rc = filter_leaf(p, &terms->v[i], 1, KZ_OCCUR_SHOULD, at, &alts);
+    uint32_t node;
+    if (rc == KZ_OK && !(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
+        rc = oom(p);
+    free(alts.v);
+    return rc;
+}
+
 /* One end of a date range in a query: YYYY, YYYY-MM, YYYY-MM-DD (or any
  * date date.c reads, taken as its day): the first and the last day it
  * covers, as days since 1970-01-01. */
@@ -1257,17 +1274,8 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
     to = KZ_MIN(to, hi);
     idvec terms = { 0 };
     int rc = date_range_terms(p, name, nlen, from, to, &terms);
-    if (rc == KZ_OK && terms.n <= 1) {
-        rc = filter_leaf(p, terms.v, terms.n, occur, at, out);
-    } else if (rc == KZ_OK) {
-        idvec alts = { 0 };
-        for (size_t i = 0; i < terms.n && rc == KZ_OK; i++)
-            rc = filter_leaf(p, &terms.v[i], 1, KZ_OCCUR_SHOULD, at, &alts);
-        uint32_t node;
-        if (rc == KZ_OK && !(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
-            rc = oom(p);
-        free(alts.v);
-    }
+    if (rc == KZ_OK)
+        rc = filter_any(p, &terms, occur, at, out);
     free(terms.v);
     return rc;
 }
@@ -1422,17 +1430,8 @@ static int number_clause(parser *p, const char *name, size_t nlen, const char *o
     to = KZ_MIN(to, hi_key);
     idvec terms = { 0 };
     int rc = empty || from > to ? KZ_OK : number_range_terms(p, name, nlen, from, to, &terms);
-    if (rc == KZ_OK && terms.n <= 1) {
-        rc = filter_leaf(p, terms.v, terms.n, occur, at, out);
-    } else if (rc == KZ_OK) {
-        idvec alts = { 0 };
-        for (size_t i = 0; i < terms.n && rc == KZ_OK; i++)
-            rc = filter_leaf(p, &terms.v[i], 1, KZ_OCCUR_SHOULD, at, &alts);
-        uint32_t node;
-        if (rc == KZ_OK && !(rc = new_bool(p, &alts, occur, at, &node)) && idvec_push(out, node))
-            rc = oom(p);
-        free(alts.v);
-    }
+    if (rc == KZ_OK)
+        rc = filter_any(p, &terms, occur, at, out);
     free(terms.v);
     return rc;
 }

@@ -58,17 +58,24 @@ static size_t head(char *out, const char *field, size_t flen, char kind)
     return kz_field_prefix(out, field, flen, k);
 }
 
+static int blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Drops the blanks (space, tab, CR, LF) at both ends of a value. */
+static void trim(const char **value, size_t *vlen)
+{
+    while (*vlen && blank(**value)) {
+        (*value)++;
+        (*vlen)--;
+    }
+    while (*vlen && blank((*value)[*vlen - 1]))
+        (*vlen)--;
+}
+
 int kz_field_keyword_term(char *out, size_t *out_len, const char *field, size_t flen, const char *value, size_t vlen)
 {
     if (!kz_field_name_ok(field, flen))
         return -1;
-    while (vlen && (*value == ' ' || *value == '\t' || *value == '\n' || *value == '\r')) {
-        value++;
-        vlen--;
-    }
-    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t' || value[vlen - 1] == '\n' ||
-                    value[vlen - 1] == '\r'))
-        vlen--;
+    trim(&value, &vlen);
     if (vlen == 0)
         return -1;
     size_t n = head(out, field, flen, KZ_FIELD_KEYWORD);
@@ -121,13 +128,7 @@ static void c_numeric_make(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (
 
 int kz_field_number_key(uint64_t *key, const char *value, size_t vlen)
 {
-    while (vlen && (*value == ' ' || *value == '\t' || *value == '\n' || *value == '\r')) {
-        value++;
-        vlen--;
-    }
-    while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t' || value[vlen - 1] == '\n' ||
-                    value[vlen - 1] == '\r'))
-        vlen--;
+    trim(&value, &vlen);
     /* -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?, a '+' in front allowed. */
     char buf[64];
     size_t i = 0, digits = 0;
