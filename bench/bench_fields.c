@@ -4,8 +4,9 @@
  *
  * The corpus is split into passages (--passage-words, 100 by default:
  * 666,157 for wikipedia-en) and each gets a generated date (one day in
- * 2020-2022, spread evenly) and source (one of 20, the first twenty times as
- * common as the last), and is indexed in this process (2 threads, 1G).
+ * 2020-2022, spread evenly), source (one of 20, the first twenty times as
+ * common as the last) and views (a number, 0 .. 99,999, spread evenly), and
+ * is indexed in this process (2 threads, 1G).
  * The queries run in AND mode, top 10, single thread, warm, each case over
  * every query:
  *
@@ -14,6 +15,8 @@
  *   keep about 10% of the documents (date:2021-01..2022-06 source:s00).
  * fields/filter1-and-top10: with filters that keep under 1%
  *   (date:2021-03 source:s03).
+ * fields/number10-and-top10: with a number range that keeps 10%
+ *   (views>=90000; every passage has views 0 .. 99,999).
  * fields/facets-and: the query, counting only, with the facets source and
  *   date:month over every match.
  * fields/sort-date-and-top10: the query sorted by -date.
@@ -43,6 +46,8 @@
 
 /* Passage i's date (days into 2020-01-01 .. 2022-12-31) and source. */
 static int gen_day(size_t i) { return (int)((i * 7919u) % 1096u); }
+/* Passage i's views: 0 .. 99,999, spread evenly. */
+static int64_t gen_views(size_t i) { return (int64_t)((((uint64_t)i * 2246822519u) >> 7) % 100000u); }
 static int gen_source(size_t i)
 {
     /* Weights 100, 95, ... 5 (1,050 in all): s00 twenty times as common as s19. */
@@ -87,15 +92,19 @@ static int cmp_d(const void *x, const void *y)
 typedef struct fcase {
     const char *name, *suffix;
     int facets, sort;
+    int check;                           /* the bit of passes() checked, or -1 */
     const char *fts5_name, *fts5_sql[2]; /* the same in SQLite FTS5: one or two SELECTs */
 } fcase;
 
-/* kzb_fts5_meta_fn: passage i's generated date and source, as indexed. */
-static void passage_meta(void *ctx, size_t i, char *date, size_t date_size, char *source, size_t source_size)
+/* kzb_fts5_meta_fn: passage i's generated date, source and views, as
+ * indexed. */
+static void passage_meta(void *ctx, size_t i, char *date, size_t date_size, char *source, size_t source_size,
+                         int64_t *number)
 {
     (void)ctx;
     day_text(gen_day(i), date, date_size);
     snprintf(source, source_size, "s%02d", gen_source(i));
+    *number = gen_views(i);
 }
 
 /* The FTS5 side of each case: the same passages, dates and sources (as
@@ -143,24 +152,25 @@ done:
     unlink(path);
 }
 
-/* Which of the two filters document docid passes, by its metadata read
- * back: bit 0 the 10% filter's, bit 1 the 1% filter's. */
+/* Which filters document docid passes, by its metadata read back: bit 0
+ * the 10% filter's, bit 1 the 1% filter's, bit 2 views>=90000's. */
 static unsigned passes(kz_index *ix, uint32_t docid)
 {
     kz_doc d;
     kz_doc_field meta[4];
     if (kz_index_doc(ix, &d, docid, meta, 4) != KZ_OK)
         return 0;
-    char date[16] = "", source[8] = "";
+    char date[16] = "", source[8] = "", views[16] = "";
     for (size_t i = 0; i < d.n_meta && i < 4; i++) {
-        if (meta[i].key_len == 4 && memcmp(meta[i].key, "date", 4) == 0)
-            snprintf(date, sizeof date, "%.*s", (int)meta[i].value_len, meta[i].value);
-        else
-            snprintf(source, sizeof source, "%.*s", (int)meta[i].value_len, meta[i].value);
+        char *into = meta[i].key_len == 4 && memcmp(meta[i].key, "date", 4) == 0     ? date
+                     : meta[i].key_len == 5 && memcmp(meta[i].key, "views", 5) == 0 ? views
+                                                                                     : source;
+        snprintf(into, into == source ? sizeof source : sizeof date, "%.*s", (int)meta[i].value_len, meta[i].value);
     }
     unsigned ten = strcmp(date, "2021-01-01") >= 0 && strcmp(date, "2022-06-30") <= 0 && strcmp(source, "s00") == 0;
     unsigned one = strncmp(date, "2021-03", 7) == 0 && strcmp(source, "s03") == 0;
-    return ten | one << 1;
+    unsigned popular = views[0] && atol(views) >= 90000;
+    return ten | one << 1 | popular << 2;
 }
 
 void kzb_fields_cases(kzb *b)
@@ -192,12 +202,15 @@ void kzb_fields_cases(kzb *b)
     }
     for (size_t i = 0; i < passages.n; i++) {
         const kzb_doc *d = &passages.docs[i];
-        char date[48], source[16];
+        char date[48], source[16], views[24];
         day_text(gen_day(i), date, sizeof date);
         snprintf(source, sizeof source, "s%02d", gen_source(i));
-        kz_doc_field meta[2] = { { "date", 4, date, strlen(date) }, { "source", 6, source, strlen(source) } };
+        snprintf(views, sizeof views, "%lld", (long long)gen_views(i));
+        kz_doc_field meta[3] = { { "date", 4, date, strlen(date) },
+                                 { "source", 6, source, strlen(source) },
+                                 { "views", 5, views, strlen(views) } };
         if (kz_builder_add_document(bd, d->id, strlen(d->id), d->title, strlen(d->title), d->text, d->text_len,
-                                    meta, 2) != KZ_OK) {
+                                    meta, 3) != KZ_OK) {
             kzb_fail(b, "fields", "cannot add a passage: %s", kz_last_error());
             goto done;
         }
@@ -209,15 +222,17 @@ void kzb_fields_cases(kzb *b)
     kz_index_get_info(ix, &info);
 #define FTS5_TOP "SELECT rowid FROM docs WHERE docs MATCH ?1 "
     static const fcase cases[] = {
-        { "fields/plain-and-top10", "", 0, 0, "fields/fts5-plain-and-top10", { FTS5_TOP "ORDER BY rank LIMIT 10" } },
-        { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0, "fields/fts5-filter10-and-top10",
+        { "fields/plain-and-top10", "", 0, 0, -1, "fields/fts5-plain-and-top10", { FTS5_TOP "ORDER BY rank LIMIT 10" } },
+        { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0, 0, "fields/fts5-filter10-and-top10",
           { FTS5_TOP "AND date BETWEEN '2021-01-01' AND '2022-06-30' AND source = 's00' ORDER BY rank LIMIT 10" } },
-        { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0, "fields/fts5-filter1-and-top10",
+        { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0, 1, "fields/fts5-filter1-and-top10",
           { FTS5_TOP "AND date BETWEEN '2021-03-01' AND '2021-03-31' AND source = 's03' ORDER BY rank LIMIT 10" } },
-        { "fields/facets-and", "", 1, 0, "fields/fts5-facets-and",
+        { "fields/number10-and-top10", " views>=90000", 0, 0, 2, "fields/fts5-number10-and-top10",
+          { FTS5_TOP "AND views >= 90000 ORDER BY rank LIMIT 10" } },
+        { "fields/facets-and", "", 1, 0, -1, "fields/fts5-facets-and",
           { "SELECT source, count(*) FROM docs WHERE docs MATCH ?1 GROUP BY source",
             "SELECT substr(date, 1, 7), count(*) FROM docs WHERE docs MATCH ?1 GROUP BY 1" } },
-        { "fields/sort-date-and-top10", "", 0, 1, "fields/fts5-sort-date-and-top10",
+        { "fields/sort-date-and-top10", "", 0, 1, -1, "fields/fts5-sort-date-and-top10",
           { FTS5_TOP "ORDER BY date DESC, rank LIMIT 10" } },
     };
     kz_facet_spec facets[2] = { { "source", KZ_FACET_VALUES, 20 }, { "date", KZ_FACET_MONTH, 36 } };
@@ -252,7 +267,7 @@ void kzb_fields_cases(kzb *b)
                     kz_query_free(qq);
                     continue;
                 }
-                if (pass == 1 && !bad && (k == 1 || k == 2) && i % 17 == 0) {
+                if (pass == 1 && !bad && fc->check >= 0 && i % 17 == 0) {
                     /* The filtered answer is the unfiltered matches that
                      * pass, near-duplicates not collapsed in either (a
                      * filtered-out leader would let its copy lead). */
@@ -271,7 +286,7 @@ void kzb_fields_cases(kzb *b)
                         size_t h = 0, n_all = kz_results_count(all);
                         for (size_t j = 0; j < n_all; j++) {
                             const kz_hit *x = kz_results_hit(all, j);
-                            if (x->docid >= info.docids || !(pass_of[x->docid] >> (k - 1) & 1))
+                            if (x->docid >= info.docids || !(pass_of[x->docid] >> fc->check & 1))
                                 continue;
                             if (h < kz_results_count(some)) {
                                 const kz_hit *y = kz_results_hit(some, h);

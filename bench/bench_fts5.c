@@ -26,7 +26,7 @@ static int sql_fail(sqlite3 *db, const char *what)
     return -1;
 }
 
-/* The table of kzb_fts5_build, with the columns date and source
+/* The table of kzb_fts5_build, with the columns date, source and views
  * (UNINDEXED) when meta is given. */
 static int build(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, void *ctx, double *seconds)
 {
@@ -39,7 +39,7 @@ static int build(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, v
     uint64_t t0 = kzb_now_ns();
     if (sqlite3_exec(db,
                      meta ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                            "CREATE VIRTUAL TABLE docs USING fts5(title, text, date UNINDEXED, source UNINDEXED, "
+                            "CREATE VIRTUAL TABLE docs USING fts5(title, text, date UNINDEXED, source UNINDEXED, views UNINDEXED, "
                             "tokenize='porter unicode61 remove_diacritics 2');"
                             "BEGIN;"
                           : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
@@ -48,7 +48,7 @@ static int build(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, v
                             "BEGIN;",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
-                           meta ? "INSERT INTO docs(rowid, title, text, date, source) VALUES (?, ?, ?, ?, ?)"
+                           meta ? "INSERT INTO docs(rowid, title, text, date, source, views) VALUES (?, ?, ?, ?, ?, ?)"
                                 : "INSERT INTO docs(rowid, title, text) VALUES (?, ?, ?)",
                            -1, &ins, NULL) != SQLITE_OK) {
         sql_fail(db, "create");
@@ -60,9 +60,11 @@ static int build(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, v
         sqlite3_bind_text(ins, 2, c->docs[i].title, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, c->docs[i].text, (int)c->docs[i].text_len, SQLITE_STATIC);
         if (meta) {
-            meta(ctx, i, date, sizeof date, source, sizeof source);
+            int64_t number;
+            meta(ctx, i, date, sizeof date, source, sizeof source, &number);
             sqlite3_bind_text(ins, 4, date, -1, SQLITE_TRANSIENT);
             sqlite3_bind_text(ins, 5, source, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(ins, 6, number);
         }
         if (sqlite3_step(ins) != SQLITE_DONE) {
             sql_fail(db, "insert");

@@ -13,11 +13,13 @@ typedef struct kzb_fts5 kzb_fts5;
 /* Builds path (replacing it) from the corpus: one transaction of inserts,
  * then the 'optimize' merge. *seconds is the wall time of both. */
 int kzb_fts5_build(const char *path, const kzb_corpus *c, double *seconds);
-/* Document i's date and source (NUL-terminated, within the sizes given). */
+/* Document i's date and source (NUL-terminated, within the sizes given)
+ * and a number. */
 typedef void (*kzb_fts5_meta_fn)(void *ctx, size_t i, char *date, size_t date_size, char *source,
-                                 size_t source_size);
-/* As kzb_fts5_build, with two more columns, date and source (UNINDEXED:
- * compared by SQL, as a user of FTS5 would filter), filled by meta. */
+                                 size_t source_size, int64_t *number);
+/* As kzb_fts5_build, with three more columns, date, source and views (an
+ * integer), UNINDEXED: compared by SQL, as a user of FTS5 would filter;
+ * filled by meta. */
 int kzb_fts5_build_meta(const char *path, const kzb_corpus *c, kzb_fts5_meta_fn meta, void *ctx, double *seconds);
 int kzb_fts5_open(kzb_fts5 **out, const char *path);
 void kzb_fts5_close(kzb_fts5 *f);
