@@ -888,6 +888,9 @@ int kz_field_date_term(char *out, size_t *out_len, const char *field, size_t fle
  * allowed): its double's bits, ordered as the numbers are (-0 as 0).
  * 0, or -1 when value is no finite number. */
 int kz_field_number_key(uint64_t *key, const char *value, size_t vlen);
+/* The key that a full number term's 16 hex digits (len bytes) name: 0, or
+ * -1 when they are not that. */
+int kz_field_term_key(uint64_t *key, const char *digits, size_t len);
 /* The number a key (kz_field_number_key) stands for. */
 double kz_field_number_of_key(uint64_t key);
 /* The number term of key at a level: its first `digits` (1 ..

@@ -292,7 +292,7 @@ typedef struct kz_field_info {
                                  day, YYYY-MM-DD, UTC (months, YYYY-MM, when
                                  no value gives a day) */
     int has_numbers;
-    double min, max;        /* when has_numbers */
+    double min, max;        /* when has_numbers (NaN if a damaged term hides one) */
 } kz_field_info;
 
 /* The fields of the index's documents, by name in byte order, into *out

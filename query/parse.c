@@ -1280,23 +1280,6 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
     return rc;
 }
 
-/* The key a full number term (0x01 name 0x1F n p, 16 hex digits) names,
- * its prefix n bytes long; 0 (the least) if the term is not one. */
-static uint64_t term_number_key(const kz_term *t, size_t n)
-{
-    uint64_t key = 0;
-    if (t->len != n + KZ_NUMBER_LEVELS)
-        return 0;
-    for (size_t i = n; i < t->len; i++) {
-        char c = t->text[i];
-        unsigned v = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
-        if (v == 16)
-            return 0;
-        key = key << 4 | v;
-    }
-    return key;
-}
-
 /* Whether the index has number terms in the field, and the keys of its
  * least and greatest numbers. */
 static int field_numbers(parser *p, const char *name, size_t len, uint64_t *lo_key, uint64_t *hi_key, int *has)
@@ -1308,10 +1291,11 @@ static int field_numbers(parser *p, const char *name, size_t len, uint64_t *lo_k
     kz_term *lo = malloc(sizeof *lo), *hi = malloc(sizeof *hi);
     int rc = lo && hi ? kz_stats_extent(p->q->ix, p->global, p->record, prefix, n, &count, lo, hi) : oom(p);
     if (rc == KZ_OK && count) {
-        *lo_key = term_number_key(lo, n);
-        *hi_key = term_number_key(hi, n);
-        if (*hi_key == 0)
-            *hi_key = UINT64_MAX; /* unreadable: no bound */
+        /* An unreadable end bounds nothing. */
+        if (kz_field_term_key(lo_key, lo->text + n, lo->len - n) != 0)
+            *lo_key = 0;
+        if (kz_field_term_key(hi_key, hi->text + n, hi->len - n) != 0)
+            *hi_key = UINT64_MAX;
     }
     free(lo);
     free(hi);

@@ -173,6 +173,21 @@ int kz_field_number_key(uint64_t *key, const char *value, size_t vlen)
     return 0;
 }
 
+int kz_field_term_key(uint64_t *key, const char *digits, size_t len)
+{
+    *key = 0;
+    if (len != KZ_NUMBER_LEVELS)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        char c = digits[i];
+        unsigned v = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        if (v == 16)
+            return -1;
+        *key = *key << 4 | v;
+    }
+    return 0;
+}
+
 double kz_field_number_of_key(uint64_t key)
 {
     uint64_t bits = key >> 63 ? key & ~(1ull << 63) : ~key;

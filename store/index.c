@@ -21,6 +21,7 @@
 #include "format.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <utf8proc.h>
 #include <stdio.h>
@@ -895,18 +896,6 @@ static void term_day(char *day, const kz_term *t, size_t n)
     day[len] = 0;
 }
 
-/* The key a full number term names (16 hex digits after a prefix n bytes
- * long). */
-static uint64_t term_key(const kz_term *t, size_t n)
-{
-    uint64_t key = 0;
-    for (size_t i = n; i < t->len && i < n + KZ_NUMBER_LEVELS; i++) {
-        char c = t->text[i];
-        key = key << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c - '0');
-    }
-    return key;
-}
-
 static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
 {
     char prefix[KZ_FIELD_PREFIX_MAX];
@@ -932,8 +921,9 @@ static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
     if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, full),
                                                     &count, lo, hi)) == KZ_OK &&
         (f->has_numbers = count > 0)) {
-        f->min = kz_field_number_of_key(term_key(lo, n));
-        f->max = kz_field_number_of_key(term_key(hi, n));
+        uint64_t key;
+        f->min = kz_field_term_key(&key, lo->text + n, lo->len - n) == 0 ? kz_field_number_of_key(key) : NAN;
+        f->max = kz_field_term_key(&key, hi->text + n, hi->len - n) == 0 ? kz_field_number_of_key(key) : NAN;
     }
     return rc;
 }
