@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -15,6 +16,15 @@ static void built_when(char *when, size_t size, const kz_index_info *info)
 }
 
 /* The same facts as one JSON document (also the server's /api/stats). */
+/* A number in JSON: null when it is none (NaN from a damaged index). */
+static void json_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fprintf(f, "null");
+}
+
 void stats_json_write(FILE *f, kz_index *ix, const char *dir)
 {
     kz_index_info info_;
@@ -64,8 +74,13 @@ void stats_json_write(FILE *f, kz_index *ix, const char *dir)
                 json_cstr(f, x->last_day);
                 fprintf(f, "]");
             }
-            if (x->has_numbers)
-                fprintf(f, ", \"numbers\": [%.17g, %.17g]", x->min, x->max);
+            if (x->has_numbers) {
+                fprintf(f, ", \"numbers\": [");
+                json_number(f, x->min);
+                fprintf(f, ", ");
+                json_number(f, x->max);
+                fprintf(f, "]");
+            }
             fprintf(f, "}");
         }
         fprintf(f, "]");
