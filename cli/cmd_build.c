@@ -102,11 +102,13 @@ int cmd_build(int argc, char **argv, kz_build_mode mode)
         { "output", required_argument, 0, 'o' }, { "lang", required_argument, 0, 'l' },
         { "memory", required_argument, 0, 'm' }, { "threads", required_argument, 0, 't' },
         { "max-doc", required_argument, 0, 'x' }, { "store-level", required_argument, 0, 's' },
-        { "shard", required_argument, 0, 'S' },
+        { "shard", required_argument, 0, 'S' }, { "field", required_argument, 0, 'F' },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
     bo.mode = mode;
+    kz_field_type_spec types[64];
+    bo.field_types = types;
     index_ui ui = { 0 };
     char *out_dir = NULL;
     int c, replace = 0, merge = 1;
@@ -135,6 +137,23 @@ int cmd_build(int argc, char **argv, kz_build_mode mode)
                 die_usage("bad --shard '%s' (I/N: shard I of N, 0 <= I < N <= 65536)", optarg);
             bo.shard = (uint32_t)shard;
             bo.shards = (uint32_t)shards;
+            break;
+        }
+        case 'F': {
+            char *colon = strrchr(optarg, ':');
+            if (!colon || colon == optarg)
+                die_usage("bad --field '%s' (NAME:TYPE, the type one of auto, keyword, date, number, text)", optarg);
+            *colon = 0;
+            kz_field_type type;
+            if (kz_field_type_parse(&type, colon + 1))
+                die_usage("bad --field '%s:%s': %s", optarg, colon + 1, kz_last_error());
+            for (size_t i = 0; i < bo.n_field_types; i++)
+                if (strcmp(types[i].name, optarg) == 0)
+                    die_usage("--field %s is given twice", optarg);
+            if (bo.n_field_types == sizeof types / sizeof *types)
+                die_usage("more than %zu --field options", sizeof types / sizeof *types);
+            types[bo.n_field_types].name = optarg;
+            types[bo.n_field_types++].type = type;
             break;
         }
         case 'm':

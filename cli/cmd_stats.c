@@ -66,7 +66,9 @@ void stats_json_write(FILE *f, kz_index *ix, const char *dir)
             const kz_field_info *x = &fields[i];
             fprintf(f, "%s{\"name\": ", i ? ", " : "");
             json_cstr(f, x->name);
-            fprintf(f, ", \"keywords\": %" PRIu64, x->keywords);
+            fprintf(f, ", \"type\": \"%s\", \"keywords\": %" PRIu64, kz_field_type_name(x->type), x->keywords);
+            if (x->type == KZ_FIELD_TYPE_TEXT || x->words)
+                fprintf(f, ", \"words\": %" PRIu64, x->words);
             if (x->has_dates) {
                 fprintf(f, ", \"dates\": [");
                 json_cstr(f, x->first_day);
@@ -151,6 +153,15 @@ int cmd_stats(int argc, char **argv)
             const kz_field_info *x = &fields[i];
             printf("  %-16s", x->name);
             const char *sep = " ";
+            if (x->type != KZ_FIELD_TYPE_AUTO) {
+                printf("%s%s", sep, kz_field_type_name(x->type));
+                sep = "; ";
+            }
+            if (x->words) {
+                printf("%s%s%" PRIu64 " word%s", sep, info.segments > 1 ? "at most " : "", x->words,
+                       x->words == 1 ? "" : "s");
+                sep = "; ";
+            }
             if (x->has_dates) {
                 printf("%sdates %s .. %s", sep, x->first_day, x->last_day);
                 sep = "; ";

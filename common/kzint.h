@@ -689,6 +689,11 @@ typedef struct kz_manifest_segment {
     roaring_bitmap_t *deleted; /* by the segment's docids; NULL when none */
 } kz_manifest_segment;
 
+typedef struct kz_manifest_field {
+    char *name;         /* a field name (kz_field_name_ok), owned */
+    kz_field_type type; /* declared: never KZ_FIELD_TYPE_AUTO */
+} kz_manifest_field;
+
 typedef struct kz_manifest {
     uint64_t generation;
     uint64_t created; /* Unix time */
@@ -696,6 +701,8 @@ typedef struct kz_manifest {
     size_t n_segments;
     char **sources; /* as given to kzsearch index and add */
     size_t n_sources;
+    kz_manifest_field *fields; /* declared field types, by name in byte order */
+    size_t n_fields;
 } kz_manifest;
 
 /* Reads dir's manifest: KZ_ENOTFOUND when there is none, KZ_ECORRUPT
@@ -712,6 +719,16 @@ void kz_manifest_free(kz_manifest *m);
  * of [A-Za-z0-9._-], not starting with '.'. */
 #define KZ_MANIFEST_NAME_MAX 64
 int kz_manifest_name_ok(const char *name, size_t len);
+/* The type fields[0 .. n) (in name order) declare for field name
+ * (KZ_FIELD_TYPE_AUTO: none). */
+kz_field_type kz_field_type_of(const kz_manifest_field *fields, size_t n, const char *name, size_t len);
+/* Declares field name of type in *fields (n of them, kept in name order;
+ * the names are copies, the array's to free). KZ_EINVAL if they declare
+ * it of another type, unless redeclare, when type replaces it
+ * (KZ_FIELD_TYPE_AUTO then removes it; else AUTO declares nothing). */
+int kz_field_type_declare(kz_manifest_field **fields, size_t *n, const char *name, size_t len, kz_field_type type,
+                          int redeclare);
+void kz_field_types_free(kz_manifest_field *fields, size_t n);
 
 /**************************************************************************
 ** Interface to code in store/shards.c
@@ -865,6 +882,7 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 #define KZ_DATE_TERM_MONTH 'M'
 #define KZ_DATE_TERM_DAY 'D'
 #define KZ_FIELD_NUMBER 'n'
+#define KZ_FIELD_WORD 'w' /* a word of a text field: its stem, as the text's */
 /* A number term's level: 'a' + hex digits of its key kept - 1 ('a' .. 'p'). */
 #define KZ_NUMBER_LEVELS 16
 #define KZ_FIELD_NAME_MAX 128
@@ -899,7 +917,18 @@ int kz_field_number_term(char *out, size_t *out_len, const char *field, size_t f
 /* Calls emit with each term of one metadata pair (none for a field name
  * that cannot be one); stops at emit's first non-zero return. */
 typedef int (*kz_field_term_fn)(void *ctx, const char *term, size_t len);
-int kz_field_terms(const char *field, size_t flen, const char *value, size_t vlen, kz_field_term_fn emit, void *ctx);
+/* Emits the terms of one value of a field of the given type: its keyword,
+ * date or number terms (none for KZ_FIELD_TYPE_TEXT, whose words are the
+ * analyser's: kz_field_word_term). A value not of a declared type gives
+ * its keyword. */
+int kz_field_terms(const char *field, size_t flen, kz_field_type type, const char *value, size_t vlen,
+                   kz_field_term_fn emit, void *ctx);
+/* Whether value is of type: 1, or 0 when it is declared a date or a
+ * number and does not read as one. */
+int kz_field_value_fits(kz_field_type type, const char *value, size_t vlen);
+/* The term of a text field's word (a stem) into out (KZ_TERM_MAX_BYTES):
+ * 0, or -1 when it would be too long. */
+int kz_field_word_term(char *out, size_t *out_len, const char *field, size_t flen, const char *stem, size_t len);
 
 /**************************************************************************
 ** Interface to code in store/index.c
@@ -979,16 +1008,25 @@ typedef struct kz_delete_list {
     uint64_t deleted;
     int applied;
 } kz_delete_list;
-int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
-                            size_t n_sources, kz_delete_list *also, uint64_t *replaced);
+/* What a change records besides its segments: the sources it adds, and
+ * the field types the new generation declares (in name order; they
+ * replace the old generation's). */
+typedef struct kz_change_record {
+    const char *const *sources;
+    size_t n_sources;
+    const kz_manifest_field *fields;
+    size_t n_fields;
+} kz_change_record;
+int kz_index_commit_segment(const char *dir, const char *name, int replace, const kz_change_record *record,
+                            kz_delete_list *also, uint64_t *replaced);
 /* The general change: the manifest's segments [first, first + count)
  * (clamped to those there are) give way to the segment file dir/name (or
  * to nothing when name is NULL), which takes their place in the order;
  * with match_ids, documents of the other segments with an id the new one
- * has are deleted (*replaced counts them). sources are added to the
- * manifest's (replaced when the range is every segment). */
+ * has are deleted (*replaced counts them). record's sources are added to
+ * the manifest's (replaced when the range is every segment). */
 int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
-                          const char *const *sources, size_t n_sources, kz_delete_list *also, uint64_t *replaced);
+                          const kz_change_record *record, kz_delete_list *also, uint64_t *replaced);
 /* kz_index_delete with the lock held by the caller. */
 int kz_index_delete_locked(const char *dir, const char *const *ids, size_t n, uint8_t *found, uint64_t *deleted);
 /* Removes the segment files, temporary files and index.kz that m does

@@ -21,7 +21,7 @@ _kzsearch()
         --facet --offset --any --all --k1 --b --snippet-chars --fragments --explain --json
         --color --timeout --strict --synonyms --no-collapse --remote --help"
     local build_opts="-o --output --index --lang --memory --threads --max-doc --store-level
-        --shard --quiet -q --help"
+        --shard --field --quiet -q --help"
 
     # The command: the first word that is one, past the global options.
     local cmd="" i

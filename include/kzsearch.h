@@ -65,6 +65,7 @@ typedef enum kz_problem {
     KZ_PROBLEM_TOO_LARGE,      /* a document over the size limit: skipped */
     KZ_PROBLEM_OTHER_FILE,     /* a file in a folder that is not .txt/.md: skipped */
     KZ_PROBLEM_REPEATED_KEY,   /* a key twice in one JSON record: the last value kept */
+    KZ_PROBLEM_FIELD_TYPE,     /* a value that is not of its field's declared type: kept as a keyword */
     KZ_PROBLEM_COUNT
 } kz_problem;
 
@@ -87,7 +88,30 @@ typedef struct kz_build_progress {
 
 typedef void (*kz_progress_fn)(void *ctx, const kz_build_progress *p);
 
-#define KZ_BUILD_OPTIONS_VERSION 3 /* 1: without mode and flags; 2: without shard */
+#define KZ_BUILD_OPTIONS_VERSION 4 /* 1: without mode and flags; 2: without shard; 3: without field types */
+
+/* How a metadata field's values are indexed (README "Fields"). */
+typedef enum kz_field_type {
+    KZ_FIELD_TYPE_AUTO = 0, /* by each value: a date gives date terms; any other value a keyword,
+                               and a number its number terms too */
+    KZ_FIELD_TYPE_KEYWORD,  /* the value as one keyword, even if it reads as a date or a number */
+    KZ_FIELD_TYPE_DATE,     /* a date; a value that is none is reported and kept as a keyword */
+    KZ_FIELD_TYPE_NUMBER,   /* a number (and its keyword); a value that is none is reported and kept
+                               as a keyword */
+    KZ_FIELD_TYPE_TEXT      /* words, analysed as the text is: name:word finds a document whose
+                               value holds the word, name:"a phrase" the phrase */
+} kz_field_type;
+
+/* One declared field type (kz_build_options.field_types). */
+typedef struct kz_field_type_spec {
+    const char *name; /* NUL-terminated; read during kz_builder_new only */
+    kz_field_type type;
+} kz_field_type_spec;
+
+/* The name of a field type ("auto", "keyword", "date", "number", "text"),
+ * and back: KZ_EINVAL for a name that is none. */
+const char *kz_field_type_name(kz_field_type type);
+int kz_field_type_parse(kz_field_type *out, const char *name);
 
 /* What a build does to the index it writes into (kz_build_options.mode). */
 typedef enum kz_build_mode {
@@ -116,9 +140,18 @@ typedef struct kz_build_options {
      * XXH3 is shard modulo shards, so that shards built from the same
      * sources never overlap (README "Shards"). */
     uint32_t shard, shards;
+    /* Declared types of fields (others are KZ_FIELD_TYPE_AUTO). The index
+     * keeps them in its manifest, and every later build types its
+     * documents the same way: one that adds to it (KZ_BUILD_ADD,
+     * kz_index_update, kz_index_merge) may declare new fields, and
+     * declaring one the index types otherwise is KZ_EINVAL; a replacing
+     * build may type a field anew (KZ_FIELD_TYPE_AUTO: undeclared). */
+    const kz_field_type_spec *field_types;
+    size_t n_field_types;
 } kz_build_options;
 
-#define KZ_BUILD_OPTIONS_INIT { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, KZ_BUILD_REPLACE, 0, 0, 0 }
+#define KZ_BUILD_OPTIONS_INIT \
+    { KZ_BUILD_OPTIONS_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, KZ_BUILD_REPLACE, 0, 0, 0, NULL, 0 }
 
 typedef struct kz_build_stats {
     uint64_t docs;         /* documents indexed */
@@ -293,6 +326,8 @@ typedef struct kz_field_info {
                                  no value gives a day) */
     int has_numbers;
     double min, max;        /* when has_numbers (NaN if a damaged term hides one) */
+    uint64_t words;         /* a text field's distinct words (stems), as keywords counts */
+    kz_field_type type;     /* as the index declares it (KZ_FIELD_TYPE_AUTO: by each value) */
 } kz_field_info;
 
 /* The fields of the index's documents, by name in byte order, into *out

@@ -133,6 +133,7 @@ typedef struct worker {
     kz_analyzer *an;
     kz_tokvec tv;
     kz_tokvec fields; /* the field terms of the document being inverted */
+    kz_tokvec words;  /* a text field value's words */
     acc *accs;
     size_t n_accs;
     uint32_t *touched;
@@ -155,6 +156,10 @@ struct kz_builder {
     size_t index_segments; /* ... in this many segments */
     char **sources;    /* as recorded in the manifest: absolute paths, or "-" */
     size_t n_sources;
+    /* The field types the index declares (the manifest's when adding to
+     * it, and the options'), in name order. */
+    kz_manifest_field *field_types;
+    size_t n_field_types;
     /* A merge (kz_builder_merge_range): the new segment takes the place of
      * the manifest's segments [merge_first, merge_first + merge_count). */
     int merging;
@@ -222,7 +227,8 @@ struct kz_builder {
 
 static const char *problem_names[KZ_PROBLEM_COUNT] = {
     "unreadable", "binary", "invalid-utf8", "malformed-json", "bad-field",
-    "dropped-field", "duplicate-id", "empty", "too-large", "other-file", "repeated-key"
+    "dropped-field", "duplicate-id", "empty", "too-large", "other-file", "repeated-key",
+    "field-type"
 };
 
 const char *kz_problem_name(kz_problem kind)
@@ -235,7 +241,8 @@ const char *kz_problem_name(kz_problem kind)
  * unread files said "0 skipped"). */
 static int problem_skips(kz_problem kind)
 {
-    return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD && kind != KZ_PROBLEM_REPEATED_KEY;
+    return kind != KZ_PROBLEM_INVALID_UTF8 && kind != KZ_PROBLEM_DROPPED_FIELD && kind != KZ_PROBLEM_REPEATED_KEY &&
+           kind != KZ_PROBLEM_FIELD_TYPE;
 }
 
 void kz_builder_problem(kz_builder *b, kz_problem kind, const char *where, const char *fmt, ...)
@@ -503,6 +510,22 @@ static int field_term(void *ctx, const char *term, size_t len)
     return rc;
 }
 
+/* The words of a text field's value, as field word terms, one after
+ * another so that a phrase of them is found. */
+static int field_words(worker *w, const char *field, size_t flen, const char *value, size_t vlen)
+{
+    w->words.len = 0;
+    int rc = kz_analyzer_run(w->an, value, vlen, &w->words);
+    for (size_t i = 0; rc == KZ_OK && i < w->words.len; i++) {
+        size_t slen, len;
+        const char *stem = kz_analyzer_term(w->an, w->words.v[i].term, &slen);
+        char term[KZ_TERM_MAX_BYTES];
+        if (kz_field_word_term(term, &len, field, flen, stem, slen) == 0)
+            rc = field_term(w, term, len);
+    }
+    return rc;
+}
+
 /* Inverts document i's field terms (FORMAT.md "Field terms"), read from
  * its DOCINFO record: they count in no document length. */
 static int invert_fields(worker *w, batch *bt, uint32_t i)
@@ -531,7 +554,11 @@ static int invert_fields(worker *w, batch *bt, uint32_t i)
             return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
         value = p;
         p += vlen;
-        int rc = kz_field_terms((const char *)key, (size_t)klen, (const char *)value, (size_t)vlen, field_term, w);
+        kz_field_type type = kz_field_type_of(w->b->field_types, w->b->n_field_types, (const char *)key, (size_t)klen);
+        int rc = type == KZ_FIELD_TYPE_TEXT
+                     ? field_words(w, (const char *)key, (size_t)klen, (const char *)value, (size_t)vlen)
+                     : kz_field_terms((const char *)key, (size_t)klen, type, (const char *)value, (size_t)vlen,
+                                      field_term, w);
         if (rc)
             return rc;
     }
@@ -1169,6 +1196,11 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
         if ((rc = append_clean_varstr(b, &bt->docinfo, m->key, m->key_len, &invalid, b->fingerprint, NULL)) ||
             (rc = append_clean_varstr(b, &bt->docinfo, m->value, m->value_len, &invalid, b->fingerprint, NULL)))
             return rc;
+        kz_field_type type = kz_field_type_of(b->field_types, b->n_field_types, m->key, m->key_len);
+        if (!b->merging && !kz_field_value_fits(type, m->value, m->value_len)) /* merged: told when added */
+            kz_builder_problem(b, KZ_PROBLEM_FIELD_TYPE, where, "field %.*s: \"%.*s\" is no %s: kept as a keyword",
+                               (int)KZ_MIN(m->key_len, (size_t)128), m->key, (int)KZ_MIN(m->value_len, (size_t)80),
+                               m->value, kz_field_type_name(type));
     }
     uint8_t fingerprint[KZ_DOCHASH_SIZE];
     kz_store_u64(fingerprint, XXH3_64bits_digest(b->fingerprint));
@@ -1281,9 +1313,11 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
         memcpy(&b->opts, opts, offsetof(kz_build_options, mode));
     else if (opts && opts->version == 2) /* without shard */
         memcpy(&b->opts, opts, offsetof(kz_build_options, shard));
+    else if (opts && opts->version == 3) /* without field types */
+        memcpy(&b->opts, opts, offsetof(kz_build_options, field_types));
     else if (opts)
         b->opts = *opts;
-    if (opts && (opts->version == 1 || opts->version == 2))
+    if (opts && opts->version >= 1 && opts->version <= 3)
         b->opts.version = KZ_BUILD_OPTIONS_VERSION; /* the rest are the defaults */
     if (b->opts.version != KZ_BUILD_OPTIONS_VERSION) {
         unsigned version = b->opts.version;
@@ -1338,6 +1372,23 @@ int kz_builder_new(kz_builder **out, const char *index_dir, const kz_build_optio
     }
     if (rc)
         goto done;
+    /* Documents are typed as the index's were: added ones always, those
+     * of a rebuild unless the options type a field anew. */
+    for (size_t i = 0; i < current.n_fields && rc == KZ_OK; i++)
+        rc = kz_field_type_declare(&b->field_types, &b->n_field_types, current.fields[i].name,
+                                   strlen(current.fields[i].name), current.fields[i].type, 0);
+    for (size_t i = 0; i < b->opts.n_field_types && rc == KZ_OK; i++) {
+        const char *name = b->opts.field_types[i].name;
+        rc = !name ? kz_error_set(KZ_EINVAL, "a field type without a name")
+                   : kz_field_type_declare(&b->field_types, &b->n_field_types, name, strlen(name),
+                                           b->opts.field_types[i].type, b->opts.mode == KZ_BUILD_REPLACE);
+    }
+    b->opts.field_types = NULL; /* the caller's: read now only */
+    b->opts.n_field_types = 0;
+    if (rc) {
+        kz_manifest_free(&current);
+        goto done;
+    }
     for (size_t i = 0; i < current.n_segments; i++)
         b->index_docs += current.segments[i].docs;
     b->index_segments = current.n_segments;
@@ -1581,7 +1632,8 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
     /* Every document was deleted: the segments go, unless they are all the
      * index has (an index keeps a segment: then an empty one is written). */
     if (b->n_docs == 0 && b->merging && b->merge_count < b->index_segments) {
-        rc = kz_index_commit_range(b->dir, NULL, b->merge_first, b->merge_count, 0, NULL, 0, NULL,
+        kz_change_record record = { NULL, 0, b->field_types, b->n_field_types };
+        rc = kz_index_commit_range(b->dir, NULL, b->merge_first, b->merge_count, 0, &record, NULL,
                                    &b->stats.replaced);
         goto done;
     }
@@ -1682,13 +1734,14 @@ int kz_builder_commit(kz_builder *b, kz_build_stats *stats)
         goto done;
     /* The new generation of the manifest makes the segment part of the
      * index (writer.c). */
+    kz_change_record record = { (const char *const *)b->sources, b->n_sources, b->field_types,
+                                b->n_field_types };
     if (b->merging)
-        rc = kz_index_commit_range(b->dir, b->segment_name, b->merge_first, b->merge_count, 0, NULL, 0, NULL,
+        rc = kz_index_commit_range(b->dir, b->segment_name, b->merge_first, b->merge_count, 0, &record, NULL,
                                    &b->stats.replaced);
     else
-        rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE,
-                                     (const char *const *)b->sources, b->n_sources, b->also_delete,
-                                     &b->stats.replaced);
+        rc = kz_index_commit_segment(b->dir, b->segment_name, b->opts.mode == KZ_BUILD_REPLACE, &record,
+                                     b->also_delete, &b->stats.replaced);
     if (rc)
         goto done;
     {
@@ -1751,6 +1804,7 @@ void kz_builder_free(kz_builder *b)
         free(w->touched);
         kz_tokvec_free(&w->tv);
         kz_tokvec_free(&w->fields);
+        kz_tokvec_free(&w->words);
         free(w->term_hashes);
         free(w->doc_hashes);
         kz_analyzer_free(w->an);
@@ -1805,6 +1859,7 @@ void kz_builder_free(kz_builder *b)
     for (size_t i = 0; i < b->n_sources; i++)
         free(b->sources[i]);
     free(b->sources);
+    kz_field_types_free(b->field_types, b->n_field_types);
     free(b->id_hashes);
     free(b->id_hash_of);
     XXH3_freeState(b->fingerprint);

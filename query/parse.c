@@ -1421,16 +1421,19 @@ static int number_clause(parser *p, const char *name, size_t nlen, const char *o
 }
 
 /* name:value* : the keyword values that start with value (their terms
- * start with prefix[0..len)), any of them; the most frequent
+ * start with prefix[0..len)), or a text field's words, and the term stem
+ * (a word's stem as typed; NULL for none), any of them; the most frequent
  * KZ_PREFIX_MAX_TERMS, with a note, when there are more. */
-static int keyword_prefix(parser *p, const char *prefix, size_t len, const char *name, size_t nlen, kz_occur occur,
-                          size_t at, idvec *out)
+static int keyword_prefix(parser *p, const char *prefix, size_t len, const char *stem, size_t stem_len,
+                          const char *name, size_t nlen, kz_occur occur, size_t at, idvec *out)
 {
     candidate *cand = NULL;
     size_t count = 0;
     if (prefix_candidates(p, prefix, len, NULL, NULL, &cand, &count))
         return p->rc;
     int rc = KZ_OK;
+    if (stem && add_stem_candidate(p, stem, stem_len, &cand, &count))
+        rc = p->rc ? p->rc : oom(p);
     size_t keep = KZ_MIN(count, (size_t)KZ_PREFIX_MAX_TERMS);
     if (count > keep) {
         qsort(cand, count, sizeof *cand, cmp_by_df);
@@ -1504,6 +1507,63 @@ static int title_clause(parser *p, const tok *t, const char *op, size_t vat, kz_
     return rc;
 }
 
+/* name:word, name:word* and name:"a phrase" for a text field, whose terms
+ * are the stems of its words (FORMAT.md "Field terms"): a filter of the
+ * word, of the words that begin with word, or of the phrase (a filter
+ * leaf of several terms; a word that splits, U.S., is a phrase too). The
+ * value is [vat, vend). */
+static int text_field_clause(parser *p, const char *name, size_t nlen, const tok *t, size_t vat, size_t vend,
+                             int prefix, kz_occur occur, idvec *out)
+{
+    char term[KZ_TERM_MAX_BYTES];
+    size_t len;
+    if (prefix) {
+        /* The words that begin with the word as folded, and its stem
+         * (immune* finds immun), as for the text's words. */
+        char stem_term[KZ_TERM_MAX_BYTES];
+        size_t stem_len = 0, flen;
+        if (analyse(p, p->stem, vat, vend))
+            return p->rc;
+        if (p->tv.len == 1) {
+            const char *stem = kz_analyzer_term(p->stem, p->tv.v[0].term, &flen);
+            if (kz_field_word_term(stem_term, &stem_len, name, nlen, stem, flen) != 0)
+                stem_len = 0;
+        }
+        if (analyse(p, p->fold, vat, vend))
+            return p->rc;
+        if (p->tv.len != 1)
+            return field_syntax_error(p, vat, "%.*s:word* takes one word before the *", (int)KZ_MIN(nlen, (size_t)64),
+                                      name);
+        const char *folded = kz_analyzer_term(p->fold, p->tv.v[0].term, &flen);
+        if (kz_field_word_term(term, &len, name, nlen, folded, flen) != 0)
+            return filter_leaf(p, NULL, 0, occur, t->at, out);
+        return keyword_prefix(p, term, len, stem_len ? stem_term : NULL, stem_len, name, nlen, occur, t->at, out);
+    }
+    if (analyse(p, p->stem, vat, vend))
+        return p->rc;
+    size_t n = p->tv.len;
+    if (n > KZ_QUERY_MAX_CLAUSES)
+        return p->rc = kz_error_set(KZ_ELIMIT, "phrase is too long: more than %u terms", (unsigned)KZ_QUERY_MAX_CLAUSES);
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids)
+        return oom(p);
+    int rc = KZ_OK;
+    for (size_t i = 0; i < n && rc == KZ_OK; i++) {
+        size_t slen;
+        const char *stem = kz_analyzer_term(p->stem, p->tv.v[i].term, &slen);
+        if (kz_field_word_term(term, &len, name, nlen, stem, slen) != 0) {
+            n = 0; /* a word no field term can hold: nothing matches */
+            break;
+        }
+        if (intern_term(p, term, len, &ids[i]))
+            rc = p->rc ? p->rc : oom(p);
+    }
+    if (rc == KZ_OK)
+        rc = filter_leaf(p, ids, n, occur, t->at, out);
+    free(ids);
+    return rc;
+}
+
 /* A field clause, if the word is one: name:value, name:"a value",
  * name>=date and the like, for a field the index has (*handled then 1).
  * A word of the form x:y whose x is no field of the index is left to be
@@ -1554,6 +1614,15 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     }
     if (vat == vend)
         return field_syntax_error(p, t->at, "%.*s%s needs a value", (int)KZ_MIN(nlen, (size_t)64), name, op);
+    int has_words = 0;
+    if (!has_date && field_has(p, name, nlen, KZ_FIELD_WORD, NULL, NULL, &has_words))
+        return p->rc;
+    if (has_words && op[0] != ':')
+        return field_syntax_error(p, t->at, "%.*s holds words, not dates or numbers: write %.*s:word or %.*s:\"a phrase\"",
+                                  (int)KZ_MIN(nlen, (size_t)64), name, (int)KZ_MIN(nlen, (size_t)64), name,
+                                  (int)KZ_MIN(nlen, (size_t)64), name);
+    if (has_words)
+        return text_field_clause(p, name, nlen, t, vat, vend, t->prefix && vend == t->end, occur, out);
     int64_t first, last;
     int date_like = query_date(s + vat, vend - vat, &first, &last) == 0;
     for (size_t k = vat; !date_like && op[0] == ':' && k + 1 < vend; k++)
@@ -1581,7 +1650,7 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     if (kz_field_keyword_term(term, &len, name, nlen, s + vat, vend - vat) != 0)
         return filter_leaf(p, NULL, 0, occur, t->at, out); /* no value can match */
     if (t->prefix)
-        return keyword_prefix(p, term, len, name, nlen, occur, t->at, out);
+        return keyword_prefix(p, term, len, NULL, 0, name, nlen, occur, t->at, out);
     if (intern_term(p, term, len, &id))
         return p->rc ? p->rc : oom(p);
     return filter_leaf(p, &id, 1, occur, t->at, out);

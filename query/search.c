@@ -66,6 +66,7 @@ typedef struct leaf_reader {
     uint32_t known_doc, known_tf; /* the leaf's tf in known_doc, once found */
     uint32_t known_title;         /* how many of those stand in its title */
     int in_title;     /* matches only where the leaf stands in the title (title:) */
+    int in_field;     /* a filter's phrase: its positions are a text field's, not the title's and text's */
 } leaf_reader;
 
 typedef struct eval {
@@ -190,6 +191,8 @@ static kz_occur occur_of(const eval *e, const kz_qnode *n)
     return n->occur == KZ_OCCUR_DEFAULT ? e->default_occur : n->occur;
 }
 
+static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d);
+
 /* Whether document d matches filter node `node` as filter_docs would have
  * it, reading the filter terms' cursors forward: d must not decrease from
  * one call to the next in a segment. */
@@ -197,6 +200,8 @@ static int filter_has(eval *e, uint32_t node, uint32_t d)
 {
     const kz_query *q = e->q;
     const kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF && n->count > 1) /* a phrase: its reader, used by nothing else here */
+        return leaf_next(e, &e->match[node], d) == d;
     if (n->kind == KZ_QNODE_LEAF)
         return n->count == 1 && e->opened[q->leaf_terms[n->first]] &&
                kz_cursor_seek(&e->fcur[q->leaf_terms[n->first]], d) == d;
@@ -381,7 +386,7 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
         if (lr->pos[a][k] < a)
             continue;
         uint32_t p = lr->pos[a][k] - a;
-        if (p < title && p + last >= title)
+        if (p < title && p + last >= title && !lr->in_field)
             continue; /* across the title's end */
         uint32_t i = 0;
         for (; i < lr->n; i++) {
@@ -1299,12 +1304,34 @@ done:
     return rc;
 }
 
+/* The segment's documents that have a filter's phrase (a text field's,
+ * `leaf`), read by a reader of its own: NULL when out of memory. */
+static roaring_bitmap_t *phrase_docs(eval *e, const kz_qnode *leaf)
+{
+    roaring_bitmap_t *b = roaring_bitmap_create();
+    leaf_reader lr = { 0 };
+    if (!b || leaf_open(e, &lr, leaf)) {
+        leaf_free(&lr);
+        if (b)
+            roaring_bitmap_free(b);
+        return NULL;
+    }
+    lr.in_field = 1;
+    leaf_start(e, &lr, leaf);
+    for (uint32_t d = leaf_next(e, &lr, 0); d != KZ_DOC_END && !e->rc; d = leaf_next(e, &lr, d + 1))
+        roaring_bitmap_add(b, d);
+    leaf_free(&lr);
+    return b;
+}
+
 /* The segment's documents a filter node matches (FORMAT.md "Field
  * terms"), as bool_next would find them: NULL when out of memory. */
 static roaring_bitmap_t *filter_docs(eval *e, uint32_t node)
 {
     const kz_query *q = e->q;
     const kz_qnode *n = &q->nodes[node];
+    if (n->kind == KZ_QNODE_LEAF && n->count > 1)
+        return phrase_docs(e, n);
     if (n->kind == KZ_QNODE_LEAF) {
         if (n->count != 1 || !e->opened[q->leaf_terms[n->first]])
             return roaring_bitmap_create();
@@ -1383,9 +1410,10 @@ static void filter_size(const eval *e, uint32_t node, size_t *leaves, uint64_t *
     const kz_query *q = e->q;
     const kz_qnode *n = &q->nodes[node];
     if (n->kind == KZ_QNODE_LEAF) {
-        *leaves += 1;
-        if (n->count == 1 && e->opened[q->leaf_terms[n->first]])
-            *docs += e->pl[q->leaf_terms[n->first]].df;
+        *leaves += n->count;
+        for (uint32_t i = 0; i < n->count; i++)
+            if (e->opened[q->leaf_terms[n->first + i]])
+                *docs += e->pl[q->leaf_terms[n->first + i]].df;
         return;
     }
     for (uint32_t i = 0; i < n->count; i++)
@@ -1757,6 +1785,7 @@ static int segment_open(eval *e, size_t s)
         if ((rc = leaf_open(e, &e->match[i], &q->nodes[i])))
             return rc;
         e->match[i].in_title = q->nodes[i].in_title; /* scoring readers: never */
+        e->match[i].in_field = q->nodes[i].filter;
         phrase_starts(e, &q->nodes[i]);
     }
     for (size_t u = 0; u < q->n_units; u++)

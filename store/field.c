@@ -15,10 +15,11 @@
  *                a number's key (its double's bits, in the numbers'
  *                order) by its first 1 to 16 hex digits, so that a range
  *                is the union of at most 15 terms a level at each end
+ *   w<stem>      a word of a field declared text (the builder analyses it)
  *
  * A value that parses as a date (common/date.c) gives date terms and no
  * keyword; any other gives a keyword, and a number also its 16 number
- * terms. So field filters, merges, deletes and the memory bound of a
+ * terms; a declared type (kz_field_type) narrows that. So field filters, merges, deletes and the memory bound of a
  * build are those of the postings, with no structure of their own.
  */
 #include "kzint.h"
@@ -29,6 +30,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+
+static const char *const type_names[] = { "auto", "keyword", "date", "number", "text" };
+
+const char *kz_field_type_name(kz_field_type type)
+{
+    return (unsigned)type <= KZ_FIELD_TYPE_TEXT ? type_names[type] : "?";
+}
+
+int kz_field_type_parse(kz_field_type *out, const char *name)
+{
+    for (unsigned i = 0; i <= KZ_FIELD_TYPE_TEXT; i++)
+        if (strcmp(name, type_names[i]) == 0) {
+            *out = (kz_field_type)i;
+            return KZ_OK;
+        }
+    return kz_error_set(KZ_EINVAL, "\"%s\" is no field type: auto, keyword, date, number or text", name);
+}
 
 int kz_field_name_ok(const char *name, size_t len)
 {
@@ -209,14 +227,36 @@ int kz_field_number_term(char *out, size_t *out_len, const char *field, size_t f
     return 0;
 }
 
-int kz_field_terms(const char *field, size_t flen, const char *value, size_t vlen, kz_field_term_fn emit, void *ctx)
+int kz_field_value_fits(kz_field_type type, const char *value, size_t vlen)
+{
+    kz_date d;
+    uint64_t key;
+    if (type == KZ_FIELD_TYPE_DATE)
+        return kz_date_parse(value, vlen, &d) == 0;
+    if (type == KZ_FIELD_TYPE_NUMBER)
+        return kz_field_number_key(&key, value, vlen) == 0;
+    return 1;
+}
+
+int kz_field_word_term(char *out, size_t *out_len, const char *field, size_t flen, const char *stem, size_t len)
+{
+    if (!kz_field_name_ok(field, flen) || len == 0 || flen + len + 3 >= KZ_TERM_MAX_BYTES)
+        return -1;
+    size_t n = head(out, field, flen, KZ_FIELD_WORD);
+    memcpy(out + n, stem, len);
+    *out_len = n + len;
+    return 0;
+}
+
+int kz_field_terms(const char *field, size_t flen, kz_field_type type, const char *value, size_t vlen,
+                   kz_field_term_fn emit, void *ctx)
 {
     char term[KZ_TERM_MAX_BYTES];
     size_t len;
-    if (!kz_field_name_ok(field, flen))
+    if (!kz_field_name_ok(field, flen) || type == KZ_FIELD_TYPE_TEXT)
         return KZ_OK;
     kz_date d;
-    if (kz_date_parse(value, vlen, &d) == 0) {
+    if ((type == KZ_FIELD_TYPE_AUTO || type == KZ_FIELD_TYPE_DATE) && kz_date_parse(value, vlen, &d) == 0) {
         static const char levels[3] = { KZ_DATE_TERM_YEAR, KZ_DATE_TERM_MONTH, KZ_DATE_TERM_DAY };
         int n_levels = d.precision == KZ_DATE_MONTH ? 2 : 3;
         for (int i = 0; i < n_levels; i++) {
@@ -234,7 +274,7 @@ int kz_field_terms(const char *field, size_t flen, const char *value, size_t vle
             return rc;
     }
     uint64_t key;
-    if (kz_field_number_key(&key, value, vlen) == 0) {
+    if ((type == KZ_FIELD_TYPE_AUTO || type == KZ_FIELD_TYPE_NUMBER) && kz_field_number_key(&key, value, vlen) == 0) {
         for (unsigned digits = 1; digits <= KZ_NUMBER_LEVELS; digits++) {
             if (kz_field_number_term(term, &len, field, flen, key, digits) == 0) {
                 int rc = emit(ctx, term, len);

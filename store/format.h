@@ -18,7 +18,8 @@
 /* The manifest (FORMAT.md "Manifest"): "\x89KZM\r\n\x1a\n", as the
  * index file's magic with M for manifest. */
 #define KZ_MANIFEST_MAGIC "\x89KZM\r\n\x1a\n"
-#define KZ_MANIFEST_VERSION 1u
+#define KZ_MANIFEST_VERSION 2u /* what a writer writes when fields are typed */
+#define KZ_MANIFEST_VERSION_UNTYPED 1u /* no field types: what older readers read too */
 #define KZ_MANIFEST_HEADER 40u
 
 /* 0x89 (not ASCII), "KZI", CR LF, ^Z, LF: catches 7-bit and text-mode

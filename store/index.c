@@ -903,8 +903,12 @@ static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
     uint64_t count;
     char day[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_DAY, 0 }, month[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_MONTH, 0 };
     char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
-    char kw[2] = { KZ_FIELD_KEYWORD, 0 };
+    char kw[2] = { KZ_FIELD_KEYWORD, 0 }, words[2] = { KZ_FIELD_WORD, 0 };
+    for (size_t p = 0; p < ix->n_parts && f->type == KZ_FIELD_TYPE_AUTO; p++)
+        f->type = kz_field_type_of(ix->parts[p].manifest.fields, ix->parts[p].manifest.n_fields, f->name, flen);
     int rc = kz_index_prefix_extent(ix, prefix, kz_field_prefix(prefix, f->name, flen, kw), &f->keywords, NULL, NULL);
+    if (rc == KZ_OK)
+        rc = kz_index_prefix_extent(ix, prefix, kz_field_prefix(prefix, f->name, flen, words), &f->words, NULL, NULL);
     /* Every date has a month term; the days, those given to the day. */
     if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, month),
                                                     &count, lo, hi)) == KZ_OK &&

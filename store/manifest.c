@@ -42,9 +42,89 @@ void kz_manifest_free(kz_manifest *m)
     }
     for (size_t i = 0; i < m->n_sources; i++)
         free(m->sources[i]);
+    kz_field_types_free(m->fields, m->n_fields);
     free(m->segments);
     free(m->sources);
     memset(m, 0, sizeof *m);
+}
+
+void kz_field_types_free(kz_manifest_field *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(fields[i].name);
+    free(fields);
+}
+
+/* Where field name is in m's fields, or would go: the first whose name is
+ * not below it. */
+static size_t field_at(const kz_manifest_field *fields, size_t n, const char *name, size_t len, int *found)
+{
+    size_t lo = 0, hi = n;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *f = fields[mid].name;
+        size_t flen = strlen(f);
+        int c = memcmp(f, name, KZ_MIN(flen, len));
+        if (c == 0)
+            c = flen < len ? -1 : flen > len;
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+kz_field_type kz_field_type_of(const kz_manifest_field *fields, size_t n, const char *name, size_t len)
+{
+    int found;
+    size_t i = field_at(fields, n, name, len, &found);
+    return found ? fields[i].type : KZ_FIELD_TYPE_AUTO;
+}
+
+int kz_field_type_declare(kz_manifest_field **fields, size_t *n, const char *name, size_t len, kz_field_type type,
+                          int redeclare)
+{
+    if (!kz_field_name_ok(name, len) || memchr(name, 0, len))
+        return kz_error_set(KZ_EINVAL, "\"%.*s\" cannot name a field", (int)KZ_MIN(len, (size_t)200), name);
+    if ((unsigned)type > KZ_FIELD_TYPE_TEXT)
+        return kz_error_set(KZ_EINVAL, "field type %u is none", (unsigned)type);
+    int found;
+    size_t i = field_at(*fields, *n, name, len, &found);
+    if (found && redeclare && type == KZ_FIELD_TYPE_AUTO) {
+        free((*fields)[i].name);
+        memmove(*fields + i, *fields + i + 1, (*n - i - 1) * sizeof **fields);
+        (*n)--;
+        return KZ_OK;
+    }
+    if (found) {
+        if ((*fields)[i].type == type || type == KZ_FIELD_TYPE_AUTO || redeclare) {
+            if (type != KZ_FIELD_TYPE_AUTO)
+                (*fields)[i].type = type;
+            return KZ_OK;
+        }
+        return kz_error_set(KZ_EINVAL, "field %.*s is typed %s in this index, not %s: rebuild it to change the type",
+                            (int)len, name, kz_field_type_name((*fields)[i].type), kz_field_type_name(type));
+    }
+    if (type == KZ_FIELD_TYPE_AUTO)
+        return KZ_OK;
+    kz_manifest_field *p = realloc(*fields, (*n + 1) * sizeof *p);
+    if (!p)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    *fields = p;
+    char *copy = strndup(name, len);
+    if (!copy)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    memmove(p + i + 1, p + i, (*n - i) * sizeof *p);
+    p[i].name = copy;
+    p[i].type = type;
+    (*n)++;
+    return KZ_OK;
 }
 
 int kz_manifest_name_ok(const char *name, size_t len)
@@ -80,9 +160,10 @@ static int parse(kz_manifest *m, const uint8_t *data, size_t size, const char *d
     if (XXH3_64bits(data, size - 8) != kz_load_u64(data + size - 8))
         return damaged(dir, "checksum does not match (truncated or damaged)");
     uint32_t version = kz_load_u32(data + 8);
-    if (version != KZ_MANIFEST_VERSION)
-        return kz_error_set(KZ_EVERSION, "%s: manifest version %u, this kzsearch reads version %u: rebuild the index",
-                            dir, version, KZ_MANIFEST_VERSION);
+    if (version != KZ_MANIFEST_VERSION && version != KZ_MANIFEST_VERSION_UNTYPED)
+        return kz_error_set(KZ_EVERSION,
+                            "%s: manifest version %u, this kzsearch reads versions %u and %u: rebuild the index", dir,
+                            version, KZ_MANIFEST_VERSION_UNTYPED, KZ_MANIFEST_VERSION);
     m->generation = kz_load_u64(data + 16);
     m->created = kz_load_u64(data + 24);
     uint32_t n_seg = kz_load_u32(data + 32), n_src = kz_load_u32(data + 36);
@@ -139,8 +220,44 @@ static int parse(kz_manifest *m, const uint8_t *data, size_t size, const char *d
             return kz_error_set(KZ_ENOMEM, "out of memory reading a manifest");
         m->n_sources++;
     }
+    if (version == KZ_MANIFEST_VERSION_UNTYPED) {
+        if (r.p != r.end)
+            return damaged(dir, "has bytes after its last source");
+        return KZ_OK;
+    }
+    if (take(&r, 4, &b))
+        return damaged(dir, "is truncated");
+    uint32_t n_fields = kz_load_u32(b);
+    /* Each field takes at least 4 bytes. */
+    if (n_fields == 0 || n_fields > (size_t)(r.end - r.p) / 4)
+        return damaged(dir, "counts more field types than it holds");
+    if (!(m->fields = calloc(n_fields, sizeof *m->fields)))
+        return kz_error_set(KZ_ENOMEM, "out of memory reading a manifest");
+    for (uint32_t i = 0; i < n_fields; i++) {
+        if (take(&r, 2, &b))
+            return damaged(dir, "is truncated");
+        uint32_t len = kz_load_u16(b);
+        const uint8_t *name, *type;
+        if (take(&r, len, &name) || take(&r, 1, &type))
+            return damaged(dir, "is truncated");
+        if (!kz_field_name_ok((const char *)name, len) || memchr(name, 0, len))
+            return damaged(dir, "names a field badly");
+        if (*type == KZ_FIELD_TYPE_AUTO || *type > KZ_FIELD_TYPE_TEXT)
+            return damaged(dir, "gives a field a type that is none");
+        if (i > 0) {
+            const char *prev = m->fields[i - 1].name;
+            size_t plen = strlen(prev);
+            int c = memcmp(prev, name, KZ_MIN(plen, (size_t)len));
+            if (c > 0 || (c == 0 && plen >= len))
+                return damaged(dir, "lists its field types out of order");
+        }
+        if (!(m->fields[i].name = strndup((const char *)name, len)))
+            return kz_error_set(KZ_ENOMEM, "out of memory reading a manifest");
+        m->fields[i].type = (kz_field_type)*type;
+        m->n_fields++;
+    }
     if (r.p != r.end)
-        return damaged(dir, "has bytes after its last source");
+        return damaged(dir, "has bytes after its last field type");
     return KZ_OK;
 }
 
@@ -196,7 +313,7 @@ int kz_manifest_encode(kz_buf *out, const kz_manifest *m)
     int rc;
     uint8_t head[KZ_MANIFEST_HEADER] = { 0 };
     memcpy(head, KZ_MANIFEST_MAGIC, 8);
-    kz_store_u32(head + 8, KZ_MANIFEST_VERSION);
+    kz_store_u32(head + 8, m->n_fields ? KZ_MANIFEST_VERSION : KZ_MANIFEST_VERSION_UNTYPED);
     kz_store_u64(head + 16, m->generation);
     kz_store_u64(head + 24, m->created);
     kz_store_u32(head + 32, (uint32_t)m->n_segments);
@@ -227,6 +344,16 @@ int kz_manifest_encode(kz_buf *out, const kz_manifest *m)
     for (size_t i = 0; i < m->n_sources; i++) {
         size_t len = strlen(m->sources[i]);
         if ((rc = kz_buf_append_u32(out, (uint32_t)len)) || (rc = kz_buf_append(out, m->sources[i], len)))
+            return rc;
+    }
+    if (m->n_fields && (rc = kz_buf_append_u32(out, (uint32_t)m->n_fields)))
+        return rc;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        size_t len = strlen(m->fields[i].name);
+        uint8_t n16[2], type = (uint8_t)m->fields[i].type;
+        kz_store_u16(n16, (uint16_t)len);
+        if ((rc = kz_buf_append(out, n16, 2)) || (rc = kz_buf_append(out, m->fields[i].name, len)) ||
+            (rc = kz_buf_append(out, &type, 1)))
             return rc;
     }
     return kz_buf_append_u64(out, XXH3_64bits(out->data, out->len));

@@ -246,11 +246,11 @@ static int add_sources(kz_manifest *m, const char *const *sources, size_t n)
     return KZ_OK;
 }
 
-int kz_index_commit_segment(const char *dir, const char *name, int replace, const char *const *sources,
-                            size_t n_sources, kz_delete_list *also, uint64_t *replaced)
+int kz_index_commit_segment(const char *dir, const char *name, int replace, const kz_change_record *record,
+                            kz_delete_list *also, uint64_t *replaced)
 {
-    return kz_index_commit_range(dir, name, replace ? 0 : SIZE_MAX, replace ? SIZE_MAX : 0, !replace, sources,
-                                 n_sources, also, replaced);
+    return kz_index_commit_range(dir, name, replace ? 0 : SIZE_MAX, replace ? SIZE_MAX : 0, !replace, record, also,
+                                 replaced);
 }
 
 /* id_at for a caller's list of NUL-terminated ids. */
@@ -286,8 +286,23 @@ static int delete_listed(const char *dir, kz_manifest *m, size_t n_old, const ch
     return rc;
 }
 
+/* m's field types become fields[0 .. n). */
+static int set_field_types(kz_manifest *m, const kz_manifest_field *fields, size_t n)
+{
+    kz_field_types_free(m->fields, m->n_fields);
+    m->fields = NULL;
+    m->n_fields = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = kz_field_type_declare(&m->fields, &m->n_fields, fields[i].name, strlen(fields[i].name),
+                                       fields[i].type, 0);
+        if (rc)
+            return rc;
+    }
+    return KZ_OK;
+}
+
 int kz_index_commit_range(const char *dir, const char *name, size_t first, size_t count, int match_ids,
-                          const char *const *sources, size_t n_sources, kz_delete_list *also, uint64_t *replaced)
+                          const kz_change_record *record, kz_delete_list *also, uint64_t *replaced)
 {
     int replace = first == 0 && count == SIZE_MAX;
     kz_manifest m;
@@ -372,7 +387,8 @@ int kz_index_commit_range(const char *dir, const char *name, size_t first, size_
         }
         segs[first].docs = si.docs;
     }
-    if ((rc = add_sources(&m, sources, n_sources)))
+    if ((rc = add_sources(&m, record->sources, record->n_sources)) ||
+        (rc = set_field_types(&m, record->fields, record->n_fields)))
         goto done;
     m.generation = generation + 1;
     m.created = (uint64_t)time(NULL);

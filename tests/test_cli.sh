@@ -143,13 +143,43 @@ expect_in out "date             dates 2022-03-01 .. 2022-03-01" "a field's first
 expect_in out "n                numbers -2.5 .. 1000; 3 keyword values" "a field's least and greatest number"
 expect_in out "source           3 keyword values" "a keyword field"
 run "$KZ" stats --json --index "$T/ixf"
-expect_in out '"name": "n", "keywords": 3, "numbers": [-2.5, 1000]' "stats --json lists the fields"
+expect_in out '"name": "n", "type": "auto", "keywords": 3, "numbers": [-2.5, 1000]' "stats --json lists the fields"
 run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n>=0'
 expect_lines "f1 f3" "n>=0 finds 5 and 1e3"
 run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n:-3..4.9'
 expect_lines "f2" "a range finds -2.5"
 run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n<5'
 expect_lines "f2" "n<5 leaves 5 out"
+
+# Declared types (--field NAME:TYPE), kept by the index for what is added.
+printf '%s\n' '{"id":"t1","text":"grain","summary":"Ethnic Russians in Kazakhstan","zip":"2022-03","when":"soon"}' \
+    '{"id":"t2","text":"grain","summary":"Russians and ethnic Kazakhs","zip":"10115","when":"2022-05-01"}' >"$T/typed.jsonl"
+printf '%s\n' '{"id":"t3","text":"grain","summary":"ethnic Russians again","zip":"2022-03"}' >"$T/typed2.jsonl"
+run "$KZ" index -o "$T/ixt" --field summary:text --field zip:keyword --field when:date "$T/typed.jsonl"
+expect_status 0 "index with --field"
+expect_in err 'typed.jsonl:1: field when: "soon" is no date: kept as a keyword' "a value not of its type is reported"
+run "$KZ" add -q -o "$T/ixt" "$T/typed2.jsonl"
+expect_status 0 "add to a typed index"
+run "$KZ" -l --no-collapse --index "$T/ixt" 'grain summary:"ethnic russians"'
+expect_lines "t1 t3" "a text field's phrase, in the added segment too"
+run "$KZ" -l --no-collapse --index "$T/ixt" 'grain summary:kazakh*'
+expect_lines "t1 t2" "a text field's prefix"
+run "$KZ" -l --no-collapse --index "$T/ixt" 'grain zip:2022-03'
+expect_lines "t1 t3" "a keyword field holds 2022-03 whole"
+run "$KZ" -l --no-collapse --index "$T/ixt" 'grain when:soon'
+expect_lines "t1" "a value that is no date is a keyword"
+run "$KZ" --index "$T/ixt" 'grain summary>=2'
+expect_status 2 "a text field takes no range"
+expect_in err "summary holds words" "a text field takes no range"
+run "$KZ" stats --index "$T/ixt"
+expect_in out "summary          text; at most" "stats gives a declared type"
+expect_in out "zip              keyword; " "stats gives a declared type"
+run "$KZ" add -q -o "$T/ixt" --field zip:number "$T/typed2.jsonl"
+expect_status 2 "retyping a field by add"
+expect_in err "field zip is typed keyword in this index, not number" "retyping a field by add"
+run "$KZ" index -o "$T/ixt2" --field summary:prose "$T/typed.jsonl"
+expect_status 2 "an unknown type"
+expect_in err "is no field type" "an unknown type"
 
 run "$KZ" check --index "$T/ix"
 expect_status 0 "check a good index"

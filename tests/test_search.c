@@ -534,6 +534,223 @@ static void test_number_ranges(void)
     free(dir);
 }
 
+/* A text field's value as the index's analyser stems it. */
+typedef struct stem_seq {
+    char v[8][32];
+    int n;
+} stem_seq;
+
+static void seq_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    stem_seq *q = ctx;
+    KZ_UNUSED(start);
+    KZ_UNUSED(end);
+    if (q->n < 8 && len < sizeof q->v[0]) {
+        memcpy(q->v[q->n], stem, len);
+        q->v[q->n++][len] = 0;
+    }
+}
+
+/* Whether doc's stems hold phrase's one after another; with a prefix,
+ * whether one begins with it or is phrase's one stem (README "Query
+ * language": immune* finds immun). */
+static int seq_has(const stem_seq *doc, const stem_seq *phrase, const char *prefix)
+{
+    for (int i = 0; i + phrase->n <= doc->n; i++) {
+        if (prefix && strncmp(doc->v[i], prefix, strlen(prefix)) == 0)
+            return 1;
+        int j = 0;
+        while (j < phrase->n && strcmp(doc->v[i + j], phrase->v[j]) == 0)
+            j++;
+        if (j == phrase->n && phrase->n > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Declared field types (kz_build_options.field_types): a text field
+ * found by its words, phrases and prefixes; a keyword field whose values
+ * read as dates, found whole; a date field whose other values are
+ * reported and kept as keywords. Each against a model of the values,
+ * over two segments, the second added without declaring the types again
+ * (the manifest keeps them), and then merged into one: the hits are the
+ * plain query's that pass, with their scores. */
+static void test_field_types(void)
+{
+    uint64_t rng = kz_test_seed() + 13;
+    enum { N = 300 };
+    static stem_seq summary[N];
+    static char zip[N][16];
+    static int dated[N];
+    char *dir = kz_test_temp_dir();
+    static const kz_field_type_spec types[] = {
+        { "summary", KZ_FIELD_TYPE_TEXT }, { "zip", KZ_FIELD_TYPE_KEYWORD }, { "when", KZ_FIELD_TYPE_DATE }
+    };
+    uint64_t reported = 0, expect_reported = 0;
+    for (int part = 0; part < 2; part++) {
+        kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+        bo.mode = part ? KZ_BUILD_ADD : KZ_BUILD_REPLACE;
+        if (!part) {
+            bo.field_types = types;
+            bo.n_field_types = sizeof types / sizeof *types;
+        }
+        kz_builder *b;
+        CHECK_OK(kz_builder_new(&b, dir, &bo));
+        for (int d = part * N / 2; d < (part + 1) * N / 2; d++) {
+            char text[256], id[16], sum[256] = "", when[32];
+            snprintf(text, sizeof text, "common %s %s", words[kz_test_rand(&rng) % VOCAB],
+                     words[kz_test_rand(&rng) % VOCAB]);
+            snprintf(id, sizeof id, "d%d", d);
+            int n_words = 1 + (int)(kz_test_rand(&rng) % 6);
+            for (int k = 0; k < n_words; k++) {
+                /* A few words, often the same ones, so that phrases repeat. */
+                const char *w = words[kz_test_rand(&rng) % (k % 2 ? 12 : VOCAB)];
+                snprintf(sum + strlen(sum), sizeof sum - strlen(sum), "%s%s", k ? (k % 3 ? " " : ", ") : "", w);
+            }
+            summary[d].n = 0;
+            CHECK_OK(kz_analyze("auto", sum, strlen(sum), seq_token, &summary[d]));
+            snprintf(zip[d], sizeof zip[d], "20%02d-0%d", (int)(kz_test_rand(&rng) % 3), 1 + (int)(kz_test_rand(&rng) % 3));
+            dated[d] = kz_test_rand(&rng) % 5 != 0;
+            snprintf(when, sizeof when, dated[d] ? "2021-0%d-15" : "about %d", 1 + (int)(kz_test_rand(&rng) % 9));
+            expect_reported += !dated[d];
+            kz_doc_field meta[3] = { { "summary", 7, sum, strlen(sum) },
+                                     { "zip", 3, zip[d], strlen(zip[d]) },
+                                     { "when", 4, when, strlen(when) } };
+            /* A title of two words: a field's phrase is no title's to cut at its end. */
+            CHECK_OK(kz_builder_add_document(b, id, strlen(id), "daily report", 12, text, strlen(text), meta, 3));
+        }
+        kz_build_stats st;
+        CHECK_OK(kz_builder_commit(b, &st));
+        reported += st.problems[KZ_PROBLEM_FIELD_TYPE];
+        CHECK_INT(st.skipped, 0);
+        kz_builder_free(b);
+    }
+    CHECK_INT(reported, expect_reported);
+    /* Retyping a field the index has typed is refused; the index stays. */
+    {
+        kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+        kz_field_type_spec retype = { "zip", KZ_FIELD_TYPE_DATE };
+        bo.mode = KZ_BUILD_ADD;
+        bo.field_types = &retype;
+        bo.n_field_types = 1;
+        kz_builder *b = NULL;
+        CHECK_INT(kz_builder_new(&b, dir, &bo), KZ_EINVAL);
+        kz_builder_free(b);
+    }
+    for (int merged = 0; merged < 2; merged++) {
+        if (merged) {
+            unsigned merges = 0;
+            CHECK_OK(kz_index_merge(dir, NULL, KZ_MERGE_ALL, &merges));
+            CHECK_INT(merges, 1);
+        }
+        kz_index *ix;
+        CHECK_OK(kz_index_open(&ix, dir));
+        if (!ix)
+            break;
+        CHECK_INT(kz_index_segment_count(ix), merged ? 1 : 2);
+        for (int k = 0; k < 150; k++) {
+            /* A word, a prefix of one, or two to four words from a document's summary. */
+            int from = (int)(kz_test_rand(&rng) % N), how = (int)(kz_test_rand(&rng) % 6), prefix = 0, negate = 0;
+            char value[160] = "", query[256];
+            stem_seq want_seq = { 0 };
+            if (how == 0) {
+                const char *w = words[kz_test_rand(&rng) % VOCAB];
+                snprintf(value, sizeof value, "%.*s", 2 + (int)(kz_test_rand(&rng) % 4), w);
+                prefix = 1;
+            } else if (how <= 2 || summary[from].n < 2) {
+                snprintf(value, sizeof value, "%s", words[kz_test_rand(&rng) % VOCAB]);
+                negate = how == 2;
+            } else {
+                int len = 2 + (int)(kz_test_rand(&rng) % 3), at = (int)(kz_test_rand(&rng) % (unsigned)summary[from].n);
+                snprintf(value, sizeof value, "\"");
+                for (int j = 0; j < len && at + j < summary[from].n; j++)
+                    snprintf(value + strlen(value), sizeof value - strlen(value), "%s%s", j ? " " : "",
+                             summary[from].v[at + j]);
+                if (how == 5) /* the words turned round: a phrase of no document, mostly */
+                    snprintf(value + 1, sizeof value - 1, "%s %s", summary[from].v[summary[from].n - 1],
+                             summary[from].v[0]);
+                strcat(value, "\"");
+            }
+            snprintf(query, sizeof query, "common %ssummary:%s%s", negate ? "-" : "", value, prefix ? "*" : "");
+            const char *v = value[0] == '"' ? value + 1 : value;
+            size_t vlen = strlen(v) - (value[0] == '"');
+            CHECK_OK(kz_analyze("auto", v, vlen, seq_token, &want_seq));
+            static uint8_t want[N];
+            for (int d = 0; d < N; d++)
+                want[d] = seq_has(&summary[d], &want_seq, prefix ? value : NULL) != negate;
+            kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.flags = KZ_SEARCH_NO_COLLAPSE;
+            o.mode = KZ_MODE_ALL;
+            o.limit = N;
+            kz_results *r = NULL, *plain = NULL;
+            int rc = kz_search(&r, ix, query, strlen(query), &o);
+            CHECK_MSG(rc == KZ_OK, "\"%s\": %s", query, kz_last_error());
+            CHECK_OK(kz_search(&plain, ix, "common", 6, &o));
+            size_t h = 0, bad = 0, n_want = 0;
+            for (size_t i = 0; r && plain && i < kz_results_count(plain); i++) {
+                const kz_hit *x = kz_results_hit(plain, i);
+                kz_doc doc;
+                CHECK_OK(kz_index_doc(ix, &doc, x->docid, NULL, 0));
+                int d = atoi(doc.id + 1);
+                if (d < 0 || d >= N || !want[d])
+                    continue;
+                n_want++;
+                const kz_hit *y = h < kz_results_count(r) ? kz_results_hit(r, h) : NULL;
+                bad += !y || y->docid != x->docid || y->score != x->score;
+                h++;
+            }
+            CHECK_MSG(r && bad == 0 && n_want == kz_results_total(r), "\"%s\" (%s): %llu hits, %zu expected, %zu differ",
+                      query, merged ? "merged" : "two segments", r ? (unsigned long long)kz_results_total(r) : 0ull,
+                      n_want, bad);
+            kz_results_free(plain);
+            kz_results_free(r);
+        }
+        /* zip is a keyword: 2021-02 finds its documents whole, 2021 none. */
+        size_t zips = 0;
+        for (int d = 0; d < N; d++)
+            zips += strcmp(zip[d], "2021-02") == 0;
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE;
+        kz_results *r = NULL;
+        CHECK_OK(kz_search(&r, ix, "zip:2021-02", 11, &o));
+        CHECK_INT(r ? kz_results_total(r) : 0, zips);
+        kz_results_free(r);
+        r = NULL;
+        CHECK_OK(kz_search(&r, ix, "zip:2021", 8, &o));
+        CHECK_INT(r ? kz_results_total(r) : 1, 0);
+        kz_results_free(r);
+        /* when is a date: a range finds the dated ones; the others are keywords. */
+        size_t n_dated = 0;
+        for (int d = 0; d < N; d++)
+            n_dated += dated[d];
+        r = NULL;
+        CHECK_OK(kz_search(&r, ix, "when:2021", 9, &o));
+        CHECK_INT(r ? kz_results_total(r) : 0, n_dated);
+        kz_results_free(r);
+        /* A text field takes no ranges. */
+        r = NULL;
+        CHECK_INT(kz_search(&r, ix, "common summary>=3", 17, &o), KZ_ESYNTAX);
+        kz_results_free(r);
+        kz_field_info *fields = NULL;
+        size_t n_fields = 0;
+        CHECK_OK(kz_index_fields(ix, &fields, &n_fields));
+        CHECK_INT(n_fields, 3);
+        for (size_t i = 0; i < n_fields; i++) {
+            if (strcmp(fields[i].name, "summary") == 0)
+                CHECK(fields[i].type == KZ_FIELD_TYPE_TEXT && fields[i].words > 0 && fields[i].keywords == 0);
+            else if (strcmp(fields[i].name, "zip") == 0)
+                CHECK(fields[i].type == KZ_FIELD_TYPE_KEYWORD && !fields[i].has_dates && !fields[i].has_numbers);
+            else
+                CHECK(fields[i].type == KZ_FIELD_TYPE_DATE && fields[i].has_dates &&
+                      fields[i].keywords == (n_dated < N ? fields[i].keywords : 0));
+        }
+        kz_field_infos_free(fields, n_fields);
+        kz_index_free(ix);
+    }
+    kz_test_remove_tree(dir);
+    free(dir);
+}
+
 /* A query's budgets: max_work candidates and timeout seconds. Inside
  * them the answer is the one without them; past them, KZ_ETIMEOUT with a
  * message and no results, on every evaluator (a term alone, AND of
@@ -664,5 +881,6 @@ int main(void)
     KZ_RUN(test_budgets);
     KZ_RUN(test_sort_by_date);
     KZ_RUN(test_number_ranges);
+    KZ_RUN(test_field_types);
     return kz_test_finish();
 }

@@ -626,9 +626,20 @@ static void test_manifest(void)
     m.n_sources = 1;
     m.sources = calloc(1, sizeof *m.sources);
     m.sources[0] = strdup("/data/articles");
+    /* Without field types: version 1, which kzsearch before them reads. */
+    kz_buf bytes = { 0 };
+    CHECK_OK(kz_manifest_encode(&bytes, &m));
+    CHECK_INT(kz_load_u32(bytes.data + 8), KZ_MANIFEST_VERSION_UNTYPED);
+    CHECK_OK(kz_field_type_declare(&m.fields, &m.n_fields, "zip", 3, KZ_FIELD_TYPE_KEYWORD, 0));
+    CHECK_OK(kz_field_type_declare(&m.fields, &m.n_fields, "summary", 7, KZ_FIELD_TYPE_TEXT, 0));
+    CHECK_INT(kz_field_type_declare(&m.fields, &m.n_fields, "zip", 3, KZ_FIELD_TYPE_DATE, 0), KZ_EINVAL);
     CHECK_OK(kz_manifest_write(&m, dir));
     kz_manifest back;
     CHECK_OK(kz_manifest_read(&back, dir));
+    CHECK(back.n_fields == 2 && strcmp(back.fields[0].name, "summary") == 0 &&
+          back.fields[0].type == KZ_FIELD_TYPE_TEXT && back.fields[1].type == KZ_FIELD_TYPE_KEYWORD);
+    CHECK_INT(kz_field_type_of(back.fields, back.n_fields, "zip", 3), KZ_FIELD_TYPE_KEYWORD);
+    CHECK_INT(kz_field_type_of(back.fields, back.n_fields, "zi", 2), KZ_FIELD_TYPE_AUTO);
     CHECK_INT(back.generation, 7);
     CHECK_INT(back.n_segments, 2);
     if (back.n_segments == 2) {
@@ -664,8 +675,9 @@ static void test_manifest(void)
         orig[off] ^= 0x20;
     }
     /* Resealed (the checksum recomputed): the structure is checked too. A
-     * deleted docid past the segment's documents, and a name with '/'. */
-    kz_buf bytes = { 0 };
+     * deleted docid past the segment's documents, a name with '/', and
+     * field types out of order, of no type, or of a name with a control
+     * character. */
     roaring_bitmap_add(m.segments[0].deleted, 100); /* docs is 100: docid 100 is past the last */
     CHECK_OK(kz_manifest_encode(&bytes, &m));
     kz_test_write_file(path, bytes.data, bytes.len);
@@ -677,6 +689,25 @@ static void test_manifest(void)
     kz_store_u64(bytes.data + bytes.len - 8, XXH3_64bits(bytes.data, bytes.len - 8));
     kz_test_write_file(path, bytes.data, bytes.len);
     CHECK_INT(kz_manifest_read(&back, dir), KZ_ECORRUPT);
+    /* The field types are the last bytes before the checksum: "summary"
+     * (7), its type, "zip", its type. */
+    CHECK_OK(kz_manifest_encode(&bytes, &m));
+    size_t zip_type = bytes.len - 9, summary_type = zip_type - 3 - 2 - 1, summary_name = summary_type - 7;
+    static const struct {
+        const char *what;
+        size_t at;
+        uint8_t to;
+    } forged[] = { { "out of order", 0, 'z' }, { "type 0", 1, 0 }, { "type 9", 1, 9 }, { "control character", 2, 0x07 } };
+    for (size_t k = 0; k < sizeof forged / sizeof *forged; k++) {
+        CHECK_OK(kz_manifest_encode(&bytes, &m));
+        size_t byte = forged[k].at == 0 ? summary_name : forged[k].at == 1 ? summary_type : summary_name + 3;
+        bytes.data[byte] = forged[k].to;
+        kz_store_u64(bytes.data + bytes.len - 8, XXH3_64bits(bytes.data, bytes.len - 8));
+        kz_test_write_file(path, bytes.data, bytes.len);
+        kz_error_clear();
+        CHECK_MSG(kz_manifest_read(&back, dir) == KZ_ECORRUPT && strstr(kz_last_error(), "field"),
+                  "field types %s: %s", forged[k].what, kz_last_error());
+    }
     fprintf(stderr, "  %u damaged manifests, %u refused\n", cases, refused);
     kz_buf_free(&bytes);
     free(orig);
