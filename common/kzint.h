@@ -1201,6 +1201,15 @@ int kz_plist_and(uint32_t *docids_out, uint32_t *ords_out, size_t *n_out, const 
  * bitset and counted. */
 uint64_t kz_plist_or_count(const kz_plist *const *lists, size_t n);
 
+/* A flat bitset of a segment's docids: bit d of word d / 64. A segment of
+ * n documents takes KZ_DOC_BITS_WORDS(n) words, whole containers of 65,536
+ * bits, so that a container ORs in without bounds per document. */
+#define KZ_DOC_BITS_WORDS(n) ((((size_t)(n) + 65535u) >> 16) * 1024u)
+/* ORs pl's documents into bits (words of them): its containers, each
+ * whole, by the container kernels; a container past the bitset (a
+ * damaged list) is left out. */
+void kz_plist_or_bits(const kz_plist *pl, uint64_t *bits, size_t words);
+
 /**************************************************************************
 ** Interface to code in query/parse.c
 **

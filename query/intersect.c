@@ -1059,6 +1059,16 @@ KZ_INLINE void or_into(uint64_t *bits, const kz_container *c)
     }
 }
 
+void kz_plist_or_bits(const kz_plist *pl, uint64_t *bits, size_t words)
+{
+    for (uint32_t i = 0; i < pl->n_containers; i++) {
+        size_t at = (size_t)(pl->containers[i].base >> 16) * BITSET_WORDS;
+        if (at + BITSET_WORDS > words)
+            continue;
+        or_into(bits + at, &pl->containers[i]);
+    }
+}
+
 /* The union's cardinality of the m (>= 3) containers c[0..m). */
 KZ_INLINE uint64_t or_many(uint64_t *bits, const kz_container *const *c, size_t m)
 {

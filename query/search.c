@@ -88,8 +88,10 @@ typedef struct eval {
     uint32_t base, seg_docs;
     const roaring_bitmap_t *deleted; /* the segment's, NULL when none */
     /* The documents the query's top-level filters let through (fast
-     * paths only, by try_fast); owned, NULL when they are not used. */
-    roaring_bitmap_t *allowed;
+     * paths only, by try_fast), a flat bitset of allowed_words words
+     * (KZ_DOC_BITS_WORDS); owned, NULL when they are not used. */
+    uint64_t *allowed;
+    size_t allowed_words;
     /* Or the filters read as the documents come, in docid order (the AND
      * paths, when that reads less than allowed would): the top-level
      * filter nodes (required or excluded; owned), with a cursor by query
@@ -193,7 +195,7 @@ static kz_occur occur_of(const eval *e, const kz_qnode *n)
 
 static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d);
 
-/* Whether document d matches filter node `node` as filter_docs would have
+/* Whether document d matches filter node `node` as filter_bits would have
  * it, reading the filter terms' cursors forward: d must not decrease from
  * one call to the next in a segment. */
 static int filter_has(eval *e, uint32_t node, uint32_t d)
@@ -229,7 +231,7 @@ static int filter_has(eval *e, uint32_t node, uint32_t d)
 static inline int is_deleted(eval *e, uint32_t d)
 {
     if ((e->deleted && roaring_bitmap_contains(e->deleted, d)) ||
-        (e->allowed && !roaring_bitmap_contains(e->allowed, d)))
+        (e->allowed && !(e->allowed[d >> 6] >> (d & 63) & 1)))
         return 1;
     for (size_t i = 0; i < e->n_lazy; i++) {
         uint32_t node = e->lazy[i];
@@ -1235,33 +1237,56 @@ done:
     free(w);
 }
 
+/* Removes from b the documents e->allowed does not let through. */
+static int keep_allowed(const eval *e, roaring_bitmap_t *b)
+{
+    roaring_bitmap_t *out = roaring_bitmap_create();
+    roaring_uint32_iterator_t *it = out ? roaring_create_iterator(b) : NULL;
+    uint32_t batch[256];
+    size_t n = 0;
+    for (; it && it->has_value; roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        if ((size_t)(d >> 6) < e->allowed_words && (e->allowed[d >> 6] >> (d & 63) & 1))
+            batch[n++] = d;
+        if (n == 256) {
+            roaring_bitmap_add_many(out, n, batch);
+            n = 0;
+        }
+    }
+    if (n && out)
+        roaring_bitmap_add_many(out, n, batch);
+    int ok = out && it;
+    if (it)
+        roaring_free_uint32_iterator(it);
+    if (ok)
+        roaring_bitmap_and_inplace(b, out);
+    if (out)
+        roaring_bitmap_free(out);
+    return ok ? KZ_OK : oom();
+}
+
 /* |union of the lists| among the documents the filters let through. */
 static int union_count_allowed(eval *e, term_list *t, size_t n, uint64_t *out)
 {
     kz_cursor *c = calloc(n, sizeof *c);
-    roaring_uint32_iterator_t *it = roaring_create_iterator(e->allowed);
-    int rc = KZ_OK;
     *out = 0;
-    if (!c || !it) {
-        rc = oom();
-        goto done;
-    }
+    if (!c)
+        return oom();
     for (size_t i = 0; i < n; i++)
         kz_cursor_init(&c[i], t[i].c->pl);
-    for (; it->has_value; roaring_advance_uint32_iterator(it)) {
-        uint32_t d = it->current_value;
-        if (e->deleted && roaring_bitmap_contains(e->deleted, d))
-            continue;
-        int has = 0;
-        for (size_t i = 0; i < n && !has; i++)
-            has = kz_cursor_seek(&c[i], d) == d;
-        *out += has;
+    for (size_t w = 0; w < e->allowed_words; w++) {
+        for (uint64_t bits = e->allowed[w]; bits; bits &= bits - 1) {
+            uint32_t d = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            if (e->deleted && roaring_bitmap_contains(e->deleted, d))
+                continue;
+            int has = 0;
+            for (size_t i = 0; i < n && !has; i++)
+                has = kz_cursor_seek(&c[i], d) == d;
+            *out += has;
+        }
     }
-done:
-    if (it)
-        roaring_free_uint32_iterator(it);
     free(c);
-    return rc;
+    return KZ_OK;
 }
 
 /* |union of the lists|, by the container kernels. */
@@ -1305,70 +1330,98 @@ done:
 }
 
 /* The segment's documents that have a filter's phrase (a text field's,
- * `leaf`), read by a reader of its own: NULL when out of memory. */
-static roaring_bitmap_t *phrase_docs(eval *e, const kz_qnode *leaf)
+ * `leaf`), read by a reader of its own, into bits (zeroed). */
+static int phrase_bits(eval *e, const kz_qnode *leaf, uint64_t *bits)
 {
-    roaring_bitmap_t *b = roaring_bitmap_create();
     leaf_reader lr = { 0 };
-    if (!b || leaf_open(e, &lr, leaf)) {
-        leaf_free(&lr);
-        if (b)
-            roaring_bitmap_free(b);
-        return NULL;
+    int rc = leaf_open(e, &lr, leaf);
+    if (rc == KZ_OK) {
+        lr.in_field = 1;
+        leaf_start(e, &lr, leaf);
+        for (uint32_t d = leaf_next(e, &lr, 0); d < e->seg_docs && !e->rc; d = leaf_next(e, &lr, d + 1))
+            bits[d >> 6] |= 1ull << (d & 63);
+        rc = e->rc;
     }
-    lr.in_field = 1;
-    leaf_start(e, &lr, leaf);
-    for (uint32_t d = leaf_next(e, &lr, 0); d != KZ_DOC_END && !e->rc; d = leaf_next(e, &lr, d + 1))
-        roaring_bitmap_add(b, d);
     leaf_free(&lr);
-    return b;
+    return rc;
 }
 
-/* The segment's documents a filter node matches (FORMAT.md "Field
- * terms"), as bool_next would find them: NULL when out of memory. */
-static roaring_bitmap_t *filter_docs(eval *e, uint32_t node)
+/* The segment's documents filter node `node` matches (FORMAT.md "Field
+ * terms"), as bool_next would find them, into the flat bitset bits of
+ * e->allowed_words words (its old bits are dropped). A union of terms ORs
+ * their containers in, with no bitmap of each. */
+static int filter_bits(eval *e, uint32_t node, uint64_t *bits)
 {
     const kz_query *q = e->q;
     const kz_qnode *n = &q->nodes[node];
+    size_t words = e->allowed_words;
+    memset(bits, 0, words * sizeof *bits);
     if (n->kind == KZ_QNODE_LEAF && n->count > 1)
-        return phrase_docs(e, n);
+        return phrase_bits(e, n, bits);
     if (n->kind == KZ_QNODE_LEAF) {
-        if (n->count != 1 || !e->opened[q->leaf_terms[n->first]])
-            return roaring_bitmap_create();
-        return kz_plist_bitmap(&e->pl[q->leaf_terms[n->first]]);
+        if (n->count == 1 && e->opened[q->leaf_terms[n->first]])
+            kz_plist_or_bits(&e->pl[q->leaf_terms[n->first]], bits, words);
+        return KZ_OK;
     }
-    roaring_bitmap_t *must = NULL, *should = NULL, *not = NULL;
-    int ok = 1;
-    for (uint32_t i = 0; i < n->count && ok; i++) {
-        uint32_t kid = q->kids[n->first + i];
-        kz_occur o = occur_of(e, &q->nodes[kid]);
-        roaring_bitmap_t *b = filter_docs(e, kid), **into = o == KZ_OCCUR_MUST ? &must : o == KZ_OCCUR_NOT ? &not : &should;
-        if (!(ok = b != NULL))
-            break;
-        if (!*into) {
-            *into = b;
-        } else {
-            if (o == KZ_OCCUR_MUST)
-                roaring_bitmap_and_inplace(*into, b);
-            else
-                roaring_bitmap_or_inplace(*into, b);
-            roaring_bitmap_free(b);
+    /* The required kids, else the optional ones, else
+     * every document; less the excluded. */
+    int has_must = 0, has_should = 0;
+    for (uint32_t i = 0; i < n->count; i++) {
+        kz_occur o = occur_of(e, &q->nodes[q->kids[n->first + i]]);
+        has_must |= o == KZ_OCCUR_MUST;
+        has_should |= o == KZ_OCCUR_SHOULD;
+    }
+    uint64_t *kid = NULL;
+    int rc = KZ_OK, first_must = 1;
+    for (uint32_t i = 0; i < n->count && rc == KZ_OK; i++) {
+        uint32_t k = q->kids[n->first + i];
+        const kz_qnode *kn = &q->nodes[k];
+        kz_occur o = occur_of(e, kn);
+        if (o == KZ_OCCUR_SHOULD && has_must)
+            continue;
+        if (o == KZ_OCCUR_SHOULD && kn->kind == KZ_QNODE_LEAF && kn->count == 1) {
+            if (e->opened[q->leaf_terms[kn->first]]) /* straight in */
+                kz_plist_or_bits(&e->pl[q->leaf_terms[kn->first]], bits, words);
+            continue;
         }
+        if (o == KZ_OCCUR_MUST && first_must) {
+            first_must = 0;
+            rc = filter_bits(e, k, bits);
+            continue;
+        }
+        if (o == KZ_OCCUR_NOT)
+            continue; /* below, once the others are in */
+        if (!kid && !(kid = malloc(words * sizeof *kid))) {
+            rc = oom();
+            break;
+        }
+        if ((rc = filter_bits(e, k, kid)))
+            break;
+        if (o == KZ_OCCUR_MUST)
+            for (size_t w = 0; w < words; w++)
+                bits[w] &= kid[w];
+        else
+            for (size_t w = 0; w < words; w++)
+                bits[w] |= kid[w];
     }
-    roaring_bitmap_t *out = must ? must : should;
-    if (ok && !out)
-        ok = (out = roaring_bitmap_from_range(0, e->seg_docs, 1)) != NULL; /* exclusions alone */
-    if (ok && not)
-        roaring_bitmap_andnot_inplace(out, not);
-    if (should && should != out)
-        roaring_bitmap_free(should);
-    if (not)
-        roaring_bitmap_free(not);
-    if (!ok && out) {
-        roaring_bitmap_free(out);
-        out = NULL;
+    if (rc == KZ_OK && !has_must && !has_should) /* exclusions alone: every document */
+        for (size_t w = 0; w < words; w++)
+            bits[w] = ~0ull;
+    for (uint32_t i = 0; i < n->count && rc == KZ_OK; i++) {
+        uint32_t k = q->kids[n->first + i];
+        if (occur_of(e, &q->nodes[k]) != KZ_OCCUR_NOT)
+            continue;
+        if (!kid && !(kid = malloc(words * sizeof *kid))) {
+            rc = oom();
+            break;
+        }
+        if ((rc = filter_bits(e, k, kid)))
+            break;
+        for (size_t w = 0; w < words; w++)
+            bits[w] &= ~kid[w];
     }
-    return out;
+    free(kid);
+    return rc;
 }
 
 /* Whether n is a group of optional terms, each a leaf of one term: the
@@ -1478,25 +1531,42 @@ static int prepare_filters(eval *e, const uint32_t *kids, uint32_t n_kids, int a
         e->n_lazy = n_lazy;
         return KZ_OK;
     }
-    roaring_bitmap_t *allowed = roaring_bitmap_from_range(0, e->seg_docs, 1);
-    for (size_t i = 0; i < n_lazy && allowed; i++) {
-        roaring_bitmap_t *b = filter_docs(e, lazy[i]);
-        if (!b) {
-            roaring_bitmap_free(allowed);
-            allowed = NULL;
-            break;
+    /* Every document of the segment, less what the filters keep out. */
+    size_t words = KZ_DOC_BITS_WORDS(e->seg_docs);
+    uint64_t *allowed = malloc(words * sizeof *allowed), *b = NULL;
+    int rc = allowed ? KZ_OK : oom();
+    e->allowed_words = words;
+    for (size_t i = 0; i < n_lazy && rc == KZ_OK; i++) {
+        int must = occur_of(e, &q->nodes[lazy[i]]) == KZ_OCCUR_MUST;
+        if (i == 0 && must) {
+            rc = filter_bits(e, lazy[i], allowed);
+            continue;
         }
-        if (occur_of(e, &q->nodes[lazy[i]]) == KZ_OCCUR_MUST)
-            roaring_bitmap_and_inplace(allowed, b);
-        else
-            roaring_bitmap_andnot_inplace(allowed, b);
-        roaring_bitmap_free(b);
+        if (i == 0)
+            for (size_t w = 0; w < words; w++)
+                allowed[w] = ~0ull;
+        if ((!b && !(b = malloc(words * sizeof *b)) && (rc = oom())) || (rc = filter_bits(e, lazy[i], b)))
+            break;
+        for (size_t w = 0; w < words; w++)
+            allowed[w] &= must ? b[w] : ~b[w];
     }
+    free(b);
     free(lazy);
-    if (!allowed)
-        return oom();
+    if (rc) {
+        free(allowed);
+        return rc;
+    }
+    /* No document at or past seg_docs passes. */
+    size_t full = e->seg_docs >> 6;
+    if (full < words) {
+        allowed[full] &= (e->seg_docs & 63) ? (1ull << (e->seg_docs & 63)) - 1 : 0;
+        memset(allowed + full + 1, 0, (words - full - 1) * sizeof *allowed);
+    }
+    uint64_t any = 0;
+    for (size_t w = 0; w < words && !any; w++)
+        any |= allowed[w];
     e->allowed = allowed;
-    *none = roaring_bitmap_is_empty(allowed);
+    *none = !any;
     return KZ_OK;
 }
 
@@ -1613,8 +1683,10 @@ static int try_fast(eval *e)
                 e->rc = oom();
                 goto done;
             }
-            if (e->allowed)
-                roaring_bitmap_and_inplace(b, e->allowed);
+            if (e->allowed && (e->rc = keep_allowed(e, b))) {
+                roaring_bitmap_free(b);
+                goto done;
+            }
             if (e->deleted)
                 roaring_bitmap_andnot_inplace(b, e->deleted);
             roaring_bitmap_or_inplace(e->matched, b);
@@ -1641,10 +1713,8 @@ done:
  * the next segment). */
 static void segment_close(eval *e)
 {
-    if (e->allowed) {
-        roaring_bitmap_free(e->allowed);
-        e->allowed = NULL;
-    }
+    free(e->allowed);
+    e->allowed = NULL;
     free(e->lazy);
     e->lazy = NULL;
     e->n_lazy = 0;
