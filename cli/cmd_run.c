@@ -19,6 +19,31 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* One query's line of the --facets file: its id, its total, and each
+ * facet's values as 'kzsearch --json' gives them. */
+static void write_facets(FILE *f, const char *qid, const search_spec *facets, const kz_results *r)
+{
+    fprintf(f, "{\"qid\": ");
+    json_cstr(f, qid);
+    fprintf(f, ", \"total\": %" PRIu64 ", \"facets\": {", kz_results_total(r));
+    for (size_t k = 0; k < facets->n_facets; k++) {
+        char name[300];
+        fprintf(f, "%s", k ? ", " : "");
+        json_cstr(f, search_facet_name(facets, k, name, sizeof name));
+        fprintf(f, ": [");
+        for (size_t i = 0; i < kz_results_facet_count(r, k); i++) {
+            size_t len;
+            uint64_t docs;
+            const char *value = kz_results_facet_value(r, k, i, &len, &docs);
+            fprintf(f, "%s{\"value\": ", i ? ", " : "");
+            json_string(f, value, len);
+            fprintf(f, ", \"docs\": %" PRIu64 "}", docs);
+        }
+        fprintf(f, "]");
+    }
+    fprintf(f, "}}\n");
+}
+
 /* kzsearch run --queries FILE.tsv: a TREC run of every query. */
 int cmd_run(int argc, char **argv)
 {
@@ -30,8 +55,12 @@ int cmd_run(int argc, char **argv)
         { "cold", no_argument, 0, 'C' }, { "sort", required_argument, 0, 'R' },
         { "synonyms", required_argument, 0, 'Y' },
         { "since", required_argument, 0, 'S' }, { "until", required_argument, 0, 'U' },
-        { "date-field", required_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+        { "date-field", required_argument, 0, 'D' }, { "facet", required_argument, 0, 'F' },
+        { "facets", required_argument, 0, 'J' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
+    search_spec facets; /* --facet: their specs, as a search reads them */
+    search_spec_init(&facets);
+    const char *facets_out = NULL;
     kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
     index_list indexes = { { 0 }, 0 };
     const char *synonyms = NULL;
@@ -54,7 +83,7 @@ int cmd_run(int argc, char **argv)
                 die_usage("bad --mode '%s' (and or or)", optarg);
             flags = KZ_QUERY_PLAIN;
             break;
-        case 'k': so.limit = (uint32_t)int_option("-k", optarg, 1, 1000000); break;
+        case 'k': so.limit = (uint32_t)int_option("-k", optarg, 0, 1000000); break;
         case 'K': bm25_option(&so, 'k', optarg); break;
         case 'b': bm25_option(&so, 'b', optarg); break;
         case 'o': output = optarg; break;
@@ -73,6 +102,13 @@ int cmd_run(int argc, char **argv)
         case 'S': run_since = optarg; break;
         case 'U': run_until = optarg; break;
         case 'D': run_date_field = optarg; break;
+        case 'F': {
+            const char *bad = search_facet_add(&facets, optarg);
+            if (bad)
+                die_usage("%s: '%s'", bad, optarg);
+            break;
+        }
+        case 'J': facets_out = optarg; break;
         case 'h': cli_help_exit();
         default: die_usage("bad option");
         }
@@ -80,13 +116,21 @@ int cmd_run(int argc, char **argv)
     if ((run_since || run_until) && (flags & KZ_QUERY_PLAIN))
         die_usage("--since and --until need the query language: leave out --mode (queries are then read "
                   "with operators, and run in AND mode falling back to OR)");
+    if (facets.n_facets && !facets_out)
+        die_usage("--facet needs --facets FILE: a run holds hits only, the facets go to FILE as JSON Lines");
+    if (facets_out && !facets.n_facets)
+        die_usage("--facets FILE needs at least one --facet FIELD");
+    so.facets = facets.facets;
+    so.n_facets = facets.n_facets;
+    if (so.limit == 0) /* -k 0: the totals and facets alone */
+        so.flags |= KZ_SEARCH_COUNT_ONLY;
     if (!queries || optind != argc)
         die_usage("usage: kzsearch run --queries FILE.tsv [--mode and|or] [-k N] [--output RUN] "
                   "[--latency FILE] [--index DIR]");
     int sample, status = EXIT_ERROR, rc;
     char *dir = NULL;
     kz_index *ix = NULL;
-    FILE *in = NULL, *out = stdout, *lat = NULL;
+    FILE *in = NULL, *out = stdout, *lat = NULL, *fac = NULL;
     char *line = NULL;
     size_t cap = 0, n_queries = 0, lat_cap = 0;
     uint64_t *micros = NULL;
@@ -106,6 +150,10 @@ int cmd_run(int argc, char **argv)
     }
     if (latency && !(lat = fopen(latency, "w"))) {
         fprintf(stderr, "kzsearch: %s: %s\n", latency, strerror(errno));
+        goto done;
+    }
+    if (facets_out && !(fac = fopen(facets_out, "w"))) {
+        fprintf(stderr, "kzsearch: %s: %s\n", facets_out, strerror(errno));
         goto done;
     }
     ssize_t got;
@@ -161,6 +209,8 @@ int cmd_run(int argc, char **argv)
             }
             if (lat)
                 fprintf(lat, "%s\t%" PRIu64 "\n", qid, us);
+            if (fac)
+                write_facets(fac, qid, &facets, r);
             if (n_queries == lat_cap) {
                 lat_cap = lat_cap ? lat_cap * 2 : 1024;
                 uint64_t *p = realloc(micros, lat_cap * sizeof *p);
@@ -200,6 +250,10 @@ done:
     }
     if (lat && fclose(lat) != 0) {
         fprintf(stderr, "kzsearch: %s: %s\n", latency, strerror(errno));
+        status = EXIT_ERROR;
+    }
+    if (fac && fclose(fac) != 0) {
+        fprintf(stderr, "kzsearch: %s: %s\n", facets_out, strerror(errno));
         status = EXIT_ERROR;
     }
     free(line);

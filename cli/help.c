@@ -347,7 +347,7 @@ static const char run_help[] =
     "Options:\n"
     "      --index DIR           the index (default: the default index)\n"
     "      --mode and|or         plain words, all or any (no operators, no fallback)\n"
-    "  -k N                      hits per query (default 1000)\n"
+    "  -k N                      hits per query (default 1000; 0: none, counts only)\n"
     "  -o, --output RUN          the run file (default: standard output)\n"
     "      --latency FILE        qid<TAB>microseconds per query, timed in-process\n"
     "      --tag TAG             the run's tag (default kzsearch)\n"
@@ -355,10 +355,14 @@ static const char run_help[] =
     "      --cold                do not read the index into memory first\n"
     "      --sort ORDER, --since DATE, --until DATE, --date-field NAME   as for a\n"
     "                            search (--since and --until without --mode)\n"
+    "      --facet SPEC          as for a search (FIELD, date:month, source:50),\n"
+    "                            counted over each query's matches into\n"
+    "      --facets FILE         one JSON line a query: qid, total, facets\n"
     "\n"
     "Examples:\n"
     "  kzsearch run --index ~/ixsf --queries queries.tsv --mode or -k 1000 -o sf.run\n"
-    "  kzsearch run --queries q.tsv -k 10 --latency lat.tsv -o /dev/null\n";
+    "  kzsearch run --queries q.tsv -k 10 --latency lat.tsv -o /dev/null\n"
+    "  kzsearch run --queries q.tsv -k 0 --facet source --facet date:month --facets f.jsonl\n";
 
 static const char shards_help[] =
     "Usage: kzsearch shards create SET_DIR SHARD_DIR...\n"

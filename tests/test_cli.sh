@@ -748,6 +748,22 @@ expect_status 0 "run with --sort and --since"
 if [ "$(awk '{print $3}' "$T/nrun" | tr '\n' ' ')" = "n3 n2 " ]; then pass "run: sorted and narrowed"; else fail "run --sort --since" "$(cat "$T/nrun")"; fi
 run "$KZ" run --index "$T/news" --queries "$T/nq.tsv" --mode and --since 1987-06
 expect_status 2 "run: --since needs the query language"
+# Facets in batch mode: a JSON line a query, the counts a search gives.
+printf '1\tsoviet\n2\tgrain\n' >"$T/fq.tsv"
+run "$KZ" run --index "$T/news" --queries "$T/fq.tsv" -k 0 --facet topics --facet date:month --facets "$T/facets.jsonl"
+expect_status 0 "run with --facet"
+if [ ! -s "$T/out" ] && [ "$(wc -l <"$T/facets.jsonl")" -eq 2 ]; then pass "run -k 0: no hits, a facet line a query"; else fail "run -k 0 --facets" "$(output; cat "$T/facets.jsonl")"; fi
+"$KZ" --index "$T/news" --json -n 0 --facet topics --facet date:month grain >"$T/fs.json"
+python3 - "$T/facets.jsonl" "$T/fs.json" <<'PY' && pass "run's facets are the search's" || fail "run's facets differ from the search's" "$(cat "$T/facets.jsonl" "$T/fs.json")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+search = json.load(open(sys.argv[2]))
+assert [l["qid"] for l in lines] == ["1", "2"], lines
+assert lines[1]["facets"] == search["facets"], (lines[1], search["facets"])
+assert lines[1]["total"] == search["total"], (lines[1], search)
+PY
+run "$KZ" run --index "$T/news" --queries "$T/fq.tsv" --facet topics
+expect_status 2 "run: --facet needs --facets"
 run "$KZ" --index "$T/news" --json -n 1 'steppe'
 expect_in out '"source": "Radio Free Europe"' "json metadata"
 run "$KZ" --index "$T/news" --json -n 1 'imports'
