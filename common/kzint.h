@@ -883,6 +883,9 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 #define KZ_DATE_TERM_DAY 'D'
 #define KZ_FIELD_NUMBER 'n'
 #define KZ_FIELD_WORD 'w' /* a word of a text field: its stem, as the text's */
+/* The title's words are those of a text field of this name (format 6);
+ * no metadata field of the name gives terms. */
+#define KZ_TITLE_FIELD "title"
 /* A number term's level: 'a' + hex digits of its key kept - 1 ('a' .. 'p'). */
 #define KZ_NUMBER_LEVELS 16
 #define KZ_FIELD_NAME_MAX 128
@@ -1303,7 +1306,15 @@ typedef struct kz_qnode {
     uint8_t in_title; /* LEAF: title:word, title:"a phrase": it matches a document only where
                          its term or phrase stands in the title, and scores as the same leaf
                          without title: (its unit's) */
+    uint8_t title_twin; /* LEAF in_title: leaf_terms[title_first .. + count) are its terms as
+                           the title field's words (KZ_TITLE_FIELD), whose lists find the
+                           titles that hold it in a segment that has them (format 6) */
+    uint32_t title_first;
 } kz_qnode;
+
+/* Tests only: when set, title: leaves find titles by positions even in
+ * segments with title terms, as in those without (format 5). */
+extern int kz_title_terms_off;
 
 typedef struct kz_qterm {
     char *text;       /* the stem, NUL-terminated, owned */

@@ -526,9 +526,11 @@ static int field_words(worker *w, const char *field, size_t flen, const char *va
     return rc;
 }
 
-/* Inverts document i's field terms (FORMAT.md "Field terms"), read from
- * its DOCINFO record: they count in no document length. */
-static int invert_fields(worker *w, batch *bt, uint32_t i)
+/* Inverts document i's field terms (FORMAT.md "Field terms"): its
+ * title's words (title[0 .. n_title), the stems of the text's first
+ * tokens) as the title field's, then its metadata's, read from its
+ * DOCINFO record. They count in no document length. */
+static int invert_fields(worker *w, batch *bt, uint32_t i, const kz_token *title, size_t n_title)
 {
     uint64_t off = kz_load_u64(bt->info_off.data + 8 * (size_t)i);
     uint64_t end = i + 1 < bt->n_docs ? kz_load_u64(bt->info_off.data + 8 * (size_t)(i + 1)) : bt->docinfo.len;
@@ -543,6 +545,16 @@ static int invert_fields(worker *w, batch *bt, uint32_t i)
     if (kz_varint_get(&p, e, &n_meta))
         return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
     w->fields.len = 0;
+    for (size_t k = 0; k < n_title; k++) {
+        size_t slen, len;
+        const char *stem = kz_analyzer_term(w->an, title[k].term, &slen);
+        char term[KZ_TERM_MAX_BYTES];
+        int rc = kz_field_word_term(term, &len, KZ_TITLE_FIELD, strlen(KZ_TITLE_FIELD), stem, slen) == 0
+                     ? field_term(w, term, len)
+                     : KZ_OK;
+        if (rc)
+            return rc;
+    }
     for (uint64_t m = 0; m < n_meta; m++) {
         uint64_t klen, vlen;
         const uint8_t *key, *value;
@@ -554,6 +566,8 @@ static int invert_fields(worker *w, batch *bt, uint32_t i)
             return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
         value = p;
         p += vlen;
+        if (klen == strlen(KZ_TITLE_FIELD) && memcmp(key, KZ_TITLE_FIELD, klen) == 0)
+            continue; /* the title's terms are its words */
         kz_field_type type = kz_field_type_of(w->b->field_types, w->b->n_field_types, (const char *)key, (size_t)klen);
         int rc = type == KZ_FIELD_TYPE_TEXT
                      ? field_words(w, (const char *)key, (size_t)klen, (const char *)value, (size_t)vlen)
@@ -621,7 +635,8 @@ static int process_batch(worker *w, batch *bt)
             return kz_error_set(KZ_ELIMIT, "document has more than 2^32 tokens");
         if ((rc = text_simhash(w, w->tv.v + title_tokens, w->tv.len - title_tokens, &bt->simhash[i])))
             return rc;
-        if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)) || (rc = invert_fields(w, bt, i)))
+        if ((rc = inverter_add(w, bt->first_docid + i, w->tv.v, w->tv.len)) ||
+            (rc = invert_fields(w, bt, i, w->tv.v, title_tokens)))
             return rc;
         bt->dl[i] = (uint32_t)w->tv.len;
         bt->tokens += w->tv.len;

@@ -1476,6 +1476,42 @@ static void mark_title(kz_query *q, uint32_t node, unsigned depth)
         mark_title(q, q->kids[n->first + i], depth + 1);
 }
 
+/* Gives the title: leaves under node their title twins: the same terms as
+ * the title field's words, so that a segment with title terms finds the
+ * documents by their lists, not by the positions of every document with
+ * the word (kz_qnode.title_twin). */
+static int add_title_twins(parser *p, uint32_t node, unsigned depth)
+{
+    kz_query *q = p->q;
+    if (q->nodes[node].kind != KZ_QNODE_LEAF) {
+        for (uint32_t i = 0; i < q->nodes[node].count && depth < 2 * MAX_DEPTH; i++)
+            if (add_title_twins(p, q->kids[q->nodes[node].first + i], depth + 1))
+                return p->rc;
+        return KZ_OK;
+    }
+    uint32_t first = q->nodes[node].first, count = q->nodes[node].count;
+    if (!q->nodes[node].in_title || count == 0)
+        return KZ_OK;
+    if (grow((void **)&q->leaf_terms, &q->leaf_terms_cap, q->n_leaf_terms + count, sizeof *q->leaf_terms))
+        return oom(p);
+    size_t at = q->n_leaf_terms;
+    for (uint32_t i = 0; i < count; i++) {
+        const kz_qterm *t = &q->terms[q->leaf_terms[first + i]];
+        char term[KZ_TERM_MAX_BYTES];
+        size_t len;
+        uint32_t id;
+        if (kz_field_word_term(term, &len, KZ_TITLE_FIELD, strlen(KZ_TITLE_FIELD), t->text, t->len) != 0)
+            return KZ_OK; /* a word no title term can hold: positions, as before format 6 */
+        if (intern_term(p, term, len, &id))
+            return p->rc ? p->rc : oom(p);
+        q->leaf_terms[at + i] = id;
+    }
+    q->n_leaf_terms += count;
+    q->nodes[node].title_first = (uint32_t)at;
+    q->nodes[node].title_twin = 1;
+    return KZ_OK;
+}
+
 /* title:word, title:word*, title:word~ and title:"a phrase" (t the word
  * up to the colon, the value from vat): the word or phrase as it would be
  * read alone, its leaves matching only where they stand in a title
@@ -1502,8 +1538,10 @@ static int title_clause(parser *p, const tok *t, const char *op, size_t vat, kz_
         word.start = vat;
         rc = word_clauses(p, &word, occur, out);
     }
-    for (size_t i = before; rc == KZ_OK && i < out->n; i++)
+    for (size_t i = before; rc == KZ_OK && i < out->n; i++) {
         mark_title(p->q, out->v[i], 0);
+        rc = add_title_twins(p, out->v[i], 0);
+    }
     return rc;
 }
 
@@ -1583,12 +1621,15 @@ static int field_clause(parser *p, const tok *t, kz_occur occur, idvec *out, int
     size_t vat = i + 1;
     if (s[i] != ':' && vat < t->end && s[vat] == '=')
         op[1] = s[vat++];
+    /* title: is the title's (whose words are also the title field's, format 6). */
+    int title = nlen == strlen(KZ_TITLE_FIELD) && memcmp(name, KZ_TITLE_FIELD, nlen) == 0;
     int has = 0, has_date = 0, lo_year = 0, hi_year = 0;
-    if (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date) ||
-        (!has_date && field_has(p, name, nlen, 0, NULL, NULL, &has)))
+    if (!title &&
+        (!kz_field_name_ok(name, nlen) || field_has(p, name, nlen, KZ_FIELD_DATE, &lo_year, &hi_year, &has_date) ||
+         (!has_date && field_has(p, name, nlen, 0, NULL, NULL, &has))))
         return p->rc;
     has |= has_date;
-    if (!has && nlen == 5 && strncasecmp(name, "title", 5) == 0) {
+    if (title || (!has && nlen == 5 && strncasecmp(name, "title", 5) == 0)) {
         *handled = 1;
         return title_clause(p, t, op, vat, occur, out);
     }

@@ -67,6 +67,10 @@ typedef struct leaf_reader {
     uint32_t known_title;         /* how many of those stand in its title */
     int in_title;     /* matches only where the leaf stands in the title (title:) */
     int in_field;     /* a filter's phrase: its positions are a text field's, not the title's and text's */
+    /* in_title, when the leaf has title twins (kz_qnode.title_twin): a
+     * reader of them as the title field's words (owned), used in a
+     * segment that has title terms (eval.title_terms). */
+    struct leaf_reader *title;
 } leaf_reader;
 
 typedef struct eval {
@@ -86,6 +90,7 @@ typedef struct eval {
      * hit's docid in the index is base + docid. */
     kz_segment *sg;
     uint32_t base, seg_docs;
+    int title_terms; /* the segment's titles are title field words too (format 6) */
     const roaring_bitmap_t *deleted; /* the segment's, NULL when none */
     /* The documents the query's top-level filters let through (fast
      * paths only, by try_fast), a flat bitset of allowed_words words
@@ -195,6 +200,8 @@ static kz_occur occur_of(const eval *e, const kz_qnode *n)
 
 static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d);
 
+int kz_title_terms_off;
+
 /* Whether document d matches filter node `node` as filter_bits would have
  * it, reading the filter terms' cursors forward: d must not decrease from
  * one call to the next in a segment. */
@@ -288,8 +295,24 @@ static int cmp_hit_docids(const void *x, const void *y)
 
 /* ------------------------------------------------------------- leaves */
 
+/* The leaf of an in_title leaf's title twins (kz_qnode.title_twin): a
+ * phrase of them, where the leaf is a phrase, in the title field. */
+static kz_qnode title_twin_of(const kz_qnode *leaf)
+{
+    kz_qnode twin = *leaf;
+    twin.first = leaf->title_first;
+    twin.in_title = 0;
+    twin.title_twin = 0;
+    twin.filter = 1;
+    return twin;
+}
+
 static void leaf_free(leaf_reader *lr)
 {
+    if (lr->title) {
+        leaf_free(lr->title);
+        free(lr->title);
+    }
     for (uint32_t i = 0; lr->pos && i < lr->n; i++)
         free(lr->pos[i]);
     free(lr->pos);
@@ -423,6 +446,22 @@ static uint32_t leaf_next(eval *e, leaf_reader *lr, uint32_t d)
 {
     if (lr->missing)
         return KZ_DOC_END;
+    if (lr->in_title && lr->title && e->title_terms) {
+        /* The titles that hold it, by the title field's lists; the
+         * text's cursors follow, as scoring and the other paths read
+         * them. A title word is a word of the document: a document the
+         * text's lists lack is a damaged index's, and passed over. */
+        for (;;) {
+            uint32_t x = leaf_next(e, lr->title, d), i = 0;
+            if (x == KZ_DOC_END || e->rc)
+                return KZ_DOC_END;
+            while (i < lr->n && kz_cursor_seek(&lr->cur[i], x) == x)
+                i++;
+            if (i == lr->n)
+                return x;
+            d = x + 1;
+        }
+    }
     if (lr->n == 1 && !lr->in_title)
         return kz_cursor_seek(&lr->cur[0], d);
     while (lr->n == 1) {
@@ -1824,6 +1863,7 @@ static int segment_open(eval *e, size_t s)
     kz_index_info si;
     kz_segment_get_info(e->sg, &si);
     e->seg_docs = (uint32_t)si.docs;
+    e->title_terms = si.format_version >= 6 && !kz_title_terms_off;
     e->bound_scale = e->default_k1_b && si.avgdl > 0 ? KZ_MAX(1.0, e->avgdl / si.avgdl) : 0;
     /* Every dl and title length read below is checked once, here. */
     int rc = si.docs ? kz_file_verify(kz_segment_file(e->sg), KZ_SEC_DOCS, 0, si.docs * KZ_DOC_SIZE) : KZ_OK;
@@ -1856,6 +1896,14 @@ static int segment_open(eval *e, size_t s)
             return rc;
         e->match[i].in_title = q->nodes[i].in_title; /* scoring readers: never */
         e->match[i].in_field = q->nodes[i].filter;
+        if (q->nodes[i].in_title && q->nodes[i].title_twin) {
+            kz_qnode twin = title_twin_of(&q->nodes[i]);
+            if (!e->match[i].title && !(e->match[i].title = calloc(1, sizeof *e->match[i].title)))
+                return oom();
+            if ((rc = leaf_open(e, e->match[i].title, &twin)))
+                return rc;
+            e->match[i].title->in_field = 1;
+        }
         phrase_starts(e, &q->nodes[i]);
     }
     for (size_t u = 0; u < q->n_units; u++)
@@ -1891,6 +1939,10 @@ static int eval_pass(eval *e, kz_occur occur)
                 e->cache_doc[i] = 0; /* empty: from > doc */
                 if (q->nodes[i].kind == KZ_QNODE_LEAF)
                     leaf_start(e, &e->match[i], &q->nodes[i]);
+                if (e->match[i].title) {
+                    kz_qnode twin = title_twin_of(&q->nodes[i]);
+                    leaf_start(e, e->match[i].title, &twin);
+                }
             }
             for (size_t u = 0; u < q->n_units; u++)
                 leaf_start(e, &e->score[u], &q->nodes[q->units[u]]);
@@ -2616,7 +2668,7 @@ int kz_results_explain(kz_explanation *out, kz_index *ix, const kz_results *r, s
          * one leaf. */
         kz_qterm *terms = calloc(ku->n_terms, sizeof *terms);
         uint32_t *leaf_terms = calloc(ku->n_terms, sizeof *leaf_terms), unit_leaf = 0;
-        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0, 0, 0 };
+        kz_qnode leaf = { KZ_QNODE_LEAF, KZ_OCCUR_DEFAULT, 1, 0, (uint32_t)ku->n_terms, 0, 0, 0, 0, 0 };
         if (!terms || !leaf_terms)
             rc = oom();
         for (size_t i = 0; rc == KZ_OK && i < ku->n_terms; i++) {

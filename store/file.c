@@ -334,9 +334,11 @@ int kz_file_open(kz_file **out, const char *path)
         goto done;
     }
     f->version = kz_load_u32(h + KZ_HDR_VERSION);
-    if (f->version != KZ_FORMAT_VERSION) {
-        rc = kz_error_set(KZ_EVERSION, "%s: index format version %u, this kzsearch reads version %u: rebuild the index with 'kzsearch index'",
-                          path, f->version, KZ_FORMAT_VERSION);
+    if (f->version < KZ_FORMAT_VERSION_MIN || f->version > KZ_FORMAT_VERSION) {
+        rc = kz_error_set(KZ_EVERSION,
+                          "%s: index format version %u, this kzsearch reads versions %u to %u: rebuild the index with "
+                          "'kzsearch index'",
+                          path, f->version, KZ_FORMAT_VERSION_MIN, KZ_FORMAT_VERSION);
         goto done;
     }
     if (kz_load_u32(h + KZ_HDR_SIZE) != KZ_HEADER_SIZE) {

@@ -26,7 +26,8 @@
  * transfers, as PNG's signature does. */
 #define KZ_MAGIC "\x89KZI\r\n\x1a\n"
 #define KZ_END_MAGIC "KZIEND\r\n"
-#define KZ_FORMAT_VERSION 5u
+#define KZ_FORMAT_VERSION 6u /* what a writer writes */
+#define KZ_FORMAT_VERSION_MIN 5u /* the oldest a reader reads: 5 has no title terms */
 /* Written as a u64 in the file's byte order (little-endian): a big-endian
  * reader sees 0x0807060504030201 and knows. */
 #define KZ_BYTE_ORDER_MARK 0x0102030405060708ull

@@ -862,6 +862,14 @@ static int segment_field_names(kz_segment *sg, char ***names, size_t *n, size_t 
             o++; /* no field term: not ours to list */
             continue;
         }
+        uint32_t f_first, f_count;
+        if (len == strlen(KZ_TITLE_FIELD) && memcmp(t->text + 1, KZ_TITLE_FIELD, len) == 0) {
+            /* The title's words: no metadata field, past them. */
+            if ((rc = kz_segment_term_prefix(sg, &f_first, &f_count, t->text, len + 2)))
+                break;
+            o = f_count && f_first + f_count > o ? f_first + f_count : o + 1;
+            continue;
+        }
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 16;
             char **grown = realloc(*names, c * sizeof *grown);
@@ -878,7 +886,6 @@ static int segment_field_names(kz_segment *sg, char ***names, size_t *n, size_t 
         }
         (*n)++;
         /* Past every term of this field. */
-        uint32_t f_first, f_count;
         if ((rc = kz_segment_term_prefix(sg, &f_first, &f_count, t->text, len + 2)))
             break;
         o = f_count && f_first + f_count > o ? f_first + f_count : o + 1;

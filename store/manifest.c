@@ -94,6 +94,8 @@ int kz_field_type_declare(kz_manifest_field **fields, size_t *n, const char *nam
         return kz_error_set(KZ_EINVAL, "\"%.*s\" cannot name a field", (int)KZ_MIN(len, (size_t)200), name);
     if ((unsigned)type > KZ_FIELD_TYPE_TEXT)
         return kz_error_set(KZ_EINVAL, "field type %u is none", (unsigned)type);
+    if (len == strlen(KZ_TITLE_FIELD) && memcmp(name, KZ_TITLE_FIELD, len) == 0)
+        return kz_error_set(KZ_EINVAL, "title is the document's title, searched with title:, and takes no type");
     int found;
     size_t i = field_at(*fields, *n, name, len, &found);
     if (found && redeclare && type == KZ_FIELD_TYPE_AUTO) {

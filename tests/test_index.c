@@ -162,6 +162,14 @@ static void model_token(void *ctx, const char *stem, size_t len, size_t start, s
     p->pos[p->tf++] = m->cur_pos++;
 }
 
+/* A title word, as the title field's word term (format 6). */
+static void model_title_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    char term[300];
+    int w = snprintf(term, sizeof term, "\x01title\x1fw%.*s", (int)len, stem);
+    model_token(ctx, term, (size_t)w, start, end);
+}
+
 static int cmp_mterm(const void *a, const void *b)
 {
     const mterm *x = a, *y = b;
@@ -182,10 +190,12 @@ static void build_model(model *m, const tdoc *docs, size_t n)
         CHECK_OK(kz_analyze(NULL, docs[i].text, docs[i].text_len, model_token, m));
         m->dl[i] = m->cur_pos;
         m->tokens += m->cur_pos;
-        /* Field terms, as FORMAT.md "Field terms" says, for the two kinds
-         * of value the documents have (an ISO day, an ASCII keyword): their
-         * positions count the document's field terms from 0. */
+        /* Field terms, as FORMAT.md "Field terms" says: the title's words,
+         * then the two kinds of value the documents have (an ISO day, an
+         * ASCII keyword); their positions count the document's field terms
+         * from 0. */
         m->cur_pos = 0;
+        CHECK_OK(kz_analyze(NULL, docs[i].title, docs[i].title_len, model_title_token, m));
         for (size_t k = 0; k < docs[i].n_meta; k++) {
             const kz_doc_field *f = &docs[i].meta[k];
             char term[256];
