@@ -328,7 +328,7 @@ static int read_search_reply(machine *m, size_t i, const char *reply, size_t len
 {
     machine_clear_step2(m);
     const char *p = reply, *end = reply + len;
-    static const char magic[] = "kzsearch shard 1\n";
+    static const char magic[] = "kzsearch shard 2\n";
     if (len < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1) != 0)
         return -1;
     p += sizeof magic - 1;
@@ -387,15 +387,15 @@ static int read_search_reply(machine *m, size_t i, const char *reply, size_t len
             memcpy(line, p, n);
             line[n] = 0;
             merged_hit h = { 0 };
-            unsigned long long docid, fp;
-            int day, all, used = 0;
-            if (sscanf(line, "hit %la %llu %d %d %llx%n", &h.r.score, &docid, &day, &all, &fp, &used) != 5 ||
+            unsigned long long docid, key, fp;
+            int all, used = 0;
+            if (sscanf(line, "hit %la %llu %llx %d %llx%n", &h.r.score, &docid, &key, &all, &fp, &used) != 5 ||
                 (size_t)used != n || docid > UINT32_MAX)
                 return -1;
             h.local = (uint32_t)docid;
             h.machine = i;
             h.r.docid = m->docid_base + docid;
-            h.r.day = day;
+            h.r.sort_key = key;
             h.r.all_words = all != 0;
             h.r.fingerprint = fp;
             merged_hit *g = realloc(m->hits, (m->n_hits + 1) * sizeof *g);
@@ -445,7 +445,7 @@ typedef struct block {
 
 static int read_blocks(const http_call *c, block *out, size_t n)
 {
-    static const char magic[] = "kzsearch shard 1\n";
+    static const char magic[] = "kzsearch shard 2\n";
     const char *p = c->reply, *end = c->reply + c->reply_len;
     if (!p || c->reply_len < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1) != 0)
         return -1;
@@ -620,7 +620,7 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
             continue;
         }
         const char *stats_text = c->reply;
-        if (c->reply_len > 23 && memcmp(c->reply, "kzsearch shard 1\nindex ", 23) == 0 &&
+        if (c->reply_len > 23 && memcmp(c->reply, "kzsearch shard 2\nindex ", 23) == 0 &&
             (stats_text = memchr(c->reply + 23, '\n', c->reply_len - 23))) {
             size_t tl = (size_t)(stats_text - (c->reply + 23));
             snprintf(co.m[i].at, sizeof co.m[i].at, "%.*s", (int)KZ_CLI_MIN(tl, sizeof co.m[i].at - 1), c->reply + 23);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHARD_MAGIC "kzsearch shard 1\n"
+#define SHARD_MAGIC "kzsearch shard 2\n"
 #define SHARD_MAX_ITEMS 100000 /* hits of one "hits" request */
 
 /* The message of an error of this file's own (kz_last_error() holds the
@@ -103,7 +103,7 @@ static int step_search(FILE *f, search_result *res, kz_index *ix, search_spec *s
         kz_ranked h;
         if ((rc = kz_results_ranked(&h, ix, r, i, 0)))
             return rc;
-        fprintf(f, "hit %a %" PRIu64 " %" PRId32 " %d %" PRIx64 "\n", h.score, h.docid, h.day, h.all_words,
+        fprintf(f, "hit %a %" PRIu64 " %" PRIx64 " %d %" PRIx64 "\n", h.score, h.docid, h.sort_key, h.all_words,
                 h.fingerprint);
     }
     fputs("end\n", f);

@@ -856,12 +856,17 @@ int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
 /* The near-duplicate fingerprint of docid's text (FORMAT.md "SIMHASH"),
  * verified. */
 int kz_segment_doc_simhash(kz_segment *sg, uint32_t docid, uint64_t *out);
-/* Each document's latest date in field (days since 1970-01-01 of its D
- * terms, else the first day of its latest M term; KZ_NO_DAY when none),
- * built from the field terms on first use and kept while sg is open
- * (4 bytes a document). Safe from several threads. */
+/* Each document's sort key in field (kz_ranked.sort_key): kind
+ * KZ_FIELD_DATE, its latest date (of its D terms, else the first day of
+ * its latest M term, kz_sort_key_of_day); KZ_FIELD_NUMBER, its greatest
+ * number's key (kz_field_number_key); KZ_NO_SORT_KEY when none. Built
+ * from the field terms on first use and kept while sg is open (8 bytes a
+ * document). Safe from several threads. */
 #define KZ_NO_DAY INT32_MIN
-int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const int32_t **out);
+int kz_segment_sort_keys(kz_segment *sg, const char *field, size_t len, char kind, const uint64_t **out);
+/* The sort key of a day (days since 1970-01-01): ordered as the days,
+ * above KZ_NO_SORT_KEY. */
+static inline uint64_t kz_sort_key_of_day(int32_t day) { return (uint64_t)((int64_t)day - INT32_MIN) + 1; }
 
 /* A document's fingerprint (FORMAT.md "DOCHASH") is built field by field:
  * title, text, then each metadata key and value, each as repaired UTF-8.

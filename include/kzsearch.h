@@ -459,8 +459,10 @@ typedef struct kz_search_options {
     const kz_facet_spec *facets;
     size_t n_facets;
     /* Hits ordered by a date field (its latest date in a document, by
-     * day; documents without one last), then by score, then by docid;
-     * NULL: by score. Read during kz_query_run only. */
+     * day), or by a number field when the index has no dates in it (its
+     * greatest number in a document); documents without one last; then
+     * by score, then by docid. NULL: by score. Read during kz_query_run
+     * only. */
     const char *sort_field;
     int sort_descending; /* newest first */
 } kz_search_options;
@@ -600,10 +602,12 @@ int kz_query_parse_global(kz_query **out, kz_index *ix, const char *text, size_t
                           const kz_stats *global, kz_syntax_error *err);
 
 /* A hit as the coordinator ranks it among every machine's. */
+#define KZ_NO_SORT_KEY 0
 typedef struct kz_ranked {
     double score;
     uint64_t docid;       /* in the whole: the docids of the machines before, plus its own */
-    int32_t day;          /* sorted by a field: its day (INT32_MIN: none); else INT32_MIN */
+    uint64_t sort_key;    /* sorted by a field: its key there, ordered as its dates or numbers
+                             (KZ_NO_SORT_KEY: none, or not sorted) */
     int all_words;        /* among the AND matches that AUTO ranks first (or every match in AND mode) */
     uint64_t fingerprint; /* its text's SimHash; 0: none */
 } kz_ranked;

@@ -2247,11 +2247,15 @@ int kz_stats_gather(kz_stats **out, kz_index *ix, const char *text, size_t len, 
      * (step 2 may suggest one where every machine lacks it). */
     rc = parse_with(&q, ix, text, len, flags | KZ_QUERY_SUGGEST, err, NULL, *out);
     kz_query_free(q);
-    if (rc == KZ_OK && sort_field) { /* kz_query_run's check that it has dates */
+    if (rc == KZ_OK && sort_field) { /* kz_query_run's check that it has dates, else numbers */
         char prefix[KZ_FIELD_PREFIX_MAX];
+        char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
         uint64_t count;
         size_t n = kz_field_prefix(prefix, sort_field, strlen(sort_field), "dY");
         rc = kz_stats_extent(ix, NULL, *out, prefix, n, &count, NULL, NULL);
+        n = kz_field_prefix(prefix, sort_field, strlen(sort_field), full);
+        if (rc == KZ_OK)
+            rc = kz_stats_extent(ix, NULL, *out, prefix, n, &count, NULL, NULL);
     }
     if (rc == KZ_OK)
         kz_stats_settle(*out); /* so that readers may take it as const */

@@ -111,6 +111,7 @@ typedef struct eval {
      * and gather e->matched). */
     const char *sort_field;
     int sort_desc;
+    char sort_kind; /* KZ_FIELD_DATE or KZ_FIELD_NUMBER: what sort_field is sorted by */
     struct sort_item *sheap;
     size_t n_sheap, sort_k;
     struct facet_acc *facets;
@@ -781,20 +782,29 @@ static int cmp_facet_value(const void *x, const void *y)
 /* ------------------------------------------------------------- sorting */
 
 typedef struct sort_item {
-    int32_t day; /* KZ_NO_DAY: none, after every day */
+    uint64_t key; /* kz_segment_sort_keys; KZ_NO_SORT_KEY: none, after every key */
     double score;
     uint32_t docid; /* in the index */
 } sort_item;
 
-/* Whether a comes after b: by day (newest first when descending, none
+/* Whether the sort key a comes after b (0: neither): by key, the greatest
+ * first when descending, none last. */
+static int key_after(uint64_t a, uint64_t b, int descending)
+{
+    if (a == b)
+        return 0;
+    if (a == KZ_NO_SORT_KEY || b == KZ_NO_SORT_KEY)
+        return a == KZ_NO_SORT_KEY ? 1 : -1;
+    return (descending ? a < b : a > b) ? 1 : -1;
+}
+
+/* Whether a comes after b: by key (newest first when descending, none
  * last), then score, then docid. */
 static int sort_after(const eval *e, const sort_item *a, const sort_item *b)
 {
-    if (a->day != b->day) {
-        if (a->day == KZ_NO_DAY || b->day == KZ_NO_DAY)
-            return a->day == KZ_NO_DAY;
-        return e->sort_desc ? a->day < b->day : a->day > b->day;
-    }
+    int k = key_after(a->key, b->key, e->sort_desc);
+    if (k)
+        return k > 0;
     if (a->score != b->score)
         return a->score < b->score;
     return a->docid > b->docid;
@@ -831,11 +841,11 @@ static void sort_push(eval *e, sort_item it)
 }
 
 /* The segment's matches into the sorted top: a document is scored only
- * when its day could place it. */
+ * when its key could place it. */
 static int sort_segment(eval *e)
 {
-    const int32_t *days;
-    int rc = kz_segment_date_days(e->sg, e->sort_field, strlen(e->sort_field), &days);
+    const uint64_t *keys;
+    int rc = kz_segment_sort_keys(e->sg, e->sort_field, strlen(e->sort_field), e->sort_kind, &keys);
     if (rc)
         return rc;
     roaring_uint32_iterator_t *it = roaring_create_iterator(e->matched);
@@ -843,8 +853,8 @@ static int sort_segment(eval *e)
         return oom();
     for (; it->has_value && !over_budget(e); roaring_advance_uint32_iterator(it)) {
         uint32_t d = it->current_value;
-        sort_item x = { days[d], INFINITY, e->base + d };
-        if (e->n_sheap == e->sort_k) { /* full: the day alone may rule it out */
+        sort_item x = { keys[d], INFINITY, e->base + d };
+        if (e->n_sheap == e->sort_k) { /* full: the key alone may rule it out */
             sort_item probe = x;
             probe.score = INFINITY;
             probe.docid = 0;
@@ -2048,7 +2058,7 @@ struct kz_results {
     kz_hit *similar;
     uint64_t collapsed;
     uint64_t all_words_hits; /* ranks below this have every word (collapsed) */
-    int32_t *days;   /* sorted by a field: hit i's day (kz_results_ranked); else NULL */
+    uint64_t *keys;  /* sorted by a field: hit i's sort key (kz_results_ranked); else NULL */
     uint32_t offset; /* of the first hit in the ranking */
 };
 
@@ -2173,16 +2183,25 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     r->k1 = o.k1;
     r->b = o.b;
     r->avgdl = info.avgdl;
+    e.sort_kind = KZ_FIELD_DATE;
     if (o.sort_field && info.docs) {
-        /* A field without dates sorts nothing: say so rather than rank by
-         * nothing (a misspelled --sort). */
+        /* By dates, else by numbers. A field with neither sorts nothing:
+         * say so rather than rank by nothing (a misspelled --sort). */
         char prefix[KZ_FIELD_PREFIX_MAX];
+        char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
         uint64_t count = 0;
         size_t n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), "dY");
         if ((rc = kz_stats_extent(q->ix, q->global, NULL, prefix, n, &count, NULL, NULL)))
             goto done;
         if (count == 0) {
-            rc = kz_error_set(KZ_EINVAL, "no document has dates in the field \"%.64s\" to sort by", o.sort_field);
+            e.sort_kind = KZ_FIELD_NUMBER;
+            n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), full);
+            if ((rc = kz_stats_extent(q->ix, q->global, NULL, prefix, n, &count, NULL, NULL)))
+                goto done;
+        }
+        if (count == 0) {
+            rc = kz_error_set(KZ_EINVAL, "no document has dates or numbers in the field \"%.64s\" to sort by",
+                              o.sort_field);
             goto done;
         }
     }
@@ -2235,15 +2254,15 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
         free(e.heap);
         e.heap = malloc((e.n_sheap ? e.n_sheap : 1) * sizeof *e.heap);
         size_t from = KZ_MIN((size_t)o.offset, e.n_sheap);
-        r->days = malloc((e.n_sheap - from ? e.n_sheap - from : 1) * sizeof *r->days);
-        if (!e.heap || !r->days) {
+        r->keys = malloc((e.n_sheap - from ? e.n_sheap - from : 1) * sizeof *r->keys);
+        if (!e.heap || !r->keys) {
             rc = oom();
             goto done;
         }
         for (size_t i = 0; i < e.n_sheap; i++)
             e.heap[i] = (kz_hit){ e.sheap[i].docid, e.sheap[i].score };
         for (size_t i = from; i < e.n_sheap; i++)
-            r->days[i - from] = e.sheap[i].day;
+            r->keys[i - from] = e.sheap[i].key;
         e.n_heap = e.n_sheap;
     } else if (!and_first) { /* and_then_or left the heap in its order */
         qsort(e.heap, e.n_heap, sizeof *e.heap, cmp_hits);
@@ -2420,8 +2439,8 @@ static int collapse_cut(kz_results *r, const uint32_t *group, uint32_t offset, u
             continue;
         if (group[i] == i) {
             hits[slot[i]] = r->hits[i];
-            if (r->days) /* slot[i] <= i: in place */
-                r->days[slot[i]] = r->days[i];
+            if (r->keys) /* slot[i] <= i: in place */
+                r->keys[slot[i]] = r->keys[i];
         } else {
             similar[cur[slot[i]]++] = r->hits[i];
         }
@@ -2504,22 +2523,20 @@ int kz_results_ranked(kz_ranked *out, kz_index *ix, const kz_results *r, size_t 
         return kz_error_set(KZ_EINVAL, "kz_results_ranked: no hit %zu", i);
     out->score = r->hits[i].score;
     out->docid = docid_base + r->hits[i].docid;
-    out->day = r->days ? r->days[i] : KZ_NO_DAY;
+    out->sort_key = r->keys ? r->keys[i] : KZ_NO_SORT_KEY;
     out->all_words = (uint64_t)r->offset + i < r->total_all_words;
     return doc_fingerprint(ix, r->hits[i].docid, &out->fingerprint);
 }
 
-/* The order of kz_query_run: AND matches first (AUTO), then by day when
+/* The order of kz_query_run: AND matches first (AUTO), then by key when
  * sorted (sort_after), then by score, then by docid. */
 int kz_ranked_cmp(const kz_ranked *a, const kz_ranked *b, const kz_search_options *o)
 {
     if (a->all_words != b->all_words)
         return a->all_words ? -1 : 1;
-    if (o->sort_field && a->day != b->day) {
-        if (a->day == KZ_NO_DAY || b->day == KZ_NO_DAY)
-            return a->day == KZ_NO_DAY ? 1 : -1;
-        return (o->sort_descending ? a->day < b->day : a->day > b->day) ? 1 : -1;
-    }
+    int k = o->sort_field ? key_after(a->sort_key, b->sort_key, o->sort_descending) : 0;
+    if (k)
+        return k;
     if (a->score != b->score)
         return a->score < b->score ? 1 : -1;
     return a->docid < b->docid ? -1 : a->docid > b->docid;
@@ -2585,7 +2602,7 @@ void kz_results_free(kz_results *r)
 {
     if (!r)
         return;
-    free(r->days);
+    free(r->keys);
     for (size_t i = 0; r->terms && i < r->n_terms; i++)
         free(r->terms[i]);
     for (size_t u = 0; r->units && u < r->n_units; u++)

@@ -68,10 +68,12 @@ struct kz_segment {
         _Atomic uint64_t key;
     } *head_cache;
     unsigned head_levels;
-    /* Date columns (kz_segment_date_days), by field; under starts_lock. */
-    struct date_column {
+    /* Sort key columns (kz_segment_sort_keys), by field and kind; under
+     * starts_lock. */
+    struct key_column {
         char field[KZ_FIELD_NAME_MAX + 1];
-        int32_t *days;
+        char kind;
+        uint64_t *keys;
     } *dates;
     size_t n_dates;
 };
@@ -180,7 +182,7 @@ void kz_segment_free(kz_segment *sg)
     free((void *)sg->docids_checked);
     free((void *)sg->head_cache);
     for (size_t i = 0; i < sg->n_dates; i++)
-        free(sg->dates[i].days);
+        free(sg->dates[i].keys);
     free(sg->dates);
     for (size_t i = 0; i < sg->n_starts; i++)
         free(sg->starts[i].starts);
@@ -1234,9 +1236,9 @@ char *kz_default_index_dir(void)
     return out;
 }
 
-/* Sets days[d] to day for every document d of the term at ordinal o, the
- * latest when only_missing is 0, else only where days[d] is none yet. */
-static int date_term_days(kz_segment *sg, uint32_t o, int32_t day, int only_missing, int32_t *days)
+/* Sets keys[d] to key for every document d of the term at ordinal o, the
+ * greatest when only_missing is 0, else only where keys[d] is none yet. */
+static int term_keys(kz_segment *sg, uint32_t o, uint64_t key, int only_missing, uint64_t *keys)
 {
     kz_plist pl;
     int rc = kz_segment_plist(sg, &pl, o);
@@ -1255,38 +1257,19 @@ static int date_term_days(kz_segment *sg, uint32_t o, int32_t day, int only_miss
         uint32_t d = it->current_value;
         if (d >= sg->docs)
             continue; /* checked when the list was opened: cannot be */
-        if (only_missing ? days[d] == KZ_NO_DAY : day > days[d])
-            days[d] = day;
+        if (only_missing ? keys[d] == KZ_NO_SORT_KEY : key > keys[d])
+            keys[d] = key;
     }
     roaring_free_uint32_iterator(it);
     roaring_bitmap_free(b);
     return KZ_OK;
 }
 
-int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const int32_t **out)
+/* The date terms' keys: days first, then the months of documents with no
+ * day. */
+static int date_keys(kz_segment *sg, const char *field, size_t len, uint64_t *keys)
 {
-    if (!kz_field_name_ok(field, len))
-        return kz_error_set(KZ_EINVAL, "not a field name");
-    pthread_mutex_lock(&sg->starts_lock);
-    for (size_t i = 0; i < sg->n_dates; i++)
-        if (strlen(sg->dates[i].field) == len && memcmp(sg->dates[i].field, field, len) == 0) {
-            *out = sg->dates[i].days;
-            pthread_mutex_unlock(&sg->starts_lock);
-            return KZ_OK;
-        }
     int rc = KZ_OK;
-    int32_t *days = malloc((sg->docs ? sg->docs : 1) * sizeof *days);
-    struct date_column *grown = realloc(sg->dates, (sg->n_dates + 1) * sizeof *grown);
-    if (grown)
-        sg->dates = grown;
-    if (!days || !grown) {
-        free(days);
-        rc = kz_error_set(KZ_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (uint64_t d = 0; d < sg->docs; d++)
-        days[d] = KZ_NO_DAY;
-    /* Days first, then the months of documents with no day. */
     for (int level = 0; level < 2 && rc == KZ_OK; level++) {
         char prefix[KZ_FIELD_PREFIX_MAX];
         size_t n = kz_field_prefix(prefix, field, len, level == 0 ? "dD" : "dM");
@@ -1303,18 +1286,65 @@ int kz_segment_date_days(kz_segment *sg, const char *field, size_t len, const in
                                  : sscanf(t.text + n, "%4d-%2u", &y, &m) == 2;
             if (!got || y < 1 || m < 1 || m > 12 || dd < 1 || dd > 31)
                 continue; /* not a term this kzsearch writes: no date */
-            rc = date_term_days(sg, o, (int32_t)kz_days_from_civil(y, m, dd), level == 1, days);
+            rc = term_keys(sg, o, kz_sort_key_of_day((int32_t)kz_days_from_civil(y, m, dd)), level == 1, keys);
         }
     }
+    return rc;
+}
+
+/* The number terms' keys: those of full precision. */
+static int number_keys(kz_segment *sg, const char *field, size_t len, uint64_t *keys)
+{
+    char prefix[KZ_FIELD_PREFIX_MAX];
+    char kind[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
+    size_t n = kz_field_prefix(prefix, field, len, kind);
+    uint32_t first, count;
+    int rc = kz_segment_term_prefix(sg, &first, &count, prefix, n);
+    for (uint32_t o = first; rc == KZ_OK && o < first + count; o++) {
+        kz_term t;
+        uint64_t key;
+        if ((rc = kz_segment_entry(sg, &t, o)))
+            break;
+        if (kz_field_term_key(&key, t.text + n, t.len - n) != 0 || key == KZ_NO_SORT_KEY)
+            continue; /* not a term this kzsearch writes: no number */
+        rc = term_keys(sg, o, key, 0, keys);
+    }
+    return rc;
+}
+
+int kz_segment_sort_keys(kz_segment *sg, const char *field, size_t len, char kind, const uint64_t **out)
+{
+    if (!kz_field_name_ok(field, len))
+        return kz_error_set(KZ_EINVAL, "not a field name");
+    pthread_mutex_lock(&sg->starts_lock);
+    for (size_t i = 0; i < sg->n_dates; i++)
+        if (sg->dates[i].kind == kind && strlen(sg->dates[i].field) == len &&
+            memcmp(sg->dates[i].field, field, len) == 0) {
+            *out = sg->dates[i].keys;
+            pthread_mutex_unlock(&sg->starts_lock);
+            return KZ_OK;
+        }
+    int rc = KZ_OK;
+    uint64_t *keys = calloc(sg->docs ? sg->docs : 1, sizeof *keys); /* KZ_NO_SORT_KEY */
+    struct key_column *grown = realloc(sg->dates, (sg->n_dates + 1) * sizeof *grown);
+    if (grown)
+        sg->dates = grown;
+    if (!keys || !grown) {
+        free(keys);
+        rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = kind == KZ_FIELD_NUMBER ? number_keys(sg, field, len, keys) : date_keys(sg, field, len, keys);
     if (rc) {
-        free(days);
+        free(keys);
         goto done;
     }
     memcpy(sg->dates[sg->n_dates].field, field, len);
     sg->dates[sg->n_dates].field[len] = 0;
-    sg->dates[sg->n_dates].days = days;
+    sg->dates[sg->n_dates].kind = kind;
+    sg->dates[sg->n_dates].keys = keys;
     sg->n_dates++;
-    *out = days;
+    *out = keys;
 done:
     pthread_mutex_unlock(&sg->starts_lock);
     return rc;

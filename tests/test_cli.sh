@@ -713,7 +713,7 @@ run "$KZ" --index "$T/news" -l 'source:zzz*'
 expect_status 1 "a value's prefix that matches none"
 run "$KZ" --index "$T/news" --sort -dat soviet
 expect_status 2 "--sort by a field without dates"
-expect_in err 'no document has dates in the field "dat"' "--sort by a field without dates: why"
+expect_in err 'no document has dates or numbers in the field "dat"' "--sort by a field without dates: why"
 run "$KZ" --index "$T/news" 'soviet date:1987-13'
 expect_status 2 "a malformed date"
 expect_in err "column 13" "a malformed date's column"

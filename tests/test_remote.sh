@@ -46,9 +46,9 @@ gen() {
         for ((j = 0; j < n; j++)); do text+="${words[RANDOM % ${#words[@]}]} "; done
         if ((i % 50 == 7)); then text="Identical wire story about grain exports from Kazakhstan to China and the prices of wheat this autumn, as reported by several outlets."; fi
         if ((i == 123)); then text="A zeppelin flew over the steppe with a cargo of grain."; fi
-        printf '{"id":"a%d","title":"%s %s","source":"%s","date":"%d-%02d-%02d","text":"%s"}\n' "$i" \
+        printf '{"id":"a%d","title":"%s %s","source":"%s","date":"%d-%02d-%02d","views":%d,"text":"%s"}\n' "$i" \
             "${words[RANDOM % ${#words[@]}]}" "${words[RANDOM % ${#words[@]}]}" "${sources[RANDOM % 5]}" \
-            $((2019 + RANDOM % 5)) $((1 + RANDOM % 12)) $((1 + RANDOM % 28)) "$text"
+            $((2019 + RANDOM % 5)) $((1 + RANDOM % 12)) $((1 + RANDOM % 28)) $((RANDOM % 40 - 20)) "$text"
     done
 }
 gen >"$T/docs.jsonl"
@@ -131,6 +131,8 @@ compare --ids oil -n 12
 compare 'kazakhstan steppe' --sort -date --facet source
 compare 'kazakhstan zzznothing' --sort date
 compare 'zeppelin grain' --sort -date # AND finds one machine's document: the others must not fall back to OR
+compare wheat --sort -views -n 15 # by a number field, ties (40 values) by score
+compare 'kazakhstan views<0' --sort views
 compare 'zeppelin grain' -n 5
 compare 'title:grain exports'
 compare 'title:"grain exports" OR title:wheat' --any -n 15

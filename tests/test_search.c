@@ -519,6 +519,61 @@ static void test_number_ranges(void)
                   "numbers %.17g .. %.17g, expected %.17g .. %.17g", fields[0].min, fields[0].max, lo, hi);
     }
     kz_field_infos_free(fields, n_fields);
+    /* Sorted by n: by each document's greatest number, either way, those
+     * without one last; ties by score, then docid. Against the model. */
+    for (int desc = 0; ix && desc < 2; desc++) {
+        kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+        o.flags = KZ_SEARCH_NO_COLLAPSE;
+        o.mode = KZ_MODE_ALL;
+        o.limit = N;
+        kz_results *plain = NULL, *sorted = NULL;
+        CHECK_OK(kz_search(&plain, ix, "common", 6, &o));
+        o.sort_field = "n";
+        o.sort_descending = desc;
+        CHECK_OK(kz_search(&sorted, ix, "common", 6, &o));
+        if (!plain || !sorted)
+            break;
+        size_t n = kz_results_count(plain);
+        CHECK_INT(kz_results_count(sorted), n);
+        struct num_hit {
+            int has;
+            double v, score;
+            uint32_t docid;
+        } *want = calloc(n, sizeof *want);
+        for (size_t i = 0; i < n; i++) {
+            const kz_hit *x = kz_results_hit(plain, i);
+            kz_doc doc;
+            CHECK_OK(kz_index_doc(ix, &doc, x->docid, NULL, 0));
+            int d = atoi(doc.id + 1);
+            want[i] = (struct num_hit){ 0, -INFINITY, x->score, x->docid };
+            for (int j = 0; d >= 0 && d < N && j < n_values[d]; j++)
+                if (!want[i].has || value[d][j] > want[i].v)
+                    want[i].has = 1, want[i].v = value[d][j];
+        }
+        /* Insertion sort by the model's order (n is a few hundred). */
+        for (size_t i = 1; i < n; i++) {
+            struct num_hit x = want[i];
+            size_t j = i;
+            for (; j > 0; j--) {
+                const struct num_hit *y = &want[j - 1];
+                int x_first = x.has != y->has ? x.has
+                              : x.has && x.v != y->v ? (desc ? x.v > y->v : x.v < y->v)
+                              : x.score != y->score ? x.score > y->score
+                                                    : x.docid < y->docid;
+                if (!x_first)
+                    break;
+                want[j] = want[j - 1];
+            }
+            want[j] = x;
+        }
+        size_t bad = 0;
+        for (size_t i = 0; i < n && i < kz_results_count(sorted); i++)
+            bad += kz_results_hit(sorted, i)->docid != want[i].docid;
+        CHECK_MSG(bad == 0, "--sort %sn: %zu of %zu hits out of the model's order", desc ? "-" : "", bad, n);
+        free(want);
+        kz_results_free(plain);
+        kz_results_free(sorted);
+    }
     /* Not numbers: a syntax error with its column, and the keyword still found. */
     kz_results *r = NULL;
     CHECK_INT(kz_search(&r, ix, "common n>=abc", 13, NULL), KZ_ESYNTAX);
