@@ -27,6 +27,7 @@
 
 #include "kzsearch.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -422,6 +423,34 @@ kz_index *served_index_get(const served_index *s);
 /* How many new generations were put in place since the open. */
 uint64_t live_index_reloads(live_index *li);
 void live_index_free(live_index *li);
+
+/* ---------------------------------------------------------------- cmd_serve.c */
+
+struct MHD_Daemon;
+struct sockaddr;
+
+/* What kzsearch serve answers from: one live index, or (a coordinator)
+ * the machines of --remote; and its counters. */
+typedef struct serve_server {
+    live_index *li;                   /* NULL for a coordinator */
+    const char *remotes[REMOTE_MAX];  /* --remote: the machines a coordinator searches */
+    size_t n_remotes;
+    char *dir;
+    double timeout;
+    uint64_t max_work;
+    int access_log;
+    atomic_uint_fast64_t requests, errors;
+} serve_server;
+
+/* Loads libmicrohttpd and starts its daemon on srv's routes (srv must
+ * outlive it; stop it with MHD_stop_daemon): an internal epoll thread, a
+ * pool of n_threads, serve's limits, listening on addr. flags adds
+ * MHD_FLAGs: MHD_USE_IPv6, or MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC for a
+ * daemon that is handed its connections by MHD_add_connection (addr NULL;
+ * the fuzz target fuzz/fuzz_http.c). NULL if libmicrohttpd could not be
+ * loaded (said on stderr) or the daemon not started (errno may say why). */
+struct MHD_Daemon *serve_start_daemon(serve_server *srv, const struct sockaddr *addr, unsigned n_threads,
+                                      unsigned flags);
 
 /* ---------------------------------------------------------------- web_assets.c */
 

@@ -45,16 +45,7 @@
 #define LIVE_INTERVAL 0.0        /* seconds between looks for a new generation */
 #define SHARD_BODY_MAX (64u << 20) /* bytes of a POST to /api/shard/: global statistics and hits */
 
-typedef struct server {
-    live_index *li;                   /* NULL for a coordinator */
-    const char *remotes[REMOTE_MAX];  /* --remote: the machines a coordinator searches */
-    size_t n_remotes;
-    char *dir;
-    double timeout;
-    uint64_t max_work;
-    int access_log;
-    atomic_uint_fast64_t requests, errors;
-} server;
+typedef serve_server server; /* cli.h */
 
 /* ---------------------------------------------------------------- replies */
 
@@ -811,6 +802,25 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     vfprintf(stderr, fmt, ap);
 }
 
+/* ---------------------------------------------------------------- the daemon */
+
+struct MHD_Daemon *serve_start_daemon(serve_server *srv, const struct sockaddr *addr, unsigned n_threads,
+                                      unsigned flags)
+{
+    if (cli_mhd_load() != 0)
+        return NULL;
+    flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_log, srv,
+                            MHD_OPTION_SOCK_ADDR, addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, n_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                            MHD_OPTION_END);
+}
+
 /* ---------------------------------------------------------------- the command */
 
 /* ADDR:PORT, [ADDR6]:PORT or PORT into addr. 0 or -1 with a message. */
@@ -923,18 +933,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (cli_mhd_load() != 0)
         goto done;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &srv,
-                         MHD_OPTION_EXTERNAL_LOGGER, on_log, &srv,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)n_threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
-                         MHD_OPTION_END);
+    d = serve_start_daemon(&srv, (const struct sockaddr *)&addr, (unsigned)n_threads,
+                           addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (!d) {
         fprintf(stderr, "kzsearch: cannot listen on %s: %s\n", listen, errno ? strerror(errno) : "failed");
         goto done;

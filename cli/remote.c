@@ -50,6 +50,7 @@ typedef struct machine {
     kz_stats *stats;
     char at[200];    /* the index the statistics came from (step 1): later steps name it */
     int changed;     /* a later step found another index there (HTTP 409) */
+    int refused;     /* it answered a 4xx but 409: the request was at fault, not the machine */
     uint64_t docid_base;
     /* step 2 */
     uint64_t total, total_all_words;
@@ -293,6 +294,7 @@ static void call_failed(machine *m, const http_call *c)
 {
     char message[200];
     m->changed |= c->status == 409;
+    m->refused = c->status >= 400 && c->status < 500 && c->status != 409;
     if (c->status == 0) {
         machine_lost(m, "no answer: %s", c->error[0] ? c->error : "the deadline passed");
     } else {
@@ -995,6 +997,19 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
 lost:
     for (size_t i = 0; log && i < n; i++)
         fprintf(log, "kzsearch: %s: %s\n", co.m[i].base, co.m[i].why);
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++)
+        refused += co.m[i].refused;
+    if (refused == n) {
+        /* Every machine refused the request (a sort by a field none has
+         * dates in, say): the user's error, as one index would answer it,
+         * not an outage to try again. */
+        char message[300];
+        snprintf(message, sizeof message, "every machine refused the search: %.250s", co.m[0].why);
+        set_error(err, 400, "bad_request", message);
+        rc = KZ_EINVAL;
+        goto done;
+    }
     set_error(err, 503, "unavailable", "no machine answered");
     rc = KZ_EIO;
 done:

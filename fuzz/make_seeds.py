@@ -5,7 +5,7 @@ articles (data/articles), so that no binary seed is kept in the repository.
 usage: make_seeds.py KZSEARCH OUT_DIR
   KZSEARCH  the kzsearch command, used to build the seed indexes
   OUT_DIR   gets one folder per target: query/ index/ jsonl/ text/ manifest/
-            html/ warc/ stats/
+            html/ warc/ stats/ http/
 """
 import json
 import os
@@ -88,6 +88,20 @@ def text_seeds(out):
             text_record(".hidden/x.txt", "hidden") + text_record("notes.pdf", "%PDF-1.4") +
             text_record("empty.txt", ""))
     write(out, "tree", tree)
+    # One site's scraped pages in one folder (chrome.c): a breadcrumb, a
+    # kicker and lines every page repeats (the repetition rule needs four
+    # pages), an article shared by two (a copy), and trailing sections.
+    site = b""
+    shared = next(l for l in arts[0][1].splitlines() if len(l) > 250)[:400]
+    for i, (name, text) in enumerate(arts):
+        lines = [l for l in text.splitlines() if l.strip()]
+        title, body = lines[0][:60], "\n".join(lines[1:6])[:500]
+        page = ("Skip to content\nSite News: %s\nHome » world » %s\nWORLD-POLITICS %s\n%s\n%s\n"
+                "Share this:\nAdvertisement\nSubscribe to our newsletter\nRelated posts\n%s\n"
+                "Leave a comment below!\n© Site News" % (title, title, title, body, shared if i < 2 else "",
+                                                          lines[-1][:80]))
+        site += text_record("site/%d.txt" % i, page)
+    write(out, "chrome", site)
 
 
 def manifest_seeds(out, kzsearch):
@@ -170,6 +184,69 @@ def stats_seeds(out):
           (date + b"2023").hex().encode() + b"\nend\n")
 
 
+def http_request(method, target, headers=(), body=b"", version="HTTP/1.1", host="localhost"):
+    """One request as a client sends it, with Content-Length when body is
+    not empty."""
+    lines = ["%s %s %s" % (method, target, version), "Host: " + host] + list(headers)
+    if body:
+        lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def http_seeds(out):
+    """Requests to kzsearch serve (fuzz_http.c) on the sample index of
+    fuzz.h (fields source, date, n and tags; an article's file name is its
+    id): every route and parameter, the /api/shard/ steps with their
+    bodies, and the awkward shapes of HTTP; those with "Host: coordinator"
+    go to a coordinator (serve --remote) of two machines."""
+    doc = sorted(os.listdir(ARTICLES))[1]
+    stats = (b"kzsearch stats 1\ndocs 5\ntokens 6000\ndocids 5\ncyrillic 1\nparts 2\nanalyzer 3\n"
+             b"language auto\nt 3 " + b"kazakhstan".hex().encode() + b"\nend\n")
+    hits = stats + b"h 0 0x1.8p+1 1 1 1\ns 1 0x1p+1 1\nh 3 0x1p+0 2 0 1\n"
+    get = lambda target, **kw: http_request("GET", target, **kw)
+    seeds = {
+        "search": get("/api/search?q=kazakhstan&n=5"),
+        "search-facets": get("/api/search?q=russia+putin&n=3&offset=2&sort=-date&facet=source&facet=date:year"
+                             "&facet=tags:5"),
+        "search-dates": get("/api/search?q=war&since=2024-02&until=2024-06&sort=date&collapse=0&fragments=2"
+                            "&mode=all&date_field=date"),
+        "search-strict": get("/api/search?q=source%3As1+%22ethnic+russians%22+-n%3C20&strict=1&explain=1&chars=80"),
+        "search-count": get("/api/search?q=kaz*+OR+putni~&n=0&sort=%2Bn&mode=any"),
+        "search-since": get("/api/search?since=2024-03-11&n=100&offset=9900"),
+        "doc": get("/api/doc/%s?q=kazakhstan+russia" % doc),
+        "stats": get("/api/stats", headers=["Accept: application/json"]),
+        "healthz": get("/healthz", version="HTTP/1.0"),
+        "page": get("/", headers=["Accept-Encoding: gzip", "Connection: close"]),
+        "head": http_request("HEAD", "/app.js"),
+        "shard-stats": get("/api/shard/stats?q=kazakhstan+russia&facet=source"),
+        "shard-search": http_request("POST", "/api/shard/search?q=kazakhstan&k=5&facet=source", body=stats),
+        "shard-hits": http_request("POST", "/api/shard/hits?q=kazakhstan&format=json", body=hits),
+        "shard-hits-text": http_request("POST", "/api/shard/hits?q=kazakhstan&format=text&color=1",
+                                        headers=["Expect: 100-continue"], body=hits),
+        # Two requests on one connection (keep-alive), then a third cut short.
+        "keepalive": get("/api/search?q=grain&n=1") + get("/api/doc/%s" % doc) + b"GET /healthz HTTP/1.1\r\nHo",
+        "chunked": (b"POST /api/shard/search?q=kazakhstan&k=2 HTTP/1.1\r\nHost: localhost\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n" +
+                    b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (stats[:40], stats[40:])) + b"0\r\n\r\n"),
+        "get-chunked": b"GET /api/stats HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "escapes": get("/api/search?q=%zz%4%%00x&n=%31%G0&q%00=1&%=&&=&facet"),
+        "escapes-doc": get("/api/doc/%ff%fe%2e%2e%2fetc?q=%C3%28+%E2%82"),
+        "huge-header": get("/api/search?q=kazakhstan", headers=["X-Fill: " + "a" * 12000, "Cookie: " + "b=c; " * 200]),
+        "methods": http_request("PUT", "/api/search?q=x", body=b"data") + http_request("DELETE", "/healthz"),
+        "version": get("http://localhost/api/stats", version="HTTP/2.0"),
+        "unknown": get("/api/search?q=x&k=3&nope=1") + get("/api/nothing/../healthz"),
+        "coord-search": get("/api/search?q=kazakhstan+OR+russia&n=4&offset=1&facet=source&facet=date:month"
+                            "&sort=-date&fragments=2", host="coordinator"),
+        "coord-count": get("/api/search?q=%22ethnic+russians%22&n=0&since=2024-02&collapse=0", host="coordinator"),
+        "coord-doc": get("/api/doc/%s?q=putin+%%26x%%3D1%%23" % doc, host="coordinator") +
+                     get("/api/doc/%2e%2e%2f%3Fq%3D?q=a", host="coordinator"),
+        "coord-misc": get("/healthz", host="coordinator") + get("/api/stats", host="coordinator") +
+                      http_request("POST", "/api/shard/search?q=x", body=stats, host="coordinator"),
+    }
+    for name, data in seeds.items():
+        write(out, name, data)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -182,6 +259,7 @@ def main():
     html_seeds(os.path.join(out, "html"))
     warc_seeds(os.path.join(out, "warc"))
     stats_seeds(os.path.join(out, "stats"))
+    http_seeds(os.path.join(out, "http"))
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@
 # than 10 s fails the run; the input that did it is kept in
 # build-fuzz/artifacts/. The last lines say how many inputs each ran.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: query index jsonl text manifest html warc stats
+#   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: query index jsonl text manifest html warc stats http
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(query index jsonl text manifest html warc stats)
+[ ${#targets[@]} -gt 0 ] || targets=(query index jsonl text manifest html warc stats http)
 
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKZ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j2 >/dev/null
@@ -19,7 +19,7 @@ rm -rf build-fuzz/seeds
 python3 fuzz/make_seeds.py build-fuzz/kzsearch build-fuzz/seeds
 mkdir -p build-fuzz/artifacts
 
-declare -A max_len=([query]=512 [index]=65536 [jsonl]=8192 [text]=8192 [manifest]=4096 [html]=65536 [warc]=65536 [stats]=8192)
+declare -A max_len=([query]=512 [index]=65536 [jsonl]=8192 [text]=8192 [manifest]=4096 [html]=65536 [warc]=65536 [stats]=8192 [http]=16384)
 summary=()
 for t in "${targets[@]}"; do
     corpus=build-fuzz/corpus/$t

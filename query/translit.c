@@ -180,6 +180,10 @@ typedef struct reader {
     const char *w;
     size_t n;
     char out[8 * KZ_TRANSLIT_WORD_MAX + 1];
+    /* Bit v of dead[at]: no reading of w from at, after a vowel (v 1) or
+     * not, reaches its end. Without it a word that cannot be read whole
+     * (a digit at its end) is tried every way: 2^n for n e's (е or э). */
+    unsigned char dead[4 * KZ_TRANSLIT_WORD_MAX + 1];
 } reader;
 
 static int latin_vowel_before(const char *out, size_t len)
@@ -195,14 +199,22 @@ static int latin_vowel_before(const char *out, size_t len)
     return is_russian_vowel((uint32_t)c);
 }
 
-static void read_back(reader *r, size_t at, size_t len)
+/* Whether some reading of w from at reached its end (or the reading
+ * stopped: enough spellings, or an error). */
+static int read_back(reader *r, size_t at, size_t len)
 {
     if (r->k->rc || r->k->n == KZ_TRANSLIT_MAX)
-        return;
+        return 1;
     if (at == r->n) {
         emit(r->k, r->out, len);
-        return;
+        return 1;
     }
+    /* Whether the last letter is a vowel is all the past a reading of the
+     * rest depends on (and whether there is one, at == 0). */
+    int vowel = latin_vowel_before(r->out, len);
+    if (r->dead[at] & (1u << vowel))
+        return 0;
+    int reached = 0;
     for (size_t i = 0; i < sizeof latin / sizeof *latin; i++) {
         if (latin[i].lat[0] != r->w[at]) /* most entries, at no cost */
             continue;
@@ -212,22 +224,24 @@ static void read_back(reader *r, size_t at, size_t len)
         for (int a = 0; a < 3 && latin[i].cyr[a]; a++) {
             const char *c = latin[i].cyr[a];
             /* й only after a vowel; э only at the start or after one. */
-            int after_vowel = latin_vowel_before(r->out, len);
-            if (strcmp(c, "й") == 0 && !after_vowel)
+            if (strcmp(c, "й") == 0 && !vowel)
                 continue;
-            if (strcmp(c, "э") == 0 && len && !after_vowel)
+            if (strcmp(c, "э") == 0 && len && !vowel)
                 continue;
             size_t cl = strlen(c);
             if (len + cl >= sizeof r->out)
                 continue;
             memcpy(r->out + len, c, cl);
-            read_back(r, at + ll, len + cl);
+            reached |= read_back(r, at + ll, len + cl);
         }
         /* A digraph is also read as its letters ("sh" as с + х is rare
          * enough to skip; "ye" and "ia" are not digraphs of one letter). */
         if (ll > 1 && strcmp(latin[i].lat, "ye") != 0 && strcmp(latin[i].lat, "ie") != 0)
-            return;
+            break;
     }
+    if (!reached)
+        r->dead[at] |= (unsigned char)(1u << vowel);
+    return reached;
 }
 
 int kz_translit(const char *w, size_t n, kz_translit_fn fn, void *ctx)
@@ -273,7 +287,7 @@ int kz_translit(const char *w, size_t n, kz_translit_fn fn, void *ctx)
             emit(&k, utf, len);
         }
     } else {
-        reader r = { &k, w, n, { 0 } };
+        reader r = { &k, w, n, { 0 }, { 0 } };
         read_back(&r, 0, 0); /* gives nothing for a letter no scheme writes */
     }
     return k.rc;

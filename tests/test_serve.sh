@@ -268,6 +268,19 @@ status=$?
 [ "$status" = 2 ] && grep -q "bad-syn.txt:1" "$T/err" && pass "--synonyms: a bad file stops serve with its line" ||
     fail "--synonyms: a bad file: status $status" "$(cat "$T/err")"
 
+# A coordinator (serve --remote) of this server: a search every machine
+# refuses (a sort by a field none has dates in) is the user's error, a 400
+# as from one index, not a 503 "no machine answered" to try again (found
+# by fuzz/fuzz_http.c).
+"$KZ" serve --remote "$URL" --listen 127.0.0.1:0 >"$T/coord.out" 2>"$T/coord.err" &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q http "$T/coord.out" && break; sleep 0.1; done
+COORD=$(sed -n 's|.*\(http://[^ ]*\)/$|\1|p' "$T/coord.out")
+code=$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "$COORD/api/search?q=grain&sort=nofield")
+expect 400 "serve --remote: a sort by a field no machine has dates in"
+expect_body '"error": "bad_request"' "serve --remote: the machines' refusal is the user's error"
+expect_body 'no document has dates or numbers in the field' "serve --remote: the machines' message"
+
 # ---------------------------------------------------------------- a live index
 # Requests run without a pause while the index gets new generations: an
 # add, a delete, an optimize. None may fail; the new documents show.
