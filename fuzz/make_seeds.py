@@ -118,8 +118,10 @@ def manifest_seeds(out, kzsearch):
             src = os.path.join(tmp, "abc"[i])
             for name, text in group:
                 write(src, name, text)
-            steps.append([kzsearch, "index" if i == 0 else "add", "-q", "-o", ix] + (["--no-merge"] if i else []) +
-                         [src])
+            # Declared field types make the manifest's version 2 (its field
+            # entries); the later generations keep them.
+            steps.append([kzsearch, "index" if i == 0 else "add", "-q", "-o", ix] +
+                         (["--no-merge"] if i else ["--field", "date:date", "--field", "summary:text"]) + [src])
         steps.append([kzsearch, "delete", "--index", ix, arts[0][0]])
         for i, step in enumerate(steps):
             subprocess.run(step, check=True, capture_output=True)
