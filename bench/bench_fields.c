@@ -20,6 +20,8 @@
  * fields/facets-and: the query, counting only, with the facets source and
  *   date:month over every match.
  * fields/sort-date-and-top10: the query sorted by -date.
+ * fields/title-and-top10: the query with its first word in the title
+ *   (title:griffith observatory): the passages of articles so titled.
  *
  * p50 and p99 in us, each against the plain query. Checks: every filtered
  * hit is an unfiltered match that passes the filter (its own date and
@@ -93,7 +95,8 @@ typedef struct fcase {
     const char *name, *suffix;
     int facets, sort;
     int check;                           /* the bit of passes() checked, or -1 */
-    const char *fts5_name, *fts5_sql[2]; /* the same in SQLite FTS5: one or two SELECTs */
+    const char *fts5_name, *fts5_sql[2]; /* the same in SQLite FTS5: one or two SELECTs; NULL: none */
+    int title;                           /* the query's first word written title:word */
 } fcase;
 
 /* kzb_fts5_meta_fn: passage i's generated date, source and views, as
@@ -126,6 +129,8 @@ static void fts5_cases(kzb *b, const kzb_corpus *passages, const kzb_queries *q,
     for (size_t k = 0; k < n_cases; k++) {
         const fcase *fc = &cases[k];
         int bad = 0;
+        if (!fc->fts5_name)
+            continue;
         for (int pass = 0; pass < 2 && !bad; pass++) {
             for (size_t i = 0; i < q->n && !bad; i++) {
                 uint64_t rows = 0, all = 0;
@@ -171,6 +176,44 @@ static unsigned passes(kz_index *ix, uint32_t docid)
     unsigned one = strncmp(date, "2021-03", 7) == 0 && strcmp(source, "s03") == 0;
     unsigned popular = views[0] && atol(views) >= 90000;
     return ten | one << 1 | popular << 2;
+}
+
+/* The stems of a text, as the index's analyser gives them (up to 64). */
+typedef struct stems {
+    char v[64][64];
+    size_t n;
+} stems;
+
+static void add_stem(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    stems *s = ctx;
+    (void)start, (void)end;
+    if (s->n < 64 && len < sizeof s->v[0]) {
+        memcpy(s->v[s->n], stem, len);
+        s->v[s->n++][len] = 0;
+    }
+}
+
+/* Whether every hit of r has query's first word (its stem) in its title. */
+static int title_hits_ok(kz_index *ix, const char *query, const kz_results *r)
+{
+    stems want = { .n = 0 };
+    size_t first_len = strcspn(query, " ");
+    if (kz_analyze("auto", query, first_len, add_stem, &want) != KZ_OK || want.n == 0)
+        return kz_results_count(r) == 0;
+    for (size_t h = 0; h < kz_results_count(r); h++) {
+        kz_doc d;
+        stems title = { .n = 0 };
+        if (kz_index_doc(ix, &d, kz_results_hit(r, h)->docid, NULL, 0) != KZ_OK ||
+            kz_analyze("auto", d.title, d.title_len, add_stem, &title) != KZ_OK)
+            return 0;
+        int found = 0;
+        for (size_t i = 0; i < title.n && !found; i++)
+            found = strcmp(title.v[i], want.v[0]) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
 }
 
 void kzb_fields_cases(kzb *b)
@@ -222,18 +265,19 @@ void kzb_fields_cases(kzb *b)
     kz_index_get_info(ix, &info);
 #define FTS5_TOP "SELECT rowid FROM docs WHERE docs MATCH ?1 "
     static const fcase cases[] = {
-        { "fields/plain-and-top10", "", 0, 0, -1, "fields/fts5-plain-and-top10", { FTS5_TOP "ORDER BY rank LIMIT 10" } },
+        { "fields/plain-and-top10", "", 0, 0, -1, "fields/fts5-plain-and-top10", { FTS5_TOP "ORDER BY rank LIMIT 10" }, 0 },
         { "fields/filter10-and-top10", " date:2021-01..2022-06 source:s00", 0, 0, 0, "fields/fts5-filter10-and-top10",
-          { FTS5_TOP "AND date BETWEEN '2021-01-01' AND '2022-06-30' AND source = 's00' ORDER BY rank LIMIT 10" } },
+          { FTS5_TOP "AND date BETWEEN '2021-01-01' AND '2022-06-30' AND source = 's00' ORDER BY rank LIMIT 10" }, 0 },
         { "fields/filter1-and-top10", " date:2021-03 source:s03", 0, 0, 1, "fields/fts5-filter1-and-top10",
-          { FTS5_TOP "AND date BETWEEN '2021-03-01' AND '2021-03-31' AND source = 's03' ORDER BY rank LIMIT 10" } },
+          { FTS5_TOP "AND date BETWEEN '2021-03-01' AND '2021-03-31' AND source = 's03' ORDER BY rank LIMIT 10" }, 0 },
         { "fields/number10-and-top10", " views>=90000", 0, 0, 2, "fields/fts5-number10-and-top10",
-          { FTS5_TOP "AND views >= 90000 ORDER BY rank LIMIT 10" } },
+          { FTS5_TOP "AND views >= 90000 ORDER BY rank LIMIT 10" }, 0 },
         { "fields/facets-and", "", 1, 0, -1, "fields/fts5-facets-and",
           { "SELECT source, count(*) FROM docs WHERE docs MATCH ?1 GROUP BY source",
-            "SELECT substr(date, 1, 7), count(*) FROM docs WHERE docs MATCH ?1 GROUP BY 1" } },
+            "SELECT substr(date, 1, 7), count(*) FROM docs WHERE docs MATCH ?1 GROUP BY 1" }, 0 },
         { "fields/sort-date-and-top10", "", 0, 1, -1, "fields/fts5-sort-date-and-top10",
-          { FTS5_TOP "ORDER BY date DESC, rank LIMIT 10" } },
+          { FTS5_TOP "ORDER BY date DESC, rank LIMIT 10" }, 0 },
+        { "fields/title-and-top10", "", 0, 0, -1, NULL, { NULL }, 1 },
     };
     kz_facet_spec facets[2] = { { "source", KZ_FACET_VALUES, 20 }, { "date", KZ_FACET_MONTH, 36 } };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
@@ -242,7 +286,7 @@ void kzb_fields_cases(kzb *b)
         for (int pass = 0; pass < 2; pass++) {
             for (size_t i = 0; i < q->n; i++) {
                 char text[8192];
-                snprintf(text, sizeof text, "%s%s", q->text[i], fc->suffix);
+                snprintf(text, sizeof text, "%s%s%s", fc->title ? "title:" : "", q->text[i], fc->suffix);
                 kz_search_options so = KZ_SEARCH_OPTIONS_INIT;
                 so.mode = KZ_MODE_ALL;
                 if (fc->facets) {
@@ -317,6 +361,10 @@ void kzb_fields_cases(kzb *b)
                     if (sum != kz_results_total(r) && !bad++)
                         kzb_fail(b, fc->name, "query %s: source counts add to %llu of %llu", q->qid[i],
                                  (unsigned long long)sum, (unsigned long long)kz_results_total(r));
+                }
+                if (pass == 1 && fc->title && !bad && !title_hits_ok(ix, q->text[i], r)) {
+                    kzb_fail(b, fc->name, "query %s: a hit's title lacks the query's first word", q->qid[i]);
+                    bad++;
                 }
                 if (pass == 1 && fc->sort && !bad) {
                     char prev[16] = "9999";
