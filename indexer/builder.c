@@ -55,9 +55,13 @@
  * text, cut into DICT_SAMPLE_PIECE pieces; none below DICT_MIN_SAMPLE. It
  * is stored in the index, so its best size grows with the corpus (on
  * wikipedia-en and scifact text, store plus dictionary is smallest near a
- * 64th of the text): batches are held until DICT_HOLD_BYTES of text or the
- * end of the input, and a corpus that ends sooner gets a dictionary of a
- * 64th of its text, between DICT_MIN_BYTES and DICT_MAX_BYTES. */
+ * 64th of the text): batches are held until they take DICT_HOLD_BYTES
+ * (their records and tables count, not only their text, so that a million
+ * short documents are not all held; the workers' share of the budget is
+ * not in use yet, and the same documents give the same dictionary under
+ * any budget) or the input ends, and a corpus that ends sooner gets a
+ * dictionary of a 64th of its text, between DICT_MIN_BYTES and
+ * DICT_MAX_BYTES. */
 #define DICT_SAMPLE_BYTES (2u << 20)
 #define DICT_SAMPLE_PIECE 8192u
 #define DICT_MIN_SAMPLE (256u << 10)
@@ -858,8 +862,14 @@ done:
 
 static int queue_batch(kz_builder *b, batch *bt);
 
+/* The memory a batch being held takes. */
+static uint64_t batch_bytes(const batch *bt)
+{
+    return bt->arena.cap + bt->docinfo.cap + bt->info_off.cap + bt->docs_cap * sizeof *bt->docs + sizeof *bt;
+}
+
 /* Hands the current batch to the workers; until the dictionary exists,
- * holds it, and trains once enough text is held or the input ends. */
+ * holds it, and trains once enough is held or the input ends. */
 static int submit_batch(kz_builder *b, int input_ended)
 {
     batch *bt = b->cur;
@@ -873,7 +883,7 @@ static int submit_batch(kz_builder *b, int input_ended)
         else
             b->held = bt;
         b->held_tail = bt;
-        b->held_bytes += bt->arena.len;
+        b->held_bytes += batch_bytes(bt);
     }
     if (b->held_bytes < DICT_HOLD_BYTES && !input_ended)
         return KZ_OK;
