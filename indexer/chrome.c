@@ -26,7 +26,8 @@
  *  2. The page's own shape, for a folder too small or too mixed for
  *     repetition: lines that are the stock strings of publishing
  *     templates (WordPress, Blogger, ad-block walls: "Leave a Reply",
- *     "Advertisement", "Share this:") are dropped anywhere; one that opens
+ *     "Advertisement", "Share this:"; and Russian and Kazakh sites' own,
+ *     "Реклама", "Читайте также", "Жарнама") are dropped anywhere; one that opens
  *     a page's trailing sections ("Post a Comment", "You may also like",
  *     "Related posts", "Source link", "Comments: 3") cuts the text there
  *     when it comes in the document's last quarter (so that a marker
@@ -48,6 +49,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <utf8proc.h>
 #include <xxhash.h>
 
 #define CHROME_MAX_LINE 200    /* bytes: longer lines are text */
@@ -106,6 +108,19 @@ static size_t normalize(char *out, const char *s, size_t n)
             continue;
         }
         digit = 0;
+        if (c >= 0xD0 && c <= 0xD3 && i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80) {
+            /* Cyrillic (U+0400 .. U+04FF, two bytes): lower-cased as
+             * Unicode has it, when that stays in the block, so that
+             * "РЕКЛАМА" is "реклама" in as many bytes. */
+            uint32_t cp = (uint32_t)(c & 0x1F) << 6 | ((unsigned char)s[i + 1] & 0x3F);
+            utf8proc_int32_t low = utf8proc_tolower((utf8proc_int32_t)cp);
+            if (low >= 0x400 && low <= 0x4FF)
+                cp = (uint32_t)low;
+            out[o++] = (char)(0xC0 | cp >> 6);
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+            i++;
+            continue;
+        }
         out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
     for (;;) {
@@ -133,6 +148,16 @@ static const char *const stock_lines[] = {
     "read next", "read more", "source link", "comments", "0 comments", "comments 0",
     "no comments", "no comments yet", "follow us", "subscribe", "all rights reserved", "about the author",
     "tags", "newsletter", "sign up for our newsletter", "subscribe to our newsletter",
+    /* Russian templates */
+    "реклама", "поделиться", "поделитесь", "комментарии", "комментарии 0", "нет комментариев", "оставить комментарий",
+    "добавить комментарий", "оставьте комментарий", "читайте также", "читать также", "похожие новости",
+    "похожие статьи", "похожие материалы", "новости по теме", "материалы по теме", "другие новости", "источник",
+    "подписаться", "подписывайтесь", "подпишитесь на нас", "все права защищены", "теги", "метки", "версия для печати",
+    "распечатать", "предыдущая статья", "следующая статья", "предыдущая новость", "следующая новость", "наверх",
+    "перейти к содержимому",
+    /* Kazakh templates */
+    "жарнама", "бөлісу", "пікірлер", "пікір қалдыру", "тағы оқыңыз", "ұқсас жаңалықтар", "тақырып бойынша",
+    "барлық құқықтар қорғалған", "жазылу", "тегтер",
 };
 
 /* Those that open a page's trailing sections (comments, related links,
@@ -143,6 +168,10 @@ static const char *const tail_markers[] = {
     "related articles", "related stories", "related news", "more stories", "read next", "source link",
     "comments", "0 comments", "comments 0", "no comments", "no comments yet",
     "about the author", "share this", "share this article", "share this story", "share this post",
+    "комментарии", "комментарии 0", "нет комментариев", "оставить комментарий", "добавить комментарий",
+    "оставьте комментарий", "читайте также", "похожие новости", "похожие статьи", "похожие материалы",
+    "новости по теме", "материалы по теме", "другие новости", "пікірлер", "пікір қалдыру", "тағы оқыңыз",
+    "ұқсас жаңалықтар", "тақырып бойынша",
 };
 
 /* Calls to action: a short line holding one, in the second half, is
@@ -150,6 +179,7 @@ static const char *const tail_markers[] = {
 static const char *const calls_to_action[] = {
     "in the comments", "comments below", "leave a comment", "subscribe to our", "sign up for our",
     "follow us on", "your adblocker", "your ad blocker", "disable your adblock", "disabling your adblock",
+    "в комментариях", "подписывайтесь на", "подпишитесь на", "отключите блокировщик", "пікірлерде",
 };
 
 static int in_list(const char *const *list, size_t n, const char *s)

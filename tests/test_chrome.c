@@ -158,6 +158,20 @@ static void test_one_page(void)
     CHECK(!text_has(&d, "Adblock"));
     CHECK(text_has(&d, "Story rikaka"));
 
+    /* A Russian and a Kazakh site's stock lines, in any case; the trailing
+     * section after "Читайте также" goes. */
+    snprintf(doc, sizeof doc, "Токаев провёл встречу в Астане\n\n%sРЕКЛАМА\n%sЖарнама\n\nПоделиться\n\n"
+                              "Читайте также\n\nДругой заголовок о выборах\n\nВсе права защищены\n",
+             body, body);
+    clean(&d, NULL, doc);
+    CHECK_MSG(title_is(&d, "Токаев провёл встречу в Астане"), "%.*s", (int)d.title_len, d.title);
+    CHECK(!text_has(&d, "РЕКЛАМА"));
+    CHECK(!text_has(&d, "Жарнама"));
+    CHECK(!text_has(&d, "Поделиться"));
+    CHECK(!text_has(&d, "Другой заголовок"));
+    CHECK(!text_has(&d, "права защищены"));
+    CHECK(text_has(&d, "Story rikaka"));
+
     /* A breadcrumb without a headline is skipped. */
     snprintf(doc, sizeof doc, "Home \xc2\xbb world \xc2\xbb\n\nThe real headline of it\n\n%s", body);
     clean(&d, NULL, doc);
