@@ -32,12 +32,15 @@ int hit_view_load(hit_view *hv, kz_index *ix, const kz_results *r, size_t i, siz
     /* Passages come from the first KZ_SNIPPET_SCAN_BYTES: read no more
      * than those and a passage's length (4 bytes a character at most).
      * None asked for: the text is not read. */
+    kz_text_marks marks = { NULL, 0 };
     if (rc == 0 && fragments)
-        rc = kz_index_doc_text_prefix(ix, &hv->text, &hv->len, hv->h->docid,
+        rc = kz_index_doc_text_marked(ix, &hv->text, &hv->len, &marks, hv->h->docid,
                                       KZ_SNIPPET_SCAN_BYTES + 4 * snippet_chars + 64);
+    /* With its marks, only the text around the query's words is analysed. */
     if (rc == 0 && fragments)
-        rc = kz_snippets_make_doc(hv->frag, &hv->n_frag, fragments, ix, r, hv->h->docid, hv->text, hv->len,
-                                  snippet_chars);
+        rc = kz_snippets_make_marked(hv->frag, &hv->n_frag, fragments, ix, r, hv->h->docid, hv->text, hv->len,
+                                     &marks, snippet_chars);
+    kz_text_marks_free(&marks);
     /* A passage that runs to the end of what was read goes on in the text. */
     for (size_t f = 0; rc == 0 && f < hv->n_frag; f++)
         if (hv->frag[f].end == hv->len && hv->len < hv->d.text_bytes)

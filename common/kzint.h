@@ -782,6 +782,17 @@ kz_file *kz_segment_file(const kz_segment *sg);
 int kz_segment_doc(kz_segment *sg, kz_doc *out, uint32_t docid, kz_doc_field *meta, size_t max_meta);
 int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid);
 int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t docid, size_t max_bytes);
+/* How many text marks document docid has (FORMAT.md "STORE"): 0 before
+ * format 7. */
+uint64_t kz_segment_doc_mark_count(const kz_segment *sg, uint32_t docid);
+/* kz_segment_doc_text_prefix and the text's marks (kz_index_doc_text_marked). */
+int kz_segment_doc_text_marked(kz_segment *sg, char **out, size_t *len, kz_text_marks *marks, uint32_t docid,
+                               size_t max_bytes);
+/* Reads n text marks of a text of text_len bytes from p (avail bytes)
+ * into *m (malloc'd), *used the bytes they took: KZ_ECORRUPT unless each
+ * is past the one before (the first past 0) and inside the text. */
+int kz_text_marks_parse(kz_text_marks *m, const uint8_t *p, size_t avail, uint64_t n, uint64_t text_len,
+                        size_t *used);
 /* Terms by the segment's ordinals, as kz_index_term and the others give
  * them for an index of one segment. */
 int kz_segment_term(kz_segment *sg, kz_term *out, const char *term, size_t len);

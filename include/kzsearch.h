@@ -381,6 +381,23 @@ int kz_index_doc_text(kz_index *ix, char **out, size_t *len, uint32_t docid);
  * log2(documents) probes a segment. */
 int kz_index_find(kz_index *ix, uint32_t *docid, const char *id, size_t id_len);
 
+/* Where a document's text tokens start, every KZ_TEXT_MARK_EVERY-th of
+ * them: at[k] is the byte offset in the text of its token
+ * (k + 1) * KZ_TEXT_MARK_EVERY (counting from 0), ascending. They let
+ * passages be found by analysing the text around the query's words only
+ * (kz_snippets_make_marked). An index of format 6 or older has none. */
+#define KZ_TEXT_MARK_EVERY 64
+typedef struct kz_text_marks {
+    uint32_t *at; /* malloc'd (NULL when n is 0); kz_text_marks_free */
+    size_t n;
+} kz_text_marks;
+void kz_text_marks_free(kz_text_marks *m);
+
+/* kz_index_doc_text_prefix, and the text's marks in *marks (none, n 0,
+ * when the index has none or the text is longer than max_bytes). */
+int kz_index_doc_text_marked(kz_index *ix, char **out, size_t *len, kz_text_marks *marks, uint32_t docid,
+                             size_t max_bytes);
+
 /* The first max_bytes bytes of the text at most, cut back to a character
  * boundary, as kz_index_doc_text gives them; only what they need is read
  * and decompressed, so that a 200 MB document costs what its first
@@ -752,6 +769,12 @@ int kz_highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r
 int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
                          const kz_results *r, uint32_t docid, const char *text, size_t len,
                          size_t max_chars);
+/* kz_snippets_make_doc with the text's marks (kz_index_doc_text_marked;
+ * NULL or none: as kz_snippets_make_doc): the same passages, with only
+ * the text around the places of the query's terms analysed. */
+int kz_snippets_make_marked(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
+                            const kz_results *r, uint32_t docid, const char *text, size_t len,
+                            const kz_text_marks *marks, size_t max_chars);
 int kz_highlight_doc(kz_span **out, size_t *n_out, kz_index *ix, const kz_results *r, uint32_t docid,
                      int title, const char *text, size_t len);
 void kz_snippet_free(kz_snippet *s);

@@ -138,6 +138,7 @@ typedef struct worker {
     kz_tokvec tv;
     kz_tokvec fields; /* the field terms of the document being inverted */
     kz_tokvec words;  /* a text field value's words */
+    kz_buf marks;     /* the text marks of the document being stored */
     acc *accs;
     size_t n_accs;
     uint32_t *touched;
@@ -645,8 +646,20 @@ static int process_batch(worker *w, batch *bt)
         bt->dl[i] = (uint32_t)w->tv.len;
         bt->tokens += w->tv.len;
 
-        /* A document's text goes whole into one block. */
-        if (w->raw.len > 0 && w->raw.len + d->text_len > STORE_BLOCK_BYTES) {
+        /* Its text marks (FORMAT.md "STORE"): where every
+         * KZ_TEXT_MARK_EVERY-th token of the text starts, from the first
+         * mark, as deltas, so that passages are found by analysing only
+         * the text around the query's places. */
+        w->marks.len = 0;
+        size_t text_tokens = w->tv.len - title_tokens;
+        for (size_t j = KZ_TEXT_MARK_EVERY, prev = 0; j < text_tokens; j += KZ_TEXT_MARK_EVERY) {
+            size_t at = w->tv.v[title_tokens + j].start;
+            if ((rc = kz_buf_append_varint(&w->marks, at - prev)))
+                return rc;
+            prev = at;
+        }
+        /* A document's text and marks go whole into one block. */
+        if (w->raw.len > 0 && w->raw.len + d->text_len + w->marks.len > STORE_BLOCK_BYTES) {
             if ((rc = store_flush_block(w, bt)))
                 return rc;
             block_named = 0;
@@ -659,7 +672,8 @@ static int process_batch(worker *w, batch *bt)
         kz_store_u32(rec + KZ_DOC_BLOCK_OFF, (uint32_t)w->raw.len);
         kz_store_u32(rec + KZ_DOC_TEXT_LEN, (uint32_t)d->text_len);
         if ((rc = kz_buf_append(&bt->docs_out, rec, sizeof rec)) ||
-            (rc = kz_buf_append(&w->raw, text, d->text_len)))
+            (rc = kz_buf_append(&w->raw, text, d->text_len)) ||
+            (rc = kz_buf_append(&w->raw, w->marks.data, w->marks.len)))
             return rc;
         block_named = 1;
         if (w->raw.len >= STORE_BLOCK_BYTES) {
@@ -1830,6 +1844,7 @@ void kz_builder_free(kz_builder *b)
         kz_tokvec_free(&w->tv);
         kz_tokvec_free(&w->fields);
         kz_tokvec_free(&w->words);
+        kz_buf_free(&w->marks);
         free(w->term_hashes);
         free(w->doc_hashes);
         kz_analyzer_free(w->an);

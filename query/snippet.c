@@ -220,8 +220,54 @@ static int term_places(kz_index *ix, const kz_results *r, uint32_t docid, int ti
  * query's matches among them: *m (malloc'd, n of them). With places (not
  * NULL), only the tokens there are stemmed: a token elsewhere cannot have
  * a query term's stem. */
+/* The tokens of text around places (ascending text positions, n_places
+ * of them) into tv, with the text's marks: places closer than
+ * max_chars + 2 KZ_TEXT_MARK_EVERY tokens make one group, analysed from
+ * the mark before its first place to its last (only the places stemmed),
+ * the groups' tokens one after another, at their offsets in text. A
+ * passage's matches lie within max_chars characters, so within a group,
+ * and a group begins with a token no query term stands at. 1 when done,
+ * 0 when a place lies past the marks (a damaged index: analyse it all),
+ * or an error. */
+static int analyse_around(kz_analyzer *a, const char *text, size_t len, const uint32_t *places, size_t n_places,
+                          const kz_text_marks *marks, size_t max_chars, kz_tokvec *tv)
+{
+    size_t gap = max_chars + 2 * KZ_TEXT_MARK_EVERY;
+    uint32_t *local = malloc((n_places ? n_places : 1) * sizeof *local);
+    if (!local)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = 1;
+    for (size_t i = 0, j; i < n_places && rc == 1; i = j + 1) {
+        for (j = i; j + 1 < n_places && places[j + 1] - places[j] <= gap;)
+            j++;
+        size_t mark = places[i] ? (places[i] - 1) / KZ_TEXT_MARK_EVERY : 0;
+        if (mark > marks->n) {
+            rc = 0;
+            break;
+        }
+        size_t from = mark ? marks->at[mark - 1] : 0, first_token = mark * KZ_TEXT_MARK_EVERY;
+        if (from >= len)
+            break; /* past what is scanned */
+        for (size_t k = i; k <= j; k++)
+            local[k - i] = places[k] - (uint32_t)first_token;
+        size_t base = tv->len;
+        int r2 = kz_analyzer_run_some(a, text + from, len - from, local, j - i + 1, tv);
+        if (r2) {
+            rc = r2;
+            break;
+        }
+        for (size_t t = base; t < tv->len; t++) {
+            tv->v[t].start += (uint32_t)from;
+            tv->v[t].end += (uint32_t)from;
+        }
+    }
+    free(local);
+    return rc;
+}
+
 static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_results *r, const char *text,
-                        size_t len, const uint32_t *places, size_t n_places)
+                        size_t len, const uint32_t *places, size_t n_places, const kz_text_marks *marks,
+                        size_t max_chars)
 {
     /* An analyzer from the index's pool: a new one costs more than
      * analysing a short text. */
@@ -247,7 +293,14 @@ static int text_matches(scan *s, match **m, size_t *n, kz_index *ix, const kz_re
         for (size_t j = 0; j < ku->n_terms && rc == KZ_OK; j++)
             rc = kz_analyzer_intern(a, ku->terms[j], strlen(ku->terms[j]), &ids[n_ids++]);
     }
-    if (rc == KZ_OK)
+    int around = 0;
+    if (rc == KZ_OK && places && marks && marks->n) {
+        around = analyse_around(a, text, analysed_length(text, len), places, n_places, marks, max_chars, &s->tv);
+        rc = around < 0 ? around : KZ_OK;
+        if (around == 0)
+            s->tv.len = 0; /* from the start, then */
+    }
+    if (rc == KZ_OK && !around)
         rc = places ? kz_analyzer_run_some(a, text, analysed_length(text, len), places, n_places, &s->tv)
                     : kz_analyzer_run(a, text, analysed_length(text, len), &s->tv);
     if (rc == KZ_OK)
@@ -267,7 +320,7 @@ static int highlight(kz_span **out, size_t *n_out, kz_index *ix, const kz_result
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0;
-    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places);
+    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places, NULL, 0);
     if (rc)
         goto done;
     *out = malloc((n ? n : 1) * sizeof **out);
@@ -291,6 +344,22 @@ done:
 }
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+/* The characters of UTF-8 text[0 .. n): its bytes but continuation bytes
+ * (10xxxxxx), eight at a time. */
+static size_t count_chars(const char *text, size_t n)
+{
+    size_t chars = n, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, text + i, 8);
+        uint64_t cont = (w & ~(w << 1) & 0x8080808080808080ull) >> 7; /* bit 7 set, bit 6 clear */
+        chars -= (size_t)((cont * 0x0101010101010101ull) >> 56);
+    }
+    for (; i < n; i++)
+        chars -= ((unsigned char)text[i] & 0xC0) == 0x80;
+    return chars;
+}
 static int is_cont(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
 
 /* Byte offset max_chars characters after from (or len). */
@@ -446,7 +515,8 @@ static int cmp_snippet(const void *x, const void *y)
 }
 
 static int snippets(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
-                    const char *text, size_t len, size_t max_chars, const uint32_t *places, size_t n_places)
+                    const char *text, size_t len, size_t max_chars, const uint32_t *places, size_t n_places,
+                    const kz_text_marks *marks)
 {
     *n_out = 0;
     if (max_fragments == 0)
@@ -457,17 +527,17 @@ static int snippets(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_ind
     scan s = { 0 };
     match *m = NULL;
     size_t n = 0, made = 0;
-    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places);
+    int rc = text_matches(&s, &m, &n, ix, r, text, len, places, n_places, marks, max_chars);
     if (rc)
         goto done;
     /* Character offsets of the matches, in one pass. */
     size_t byte = 0, chars = 0;
     for (size_t k = 0; k < n; k++) {
-        for (; byte < m[k].start; byte++)
-            chars += !is_cont(text[byte]);
+        chars += count_chars(text + byte, m[k].start - byte);
+        byte = m[k].start;
         m[k].cstart = chars;
-        for (; byte < m[k].end; byte++)
-            chars += !is_cont(text[byte]);
+        chars += count_chars(text + byte, m[k].end - byte);
+        byte = m[k].end;
         m[k].cend = chars;
         byte = m[k].start; /* phrases may overlap the next match */
         chars = m[k].cstart;
@@ -569,11 +639,18 @@ int kz_highlight_doc(kz_span **out, size_t *n_out, kz_index *ix, const kz_result
 int kz_snippets_make(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
                      const char *text, size_t len, size_t max_chars)
 {
-    return snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, NULL, 0);
+    return snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, NULL, 0, NULL);
 }
 
 int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
                          uint32_t docid, const char *text, size_t len, size_t max_chars)
+{
+    return kz_snippets_make_marked(out, n_out, max_fragments, ix, r, docid, text, len, NULL, max_chars);
+}
+
+int kz_snippets_make_marked(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix, const kz_results *r,
+                            uint32_t docid, const char *text, size_t len, const kz_text_marks *marks,
+                            size_t max_chars)
 {
     uint32_t *places;
     size_t n_places;
@@ -581,7 +658,7 @@ int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, k
     memset(out, 0, max_fragments * sizeof *out);
     int rc = term_places(ix, r, docid, 0, &places, &n_places);
     if (rc == KZ_OK)
-        rc = snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, places, n_places);
+        rc = snippets(out, n_out, max_fragments, ix, r, text, len, max_chars, places, n_places, marks);
     free(places);
     return rc;
 }

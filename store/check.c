@@ -223,6 +223,22 @@ static void check_ids(checker *c, const kz_index_info *info)
         }
         if (kz_simhash(term_hashes, tv.len) != simhash)
             fault(c, "document %llu: its SimHash (SIMHASH) is not that of its text", (unsigned long long)d);
+        /* Its text marks (format 7): where its every 64th token starts. */
+        uint64_t n_marks = kz_segment_doc_mark_count(sg, (uint32_t)d);
+        kz_text_marks marks;
+        size_t used;
+        if (n_marks && kz_text_marks_parse(&marks, raw + off + len, rlen - off - len, n_marks, len, &used) != KZ_OK) {
+            fault(c, "document %llu: %s", (unsigned long long)d, kz_last_error());
+        } else if (n_marks) {
+            size_t k = 0;
+            while (k < marks.n && (k + 1) * KZ_TEXT_MARK_EVERY < tv.len &&
+                   marks.at[k] == tv.v[(k + 1) * KZ_TEXT_MARK_EVERY].start)
+                k++;
+            if (k < marks.n)
+                fault(c, "document %llu: its text mark %zu (STORE) is not where its token %zu starts",
+                      (unsigned long long)d, k, (k + 1) * KZ_TEXT_MARK_EVERY);
+            kz_text_marks_free(&marks);
+        }
         if (kz_analyzer_memory(an) > (64u << 20))
             kz_analyzer_reset(an);
     }

@@ -676,6 +676,17 @@ int kz_index_doc_text_prefix(kz_index *ix, char **out, size_t *len, uint32_t doc
     return rc ? rc : kz_segment_doc_text_prefix(s->sg, out, len, local, max_bytes);
 }
 
+int kz_index_doc_text_marked(kz_index *ix, char **out, size_t *len, kz_text_marks *marks, uint32_t docid,
+                             size_t max_bytes)
+{
+    segment_slot *s;
+    uint32_t local;
+    *out = NULL;
+    memset(marks, 0, sizeof *marks);
+    int rc = locate(ix, docid, &s, &local);
+    return rc ? rc : kz_segment_doc_text_marked(s->sg, out, len, marks, local, max_bytes);
+}
+
 int kz_index_doc_length_at(kz_index *ix, uint32_t docid, uint32_t *dl)
 {
     segment_slot *s;

@@ -720,6 +720,88 @@ fail:
     return rc;
 }
 
+int kz_text_marks_parse(kz_text_marks *m, const uint8_t *p, size_t avail, uint64_t n, uint64_t text_len,
+                        size_t *used)
+{
+    memset(m, 0, sizeof *m);
+    if (n == 0) {
+        *used = 0;
+        return KZ_OK;
+    }
+    if (n > avail || !(m->at = malloc(n * sizeof *m->at)))
+        return n > avail ? corrupt("text marks lie outside their store block")
+                         : kz_error_set(KZ_ENOMEM, "out of memory");
+    const uint8_t *q = p, *end = p + avail;
+    uint64_t at = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t delta;
+        if (kz_varint_get(&q, end, &delta) || delta == 0 || delta >= text_len - at) {
+            kz_text_marks_free(m);
+            return corrupt("a document's text marks are not in its text, in order");
+        }
+        at += delta;
+        m->at[k] = (uint32_t)at;
+    }
+    m->n = (size_t)n;
+    *used = (size_t)(q - p);
+    return KZ_OK;
+}
+
+void kz_text_marks_free(kz_text_marks *m)
+{
+    free(m->at);
+    m->at = NULL;
+    m->n = 0;
+}
+
+uint64_t kz_segment_doc_mark_count(const kz_segment *sg, uint32_t docid)
+{
+    if (kz_file_version(sg->f) < KZ_FORMAT_TEXT_MARKS || docid >= sg->docs)
+        return 0;
+    uint32_t dl = kz_segment_doc_length(sg, docid), title = kz_segment_doc_title_tokens(sg, docid);
+    uint32_t text_tokens = dl > title ? dl - title : 0;
+    return text_tokens ? (text_tokens - 1) / KZ_TEXT_MARK_EVERY : 0;
+}
+
+int kz_segment_doc_text_marked(kz_segment *sg, char **out, size_t *len, kz_text_marks *marks, uint32_t docid,
+                               size_t max_bytes)
+{
+    uint32_t block, boff;
+    uint64_t tlen;
+    *out = NULL;
+    *len = 0;
+    memset(marks, 0, sizeof *marks);
+    int rc = text_place(sg, docid, &block, &boff, &tlen);
+    if (rc)
+        return rc;
+    uint64_t n = kz_segment_doc_mark_count(sg, docid);
+    /* The marks follow the text: a text cut short is read without them,
+     * as far as the cut. */
+    if (n == 0 || tlen > max_bytes)
+        return kz_segment_doc_text_prefix(sg, out, len, docid, max_bytes);
+    uint8_t *raw = NULL;
+    size_t cap = 0, got, used;
+    uint32_t rlen;
+    uint64_t want = (uint64_t)boff + tlen + 10 * n; /* a varint is 10 bytes at most */
+    if ((rc = decompress_block(sg, block, (size_t)KZ_MIN(want, (uint64_t)SIZE_MAX), &raw, &cap, &got, &rlen)))
+        goto fail;
+    if ((uint64_t)boff + tlen > rlen || (uint64_t)boff + tlen > got) {
+        rc = corrupt("document text lies outside its store block");
+        goto fail;
+    }
+    if ((rc = kz_text_marks_parse(marks, raw + boff + tlen, got - boff - (size_t)tlen, n, tlen, &used)))
+        goto fail;
+    if (boff > 0)
+        memmove(raw, raw + boff, (size_t)tlen);
+    raw[tlen] = 0;
+    *out = (char *)raw;
+    *len = (size_t)tlen;
+    return KZ_OK;
+fail:
+    free(raw);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- terms */
 
 /* ---------------------------------------------------------------- terms

@@ -272,6 +272,24 @@ static void test_doc_variants_agree(void)
         const char *title = i % 2 ? "Токаев и Путин" : "Russia, Kazakhstan: oil";
         CHECK_OK(kz_builder_add_document(b, id, strlen(id), title, strlen(title), text, strlen(text), NULL, 0));
     }
+    /* Long texts whose query words stand far apart (text marks: passages
+     * from the text around them only), with a dropped 300-letter token
+     * and Cyrillic between. */
+    for (int i = 0; b && i < 8; i++) {
+        kz_buf t = { 0 };
+        for (int w = 0; w < 3000; w++) {
+            const char *word = w % 397 == 11 ? words[kz_test_rand(&rng) % (sizeof words / sizeof words[0])]
+                               : w == 1500 ? longword
+                               : w % 101 == 7 ? "Казахстан,"
+                               : (w % 7 == 3 ? "filler." : "filler");
+            kz_buf_append(&t, word, strlen(word));
+            kz_buf_append(&t, " ", 1);
+        }
+        char id[16];
+        snprintf(id, sizeof id, "long-%d", i);
+        CHECK_OK(kz_builder_add_document(b, id, strlen(id), "A long one", 10, (const char *)t.data, t.len, NULL, 0));
+        kz_buf_free(&t);
+    }
     if (b)
         CHECK_OK(kz_builder_commit(b, NULL));
     kz_builder_free(b);
@@ -283,7 +301,7 @@ static void test_doc_variants_agree(void)
     static const char *extra[] = { "токаев", "Tokayev", "россия", "russ*", "kaz*", "moskow~", "нефть", "война",
                                    "internationalisation", "-oil", "\"border with\"" };
     size_t nw = sizeof words / sizeof words[0], ne = sizeof extra / sizeof extra[0];
-    size_t compared = 0;
+    size_t compared = 0, marked_docs = 0;
     for (int k = 0; k < 150; k++) {
         char q[256] = "";
         int n = 1 + (int)(kz_test_rand(&rng) % 3);
@@ -313,6 +331,26 @@ static void test_doc_variants_agree(void)
             CHECK_OK(kz_snippets_make(a, &n1, fragments, ix, r, text, len, max_chars));
             CHECK_OK(kz_snippets_make_doc(c, &n2, fragments, ix, r, docid, text, len, max_chars));
             CHECK_MSG(n1 == n2, "\"%s\" doc %u: %zu passages, %zu from places", q, docid, n1, n2);
+            /* And from the text around the places alone, by its marks. */
+            kz_snippet e[4];
+            size_t n3, len2;
+            char *text2;
+            kz_text_marks marks;
+            CHECK_OK(kz_index_doc_text_marked(ix, &text2, &len2, &marks, docid, len + 1));
+            CHECK(len2 == len && memcmp(text2, text, len) == 0);
+            marked_docs += marks.n > 0;
+            CHECK_OK(kz_snippets_make_marked(e, &n3, fragments, ix, r, docid, text2, len2, &marks, max_chars));
+            CHECK_MSG(n3 == n1, "\"%s\" doc %u: %zu passages, %zu by the text marks", q, docid, n1, n3);
+            for (size_t f = 0; f < n1 && f < n3; f++) {
+                CHECK(a[f].start == e[f].start && a[f].end == e[f].end && a[f].n_marks == e[f].n_marks);
+                for (size_t i = 0; i < a[f].n_marks && i < e[f].n_marks; i++)
+                    CHECK_MSG(a[f].marks[i].start == e[f].marks[i].start && a[f].marks[i].end == e[f].marks[i].end,
+                              "\"%s\" doc %u: mark %zu differs by the text marks", q, docid, i);
+            }
+            for (size_t f = 0; f < n3; f++)
+                kz_snippet_free(&e[f]);
+            kz_text_marks_free(&marks);
+            free(text2);
             for (size_t f = 0; f < n1 && f < n2; f++) {
                 CHECK(a[f].start == c[f].start && a[f].end == c[f].end && a[f].n_marks == c[f].n_marks);
                 for (size_t i = 0; i < a[f].n_marks && i < c[f].n_marks; i++)
@@ -344,6 +382,7 @@ static void test_doc_variants_agree(void)
         kz_results_free(r);
     }
     CHECK(compared > 1000);
+    CHECK(marked_docs > 50);
     kz_index_free(ix);
 done:
     kz_test_remove_tree(dir);
