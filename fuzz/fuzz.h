@@ -219,6 +219,25 @@ static inline void kz_fuzz_search(kz_index *ix, const char *query, size_t len, u
                 }
             }
             free(text);
+            /* By the text's marks (format 7), which a hostile index may
+             * put anywhere the text is: analysed from there, safely. */
+            kz_text_marks marks;
+            text = NULL;
+            drc = kz_index_doc_text_marked(ix, &text, &text_len, &marks, docid, 1u << 20);
+            kz_fuzz_expect(drc, allowed_mask, "kz_index_doc_text_marked");
+            if (drc == KZ_OK) {
+                kz_snippet sn[2];
+                size_t n = 0;
+                int src = kz_snippets_make_marked(sn, &n, 2, ix, r, docid, text, text_len, &marks, 160);
+                kz_fuzz_expect(src, allowed_mask, "kz_snippets_make_marked");
+                for (size_t i = 0; src == KZ_OK && i < n; i++) {
+                    if (sn[i].start > sn[i].end || sn[i].end > text_len)
+                        abort();
+                    kz_snippet_free(&sn[i]);
+                }
+                kz_text_marks_free(&marks);
+            }
+            free(text);
             kz_doc d;
             kz_doc_field meta[4];
             if (kz_index_doc(ix, &d, docid, meta, 4) == KZ_OK) {
