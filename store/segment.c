@@ -690,25 +690,27 @@ int kz_segment_doc_text_prefix(kz_segment *sg, char **out, size_t *len, uint32_t
     return KZ_OK;
 }
 
-int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
+/* The text at [boff, boff + tlen) of store block `block`, into *out
+ * (malloc'd, NUL-terminated), and, when n_marks, the marks that follow it
+ * into *marks. Only as far as they end is decompressed: the rest of the
+ * block is other documents' (what is read is verified all the same). */
+static int read_text(kz_segment *sg, uint32_t block, uint32_t boff, uint64_t tlen, uint64_t n_marks, char **out,
+                     size_t *len, kz_text_marks *marks)
 {
-    uint32_t block, boff;
-    uint64_t tlen;
-    *out = NULL;
-    int rc = text_place(sg, docid, &block, &boff, &tlen);
-    if (rc)
-        return rc;
     uint8_t *raw = NULL;
-    size_t cap = 0, got;
+    size_t cap = 0, got, used;
     uint32_t rlen;
-    /* Only as far as the text's end: the rest of the block is other
-     * documents' (what is read is verified all the same). */
-    if ((rc = decompress_block(sg, block, (size_t)boff + (size_t)tlen, &raw, &cap, &got, &rlen)))
+    uint64_t want = (uint64_t)boff + tlen + 10 * n_marks; /* a varint is 10 bytes at most */
+    int rc = decompress_block(sg, block, (size_t)KZ_MIN(want, (uint64_t)SIZE_MAX), &raw, &cap, &got, &rlen);
+    if (rc)
         goto fail;
     if ((uint64_t)boff + tlen > rlen || (uint64_t)boff + tlen > got) {
         rc = corrupt("document text lies outside its store block");
         goto fail;
     }
+    if (n_marks && (rc = kz_text_marks_parse(marks, raw + boff + tlen, got - boff - (size_t)tlen, n_marks, tlen,
+                                             &used)))
+        goto fail;
     if (boff > 0)
         memmove(raw, raw + boff, (size_t)tlen);
     raw[tlen] = 0;
@@ -718,6 +720,15 @@ int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
 fail:
     free(raw);
     return rc;
+}
+
+int kz_segment_doc_text(kz_segment *sg, char **out, size_t *len, uint32_t docid)
+{
+    uint32_t block, boff;
+    uint64_t tlen;
+    *out = NULL;
+    int rc = text_place(sg, docid, &block, &boff, &tlen);
+    return rc ? rc : read_text(sg, block, boff, tlen, 0, out, len, NULL);
 }
 
 int kz_text_marks_parse(kz_text_marks *m, const uint8_t *p, size_t avail, uint64_t n, uint64_t text_len,
@@ -779,27 +790,7 @@ int kz_segment_doc_text_marked(kz_segment *sg, char **out, size_t *len, kz_text_
      * as far as the cut. */
     if (n == 0 || tlen > max_bytes)
         return kz_segment_doc_text_prefix(sg, out, len, docid, max_bytes);
-    uint8_t *raw = NULL;
-    size_t cap = 0, got, used;
-    uint32_t rlen;
-    uint64_t want = (uint64_t)boff + tlen + 10 * n; /* a varint is 10 bytes at most */
-    if ((rc = decompress_block(sg, block, (size_t)KZ_MIN(want, (uint64_t)SIZE_MAX), &raw, &cap, &got, &rlen)))
-        goto fail;
-    if ((uint64_t)boff + tlen > rlen || (uint64_t)boff + tlen > got) {
-        rc = corrupt("document text lies outside its store block");
-        goto fail;
-    }
-    if ((rc = kz_text_marks_parse(marks, raw + boff + tlen, got - boff - (size_t)tlen, n, tlen, &used)))
-        goto fail;
-    if (boff > 0)
-        memmove(raw, raw + boff, (size_t)tlen);
-    raw[tlen] = 0;
-    *out = (char *)raw;
-    *len = (size_t)tlen;
-    return KZ_OK;
-fail:
-    free(raw);
-    return rc;
+    return read_text(sg, block, boff, tlen, n, out, len, marks);
 }
 
 /* ---------------------------------------------------------------- terms */
