@@ -1873,7 +1873,7 @@ static int segment_open(eval *e, size_t s)
     kz_index_info si;
     kz_segment_get_info(e->sg, &si);
     e->seg_docs = (uint32_t)si.docs;
-    e->title_terms = si.format_version >= 6 && !kz_title_terms_off;
+    e->title_terms = si.format_version >= KZ_FORMAT_TITLE_TERMS && !kz_title_terms_off;
     e->bound_scale = e->default_k1_b && si.avgdl > 0 ? KZ_MAX(1.0, e->avgdl / si.avgdl) : 0;
     /* Every dl and title length read below is checked once, here. */
     int rc = si.docs ? kz_file_verify(kz_segment_file(e->sg), KZ_SEC_DOCS, 0, si.docs * KZ_DOC_SIZE) : KZ_OK;

@@ -27,6 +27,7 @@
 #define KZ_MAGIC "\x89KZI\r\n\x1a\n"
 #define KZ_END_MAGIC "KZIEND\r\n"
 #define KZ_FORMAT_VERSION 7u /* what a writer writes */
+#define KZ_FORMAT_TITLE_TERMS 6u /* the first with title terms ("Field terms") */
 #define KZ_FORMAT_TEXT_MARKS 7u /* the first with text marks after each text (STORE) */
 #define KZ_FORMAT_VERSION_MIN 5u /* the oldest a reader reads: 5 has no title terms */
 /* Written as a u64 in the file's byte order (little-endian): a big-endian
