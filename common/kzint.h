@@ -904,6 +904,11 @@ void kz_fingerprint_field(void *st, const void *bytes, size_t len);
 #define KZ_TITLE_FIELD "title"
 /* A number term's level: 'a' + hex digits of its key kept - 1 ('a' .. 'p'). */
 #define KZ_NUMBER_LEVELS 16
+/* The kind (kz_field_prefix) of a field's number terms of full precision,
+ * whose keys are its numbers': KZ_FIELD_NUMBER, then level 'a' +
+ * KZ_NUMBER_LEVELS - 1. */
+#define KZ_NUMBER_FULL_KIND "np"
+_Static_assert('a' + KZ_NUMBER_LEVELS - 1 == 'p' && KZ_FIELD_NUMBER == 'n', "KZ_NUMBER_FULL_KIND");
 #define KZ_FIELD_NAME_MAX 128
 
 /* The start of a field's terms: 0x01 field 0x1F and kind ("" for all of

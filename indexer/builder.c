@@ -515,20 +515,28 @@ static int field_term(void *ctx, const char *term, size_t len)
     return rc;
 }
 
-/* The words of a text field's value, as field word terms, one after
- * another so that a phrase of them is found. */
-static int field_words(worker *w, const char *field, size_t flen, const char *value, size_t vlen)
+/* The stems of toks[0 .. n) as the field's word terms, one after another
+ * so that a phrase of them is found (a stem too long for a term is left
+ * out). */
+static int field_word_terms(worker *w, const char *field, size_t flen, const kz_token *toks, size_t n)
 {
-    w->words.len = 0;
-    int rc = kz_analyzer_run(w->an, value, vlen, &w->words);
-    for (size_t i = 0; rc == KZ_OK && i < w->words.len; i++) {
+    int rc = KZ_OK;
+    for (size_t i = 0; rc == KZ_OK && i < n; i++) {
         size_t slen, len;
-        const char *stem = kz_analyzer_term(w->an, w->words.v[i].term, &slen);
+        const char *stem = kz_analyzer_term(w->an, toks[i].term, &slen);
         char term[KZ_TERM_MAX_BYTES];
         if (kz_field_word_term(term, &len, field, flen, stem, slen) == 0)
             rc = field_term(w, term, len);
     }
     return rc;
+}
+
+/* The words of a text field's value, as the field's word terms. */
+static int field_words(worker *w, const char *field, size_t flen, const char *value, size_t vlen)
+{
+    w->words.len = 0;
+    int rc = kz_analyzer_run(w->an, value, vlen, &w->words);
+    return rc ? rc : field_word_terms(w, field, flen, w->words.v, w->words.len);
 }
 
 /* Inverts document i's field terms (FORMAT.md "Field terms"): its
@@ -550,16 +558,9 @@ static int invert_fields(worker *w, batch *bt, uint32_t i, const kz_token *title
     if (kz_varint_get(&p, e, &n_meta))
         return kz_error_set(KZ_EIO, "internal error: a DOCINFO record does not parse");
     w->fields.len = 0;
-    for (size_t k = 0; k < n_title; k++) {
-        size_t slen, len;
-        const char *stem = kz_analyzer_term(w->an, title[k].term, &slen);
-        char term[KZ_TERM_MAX_BYTES];
-        int rc = kz_field_word_term(term, &len, KZ_TITLE_FIELD, strlen(KZ_TITLE_FIELD), stem, slen) == 0
-                     ? field_term(w, term, len)
-                     : KZ_OK;
-        if (rc)
-            return rc;
-    }
+    int rc = field_word_terms(w, KZ_TITLE_FIELD, strlen(KZ_TITLE_FIELD), title, n_title);
+    if (rc)
+        return rc;
     for (uint64_t m = 0; m < n_meta; m++) {
         uint64_t klen, vlen;
         const uint8_t *key, *value;
@@ -574,10 +575,10 @@ static int invert_fields(worker *w, batch *bt, uint32_t i, const kz_token *title
         if (klen == strlen(KZ_TITLE_FIELD) && memcmp(key, KZ_TITLE_FIELD, klen) == 0)
             continue; /* the title's terms are its words */
         kz_field_type type = kz_field_type_of(w->b->field_types, w->b->n_field_types, (const char *)key, (size_t)klen);
-        int rc = type == KZ_FIELD_TYPE_TEXT
-                     ? field_words(w, (const char *)key, (size_t)klen, (const char *)value, (size_t)vlen)
-                     : kz_field_terms((const char *)key, (size_t)klen, type, (const char *)value, (size_t)vlen,
-                                      field_term, w);
+        rc = type == KZ_FIELD_TYPE_TEXT
+                 ? field_words(w, (const char *)key, (size_t)klen, (const char *)value, (size_t)vlen)
+                 : kz_field_terms((const char *)key, (size_t)klen, type, (const char *)value, (size_t)vlen,
+                                  field_term, w);
         if (rc)
             return rc;
     }

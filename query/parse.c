@@ -1285,8 +1285,7 @@ static int date_clause(parser *p, const char *name, size_t nlen, const char *op,
 static int field_numbers(parser *p, const char *name, size_t len, uint64_t *lo_key, uint64_t *hi_key, int *has)
 {
     char prefix[KZ_FIELD_PREFIX_MAX];
-    char k[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
-    size_t n = kz_field_prefix(prefix, name, len, k);
+    size_t n = kz_field_prefix(prefix, name, len, KZ_NUMBER_FULL_KIND);
     uint64_t count;
     kz_term *lo = malloc(sizeof *lo), *hi = malloc(sizeof *hi);
     int rc = lo && hi ? kz_stats_extent(p->q->ix, p->global, p->record, prefix, n, &count, lo, hi) : oom(p);
@@ -2249,11 +2248,10 @@ int kz_stats_gather(kz_stats **out, kz_index *ix, const char *text, size_t len, 
     kz_query_free(q);
     if (rc == KZ_OK && sort_field) { /* kz_query_run's check that it has dates, else numbers */
         char prefix[KZ_FIELD_PREFIX_MAX];
-        char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
         uint64_t count;
         size_t n = kz_field_prefix(prefix, sort_field, strlen(sort_field), "dY");
         rc = kz_stats_extent(ix, NULL, *out, prefix, n, &count, NULL, NULL);
-        n = kz_field_prefix(prefix, sort_field, strlen(sort_field), full);
+        n = kz_field_prefix(prefix, sort_field, strlen(sort_field), KZ_NUMBER_FULL_KIND);
         if (rc == KZ_OK)
             rc = kz_stats_extent(ix, NULL, *out, prefix, n, &count, NULL, NULL);
     }

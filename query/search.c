@@ -2188,14 +2188,13 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
         /* By dates, else by numbers. A field with neither sorts nothing:
          * say so rather than rank by nothing (a misspelled --sort). */
         char prefix[KZ_FIELD_PREFIX_MAX];
-        char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
         uint64_t count = 0;
         size_t n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), "dY");
         if ((rc = kz_stats_extent(q->ix, q->global, NULL, prefix, n, &count, NULL, NULL)))
             goto done;
         if (count == 0) {
             e.sort_kind = KZ_FIELD_NUMBER;
-            n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), full);
+            n = kz_field_prefix(prefix, o.sort_field, strlen(o.sort_field), KZ_NUMBER_FULL_KIND);
             if ((rc = kz_stats_extent(q->ix, q->global, NULL, prefix, n, &count, NULL, NULL)))
                 goto done;
         }

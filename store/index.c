@@ -855,6 +855,23 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Appends a copy of name[0 .. len) to *names (n of them, room for cap). */
+static int push_name(char ***names, size_t *n, size_t *cap, const char *name, size_t len)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        char **grown = realloc(*names, c * sizeof *grown);
+        if (!grown)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        *names = grown;
+        *cap = c;
+    }
+    if (!((*names)[*n] = strndup(name, len)))
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    (*n)++;
+    return KZ_OK;
+}
+
 /* Adds the field names segment sg has terms of to *names (n, cap). */
 static int segment_field_names(kz_segment *sg, char ***names, size_t *n, size_t *cap)
 {
@@ -873,30 +890,12 @@ static int segment_field_names(kz_segment *sg, char ***names, size_t *n, size_t 
             o++; /* no field term: not ours to list */
             continue;
         }
-        uint32_t f_first, f_count;
-        if (len == strlen(KZ_TITLE_FIELD) && memcmp(t->text + 1, KZ_TITLE_FIELD, len) == 0) {
-            /* The title's words: no metadata field, past them. */
-            if ((rc = kz_segment_term_prefix(sg, &f_first, &f_count, t->text, len + 2)))
-                break;
-            o = f_count && f_first + f_count > o ? f_first + f_count : o + 1;
-            continue;
-        }
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 16;
-            char **grown = realloc(*names, c * sizeof *grown);
-            if (!grown) {
-                rc = kz_error_set(KZ_ENOMEM, "out of memory");
-                break;
-            }
-            *names = grown;
-            *cap = c;
-        }
-        if (!((*names)[*n] = strndup(t->text + 1, len))) {
-            rc = kz_error_set(KZ_ENOMEM, "out of memory");
+        /* The title's words are no metadata field: passed over. */
+        int title = len == strlen(KZ_TITLE_FIELD) && memcmp(t->text + 1, KZ_TITLE_FIELD, len) == 0;
+        if (!title && (rc = push_name(names, n, cap, t->text + 1, len)))
             break;
-        }
-        (*n)++;
         /* Past every term of this field. */
+        uint32_t f_first, f_count;
         if ((rc = kz_segment_term_prefix(sg, &f_first, &f_count, t->text, len + 2)))
             break;
         o = f_count && f_first + f_count > o ? f_first + f_count : o + 1;
@@ -920,7 +919,6 @@ static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
     size_t flen = strlen(f->name), n;
     uint64_t count;
     char day[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_DAY, 0 }, month[3] = { KZ_FIELD_DATE, KZ_DATE_TERM_MONTH, 0 };
-    char full[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
     char kw[2] = { KZ_FIELD_KEYWORD, 0 }, words[2] = { KZ_FIELD_WORD, 0 };
     for (size_t p = 0; p < ix->n_parts && f->type == KZ_FIELD_TYPE_AUTO; p++)
         f->type = kz_field_type_of(ix->parts[p].manifest.fields, ix->parts[p].manifest.n_fields, f->name, flen);
@@ -940,7 +938,7 @@ static int field_info(kz_index *ix, kz_field_info *f, kz_term *lo, kz_term *hi)
             term_day(f->last_day, hi, n);
         }
     }
-    if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, full),
+    if (rc == KZ_OK && (rc = kz_index_prefix_extent(ix, prefix, n = kz_field_prefix(prefix, f->name, flen, KZ_NUMBER_FULL_KIND),
                                                     &count, lo, hi)) == KZ_OK &&
         (f->has_numbers = count > 0)) {
         uint64_t key;

@@ -1369,8 +1369,7 @@ static int date_keys(kz_segment *sg, const char *field, size_t len, uint64_t *ke
 static int number_keys(kz_segment *sg, const char *field, size_t len, uint64_t *keys)
 {
     char prefix[KZ_FIELD_PREFIX_MAX];
-    char kind[3] = { KZ_FIELD_NUMBER, (char)('a' + KZ_NUMBER_LEVELS - 1), 0 };
-    size_t n = kz_field_prefix(prefix, field, len, kind);
+    size_t n = kz_field_prefix(prefix, field, len, KZ_NUMBER_FULL_KIND);
     uint32_t first, count;
     int rc = kz_segment_term_prefix(sg, &first, &count, prefix, n);
     for (uint32_t o = first; rc == KZ_OK && o < first + count; o++) {
