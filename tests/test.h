@@ -207,4 +207,22 @@ static KZ_TEST_UNUSED void kz_test_write_file(const char *path, const void *data
     }
 }
 
+/* The stems kz_analyze gives a text, in order: the first 16 of those
+ * under 64 bytes (kz_analyze(language, text, len, kz_test_add_stem, &s)). */
+typedef struct kz_test_stems {
+    char v[16][64];
+    size_t n;
+} kz_test_stems;
+
+static KZ_TEST_UNUSED void kz_test_add_stem(void *ctx, const char *stem, size_t len, size_t start, size_t end)
+{
+    kz_test_stems *s = ctx;
+    (void)start;
+    (void)end;
+    if (s->n < 16 && len < sizeof s->v[0]) {
+        memcpy(s->v[s->n], stem, len);
+        s->v[s->n++][len] = 0;
+    }
+}
+
 #endif

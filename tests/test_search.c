@@ -589,32 +589,15 @@ static void test_number_ranges(void)
     free(dir);
 }
 
-/* A text field's value as the index's analyser stems it. */
-typedef struct stem_seq {
-    char v[8][32];
-    int n;
-} stem_seq;
-
-static void seq_token(void *ctx, const char *stem, size_t len, size_t start, size_t end)
-{
-    stem_seq *q = ctx;
-    KZ_UNUSED(start);
-    KZ_UNUSED(end);
-    if (q->n < 8 && len < sizeof q->v[0]) {
-        memcpy(q->v[q->n], stem, len);
-        q->v[q->n++][len] = 0;
-    }
-}
-
 /* Whether doc's stems hold phrase's one after another; with a prefix,
  * whether one begins with it or is phrase's one stem (README "Query
  * language": immune* finds immun). */
-static int seq_has(const stem_seq *doc, const stem_seq *phrase, const char *prefix)
+static int seq_has(const kz_test_stems *doc, const kz_test_stems *phrase, const char *prefix)
 {
-    for (int i = 0; i + phrase->n <= doc->n; i++) {
+    for (size_t i = 0; i + phrase->n <= doc->n; i++) {
         if (prefix && strncmp(doc->v[i], prefix, strlen(prefix)) == 0)
             return 1;
-        int j = 0;
+        size_t j = 0;
         while (j < phrase->n && strcmp(doc->v[i + j], phrase->v[j]) == 0)
             j++;
         if (j == phrase->n && phrase->n > 0)
@@ -634,7 +617,7 @@ static void test_field_types(void)
 {
     uint64_t rng = kz_test_seed() + 13;
     enum { N = 300 };
-    static stem_seq summary[N];
+    static kz_test_stems summary[N];
     static char zip[N][16];
     static int dated[N];
     char *dir = kz_test_temp_dir();
@@ -663,7 +646,7 @@ static void test_field_types(void)
                 snprintf(sum + strlen(sum), sizeof sum - strlen(sum), "%s%s", k ? (k % 3 ? " " : ", ") : "", w);
             }
             summary[d].n = 0;
-            CHECK_OK(kz_analyze("auto", sum, strlen(sum), seq_token, &summary[d]));
+            CHECK_OK(kz_analyze("auto", sum, strlen(sum), kz_test_add_stem, &summary[d]));
             snprintf(zip[d], sizeof zip[d], "20%02d-0%d", (int)(kz_test_rand(&rng) % 3), 1 + (int)(kz_test_rand(&rng) % 3));
             dated[d] = kz_test_rand(&rng) % 5 != 0;
             snprintf(when, sizeof when, dated[d] ? "2021-0%d-15" : "about %d", 1 + (int)(kz_test_rand(&rng) % 9));
@@ -707,7 +690,7 @@ static void test_field_types(void)
             /* A word, a prefix of one, or two to four words from a document's summary. */
             int from = (int)(kz_test_rand(&rng) % N), how = (int)(kz_test_rand(&rng) % 6), prefix = 0, negate = 0;
             char value[160] = "", query[256];
-            stem_seq want_seq = { 0 };
+            kz_test_stems want_seq = { .n = 0 };
             if (how == 0) {
                 const char *w = words[kz_test_rand(&rng) % VOCAB];
                 snprintf(value, sizeof value, "%.*s", 2 + (int)(kz_test_rand(&rng) % 4), w);
@@ -716,9 +699,9 @@ static void test_field_types(void)
                 snprintf(value, sizeof value, "%s", words[kz_test_rand(&rng) % VOCAB]);
                 negate = how == 2;
             } else {
-                int len = 2 + (int)(kz_test_rand(&rng) % 3), at = (int)(kz_test_rand(&rng) % (unsigned)summary[from].n);
+                size_t len = 2 + kz_test_rand(&rng) % 3, at = kz_test_rand(&rng) % summary[from].n;
                 snprintf(value, sizeof value, "\"");
-                for (int j = 0; j < len && at + j < summary[from].n; j++)
+                for (size_t j = 0; j < len && at + j < summary[from].n; j++)
                     snprintf(value + strlen(value), sizeof value - strlen(value), "%s%s", j ? " " : "",
                              summary[from].v[at + j]);
                 if (how == 5) /* the words turned round: a phrase of no document, mostly */
@@ -729,7 +712,7 @@ static void test_field_types(void)
             snprintf(query, sizeof query, "common %ssummary:%s%s", negate ? "-" : "", value, prefix ? "*" : "");
             const char *v = value[0] == '"' ? value + 1 : value;
             size_t vlen = strlen(v) - (value[0] == '"');
-            CHECK_OK(kz_analyze("auto", v, vlen, seq_token, &want_seq));
+            CHECK_OK(kz_analyze("auto", v, vlen, kz_test_add_stem, &want_seq));
             static uint8_t want[N];
             for (int d = 0; d < N; d++)
                 want[d] = seq_has(&summary[d], &want_seq, prefix ? value : NULL) != negate;

@@ -21,28 +21,11 @@ static const char *words[] = {
     "president", "security", "soviet", "people", "target", "imperial", "north", "nuclear", "protests", "union",
 };
 
-typedef struct stems {
-    char v[16][64];
-    size_t n;
-} stems;
-
-static void collect(void *ctx, const char *stem, size_t len, size_t start, size_t end)
-{
-    stems *s = ctx;
-    (void)start;
-    (void)end;
-    if (s->n < 16 && len < 64) {
-        memcpy(s->v[s->n], stem, len);
-        s->v[s->n][len] = 0;
-        s->n++;
-    }
-}
-
 /* The text of a mark analyses to exactly the stems of some unit. */
 static int mark_is_unit(const kz_results *r, const char *text, kz_span m)
 {
-    stems s = { { { 0 } }, 0 };
-    kz_analyze(NULL, text + m.start, m.end - m.start, collect, &s);
+    kz_test_stems s = { .n = 0 };
+    kz_analyze(NULL, text + m.start, m.end - m.start, kz_test_add_stem, &s);
     for (size_t u = 0; u < kz_results_unit_count(r); u++) {
         const kz_unit *ku = kz_results_unit(r, u);
         /* A mark may join overlapping occurrences: it starts with the unit. */
