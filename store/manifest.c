@@ -63,11 +63,7 @@ static size_t field_at(const kz_manifest_field *fields, size_t n, const char *na
     *found = 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const char *f = fields[mid].name;
-        size_t flen = strlen(f);
-        int c = memcmp(f, name, KZ_MIN(flen, len));
-        if (c == 0)
-            c = flen < len ? -1 : flen > len;
+        int c = kz_bytes_cmp(fields[mid].name, strlen(fields[mid].name), name, len);
         if (c == 0) {
             *found = 1;
             return mid;
@@ -246,13 +242,8 @@ static int parse(kz_manifest *m, const uint8_t *data, size_t size, const char *d
             return damaged(dir, "names a field badly");
         if (*type == KZ_FIELD_TYPE_AUTO || *type > KZ_FIELD_TYPE_TEXT)
             return damaged(dir, "gives a field a type that is none");
-        if (i > 0) {
-            const char *prev = m->fields[i - 1].name;
-            size_t plen = strlen(prev);
-            int c = memcmp(prev, name, KZ_MIN(plen, (size_t)len));
-            if (c > 0 || (c == 0 && plen >= len))
-                return damaged(dir, "lists its field types out of order");
-        }
+        if (i > 0 && kz_bytes_cmp(m->fields[i - 1].name, strlen(m->fields[i - 1].name), name, len) >= 0)
+            return damaged(dir, "lists its field types out of order");
         if (!(m->fields[i].name = strndup((const char *)name, len)))
             return kz_error_set(KZ_ENOMEM, "out of memory reading a manifest");
         m->fields[i].type = (kz_field_type)*type;
