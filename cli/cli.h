@@ -126,9 +126,10 @@ void hint_missing_index(const char *dir);
  * error (with the file's line) and returns its code. */
 int use_synonyms(kz_index *ix, const char *path);
 
-/* Reads the only options of check and stats (--index DIR, --json, -h);
- * returns the index folder (the caller frees it) and sets *json. */
-char *index_dir_option(int argc, char **argv, int *first_arg, int *json);
+/* Reads the only options of check and stats (--index DIR, --json, -h, and
+ * --fields where fields is not NULL); returns the index folder (the caller
+ * frees it) and sets *json and *fields. */
+char *index_dir_option(int argc, char **argv, int *first_arg, int *json, int *fields);
 
 /* ---------------------------------------------------------------- json.c */
 

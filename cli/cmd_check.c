@@ -51,7 +51,7 @@ int cmd_check(int argc, char **argv)
 {
     int first;
     check_view v = { 0 };
-    char *dir = index_dir_option(argc, argv, &first, &v.json);
+    char *dir = index_dir_option(argc, argv, &first, &v.json, NULL);
     kz_index *ix = NULL;
     kz_index_info info = { 0 };
     int status = EXIT_ERROR;

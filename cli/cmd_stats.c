@@ -100,10 +100,43 @@ void stats_json_write(FILE *f, kz_index *ix, const char *dir)
     fprintf(f, "}}\n");
 }
 
+/* --fields: a line a field of the index, for scripts and the shell
+ * completions: its name, a tab, and what its values hold (date, number,
+ * keyword, text: those that apply, comma-separated). Frees ix and dir. */
+static int field_names_print(kz_index *ix, char *dir)
+{
+    kz_field_info *fields;
+    size_t n_fields;
+    int rc = kz_index_fields(ix, &fields, &n_fields);
+    if (rc == KZ_OK) {
+        for (size_t i = 0; i < n_fields; i++) {
+            const kz_field_info *x = &fields[i];
+            const char *kinds[4], *sep = "\t";
+            size_t n = 0;
+            if (x->has_dates)
+                kinds[n++] = "date";
+            if (x->has_numbers)
+                kinds[n++] = "number";
+            if (x->keywords)
+                kinds[n++] = "keyword";
+            if (x->words || x->type == KZ_FIELD_TYPE_TEXT)
+                kinds[n++] = "text";
+            printf("%s", x->name);
+            for (size_t k = 0; k < n; k++, sep = ",")
+                printf("%s%s", sep, kinds[k]);
+            printf("\n");
+        }
+        kz_field_infos_free(fields, n_fields);
+    }
+    kz_index_free(ix);
+    free(dir);
+    return rc ? fail(rc) : 0;
+}
+
 int cmd_stats(int argc, char **argv)
 {
-    int first, json;
-    char *dir = index_dir_option(argc, argv, &first, &json);
+    int first, json, names;
+    char *dir = index_dir_option(argc, argv, &first, &json, &names);
     kz_index *ix;
     if (!dir)
         return fail(KZ_ENOMEM);
@@ -117,6 +150,8 @@ int cmd_stats(int argc, char **argv)
     kz_index_get_info(ix, &info);
     char when[64];
     built_when(when, sizeof when, &info);
+    if (names)
+        return field_names_print(ix, dir);
     if (json) {
         stats_json_write(stdout, ix, dir);
         kz_index_free(ix);

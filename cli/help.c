@@ -240,19 +240,23 @@ static const char optimize_help[] =
     "  kzsearch optimize --index ~/ix --memory 256M\n";
 
 static const char stats_help[] =
-    "Usage: kzsearch stats [--index DIR] [--json]\n"
+    "Usage: kzsearch stats [--index DIR] [--json | --fields]\n"
     "\n"
     "What an index holds: format, language, documents, terms, tokens, avgdl,\n"
     "its segments and their deleted documents, the sources it was built from,\n"
-    "and the size of each section.\n"
+    "its fields, and the size of each section.\n"
     "\n"
     "Options:\n"
     "      --index DIR           the index (default: the default index)\n"
     "      --json                one JSON document\n"
+    "      --fields              a line a field: its name, a tab, and what its\n"
+    "                            values hold (date, number, keyword, text), for\n"
+    "                            scripts and the shell completions\n"
     "\n"
     "Examples:\n"
     "  kzsearch stats\n"
-    "  kzsearch --index ~/ix --json stats\n";
+    "  kzsearch --index ~/ix --json stats\n"
+    "  kzsearch stats --fields\n";
 
 static const char check_help[] =
     "Usage: kzsearch check [--index DIR] [--json]\n"

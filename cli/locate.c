@@ -49,20 +49,25 @@ char *changed_index_dir(const char *index_opt, const char *what)
     return dir;
 }
 
-char *index_dir_option(int argc, char **argv, int *first_arg, int *json)
+char *index_dir_option(int argc, char **argv, int *first_arg, int *json, int *fields)
 {
     static const struct option opts[] = { { "index", required_argument, 0, 'i' },
                                            { "json", no_argument, 0, 'j' },
+                                           { "fields", no_argument, 0, 'f' },
                                            { "help", no_argument, 0, 'h' },
                                            { 0, 0, 0, 0 } };
     const char *dir = NULL;
     int c;
     *json = 0;
+    if (fields)
+        *fields = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'i')
             dir = optarg;
         else if (c == 'j')
             *json = 1;
+        else if (c == 'f' && fields)
+            *fields = 1;
         else if (c == 'h')
             cli_help_exit();
         else

@@ -1,6 +1,26 @@
-# bash completion for kzsearch: commands, each command's options, and
-# files or folders where an option or argument takes one.
+# bash completion for kzsearch: commands, each command's options, files or
+# folders where an option or argument takes one, and the field names of the
+# index (kzsearch stats --fields) for --facet, --date-field, --sort and the
+# field: of a query word.
 # Installed as PREFIX/share/bash-completion/completions/kzsearch.
+
+# The names of the fields of the index the command line names with --index
+# (or of the default index) whose values hold KIND (date, number, keyword,
+# text; any when none is given); nothing when there is no index.
+_kzsearch_fields()
+{
+    local kind=$1
+    local i dir=""
+    for ((i = 1; i < ${#words[@]} - 1; i++)); do
+        [[ ${words[i]} == --index ]] && dir=${words[i+1]}
+    done
+    dir=${dir/#\~/$HOME}
+    local name kinds
+    "${words[0]/#\~/$HOME}" ${dir:+--index "$dir"} stats --fields 2>/dev/null |
+        while IFS=$'\t' read -r name kinds; do
+            [[ -z $kind || ,$kinds, == *,$kind,* ]] && printf '%s\n' "$name"
+        done
+}
 
 _kzsearch()
 {
@@ -54,7 +74,17 @@ _kzsearch()
             COMPREPLY=($(compgen -W "and or" -- "$cur"))
             return ;;
         --sort)
-            COMPREPLY=($(compgen -W "score date -date" -- "$cur"))
+            local f fields=""
+            for f in $(_kzsearch_fields date; _kzsearch_fields number); do
+                [[ $f == date || " $fields " == *" $f "* ]] || fields+=" $f -$f"
+            done
+            COMPREPLY=($(compgen -W "score date -date $fields" -- "$cur"))
+            return ;;
+        --facet)
+            COMPREPLY=($(compgen -W "$(_kzsearch_fields)" -- "$cur"))
+            return ;;
+        --date-field)
+            COMPREPLY=($(compgen -W "$(_kzsearch_fields date)" -- "$cur"))
             return ;;
         --lang)
             COMPREPLY=($(compgen -W "arabic armenian basque catalan danish dutch english finnish
@@ -62,7 +92,7 @@ _kzsearch()
                 norwegian portuguese romanian russian serbian spanish swedish tamil turkish yiddish" -- "$cur"))
             return ;;
         --limit|-n|-k|--offset|--memory|--threads|--max-doc|--store-level|--k1|--b|--snippet-chars|\
-        --fragments|--timeout|--since|--until|--date-field|--facet|--tag)
+        --fragments|--timeout|--since|--until|--tag)
             return ;;
     esac
 
@@ -73,6 +103,7 @@ _kzsearch()
                 COMPREPLY=($(compgen -W "$global $search_opts" -- "$cur"))
             else
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+                _kzsearch_field_words
             fi
             return ;;
         search) opts=$search_opts ;;
@@ -80,7 +111,8 @@ _kzsearch()
         add) opts="$build_opts --no-merge" ;;
         update|optimize) opts="--index --memory --threads --quiet -q --help" ;;
         delete) opts="--index --ids-from --help" ;;
-        stats|check) opts="--index --json --help" ;;
+        stats) opts="--index --json --fields --help" ;;
+        check) opts="--index --json --help" ;;
         analyze) opts="--lang --index --help" ;;
         run) opts="--queries --index --mode -k --output -o --latency --tag --k1 --b --cold --sort
             --since --until --date-field --synonyms --help" ;;
@@ -93,9 +125,30 @@ _kzsearch()
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    elif [[ $cmd == search ]]; then
+        _kzsearch_field_words
     elif [[ $cmd == index || $cmd == add || $cmd == extract ]]; then
         COMPREPLY=($(compgen -f -- "$cur"))
         compopt -o filenames 2>/dev/null
     fi
 }
+# A query word that begins a field's name becomes "name:" (no space after
+# it, when every completion is one).
+_kzsearch_field_words()
+{
+    [[ -n $cur && $cur != *:* && $prev != : ]] || return
+    local f any=""
+    for f in $(_kzsearch_fields); do
+        if [[ $f == "$cur"* ]]; then
+            COMPREPLY+=("$f:")
+            any=1
+        fi
+    done
+    if [[ -n $any && ${#COMPREPLY[@]} -gt 0 ]]; then
+        local c
+        for c in "${COMPREPLY[@]}"; do [[ $c == *: ]] || return; done
+        compopt -o nospace 2>/dev/null
+    fi
+}
+
 complete -F _kzsearch kzsearch

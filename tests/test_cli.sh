@@ -144,6 +144,21 @@ expect_in out "n                numbers -2.5 .. 1000; 3 keyword values" "a field
 expect_in out "source           3 keyword values" "a keyword field"
 run "$KZ" stats --json --index "$T/ixf"
 expect_in out '"name": "n", "type": "auto", "keywords": 3, "numbers": [-2.5, 1000]' "stats --json lists the fields"
+run "$KZ" stats --fields --index "$T/ixf"
+expect_status 0 "stats --fields"
+expect_lines "$(printf 'date\tdate n\tnumber,keyword source\tkeyword')" "stats --fields: each name and what it holds"
+# The completions ask stats --fields: --sort offers the fields of dates or
+# numbers (date once), --facet all of them, a query word a field's name.
+complete_words() {
+    bash -c '. "$1/completions/kzsearch.bash"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
+             _kzsearch; printf "%s\n" "${COMPREPLY[@]}"' complete "$SRC" "$@" >"$T/out" 2>"$T/err"
+}
+complete_words "$KZ" --index "$T/ixf" --sort ""
+expect_lines "-date -n date n score" "bash completion of --sort"
+complete_words "$KZ" --index "$T/ixf" --facet ""
+expect_lines "date n source" "bash completion of --facet"
+complete_words "$KZ" --index "$T/ixf" wheat so
+expect_lines "source:" "bash completion of a query word to a field"
 run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n>=0'
 expect_lines "f1 f3" "n>=0 finds 5 and 1e3"
 run "$KZ" -l --no-collapse --index "$T/ixf" 'wheat n:-3..4.9'
