@@ -743,7 +743,8 @@ typedef struct kz_snippet {
 /* Chooses the passage of about max_chars characters of text (len bytes)
  * that best shows why r matched (README "Snippets"): the window with the
  * largest sum of idf of the distinct scoring units it holds, then the most
- * matches, then the shortest, then the earliest; widened to start on a
+ * matches right after the previous unit's, then the most matches, then (of
+ * several) the shortest, then the earliest; widened to start on a
  * sentence or word boundary and end on a word boundary. Marks are the
  * matches inside it: query terms as written, and whole phrase occurrences.
  * Without any match it is the beginning of the text. Matches are looked
@@ -771,7 +772,8 @@ int kz_snippets_make_doc(kz_snippet *out, size_t *n_out, size_t max_fragments, k
                          size_t max_chars);
 /* kz_snippets_make_doc with the text's marks (kz_index_doc_text_marked;
  * NULL or none: as kz_snippets_make_doc): the same passages, with only
- * the text around the places of the query's terms analysed. */
+ * the text around the places of the query's terms analysed, and of those
+ * only where a window could beat the best one found (README "Snippets"). */
 int kz_snippets_make_marked(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_index *ix,
                             const kz_results *r, uint32_t docid, const char *text, size_t len,
                             const kz_text_marks *marks, size_t max_chars);
