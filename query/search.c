@@ -62,7 +62,9 @@ typedef struct leaf_reader {
     uint32_t **pos;   /* positions of each term at the current document */
     uint32_t *pos_cap;
     uint32_t *tf;     /* tf of each term at the current document */
-    uint32_t *at;     /* scratch for phrase_tf */
+    uint32_t *order;  /* phrase_tf's: the terms by tf, */
+    uint32_t *starts; /* and where the phrase may still start (starts_cap of them) */
+    uint32_t starts_cap;
     uint32_t known_doc, known_tf; /* the leaf's tf in known_doc, once found */
     uint32_t known_title;         /* how many of those stand in its title */
     int in_title;     /* matches only where the leaf stands in the title (title:) */
@@ -319,7 +321,8 @@ static void leaf_free(leaf_reader *lr)
     free(lr->pos);
     free(lr->pos_cap);
     free(lr->tf);
-    free(lr->at);
+    free(lr->order);
+    free(lr->starts);
     free(lr->cur);
     free(lr->pc);
     memset(lr, 0, sizeof *lr);
@@ -348,9 +351,9 @@ static int leaf_open(eval *e, leaf_reader *lr, const kz_qnode *leaf)
     lr->pos = calloc(leaf->count, sizeof *lr->pos);
     lr->pos_cap = calloc(leaf->count, sizeof *lr->pos_cap);
     lr->tf = calloc(leaf->count, sizeof *lr->tf);
-    lr->at = calloc(leaf->count, sizeof *lr->at);
+    lr->order = calloc(leaf->count, sizeof *lr->order);
     lr->known_doc = KZ_DOC_END;
-    if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap || !lr->tf || !lr->at)
+    if (!lr->cur || !lr->pc || !lr->pos || !lr->pos_cap || !lr->tf || !lr->order)
         return oom();
     for (uint32_t i = 0; i < leaf->count; i++)
         if (!e->opened[e->q->leaf_terms[leaf->first + i]])
@@ -393,42 +396,81 @@ static int term_positions(eval *e, leaf_reader *lr, uint32_t i)
 }
 
 /* Occurrences of the phrase in document d, where every cursor stands. An
- * occurrence lies wholly in the title or wholly in the text. */
+ * occurrence lies wholly in the title or wholly in the text. The terms'
+ * tfs come first: positions are decoded rarest term first, each term's
+ * only while the phrase may still start somewhere, so that a phrase of
+ * common words seldom decodes theirs. */
 static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
 {
-    for (uint32_t i = 0; i < lr->n; i++) {
-        if (term_positions(e, lr, i))
-            return 0;
-        lr->at[i] = 0;
+    uint32_t n = lr->n;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t tf = kz_plist_tf(lr->cur[i].pl, lr->cur[i].ord), k = i;
+        for (; k > 0 && lr->tf[lr->order[k - 1]] > tf; k--)
+            lr->order[k] = lr->order[k - 1];
+        lr->tf[i] = tf;
+        lr->order[k] = i;
     }
-    /* Anchored on the term with the fewest positions here: each of its
-     * positions names where the phrase would start; the others are
-     * checked with pointers that only move forward. */
-    uint32_t title = kz_segment_doc_title_tokens(e->sg, d), last = lr->n - 1, count = 0, in_title = 0, a = 0;
-    for (uint32_t i = 1; i < lr->n; i++)
-        if (lr->tf[i] < lr->tf[a])
-            a = i;
+    /* Each position of the rarest term names where the phrase would start. */
+    uint32_t a = lr->order[0];
+    if (term_positions(e, lr, a))
+        return 0;
+    if (lr->tf[a] > lr->starts_cap) {
+        uint32_t *p = realloc(lr->starts, (size_t)lr->tf[a] * sizeof *p);
+        if (!p) {
+            e->rc = oom();
+            return 0;
+        }
+        lr->starts = p;
+        lr->starts_cap = lr->tf[a];
+    }
+    uint32_t title = kz_segment_doc_title_tokens(e->sg, d), last = n - 1, count = 0, in_title = 0;
     for (uint32_t k = 0; k < lr->tf[a]; k++) {
         if (lr->pos[a][k] < a)
             continue;
         uint32_t p = lr->pos[a][k] - a;
         if (p < title && p + last >= title && !lr->in_field)
             continue; /* across the title's end */
-        uint32_t i = 0;
-        for (; i < lr->n; i++) {
-            if (i == a)
-                continue;
-            const uint32_t *pos = lr->pos[i];
-            uint32_t tf = lr->tf[i], j = lr->at[i];
-            while (j < tf && pos[j] < p + i)
-                j++;
-            lr->at[i] = j;
-            if (j == tf || pos[j] != p + i)
-                break;
-        }
-        count += i == lr->n;
-        in_title += i == lr->n && p + last < title;
+        lr->starts[count++] = p;
     }
+    /* The others keep the starts where they stand at their place; a
+     * term with a table of where each posting's codes start is decoded
+     * only up to the last start's place. */
+    for (uint32_t r = 1; r < n && count; r++) {
+        uint32_t i = lr->order[r], tf = lr->tf[i];
+        const kz_plist *pl = lr->cur[i].pl;
+        if (pl->pos_starts) {
+            if (tf > lr->pos_cap[i]) {
+                uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
+                if (!p) {
+                    e->rc = oom();
+                    return 0;
+                }
+                lr->pos[i] = p;
+                lr->pos_cap[i] = tf;
+            }
+            int rc = kz_plist_positions_until(pl, lr->cur[i].ord, tf, lr->starts[count - 1] + i, lr->pos[i], &tf);
+            if (rc) {
+                e->rc = rc;
+                return 0;
+            }
+        } else if (term_positions(e, lr, i)) {
+            return 0;
+        }
+        const uint32_t *pos = lr->pos[i];
+        uint32_t j = 0, kept = 0;
+        for (uint32_t k = 0; k < count; k++) {
+            uint32_t want = lr->starts[k] + i;
+            while (j < tf && pos[j] < want)
+                j++;
+            if (j == tf)
+                break;
+            if (pos[j] == want)
+                lr->starts[kept++] = lr->starts[k];
+        }
+        count = kept;
+    }
+    for (uint32_t k = 0; k < count; k++)
+        in_title += lr->starts[k] + last < title;
     lr->known_doc = d;
     lr->known_tf = count;
     lr->known_title = in_title;

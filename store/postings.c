@@ -1029,6 +1029,46 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
     return KZ_OK;
 }
 
+int kz_plist_positions_until(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t limit, uint32_t *out,
+                             uint32_t *n_out)
+{
+    *n_out = 0;
+    if (!pl->pos_starts || pl->df == 1) {
+        int rc = kz_plist_positions(pl, ordinal, tf, out);
+        if (rc == KZ_OK)
+            *n_out = tf;
+        return rc;
+    }
+    bit_reader r;
+    unsigned k1, k2;
+    int rc = open_position_block(pl, ordinal / KZ_POSTING_BLOCK, &k1, &k2, &r);
+    if (rc)
+        return rc;
+    r.at = pl->pos_starts[ordinal];
+    if (r.at > r.len)
+        return bad("position start out of range");
+    uint32_t v, n = 1;
+    if (br_rice_fast(&r, k1, &v))
+        return bad("positions truncated");
+    uint64_t pos = v;
+    out[0] = v;
+    /* The gaps sixteen at a time, summed in place. */
+    while (n < tf && pos <= limit) {
+        uint32_t chunk = KZ_MIN(tf - n, 16u);
+        if (br_rice_many(&r, k2, chunk, out + n))
+            return bad("positions truncated");
+        for (uint32_t i = n; i < n + chunk; i++) {
+            pos += 1 + (uint64_t)out[i];
+            if (pos > UINT32_MAX)
+                return bad("position out of range");
+            out[i] = (uint32_t)pos;
+        }
+        n += chunk;
+    }
+    *n_out = n;
+    return KZ_OK;
+}
+
 int kz_plist_position_starts(const kz_plist *pl, uint32_t *out)
 {
     if (pl->df == 1)

@@ -23,6 +23,8 @@ typedef struct list {
 static uint32_t first_position(uint32_t i) { return (i * 7919u) % 100000u; }
 static uint32_t gap_less_one(uint32_t i, uint32_t j) { return (i + j) % 13u; }
 
+#define MAX_TF 60
+
 static uint32_t position(uint32_t i, uint32_t j)
 {
     uint32_t p = first_position(i);
@@ -60,7 +62,8 @@ static void make_list(list *l, uint64_t *rng, uint32_t n_keys)
     l->pos_off = malloc((l->df + 1) * sizeof *l->pos_off);
     kz_buf pos = { 0 };
     for (uint32_t i = 0; i < l->df; i++) {
-        l->tfs[i] = 1 + (uint32_t)(kz_test_rand(rng) % 5);
+        /* Mostly a few, now and then many (decoded in several pieces). */
+        l->tfs[i] = 1 + (uint32_t)(kz_test_rand(rng) % (kz_test_rand(rng) % 16 ? 5 : MAX_TF));
         l->pos_off[i] = pos.len;
         for (uint32_t j = 0; j < l->tfs[i]; j++)
             kz_buf_append_varint(&pos, j == 0 ? first_position(i) : gap_less_one(i, j));
@@ -117,7 +120,7 @@ static void test_cursor_against_arrays(void)
         uint32_t max_doc = l.docids[l.df - 1];
         uint32_t *dl = malloc(((size_t)max_doc + 1) * sizeof *dl);
         for (uint32_t d = 0; d <= max_doc; d++)
-            dl[d] = 10 + d % 7;
+            dl[d] = MAX_TF + d % 7;
         kz_posting_input in = { l.docids, l.tfs, l.pos, l.pos_off, l.df, dl, 12.0 };
         kz_buf blob = { 0 };
         CHECK_OK(kz_postings_encode(&blob, &in));
@@ -160,7 +163,7 @@ static void test_cursor_against_arrays(void)
         }
         /* Positions by ordinal agree with what was encoded, read from the
          * block start, and read straight from the position starts. */
-        uint32_t buf[8];
+        uint32_t buf[MAX_TF];
         for (uint32_t i = 0; i < l.df; i += 1 + l.df / 50) {
             CHECK_OK(kz_plist_positions(&pl, i, l.tfs[i], buf));
             for (uint32_t j = 0; j < l.tfs[i]; j++)
@@ -172,11 +175,23 @@ static void test_cursor_against_arrays(void)
             pl.pos_starts = starts;
             kz_pos_cursor pc = { 0 };
             for (uint32_t i = 0; i < l.df; i += 1 + (uint32_t)(kz_test_rand(&rng) % 40)) {
-                for (uint32_t j = 0; j < 8; j++)
+                for (uint32_t j = 0; j < MAX_TF; j++)
                     buf[j] = 0;
                 CHECK_OK(kz_plist_positions_seq(&pl, &pc, i, l.tfs[i], buf));
                 for (uint32_t j = 0; j < l.tfs[i]; j++)
                     CHECK_INT(buf[j], position(i, j));
+            }
+            /* Up to a limit: a prefix holding every position up to it,
+             * and one past it when there is one. */
+            for (uint32_t i = 0; i < l.df; i += 1 + (uint32_t)(kz_test_rand(&rng) % 40)) {
+                uint32_t tf = l.tfs[i], got = 0;
+                uint32_t limit = position(i, (uint32_t)(kz_test_rand(&rng) % tf)) + (uint32_t)(kz_test_rand(&rng) % 2);
+                CHECK_OK(kz_plist_positions_until(&pl, i, tf, limit, buf, &got));
+                CHECK(got >= 1 && got <= tf);
+                for (uint32_t j = 0; j < got; j++)
+                    CHECK_INT(buf[j], position(i, j));
+                CHECK_MSG(got == tf || buf[got - 1] > limit, "posting %u: %u of %u positions, the last %u, limit %u",
+                          i, got, tf, buf[got - 1], limit);
             }
             pl.pos_starts = NULL;
             free(starts);
