@@ -156,8 +156,38 @@ def warc_record(kind, uri, block):
     return head.encode() + block + b"\r\n\r\n"
 
 
+def zstd_raw(data):
+    """data as one zstd frame (RFC 8878) of raw blocks: no encoder needed."""
+    frame = b"\x28\xb5\x2f\xfd\x00\x48"  # magic; no content size, one window of 512 KiB
+    for at in range(0, max(len(data), 1), 65536):
+        piece = data[at:at + 65536]
+        last = at + 65536 >= len(data)
+        frame += (len(piece) << 3 | int(last)).to_bytes(3, "little") + piece
+    return frame
+
+
+def brotli_stored(data):
+    """data as a Brotli stream (RFC 7932) of uncompressed meta-blocks."""
+    bits = [0]  # WBITS: 16
+    stream = bytearray()
+    for at in range(0, len(data), 65536):
+        piece = data[at:at + 65536]
+        # ISLAST 0, MNIBBLES 4, MLEN - 1 in 16 bits, ISUNCOMPRESSED 1, then whole bytes.
+        bits += [0, 0, 0] + [(len(piece) - 1) >> k & 1 for k in range(16)] + [1]
+        while len(bits) % 8:
+            bits.append(0)
+        for k in range(0, len(bits), 8):
+            stream.append(sum(b << j for j, b in enumerate(bits[k:k + 8])))
+        bits = []
+        stream += piece
+    bits += [1, 1]  # ISLAST, ISLASTEMPTY
+    stream.append(sum(b << j for j, b in enumerate(bits)))
+    return bytes(stream)
+
+
 def warc_seeds(out):
     import gzip
+    import zlib
     for i, (name, text) in enumerate(articles()):
         if i > 1:
             break
@@ -168,6 +198,14 @@ def warc_seeds(out):
                 warc_record("response", "http://example.org/%d" % i, resp)]
         write(out, "w%02d" % i, b"".join(recs))
         write(out, "w%02d-gz" % i, b"".join(gzip.compress(r) for r in recs))
+        if i == 0:
+            # Bodies in each Content-Encoding the reader decodes.
+            coded = [("gzip", gzip.compress(page)), ("deflate", zlib.compress(page)),
+                     ("br", brotli_stored(page)), ("zstd", zstd_raw(page))]
+            for enc, body in coded:
+                resp = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: " +
+                        enc.encode() + b"\r\n\r\n" + body)
+                write(out, "w-" + enc, warc_record("response", "http://example.org/" + enc, resp))
 
 
 def stats_seeds(out):

@@ -129,8 +129,8 @@ typedef struct kz_warc_record {
 
 /* kz_warc_record.decode: a body without Content-Encoding is 0. */
 enum {
-    KZ_WARC_DECODED = 1,     /* gzip or deflate, decompressed: body is the result */
-    KZ_WARC_UNSUPPORTED = 2, /* an encoding not decoded (br, zstd): body is as sent */
+    KZ_WARC_DECODED = 1,     /* gzip, deflate, br or zstd, decompressed: body is the result */
+    KZ_WARC_UNSUPPORTED = 2, /* an encoding not decoded (compress): body is as sent */
     KZ_WARC_DAMAGED = 3,     /* the compressed data is damaged or cut short */
     KZ_WARC_TOO_LARGE = 4    /* decompressed, it is over max_block bytes */
 };

@@ -10,10 +10,10 @@
  * A response record of Content-Type application/http holds the HTTP
  * response as received: a status line, headers, a blank line, the body.
  * A body sent with Transfer-Encoding: chunked is de-chunked here. A body
- * with Content-Encoding gzip (x-gzip) or deflate (zlib-wrapped or raw) is
- * decompressed here (zlib), at most max_block bytes of it; other encodings
- * (br, zstd, compress) are not decoded and the record says so
- * (kz_warc_record.decode).
+ * with Content-Encoding gzip (x-gzip) or deflate (zlib-wrapped or raw),
+ * br (Brotli, libbrotlidec) or zstd is decompressed here, at most
+ * max_block bytes of it; other encodings (compress) are not decoded and
+ * the record says so (kz_warc_record.decode).
  *
  * The reader holds one record's block at a time (at most max_block
  * bytes; a larger block is read past in pieces, not held). A file cut
@@ -22,9 +22,12 @@
  */
 #include "html.h"
 
+#include <brotli/decode.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #define WARC_CHUNK (256u << 10)
 #define MAX_HEADER (64u << 10) /* bytes of a record's (or HTTP) header */
@@ -213,57 +216,147 @@ static int dechunk(kz_warc_reader *r, const uint8_t *s, size_t n)
     return 0;
 }
 
-/* Inflates [s, s+n) into r->decoded with zlib window bits wbits (31 gzip,
- * 15 zlib, -15 raw deflate), at most max bytes: KZ_WARC_DECODED,
- * KZ_WARC_DAMAGED or KZ_WARC_TOO_LARGE (r->decode_error says), or a
- * negative KZ error. */
-static int inflate_body(kz_warc_reader *r, const uint8_t *s, size_t n, int wbits, uint64_t max)
+/* One step of a streaming decoder (st): decodes from *in (*n_in bytes,
+ * both advanced) into out (room bytes; *wrote of them written). 1 at the
+ * stream's end, 0 to go on, DAMAGED_STEP (err says why), or a negative KZ
+ * error. */
+#define DAMAGED_STEP 2
+typedef int (*decode_step)(void *st, const uint8_t **in, size_t *n_in, uint8_t *out, size_t room, size_t *wrote,
+                           char *err, size_t err_size);
+
+/* Decodes [s, s+n) into r->decoded with step, at most max bytes:
+ * KZ_WARC_DECODED, KZ_WARC_DAMAGED or KZ_WARC_TOO_LARGE (r->decode_error
+ * says), or a negative KZ error. Input that runs out before the stream's
+ * end is a body cut short. */
+static int decode_stream(kz_warc_reader *r, decode_step step, void *st, const uint8_t *s, size_t n, uint64_t max)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
     r->decoded.len = 0;
-    if (inflateInit2(&zs, wbits) != Z_OK)
-        return kz_error_set(KZ_ENOMEM, "out of memory");
-    int rc = KZ_WARC_DAMAGED, zr = Z_OK;
-    zs.next_in = (Bytef *)(uintptr_t)s;
-    zs.avail_in = (uInt)KZ_MIN(n, (size_t)UINT32_MAX);
-    while (zr != Z_STREAM_END) {
-        if (r->decoded.len >= max) {
+    for (;;) {
+        if (r->decoded.len > max) {
             snprintf(r->decode_error, sizeof r->decode_error,
                      "the decompressed body is over the document limit of %llu bytes", (unsigned long long)max);
-            rc = KZ_WARC_TOO_LARGE;
-            goto done;
+            return KZ_WARC_TOO_LARGE;
         }
-        int e;
-        if ((e = kz_buf_reserve(&r->decoded, 64u << 10))) {
-            rc = e;
-            goto done;
-        }
-        size_t room = KZ_MIN(r->decoded.cap - r->decoded.len, (size_t)(max - r->decoded.len) + 1);
-        zs.next_out = r->decoded.data + r->decoded.len;
-        zs.avail_out = (uInt)KZ_MIN(room, (size_t)UINT32_MAX);
-        uInt before = zs.avail_out;
-        zr = inflate(&zs, Z_NO_FLUSH);
-        r->decoded.len += before - zs.avail_out;
-        if (zr == Z_MEM_ERROR) {
-            rc = kz_error_set(KZ_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || (zr == Z_BUF_ERROR && zs.avail_in == 0)) {
-            snprintf(r->decode_error, sizeof r->decode_error, "the compressed body is damaged or cut short%s%s",
-                     zs.msg ? ": " : "", zs.msg ? zs.msg : "");
-            goto done;
+        int rc = kz_buf_reserve(&r->decoded, 64u << 10);
+        if (rc)
+            return rc;
+        size_t room = KZ_MIN(r->decoded.cap - r->decoded.len, (size_t)(max - r->decoded.len) + 1), wrote = 0,
+               n_before = n;
+        rc = step(st, &s, &n, r->decoded.data + r->decoded.len, room, &wrote, r->decode_error,
+                  sizeof r->decode_error);
+        r->decoded.len += wrote;
+        if (rc < 0)
+            return rc;
+        if (rc == DAMAGED_STEP)
+            return KZ_WARC_DAMAGED;
+        if (rc == 1)
+            break;
+        if (wrote == 0 && n == n_before) {
+            snprintf(r->decode_error, sizeof r->decode_error, "the compressed body is cut short");
+            return KZ_WARC_DAMAGED;
         }
     }
     if (r->decoded.len > max) {
         snprintf(r->decode_error, sizeof r->decode_error,
                  "the decompressed body is over the document limit of %llu bytes", (unsigned long long)max);
-        rc = KZ_WARC_TOO_LARGE;
-        goto done;
+        return KZ_WARC_TOO_LARGE;
     }
-    rc = KZ_WARC_DECODED;
-done:
+    return KZ_WARC_DECODED;
+}
+
+static int inflate_step(void *st, const uint8_t **in, size_t *n_in, uint8_t *out, size_t room, size_t *wrote,
+                        char *err, size_t err_size)
+{
+    z_stream *zs = st;
+    zs->next_in = (Bytef *)(uintptr_t)*in;
+    zs->avail_in = (uInt)KZ_MIN(*n_in, (size_t)UINT32_MAX);
+    zs->next_out = out;
+    zs->avail_out = (uInt)KZ_MIN(room, (size_t)UINT32_MAX);
+    uInt in_before = zs->avail_in, out_before = zs->avail_out;
+    int zr = inflate(zs, Z_NO_FLUSH);
+    *in += in_before - zs->avail_in;
+    *n_in -= in_before - zs->avail_in;
+    *wrote = out_before - zs->avail_out;
+    if (zr == Z_MEM_ERROR)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || (zr == Z_BUF_ERROR && *n_in == 0)) {
+        snprintf(err, err_size, "the compressed body is damaged or cut short%s%s", zs->msg ? ": " : "",
+                 zs->msg ? zs->msg : "");
+        return DAMAGED_STEP;
+    }
+    return zr == Z_STREAM_END;
+}
+
+/* Inflates a body with zlib window bits wbits (31 gzip, 15 zlib, -15 raw
+ * deflate): as decode_stream. */
+static int inflate_body(kz_warc_reader *r, const uint8_t *s, size_t n, int wbits, uint64_t max)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, wbits) != Z_OK)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = decode_stream(r, inflate_step, &zs, s, n, max);
     inflateEnd(&zs);
+    return rc;
+}
+
+static int brotli_step(void *st, const uint8_t **in, size_t *n_in, uint8_t *out, size_t room, size_t *wrote,
+                       char *err, size_t err_size)
+{
+    size_t avail_out = room;
+    BrotliDecoderResult br = BrotliDecoderDecompressStream(st, n_in, in, &avail_out, &out, NULL);
+    *wrote = room - avail_out;
+    if (br == BROTLI_DECODER_RESULT_ERROR) {
+        snprintf(err, err_size, "the Brotli body is damaged: %s",
+                 BrotliDecoderErrorString(BrotliDecoderGetErrorCode(st)));
+        return DAMAGED_STEP;
+    }
+    return br == BROTLI_DECODER_RESULT_SUCCESS;
+}
+
+/* A body in Content-Encoding br (RFC 7932): as decode_stream. */
+static int brotli_body(kz_warc_reader *r, const uint8_t *s, size_t n, uint64_t max)
+{
+    BrotliDecoderState *st = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+    if (!st)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = decode_stream(r, brotli_step, st, s, n, max);
+    BrotliDecoderDestroyInstance(st);
+    return rc;
+}
+
+static int zstd_step(void *st, const uint8_t **in, size_t *n_in, uint8_t *out, size_t room, size_t *wrote,
+                     char *err, size_t err_size)
+{
+    ZSTD_inBuffer ib = { *in, *n_in, 0 };
+    ZSTD_outBuffer ob = { out, room, 0 };
+    size_t left = ZSTD_decompressStream(st, &ob, &ib);
+    *in += ib.pos;
+    *n_in -= ib.pos;
+    *wrote = ob.pos;
+    if (ZSTD_isError(left)) {
+        if (ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation)
+            return kz_error_set(KZ_ENOMEM, "out of memory");
+        snprintf(err, err_size, "the zstd body is damaged: %s", ZSTD_getErrorName(left));
+        return DAMAGED_STEP;
+    }
+    /* A frame ended where the body does: done (frames may follow one another). */
+    return left == 0 && *n_in == 0;
+}
+
+/* A body in Content-Encoding zstd (RFC 8878), whose window HTTP bounds to
+ * 8 MiB (RFC 9659): as decode_stream. */
+static int zstd_body(kz_warc_reader *r, const uint8_t *s, size_t n, uint64_t max)
+{
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    if (!dc)
+        return kz_error_set(KZ_ENOMEM, "out of memory");
+    int rc = KZ_WARC_DAMAGED;
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 23)))
+        snprintf(r->decode_error, sizeof r->decode_error, "the zstd library refuses an 8 MiB window");
+    else
+        rc = decode_stream(r, zstd_step, dc, s, n, max);
+    ZSTD_freeDCtx(dc);
     return rc;
 }
 
@@ -286,6 +379,10 @@ static int decode_body(kz_warc_reader *r, kz_warc_record *rec, const char *enc)
         rc = inflate_body(r, s, n, 15, r->max_block);
         if (rc == KZ_WARC_DAMAGED)
             rc = inflate_body(r, s, n, -15, r->max_block);
+    } else if (strcasecmp(enc, "br") == 0) {
+        rc = brotli_body(r, s, n, r->max_block);
+    } else if (strcasecmp(enc, "zstd") == 0) {
+        rc = zstd_body(r, s, n, r->max_block);
     } else {
         snprintf(r->decode_error, sizeof r->decode_error, "a body in Content-Encoding \"%.40s\", which is not decoded",
                  enc);

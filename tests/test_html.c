@@ -12,8 +12,10 @@
 #include "html.h"
 #include "test.h"
 
+#include <brotli/encode.h>
 #include <stdlib.h>
 #include <zlib.h>
+#include <zstd.h>
 
 static kz_html_page page;
 
@@ -631,16 +633,40 @@ static void test_warc(void)
     }
 }
 
-/* body compressed with zlib window bits wbits (31 gzip, 15 zlib, -15 raw). */
+/* Content codings a test body may be in besides zlib's window bits. */
+enum { CODING_BR = 100, CODING_ZSTD, CODING_GARBAGE };
+
+/* body compressed with zlib window bits wbits (31 gzip, 15 zlib, -15 raw),
+ * or Brotli, or zstd (CODING_BR, CODING_ZSTD: other encoders than the
+ * reader's decoders), or bytes no decoder takes (CODING_GARBAGE). */
 static void compress_body(kz_buf *out, const char *body, int wbits)
 {
+    size_t n = strlen(body);
+    out->len = 0;
+    if (wbits == CODING_BR) {
+        size_t cap = BrotliEncoderMaxCompressedSize(n);
+        kz_buf_reserve(out, cap);
+        CHECK(BrotliEncoderCompress(5, 22, BROTLI_MODE_TEXT, n, (const uint8_t *)body, &cap, out->data));
+        out->len = cap;
+        return;
+    }
+    if (wbits == CODING_ZSTD) {
+        kz_buf_reserve(out, ZSTD_compressBound(n));
+        size_t got = ZSTD_compress(out->data, out->cap, body, n, 3);
+        CHECK(!ZSTD_isError(got));
+        out->len = ZSTD_isError(got) ? 0 : got;
+        return;
+    }
+    if (wbits == CODING_GARBAGE) {
+        kz_buf_append(out, "\x1b\x2f\x00\xa4\x01\x02\x03garbage-br", 17);
+        return;
+    }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     CHECK(deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    out->len = 0;
-    kz_buf_reserve(out, deflateBound(&zs, strlen(body)));
+    kz_buf_reserve(out, deflateBound(&zs, n));
     zs.next_in = (Bytef *)(uintptr_t)body;
-    zs.avail_in = (uInt)strlen(body);
+    zs.avail_in = (uInt)n;
     zs.next_out = out->data;
     zs.avail_out = (uInt)out->cap;
     CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);
@@ -648,27 +674,25 @@ static void compress_body(kz_buf *out, const char *body, int wbits)
     deflateEnd(&zs);
 }
 
-/* Responses with a Content-Encoding: gzip, deflate (zlib-wrapped and raw)
- * are decompressed; br is not decoded, damaged gzip and a body that
- * inflates past the document limit are reported; each of those skipped. */
+/* Responses with a Content-Encoding: gzip, deflate (zlib-wrapped and
+ * raw), br and zstd are decompressed; damaged or cut bodies, an encoding
+ * not decoded, and bodies that decompress past the document limit are
+ * reported; each of those skipped. */
 static void test_warc_content_encoding(void)
 {
     kz_buf all = { 0 }, rec = { 0 }, block = { 0 }, z = { 0 };
-    const char *names[] = { "gzip", "x-gzip", "deflate", "deflate", "br", "gzip", "gzip" };
-    const int wbits[] = { 31, 31, 15, -15, 0, 31, 31 };
-    for (int i = 0; i < 7; i++) {
+    /* 0-5 decode; 6 is cut gzip, 7 damaged br, 8 cut zstd, 9 an encoding not decoded. */
+    const char *names[] = { "gzip", "x-gzip", "deflate", "deflate", "br", "zstd", "gzip", "br", "zstd", "compress" };
+    const int wbits[] = { 31, 31, 15, -15, CODING_BR, CODING_ZSTD, 31, CODING_GARBAGE, CODING_ZSTD, 31 };
+    enum { ENCODED = 10, DECODED = 6 };
+    for (int i = 0; i < ENCODED; i++) {
         char body[300];
         snprintf(body, sizeof body,
                  "<html><head><title>Encoded %d</title></head><body><p>Compressed page number %d, in %s, with "
                  "text enough to be an article.</p></body></html>",
                  i, i, names[i]);
-        if (wbits[i])
-            compress_body(&z, body, wbits[i]);
-        else {
-            z.len = 0;
-            kz_buf_append(&z, "\x1b\x2f\x00\xa4\x01\x02\x03garbage-br", 17);
-        }
-        if (i == 5)
+        compress_body(&z, body, wbits[i]);
+        if (i == 6 || i == 8)
             z.len /= 2; /* cut short */
         block.len = 0;
         kz_buf_printf(&block, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: %s\r\n\r\n",
@@ -679,19 +703,26 @@ static void test_warc_content_encoding(void)
         warc_record(&rec, "response", uri, "application/http;msgtype=response", (const char *)block.data, block.len);
         kz_buf_append(&all, rec.data, rec.len);
     }
-    /* 7: a small gzip body that inflates to 3 MB, over a 2 MB document limit. */
+    /* Then small gzip, br and zstd bodies that decompress to 3 MB, over a
+     * 2 MB document limit. */
     kz_buf big = { 0 };
     kz_buf_append(&big, "<html><body><p>", 15);
     while (big.len < (3u << 20))
         kz_buf_append(&big, "bomb bomb bomb bomb ", 20);
     kz_buf_append(&big, "</p></body></html>", 19);
-    compress_body(&z, (const char *)big.data, 31);
-    block.len = 0;
-    kz_buf_printf(&block, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n");
-    kz_buf_append(&block, z.data, z.len);
-    warc_record(&rec, "response", "http://example.org/bomb", "application/http;msgtype=response",
-                (const char *)block.data, block.len);
-    kz_buf_append(&all, rec.data, rec.len);
+    const char *bomb_names[] = { "gzip", "br", "zstd" };
+    const int bomb_codings[] = { 31, CODING_BR, CODING_ZSTD };
+    for (int i = 0; i < 3; i++) {
+        compress_body(&z, (const char *)big.data, bomb_codings[i]);
+        block.len = 0;
+        kz_buf_printf(&block, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: %s\r\n\r\n",
+                      bomb_names[i]);
+        kz_buf_append(&block, z.data, z.len);
+        char uri[64];
+        snprintf(uri, sizeof uri, "http://example.org/bomb-%s", bomb_names[i]);
+        warc_record(&rec, "response", uri, "application/http;msgtype=response", (const char *)block.data, block.len);
+        kz_buf_append(&all, rec.data, rec.len);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/enc.warc", tmp);
     kz_test_write_file(path, all.data, all.len);
@@ -711,14 +742,20 @@ static void test_warc_content_encoding(void)
         CHECK_OK(kz_builder_add_source(b, path));
         CHECK_OK(kz_builder_commit(b, &st));
         kz_builder_free(b);
-        CHECK_INT(st.docs, 5);
-        CHECK_INT(st.skipped, 3);
-        CHECK(had_problem(KZ_PROBLEM_BINARY, "enc.warc:5"));
-        CHECK(had_problem(KZ_PROBLEM_UNREADABLE, "enc.warc:6"));
-        CHECK(had_problem(KZ_PROBLEM_TOO_LARGE, "enc.warc:8"));
+        CHECK_INT(st.docs, DECODED);
+        CHECK_INT(st.skipped, ENCODED - DECODED + 3);
+        CHECK(had_problem(KZ_PROBLEM_UNREADABLE, "enc.warc:7"));
+        CHECK(had_problem(KZ_PROBLEM_UNREADABLE, "enc.warc:8"));
+        CHECK(had_problem(KZ_PROBLEM_UNREADABLE, "enc.warc:9"));
+        CHECK(had_problem(KZ_PROBLEM_BINARY, "enc.warc:10"));
+        for (int i = 11; i <= 13; i++) {
+            char where[32];
+            snprintf(where, sizeof where, "enc.warc:%d", i);
+            CHECK_MSG(had_problem(KZ_PROBLEM_TOO_LARGE, where), "%s", where);
+        }
         kz_index *ix = NULL;
         CHECK_OK(kz_index_open(&ix, ix_dir));
-        for (int i = 0; ix && i < 4; i++) {
+        for (int i = 0; ix && i < DECODED; i++) {
             char uri[64], title[32];
             snprintf(uri, sizeof uri, "http://example.org/enc%d", i);
             snprintf(title, sizeof title, "Encoded %d", i);
