@@ -253,6 +253,18 @@ void kz_analyzer_set_russian(kz_analyzer *a, int stem);
 /* Whether a document's language (a lang field's value: "kk", "uk-UA",
  * "kaz") is a Cyrillic one other than Russian. */
 int kz_language_is_other_cyrillic(const char *lang, size_t len);
+/* Whether a document without a lang field reads as a Cyrillic language
+ * other than Russian: of the Cyrillic words of its title and the first
+ * KZ_DETECT_BYTES of its text, at least one in ten holds a letter outside
+ * the Russian alphabet (Kazakh ә қ ң і, Ukrainian і ї є, ...). */
+#define KZ_DETECT_BYTES (64u << 10)
+int kz_text_other_cyrillic(const char *title, size_t title_len, const char *text, size_t text_len);
+/* Whether a document is in a Cyrillic language other than Russian, so that
+ * its words of the Russian alphabet are not stemmed: by its lang field
+ * when it has one (the last), else by its letters. The builder and check
+ * decide it alike. */
+int kz_doc_other_cyrillic(const kz_doc_field *meta, size_t n_meta, const char *title, size_t title_len,
+                          const char *text, size_t text_len);
 /* Whether kz_analyzer_new() accepts language ("auto", a Snowball name or
  * alias). */
 int kz_analyzer_language_known(const char *language);

@@ -1178,6 +1178,61 @@ int kz_language_is_other_cyrillic(const char *lang, size_t len)
     return 0;
 }
 
+/* Counts the Cyrillic words of s[0..n) (runs of U+0400-U+052F, combining
+ * marks inside them too) and those with a letter outside the Russian
+ * alphabet (А-я, Ё, ё). */
+static void count_cyrillic_words(const uint8_t *s, size_t n, size_t *words, size_t *other)
+{
+    int in_word = 0, word_other = 0;
+    for (size_t i = 0; i < n;) {
+        /* Eight ASCII bytes at a time: no Cyrillic there, and a word ends. */
+        uint64_t eight;
+        if (i + 8 <= n && (memcpy(&eight, s + i, 8), !(eight & 0x8080808080808080ull))) {
+            in_word = 0;
+            i += 8;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t w = 1;
+        if (s[i] >= 0xC2 && s[i] < 0xE0 && i + 1 < n && (s[i + 1] & 0xC0) == 0x80) {
+            cp = (uint32_t)(s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F);
+            w = 2;
+        }
+        if (cp >= 0x400 && cp <= 0x52F) {
+            if (!in_word) {
+                in_word = 1;
+                word_other = 0;
+                (*words)++;
+            }
+            int russian = (cp >= 0x410 && cp <= 0x44F) || cp == 0x401 || cp == 0x451;
+            if (!russian && !word_other) {
+                word_other = 1;
+                (*other)++;
+            }
+        } else if (!(in_word && cp >= 0x300 && cp <= 0x36F)) {
+            in_word = 0;
+        }
+        i += w;
+    }
+}
+
+int kz_text_other_cyrillic(const char *title, size_t title_len, const char *text, size_t text_len)
+{
+    size_t words = 0, other = 0;
+    count_cyrillic_words((const uint8_t *)title, KZ_MIN(title_len, (size_t)KZ_DETECT_BYTES), &words, &other);
+    count_cyrillic_words((const uint8_t *)text, KZ_MIN(text_len, (size_t)KZ_DETECT_BYTES), &words, &other);
+    return other > 0 && other * 10 >= words;
+}
+
+int kz_doc_other_cyrillic(const kz_doc_field *meta, size_t n_meta, const char *title, size_t title_len,
+                          const char *text, size_t text_len)
+{
+    for (size_t i = n_meta; i-- > 0;)
+        if (meta[i].key_len == 4 && memcmp(meta[i].key, "lang", 4) == 0)
+            return kz_language_is_other_cyrillic(meta[i].value, meta[i].value_len);
+    return kz_text_other_cyrillic(title, title_len, text, text_len);
+}
+
 void kz_analyzer_fold_only(kz_analyzer *a)
 {
     kz_analyzer_reset(a);

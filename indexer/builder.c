@@ -1206,10 +1206,8 @@ int kz_builder_add(kz_builder *b, const kz_jsonl_doc *doc, const char *where)
     }
     size_t invalid = 0;
     batch_doc *d = &bt->docs[bt->n_docs];
-    d->other_cyrillic = 0;
-    for (size_t i = 0; i < doc->n_meta; i++)
-        if (doc->meta[i].key_len == 4 && memcmp(doc->meta[i].key, "lang", 4) == 0)
-            d->other_cyrillic = kz_language_is_other_cyrillic(doc->meta[i].value, doc->meta[i].value_len);
+    d->other_cyrillic = kz_doc_other_cyrillic((const kz_doc_field *)doc->meta, /* same layout, by design */
+                                              doc->n_meta, doc->title, doc->title_len, doc->text, doc->text_len);
     d->title_off = bt->arena.len;
     if ((rc = append_clean(b, &bt->arena, doc->title, doc->title_len, &invalid)))
         return rc;

@@ -204,6 +204,8 @@ static void check_ids(checker *c, const kz_index_info *info)
         if (kz_segment_doc_simhash(sg, (uint32_t)d, &simhash) != KZ_OK)
             continue;
         tv.len = 0;
+        kz_analyzer_set_russian(an, !kz_doc_other_cyrillic(meta, doc.n_meta, doc.title, doc.title_len,
+                                                           (const char *)raw + off, len));
         if (kz_analyzer_run(an, (const char *)raw + off, len, &tv) != KZ_OK) {
             fault(c, "out of memory checking the SimHash fingerprints");
             goto done;

@@ -696,6 +696,26 @@ static void test_other_cyrillic_documents(void)
     CHECK(!kz_language_is_other_cyrillic("en", 2));
     CHECK(!kz_language_is_other_cyrillic("k", 1));
     CHECK(!kz_language_is_other_cyrillic("", 0));
+    /* A document without a lang field: by its letters. */
+    static const struct {
+        const char *title, *text;
+        int other;
+    } texts[] = {
+        { "", "Қазақстан Республикасының Президенті Астанада сөз сөйледі.", 1 },           /* Kazakh */
+        { "", "Президент України провів зустріч у Києві.", 1 },                                /* Ukrainian */
+        { "", "Беларусь — краіна ў Усходняй Еўропе.", 1 },                                    /* Belarusian */
+        { "", "Србија је држава у југоисточној Европи.", 1 },                                 /* Serbian */
+        { "Тоқаев сөйледі", "", 1 },                                                         /* a title alone */
+        { "", "Президент Казахстана провёл встречу в Астане с делегацией из Москвы.", 0 },  /* Russian */
+        { "", "Делегация из Києва прибыла в Москву, и переговоры о поставках зерна прошли успешно.", 0 },
+        { "", "Tokayev met Putin in Astana.", 0 },
+        { "", "\xd0", 0 },                                                                   /* cut UTF-8 */
+        { "", "Қ", 1 },
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        CHECK_MSG(kz_text_other_cyrillic(texts[i].title, strlen(texts[i].title), texts[i].text,
+                                          strlen(texts[i].text)) == texts[i].other,
+                  "\"%s%s\" is %s", texts[i].title, texts[i].text, texts[i].other ? "not Russian" : "Russian");
 }
 
 /* Every case of each name in tests/data/russian-names.txt has one term, and
