@@ -20,28 +20,34 @@ uint64_t kz_simhash(const uint64_t *terms, size_t n)
         return KZ_SIMHASH_NONE;
     size_t w = n < KZ_SIMHASH_SHINGLE ? n : KZ_SIMHASH_SHINGLE;
     size_t shingles = n - w + 1;
-    /* Bit counts, in 32-bit lanes refreshed every 2^31 shingles. */
-    uint64_t count[64] = { 0 };
-    uint32_t lane[64] = { 0 };
-    size_t in_lane = 0;
+    /* The 64 bits' counts, bit-sliced: plane[k] holds bit k of each bit's
+     * count, and a shingle's hash is added to all 64 at once with a ripple
+     * carry (two steps on average, not 64 additions). Sixteen planes count
+     * to 65,535; they are moved into count[] before they would overflow. */
+    uint64_t count[64] = { 0 }, plane[16] = { 0 };
+    size_t in_planes = 0;
     for (size_t i = 0; i < shingles; i++) {
         uint8_t buf[8 * KZ_SIMHASH_SHINGLE];
         for (size_t j = 0; j < w; j++)
             kz_store_u64(buf + 8 * j, terms[i + j]);
-        uint64_t s = XXH3_64bits(buf, 8 * w);
-        for (unsigned b = 0; b < 64; b++)
-            lane[b] += (uint32_t)(s >> b) & 1u;
-        if (++in_lane == (1u << 31)) {
-            for (unsigned b = 0; b < 64; b++) {
-                count[b] += lane[b];
-                lane[b] = 0;
+        uint64_t carry = XXH3_64bits(buf, 8 * w);
+        for (unsigned k = 0; carry; k++) {
+            uint64_t next = plane[k] & carry;
+            plane[k] ^= carry;
+            carry = next;
+        }
+        if (++in_planes == 65535 || i + 1 == shingles) {
+            for (unsigned k = 0; k < 16; k++) {
+                for (unsigned b = 0; b < 64; b++)
+                    count[b] += (plane[k] >> b & 1) << k;
+                plane[k] = 0;
             }
-            in_lane = 0;
+            in_planes = 0;
         }
     }
     uint64_t fp = 0;
     for (unsigned b = 0; b < 64; b++)
-        if (2 * (count[b] + lane[b]) > shingles)
+        if (2 * count[b] > shingles)
             fp |= 1ull << b;
     return fp == KZ_SIMHASH_NONE ? 1 : fp;
 }

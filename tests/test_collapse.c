@@ -65,10 +65,45 @@ static uint64_t simhash_of(kz_index *ix, uint32_t docid)
     return fp;
 }
 
+/* FORMAT.md "SIMHASH" as it reads, one bit at a time: bit b is set when
+ * more than half of the shingles' hashes have it. */
+static uint64_t simhash_by_definition(const uint64_t *terms, size_t n)
+{
+    if (n == 0)
+        return KZ_SIMHASH_NONE;
+    size_t w = KZ_MIN(n, (size_t)KZ_SIMHASH_SHINGLE), shingles = n - w + 1;
+    uint64_t fp = 0;
+    for (unsigned b = 0; b < 64; b++) {
+        size_t set = 0;
+        for (size_t i = 0; i < shingles; i++) {
+            uint8_t buf[8 * KZ_SIMHASH_SHINGLE];
+            for (size_t j = 0; j < w; j++)
+                for (int k = 0; k < 8; k++)
+                    buf[8 * j + (size_t)k] = (uint8_t)(terms[i + j] >> (8 * k)); /* a u64, little-endian */
+            set += XXH3_64bits(buf, 8 * w) >> b & 1;
+        }
+        if (2 * set > shingles)
+            fp |= 1ull << b;
+    }
+    return fp == KZ_SIMHASH_NONE ? 1 : fp;
+}
+
 /* Fingerprints: equal texts are equal, a few edits move a few bits,
- * unrelated texts are far apart, a text without terms has none. */
+ * unrelated texts are far apart, a text without terms has none; and each
+ * is the definition's, for texts of 0 to 70,000 terms (past the counters'
+ * refresh at 65,535 shingles), some of few distinct terms. */
 static void test_fingerprint(void)
 {
+    uint64_t rng = kz_test_seed();
+    size_t sizes[] = { 0, 1, 2, 3, 4, 5, 17, 200, 1000, 65536, 65537, 70000 };
+    uint64_t *many = malloc(70000 * sizeof *many);
+    for (size_t s = 0; many && s < sizeof sizes / sizeof *sizes; s++) {
+        uint64_t distinct = 1 + kz_test_rand(&rng) % (s % 2 ? 5 : 100000);
+        for (size_t i = 0; i < sizes[s]; i++)
+            many[i] = kz_simhash_term(NULL, 0) ^ (kz_test_rand(&rng) % distinct) * 0x9E3779B97F4A7C15ull;
+        CHECK_MSG(kz_simhash(many, sizes[s]) == simhash_by_definition(many, sizes[s]), "%zu terms", sizes[s]);
+    }
+    free(many);
     uint64_t h[200];
     for (size_t i = 0; i < 200; i++)
         h[i] = kz_simhash_term((const char *)&i, sizeof i);
