@@ -6,9 +6,17 @@
 # build-fuzz/artifacts/. The last lines say how many inputs each ran.
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: query index jsonl text manifest html warc stats http
+#   fuzz/run.sh --runs N [TARGET...]      N inputs a target instead (10000000 for issue 15's campaign)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-60}
+limit=(-max_total_time="${1:-60}")
+what="${1:-60} s"
+if [ "${1:-}" = "--runs" ]; then
+    [ -n "${2:-}" ] || { echo "fuzz/run.sh: --runs takes a number of inputs" >&2; exit 2; }
+    limit=(-runs="$2")
+    what="up to $2 inputs"
+    shift
+fi
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(query index jsonl text manifest html warc stats http)
@@ -25,10 +33,11 @@ for t in "${targets[@]}"; do
     corpus=build-fuzz/corpus/$t
     mkdir -p "$corpus"
     log=build-fuzz/fuzz_$t.log
-    echo "fuzz_$t: $seconds s"
+    echo "fuzz_$t: $what"
     status=0
+    start=$(date +%s)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ./build-fuzz/fuzz_$t -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        ./build-fuzz/fuzz_$t "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
         -max_len="${max_len[$t]}" -artifact_prefix=build-fuzz/artifacts/$t- -print_final_stats=1 \
         "$corpus" "build-fuzz/seeds/$t" >"$log" 2>&1 || status=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -37,6 +46,6 @@ for t in "${targets[@]}"; do
         echo "fuzz_$t FAILED (exit $status) after ${runs:-?} inputs; see $log and build-fuzz/artifacts/"
         exit 1
     fi
-    summary+=("fuzz_$t: ${runs:-?} inputs in $seconds s, no crash")
+    summary+=("fuzz_$t: ${runs:-?} inputs in $(( $(date +%s) - start )) s, no crash")
 done
 printf '%s\n' "${summary[@]}"
