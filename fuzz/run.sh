@@ -6,7 +6,7 @@
 # build-fuzz/artifacts/. The last lines say how many inputs each ran.
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: query index jsonl text manifest html warc stats http
-#   fuzz/run.sh --runs N [TARGET...]      N inputs a target instead (10000000 for issue 15's campaign)
+#   fuzz/run.sh --runs N [TARGET...]      N mutated inputs a target instead (10000000 for a long campaign)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=(-max_total_time="${1:-60}")
@@ -14,7 +14,7 @@ what="${1:-60} s"
 if [ "${1:-}" = "--runs" ]; then
     [ -n "${2:-}" ] || { echo "fuzz/run.sh: --runs takes a number of inputs" >&2; exit 2; }
     limit=(-runs="$2")
-    what="up to $2 inputs"
+    what="$2 mutated inputs, after the corpus"
     shift
 fi
 shift || true
