@@ -270,11 +270,78 @@ static void test_latin_index_unchanged(void)
     free(dir);
 }
 
+/* The same documents as one segment per document: every query, its
+ * spellings in the other script searched in segments that have some and
+ * not others, gives the same hits and scores as the index of one segment. */
+static void test_segments_as_one(void)
+{
+    char *one = build(NULL), *many = kz_test_temp_dir();
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        kz_build_options bo = KZ_BUILD_OPTIONS_INIT;
+        bo.mode = KZ_BUILD_ADD;
+        kz_builder *b = NULL;
+        CHECK_OK(kz_builder_new(&b, many, &bo));
+        if (!b)
+            continue;
+        CHECK_OK(kz_builder_add_document(b, docs[i].id, strlen(docs[i].id), "", 0, docs[i].text, strlen(docs[i].text),
+                                         NULL, 0));
+        if (i + 1 == sizeof docs / sizeof *docs)
+            for (size_t k = 0; k < sizeof kazakh_docs / sizeof *kazakh_docs; k++) {
+                kz_doc_field lang = { "lang", 4, kazakh_docs[k].lang, strlen(kazakh_docs[k].lang) };
+                CHECK_OK(kz_builder_add_document(b, kazakh_docs[k].id, strlen(kazakh_docs[k].id), "", 0,
+                                                 kazakh_docs[k].text, strlen(kazakh_docs[k].text), &lang, 1));
+            }
+        CHECK_OK(kz_builder_commit(b, NULL));
+        kz_builder_free(b);
+    }
+    kz_index *a = NULL, *m = NULL;
+    CHECK_OK(kz_index_open(&a, one));
+    CHECK_OK(kz_index_open(&m, many));
+    if (a && m) {
+        CHECK_INT(kz_index_segment_count(m), sizeof docs / sizeof *docs);
+        static const char *const queries[] = { "Tokayev", "Токаев", "Токаева Астане", "Astana", "Астанада",
+                                               "Nazarbayev", "переговоров", "Тоқаев сөз", "Kazakhstan wheat" };
+        for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+            kz_search_options o = KZ_SEARCH_OPTIONS_INIT;
+            o.mode = KZ_MODE_ANY;
+            o.flags = KZ_SEARCH_NO_COLLAPSE;
+            kz_results *r1 = NULL, *r2 = NULL;
+            CHECK_OK(kz_search(&r1, a, queries[q], strlen(queries[q]), &o));
+            CHECK_OK(kz_search(&r2, m, queries[q], strlen(queries[q]), &o));
+            if (!r1 || !r2) {
+                kz_results_free(r1);
+                kz_results_free(r2);
+                continue;
+            }
+            CHECK_MSG(kz_results_count(r1) == kz_results_count(r2) && kz_results_total(r1) == kz_results_total(r2),
+                      "\"%s\": %zu hits of one segment, %zu of many", queries[q], kz_results_count(r1),
+                      kz_results_count(r2));
+            for (size_t h = 0; h < kz_results_count(r1) && h < kz_results_count(r2); h++) {
+                kz_doc d1, d2;
+                CHECK_OK(kz_index_doc(a, &d1, kz_results_hit(r1, h)->docid, NULL, 0));
+                CHECK_OK(kz_index_doc(m, &d2, kz_results_hit(r2, h)->docid, NULL, 0));
+                CHECK_MSG(d1.id_len == d2.id_len && memcmp(d1.id, d2.id, d1.id_len) == 0 &&
+                              kz_results_hit(r1, h)->score == kz_results_hit(r2, h)->score,
+                          "\"%s\" hit %zu differs", queries[q], h);
+            }
+            kz_results_free(r1);
+            kz_results_free(r2);
+        }
+    }
+    kz_index_free(a);
+    kz_index_free(m);
+    kz_test_remove_tree(one);
+    kz_test_remove_tree(many);
+    free(one);
+    free(many);
+}
+
 int main(void)
 {
     KZ_RUN(test_cyrillic_to_latin);
     KZ_RUN(test_latin_to_cyrillic);
     KZ_RUN(test_queries_find_every_spelling);
     KZ_RUN(test_latin_index_unchanged);
+    KZ_RUN(test_segments_as_one);
     return kz_test_finish();
 }
