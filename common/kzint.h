@@ -548,11 +548,13 @@ typedef struct kz_pos_cursor {
     unsigned k1, k2;
 } kz_pos_cursor;
 
-/* The positions of the ordinal-th posting (tf of them) up to the first
- * above limit, or all: *n_out of them. Fast with pl->pos_starts (decoding
- * stops there); else kz_plist_positions. */
-int kz_plist_positions_until(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t limit, uint32_t *out,
-                             uint32_t *n_out);
+/* kz_plist_positions_seq, stopping once a position lies past limit when
+ * the list has its table of posting starts (pl->pos_starts): *n_out of
+ * the tf positions, a prefix that holds every one up to limit and one
+ * past it if there is one (all of them without the table, so that c
+ * resumes after the posting). */
+int kz_plist_positions_until(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf, uint32_t limit,
+                             uint32_t *out, uint32_t *n_out);
 /* kz_plist_positions, resuming from c when ordinal lies ahead in the same
  * block (c may be NULL). tf must be the posting's tf. */
 int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,

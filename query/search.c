@@ -372,12 +372,14 @@ static void leaf_start(eval *e, leaf_reader *lr, const kz_qnode *leaf)
     }
 }
 
-/* Reads the tf (lr->tf[i]) and positions (lr->pos[i]) of the leaf's term
- * i where its cursor stands: 0, or -1 with e->rc set. */
-static int term_positions(eval *e, leaf_reader *lr, uint32_t i)
+/* Reads the positions (lr->pos[i]) of the leaf's term i where its cursor
+ * stands, whose tf the caller has put in lr->tf[i]: up to the first past
+ * limit (kz_plist_positions_until), *got of them. 0, or -1 with e->rc
+ * set. */
+static int term_positions(eval *e, leaf_reader *lr, uint32_t i, uint32_t limit, uint32_t *got)
 {
     kz_cursor *c = &lr->cur[i];
-    uint32_t tf = lr->tf[i] = kz_plist_tf(c->pl, c->ord);
+    uint32_t tf = lr->tf[i];
     if (tf > lr->pos_cap[i]) {
         uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
         if (!p) {
@@ -387,7 +389,7 @@ static int term_positions(eval *e, leaf_reader *lr, uint32_t i)
         lr->pos[i] = p;
         lr->pos_cap[i] = tf;
     }
-    int rc = kz_plist_positions_seq(c->pl, &lr->pc[i], c->ord, tf, lr->pos[i]);
+    int rc = kz_plist_positions_until(c->pl, &lr->pc[i], c->ord, tf, limit, lr->pos[i], got);
     if (rc) {
         e->rc = rc;
         return -1;
@@ -411,8 +413,8 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
         lr->order[k] = i;
     }
     /* Each position of the rarest term names where the phrase would start. */
-    uint32_t a = lr->order[0];
-    if (term_positions(e, lr, a))
+    uint32_t a = lr->order[0], got;
+    if (term_positions(e, lr, a, UINT32_MAX, &got))
         return 0;
     if (lr->tf[a] > lr->starts_cap) {
         uint32_t *p = realloc(lr->starts, (size_t)lr->tf[a] * sizeof *p);
@@ -436,26 +438,9 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
      * term with a table of where each posting's codes start is decoded
      * only up to the last start's place. */
     for (uint32_t r = 1; r < n && count; r++) {
-        uint32_t i = lr->order[r], tf = lr->tf[i];
-        const kz_plist *pl = lr->cur[i].pl;
-        if (pl->pos_starts) {
-            if (tf > lr->pos_cap[i]) {
-                uint32_t *p = realloc(lr->pos[i], (size_t)tf * sizeof *p);
-                if (!p) {
-                    e->rc = oom();
-                    return 0;
-                }
-                lr->pos[i] = p;
-                lr->pos_cap[i] = tf;
-            }
-            int rc = kz_plist_positions_until(pl, lr->cur[i].ord, tf, lr->starts[count - 1] + i, lr->pos[i], &tf);
-            if (rc) {
-                e->rc = rc;
-                return 0;
-            }
-        } else if (term_positions(e, lr, i)) {
+        uint32_t i = lr->order[r], tf;
+        if (term_positions(e, lr, i, lr->starts[count - 1] + i, &tf))
             return 0;
-        }
         const uint32_t *pos = lr->pos[i];
         uint32_t j = 0, kept = 0;
         for (uint32_t k = 0; k < count; k++) {
@@ -481,7 +466,9 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
  * where its cursor stands: its first position comes before the text's. */
 static int term_in_title(eval *e, leaf_reader *lr, uint32_t d)
 {
-    return term_positions(e, lr, 0) == 0 && lr->pos[0][0] < kz_segment_doc_title_tokens(e->sg, d);
+    uint32_t got;
+    lr->tf[0] = kz_plist_tf(lr->cur[0].pl, lr->cur[0].ord);
+    return term_positions(e, lr, 0, 0, &got) == 0 && lr->pos[0][0] < kz_segment_doc_title_tokens(e->sg, d);
 }
 
 /* The first docid >= d that has the leaf, or KZ_DOC_END. */

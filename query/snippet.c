@@ -873,13 +873,11 @@ static int snippets(kz_snippet *out, size_t *n_out, size_t max_fragments, kz_ind
         return rc;
     /* A text of a few marks is analysed at once: choosing costs more. */
     if (places && which && marks && marks->n >= LAZY_MIN_MARKS) {
-        lazy = make_candidates(&ps, which, max_chars);
+        lazy = make_candidates(&ps, which, max_chars); /* 0: a damaged index, analysed at once */
         if (lazy < 0) {
             rc = lazy;
             goto done;
         }
-        if (!lazy)
-            ps.n_c = 0; /* from the start, then */
     }
     if (!lazy) {
         if ((rc = text_matches(&ps.mt, &ps.tv, text, ps.scanned, places, n_places, &ps.m, &ps.n, &ps.cap)))

@@ -961,11 +961,16 @@ static int varint_positions(const kz_plist *pl, uint32_t tf, uint32_t *out, int 
     return KZ_OK;
 }
 
-int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
-                           uint32_t *out)
+int kz_plist_positions_until(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf, uint32_t limit,
+                             uint32_t *out, uint32_t *n_out)
 {
-    if (pl->df == 1)
-        return varint_positions(pl, tf, out, 0);
+    *n_out = 0;
+    if (pl->df == 1) {
+        int rc = varint_positions(pl, tf, out, 0);
+        if (rc == KZ_OK)
+            *n_out = tf;
+        return rc;
+    }
     uint32_t b = ordinal / KZ_POSTING_BLOCK;
     bit_reader r;
     unsigned k1, k2;
@@ -993,11 +998,13 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
         k1 = c->k1;
         k2 = c->k2;
         from = c->next;
+        limit = UINT32_MAX; /* the next posting resumes where this one ends */
     } else {
         int rc = open_position_block(pl, b, &k1, &k2, &r);
         if (rc)
             return rc;
         from = b * KZ_POSTING_BLOCK;
+        limit = UINT32_MAX;
     }
     uint32_t v;
     for (uint32_t i = from; i < ordinal; i++) {
@@ -1005,56 +1012,15 @@ int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordina
         if (br_rice_fast(&r, k1, &v) || br_skip(&r, k2, n - 1))
             return bad("positions truncated");
     }
-    /* The first position, then the gaps into out[1..], summed in place. */
-    if (br_rice_fast(&r, k1, &v) || br_rice_many(&r, k2, tf - 1, out + 1))
-        return bad("positions truncated");
-    uint64_t pos = v;
-    out[0] = v;
-    for (uint32_t i = 1; i < tf; i++) {
-        pos += 1 + (uint64_t)out[i];
-        if (pos > UINT32_MAX)
-            return bad("position out of range");
-        out[i] = (uint32_t)pos;
-    }
-    if (c) {
-        c->open = 1;
-        c->block = b;
-        c->next = ordinal + 1;
-        c->p = r.p;
-        c->at = r.at;
-        c->len = r.len;
-        c->k1 = k1;
-        c->k2 = k2;
-    }
-    return KZ_OK;
-}
-
-int kz_plist_positions_until(const kz_plist *pl, uint32_t ordinal, uint32_t tf, uint32_t limit, uint32_t *out,
-                             uint32_t *n_out)
-{
-    *n_out = 0;
-    if (!pl->pos_starts || pl->df == 1) {
-        int rc = kz_plist_positions(pl, ordinal, tf, out);
-        if (rc == KZ_OK)
-            *n_out = tf;
-        return rc;
-    }
-    bit_reader r;
-    unsigned k1, k2;
-    int rc = open_position_block(pl, ordinal / KZ_POSTING_BLOCK, &k1, &k2, &r);
-    if (rc)
-        return rc;
-    r.at = pl->pos_starts[ordinal];
-    if (r.at > r.len)
-        return bad("position start out of range");
-    uint32_t v, n = 1;
+    /* The first position, then the gaps, summed in place: all of them at
+     * once, or sixteen at a time until one lies past limit. */
     if (br_rice_fast(&r, k1, &v))
         return bad("positions truncated");
     uint64_t pos = v;
+    uint32_t n = 1;
     out[0] = v;
-    /* The gaps sixteen at a time, summed in place. */
     while (n < tf && pos <= limit) {
-        uint32_t chunk = KZ_MIN(tf - n, 16u);
+        uint32_t chunk = limit == UINT32_MAX ? tf - n : KZ_MIN(tf - n, 16u);
         if (br_rice_many(&r, k2, chunk, out + n))
             return bad("positions truncated");
         for (uint32_t i = n; i < n + chunk; i++) {
@@ -1065,8 +1031,26 @@ int kz_plist_positions_until(const kz_plist *pl, uint32_t ordinal, uint32_t tf, 
         }
         n += chunk;
     }
+    if (c) {
+        /* Resumable after this posting only when all of it was read. */
+        c->open = n == tf;
+        c->block = b;
+        c->next = ordinal + 1;
+        c->p = r.p;
+        c->at = r.at;
+        c->len = r.len;
+        c->k1 = k1;
+        c->k2 = k2;
+    }
     *n_out = n;
     return KZ_OK;
+}
+
+int kz_plist_positions_seq(const kz_plist *pl, kz_pos_cursor *c, uint32_t ordinal, uint32_t tf,
+                           uint32_t *out)
+{
+    uint32_t n;
+    return kz_plist_positions_until(pl, c, ordinal, tf, UINT32_MAX, out, &n);
 }
 
 int kz_plist_position_starts(const kz_plist *pl, uint32_t *out)

@@ -186,7 +186,7 @@ static void test_cursor_against_arrays(void)
             for (uint32_t i = 0; i < l.df; i += 1 + (uint32_t)(kz_test_rand(&rng) % 40)) {
                 uint32_t tf = l.tfs[i], got = 0;
                 uint32_t limit = position(i, (uint32_t)(kz_test_rand(&rng) % tf)) + (uint32_t)(kz_test_rand(&rng) % 2);
-                CHECK_OK(kz_plist_positions_until(&pl, i, tf, limit, buf, &got));
+                CHECK_OK(kz_plist_positions_until(&pl, &pc, i, tf, limit, buf, &got));
                 CHECK(got >= 1 && got <= tf);
                 for (uint32_t j = 0; j < got; j++)
                     CHECK_INT(buf[j], position(i, j));
