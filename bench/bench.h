@@ -30,6 +30,7 @@ typedef struct kzb_options {
     uint64_t max_docs;    /* cap on the corpus (0 = all) */
     size_t passage_words; /* scaling: words per passage (default 100) */
     int fts5;             /* run the SQLite FTS5 side */
+    int xapian;           /* run the Xapian side (only when built in: KZB_HAVE_XAPIAN) */
     const char *baseline_bin; /* segments/release: the last release's kzsearch */
 } kzb_options;
 

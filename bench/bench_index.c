@@ -4,11 +4,14 @@
  *
  * index/<engine>-...: the run's corpus indexed by `kzsearch index` as a
  * child process (so its wall time and peak RSS are its own), with 2 and 1
- * threads and a small memory budget, and by SQLite FTS5 in this process.
+ * threads and a small memory budget, and by SQLite FTS5 and (when built
+ * in) Xapian in this process, each with one thread (Xapian's terms are
+ * kzsearch's analysis: bench_xapian.h).
  * Figures: seconds, MB/s of title and text, documents/s, peak RSS, index
- * size / text size. kzsearch is reported against FTS5, 1 thread against 2.
+ * size / text size. kzsearch is reported against FTS5, 1 thread against 2;
+ * seconds_xapian is the same seconds against Xapian's.
  * Checks: the build succeeds and the index holds the corpus's documents
- * (FTS5: a count).
+ * (FTS5, Xapian: a count).
  *
  * scaling/<n>: the corpus split into passages of about 100 words
  * (--passage-words); the first n (1e3, 1e4, 1e5, 1e6, and all of them)
@@ -17,8 +20,10 @@
  */
 #include "bench.h"
 #include "bench_fts5.h"
+#include "bench_xapian.h"
 #include "kzsearch.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@ static int kz_build(kzb *b, const char *name, const char *source, const char *di
     uint64_t rss;
     char log[4200];
     snprintf(log, sizeof log, "%s.log", dir);
+    kzb_remove_tree(dir); /* an index an earlier run left, perhaps of another corpus */
     int st = kzb_spawn(args, &secs, &rss, log);
     if (st != 0 && st != 1) {
         kzb_fail(b, name, "kzsearch index exited %d", st);
@@ -89,6 +95,48 @@ static int fts5_build(kzb *b, const char *name, const kzb_corpus *c, const char 
     kzb_metric(b, name, "size/text", (double)file_size(path) / (double)c->bytes, "x", NULL, NULL);
     return 0;
 }
+
+#ifdef KZB_HAVE_XAPIAN
+/* The bytes of the files in dir (a Xapian database is one folder of them). */
+static uint64_t folder_size(const char *dir)
+{
+    uint64_t sum = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4400];
+    while (d && (e = readdir(d))) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (e->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            sum += (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+static int xapian_build(kzb *b, const char *name, const kzb_corpus *c, const char *path)
+{
+    double secs;
+    if (kzb_xapian_build(path, c, &secs) != 0) {
+        kzb_fail(b, name, "build failed");
+        return -1;
+    }
+    kzb_xapian *x;
+    uint64_t n = 0;
+    if (kzb_xapian_open(&x, path) == 0) {
+        n = kzb_xapian_docs(x);
+        kzb_xapian_close(x);
+    }
+    if (n != c->n)
+        kzb_fail(b, name, "the database holds %llu documents of %zu", (unsigned long long)n, c->n);
+    kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
+    kzb_metric(b, name, "MB/s", (double)c->bytes / 1e6 / secs, "MB/s", NULL, NULL);
+    kzb_metric(b, name, "docs/s", (double)c->n / secs, "1/s", NULL, NULL);
+    kzb_metric(b, name, "size/text", (double)folder_size(path) / (double)c->bytes, "x", NULL, NULL);
+    return 0;
+}
+#endif
 
 static void scaling(kzb *b, const kzb_corpus *c)
 {
@@ -165,13 +213,25 @@ void kzb_index_cases(kzb *b)
     if (kzb_opts(b)->fts5 && (kzb_selected(b, "index/fts5") || kzb_selects_group(b, "query/")))
         have_fts5 = fts5_build(b, "index/fts5", c, db) == 0;
     const char *base = have_fts5 ? "index/fts5" : NULL;
+    int have_xapian = 0;
+#ifdef KZB_HAVE_XAPIAN
+    /* Xapian's database, for the query cases too (README "Benchmarks"). */
+    kzb_work_path(db, sizeof db, b, "xapian");
+    if (kzb_opts(b)->xapian && (kzb_selected(b, "index/xapian") || kzb_selects_group(b, "query/")))
+        have_xapian = xapian_build(b, "index/xapian", c, db) == 0;
+#endif
     /* The 2-thread index is the one the query cases search. */
     kzb_work_path(dir, sizeof dir, b, "kz");
-    if (kzb_selected(b, "index/kz-t2") || kzb_selects_group(b, "query/") || kzb_selects_group(b, "intersect/real"))
-        kz_build(b, "index/kz-t2", source, dir, "2", "1G", NULL, c->n, c->bytes, base);
+    if ((kzb_selected(b, "index/kz-t2") || kzb_selects_group(b, "query/") || kzb_selects_group(b, "intersect/real")) &&
+        kz_build(b, "index/kz-t2", source, dir, "2", "1G", NULL, c->n, c->bytes, base) == 0 && have_xapian)
+        kzb_metric(b, "index/kz-t2", "seconds_xapian", kzb_value(b, "index/kz-t2", "seconds"), "s", "index/xapian",
+                   "seconds");
     if (kzb_selected(b, "index/kz-t1")) {
         kzb_work_path(dir, sizeof dir, b, "kz-t1");
-        kz_build(b, "index/kz-t1", source, dir, "1", "1G", NULL, c->n, c->bytes, "index/kz-t2");
+        if (kz_build(b, "index/kz-t1", source, dir, "1", "1G", NULL, c->n, c->bytes, "index/kz-t2") == 0 &&
+            have_xapian)
+            kzb_metric(b, "index/kz-t1", "seconds_xapian", kzb_value(b, "index/kz-t1", "seconds"), "s",
+                       "index/xapian", "seconds");
     }
     /* The default analysis chooses a stemmer per word by its script; English
      * for every word is what it did before (README "Analysis"). */

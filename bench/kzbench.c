@@ -2,7 +2,8 @@
  * kzbench.c: the benchmark suite's harness and command.
  *
  *   kzbench [--quick] [--filter TEXT] [--corpus FILE] [--queries FILE]
- *           [--out DIR] [--max-docs N] [--no-fts5] [--baseline-bin BIN]
+ *           [--out DIR] [--max-docs N] [--no-fts5] [--no-xapian] [--cpu N]
+ *           [--baseline-bin BIN]
  *           [--list]
  *   kzbench split --words N IN OUT.jsonl      passages of about N words
  *
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <sched.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -835,6 +837,9 @@ static const char usage[] =
     "  --work DIR         scratch indexes (default OUT/work)\n"
     "  --passage-words N  scaling: passages of about N words (default 100)\n"
     "  --no-fts5          skip SQLite FTS5\n"
+    "  --no-xapian        skip Xapian (built in when libxapian-dev is installed)\n"
+    "  --cpu N            run on CPU N only, kzbench and every process it starts\n"
+    "                     (the CPUs of a machine may differ in speed)\n"
     "  --baseline-bin BIN segments/release: the query latency of BIN (the last\n"
     "                     release's kzsearch) against this build's, each on the\n"
     "                     one-segment index it built of the same passages\n"
@@ -879,12 +884,16 @@ int main(int argc, char **argv)
         { "json", required_argument, 0, 'j' },   { "csv", required_argument, 0, 'v' },
         { "passage-words", required_argument, 0, 'p' },
         { "baseline-bin", required_argument, 0, 'B' },
+        { "no-xapian", no_argument, 0, 'X' },    { "cpu", required_argument, 0, 'P' },
         { 0, 0, 0, 0 }
     };
     kzb b = { 0 };
     b.o.out_dir = "bench-out";
     b.o.articles = KZ_BUNDLED_ARTICLES;
     b.o.fts5 = 1;
+#ifdef KZB_HAVE_XAPIAN
+    b.o.xapian = 1;
+#endif
     b.o.passage_words = 100;
     int c, list = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -902,14 +911,32 @@ int main(int argc, char **argv)
         case 'p': b.o.passage_words = strtoul(optarg, NULL, 10); break;
         case 'v': b.o.csv = optarg; break;
         case 'B': b.o.baseline_bin = optarg; break;
+        case 'X': b.o.xapian = 0; break;
+        case 'P': {
+            char *end;
+            unsigned long cpu = strtoul(optarg, &end, 10);
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (*optarg < '0' || *optarg > '9' || *end || cpu >= CPU_SETSIZE) {
+                fprintf(stderr, "kzbench: --cpu takes a CPU number, not '%s'\n", optarg);
+                return 2;
+            }
+            CPU_SET(cpu, &set);
+            /* Children inherit it. */
+            if (sched_setaffinity(0, sizeof set, &set) != 0) {
+                fprintf(stderr, "kzbench: cannot run on CPU %lu: %s\n", cpu, strerror(errno));
+                return 2;
+            }
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
     }
     if (list) {
         puts("intersect/*   synthetic and real posting lists, every method");
-        puts("query/*       latency of AND, OR, phrase; top 10, top 100, count; cold start; FTS5");
-        puts("index/*       indexing throughput, threads, budgets; FTS5");
+        puts("query/*       latency of AND, OR, phrase; top 10, top 100, count; cold start; FTS5 and Xapian");
+        puts("index/*       indexing throughput, threads, budgets; FTS5 and Xapian");
         puts("scaling/*     the same at 1e3 .. 1e6 passages (not in --quick)");
         puts("segments/*    adding, updating, deleting; 10 segments against 1; merges in a budget;");
         puts("              the last release with --baseline-bin (--quick: a small smoke version)");
