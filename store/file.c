@@ -275,13 +275,27 @@ static const char *section_names[KZ_SEC_MAX] = {
 const char *kz_section_name(uint32_t id) { return id < KZ_SEC_MAX ? section_names[id] : "?"; }
 
 /* Asks the kernel to read [p, p+n) ahead, whole pages (a hint: its
- * failure changes nothing). */
+ * failure changes nothing), unless a short range is in memory already:
+ * on a warm index the request costs about 5 us and saves nothing, where
+ * mincore costs a tenth of that (a query's first touches are some 100
+ * ranges of 2 or 3 pages, and a few of up to 1 MB). */
+#define WILL_NEED_PROBE_PAGES 256
+
 static void will_need(const uint8_t *p, uint64_t n)
 {
     if (n == 0)
         return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t a = (uintptr_t)p & ~(page - 1), e = (uintptr_t)(p + n);
+    size_t pages = (e - a + page - 1) / page;
+    unsigned char resident[WILL_NEED_PROBE_PAGES];
+    if (pages <= WILL_NEED_PROBE_PAGES && mincore((void *)a, e - a, resident) == 0) {
+        size_t i = 0;
+        while (i < pages && (resident[i] & 1))
+            i++;
+        if (i == pages)
+            return;
+    }
     madvise((void *)a, e - a, MADV_WILLNEED);
 }
 
