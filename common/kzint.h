@@ -409,6 +409,9 @@ const kz_section_entry *kz_file_entry(const kz_file *f, uint32_t id);
 /* Verifies the chunks covering [off, off+len) of a section (once each, cached).
  * KZ_ECORRUPT if out of bounds or a checksum does not match. Thread-safe. */
 int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len);
+/* Whether every chunk of the section has been verified (by a
+ * kz_file_verify of all of it): its bytes may be read without asking. */
+int kz_file_verified_whole(const kz_file *f, uint32_t id);
 /* Verifies every section checksum and chunk; reports each fault. */
 int kz_file_verify_all(kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults);
 /* Lets go of the file's pages this process holds (madvise DONTNEED). */

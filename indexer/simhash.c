@@ -54,5 +54,5 @@ uint64_t kz_simhash(const uint64_t *terms, size_t n)
 
 int kz_simhash_similar(uint64_t a, uint64_t b)
 {
-    return a != KZ_SIMHASH_NONE && b != KZ_SIMHASH_NONE && __builtin_popcountll(a ^ b) <= KZ_SIMHASH_DISTANCE;
+    return a != KZ_SIMHASH_NONE && b != KZ_SIMHASH_NONE && kz_popcount64(a ^ b) <= KZ_SIMHASH_DISTANCE;
 }

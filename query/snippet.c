@@ -376,7 +376,7 @@ static size_t count_chars(const char *text, size_t n)
     const __m128i below = _mm_set1_epi8(-64);
     for (; i + 16 <= n; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + i));
-        chars -= (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, below)));
+        chars -= (size_t)kz_popcount64((unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, below)));
     }
 #endif
     for (; i + 8 <= n; i += 8) {

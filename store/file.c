@@ -519,6 +519,11 @@ int kz_file_verify(kz_file *f, uint32_t id, uint64_t off, uint64_t len)
     return KZ_OK;
 }
 
+int kz_file_verified_whole(const kz_file *f, uint32_t id)
+{
+    return id < KZ_SEC_MAX && atomic_load_explicit(&f->whole[id], memory_order_acquire);
+}
+
 /* The bytes between the header, the sections and the section table are
  * alignment padding, covered by no checksum: they must be zero. */
 static int check_padding(const kz_file *f, kz_check_fn fn, void *ctx, unsigned *faults)
