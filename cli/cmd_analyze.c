@@ -3,6 +3,7 @@
  * index sees them.
  */
 #include "cli.h"
+#include "kzint.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ int cmd_analyze(int argc, char **argv)
             strcat(text, " ");
         strcat(text, argv[i]);
     }
+    if ((!lang || strcmp(lang, "auto") == 0) && kz_text_other_cyrillic(NULL, 0, text, strlen(text)))
+        fprintf(stderr, "kzsearch: note: read as a Cyrillic language other than Russian (its letters): words of "
+                        "the Russian alphabet are not stemmed, as in such a document\n");
     int rc = kz_analyze(lang, text, strlen(text), print_token, text);
     free(text);
     kz_index_free(ix); /* after the analysis: lang may be the index's */

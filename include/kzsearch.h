@@ -783,9 +783,13 @@ void kz_snippet_free(kz_snippet *s);
 
 /* ------------------------------------------------------------- analysis */
 
-/* Analyses text as the index does and calls fn for each token with the
- * stem and the byte span in text. For the CLI's "analyze" command and for
- * tests. */
+/* Analyses text as the index does a document's and calls fn for each
+ * token with the stem and the byte span in text. With language "auto" (or
+ * NULL) that includes the document's language: a text whose Cyrillic
+ * words hold letters outside the Russian alphabet often enough (Kazakh,
+ * Ukrainian) keeps its words of the Russian alphabet unstemmed, as the
+ * index keeps such a document's (README "Analysis"). For the CLI's
+ * "analyze" command and for tests. */
 typedef void (*kz_token_fn)(void *ctx, const char *stem, size_t stem_len,
                             size_t start, size_t end);
 int kz_analyze(const char *language, const char *text, size_t len,

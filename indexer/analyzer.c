@@ -1303,6 +1303,7 @@ int kz_analyze(const char *language, const char *text, size_t len, kz_token_fn f
         return kz_error_set(KZ_EINVAL, "kz_analyze: text is NULL");
     if ((rc = kz_analyzer_new(&a, language)) != KZ_OK)
         goto done;
+    kz_analyzer_set_russian(a, !kz_text_other_cyrillic(NULL, 0, text, len)); /* only "auto" heeds it */
     if ((rc = kz_analyzer_run(a, text, len, &tv)) != KZ_OK)
         goto done;
     for (size_t i = 0; fn && i < tv.len; i++) {

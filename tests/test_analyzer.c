@@ -914,6 +914,24 @@ static void test_kz_analyze(void)
     kz_buf_free(&c.text);
     CHECK_OK(kz_analyze(NULL, "x", 1, NULL, NULL)); /* NULL: English */
     CHECK_INT(kz_analyze("english", NULL, 3, collect, &c), KZ_EINVAL);
+
+    /* As a document is: "новый" is stemmed in Russian text, and kept whole
+     * in a Kazakh one (its other words have Kazakh letters), as the index
+     * keeps a Kazakh document's words; a language named keeps its stemmer. */
+    struct collected ru = { { 0 }, 0, 0 }, kk = { { 0 }, 0, 0 }, named = { { 0 }, 0, 0 };
+    const char *russian = "новый закон", *kazakh = "новый заң қабылданды";
+    CHECK_OK(kz_analyze("auto", russian, strlen(russian), collect, &ru));
+    CHECK_OK(kz_analyze("auto", kazakh, strlen(kazakh), collect, &kk));
+    CHECK_OK(kz_analyze("russian", kazakh, strlen(kazakh), collect, &named));
+    kz_buf_terminate(&ru.text);
+    kz_buf_terminate(&kk.text);
+    kz_buf_terminate(&named.text);
+    CHECK(strncmp((char *)ru.text.data, "нов@", strlen("нов@")) == 0);
+    CHECK(strncmp((char *)kk.text.data, "новыи@", strlen("новыи@")) == 0);
+    CHECK(strncmp((char *)named.text.data, "нов@", strlen("нов@")) == 0);
+    kz_buf_free(&ru.text);
+    kz_buf_free(&kk.text);
+    kz_buf_free(&named.text);
 }
 
 /* The ASCII fast path against the code-point path: the same words in

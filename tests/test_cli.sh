@@ -210,6 +210,18 @@ if [ "$stems" = "kasym zomart tokayev " ]; then
 else
     fail "analyze: stems \"$stems\", want \"kasym zomart tokayev \"" "$(output)"
 fi
+# A text read as Kazakh keeps its words of the Russian alphabet whole, as
+# the index keeps a Kazakh document's, and says why.
+run "$KZ" analyze "новый заң қабылданды"
+expect_status 0 "analyze a Kazakh text"
+expect_in out "новыи" "analyze a Kazakh text: новый unstemmed"
+expect_in err "other than Russian" "analyze a Kazakh text: a note"
+run "$KZ" analyze "новый закон"
+if [ "$(head -1 "$T/out" | cut -f3)" = "нов" ] && ! grep -q "other than Russian" "$T/err"; then
+    pass "analyze a Russian text: новый stemmed, no note"
+else
+    fail "analyze a Russian text: новый not stemmed to нов, or a note" "$(output)"
+fi
 
 # ---------------------------------------------------------------- skipped input, errors
 
