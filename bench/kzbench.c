@@ -935,7 +935,7 @@ int main(int argc, char **argv)
     }
     if (list) {
         puts("intersect/*   synthetic and real posting lists, every method");
-        puts("query/*       latency of AND, OR, phrase; top 10, top 100, count; cold start; FTS5 and Xapian");
+        puts("query/*       latency of AND, OR, phrase; top 10, 100, 1000, count; cold start; FTS5 and Xapian");
         puts("index/*       indexing throughput, threads, budgets; FTS5 and Xapian");
         puts("scaling/*     the same at 1e3 .. 1e6 passages (not in --quick)");
         puts("segments/*    adding, updating, deleting; 10 segments against 1; merges in a budget;");
