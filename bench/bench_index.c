@@ -74,6 +74,18 @@ static int kz_build(kzb *b, const char *name, const char *source, const char *di
     return 0;
 }
 
+/* The figures of a peer engine's build of c (seconds, its size on disk),
+ * which must hold c's documents (docs, as the engine counts them). */
+static void peer_figures(kzb *b, const char *name, const kzb_corpus *c, double secs, uint64_t docs, uint64_t size)
+{
+    if (docs != c->n)
+        kzb_fail(b, name, "it holds %llu documents of %zu", (unsigned long long)docs, c->n);
+    kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
+    kzb_metric(b, name, "MB/s", (double)c->bytes / 1e6 / secs, "MB/s", NULL, NULL);
+    kzb_metric(b, name, "docs/s", (double)c->n / secs, "1/s", NULL, NULL);
+    kzb_metric(b, name, "size/text", (double)size / (double)c->bytes, "x", NULL, NULL);
+}
+
 static int fts5_build(kzb *b, const char *name, const kzb_corpus *c, const char *path)
 {
     double secs;
@@ -87,12 +99,7 @@ static int fts5_build(kzb *b, const char *name, const kzb_corpus *c, const char 
         kzb_fts5_rows(f, &n);
         kzb_fts5_close(f);
     }
-    if (n != c->n)
-        kzb_fail(b, name, "the table holds %llu rows of %zu documents", (unsigned long long)n, c->n);
-    kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
-    kzb_metric(b, name, "MB/s", (double)c->bytes / 1e6 / secs, "MB/s", NULL, NULL);
-    kzb_metric(b, name, "docs/s", (double)c->n / secs, "1/s", NULL, NULL);
-    kzb_metric(b, name, "size/text", (double)file_size(path) / (double)c->bytes, "x", NULL, NULL);
+    peer_figures(b, name, c, secs, n, file_size(path));
     return 0;
 }
 
@@ -128,12 +135,7 @@ static int xapian_build(kzb *b, const char *name, const kzb_corpus *c, const cha
         n = kzb_xapian_docs(x);
         kzb_xapian_close(x);
     }
-    if (n != c->n)
-        kzb_fail(b, name, "the database holds %llu documents of %zu", (unsigned long long)n, c->n);
-    kzb_metric(b, name, "seconds", secs, "s", NULL, NULL);
-    kzb_metric(b, name, "MB/s", (double)c->bytes / 1e6 / secs, "MB/s", NULL, NULL);
-    kzb_metric(b, name, "docs/s", (double)c->n / secs, "1/s", NULL, NULL);
-    kzb_metric(b, name, "size/text", (double)folder_size(path) / (double)c->bytes, "x", NULL, NULL);
+    peer_figures(b, name, c, secs, n, folder_size(path));
     return 0;
 }
 #endif
