@@ -867,6 +867,9 @@ int kz_segment_check_terms(kz_segment *sg, kz_check_fn fn, void *ctx, unsigned *
 uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid);
 /* The document's title_tokens, under the same conditions. */
 uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid);
+/* Every dl of the segment, by docid, once kz_segment_warm() made the
+ * table (owned by the segment, valid while it is open); NULL before. */
+const uint32_t *kz_segment_doc_lengths(const kz_segment *sg);
 /* Lets go of the pages of the segment's file this process holds: a
  * merge reading a large segment whole must not keep it resident (they
  * come back from the page cache if read again). */

@@ -293,7 +293,8 @@ typedef struct kz_index_info {
 void kz_index_get_info(const kz_index *ix, kz_index_info *out);
 
 /* Reads and verifies every byte that queries use (the document table,
- * the dictionary and the postings), so that later queries pay neither page
+ * the dictionary, the postings and the fingerprints that collapse
+ * near-duplicates), so that later queries pay neither page
  * faults nor first-use checksums, and keeps the document lengths in a
  * dense array (4 bytes a document) for scoring: for batch runs and
  * long-lived servers. KZ_ECORRUPT if any of it is damaged. Safe to call

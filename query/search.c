@@ -95,6 +95,7 @@ typedef struct eval {
     /* By chunk of the segment's DOCS section: 1 once this query verified
      * it (doc_ok); NULL when the whole section is verified already. */
     uint8_t *doc_chunks;
+    const uint32_t *lengths; /* every dl, when the segment is warm (kz_segment_doc_lengths) */
     int title_terms; /* the segment's titles are title field words too (format 6) */
     const roaring_bitmap_t *deleted; /* the segment's, NULL when none */
     /* The documents the query's top-level filters let through (fast
@@ -182,7 +183,14 @@ static inline int doc_ok(eval *e, uint32_t d)
     return doc_verify(e, d);
 }
 
-static double doc_length(eval *e, uint32_t d) { return doc_ok(e, d) ? (double)kz_segment_doc_length(e->sg, d) : 0; }
+/* Read for every document scored: the warm segment's table inline, or
+ * the record. */
+static inline double doc_length(eval *e, uint32_t d)
+{
+    if (e->lengths)
+        return (double)e->lengths[d];
+    return doc_ok(e, d) ? (double)kz_segment_doc_length(e->sg, d) : 0;
+}
 
 static uint32_t doc_title_tokens(eval *e, uint32_t d)
 {
@@ -575,7 +583,6 @@ static uint32_t leaf_tf(eval *e, leaf_reader *lr, uint32_t d)
 }
 
 /* ------------------------------------------------------------- scoring */
-
 
 /* The document's score, from scratch, in query order. */
 static double score_doc(eval *e, uint32_t d)
@@ -1846,6 +1853,7 @@ static void segment_close(eval *e)
     }
     free(e->doc_chunks);
     e->doc_chunks = NULL;
+    e->lengths = NULL;
     e->sg = NULL;
 }
 
@@ -1945,6 +1953,7 @@ static int segment_open(eval *e, size_t s)
     e->bound_scale = e->default_k1_b && si.avgdl > 0 ? KZ_MAX(1.0, e->avgdl / si.avgdl) : 0;
     /* Every dl and title length read below is checked by doc_ok. */
     int rc = KZ_OK;
+    e->lengths = kz_segment_doc_lengths(e->sg);
     if (!kz_file_verified_whole(kz_segment_file(e->sg), KZ_SEC_DOCS) &&
         !(e->doc_chunks = calloc(((si.docs * KZ_DOC_SIZE) >> KZ_CHUNK_SHIFT) + 1, 1)))
         return oom();
@@ -2394,8 +2403,10 @@ static uint64_t band_of(uint64_t fp, unsigned band)
  * leader (i itself for a leader). *n_leaders gets the number of groups. */
 static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_leaders)
 {
+    /* A band's value is a few bits of a hash already: its low bits pick
+     * the bucket (at most 2^(64/BANDS) buckets, the values' number). */
     size_t cap = 16;
-    while (cap < 2 * n)
+    while (cap < 2 * n && cap < ((size_t)1 << (64 / BANDS)))
         cap *= 2;
     uint32_t *head = malloc(BANDS * cap * sizeof *head);
     uint32_t *next = malloc(BANDS * (n ? n : 1) * sizeof *next);
@@ -2411,8 +2422,7 @@ static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_le
         if (fp[i] != KZ_SIMHASH_NONE) {
             for (unsigned b = 0; b < BANDS; b++) {
                 uint64_t key = band_of(fp[i], b);
-                for (uint32_t l = head[b * cap + (XXH3_64bits(&key, sizeof key) & (cap - 1))]; l != NONE;
-                     l = next[b * n + l])
+                for (uint32_t l = head[b * cap + (key & (cap - 1))]; l != NONE; l = next[b * n + l])
                     if (l < best && band_of(fp[l], b) == key && kz_simhash_similar(fp[i], fp[l]))
                         best = l;
             }
@@ -2427,7 +2437,7 @@ static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_le
             continue;
         for (unsigned b = 0; b < BANDS; b++) {
             uint64_t key = band_of(fp[i], b);
-            uint32_t *h = &head[b * cap + (XXH3_64bits(&key, sizeof key) & (cap - 1))];
+            uint32_t *h = &head[b * cap + (key & (cap - 1))];
             next[b * n + i] = *h;
             *h = (uint32_t)i;
         }

@@ -244,7 +244,8 @@ int kz_segment_verify_sums(kz_segment *sg)
 
 int kz_segment_warm(kz_segment *sg)
 {
-    static const uint32_t query_sections[] = { KZ_SEC_DOCS, KZ_SEC_TERMS, KZ_SEC_TERMSTR, KZ_SEC_POSTINGS };
+    static const uint32_t query_sections[] = { KZ_SEC_DOCS, KZ_SEC_TERMS, KZ_SEC_TERMSTR, KZ_SEC_POSTINGS,
+                                               KZ_SEC_SIMHASH };
     for (size_t i = 0; i < sizeof query_sections / sizeof query_sections[0]; i++) {
         uint64_t len;
         kz_file_section(sg->f, query_sections[i], &len);
@@ -313,6 +314,11 @@ uint32_t kz_segment_doc_length(const kz_segment *sg, uint32_t docid)
     if (lengths)
         return lengths[docid];
     return kz_load_u32(sg->sec[KZ_SEC_DOCS] + (uint64_t)docid * KZ_DOC_SIZE + KZ_DOC_LENGTH);
+}
+
+const uint32_t *kz_segment_doc_lengths(const kz_segment *sg)
+{
+    return atomic_load_explicit(&sg->lengths, memory_order_acquire);
 }
 
 uint32_t kz_segment_doc_title_tokens(const kz_segment *sg, uint32_t docid)
