@@ -124,8 +124,11 @@ static uint64_t folder_size(const char *dir)
 
 static int xapian_build(kzb *b, const char *name, const kzb_corpus *c, const char *path)
 {
-    double secs;
-    if (kzb_xapian_build(path, c, &secs) != 0) {
+    kzb_remove_tree(path); /* whatever an earlier run left there */
+    uint64_t t0 = kzb_now_ns();
+    int rc = kzb_xapian_build(path, c);
+    double secs = (double)(kzb_now_ns() - t0) * 1e-9;
+    if (rc != 0) {
         kzb_fail(b, name, "build failed");
         return -1;
     }

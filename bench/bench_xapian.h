@@ -67,11 +67,11 @@ const char *kzb_xapian_error(void);
 /* bench_xapian_terms.c: kzsearch's analysis for the database. */
 
 struct kzb_corpus;
-/* Builds path (replacing it) from the corpus, a document at a time with
- * the terms and positions above and data "ID<TAB>TITLE", then commits.
- * *seconds: the wall time of it all, analysis included (kzsearch's build
- * analyses too). */
-int kzb_xapian_build(const char *path, const struct kzb_corpus *c, double *seconds);
+/* Builds path (a database there is overwritten) from the corpus, a
+ * document at a time with the terms and positions above and data
+ * "ID<TAB>TITLE", then commits. The analysis is part of it, as kzsearch's
+ * build analyses too. */
+int kzb_xapian_build(const char *path, const struct kzb_corpus *c);
 
 /* The terms of queries, analysed as kzsearch analyses a query's words. */
 typedef struct kzb_xapian_words kzb_xapian_words;

@@ -1,7 +1,8 @@
 /*
  * bench_xapian_terms.c: kzsearch's analysis, for the Xapian database of
  * the bench (bench_xapian.h): documents analysed as the builder analyses
- * them, queries as the query parser analyses a query's words.
+ * them, queries as the query parser analyses a query's words. kzbench and
+ * kzb-xapian-query both link it.
  */
 #include "bench.h"
 #include "bench_xapian.h"
@@ -34,7 +35,7 @@ static int reserve_terms(kzb_xapian_term **terms, size_t *cap, size_t n)
     return 0;
 }
 
-int kzb_xapian_build(const char *path, const kzb_corpus *c, double *seconds)
+int kzb_xapian_build(const char *path, const kzb_corpus *c)
 {
     kzb_xapian *x = NULL;
     kz_analyzer *a = NULL;
@@ -45,8 +46,6 @@ int kzb_xapian_build(const char *path, const kzb_corpus *c, double *seconds)
     char *data = NULL;
     size_t data_cap = 0;
     int rc = -1;
-    uint64_t t0 = kzb_now_ns();
-    kzb_remove_tree(path);
     if (kzb_xapian_create(&x, path) != 0) {
         fprintf(stderr, "kzbench: xapian: %s\n", kzb_xapian_error());
         goto done;
@@ -99,7 +98,6 @@ int kzb_xapian_build(const char *path, const kzb_corpus *c, double *seconds)
     }
     kzb_xapian_close(x);
     x = NULL;
-    *seconds = (double)(kzb_now_ns() - t0) * 1e-9;
     rc = 0;
     goto done;
 analysis_failed:
