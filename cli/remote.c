@@ -659,7 +659,10 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
     int count_only = out->count_only || (s->so.flags & KZ_SEARCH_COUNT_ONLY);
     int collapse = !count_only && !(s->so.flags & KZ_SEARCH_NO_COLLAPSE);
     uint64_t want = count_only ? 0 : (uint64_t)s->so.offset + s->so.limit;
-    uint64_t fetch = collapse ? want + (want / 4 > KZ_COLLAPSE_MARGIN ? want / 4 : KZ_COLLAPSE_MARGIN) : want;
+    uint64_t fetch = want, fill = want;
+    unsigned round = 0;
+    if (collapse)
+        kz_collapse_round(&fetch, &fill, want, round);
     size_t n_leaders = 0, n_top = 0;
     for (;;) {
         if (fetch > REMOTE_MAX_K) {
@@ -709,6 +712,13 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
         n_top = KZ_CLI_MIN((size_t)fetch, n_all);
         if (!collapse)
             break;
+        uint64_t matches = 0, total_all_words = 0;
+        for (size_t i = 0; i < n; i++) {
+            matches += co.m[i].answered ? co.m[i].total : 0;
+            total_all_words += co.m[i].answered ? co.m[i].total_all_words : 0;
+        }
+        uint64_t window = kz_collapse_window(fetch, fill, matches, total_all_words);
+        n_top = KZ_CLI_MIN(n_top, (size_t)window);
         kz_ranked *top = malloc((n_top ? n_top : 1) * sizeof *top);
         free(group);
         group = malloc((n_top ? n_top : 1) * sizeof *group);
@@ -723,8 +733,8 @@ static int remote_attempt(const search_spec *s, const char *const *urls, size_t 
         free(top);
         if (rc)
             goto done;
-        if (n_leaders < want && n_top == fetch && fetch < UINT32_MAX) {
-            fetch *= 4;
+        if (n_leaders < want && n_top == window && window < matches && fetch < UINT32_MAX) {
+            kz_collapse_round(&fetch, &fill, want, ++round);
             continue;
         }
         break;

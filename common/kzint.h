@@ -892,6 +892,10 @@ int kz_segment_doc_fingerprint(kz_segment *sg, uint32_t docid, uint64_t *out);
 /* The near-duplicate fingerprint of docid's text (FORMAT.md "SIMHASH"),
  * verified. */
 int kz_segment_doc_simhash(kz_segment *sg, uint32_t docid, uint64_t *out);
+/* Asks the CPU to start loading docid's SimHash, which a later
+ * kz_segment_doc_simhash reads: fingerprints read in rank order are each
+ * a cache and TLB miss, and asked for together they overlap. */
+void kz_segment_doc_simhash_prefetch(const kz_segment *sg, uint32_t docid);
 /* Each document's sort key in field (kz_ranked.sort_key): kind
  * KZ_FIELD_DATE, its latest date (of its D terms, else the first day of
  * its latest M term, kz_sort_key_of_day); KZ_FIELD_NUMBER, its greatest

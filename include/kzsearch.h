@@ -492,9 +492,10 @@ typedef struct kz_search_options {
  * fingerprints at most 6 of 64 bits apart) is not a hit of its own but is
  * listed under that hit (kz_results_similar); the hits after it move up. */
 #define KZ_SEARCH_NO_COLLAPSE 2u
-/* Collapsing ranks offset + limit + max((offset + limit) / 4, this) of the
- * best matches, and four times as many while its groups leave the page
- * short and there are more. */
+/* Collapsing walks the start of the ranking in rounds (kz_collapse_round):
+ * the first ranks AND matches (every word) as far as the page's end plus
+ * max(a quarter of it, this), where ranking more costs little, and other
+ * matches only as far as the page's end. */
 #define KZ_COLLAPSE_MARGIN 5u
 
 #define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0, NULL, 0 }
@@ -640,6 +641,20 @@ int kz_ranked_cmp(const kz_ranked *a, const kz_ranked *b, const kz_search_option
  * unsorted; else AUTO gives the AND matches, or the OR matches when there
  * are none. */
 int kz_query_and_first(const kz_query *q);
+/* Round `round` (0, 1, ...) of collapsing for a page ending at want
+ * (offset + limit): *fetch, how many hits each ranking must hold, and
+ * *fill, how far matches without every word are walked (want in round 0;
+ * *fetch after, which grows four times a round). A round walks the first
+ * kz_collapse_window hits of the ranking. kz_query_run goes on to the next
+ * round while the groups leave the page short and the window left some
+ * matches out; a coordinator merging machines' rankings must do the same
+ * to give the same similar documents. */
+void kz_collapse_round(uint64_t *fetch, uint64_t *fill, uint64_t want, unsigned round);
+/* The number of hits at the start of a ranking (AND matches first, as
+ * kz_ranked_cmp orders them) that a round with fetch and fill walks, when
+ * total documents match, total_all_words of them with every word:
+ * min(total, max(fill, min(total_all_words, fetch))). */
+uint64_t kz_collapse_window(uint64_t fetch, uint64_t fill, uint64_t total, uint64_t total_all_words);
 /* Near-duplicates of the sorted v, as kz_query_run groups them: group[i]
  * (room for n) is the index of v[i]'s leader, i itself for a leader;
  * *n_leaders the number of groups. */

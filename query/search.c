@@ -2058,10 +2058,11 @@ static int has_default(const kz_query *q)
 }
 
 /* AUTO mode: the top e->k of the documents that match in AND mode, then,
- * to fill the k places, the best of those that match only in OR mode. The
- * facets and the total are the OR pass's: every document that matches.
- * *n_all gets the AND pass's total. e->heap gets the ranking, in order. */
-static int and_then_or(eval *e, uint64_t *n_all)
+ * to fill k_some places (at most e->k), the best of those that match only
+ * in OR mode. The facets and the total are the OR pass's: every document
+ * that matches. *n_all gets the AND pass's total. e->heap gets the
+ * ranking, in order. */
+static int and_then_or(eval *e, uint64_t *n_all, size_t k_some)
 {
     int rc;
     size_t k = e->k, n_facets = e->n_facets;
@@ -2078,17 +2079,9 @@ static int and_then_or(eval *e, uint64_t *n_all)
     memcpy(all, e->heap, n * sizeof *all);
     qsort(all, n, sizeof *all, cmp_hits);
     /* The OR pass ranks enough documents to fill the places the AND pass
-     * left, whichever of the AND hits are among them; or only counts. */
-    size_t k_or = n >= k ? 0 : k + n;
-    if (k_or > k) {
-        kz_hit *h = realloc(e->heap, k_or * sizeof *h);
-        if (!h) {
-            rc = oom();
-            goto done;
-        }
-        e->heap = h;
-    }
-    e->k = k_or;
+     * left, or only counts. Its top k_some holds at most the n AND hits,
+     * so at least k_some - n others, and they are the best others. */
+    e->k = n >= k_some ? 0 : k_some;
     rc = eval_pass(e, KZ_OCCUR_SHOULD);
     e->k = k;
     if (rc)
@@ -2103,7 +2096,7 @@ static int and_then_or(eval *e, uint64_t *n_all)
         merged[m++] = all[i];
     /* An OR hit is an AND hit when its docid is among all's. */
     qsort(all, n, sizeof *all, cmp_hit_docids);
-    for (size_t i = 0; i < e->n_heap && m < k; i++)
+    for (size_t i = 0; i < e->n_heap && m < k_some; i++)
         if (!bsearch(&e->heap[i], all, n, sizeof *all, cmp_hit_docids))
             merged[m++] = e->heap[i];
     free(e->heap);
@@ -2230,7 +2223,10 @@ static void query_info(const kz_query *q, kz_index_info *info)
 
 /* Ranks q's matches for the resolved options o: hits offset ..
  * offset + limit - 1 of the ranking, nothing collapsed. */
-static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *opts)
+/* The top offset + limit of opts, of which matches without every word
+ * (ANY mode; AUTO's OR matches) take at most the first fill places
+ * (UINT64_MAX: all of them; kz_collapse_round). */
+static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *opts, uint64_t fill)
 {
     *out = NULL;
     kz_search_options o = *opts;
@@ -2253,6 +2249,9 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     e.deadline = o.timeout > 0 ? kz_now() + o.timeout : INFINITY;
     e.until_clock = CLOCK_EVERY;
     e.k = o.flags & KZ_SEARCH_COUNT_ONLY ? 0 : (size_t)o.offset + o.limit;
+    size_t k_some = (size_t)KZ_MIN((uint64_t)e.k, fill);
+    if (o.mode == KZ_MODE_ANY)
+        e.k = k_some;
     kz_results *r = calloc(1, sizeof *r);
     if (!r) {
         rc = oom();
@@ -2312,7 +2311,7 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
     int and_first = o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q) && !e.sort_field &&
                     !q->default_under_not;
     if (and_first) {
-        if ((rc = and_then_or(&e, &r->total_all_words)))
+        if ((rc = and_then_or(&e, &r->total_all_words, k_some)))
             goto done;
         if (e.total > r->total_all_words)
             r->mode = KZ_MODE_ANY;
@@ -2321,6 +2320,10 @@ static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *op
             goto done;
         if (e.total == 0 && o.mode == KZ_MODE_AUTO && q->root != NONE && has_default(q)) {
             r->mode = KZ_MODE_ANY;
+            if (e.sort_field)
+                e.sort_k = KZ_MIN(e.sort_k, k_some);
+            else
+                e.k = k_some;
             if ((rc = eval_pass(&e, KZ_OCCUR_SHOULD)))
                 goto done;
         }
@@ -2399,6 +2402,11 @@ static uint64_t band_of(uint64_t fp, unsigned band)
     return bits == 64 ? fp : (fp >> lo) & ((1ull << bits) - 1);
 }
 
+/* A window of at most this many hits (a page of 10 to 50) is collapsed
+ * in arrays on the stack: a malloc would cost a short query more than
+ * grouping does. */
+#define SMALL_WINDOW 64
+
 /* group[i]: the index in the ranking of the i-th ranked fingerprint's
  * leader (i itself for a leader). *n_leaders gets the number of groups. */
 static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_leaders)
@@ -2408,8 +2416,10 @@ static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_le
     size_t cap = 16;
     while (cap < 2 * n && cap < ((size_t)1 << (64 / BANDS)))
         cap *= 2;
-    uint32_t *head = malloc(BANDS * cap * sizeof *head);
-    uint32_t *next = malloc(BANDS * (n ? n : 1) * sizeof *next);
+    uint32_t head_small[BANDS * 2 * SMALL_WINDOW], next_small[BANDS * SMALL_WINDOW];
+    int small = n <= SMALL_WINDOW;
+    uint32_t *head = small ? head_small : malloc(BANDS * cap * sizeof *head);
+    uint32_t *next = small ? next_small : malloc(BANDS * (n ? n : 1) * sizeof *next);
     if (!head || !next) {
         free(head);
         free(next);
@@ -2442,8 +2452,10 @@ static int groups_of(const uint64_t *fp, size_t n, uint32_t *group, size_t *n_le
             *h = (uint32_t)i;
         }
     }
-    free(head);
-    free(next);
+    if (!small) {
+        free(head);
+        free(next);
+    }
     return KZ_OK;
 }
 
@@ -2460,23 +2472,41 @@ static int doc_fingerprint(kz_index *ix, uint32_t docid, uint64_t *fp)
 static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, size_t *n_leaders)
 {
     size_t n = r->n_hits;
-    uint64_t *fp = malloc((n ? n : 1) * sizeof *fp);
+    uint64_t fp_small[SMALL_WINDOW];
+    uint64_t *fp = n <= SMALL_WINDOW ? fp_small : malloc(n * sizeof *fp);
     if (!fp)
         return oom();
     int rc = KZ_OK;
+    for (size_t i = 0; i < n; i++) {
+        size_t seg;
+        uint32_t local;
+        if (kz_index_locate(ix, r->hits[i].docid, &seg, &local) == KZ_OK)
+            kz_segment_doc_simhash_prefetch(kz_index_segment(ix, seg), local);
+    }
     for (size_t i = 0; i < n && rc == KZ_OK; i++)
         rc = doc_fingerprint(ix, r->hits[i].docid, &fp[i]);
     if (rc == KZ_OK)
         rc = groups_of(fp, n, group, n_leaders);
-    free(fp);
+    if (fp != fp_small)
+        free(fp);
     return rc;
 }
 
 /* Keeps the leaders offset .. offset + limit - 1 of r's ranking as its
  * hits, each with the other documents of its group, in rank order. */
-static int collapse_cut(kz_results *r, const uint32_t *group, uint32_t offset, uint32_t limit)
+static int collapse_cut(kz_results *r, const uint32_t *group, size_t groups, uint32_t offset, uint32_t limit)
 {
     size_t n = r->n_hits, n_leaders = 0, n_similar = 0;
+    if (groups == n) { /* every hit leads: the page is a slice, in place */
+        size_t from = KZ_MIN((size_t)offset, n), keep = KZ_MIN(n - from, (size_t)limit);
+        memmove(r->hits, r->hits + from, keep * sizeof *r->hits);
+        if (r->keys)
+            memmove(r->keys, r->keys + from, keep * sizeof *r->keys);
+        r->offset = offset;
+        r->n_hits = keep;
+        r->all_words_hits = r->total_all_words;
+        return KZ_OK;
+    }
     uint64_t members_all_words = 0;
     /* slot[i]: for a leader, its place among the kept hits (SIZE_MAX when
      * not kept); a member goes where its leader does. */
@@ -2544,33 +2574,38 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
     if (rc)
         return rc;
     if (o.flags & (KZ_SEARCH_COUNT_ONLY | KZ_SEARCH_NO_COLLAPSE))
-        return run_ranked(out, q, &o);
-    /* Rank more than the page needs; if its groups leave the page short
-     * and there are more matches, rank four times as many. */
+        return run_ranked(out, q, &o, UINT64_MAX);
     uint64_t want = (uint64_t)o.offset + o.limit;
-    uint64_t fetch = want + KZ_MAX(want / 4, (uint64_t)KZ_COLLAPSE_MARGIN);
-    for (;;) {
+    for (unsigned round = 0;; round++) {
+        uint64_t fetch, fill;
+        kz_collapse_round(&fetch, &fill, want, round);
         kz_search_options f = o;
         f.offset = 0;
         f.limit = (uint32_t)KZ_MIN(fetch, (uint64_t)UINT32_MAX);
         kz_results *r;
-        if ((rc = run_ranked(&r, q, &f)))
+        if ((rc = run_ranked(&r, q, &f, fill)))
             return rc;
-        uint32_t *group = malloc((r->n_hits ? r->n_hits : 1) * sizeof *group);
+        /* run_ranked ranks just the window; a ranking that stopped short
+         * (a time budget) walks what it has. */
+        uint64_t window = kz_collapse_window(f.limit, fill, r->total, r->total_all_words);
+        r->n_hits = (size_t)KZ_MIN((uint64_t)r->n_hits, window);
+        uint32_t group_small[SMALL_WINDOW];
+        uint32_t *group = r->n_hits <= SMALL_WINDOW ? group_small : malloc(r->n_hits * sizeof *group);
         size_t n_leaders = 0;
         if (!group)
             rc = oom();
         else
             rc = collapse_groups(q->ix, r, group, &n_leaders);
-        if (rc == KZ_OK && n_leaders < want && r->n_hits == f.limit && f.limit < UINT32_MAX) {
-            free(group);
+        if (rc == KZ_OK && n_leaders < want && r->n_hits == window && window < r->total && f.limit < UINT32_MAX) {
+            if (group != group_small)
+                free(group);
             kz_results_free(r);
-            fetch *= 4;
             continue;
         }
         if (rc == KZ_OK)
-            rc = collapse_cut(r, group, o.offset, o.limit);
-        free(group);
+            rc = collapse_cut(r, group, n_leaders, o.offset, o.limit);
+        if (group != group_small)
+            free(group);
         if (rc) {
             kz_results_free(r);
             return rc;
@@ -2578,6 +2613,20 @@ int kz_query_run(kz_results **out, kz_query *q, const kz_search_options *opts)
         *out = r;
         return KZ_OK;
     }
+}
+
+void kz_collapse_round(uint64_t *fetch, uint64_t *fill, uint64_t want, unsigned round)
+{
+    uint64_t f = want + KZ_MAX(want / 4, (uint64_t)KZ_COLLAPSE_MARGIN);
+    for (unsigned i = 0; i < round && f < UINT32_MAX; i++)
+        f *= 4;
+    *fetch = KZ_MIN(f, (uint64_t)UINT32_MAX);
+    *fill = round == 0 ? want : *fetch;
+}
+
+uint64_t kz_collapse_window(uint64_t fetch, uint64_t fill, uint64_t total, uint64_t total_all_words)
+{
+    return KZ_MIN(total, KZ_MAX(fill, KZ_MIN(total_all_words, fetch)));
 }
 
 int kz_search(kz_results **out, kz_index *ix, const char *query, size_t len, const kz_search_options *opts)

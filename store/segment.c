@@ -462,6 +462,13 @@ int kz_segment_doc_simhash(kz_segment *sg, uint32_t docid, uint64_t *out)
     return doc_u64(sg, KZ_SEC_SIMHASH, docid, out);
 }
 
+void kz_segment_doc_simhash_prefetch(const kz_segment *sg, uint32_t docid)
+{
+    uint64_t off = (uint64_t)docid * KZ_SIMHASH_SIZE;
+    if (off < sg->len[KZ_SEC_SIMHASH])
+        __builtin_prefetch(sg->sec[KZ_SEC_SIMHASH] + off);
+}
+
 void kz_fingerprint_field(void *st, const void *bytes, size_t len)
 {
     uint8_t n[8];

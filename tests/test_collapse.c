@@ -209,25 +209,39 @@ static void test_syndicated(void)
     kz_results_free(plain);
     kz_results_free(r);
 
-    /* Paging: each page is the matching slice of the collapsed ranking. */
-    o.limit = 1;
-    for (uint32_t off = 0; off < 4; off++) {
-        kz_results *all, *page;
-        o.offset = 0;
-        o.limit = 10;
-        CHECK_OK(kz_search(&all, ix, q, strlen(q), &o));
-        o.offset = off;
-        o.limit = 1;
-        CHECK_OK(kz_search(&page, ix, q, strlen(q), &o));
-        if (all && page) {
-            CHECK_INT(kz_results_count(page), off < kz_results_count(all) ? 1 : 0);
-            if (kz_results_count(page)) {
-                CHECK_INT(kz_results_hit(page, 0)->docid, kz_results_hit(all, off)->docid);
-                CHECK_INT(kz_results_similar_count(page, 0), kz_results_similar_count(all, off));
+    /* Paging: each page is the matching slice of the collapsed ranking.
+     * The copies match every word, and AND matches are walked a margin
+     * past the page's end: a page of one lists them as a page of ten
+     * does. Matches of some words only (ANY mode) are walked as far as
+     * the page's end (KZ_COLLAPSE_MARGIN): the same hits, and of their
+     * similar documents those ranked before the page's end. */
+    static const kz_mode paging[] = { KZ_MODE_AUTO, KZ_MODE_ALL, KZ_MODE_ANY };
+    for (size_t m = 0; m < sizeof paging / sizeof *paging; m++) {
+        o.mode = paging[m];
+        for (uint32_t off = 0; off < 4; off++) {
+            kz_results *all, *page;
+            o.offset = 0;
+            o.limit = 10;
+            CHECK_OK(kz_search(&all, ix, q, strlen(q), &o));
+            o.offset = off;
+            o.limit = 1;
+            CHECK_OK(kz_search(&page, ix, q, strlen(q), &o));
+            if (all && page) {
+                CHECK_INT(kz_results_count(page), off < kz_results_count(all) ? 1 : 0);
+                if (kz_results_count(page)) {
+                    CHECK_INT(kz_results_hit(page, 0)->docid, kz_results_hit(all, off)->docid);
+                    size_t got = kz_results_similar_count(page, 0), whole = kz_results_similar_count(all, off);
+                    if (paging[m] != KZ_MODE_ANY)
+                        CHECK_INT(got, whole);
+                    else
+                        CHECK_MSG(got <= whole, "ANY, offset %u: %zu similar, the page of ten %zu", off, got, whole);
+                    for (size_t k = 0; k < got && k < whole; k++)
+                        CHECK_INT(kz_results_similar(page, 0, k)->docid, kz_results_similar(all, off, k)->docid);
+                }
             }
+            kz_results_free(all);
+            kz_results_free(page);
         }
-        kz_results_free(all);
-        kz_results_free(page);
     }
     /* The AND boundary moves up with the collapsed copies. */
     o.offset = 0;

@@ -806,7 +806,8 @@ static void test_suggestions(void)
 /* ------------------------------------------------------------- collapse */
 
 /* kz_query_run's loop, over the shards: the top fetch of every shard,
- * ranked as one, collapsed; four times as many while the page is short. */
+ * ranked as one, its window (kz_collapse_window) collapsed; the next
+ * round while the page is short and the window left matches out. */
 static void collapse_one(const char *text, uint32_t offset, uint32_t limit, kz_mode mode)
 {
     char what[160];
@@ -818,13 +819,13 @@ static void collapse_one(const char *text, uint32_t offset, uint32_t limit, kz_m
     o.mode = mode;
     o.offset = offset;
     o.limit = limit;
-    uint64_t want = (uint64_t)offset + limit;
-    uint64_t fetch = want + KZ_MAX(want / 4, (uint64_t)KZ_COLLAPSE_MARGIN);
+    uint64_t want = (uint64_t)offset + limit, fetch, fill;
     merged m;
     uint32_t *group = NULL;
-    size_t n_leaders = 0, rounds = 0;
+    size_t n_leaders = 0;
+    unsigned rounds = 0;
     for (;;) {
-        rounds++;
+        kz_collapse_round(&fetch, &fill, want, rounds++);
         if (run_merged(&m, text, sum, &o, fetch) != 0) {
             merged_free(&m);
             kz_stats_free(sum);
@@ -834,10 +835,11 @@ static void collapse_one(const char *text, uint32_t offset, uint32_t limit, kz_m
         group = malloc((m.n_top ? m.n_top : 1) * sizeof *group);
         if (!group)
             abort();
+        uint64_t window = kz_collapse_window(fetch, fill, m.total, m.all_words);
+        m.n_top = KZ_MIN(m.n_top, (size_t)window);
         CHECK_OK(kz_ranked_collapse(group, &n_leaders, m.top, m.n_top));
-        if (n_leaders < want && m.n_top == fetch) {
+        if (n_leaders < want && m.n_top == window && window < m.total) {
             merged_free(&m);
-            fetch *= 4;
             continue;
         }
         break;
@@ -889,7 +891,7 @@ static void collapse_one(const char *text, uint32_t offset, uint32_t limit, kz_m
             CHECK_INT(m.all_words - members_all_words, kz_results_all_words_hits(ref));
         }
         if (strcmp(text, "syndicated") == 0 && offset == 0) { /* the story sent 30 times fills the first fetch */
-            CHECK_MSG(rounds > 1, "%s: collapsed in %zu round", what, rounds);
+            CHECK_MSG(rounds > 1, "%s: collapsed in %u round", what, rounds);
             CHECK(collapsed >= 29 - 1); /* one copy of shard 1 deleted */
         }
     }
