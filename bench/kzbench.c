@@ -944,6 +944,8 @@ int main(int argc, char **argv)
         puts("              query (passages with generated dates and sources; not in --quick)");
         puts("html/extract  web page extraction speed (MB/s of HTML, one thread) on the article-");
         puts("              extraction pages; checks every page gives a title and text");
+        puts("html/warc-t*  kzsearch index of a WARC of those pages, 1 and 2 threads, against html/text-t*,");
+        puts("              JSON Lines of their texts: pages should scale with threads as JSON Lines do");
         puts("variants/*    queries with their spellings in the other script against without, on the");
         puts("              corpus alone and with a Cyrillic copy of it");
         puts("collapse/*    top 10 collapsing near-duplicates against KZ_SEARCH_NO_COLLAPSE, AND and AUTO,");

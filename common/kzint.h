@@ -676,6 +676,9 @@ uint64_t kz_builder_max_doc(const kz_builder *b);
 /* The build's memory budget in bytes (kz_build_options.memory_budget or
  * its default). */
 uint64_t kz_builder_memory_budget(const kz_builder *b);
+/* The threads the build indexes with (kz_build_options.threads or the
+ * cores). */
+unsigned kz_builder_threads(const kz_builder *b);
 /* Makes the build a merge: at commit its segment takes the place of the
  * manifest's segments [first, first + count) (read under the lock the
  * builder holds), and no id is matched against the others. */

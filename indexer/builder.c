@@ -288,6 +288,7 @@ void kz_builder_input_total(kz_builder *b, uint64_t bytes) { b->bytes_total += b
 
 uint64_t kz_builder_max_doc(const kz_builder *b) { return b->max_doc; }
 uint64_t kz_builder_memory_budget(const kz_builder *b) { return b->budget; }
+unsigned kz_builder_threads(const kz_builder *b) { return b->n_workers; }
 
 /* Records a worker's failure; the first one wins. Called with b->mu held. */
 static void fail_locked(kz_builder *b, int rc)

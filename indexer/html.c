@@ -1442,6 +1442,26 @@ void kz_html_page_free(kz_html_page *pg)
     memset(pg, 0, sizeof *pg);
 }
 
+void kz_html_page_move_result(kz_html_page *to, kz_html_page *from)
+{
+    kz_buf_free(&to->title);
+    kz_buf_free(&to->text);
+    to->title = from->title;
+    to->text = from->text;
+    from->title = from->text = (kz_buf){ 0 };
+    for (int f = 0; f < KZ_HTML_N_FIELDS; f++) {
+        kz_buf_free(&to->field[f]);
+        to->field[f] = from->field[f];
+        from->field[f] = (kz_buf){ 0 };
+    }
+    /* The fields' values point into the buffers moved, not into from. */
+    memcpy(to->meta, from->meta, sizeof to->meta);
+    to->n_meta = from->n_meta;
+    from->n_meta = 0;
+    memcpy(to->charset, from->charset, sizeof to->charset);
+    to->flags = from->flags;
+}
+
 void kz_html_page_doc(const kz_html_page *pg, kz_jsonl_doc *doc)
 {
     doc->title = pg->title.len ? (const char *)pg->title.data : "";

@@ -71,6 +71,10 @@ int kz_html_extract(kz_html_page *page, const char *data, size_t len, const kz_h
 
 void kz_html_page_free(kz_html_page *page);
 
+/* Moves from's result (title, text, fields, charset, flags) into to,
+ * whose result was freed; from keeps its scratch for the next page. */
+void kz_html_page_move_result(kz_html_page *to, kz_html_page *from);
+
 /* Fills doc's title, text and meta from page (pointers into page, valid
  * until its next use); id is left to the caller. */
 void kz_html_page_doc(const kz_html_page *page, kz_jsonl_doc *doc);
@@ -83,6 +87,34 @@ int kz_html_is_page_name(const char *path);
 void kz_html_content_type_charset(char *out, size_t size, const char *content_type);
 /* Whether a Content-Type value is HTML (text/html, application/xhtml+xml). */
 int kz_html_content_type_is_html(const char *content_type);
+
+/**************************************************************************
+** Interface to code in indexer/page_queue.c
+**
+** Web pages queued by the reading thread, extracted on the build's
+** threads together, and added to the build in the queue's order.
+*/
+typedef struct kz_page_queue kz_page_queue;
+
+/* A queue for b; *out is the caller's (kz_page_queue_free, after a last
+ * kz_page_queue_flush). */
+int kz_page_queue_new(kz_page_queue **out, kz_builder *b);
+/* Queues the page [data, data+len) (opts may be NULL), to be added as the
+ * document id: its fields are extra's (n_extra of them), then the page's
+ * own of other names, then fallback (NULL: none) when neither has a
+ * field of its name; title, when not empty, replaces the page's. where
+ * names it in reports. Everything is copied. A full queue is flushed:
+ * the return is kz_page_queue_flush's then. */
+int kz_page_queue_add(kz_page_queue *q, const char *data, size_t len, const kz_html_options *opts, const char *id,
+                      size_t id_len, const char *title, size_t title_len, const kz_meta *extra, size_t n_extra,
+                      const kz_meta *fallback, const char *where);
+/* Extracts the queued pages and adds them to the build, in order, each
+ * reported as a page read alone would be. An error other than a page's
+ * (out of memory, the build's own) stops the adding; the queue is empty
+ * after, whatever the return. */
+int kz_page_queue_flush(kz_page_queue *q);
+/* Frees q and the pages in it, not added. */
+void kz_page_queue_free(kz_page_queue *q);
 
 /**************************************************************************
 ** Interface to code in indexer/source.c (for warc.c)

@@ -15,6 +15,10 @@
  *  - a WARC file (.warc, .warc.gz): each response record of HTML is a
  *    page (warc.c), id = its WARC-Target-URI. Folders hold these too.
  *
+ * Pages are queued (page_queue.c), extracted on the build's threads
+ * together and added in order; a document of another kind flushes the
+ * queue before it is added.
+ *
  * Nothing here aborts the build for one bad item: it is reported through
  * kz_builder_problem() and skipped.
  */
@@ -32,7 +36,6 @@
 #include <isa-l/igzip_lib.h>
 
 #define READ_CHUNK (1u << 20)
-#define HTML_MIN_MEMORY (4u << 20) /* the parse's budget, whatever the build's */
 
 static int has_suffix(const char *s, const char *suffix)
 {
@@ -148,12 +151,15 @@ static size_t folder_len_of(const char *rel)
  * a folder, else NULL) and its title is the first line that is not
  * chrome. A .md file's title is its first non-blank line, the text the
  * rest. data and cd are scratch the caller reuses. */
-static int read_text_file(kz_builder *b, const char *path, const char *id, const kz_chrome *c, kz_buf *data,
-                          kz_chrome_doc *cd)
+static int read_text_file(kz_builder *b, kz_page_queue *pages, const char *path, const char *id, const kz_chrome *c,
+                          kz_buf *data, kz_chrome_doc *cd)
 {
     uint64_t read_bytes;
     char date[32] = "";
-    int rc = load_text_file(b, path, data, 1, &read_bytes, date);
+    int rc = kz_page_queue_flush(pages); /* the pages before it come first */
+    if (rc)
+        return rc;
+    rc = load_text_file(b, path, data, 1, &read_bytes, date);
     kz_builder_input_read(b, read_bytes);
     if (rc)
         return rc > 0 ? KZ_OK : rc;
@@ -198,8 +204,8 @@ static int read_text_file(kz_builder *b, const char *path, const char *id, const
     return kz_builder_add(b, &doc, path);
 }
 
-static int read_page_file(kz_builder *b, const char *path, const char *id);
-static int read_warc(kz_builder *b, const char *path);
+static int read_page_file(kz_builder *b, kz_page_queue *pages, const char *path, const char *id);
+static int read_warc(kz_builder *b, kz_page_queue *pages, const char *path);
 
 /* ---------------------------------------------------------------- folders */
 
@@ -347,7 +353,7 @@ static void path_list_free(path_list *l)
  * round, so that which path names a file read twice does not depend on
  * the order readdir gives: a folder already read through another path
  * (or a loop) is reported and not read again. */
-static int read_folder(kz_builder *b, const char *root)
+static int read_folder(kz_builder *b, kz_page_queue *pages, const char *root)
 {
     walk_state w = { 0 };
     kz_chrome *chrome = NULL;
@@ -404,11 +410,11 @@ static int read_folder(kz_builder *b, const char *root)
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", root, w.files.v[i]);
         if (kz_html_is_page_name(full))
-            rc = read_page_file(b, full, w.files.v[i]);
+            rc = read_page_file(b, pages, full, w.files.v[i]);
         else if (kz_warc_is_name(full))
-            rc = read_warc(b, full);
+            rc = read_warc(b, pages, full);
         else
-            rc = read_text_file(b, full, w.files.v[i], chrome, &data, &cd);
+            rc = read_text_file(b, pages, full, w.files.v[i], chrome, &data, &cd);
     }
     kz_chrome_free(chrome);
     kz_chrome_doc_free(&cd);
@@ -599,86 +605,6 @@ void kz_zreader_free(kz_zreader *r)
 
 /* ---------------------------------------------------------------- web pages */
 
-/* Extracts one page and adds it as a document of the given id. extra
- * (a JSON record's other fields, n_extra of them) come first; the page's
- * fields are added for the keys extra lacks. title, when not empty,
- * replaces the page's. where names it in reports. */
-/* Adds the page's document: its fields are extra's, then the page's own
- * of other names, then fallback (NULL: none; a file's modification time)
- * when neither has a field of its name. */
-static int add_page(kz_builder *b, kz_html_page *pg, const char *data, size_t len, const kz_html_options *opts,
-                    const char *id, size_t id_len, const char *title, size_t title_len, const kz_meta *extra,
-                    size_t n_extra, const kz_meta *fallback, const char *where)
-{
-    if ((uint64_t)len > kz_builder_max_doc(b)) {
-        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "a page of %zu bytes, over the document limit of %llu: skipped",
-                           len, (unsigned long long)kz_builder_max_doc(b));
-        return KZ_OK;
-    }
-    /* Pages are parsed in this, the reading, thread, one at a time,
-     * while the workers index: the parse's share of the build's memory
-     * budget is a fifth (the inverters take 70%, batches in flight the
-     * rest). */
-    kz_html_options o = { 0 };
-    if (opts)
-        o = *opts;
-    o.max_memory = KZ_MAX(kz_builder_memory_budget(b) / 5, (uint64_t)HTML_MIN_MEMORY);
-    int rc = kz_html_extract(pg, data, len, &o);
-    if (rc == KZ_ESYNTAX) {
-        kz_builder_problem(b, KZ_PROBLEM_BINARY, where, "%s: skipped", kz_last_error());
-        return KZ_OK;
-    }
-    if (rc == KZ_ELIMIT) {
-        kz_builder_problem(b, KZ_PROBLEM_TOO_LARGE, where, "%s: skipped", kz_last_error());
-        return KZ_OK;
-    }
-    if (rc)
-        return rc;
-    if (pg->flags & KZ_HTML_UNKNOWN_CHARSET)
-        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where, "unknown charset \"%s\": read as UTF-8", pg->charset);
-    else if (pg->flags & KZ_HTML_INVALID_BYTES)
-        kz_builder_problem(b, KZ_PROBLEM_INVALID_UTF8, where, "bytes invalid in %s replaced by U+FFFD", pg->charset);
-    if (pg->text.len == 0) {
-        kz_builder_problem(b, KZ_PROBLEM_EMPTY, where, "a page with no text: skipped");
-        return KZ_OK;
-    }
-    kz_jsonl_doc doc = { 0 };
-    kz_html_page_doc(pg, &doc);
-    doc.id = id;
-    doc.id_len = id_len;
-    if (title_len) {
-        doc.title = title;
-        doc.title_len = title_len;
-    }
-    kz_meta merged[64 + KZ_HTML_N_FIELDS + 1];
-    if (n_extra || fallback) {
-        size_t n = 0;
-        for (size_t i = 0; i < n_extra && n < 64; i++)
-            merged[n++] = extra[i];
-        for (size_t f = 0; f < pg->n_meta; f++) {
-            int have = 0;
-            for (size_t i = 0; i < n_extra && !have; i++)
-                have = extra[i].key_len == pg->meta[f].key_len &&
-                       memcmp(extra[i].key, pg->meta[f].key, extra[i].key_len) == 0;
-            if (!have)
-                merged[n++] = pg->meta[f];
-        }
-        int have = 0;
-        for (size_t i = 0; fallback && i < n && !have; i++)
-            have = merged[i].key_len == fallback->key_len && memcmp(merged[i].key, fallback->key, fallback->key_len) == 0;
-        if (fallback && !have)
-            merged[n++] = *fallback;
-        if (n_extra > 64) { /* a record of many fields: its own, unmerged */
-            doc.meta = extra;
-            doc.n_meta = n_extra;
-        } else {
-            doc.meta = merged;
-            doc.n_meta = n;
-        }
-    }
-    return kz_builder_add(b, &doc, where);
-}
-
 /* Reads all of a (gzip or plain) file into out, at most limit bytes:
  * 1 when it has more, -1 on damage (z's err says). */
 static int read_all(zreader *z, kz_buf *out, uint64_t limit, int *rc)
@@ -698,11 +624,10 @@ static int read_all(zreader *z, kz_buf *out, uint64_t limit, int *rc)
     }
 }
 
-static int read_page_file(kz_builder *b, const char *path, const char *id)
+static int read_page_file(kz_builder *b, kz_page_queue *pages, const char *path, const char *id)
 {
     int rc = KZ_OK;
     kz_buf data = { 0 };
-    kz_html_page pg = { 0 };
     zreader z;
     memset(&z, 0, sizeof z);
     z.fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -732,10 +657,9 @@ static int read_page_file(kz_builder *b, const char *path, const char *id)
     if (fstat(z.fd, &st) == 0)
         mtime_date(date, sizeof date, st.st_mtime);
     kz_meta when = { "date", 4, date, strlen(date) };
-    rc = add_page(b, &pg, (const char *)data.data, data.len, NULL, id, strlen(id), NULL, 0, NULL, 0,
-                  date[0] ? &when : NULL, path);
+    rc = kz_page_queue_add(pages, (const char *)data.data, data.len, NULL, id, strlen(id), NULL, 0, NULL, 0,
+                           date[0] ? &when : NULL, path);
 done:
-    kz_html_page_free(&pg);
     kz_buf_free(&data);
     free(z.zs);
     free(z.in);
@@ -744,10 +668,9 @@ done:
 }
 
 /* Each response record of a WARC file whose HTTP Content-Type is HTML. */
-static int read_warc(kz_builder *b, const char *path)
+static int read_warc(kz_builder *b, kz_page_queue *pages, const char *path)
 {
     int rc = KZ_OK;
-    kz_html_page pg = { 0 };
     kz_warc_reader *wr = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -799,12 +722,11 @@ static int read_warc(kz_builder *b, const char *path)
         char charset[64];
         kz_html_content_type_charset(charset, sizeof charset, rec.http_content_type);
         kz_html_options opts = { charset[0] ? charset : NULL, rec.target_uri, 0 };
-        if ((rc = add_page(b, &pg, rec.body, rec.body_len, &opts, rec.target_uri, strlen(rec.target_uri), NULL, 0,
-                           NULL, 0, NULL, where)))
+        if ((rc = kz_page_queue_add(pages, rec.body, rec.body_len, &opts, rec.target_uri, strlen(rec.target_uri),
+                                    NULL, 0, NULL, 0, NULL, where)))
             break;
     }
     kz_warc_close(wr);
-    kz_html_page_free(&pg);
     return rc;
 }
 
@@ -818,12 +740,11 @@ static int is_blank_line(const char *s, size_t n)
     return 1;
 }
 
-static int read_jsonl(kz_builder *b, int fd, const char *name)
+static int read_jsonl(kz_builder *b, kz_page_queue *pages, int fd, const char *name)
 {
     int rc = KZ_OK;
     kz_jsonl_parser *parser = NULL;
     kz_buf buf = { 0 };
-    kz_html_page pg = { 0 };
     zreader z;
     memset(&z, 0, sizeof z);
     z.fd = fd;
@@ -883,11 +804,11 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
                 kz_jsonl_doc doc;
                 int prc = kz_jsonl_parse(parser, line, len, &doc);
                 if (prc == KZ_OK && !doc.text) { /* a web page */
-                    if ((rc = add_page(b, &pg, doc.html, doc.html_len, NULL, doc.id, doc.id_len, doc.title,
-                                       doc.title_len, doc.meta, doc.n_meta, NULL, where)))
+                    if ((rc = kz_page_queue_add(pages, doc.html, doc.html_len, NULL, doc.id, doc.id_len, doc.title,
+                                                doc.title_len, doc.meta, doc.n_meta, NULL, where)))
                         goto done;
-                } else if (prc == KZ_OK) {
-                    if ((rc = kz_builder_add(b, &doc, where)))
+                } else if (prc == KZ_OK) { /* after the pages before it */
+                    if ((rc = kz_page_queue_flush(pages)) || (rc = kz_builder_add(b, &doc, where)))
                         goto done;
                 } else if (prc == KZ_ESYNTAX) {
                     kz_builder_problem(b, KZ_PROBLEM_MALFORMED_JSON, where, "%s: skipped", kz_last_error());
@@ -916,7 +837,6 @@ static int read_jsonl(kz_builder *b, int fd, const char *name)
     }
 done:
     kz_jsonl_parser_free(parser);
-    kz_html_page_free(&pg);
     kz_buf_free(&buf);
     free(z.zs);
     free(z.in);
@@ -926,13 +846,14 @@ done:
 
 /* ---------------------------------------------------------------- entry */
 
-int kz_source_add(kz_builder *b, const char *path)
+/* One source, its pages queued in pages. */
+static int read_source(kz_builder *b, kz_page_queue *pages, const char *path)
 {
     if (strcmp(path, "-") == 0) {
         int fd = dup(0);
         if (fd < 0)
             return kz_error_errno(KZ_EIO, errno, "cannot read standard input");
-        return read_jsonl(b, fd, "-");
+        return read_jsonl(b, pages, fd, "-");
     }
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -942,7 +863,7 @@ int kz_source_add(kz_builder *b, const char *path)
         return KZ_OK;
     }
     if (S_ISDIR(st.st_mode))
-        return read_folder(b, path);
+        return read_folder(b, pages, path);
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
         kz_builder_problem(b, KZ_PROBLEM_UNREADABLE, path, "not a file or folder: skipped");
         return KZ_OK;
@@ -955,18 +876,31 @@ int kz_source_add(kz_builder *b, const char *path)
         }
         if (S_ISREG(st.st_mode))
             kz_builder_input_total(b, (uint64_t)st.st_size);
-        return read_jsonl(b, fd, path);
+        return read_jsonl(b, pages, fd, path);
     }
     if (S_ISREG(st.st_mode))
         kz_builder_input_total(b, (uint64_t)st.st_size);
     if (kz_html_is_page_name(path))
-        return read_page_file(b, path, path);
+        return read_page_file(b, pages, path, path);
     if (kz_warc_is_name(path))
-        return read_warc(b, path);
+        return read_warc(b, pages, path);
     kz_buf data = { 0 };
     kz_chrome_doc cd = { 0 };
-    int rc = read_text_file(b, path, path, NULL, &data, &cd);
+    int rc = read_text_file(b, pages, path, path, NULL, &data, &cd);
     kz_chrome_doc_free(&cd);
     kz_buf_free(&data);
+    return rc;
+}
+
+int kz_source_add(kz_builder *b, const char *path)
+{
+    kz_page_queue *pages;
+    int rc = kz_page_queue_new(&pages, b);
+    if (rc)
+        return rc;
+    rc = read_source(b, pages, path);
+    if (rc == KZ_OK)
+        rc = kz_page_queue_flush(pages);
+    kz_page_queue_free(pages);
     return rc;
 }
