@@ -103,8 +103,10 @@ int kz_page_queue_new(kz_page_queue **out, kz_builder *b);
  * document id: its fields are extra's (n_extra of them), then the page's
  * own of other names, then fallback (NULL: none) when neither has a
  * field of its name; title, when not empty, replaces the page's. where
- * names it in reports. Everything is copied. A full queue is flushed:
- * the return is kz_page_queue_flush's then. */
+ * names it in reports. Everything is copied, but for a page as large as
+ * the queue: the pages before it and then it are extracted and added
+ * before the call returns. A full queue is flushed: the return is
+ * kz_page_queue_flush's then. */
 int kz_page_queue_add(kz_page_queue *q, const char *data, size_t len, const kz_html_options *opts, const char *id,
                       size_t id_len, const char *title, size_t title_len, const kz_meta *extra, size_t n_extra,
                       const kz_meta *fallback, const char *where);

@@ -19,7 +19,8 @@
  * T parses at once may take a fifth of the budget over T (at least
  * PARSE_MIN_MEMORY), which a single parse had alone before; a page that
  * needs more is extracted again alone with the whole fifth, so that
- * whether a page fits does not depend on the threads either.
+ * whether a page fits does not depend on the threads either. A page as
+ * large as the queue is not copied: it is extracted alone at once.
  */
 #include "html.h"
 
@@ -36,6 +37,7 @@
 typedef struct queued_page {
     char *data; /* NULL for a page over the document limit, reported when added */
     size_t len;
+    int borrowed; /* data is the caller's (a page as large as the queue, extracted at once) */
     char *id, *title, *where, *charset, *url; /* NUL-terminated copies; title, charset, url may be NULL */
     size_t id_len, title_len;
     kz_meta *extra; /* n_extra fields first, then the fallback when there is one; one allocation */
@@ -96,7 +98,8 @@ static kz_meta *copy_fields(const kz_meta *m, size_t n, const kz_meta *fallback)
 
 static void page_free(queued_page *p)
 {
-    free(p->data);
+    if (!p->borrowed)
+        free(p->data);
     free(p->id);
     free(p->title);
     free(p->where);
@@ -132,6 +135,13 @@ int kz_page_queue_add(kz_page_queue *q, const char *data, size_t len, const kz_h
                       size_t id_len, const char *title, size_t title_len, const kz_meta *extra, size_t n_extra,
                       const kz_meta *fallback, const char *where)
 {
+    /* A page as large as the queue is extracted alone, after the pages
+     * before it, from the caller's bytes: a copy would double a large
+     * page's memory. */
+    int too_large = (uint64_t)len > kz_builder_max_doc(q->b), alone = !too_large && (uint64_t)len >= q->max_bytes;
+    int rc;
+    if (alone && (rc = kz_page_queue_flush(q)))
+        return rc;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 16;
         queued_page *p = realloc(q->pages, cap * sizeof *p);
@@ -147,8 +157,12 @@ int kz_page_queue_add(kz_page_queue *q, const char *data, size_t len, const kz_h
     p->title_len = title_len;
     p->n_extra = n_extra;
     p->has_fallback = fallback != NULL;
-    int too_large = (uint64_t)len > kz_builder_max_doc(q->b);
-    if ((!too_large && !(p->data = copy_text(data, len))) || !(p->id = copy_text(id, id_len)) ||
+    p->borrowed = alone;
+    if (alone)
+        p->data = (char *)data;
+    else if (!too_large && !(p->data = copy_text(data, len)))
+        return oom();
+    if (!(p->id = copy_text(id, id_len)) ||
         (title && !(p->title = copy_text(title, title_len))) || !(p->where = copy_text(where, strlen(where))) ||
         (opts && opts->http_charset && !(p->charset = copy_text(opts->http_charset, strlen(opts->http_charset)))) ||
         (opts && opts->url && !(p->url = copy_text(opts->url, strlen(opts->url)))) ||

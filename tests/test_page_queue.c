@@ -10,7 +10,8 @@
  * sources name, in the sources' order, and report the same problems in
  * the same order. And a page whose parse needs more than a parse's share
  * when four run at once, but less than the share one parse had alone, is
- * indexed whatever the threads.
+ * indexed whatever the threads; a page as large as the queue, extracted
+ * at once from the reader's bytes, keeps its place.
  */
 #include "html.h"
 #include "test.h"
@@ -23,6 +24,7 @@
 #define MAX_DOC (200u << 10)
 
 static char *tmp;
+static uint64_t max_doc = MAX_DOC; /* of the builds */
 
 typedef struct report {
     char lines[512][160]; /* "kind where", in order */
@@ -31,7 +33,8 @@ typedef struct report {
 
 static void on_problem(void *ctx, kz_problem kind, const char *where, const char *message)
 {
-    (void)message;
+    if (getenv("KZ_TEST_VERBOSE"))
+        fprintf(stderr, "  problem %s %s: %s\n", kz_problem_name(kind), where, message);
     report *r = ctx;
     const char *rel = strstr(where, "/src");
     if (r->n < 512)
@@ -71,7 +74,7 @@ static void build(const char *source, unsigned threads, uint64_t memory, report 
     o.ctx = r;
     o.threads = threads;
     o.memory_budget = memory;
-    o.max_doc_bytes = MAX_DOC;
+    o.max_doc_bytes = max_doc;
     kz_builder *b = NULL;
     *ids = NULL;
     CHECK_OK(kz_builder_new(&b, dir, &o));
@@ -100,7 +103,8 @@ static char *page(size_t i)
                  p, i);
         kz_buf_append(&b, para, strlen(para));
     }
-    kz_buf_append(&b, "</article></body></html>", 25);
+    kz_buf_append(&b, "</article></body></html>", 24);
+    kz_buf_append(&b, "", 1); /* NUL-terminated */
     return (char *)b.data;
 }
 
@@ -295,12 +299,53 @@ static void test_heavy_page(void)
     kz_buf_free(&html);
 }
 
+/* A page as large as the queue (a twentieth of the budget) between two
+ * small ones: extracted alone from the reader's bytes, in its place. */
+static void test_large_page(void)
+{
+    char folder[4200], path[4300];
+    snprintf(folder, sizeof folder, "%s/large", tmp);
+    mkdir(folder, 0755);
+    kz_buf big = { 0 };
+    /* One long paragraph: little markup, so that its parse fits in the
+     * budget's fifth. */
+    static const char *const head = "<html><body><article><h1>The long one</h1><p>",
+                             *const para = "A long report on the budget, the bridge and the school, one sentence. ",
+                             *const tail = "</p></article></body></html>";
+    kz_buf_append(&big, head, strlen(head));
+    while (big.len < (1u << 20) + 1000)
+        kz_buf_append(&big, para, strlen(para));
+    kz_buf_append(&big, tail, strlen(tail));
+    snprintf(path, sizeof path, "%s/b.html", folder);
+    kz_test_write_file(path, big.data, big.len);
+    for (size_t i = 0; i < 2; i++) {
+        char *p = page(i);
+        snprintf(path, sizeof path, "%s/%c.html", folder, i ? 'c' : 'a');
+        kz_test_write_file(path, p, strlen(p));
+        free(p);
+    }
+    max_doc = 0; /* the default */
+    for (unsigned threads = 1; threads <= 4; threads *= 4) {
+        static report r;
+        char *ids = NULL;
+        kz_build_stats st;
+        build(folder, threads, 20u << 20, &r, &ids, &st); /* the queue: 1 MB */
+        CHECK_MSG(ids && strcmp(ids, "a.html\nb.html\nc.html\n") == 0, "%u threads: the ids are\n%s", threads,
+                  ids ? ids : "");
+        CHECK_MSG(r.n == 0, "%u threads: %zu problems, the first %s", threads, r.n, r.n ? r.lines[0] : "");
+        free(ids);
+    }
+    max_doc = MAX_DOC;
+    kz_buf_free(&big);
+}
+
 int main(void)
 {
     tmp = kz_test_temp_dir();
     KZ_RUN(test_jsonl_mixed);
     KZ_RUN(test_warc_and_folder);
     KZ_RUN(test_heavy_page);
+    KZ_RUN(test_large_page);
     kz_test_remove_tree(tmp);
     free(tmp);
     return kz_test_finish();
