@@ -54,7 +54,7 @@ typedef struct kz_html_page {
     char charset[64]; /* the charset the page was read in ("UTF-8", "windows-1251") */
     unsigned flags;   /* KZ_HTML_UNKNOWN_CHARSET, KZ_HTML_INVALID_BYTES */
     /* Scratch the reader keeps between pages; not for callers. */
-    kz_buf utf8, scratch, nodes, stack, saved;
+    kz_buf utf8, scratch, nodes, stack, saved, markup;
 } kz_html_page;
 
 /* The field name of a KZ_HTML_* index ("date", "url", "site", "author", "lang"). */

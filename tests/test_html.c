@@ -295,6 +295,71 @@ static void test_bad_input(void)
     kz_buf_free(&deep);
 }
 
+/* Scripts and style sheets are left out before the parse (html.c
+ * strip_scripts): what ends them must be what ends them for an HTML5
+ * tokenizer, and what only looks like them must stay. */
+static void test_scripts_left_out(void)
+{
+    static const char *const para = "<p>The visible paragraph of the story, long enough to be the article's text.</p>";
+    char *html = NULL;
+    /* A script's text holding markup and an end tag of another element. */
+    if (asprintf(&html, "<html><body><script>var s = \"</div><p>scripted words</p>\";</script>%s</body></html>", para) < 0)
+        abort();
+    CHECK_OK(extract(html, NULL));
+    CHECK_HAS(text(), "The visible paragraph");
+    CHECK_LACKS(text(), "scripted");
+    free(html);
+    /* Escaped script data: a nested "<script>" in "<!-- -->" makes the
+     * first "</script>" not the end. */
+    if (asprintf(&html,
+                 "<html><body><script><!-- document.write(\"<script>inner()</script>\"); "
+                 "var hidden = '<p>escaped words</p>'; --></script>%s</body></html>",
+                 para) < 0)
+        abort();
+    CHECK_OK(extract(html, NULL));
+    CHECK_HAS(text(), "The visible paragraph");
+    CHECK_LACKS(text(), "escaped words");
+    CHECK_LACKS(text(), "hidden");
+    free(html);
+    /* "<script>" in an attribute value, a comment, a title and a
+     * textarea is not a script: what follows stays. */
+    if (asprintf(&html,
+                 "<html><head><title>A <script> in the title</title></head><body>"
+                 "<div title=\"<script>\" data-x='<style>'><!-- <script> --><!--> <p>After an abrupt comment, "
+                 "a paragraph with words enough to count as text.</p><textarea><script></textarea>%s"
+                 "<p>A closing paragraph, after the textarea, with words enough to count too.</p></div>"
+                 "</body></html>",
+                 para) < 0)
+        abort();
+    CHECK_OK(extract(html, NULL));
+    CHECK_STR(title(), "A <script> in the title");
+    CHECK_HAS(text(), "After an abrupt comment");
+    CHECK_HAS(text(), "The visible paragraph");
+    CHECK_HAS(text(), "A closing paragraph");
+    free(html);
+    /* JSON-LD is kept, whatever the attribute's case and quotes; a style
+     * sheet with "</p>" in it is not text. */
+    CHECK_OK(extract("<html><head><SCRIPT TYPE='application/LD+JSON'>{\"@type\":\"NewsArticle\","
+                     "\"datePublished\":\"2021-05-04T10:00:00Z\"}</SCRIPT><style>p::after { content: \"</p>styled "
+                     "words\" }</style></head><body><p>The visible paragraph of the story, long enough to be the "
+                     "article's text.</p></body></html>",
+                     NULL));
+    CHECK_STR(field(KZ_HTML_DATE), "2021-05-04T10:00:00Z");
+    CHECK_LACKS(text(), "styled words");
+    CHECK_HAS(text(), "The visible paragraph");
+    /* A script never closed: the rest is script. */
+    CHECK_OK(extract("<html><body><p>Before the script, the paragraph that stays in the text.</p><script>if (a "
+                     "< b) { x = '<p>never</p>';",
+                     NULL));
+    CHECK_HAS(text(), "Before the script");
+    CHECK_LACKS(text(), "never");
+    /* plaintext: the rest of the page is text, "<script>" and all. */
+    CHECK_OK(extract("<html><body><plaintext>Plain text to the end: <script>shown()</script> as written, "
+                     "words enough to count as the article.",
+                     NULL));
+    CHECK_HAS(text(), "<script>shown()</script>");
+}
+
 /* ---------------------------------------------------------------- through a build */
 
 static char *tmp;
@@ -807,6 +872,7 @@ int main(void)
     KZ_RUN(test_entities);
     KZ_RUN(test_charsets);
     KZ_RUN(test_bad_input);
+    KZ_RUN(test_scripts_left_out);
     KZ_RUN(test_folder_of_pages);
     KZ_RUN(test_jsonl_html);
     KZ_RUN(test_warc);
