@@ -471,15 +471,10 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
         lr->starts = p;
         lr->starts_cap = lr->tf[a];
     }
-    uint32_t title = doc_title_tokens(e, d), last = n - 1, count = 0, in_title = 0;
-    for (uint32_t k = 0; k < lr->tf[a]; k++) {
-        if (lr->pos[a][k] < a)
-            continue;
-        uint32_t p = lr->pos[a][k] - a;
-        if (p < title && p + last >= title && !lr->in_field)
-            continue; /* across the title's end */
-        lr->starts[count++] = p;
-    }
+    uint32_t last = n - 1, count = 0, in_title = 0;
+    for (uint32_t k = 0; k < lr->tf[a]; k++)
+        if (lr->pos[a][k] >= a)
+            lr->starts[count++] = lr->pos[a][k] - a;
     /* The others keep the starts where they stand at their place; a
      * term with a table of where each posting's codes start is decoded
      * only up to the last start's place. */
@@ -500,8 +495,17 @@ static uint32_t phrase_tf(eval *e, leaf_reader *lr, uint32_t d)
         }
         count = kept;
     }
-    for (uint32_t k = 0; k < count; k++)
-        in_title += lr->starts[k] + last < title;
+    /* The title's length (a record read, a cache miss) only for a
+     * document that has the phrase: none across the title's end. */
+    uint32_t title = count ? doc_title_tokens(e, d) : 0, kept = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t p = lr->starts[k];
+        if (p < title && p + last >= title && !lr->in_field)
+            continue; /* across the title's end */
+        lr->starts[kept++] = p;
+        in_title += p + last < title;
+    }
+    count = kept;
     lr->known_doc = d;
     lr->known_tf = count;
     lr->known_title = in_title;
