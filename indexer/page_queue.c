@@ -5,8 +5,8 @@
  * text it gives: a reading thread that extracted each page itself kept a
  * build of WARC files at one thread's speed whatever --threads said. The
  * reading thread queues the pages instead, each a copy (its bytes, id,
- * title, fields, where); when the queue holds QUEUE_PAGES pages or a
- * twentieth of the build's memory budget (at most QUEUE_MAX_BYTES) of
+ * title, fields, where); when the queue holds QUEUE_PAGES pages or an
+ * eighth of the build's memory budget (at most QUEUE_MAX_BYTES) of
  * HTML, the build's threads extract them together, the reading thread
  * among them, and the reading thread then adds them to the build in the
  * queue's order, with their problems. The queue is cut at the same pages
@@ -117,7 +117,7 @@ int kz_page_queue_new(kz_page_queue **out, kz_builder *b)
         return oom();
     (*out)->b = b;
     (*out)->threads = kz_builder_threads(b);
-    (*out)->max_bytes = KZ_MIN((uint64_t)QUEUE_MAX_BYTES, kz_builder_memory_budget(b) / 20);
+    (*out)->max_bytes = KZ_MIN((uint64_t)QUEUE_MAX_BYTES, kz_builder_memory_budget(b) / 8);
     return KZ_OK;
 }
 

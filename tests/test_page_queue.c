@@ -87,7 +87,7 @@ static void build(const char *source, unsigned threads, uint64_t memory, report 
     kz_test_remove_tree(dir);
 }
 
-/* Page i: an article of a few KB, or (every 17th) one without text. */
+/* Page i: an article of about 20 KB, or (every 17th) one without text. */
 static char *page(size_t i)
 {
     kz_buf b = { 0 };
@@ -95,7 +95,7 @@ static char *page(size_t i)
     snprintf(head, sizeof head, "<html><head><title>Story %zu | Site</title></head><body><article><h1>Story %zu</h1>",
              i, i);
     kz_buf_append(&b, head, strlen(head));
-    for (size_t p = 0; i % 17 != 5 && p < 20 + i % 30; p++) {
+    for (size_t p = 0; i % 17 != 5 && p < 100 + i % 60; p++) {
         char para[300];
         snprintf(para, sizeof para,
                  "<p>Paragraph %zu of story %zu tells what the reporter saw in the town, who spoke, and what "
@@ -152,7 +152,7 @@ static void test_jsonl_mixed(void)
         kz_buf_append(&in, "\",\"html\":\"", 10);
         char *html = page(i);
         if (i == 40) /* binary: control bytes */
-            for (int k = 0; k < 400; k++)
+            for (int k = 0; k < 4000; k++)
                 kz_buf_append(&in, "\\u0001", 6);
         json_escaped(&in, html);
         if (i == 60) /* over the document limit */
@@ -170,13 +170,13 @@ static void test_jsonl_mixed(void)
     static report r1, r;
     char *ids1 = NULL;
     kz_build_stats st;
-    build(src, 1, 40u << 20, &r1, &ids1, &st); /* the queue cut at 2 MB: several times */
+    build(src, 1, 8u << 20, &r1, &ids1, &st); /* the queue cut at 1 MB: several times */
     CHECK_MSG(ids1 && strcmp(ids1, (const char *)want.data) == 0, "one thread: the ids are\n%s\nnot\n%s",
               ids1 ? ids1 : "", (const char *)want.data);
     CHECK_INT(r1.n, PAGES / 17 + 1 + 2); /* the empty pages, the binary one, the one too large */
     for (unsigned threads = 2; threads <= 4; threads += 2) {
         char *ids = NULL;
-        build(src, threads, 40u << 20, &r, &ids, &st);
+        build(src, threads, 8u << 20, &r, &ids, &st);
         expect_same("JSON Lines", &r1, ids1, &r, ids, threads);
         free(ids);
     }
@@ -229,11 +229,11 @@ static void test_warc_and_folder(void)
         static report r1, r;
         char *ids1 = NULL;
         kz_build_stats st;
-        build(sources[s], 1, 40u << 20, &r1, &ids1, &st);
+        build(sources[s], 1, 8u << 20, &r1, &ids1, &st);
         CHECK_INT(st.docs, PAGES - (PAGES / 17 + 1) + (s == 1 ? PAGES / 5 : 0));
         for (unsigned threads = 2; threads <= 4; threads += 2) {
             char *ids = NULL;
-            build(sources[s], threads, 40u << 20, &r, &ids, &st);
+            build(sources[s], threads, 8u << 20, &r, &ids, &st);
             expect_same(s ? "a folder" : "WARC", &r1, ids1, &r, ids, threads);
             free(ids);
         }
@@ -299,7 +299,7 @@ static void test_heavy_page(void)
     kz_buf_free(&html);
 }
 
-/* A page as large as the queue (a twentieth of the budget) between two
+/* A page as large as the queue (an eighth of the budget) between two
  * small ones: extracted alone from the reader's bytes, in its place. */
 static void test_large_page(void)
 {
@@ -329,7 +329,7 @@ static void test_large_page(void)
         static report r;
         char *ids = NULL;
         kz_build_stats st;
-        build(folder, threads, 20u << 20, &r, &ids, &st); /* the queue: 1 MB */
+        build(folder, threads, 8u << 20, &r, &ids, &st); /* the queue: 1 MB */
         CHECK_MSG(ids && strcmp(ids, "a.html\nb.html\nc.html\n") == 0, "%u threads: the ids are\n%s", threads,
                   ids ? ids : "");
         CHECK_MSG(r.n == 0, "%u threads: %zu problems, the first %s", threads, r.n, r.n ? r.lines[0] : "");
