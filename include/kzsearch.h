@@ -493,9 +493,9 @@ typedef struct kz_search_options {
  * listed under that hit (kz_results_similar); the hits after it move up. */
 #define KZ_SEARCH_NO_COLLAPSE 2u
 /* Collapsing walks the start of the ranking in rounds (kz_collapse_round):
- * the first ranks AND matches (every word) as far as the page's end plus
- * max(a quarter of it, this), where ranking more costs little, and other
- * matches only as far as the page's end. */
+ * the first ranks matches as far as the page's end plus max(a quarter of
+ * it, this), but for a page of at most four times this, ranks matches
+ * without every word only as far as the page's end. */
 #define KZ_COLLAPSE_MARGIN 5u
 
 #define KZ_SEARCH_OPTIONS_INIT { KZ_SEARCH_OPTIONS_VERSION, KZ_MODE_AUTO, 10, 0, 1.2, 0.75, 0, 0, 0, NULL, 0, NULL, 0 }
@@ -643,8 +643,9 @@ int kz_ranked_cmp(const kz_ranked *a, const kz_ranked *b, const kz_search_option
 int kz_query_and_first(const kz_query *q);
 /* Round `round` (0, 1, ...) of collapsing for a page ending at want
  * (offset + limit): *fetch, how many hits each ranking must hold, and
- * *fill, how far matches without every word are walked (want in round 0;
- * *fetch after, which grows four times a round). A round walks the first
+ * *fill, how far matches without every word are walked (want in round 0
+ * when want is at most 4 KZ_COLLAPSE_MARGIN; else, and after, *fetch,
+ * which grows four times a round). A round walks the first
  * kz_collapse_window hits of the ranking. kz_query_run goes on to the next
  * round while the groups leave the page short and the window left some
  * matches out; a coordinator merging machines' rankings must do the same
