@@ -2225,11 +2225,10 @@ static void query_info(const kz_query *q, kz_index_info *info)
     }
 }
 
-/* Ranks q's matches for the resolved options o: hits offset ..
- * offset + limit - 1 of the ranking, nothing collapsed. */
-/* The top offset + limit of opts, of which matches without every word
- * (ANY mode; AUTO's OR matches) take at most the first fill places
- * (UINT64_MAX: all of them; kz_collapse_round). */
+/* Ranks q's matches for the resolved options opts: hits offset ..
+ * offset + limit - 1 of the ranking, nothing collapsed, of which matches
+ * without every word (ANY mode; AUTO's OR matches) take at most the first
+ * fill places of the ranking (UINT64_MAX: any; kz_collapse_round). */
 static int run_ranked(kz_results **out, kz_query *q, const kz_search_options *opts, uint64_t fill)
 {
     *out = NULL;
