@@ -96,32 +96,14 @@ static int load(html_corpus *c, const char *dir)
     return c->n ? 0 : -1;
 }
 
-/* JSON string contents for [s, s+n). */
-static void json_escape(kz_buf *out, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            kz_buf_append(out, "\\", 1);
-            kz_buf_append(out, &s[i], 1);
-        } else if (c < 0x20) {
-            char e[8];
-            snprintf(e, sizeof e, "\\u%04x", c);
-            kz_buf_append(out, e, 6);
-        } else {
-            kz_buf_append(out, &s[i], 1);
-        }
-    }
-}
-
 /* The WARC file and the JSON Lines of their texts, copies times each. */
 static int write_sources(const html_corpus *c, size_t copies, const char *warc, const char *jsonl)
 {
     gzFile w = gzopen(warc, "wb");
-    FILE *j = fopen(jsonl, "wb");
-    kz_buf rec = { 0 }, line = { 0 };
+    kzb_corpus texts = { 0 };
+    kz_buf rec = { 0 };
     kz_html_page pg = { 0 };
-    int rc = w && j ? 0 : -1;
+    int rc = w && (texts.docs = calloc(c->n * copies + 1, sizeof *texts.docs)) ? 0 : -1;
     for (size_t k = 0; k < copies && rc == 0; k++) {
         for (size_t i = 0; i < c->n && rc == 0; i++) {
             char uri[128], http[160], head[512];
@@ -138,30 +120,26 @@ static int write_sources(const html_corpus *c, size_t copies, const char *warc, 
             kz_buf_append(&rec, c->data[i], c->len[i]);
             kz_buf_append(&rec, "\r\n\r\n", 4);
             /* One gzip member a record. */
-            if (gzwrite(w, rec.data, (unsigned)rec.len) != (int)rec.len || gzflush(w, Z_FINISH) != Z_OK)
-                rc = -1;
-            if (kz_html_extract(&pg, c->data[i], c->len[i], NULL) != KZ_OK) {
+            if (gzwrite(w, rec.data, (unsigned)rec.len) != (int)rec.len || gzflush(w, Z_FINISH) != Z_OK ||
+                kz_html_extract(&pg, c->data[i], c->len[i], NULL) != KZ_OK) {
                 rc = -1;
                 break;
             }
-            line.len = 0;
-            kz_buf_append(&line, "{\"id\":\"", 7);
-            kz_buf_append(&line, uri, strlen(uri));
-            kz_buf_append(&line, "\",\"title\":\"", 11);
-            json_escape(&line, (const char *)pg.title.data, pg.title.len);
-            kz_buf_append(&line, "\",\"text\":\"", 10);
-            json_escape(&line, (const char *)pg.text.data, pg.text.len);
-            kz_buf_append(&line, "\"}\n", 3);
-            if (fwrite(line.data, 1, line.len, j) != line.len)
+            kzb_doc *d = &texts.docs[texts.n++];
+            d->id = strdup(uri);
+            d->title = strndup(pg.title.len ? (const char *)pg.title.data : "", pg.title.len);
+            d->text = strndup(pg.text.len ? (const char *)pg.text.data : "", pg.text.len);
+            d->text_len = pg.text.len;
+            if (!d->id || !d->title || !d->text)
                 rc = -1;
         }
     }
     if (w && gzclose(w) != Z_OK)
         rc = -1;
-    if (j && fclose(j) != 0)
+    if (rc == 0 && kzb_corpus_write(&texts, jsonl) != KZ_OK)
         rc = -1;
+    kzb_corpus_free(&texts);
     kz_buf_free(&rec);
-    kz_buf_free(&line);
     kz_html_page_free(&pg);
     return rc;
 }
