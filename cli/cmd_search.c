@@ -97,7 +97,7 @@ int cmd_search(int argc, char **argv)
             color = optarg;
             break;
         case 's': sp->snippet_chars = (size_t)int_option("--snippet-chars", optarg, 20, 100000); break;
-        case 'f': sp->fragments = (size_t)int_option("--fragments", optarg, 1, 16); break;
+        case 'f': sp->fragments = (size_t)int_option("--fragments", optarg, 0, 16); break;
         case 'j': json = 1; break;
         case 'x': sp->explain = 1; break;
         case 'h': cli_help_exit();

@@ -111,7 +111,7 @@ static const char search_help[] =
     "                            searches the others of its lines\n"
     "      --k1 X, --b X         BM25 parameters (default 1.2 and 0.75)\n"
     "      --snippet-chars N     passage length (default 200)\n"
-    "      --fragments N         passages per hit (default 1, at most 16)\n"
+    "      --fragments N         passages per hit, 0 to 16 (default 1)\n"
     "      --explain             the score of each hit, term by term\n"
     "      --json                one JSON document: hits, scores, snippets, offsets\n"
     "      --color WHEN          highlight matches: auto, always, never (NO_COLOR\n"

@@ -622,6 +622,16 @@ expect_in out '"rank": 2, "all_words": true' "--json: the last hit with every wo
 expect_in out '"rank": 3, "all_words": false' "--json: the first with only some"
 expect_in out '"highlights": [{"snippet": [' "--json highlights"
 expect_in out '"unit": "\"ethnic russian\""' "--json explain of a phrase"
+# --fragments 0: hits without passages, as the server's fragments=0.
+run "$KZ" --index "$T/ix" --json -n 3 --fragments 0 kazakhstan
+expect_status 0 "--fragments 0"
+if grep -q '"hits": \[' "$T/out" && ! grep -q '"highlights"' "$T/out" && grep -q '"title_highlights"' "$T/out"; then
+    pass "--fragments 0: hits without passages"
+else
+    fail "--fragments 0: hits without passages" "$(output)"
+fi
+run "$KZ" --index "$T/ix" --fragments 17 kazakhstan
+expect_status 2 "--fragments 17"
 run "$KZ" --index "$T/ix" -n 5 '"ethnic Russians" kazakhstan'
 expect_in out '5 hits for ""ethnic Russians" kazakhstan", 2 with every word' "AUTO: how many have every word"
 expect_in out '-- 3 more with only some of the words --' "AUTO: the boundary before the OR hits"
