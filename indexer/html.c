@@ -207,53 +207,69 @@ static const char *iconv_name(const char *label, char *norm, size_t size)
     return norm;
 }
 
-/* The value of attribute name in a tag's attribute text [s, e), copied
- * to out; 0 when absent. A small tokenizer of the HTML5 prescan's kind. */
-static int sniff_attr(const char *s, const char *e, const char *name, char *out, size_t size)
+/* Reads a tag's attributes from s (just past its name) to its end, the
+ * first '>' outside a quoted value, or e; *end (when not NULL) gets one
+ * past that '>' (e when there is none). The value of the first attribute
+ * called name (ASCII case ignored) is [*v, *v + *vlen) ("" for an
+ * attribute without one): 1, else 0. The tokenizer of the HTML5 encoding
+ * prescan, which reads a name's first character into it, '=' too. */
+static int tag_attr(const char *s, const char *e, const char *name, const char **v, size_t *vlen, const char **end)
 {
     size_t nl = strlen(name);
+    int found = 0;
     while (s < e) {
         while (s < e && (is_space((unsigned char)*s) || *s == '/'))
             s++;
-        const char *an = s;
-        while (s < e && !is_space((unsigned char)*s) && *s != '=' && *s != '>' && *s != '/')
+        if (s >= e || *s == '>')
+            break;
+        const char *an = s++;
+        while (s < e && !is_space((unsigned char)*s) && *s != '/' && *s != '>' && *s != '=')
             s++;
-        size_t alen = (size_t)(s - an);
+        int wanted = !found && (size_t)(s - an) == nl && strncasecmp(an, name, nl) == 0;
         while (s < e && is_space((unsigned char)*s))
             s++;
-        const char *v = s, *ve = s;
+        const char *vs = s, *ve = s;
         if (s < e && *s == '=') {
             s++;
             while (s < e && is_space((unsigned char)*s))
                 s++;
             if (s < e && (*s == '"' || *s == '\'')) {
-                char q = *s++;
-                v = s;
-                while (s < e && *s != q)
-                    s++;
-                ve = s;
-                if (s < e)
-                    s++;
+                const char *q = memchr(s + 1, *s, (size_t)(e - s - 1));
+                vs = s + 1;
+                ve = q ? q : e;
+                s = q ? q + 1 : e;
             } else {
-                v = s;
+                vs = s;
                 while (s < e && !is_space((unsigned char)*s) && *s != '>')
                     s++;
                 ve = s;
             }
         }
-        if (alen == 0) {
-            if (s < e)
-                s++;
-            continue;
-        }
-        if (alen == nl && strncasecmp(an, name, nl) == 0) {
-            size_t n = KZ_MIN((size_t)(ve - v), size - 1);
-            memcpy(out, v, n);
-            out[n] = 0;
-            return 1;
+        if (wanted) {
+            *v = vs;
+            *vlen = (size_t)(ve - vs);
+            found = 1;
+            if (!end)
+                return 1;
         }
     }
-    return 0;
+    if (end)
+        *end = s < e ? s + 1 : e;
+    return found;
+}
+
+/* The value of attribute name in a tag's attribute text [s, e), copied
+ * to out (size bytes, cut if longer); 0 when absent. */
+static int sniff_attr(const char *s, const char *e, const char *name, char *out, size_t size)
+{
+    const char *v;
+    size_t n;
+    if (!tag_attr(s, e, name, &v, &n, NULL))
+        return 0;
+    n = KZ_MIN(n, size - 1);
+    memcpy(out, v, n);
+    out[n] = 0;
+    return 1;
 }
 
 /* The charset a <meta> (or an XML declaration) in [s, s+n) names: 1 and
@@ -1540,7 +1556,7 @@ static size_t raw_end(const char *s, size_t n, size_t i, const char *name, int s
 
 /* The tag at s[i] ('<' then a letter, or "</" then a letter): one past
  * its '>' (n if it has none), its name in [*name, *name + *name_len), and
- * in *ld whether a "type" attribute (the first) says JSON-LD. */
+ * in *ld whether its "type" attribute (the first) says JSON-LD. */
 static size_t tag_end(const char *s, size_t n, size_t i, size_t *name, size_t *name_len, int *ld)
 {
     size_t j = i + 1 + (s[i + 1] == '/');
@@ -1548,40 +1564,10 @@ static size_t tag_end(const char *s, size_t n, size_t i, size_t *name, size_t *n
     while (j < n && !is_space((unsigned char)s[j]) && s[j] != '/' && s[j] != '>')
         j++;
     *name_len = j - *name;
-    *ld = 0;
-    int typed = 0;
-    while (j < n) {
-        while (j < n && (is_space((unsigned char)s[j]) || s[j] == '/'))
-            j++;
-        if (j >= n || s[j] == '>')
-            break;
-        size_t a = j++; /* a name's first character may be '=' */
-        while (j < n && !is_space((unsigned char)s[j]) && s[j] != '/' && s[j] != '>' && s[j] != '=')
-            j++;
-        int is_type = j - a == 4 && starts_ci(s, n, a, "type");
-        while (j < n && is_space((unsigned char)s[j]))
-            j++;
-        if (j >= n || s[j] != '=')
-            continue;
-        j++;
-        while (j < n && is_space((unsigned char)s[j]))
-            j++;
-        size_t v = j, v_end;
-        if (j < n && (s[j] == '"' || s[j] == '\'')) {
-            const char *q = memchr(s + j + 1, s[j], n - j - 1);
-            v = j + 1;
-            v_end = q ? (size_t)(q - s) : n;
-            j = q ? v_end + 1 : n;
-        } else {
-            while (j < n && !is_space((unsigned char)s[j]) && s[j] != '>')
-                j++;
-            v_end = j;
-        }
-        if (is_type && !typed)
-            *ld = find_ci(s + v, v_end - v, "ld+json") != NULL;
-        typed |= is_type;
-    }
-    return j < n ? j + 1 : n;
+    const char *type, *end;
+    size_t type_len;
+    *ld = tag_attr(s + j, s + n, "type", &type, &type_len, &end) && find_ci(type, type_len, "ld+json") != NULL;
+    return (size_t)(end - s);
 }
 
 /* Copies [s, s+n) to out without the contents of its script (but

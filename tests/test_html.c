@@ -206,6 +206,16 @@ static void test_charsets(void)
     CHECK_STR(page.charset, "windows-1251");
     CHECK_INT(page.flags, 0);
     free(enc);
+    /* An attribute whose name starts with '=' takes no value from what
+     * follows it (the HTML5 prescan's reading): the charset after it is read. */
+    snprintf(page_text, sizeof page_text, russian, "<meta = charset=windows-1251>");
+    enc = encode_cyrillic(page_text, cp1251);
+    if ((q = strchr(enc, '?')))
+        *q = (char)0xB8;
+    CHECK_OK(extract(enc, NULL));
+    CHECK_STR(text(), want);
+    CHECK_STR(page.charset, "windows-1251");
+    free(enc);
 
     snprintf(page_text, sizeof page_text, russian,
              "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=KOI8-R\">");
