@@ -2479,15 +2479,25 @@ static int collapse_groups(kz_index *ix, const kz_results *r, uint32_t *group, s
     uint64_t *fp = n <= SMALL_WINDOW ? fp_small : malloc(n * sizeof *fp);
     if (!fp)
         return oom();
+    /* Each hit located once, its fingerprint asked for at once (fp[i]
+     * holds where it is, segment << 32 | docid there), then read. */
     int rc = KZ_OK;
-    for (size_t i = 0; i < n; i++) {
+    size_t located = 0;
+    for (; located < n; located++) {
         size_t seg;
         uint32_t local;
-        if (kz_index_locate(ix, r->hits[i].docid, &seg, &local) == KZ_OK)
-            kz_segment_doc_simhash_prefetch(kz_index_segment(ix, seg), local);
+        if ((rc = kz_index_locate(ix, r->hits[located].docid, &seg, &local)))
+            break;
+        kz_segment_doc_simhash_prefetch(kz_index_segment(ix, seg), local);
+        fp[located] = (uint64_t)seg << 32 | local;
     }
-    for (size_t i = 0; i < n && rc == KZ_OK; i++)
-        rc = doc_fingerprint(ix, r->hits[i].docid, &fp[i]);
+    for (size_t i = 0; i < located; i++) {
+        int read = kz_segment_doc_simhash(kz_index_segment(ix, (size_t)(fp[i] >> 32)), (uint32_t)fp[i], &fp[i]);
+        if (read) { /* the first failure in rank order, as before */
+            rc = read;
+            break;
+        }
+    }
     if (rc == KZ_OK)
         rc = groups_of(fp, n, group, n_leaders);
     if (fp != fp_small)
